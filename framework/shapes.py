@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
+    "PHASE_KINDS",
     "LoadPlan",
     "Phase",
     "Stage",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 PHASE_KINDS = ("ramp", "plateau", "spike", "wave")
+_BOUNDARY_DIGITS = 9
 
 
 @dataclass(frozen=True)
@@ -172,13 +174,16 @@ def _phases_from(segments: Sequence[_Segment]) -> tuple[tuple[Phase, ...], tuple
     ``level`` is where a linear ramp at the previous rates would actually have got to: if a short
     stage never reaches its target, the next ramp starts from the level it did reach. Returns the
     phases and the end time of each segment (the breakpoints for :class:`_Piecewise`).
+
+    Boundaries are rounded to the nanosecond so decimal durations add up as written
+    (three 0.1 s steps end at 0.3, not 0.30000000000000004).
     """
     phases: list[Phase] = []
     ends: list[float] = []
     start_s = 0.0
     level = 0.0
     for segment in segments:
-        end_s = start_s + segment.duration_s
+        end_s = round(start_s + segment.duration_s, _BOUNDARY_DIGITS)
         gap = abs(segment.users - level)
         ramp_s = min(float(math.ceil(gap / segment.spawn_rate)), segment.duration_s) if gap else 0.0
         if ramp_s > 0:

@@ -106,7 +106,7 @@ def test_render_labels_odd_end_times_and_drops_crowded_ticks():
 
 def test_render_shows_wave_crests_at_each_period():
     plan = wave(min_users=0, max_users=8, period_s=10, duration_s=40, spawn_rate=8)
-    top = _chart(render_plan(plan, width=42, height=8), 8)[0][3:]
+    top = _chart(render_plan(plan, width=43, height=8), 8)[0][3:].ljust(40)
     # 40 columns over 40 s: crests at 5, 15, 25, 35 s, troughs at 0, 10, 20, 30 s
     assert [top[i] for i in (5, 15, 25, 35)] == ["█"] * 4
     assert [top[i] for i in (0, 10, 20, 30)] == [" "] * 4

@@ -1,0 +1,54 @@
+"""The one Locust ``LoadTestShape``: it reads the clock and asks a pure ``LoadPlan`` what to do.
+
+All of the shape logic lives in :mod:`framework.shapes`, where it is tested without Locust;
+this adapter only turns Locust's run time into ``plan.stage_at(elapsed_s)``.
+
+Restarts need nothing extra: Locust 2.47 calls ``reset_time()`` on the shape instance in
+``Runner.start_shape()`` and again when the first ``start()`` of a run begins spawning, so
+stopping and restarting a test from the web UI (or a new headless run) replays the plan from
+0 s. ``tick()`` is polled about once a second by the runner's shape greenlet, so a target
+change lands within ~1 s of its scheduled time and ``None`` (the end) within ~1 s of
+``duration_s``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from locust import LoadTestShape
+
+from framework.shapes import LoadPlan
+
+__all__ = ["shape_class"]
+
+
+def shape_class(plan: LoadPlan) -> type[LoadTestShape]:
+    """A ``LoadTestShape`` subclass that runs ``plan``; Locust's ``Environment`` wants an instance.
+
+    The class is named after the plan (``"SteppedShape"``, ``"SpikeShape"``, …) because the
+    web UI lists shapes by class name. ``use_common_options`` stays ``False``: the plan fixes
+    users, spawn rate and run time, so Locust warns that ``-u``, ``-r`` and ``-t`` are ignored
+    instead of silently mixing them in.
+
+        >>> from framework.shapes import constant
+        >>> Shape = shape_class(constant(users=5, spawn_rate=5, duration_s=60))
+        >>> Shape.__name__, Shape.plan.duration_s
+        ('ConstantShape', 60.0)
+    """
+
+    the_plan = plan  # a class body can't see an enclosing name it also assigns
+
+    class PlanShape(LoadTestShape):
+        __doc__ = f"Runs the swarm {the_plan.name!r} load plan ({the_plan.duration_s:g} s)."
+
+        plan: ClassVar[LoadPlan] = the_plan
+        use_common_options: ClassVar[bool] = False
+
+        def tick(self) -> tuple[int, float] | None:
+            """``(user_count, spawn_rate)`` for the current run time, or ``None`` to stop."""
+            stage = self.plan.stage_at(self.get_run_time())
+            return None if stage is None else (stage.users, stage.spawn_rate)
+
+    name = plan.name.title().replace("-", "").replace("_", "").replace(" ", "") + "Shape"
+    PlanShape.__name__ = PlanShape.__qualname__ = name
+    return PlanShape

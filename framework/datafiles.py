@@ -1,0 +1,69 @@
+"""CSV data files that feed request templates: rows in order, at random, or one per user.
+
+A scenario names each file under ``data:``; templates read a row as ``data.<name>.<column>``.
+``sequential`` cycles through the rows, ``random`` draws one per request, and ``unique``
+gives every simulated user its own row for its whole life (like Gatling's ``queue``), so
+each user can log in as a different account. In a distributed run each worker process
+reads its own copy of the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["DataExhaustedError", "DataSource", "read_rows"]
+
+Order = Literal["sequential", "random", "unique"]
+
+
+class DataExhaustedError(RuntimeError):
+    """Every row of a ``unique`` data file is already taken by a user."""
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """All rows of a CSV file with a header line; raise ``ValueError`` when it has none."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames:
+            raise ValueError(f"{path}: empty CSV file (a header line is required)")
+        rows = [dict(row) for row in reader]
+    if not rows:
+        raise ValueError(f"{path}: no data rows after the header")
+    return rows
+
+
+class DataSource:
+    """Hands out rows of one CSV file according to its order."""
+
+    def __init__(
+        self, name: str, rows: list[dict[str, str]], order: Order, seed: int | None = None
+    ):
+        self.name = name
+        self.rows = rows
+        self.order = order
+        self.columns = tuple(rows[0].keys()) if rows else ()
+        self._random = random.Random(seed)
+        self._cycle: Iterator[dict[str, str]] = itertools.cycle(rows)
+        self._next_unique = 0
+
+    def next_row(self) -> dict[str, str]:
+        """The row for one request (``sequential`` and ``random``)."""
+        if self.order == "random":
+            return self._random.choice(self.rows)
+        return next(self._cycle)
+
+    def claim_row(self) -> dict[str, str]:
+        """A row no other user of this process holds (``unique``)."""
+        if self._next_unique >= len(self.rows):
+            raise DataExhaustedError(
+                f"data file {self.name!r} has {len(self.rows)} rows, all taken by other users; "
+                "add rows or use fewer users"
+            )
+        row = self.rows[self._next_unique]
+        self._next_unique += 1
+        return row

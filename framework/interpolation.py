@@ -1,0 +1,113 @@
+"""``${VAR}`` and ``${VAR:-default}`` substitution from the environment, with redaction.
+
+Values that come from the environment are treated as secrets (API keys, tokens): they are
+used in requests, but every saved copy of the scenario shows ``${VAR}`` instead. Defaults
+are written in the file, so they are not secret. Host fields are the one exception: the
+target address is needed in reports, so it is kept, with any URL password masked.
+Write ``$${`` for a literal ``${``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["Interpolated", "MissingVariable", "interpolate", "mask_url_password"]
+
+_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_PUBLIC_FIELDS = frozenset({"host"})
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class MissingVariable:
+    """A reference to a variable that is unset and has no default."""
+
+    path: KeyPath
+    name: str
+
+
+@dataclass
+class Interpolated:
+    """The data with variables resolved, a copy safe to save, and the secret values used."""
+
+    resolved: Any
+    redacted: Any
+    secrets: set[str] = field(default_factory=set)
+    missing: list[MissingVariable] = field(default_factory=list)
+
+
+def mask_url_password(url: str) -> str:
+    """``http://u:pw@h/`` → ``http://u:***@h/``; other strings unchanged."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def interpolate(data: Any, env: Mapping[str, str]) -> Interpolated:
+    """Resolve every ``${VAR}`` in the string leaves of ``data`` (keys are left alone)."""
+    out = Interpolated(resolved=None, redacted=None)
+    out.resolved, out.redacted = _walk(data, (), env, out)
+    return out
+
+
+def _walk(value: Any, path: KeyPath, env: Mapping[str, str], out: Interpolated) -> tuple[Any, Any]:
+    if isinstance(value, dict):
+        resolved, redacted = {}, {}
+        for key, item in value.items():
+            resolved[key], redacted[key] = _walk(item, (*path, key), env, out)
+        return resolved, redacted
+    if isinstance(value, list):
+        pairs = [_walk(item, (*path, i), env, out) for i, item in enumerate(value)]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+    if isinstance(value, str) and "$" in value:
+        return _substitute(value, path, env, out)
+    return value, value
+
+
+def _substitute(
+    text: str, path: KeyPath, env: Mapping[str, str], out: Interpolated
+) -> tuple[str, str]:
+    public = bool(path) and path[-1] in _PUBLIC_FIELDS
+    resolved: list[str] = []
+    redacted: list[str] = []
+    last = 0
+    for match in _REF.finditer(text):
+        resolved.append(text[last : match.start()])
+        redacted.append(text[last : match.start()])
+        last = match.end()
+        if match.group(0) == "$${":
+            resolved.append("${")
+            redacted.append("$${")
+            continue
+        name, default = match.group(1), match.group(2)
+        value = env.get(name)
+        if value is not None and (value != "" or default is None):
+            resolved.append(value)
+            if public:
+                redacted.append(value)
+            else:
+                redacted.append("${" + name + "}")
+                if value:
+                    out.secrets.add(value)
+        elif default is not None:
+            resolved.append(default)
+            redacted.append(default)
+        else:
+            out.missing.append(MissingVariable(path, name))
+            resolved.append("")
+            redacted.append("${" + name + "}")
+    resolved.append(text[last:])
+    redacted.append(text[last:])
+    final, saved = "".join(resolved), "".join(redacted)
+    if public:
+        saved = mask_url_password(saved)
+    return final, saved

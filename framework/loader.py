@@ -1,0 +1,327 @@
+"""Load a scenario file: YAML → ``${VAR}`` substitution → validation, every problem in one pass.
+
+Each problem names the file, line and column, the field path, what was found and what is
+allowed, so a person can fix the whole file in one go instead of one error per attempt.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from framework.datafiles import read_rows
+from framework.errors import Problem, ScenarioError, UnresolvedVariableError
+from framework.interpolation import interpolate
+from framework.scenario import Scenario, UserSpec
+from framework.templates import TemplateError, compile_tree, compile_value
+from framework.yamlsource import Located, YamlSyntaxError, load_located
+
+__all__ = ["HOST_ENV_VAR", "LoadedScenario", "format_path", "load_scenario"]
+
+HOST_ENV_VAR = "SWARM_HOST"
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A valid scenario plus what the run needs around it.
+
+    ``redacted`` is the resolved scenario as plain data with every secret replaced by its
+    ``${VAR}`` reference: the only form that may be saved or shown.
+    """
+
+    scenario: Scenario
+    path: Path
+    redacted: dict[str, Any]
+    secrets: frozenset[str]
+    host_override: str | None = None
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def host(self) -> str | None:
+        """The default target: the override, else the scenario's ``host``."""
+        return self.host_override or self.scenario.host
+
+    def host_for(self, user: UserSpec) -> str | None:
+        """The target of one users entry: the override, its own ``host``, the scenario's."""
+        return self.host_override or user.host or self.scenario.host
+
+
+def format_path(path: KeyPath) -> str:
+    """``('users', 0, 'name')`` → ``users[0].name``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def load_scenario(
+    path: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    host: str | None = None,
+    require_host: bool = False,
+) -> LoadedScenario:
+    """Read and validate ``path``; raise ``ScenarioError`` listing every problem found.
+
+    The target host is, in order: ``host`` (the ``--host`` flag), ``$SWARM_HOST``, the
+    scenario's ``host``.
+    """
+    env = os.environ if env is None else env
+    file = Path(path)
+    label = str(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Problem(label, None, None, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise ScenarioError(
+            [Problem(label, None, None, "", "is a directory, not a file")]
+        ) from None
+    except UnicodeDecodeError as exc:
+        msg = f"not UTF-8 text (byte {exc.start})"
+        raise ScenarioError([Problem(label, None, None, "", msg)]) from None
+    except OSError as exc:
+        raise ScenarioError(
+            [Problem(label, None, None, "", f"cannot read: {exc.strerror}")]
+        ) from None
+
+    try:
+        located = load_located(text)
+    except YamlSyntaxError as exc:
+        line, col = exc.position or (None, None)
+        raise ScenarioError([Problem(label, line, col, "", str(exc))]) from None
+    if not isinstance(located.data, dict):
+        found = type(located.data).__name__
+        msg = f"a scenario must be a mapping of fields (name, users, load, ...), found {found}"
+        raise ScenarioError([Problem(label, 1, 1, "", msg)])
+
+    values = interpolate(located.data, env)
+    problems = [
+        _problem(
+            label,
+            located,
+            m.path,
+            f"${{{m.name}}} is not set and has no default; set {m.name} in the environment "
+            f"or write ${{{m.name}:-default}}",
+        )
+        for m in values.missing
+    ]
+    scenario: Scenario | None = None
+    try:
+        scenario = Scenario.model_validate(values.resolved)
+    except ValidationError as exc:
+        problems.extend(_validation_problems(label, located, values.resolved, exc))
+    problems.extend(_template_problems(label, located, values.resolved))
+    if scenario is not None:
+        problems.extend(_data_problems(label, located, scenario, file.parent))
+
+    override = (host or env.get(HOST_ENV_VAR) or "").rstrip("/") or None
+    if override is not None and not override.startswith(("http://", "https://")):
+        where = "--host" if host else HOST_ENV_VAR
+        problems.append(
+            Problem(
+                label,
+                None,
+                None,
+                "host",
+                f"{where} must be an http:// or https:// URL, got {override!r}",
+            )
+        )
+    needs_host = scenario is not None and any(u.host is None for u in scenario.users)
+    if needs_host and require_host and not (override or scenario.host):
+        message = (
+            f"no target host; set 'host' in the scenario, pass --host URL or set {HOST_ENV_VAR}"
+        )
+        problems.append(Problem(label, None, None, "host", message))
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        if all("is not set and has no default" in p.message for p in problems):
+            raise UnresolvedVariableError(problems)
+        raise ScenarioError(problems)
+    assert scenario is not None
+    return LoadedScenario(
+        scenario=scenario,
+        path=file.resolve(),
+        redacted=values.redacted,
+        secrets=frozenset(values.secrets),
+        host_override=override,
+    )
+
+
+def _problem(
+    label: str, located: Located, path: KeyPath, message: str, *, key: bool = False
+) -> Problem:
+    line, col = located.position(path, prefer_key=key) or (None, None)
+    return Problem(label, line, col, format_path(path), message)
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[KeyPath, bool]:
+    """Map a pydantic ``loc`` to a path in the data, dropping union tags; say if it exists."""
+    path: list[str | int] = []
+    current = data
+    exists = True
+    for part in loc:
+        if (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and part < len(current)
+        ):
+            current = current[part]
+            path.append(part)
+        elif isinstance(current, dict) and isinstance(part, str) and current.get("shape") == part:
+            continue
+        else:
+            path.append(part)
+            exists = False
+            current = None
+    return tuple(path), exists
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+            continue
+        if origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) == 1:
+                tp = args[0]
+                continue
+        return tp
+
+
+def _descend(tp: Any, key: Any) -> Any:
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, info in tp.model_fields.items():
+            if key in (name, info.alias):
+                return info.annotation
+        return None
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (list, tuple) and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            arg = _unwrap(arg)
+            shape = getattr(arg, "model_fields", {}).get("shape")
+            if shape is not None and key in typing.get_args(shape.annotation):
+                return arg
+    return None
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    tp: Any = Scenario
+    for part in loc:
+        tp = _descend(tp, part)
+        if tp is None:
+            return []
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [info.alias or name for name, info in tp.model_fields.items()]
+    return []
+
+
+def _found(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _validation_problems(
+    label: str, located: Located, data: Any, exc: ValidationError
+) -> list[Problem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        path, exists = _data_path(data, loc)
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            key = str(path[-1])
+            allowed = _allowed_keys(loc[:-1])
+            guess = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean {guess[0]!r}?" if guess else ""
+            listing = f" Allowed: {', '.join(allowed)}." if allowed else ""
+            problems.append(
+                _problem(label, located, path, f"unknown key {key!r}{hint}{listing}", key=True)
+            )
+            continue
+        if kind == "missing":
+            problems.append(_problem(label, located, path, "required field is missing"))
+            continue
+        message = error["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        if kind == "union_tag_invalid":
+            tags = error.get("ctx", {}).get("expected_tags", "")
+            message = f"unknown shape {error.get('input', '')!r}; allowed: {tags}"
+            path = (*path, "shape") if path and path[-1] != "shape" else path
+        elif kind == "union_tag_not_found":
+            message = "missing 'shape'; allowed: constant, stepped, spike, wave, stages"
+        elif (
+            exists
+            and "input" in error
+            and not isinstance(error["input"], dict | list)
+            and "got " not in message
+        ):
+            message = f"{message} (found {_found(error['input'])})"
+        problems.append(_problem(label, located, path, message))
+    return problems
+
+
+def _template_problems(label: str, located: Located, data: dict[str, Any]) -> list[Problem]:
+    """Compile every template in the raw data, so template errors show beside schema errors."""
+    data_files = data.get("data")
+    names = [str(k) for k in data_files] if isinstance(data_files, dict) else []
+    problems = []
+    for u, user in enumerate(_list(data.get("users"))):
+        for r, req in enumerate(_list(user.get("requests") if isinstance(user, dict) else None)):
+            if not isinstance(req, dict):
+                continue
+            base: KeyPath = ("users", u, "requests", r)
+            fields: list[tuple[KeyPath, Any]] = []
+            for key in ("path", "body", "json"):
+                if key in req:
+                    fields.append(((*base, key), req[key]))
+            for key in ("query", "headers"):
+                if isinstance(req.get(key), dict):
+                    fields += [((*base, key, k), v) for k, v in req[key].items()]
+            for path, value in fields:
+                try:
+                    if isinstance(value, str):
+                        compile_value(value, data_names=names)
+                    else:
+                        compile_tree(value, data_names=names)
+                except TemplateError as exc:
+                    problems.append(_problem(label, located, path, str(exc)))
+    return problems
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _data_problems(label: str, located: Located, scenario: Scenario, base: Path) -> list[Problem]:
+    problems = []
+    for name, spec in scenario.data.items():
+        file = (base / spec.file).resolve()
+        path = ("data", name, "file")
+        try:
+            read_rows(file)
+        except FileNotFoundError:
+            problems.append(_problem(label, located, path, f"data file not found: {file}"))
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            problems.append(_problem(label, located, path, f"cannot use data file: {exc}"))
+    return problems

@@ -1,0 +1,211 @@
+"""Compile a loaded scenario into Locust ``FastHttpUser`` classes and one shape class.
+
+Each ``users`` entry becomes a ``FastHttpUser`` subclass and each request a weighted task
+calling ``self.client.request(method, path, name=...)`` — the same calls a hand-written
+locustfile makes, so statistics names, events and failures behave identically. Templates
+are compiled here once; a request without templates or checks does no extra work per call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import gevent
+from locust import (
+    FastHttpUser,
+    LoadTestShape,
+    between,
+    constant,
+    constant_pacing,
+    constant_throughput,
+)
+from locust.exception import StopUser
+
+from framework.checks import compile_expect
+from framework.datafiles import DataExhaustedError, DataSource, read_rows
+from framework.loader import LoadedScenario
+from framework.loadplan import plan_for
+from framework.locust_glue.shape import shape_class
+from framework.scenario import RequestSpec, ThinkTime, UserSpec
+from framework.shapes import LoadPlan
+from framework.templates import RenderContext, compile_tree, compile_value, is_template
+
+__all__ = ["CompiledScenario", "RequestTimeout", "compile_scenario"]
+
+logger = logging.getLogger(__name__)
+
+
+class RequestTimeout(Exception):
+    """No complete response within the request's ``timeout``; counted as a failure."""
+
+
+@dataclass(frozen=True)
+class CompiledScenario:
+    """What a locustfile exposes: user classes (in scenario order), the shape and the plan."""
+
+    user_classes: tuple[type[FastHttpUser], ...]
+    shape_class: type[LoadTestShape]
+    plan: LoadPlan
+
+
+def compile_scenario(loaded: LoadedScenario) -> CompiledScenario:
+    """Build the Locust classes for ``loaded``; data files are read here, once per process."""
+    scenario = loaded.scenario
+    sources = {
+        name: DataSource(name, read_rows(loaded.base_dir / spec.file), spec.order)
+        for name, spec in scenario.data.items()
+    }
+    ids = itertools.count(1)
+    classes = tuple(_user_class(loaded, user, sources, ids) for user in scenario.users)
+    plan = plan_for(scenario.load)
+    return CompiledScenario(user_classes=classes, shape_class=shape_class(plan), plan=plan)
+
+
+def _wait_time(think: ThinkTime | None) -> Callable[..., float]:
+    if think is None:
+        return constant(0)
+    if think.fixed_ms is not None:
+        return constant(think.fixed_ms / 1000)
+    if think.uniform_ms is not None:
+        return between(think.uniform_ms[0] / 1000, think.uniform_ms[1] / 1000)
+    if think.pacing is not None:
+        return constant_pacing(think.pacing)
+    assert think.throughput is not None
+    return constant_throughput(think.throughput)
+
+
+def _user_class(
+    loaded: LoadedScenario,
+    user: UserSpec,
+    sources: Mapping[str, DataSource],
+    ids: Iterator[int],
+) -> type[FastHttpUser]:
+    scenario = loaded.scenario
+    timeout_s = user.timeout or scenario.timeout
+    unique = [name for name, source in sources.items() if source.order == "unique"]
+    base_headers = {**scenario.headers, **user.headers}
+    tasks = {
+        _task(req, base_headers, sources, list(scenario.data)): req.weight for req in user.requests
+    }
+
+    def on_start(self: FastHttpUser) -> None:
+        self.swarm_user_id = next(ids)
+        try:
+            self.swarm_rows = {name: sources[name].claim_row() for name in unique}
+        except DataExhaustedError as exc:
+            logger.error("user %s #%d stops: %s", user.name, self.swarm_user_id, exc)
+            raise StopUser() from None
+
+    attrs: dict[str, Any] = {
+        "__module__": __name__,
+        "__doc__": f"swarm users entry {user.name!r} of scenario {scenario.name!r}.",
+        "host": loaded.host_for(user),
+        "weight": user.weight,
+        "wait_time": _wait_time(user.think_time),
+        "tasks": tasks,
+        "network_timeout": timeout_s,
+        "connection_timeout": timeout_s,
+        "on_start": on_start,
+        "swarm_user_id": 0,
+        "swarm_rows": {},
+    }
+    return type(user.name, (FastHttpUser,), attrs)
+
+
+def _task(
+    req: RequestSpec,
+    base_headers: Mapping[str, str],
+    sources: Mapping[str, DataSource],
+    data_names: list[str],
+) -> Callable[[FastHttpUser], None]:
+    """One request as a task function; the fast path matches a hand-written task."""
+    name = req.label
+    method = req.method
+    headers_spec = {**base_headers, **req.headers}
+    path = compile_value(req.path, data_names=data_names)
+    query, query_dynamic = compile_tree(req.query, data_names=data_names)
+    header_renderers = {k: compile_value(v, data_names=data_names) for k, v in headers_spec.items()}
+    headers_dynamic = any(is_template(v) for v in headers_spec.values())
+    if req.json_body is not None:
+        json_body, body_dynamic = compile_tree(req.json_body, data_names=data_names)
+    else:
+        json_body, body_dynamic = None, False
+    body = compile_value(req.body, data_names=data_names) if req.body is not None else None
+    dynamic = (
+        is_template(req.path)
+        or query_dynamic
+        or headers_dynamic
+        or body_dynamic
+        or (req.body is not None and is_template(req.body))
+    )
+    static_headers = dict(headers_spec) if not headers_dynamic else None
+    check = compile_expect(req.expect) if req.expect is not None else None
+    timeout_s = req.timeout
+    has_query = bool(req.query)
+
+    def task(user: FastHttpUser) -> None:
+        ctx = (
+            RenderContext(user_id=user.swarm_user_id, sources=sources, claimed=user.swarm_rows)
+            if dynamic
+            else None
+        )
+        url = path(ctx)
+        if has_query:
+            url += ("&" if "?" in url else "?") + urlencode(query(ctx), doseq=True)
+        headers = static_headers or {k: r(ctx) for k, r in header_renderers.items()}
+        kwargs: dict[str, Any] = {"name": name, "headers": headers}
+        if json_body is not None:
+            kwargs["json"] = json_body(ctx)
+        elif body is not None:
+            kwargs["data"] = body(ctx)
+        if timeout_s is None:
+            _send(user, method, url, kwargs, check)
+            return
+        started_perf, started_at = time.perf_counter(), time.time()
+        try:
+            with gevent.Timeout(timeout_s, RequestTimeout):
+                _send(user, method, url, kwargs, check)
+        except RequestTimeout:
+            user.environment.events.request.fire(
+                request_type=method,
+                name=name,
+                response_time=(time.perf_counter() - started_perf) * 1000,
+                response_length=0,
+                response=None,
+                context=user.context(),
+                exception=RequestTimeout(f"no response within {timeout_s:g} s"),
+                start_time=started_at,
+                url=url,
+            )
+
+    task.__name__ = f"request_{name}"
+    task.__qualname__ = task.__name__
+    return task
+
+
+def _send(
+    user: FastHttpUser,
+    method: str,
+    url: str,
+    kwargs: dict[str, Any],
+    check: Callable[[int, str, float], str | None] | None,
+) -> None:
+    if check is None:
+        user.client.request(method, url, **kwargs)
+        return
+    with user.client.request(method, url, catch_response=True, **kwargs) as response:
+        status = response.status_code or 0
+        if status == 0:
+            return
+        text = response.text or ""
+        problem = check(status, text, response.request_meta["response_time"])
+        if problem is None:
+            response.success()
+        else:
+            response.failure(problem)

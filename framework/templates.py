@@ -1,0 +1,159 @@
+"""Jinja2 templates in request fields, compiled once and rendered per request.
+
+Plain strings (no ``{{`` or ``{%``) are returned as they are, so a scenario without
+templates costs nothing per request. A JSON leaf that is exactly one ``{{ expression }}``
+keeps the expression's type (``"{{ random_int(1, 9) }}"`` sends a number).
+
+Helpers available in every template:
+``random_id()`` (32 hex chars), ``random_int(a, b)``, ``random_text(n)``, ``choice(items)``,
+``now()`` (ISO-8601 UTC), ``user_id`` (this simulated user's number), ``data.<file>.<column>``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from framework.datafiles import DataSource
+
+__all__ = [
+    "HELPERS",
+    "RenderContext",
+    "TemplateError",
+    "compile_tree",
+    "compile_value",
+    "is_template",
+]
+
+_TEXT_ALPHABET = string.ascii_letters + string.digits + "      "
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
+
+
+def _random_text(n: int) -> str:
+    return "".join(random.choices(_TEXT_ALPHABET, k=int(n)))
+
+
+def _random_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+HELPERS: dict[str, Callable[..., Any]] = {
+    "random_id": _random_id,
+    "random_int": random.randint,
+    "random_text": _random_text,
+    "choice": random.choice,
+    "now": _now,
+}
+_CONTEXT_NAMES = frozenset({"user_id", "data"})
+
+
+class TemplateError(ValueError):
+    """A template does not compile or names something that does not exist."""
+
+
+_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+_ENV.globals.update(HELPERS)
+
+
+def is_template(text: str) -> bool:
+    """Whether a string needs rendering at all."""
+    return "{{" in text or "{%" in text
+
+
+class _DataRows:
+    """``data`` in templates: draws a row per file on first use within one request."""
+
+    __slots__ = ("_claimed", "_drawn", "_sources")
+
+    def __init__(self, sources: Mapping[str, DataSource], claimed: Mapping[str, dict[str, str]]):
+        self._sources = sources
+        self._claimed = claimed
+        self._drawn: dict[str, dict[str, str]] = {}
+
+    def __getattr__(self, name: str) -> dict[str, str]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> dict[str, str]:
+        if name in self._claimed:
+            return self._claimed[name]
+        if name not in self._drawn:
+            if name not in self._sources:
+                raise jinja2.UndefinedError(f"no data file named {name!r}")
+            self._drawn[name] = self._sources[name].next_row()
+        return self._drawn[name]
+
+
+class RenderContext(dict):
+    """The variables of one request's templates (a fresh one per request)."""
+
+    def __init__(
+        self,
+        *,
+        user_id: int,
+        sources: Mapping[str, DataSource],
+        claimed: Mapping[str, dict[str, str]],
+    ) -> None:
+        super().__init__(user_id=user_id, data=_DataRows(sources, claimed))
+
+
+Renderer = Callable[[RenderContext], Any]
+
+
+def _check_names(source: str, data_names: Sequence[str]) -> None:
+    try:
+        parsed = _ENV.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}") from None
+    unknown = meta.find_undeclared_variables(parsed) - set(HELPERS) - _CONTEXT_NAMES
+    if unknown:
+        allowed = ", ".join(sorted([*HELPERS, *_CONTEXT_NAMES]))
+        raise TemplateError(f"unknown template name(s) {sorted(unknown)}; allowed: {allowed}")
+    for name in re.findall(r"\bdata\.([A-Za-z_][A-Za-z0-9_]*)", source):
+        if name not in data_names:
+            known = ", ".join(data_names) or "none are declared under 'data:'"
+            raise TemplateError(f"template uses data file {name!r}; known data files: {known}")
+
+
+def compile_value(text: str, *, native: bool = False, data_names: Sequence[str] = ()) -> Renderer:
+    """Compile one string; ``native`` keeps the type of a lone ``{{ expression }}``."""
+    if not is_template(text):
+        return lambda _ctx: text
+    _check_names(text, data_names)
+    single = _SINGLE_EXPRESSION.match(text) if native else None
+    if single:
+        expression = _ENV.compile_expression(single.group("expr"), undefined_to_none=False)
+        return lambda ctx: expression(**ctx)
+    template = _ENV.from_string(text)
+    return lambda ctx: template.render(ctx)
+
+
+def compile_tree(value: Any, *, data_names: Sequence[str] = ()) -> tuple[Renderer, bool]:
+    """Compile every string leaf of a JSON-like tree; also say whether any leaf is a template."""
+    if isinstance(value, str):
+        return compile_value(value, native=True, data_names=data_names), is_template(value)
+    if isinstance(value, dict):
+        parts = {k: compile_tree(v, data_names=data_names) for k, v in value.items()}
+        if not any(dynamic for _, dynamic in parts.values()):
+            return (lambda _ctx: value), False
+        return (lambda ctx: {k: render(ctx) for k, (render, _) in parts.items()}), True
+    if isinstance(value, list):
+        items = [compile_tree(v, data_names=data_names) for v in value]
+        if not any(dynamic for _, dynamic in items):
+            return (lambda _ctx: value), False
+        return (lambda ctx: [render(ctx) for render, _ in items]), True
+    return (lambda _ctx: value), False

@@ -1,0 +1,98 @@
+"""Read YAML into plain Python data while remembering where every value came from.
+
+Pydantic reports problems by key path; people fix them by line and column. Walking
+PyYAML's node tree (instead of ``safe_load``) lets us map each key path back to its place
+in the file, so every error can say ``scenario.yaml:12:7``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+__all__ = ["Located", "Position", "YamlSyntaxError", "load_located"]
+
+Position = tuple[int, int]
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass
+class Located:
+    """Plain data plus the 1-based (line, column) of each value and of each mapping key."""
+
+    data: Any
+    values: dict[KeyPath, Position] = field(default_factory=dict)
+    keys: dict[KeyPath, Position] = field(default_factory=dict)
+
+    def position(self, path: KeyPath, *, prefer_key: bool = False) -> Position | None:
+        """The closest known place for ``path``: itself, else its nearest ancestor."""
+        probe = tuple(path)
+        while True:
+            if prefer_key and probe in self.keys:
+                return self.keys[probe]
+            if probe in self.values:
+                return self.values[probe]
+            if not probe:
+                return None
+            probe = probe[:-1]
+
+
+class YamlSyntaxError(ValueError):
+    """The text is not valid YAML; carries the place PyYAML pointed at."""
+
+    def __init__(self, message: str, position: Position | None) -> None:
+        self.position = position
+        super().__init__(message)
+
+
+def _mark(node: yaml.Node) -> Position:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load_located(text: str) -> Located:
+    """Parse one YAML document; an empty document becomes ``{}``."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = (mark.line + 1, mark.column + 1) if mark else None
+        raise YamlSyntaxError(f"invalid YAML: {exc.problem or exc}", where) from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(f"invalid YAML: {exc}", None) from None
+    located = Located(data={})
+    if root is None:
+        return located
+    try:
+        located.data = _build(loader, root, (), located)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = (mark.line + 1, mark.column + 1) if mark else None
+        raise YamlSyntaxError(f"invalid YAML: {exc.problem or exc}", where) from None
+    finally:
+        loader.dispose()
+    return located
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath, out: Located) -> Any:
+    out.values[path] = _mark(node)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                raise YamlSyntaxError(
+                    "invalid YAML: a mapping key must be a scalar", _mark(key_node)
+                )
+            if key in result:
+                raise YamlSyntaxError(f"duplicate key {key!r}", _mark(key_node))
+            child = (*path, key)
+            out.keys[child] = _mark(key_node)
+            result[key] = _build(loader, value_node, child, out)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, (*path, i), out) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)

@@ -1,0 +1,165 @@
+"""The ``swarm`` command: the only place that turns errors into messages and exit codes.
+
+Exit codes: 0 passed; 1 the run finished but a check or budget failed; 2 invalid input
+(scenario, flags, config); 3 the run itself could not run; 130 interrupted (Ctrl-C/SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from framework import __version__
+from framework.errors import SwarmError
+from framework.loader import load_scenario
+from framework.loadplan import plan_for
+from framework.plan import render_plan
+from framework.runner import EXIT_INVALID, EXIT_OK, RunOptions, run_scenario
+from framework.scenario import Scenario
+from framework.summary import describe_scenario
+
+__all__ = ["build_parser", "main"]
+
+COMMANDS = ("run", "validate", "plan", "schema", "mocks")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an unknown command suggests the closest real one."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if "invalid choice" in message:
+            word = message.split("'")[1] if "'" in message else ""
+            guess = difflib.get_close_matches(word, COMMANDS, n=1)
+            if guess:
+                message += f"; did you mean {guess[0]!r}?"
+        super().error(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="swarm",
+        description="Scenario-driven, distributed load testing on Locust.",
+        epilog="Exit codes: 0 passed, 1 a check/budget failed, 2 invalid input, "
+        "3 the run could not run, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"swarm {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser(
+        "run",
+        help="run a scenario (headless by default); extra arguments go to locust",
+        description="Run a scenario. Unknown arguments are passed to locust unchanged "
+        "(for example --loglevel DEBUG); put them after '--' to be explicit.",
+    )
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--host", help="target base URL (overrides the scenario and SWARM_HOST)")
+    run.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
+    run.add_argument("--run-id", help="name of the run folder (default: <UTC time>-<scenario>)")
+    run.add_argument("--web", action="store_true", help="open the Locust web UI instead")
+    run.add_argument("--web-host", default="127.0.0.1", help="web UI address (default 127.0.0.1)")
+    run.add_argument("--web-port", type=int, default=8089, help="web UI port (default 8089)")
+
+    validate = commands.add_parser("validate", help="check a scenario and summarise it")
+    validate.add_argument("scenario", help="scenario YAML file")
+    validate.add_argument("--host", help="target base URL to check with")
+
+    plan = commands.add_parser("plan", help="draw the users-over-time curve of a scenario")
+    plan.add_argument("scenario", help="scenario YAML file")
+    plan.add_argument("--width", type=int, default=72, help="chart width in columns")
+    plan.add_argument("--height", type=int, default=12, help="chart height in rows")
+
+    commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+
+    commands.add_parser(
+        "mocks",
+        help="start the mock detector services (see docs/mock_detectors.md)",
+        add_help=False,
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``swarm`` console script; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["mocks"]:
+        from mock_detectors.cli import main as mocks_main
+
+        return mocks_main(args_list[1:])
+    parser = build_parser()
+    passthrough: list[str] = []
+    if "--" in args_list:
+        cut = args_list.index("--")
+        args_list, passthrough = args_list[:cut], args_list[cut + 1 :]
+    args, unknown = parser.parse_known_args(args_list)
+    if unknown and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    try:
+        return _dispatch(args, [*unknown, *passthrough])
+    except SwarmError as exc:
+        print(f"swarm: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("swarm: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.command == "schema":
+        schema = Scenario.model_json_schema(by_alias=True)
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["title"] = "swarm scenario"
+        print(json.dumps(schema, indent=2))
+        return EXIT_OK
+    if args.command == "validate":
+        loaded = load_scenario(args.scenario, host=args.host)
+        print(describe_scenario(loaded))
+        return EXIT_OK
+    if args.command == "plan":
+        loaded = load_scenario(args.scenario)
+        print(f"{loaded.scenario.name}: users over time")
+        print(render_plan(plan_for(loaded.scenario.load), width=args.width, height=args.height))
+        return EXIT_OK
+    if args.command == "run":
+        return _run(args, extra)
+    raise AssertionError(args.command)
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
+    if not 1 <= args.web_port <= 65535:
+        print(f"swarm: --web-port must be 1..65535, got {args.web_port}", file=sys.stderr)
+        return EXIT_INVALID
+    loaded = load_scenario(args.scenario, host=args.host, require_host=True)
+    options = RunOptions(
+        reports_dir=Path(args.out),
+        run_id=args.run_id,
+        web=args.web,
+        web_host=args.web_host,
+        web_port=args.web_port,
+        locust_args=tuple(extra),
+    )
+    if options.run_id is not None:
+        from framework.rundir import validate_run_id
+
+        try:
+            validate_run_id(options.run_id)
+        except ValueError as exc:
+            print(f"swarm: --run-id: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+
+    def announce(folder: object) -> None:
+        path = getattr(folder, "path", "")
+        print(f"swarm: run folder {path}", file=sys.stderr)
+        if args.web:
+            print(f"swarm: web UI at http://{args.web_host}:{args.web_port}", file=sys.stderr)
+
+    outcome = run_scenario(loaded, options, on_start=announce)
+    print(f"swarm: run {outcome.status}; results in {outcome.run_dir}", file=sys.stderr)
+    return outcome.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

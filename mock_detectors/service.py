@@ -1,0 +1,343 @@
+"""Run the detectors: each on its own port, in one process or in N that share the ports.
+
+With ``processes == 1`` everything runs on one asyncio loop in this process. With
+more, the parent builds the shared fault and metrics boards, forks N children that
+each bind every port with ``SO_REUSEPORT`` (the kernel spreads connections across
+them), waits for all to report ready, and on SIGTERM or Ctrl-C stops them. Either
+way ``run`` returns 0 after a clean stop and raises ``RunError`` when a port cannot
+be bound or a child dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import ipaddress
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from framework.errors import ConfigError, RunError
+from mock_detectors.config import DetectorConfig, MocksConfig
+from mock_detectors.detector import DetectorApp
+from mock_detectors.faults import FaultBoard
+from mock_detectors.metrics import MetricsBoard, render
+from mock_detectors.protocol import HttpProtocol
+
+__all__ = ["Listener", "Service", "is_loopback", "plan_listeners"]
+
+log = logging.getLogger("mock_detectors")
+
+_READY_TIMEOUT_S = 30.0
+_STOP_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One detector bound to one address; ``port`` 0 asks the OS for a free port."""
+
+    name: str
+    host: str
+    port: int
+    detector: DetectorConfig
+    max_body_bytes: int
+
+    def url(self, port: int | None = None) -> str:
+        """``http://host:port`` (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port if port is None else port}"
+
+
+def is_loopback(host: str) -> bool:
+    """True if ``host`` is reachable only from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plan_listeners(
+    config: MocksConfig,
+    *,
+    host: str | None = None,
+    only: list[str] | None = None,
+    port_offset: int = 0,
+) -> list[Listener]:
+    """The detectors to start, in config order, after ``--host``/``--only``/``--port-offset``."""
+    names = list(config.detectors)
+    if only:
+        unknown = [name for name in only if name not in config.detectors]
+        if unknown:
+            hints = []
+            for name in unknown:
+                near = difflib.get_close_matches(name, names, n=1)
+                hints.append(f"{name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+            raise ConfigError(
+                f"--only names unknown detector(s) {', '.join(hints)}; "
+                f"the config has: {', '.join(names)}"
+            )
+        names = [name for name in names if name in only]
+    listeners = []
+    for name in names:
+        port = config.port_of(name)
+        if port:
+            port += port_offset
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"detector {name!r}: port {port} after --port-offset is out of range")
+        listeners.append(
+            Listener(
+                name,
+                host or config.host,
+                port,
+                config.detectors[name],
+                config.body_limit_of(name),
+            )
+        )
+    return listeners
+
+
+@dataclass
+class _Shared:
+    """What every process of one detector shares; built before forking."""
+
+    faults: FaultBoard
+    metrics: MetricsBoard
+
+
+@dataclass
+class Service:
+    """The running mock detectors. ``admin_token`` is masked in the repr."""
+
+    listeners: list[Listener]
+    processes: int = 1
+    admin_token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.processes < 1:
+            raise ConfigError(f"--processes must be >= 1, got {self.processes}")
+        if self.processes > 1 and any(item.port == 0 for item in self.listeners):
+            raise ConfigError("port 0 (any free port) cannot be shared by --processes > 1")
+        for item in self.listeners:
+            if not is_loopback(item.host) and not self.admin_token:
+                raise ConfigError(
+                    f"host {item.host!r} listens beyond loopback, so the admin API needs a "
+                    "token: pass --admin-token TOKEN or set SWARM_MOCKS_ADMIN_TOKEN"
+                )
+
+    def run(self, on_ready: Callable[[list[tuple[Listener, int]]], None]) -> int:
+        """Serve until SIGTERM/SIGINT; call ``on_ready`` with each bound port; return 0."""
+        shared = {
+            item.name: _Shared(FaultBoard(), MetricsBoard(self.processes))
+            for item in self.listeners
+        }
+        if self.processes == 1:
+            return asyncio.run(self._run_here(shared, on_ready))
+        return self._run_forked(shared, on_ready)
+
+    async def _run_here(
+        self,
+        shared: dict[str, _Shared],
+        on_ready: Callable[[list[tuple[Listener, int]]], None],
+    ) -> int:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        servers, connections, ports = await _start(self, shared, 0)
+        on_ready(list(zip(self.listeners, ports, strict=True)))
+        await stop.wait()
+        await _stop(servers, connections)
+        return 0
+
+    def _run_forked(
+        self,
+        shared: dict[str, _Shared],
+        on_ready: Callable[[list[tuple[Listener, int]]], None],
+    ) -> int:
+        context = multiprocessing.get_context("fork")
+        reports, report_end = context.Pipe(duplex=False)
+        stopping: list[int] = []
+
+        def request_stop(signum: int, _frame: object) -> None:
+            stopping.append(signum)
+
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        children = [
+            context.Process(
+                target=_child_main,
+                args=(self, shared, index, report_end),
+                name=f"mock-detectors-{index}",
+            )
+            for index in range(self.processes)
+        ]
+        try:
+            for child in children:
+                child.start()
+            ready = self._await_ready(children, reports, stopping)
+            if ready:
+                on_ready([(item, item.port) for item in self.listeners])
+                while not stopping:
+                    dead = multiprocessing.connection.wait(
+                        [child.sentinel for child in children], timeout=0.5
+                    )
+                    if dead and not stopping:
+                        codes = ", ".join(f"{c.name}: {c.exitcode}" for c in children if c.exitcode)
+                        raise RunError(f"a mock-detector process died ({codes})")
+            return 0
+        finally:
+            _end(children)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _await_ready(
+        self,
+        children: list[multiprocessing.process.BaseProcess],
+        reports: multiprocessing.connection.Connection,
+        stopping: list[int],
+    ) -> bool:
+        pending = set(range(len(children)))
+        deadline = time.monotonic() + _READY_TIMEOUT_S
+        while pending and not stopping:
+            if time.monotonic() > deadline:
+                raise RunError(f"mock-detector processes {sorted(pending)} did not start in time")
+            if not reports.poll(0.2):
+                if any(not children[i].is_alive() for i in pending):
+                    raise RunError("a mock-detector process exited while starting")
+                continue
+            kind, index, message = reports.recv()
+            if kind == "error":
+                raise RunError(message)
+            pending.discard(index)
+        return not pending
+
+
+async def _start(
+    service: Service, shared: dict[str, _Shared], index: int
+) -> tuple[list[asyncio.Server], set[HttpProtocol], list[int]]:
+    """Bind every listener in this process; return the servers and the bound ports."""
+    loop = asyncio.get_running_loop()
+    connections: set[HttpProtocol] = set()
+    servers: list[asyncio.Server] = []
+    ports: list[int] = []
+    try:
+        for item in service.listeners:
+            app = _make_app(item, shared[item.name], index, service.admin_token, loop)
+            try:
+                server = await loop.create_server(
+                    lambda app=app: HttpProtocol(app, loop, connections, time.time),
+                    item.host,
+                    item.port,
+                    reuse_port=service.processes > 1,
+                    backlog=2048,
+                )
+            except OSError as exc:
+                raise RunError(
+                    f"detector {item.name!r} cannot listen on {item.url()}: {exc.strerror or exc}"
+                ) from exc
+            servers.append(server)
+            ports.append(server.sockets[0].getsockname()[1])
+    except BaseException:
+        await _stop(servers, connections)
+        raise
+    return servers, connections, ports
+
+
+def _make_app(
+    item: Listener,
+    shared: _Shared,
+    index: int,
+    admin_token: str | None,
+    loop: asyncio.AbstractEventLoop,
+) -> DetectorApp:
+    seed = item.detector.seed
+    name = item.name
+
+    def metrics_text() -> bytes:
+        def faults(_: str) -> tuple[list[str], float]:
+            now = loop.time()
+            fault = shared.faults.current(now)
+            return ([], 0.0) if fault is None else (fault.spec.kinds(), fault.remaining_s(now))
+
+        return render([(name, shared.metrics)], faults)
+
+    return DetectorApp(
+        name,
+        item.detector,
+        max_body_bytes=item.max_body_bytes,
+        faults=shared.faults,
+        metrics=shared.metrics.writer(index),
+        metrics_text=metrics_text,
+        clock=loop.time,
+        rng=random.Random(None if seed is None else seed + index),
+        admin_token=admin_token,
+        call_at=lambda when, callback: loop.call_at(when, callback),
+    )
+
+
+async def _stop(servers: list[asyncio.Server], connections: set[HttpProtocol]) -> None:
+    for server in servers:
+        server.close()
+    for connection in list(connections):
+        connection.close()
+    for server in servers:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), _STOP_TIMEOUT_S)
+
+
+def _child_main(
+    service: Service,
+    shared: dict[str, _Shared],
+    index: int,
+    reports: multiprocessing.connection.Connection,
+) -> None:
+    """One forked serving process: ignores Ctrl-C (the parent relays it as SIGTERM)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        try:
+            servers, connections, _ = await _start(service, shared, index)
+        except RunError as exc:
+            reports.send(("error", index, str(exc)))
+            return
+        reports.send(("ready", index, ""))
+        await stop.wait()
+        await _stop(servers, connections)
+
+    asyncio.run(serve())
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this child if the parent dies, so no server is orphaned."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _end(children: list[multiprocessing.process.BaseProcess]) -> None:
+    for child in children:
+        if child.is_alive():
+            child.terminate()
+    deadline = time.monotonic() + _STOP_TIMEOUT_S
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            child.kill()
+            child.join(1.0)

@@ -1,0 +1,570 @@
+"""The run timeline: the on-disk, append-only record of every request, second by second.
+
+Contract 2 of the design: every report, baseline and comparison is computed from this
+file, so it is written as the run goes (a crash loses at most the last few seconds) and
+read back by ``read_timeline`` with no Locust in sight. The format is specified in
+``docs/timeline.md``; in short, one JSON object per line::
+
+    {"type": "header", "format": "swarm-timeline", "version": 1, ...}
+    {"type": "req", "t": 1700000000, "method": "POST", "name": "/detect", "count": 98, ...}
+    {"type": "sec", "t": 1700000000, "users": 10, "workers": 2}
+    {"type": "late", "t": 1699999999, ...}          # correction: data that came after its second
+    {"type": "end", "t_s": 1700000060.2, "reason": "quit", ...}
+
+Latency histograms are HdrHistograms in microseconds with 3 significant digits (any
+recorded value is off by at most 1/1024 of itself), serialised with HdrHistogram's
+compressed V2 encoding, base64. They are decoded only when asked for, because one
+decoded histogram of this range costs ~185 KB and a one-hour run holds tens of thousands.
+
+Example, writing a synthetic timeline and reading it back::
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "timeline.jsonl"
+    >>> with TimelineWriter(path, created_s=100.0) as writer:
+    ...     r = RequestSecond.from_latencies(100, "GET", "/ok", [1.0, 2.0, 3.0])
+    ...     writer.write_second(Second(t=100, users=1, workers=1, requests=(r,)))
+    >>> tl = read_timeline(path)
+    >>> tl.total("GET /ok").count, tl.merged_histogram("/ok").get_value_at_percentile(50)
+    (3, 2000)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NotRequired, Self, TypedDict
+
+from hdrh.histogram import HdrHistogram
+
+from framework.errors import ReportError, RunError
+
+__all__ = [
+    "AGGREGATED",
+    "FILE_NAME",
+    "FORMAT",
+    "HISTOGRAM_HIGHEST_US",
+    "HISTOGRAM_LOWEST_US",
+    "HISTOGRAM_SIGNIFICANT_DIGITS",
+    "VERSION",
+    "RequestRecord",
+    "RequestSecond",
+    "Second",
+    "Timeline",
+    "TimelineWriter",
+    "decode_histogram",
+    "encode_histogram",
+    "latency_us",
+    "new_histogram",
+    "read_timeline",
+]
+
+
+class RequestRecord(TypedDict):
+    """One endpoint's requests in one second: the wire payload and the ``req`` line.
+
+    Workers send these to the master inside Locust's report (so it must stay msgpack-able:
+    only str, int, float, dict, list), and the master writes them with ``"type": "req"``.
+    """
+
+    t: int  # unix second in which the requests completed (the worker's clock)
+    method: str  # Locust's request_type, e.g. "POST"
+    name: str  # Locust's name, e.g. "/detect"
+    count: int  # requests, failed ones included (Locust's "Request Count")
+    failures: dict[str, int]  # failure kind -> count; sums to Locust's "Failure Count"
+    bytes: int  # sum of response_length
+    sum_us: int  # exact sum of latencies, microseconds
+    sumsq_us: int | float  # exact sum of squared latencies (float only past 2**63)
+    hist: str  # HdrHistogram V2, compressed, base64 ("" when count == 0)
+    type: NotRequired[str]  # "req" or "late" on disk; absent on the wire
+
+
+@dataclass(frozen=True)
+class RequestSecond:
+    """The requests of one endpoint in one second (or, from ``Timeline.total``, a range).
+
+    ``sum_us`` and ``sumsq_us`` are exact, so mean and variance are too; the histogram is
+    for percentiles (its own mean uses bucket midpoints). ``hist_blobs`` keeps the encoded
+    histograms undecoded; ``histogram`` decodes and adds them on every access.
+    """
+
+    t: int
+    method: str
+    name: str
+    count: int = 0
+    failures: Mapping[str, int] = field(default_factory=dict)
+    bytes: int = 0
+    sum_us: int = 0
+    sumsq_us: int | float = 0
+    hist_blobs: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Locust's way to name an endpoint: ``"POST /detect"`` (just the name if no method)."""
+        return f"{self.method} {self.name}" if self.method else self.name
+
+    @property
+    def failure_count(self) -> int:
+        return sum(self.failures.values())
+
+    @property
+    def mean_us(self) -> float | None:
+        """Exact mean latency in microseconds; ``None`` without requests."""
+        return self.sum_us / self.count if self.count else None
+
+    @property
+    def variance_us2(self) -> float | None:
+        """Exact sample variance (n - 1 denominator) in µs²; ``None`` below two requests."""
+        if self.count < 2:
+            return None
+        return max(0.0, (self.sumsq_us - self.sum_us * self.sum_us / self.count) / (self.count - 1))
+
+    @property
+    def histogram(self) -> HdrHistogram:
+        """A fresh HdrHistogram (µs) holding every latency here; decodes each time it is read."""
+        merged = new_histogram()
+        for blob in self.hist_blobs:
+            merged.decode_and_add(blob)
+        return merged
+
+    def combine(self, other: RequestSecond) -> RequestSecond:
+        """Add another record's counters and histograms to these; keeps this record's ``t``."""
+        failures = dict(self.failures)
+        for kind, n in other.failures.items():
+            failures[kind] = failures.get(kind, 0) + n
+        return RequestSecond(
+            t=self.t,
+            method=self.method,
+            name=self.name,
+            count=self.count + other.count,
+            failures=failures,
+            bytes=self.bytes + other.bytes,
+            sum_us=self.sum_us + other.sum_us,
+            sumsq_us=self.sumsq_us + other.sumsq_us,
+            hist_blobs=self.hist_blobs + other.hist_blobs,
+        )
+
+    def to_record(self) -> RequestRecord:
+        """The line/wire form; several histograms are merged into one blob first."""
+        if len(self.hist_blobs) == 1:
+            hist = self.hist_blobs[0]
+        elif self.hist_blobs:
+            hist = encode_histogram(self.histogram)
+        else:
+            hist = ""
+        return RequestRecord(
+            t=self.t,
+            method=self.method,
+            name=self.name,
+            count=self.count,
+            failures=dict(self.failures),
+            bytes=self.bytes,
+            sum_us=self.sum_us,
+            sumsq_us=self.sumsq_us,
+            hist=hist,
+        )
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> RequestSecond:
+        hist = record.get("hist") or ""
+        return cls(
+            t=int(record["t"]),
+            method=str(record["method"]),
+            name=str(record["name"]),
+            count=int(record["count"]),
+            failures={str(k): int(v) for k, v in (record.get("failures") or {}).items()},
+            bytes=int(record.get("bytes", 0)),
+            sum_us=int(record.get("sum_us", 0)),
+            sumsq_us=record.get("sumsq_us", 0),
+            hist_blobs=(hist,) if hist else (),
+        )
+
+    @classmethod
+    def from_latencies(
+        cls,
+        t: int,
+        method: str,
+        name: str,
+        latencies_ms: Iterable[float],
+        *,
+        failures: Mapping[str, int] | None = None,
+        bytes: int = 0,
+    ) -> RequestSecond:
+        """Build a record from raw latencies, for synthetic timelines in tests and benchmarks.
+
+        ``failures`` counts are a subset of the latencies (a failed request has a latency too).
+        """
+        hist = new_histogram()
+        count = sum_us = sumsq_us = 0
+        for ms in latencies_ms:
+            us = latency_us(ms)
+            hist.record_value(min(us, HISTOGRAM_HIGHEST_US))
+            count += 1
+            sum_us += us
+            sumsq_us += us * us
+        return cls(
+            t=t,
+            method=method,
+            name=name,
+            count=count,
+            failures=dict(failures or {}),
+            bytes=bytes,
+            sum_us=sum_us,
+            sumsq_us=sumsq_us,
+            hist_blobs=(encode_histogram(hist),) if count else (),
+        )
+
+
+@dataclass(frozen=True)
+class Second:
+    """One closed second of the run: every endpoint's requests, plus the load applied.
+
+    ``users`` is the user count sampled during that second (carried forward from the
+    previous sample when none fell in it); ``workers`` the live load generators (1 when
+    local). Both are ``None`` for a second whose ``sec`` line was never written (crash).
+    """
+
+    t: int
+    users: int | None = None
+    workers: int | None = None
+    requests: tuple[RequestSecond, ...] = ()
+
+    def get(self, name: str) -> RequestSecond | None:
+        """The record for ``"METHOD name"`` (or a bare name, if only one method uses it)."""
+        found = [r for r in self.requests if r.key == name]
+        found = found or [r for r in self.requests if r.name == name]
+        return found[0] if len(found) == 1 else None
+
+    @property
+    def count(self) -> int:
+        return sum(r.count for r in self.requests)
+
+    @property
+    def failure_count(self) -> int:
+        return sum(r.failure_count for r in self.requests)
+
+
+AGGREGATED = "Aggregated"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A read timeline: closed seconds in time order, plus what the reader noticed.
+
+    ``complete`` is true when the ``end`` line was found (the run shut down cleanly);
+    ``truncated`` when the last line was cut off (a crash mid-write), which is tolerated.
+    ``late_records`` counts correction lines (data that arrived after its second was
+    written); they are already added into ``seconds``.
+    """
+
+    path: Path | None
+    header: Mapping[str, Any]
+    seconds: tuple[Second, ...]
+    complete: bool = False
+    truncated: bool = False
+    late_records: int = 0
+    end: Mapping[str, Any] | None = None
+
+    @property
+    def start_s(self) -> int | None:
+        return self.seconds[0].t if self.seconds else None
+
+    @property
+    def end_s(self) -> int | None:
+        """One past the last second (so ``end_s - start_s`` is the span in seconds)."""
+        return self.seconds[-1].t + 1 if self.seconds else None
+
+    def names(self) -> list[str]:
+        """Every endpoint key seen (``"POST /detect"``), sorted."""
+        return sorted({r.key for s in self.seconds for r in s.requests})
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        """Every ``(method, name)`` seen, sorted."""
+        return sorted({(r.method, r.name) for s in self.seconds for r in s.requests})
+
+    def select(
+        self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
+    ) -> Iterator[RequestSecond]:
+        """Records of ``name`` (a key, or a bare name matching every method) in
+        ``[start_s, end_s)``; ``name=None`` yields every endpoint."""
+        for second in self.seconds:
+            if (start_s is not None and second.t < start_s) or (
+                end_s is not None and second.t >= end_s
+            ):
+                continue
+            for r in second.requests:
+                if name is None or r.key == name or r.name == name:
+                    yield r
+
+    def total(
+        self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
+    ) -> RequestSecond:
+        """All matching records added into one (``t`` = first second of the range).
+
+        Its ``histogram`` is the merged histogram of the range; its counters are exact.
+        """
+        method, label = ("", AGGREGATED) if name is None else _split_key(name, self.endpoints())
+        first = start_s if start_s is not None else (self.start_s or 0)
+        acc = RequestSecond(t=first, method=method, name=label)
+        for r in self.select(name, start_s, end_s):
+            acc = acc.combine(r)
+        return acc
+
+    def merged_histogram(
+        self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
+    ) -> HdrHistogram:
+        """One HdrHistogram (µs) of every matching latency in ``[start_s, end_s)``."""
+        merged = new_histogram()
+        for r in self.select(name, start_s, end_s):
+            for blob in r.hist_blobs:
+                merged.decode_and_add(blob)
+        return merged
+
+    def series(self, name: str | None = None) -> list[RequestSecond]:
+        """One record per second, zero-count ones included, for throughput and batch means."""
+        method, label = ("", AGGREGATED) if name is None else _split_key(name, self.endpoints())
+        out = []
+        for second in self.seconds:
+            acc = RequestSecond(t=second.t, method=method, name=label)
+            for r in second.requests:
+                if name is None or r.key == name or r.name == name:
+                    acc = acc.combine(r)
+            out.append(acc)
+        return out
+
+
+def _split_key(name: str, endpoints: Iterable[tuple[str, str]]) -> tuple[str, str]:
+    for method, label in endpoints:
+        if f"{method} {label}" == name:
+            return method, label
+    return "", name
+
+
+class TimelineWriter:
+    """Appends a timeline file; used by the master, the local runner and synthetic tests.
+
+    Lines are written whole and flushed to the OS on every ``flush``; ``fsync`` runs when
+    ``sync_every_s`` has passed since the last one (times are passed in), so a machine crash
+    loses at most that much. Refuses to overwrite an existing file: a run folder is evidence.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        created_s: float,
+        source: str = "synthetic",
+        grace_s: float | None = None,
+        meta: Mapping[str, Any] | None = None,
+        sync_every_s: float = 5.0,
+    ) -> None:
+        self.path = Path(path)
+        self.sync_every_s = sync_every_s
+        self.late_records = 0
+        self.late_requests = 0
+        try:
+            self._file = self.path.open("x", encoding="utf-8")
+        except FileExistsError as exc:
+            raise RunError(
+                f"{self.path}: a timeline already exists; refusing to overwrite"
+            ) from exc
+        header = {
+            "type": "header",
+            "format": FORMAT,
+            "version": VERSION,
+            "created_s": created_s,
+            "source": source,
+            "second": "completion",
+            "grace_s": grace_s,
+            "histogram": {
+                "unit": "us",
+                "lowest": HISTOGRAM_LOWEST_US,
+                "highest": HISTOGRAM_HIGHEST_US,
+                "significant_digits": HISTOGRAM_SIGNIFICANT_DIGITS,
+                "encoding": "hdrhistogram-v2-deflate-base64",
+            },
+            "meta": dict(meta or {}),
+        }
+        self._last_sync_s = created_s
+        self._write([header])
+        self.flush(None)  # the header is on disk before the first request
+
+    def write_second(self, second: Second) -> None:
+        """Append a closed second: its ``req`` lines, then the ``sec`` line that closes it."""
+        lines: list[Mapping[str, Any]] = []
+        for r in second.requests:
+            lines.append({"type": "req", **r.to_record()})
+        lines.append(
+            {"type": "sec", "t": second.t, "users": second.users, "workers": second.workers}
+        )
+        self._write(lines)
+
+    def write_late(self, record: RequestSecond) -> None:
+        """Append a correction for a second already written; readers add it into that second."""
+        self.late_records += 1
+        self.late_requests += record.count
+        self._write([{"type": "late", **record.to_record()}])
+
+    def flush(self, now_s: float | None = None) -> None:
+        """Hand buffered lines to the OS; fsync too if due (or always when ``now_s`` is None)."""
+        self._file.flush()
+        if now_s is None or now_s - self._last_sync_s >= self.sync_every_s:
+            os.fsync(self._file.fileno())
+            if now_s is not None:
+                self._last_sync_s = now_s
+
+    def close(self, *, ended_s: float | None = None, reason: str = "closed") -> None:
+        """Write the ``end`` line (it marks the run as complete), fsync and close."""
+        if self._file.closed:
+            return
+        end = {
+            "type": "end",
+            "t_s": ended_s,
+            "reason": reason,
+            "late_records": self.late_records,
+            "late_requests": self.late_requests,
+        }
+        self._write([end])
+        self.flush(None)
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close(reason="closed" if exc is None else f"error: {type(exc).__name__}")
+
+    def _write(self, objects: Iterable[Mapping[str, Any]]) -> None:
+        self._file.write("".join(json.dumps(o, separators=(",", ":")) + "\n" for o in objects))
+
+
+def read_timeline(path: Path | str) -> Timeline:
+    """Read a timeline file, tolerating a cut-off last line.
+
+    Raises ``ReportError`` naming the file and line when the file is missing, is not a
+    swarm timeline, has a version this code does not read, or is corrupt before its end.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read timeline: {exc.strerror or exc}") from exc
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if not lines:
+        raise ReportError(f"{path}: empty file; expected a swarm timeline header line")
+    header = _parse_line(path, 1, lines[0], last=False)
+    if header.get("format") != FORMAT:
+        raise ReportError(
+            f"{path}:1: not a swarm timeline (expected format {FORMAT!r}, "
+            f"found {header.get('format')!r})"
+        )
+    if header.get("version") != VERSION:
+        raise ReportError(
+            f"{path}:1: timeline format version {header.get('version')!r} is not supported "
+            f"(this swarm reads version {VERSION})"
+        )
+
+    gauges: dict[int, tuple[int | None, int | None]] = {}
+    cells: dict[tuple[int, str, str], RequestSecond] = {}
+    truncated = complete = False
+    late = 0
+    end: dict[str, Any] | None = None
+    for number, line in enumerate(lines[1:], start=2):
+        is_last = number == len(lines)
+        try:
+            obj = _parse_line(path, number, line, last=is_last)
+        except _TruncatedLine:
+            truncated = True
+            break
+        kind = obj.get("type")
+        try:
+            if kind in ("req", "late"):
+                r = RequestSecond.from_record(obj)
+                k = (r.t, r.method, r.name)
+                cells[k] = cells[k].combine(r) if k in cells else r
+                late += kind == "late"
+            elif kind == "sec":
+                gauges[int(obj["t"])] = (obj.get("users"), obj.get("workers"))
+            elif kind == "end":
+                complete, end = True, obj
+            # unknown types are skipped: version 1 readers accept additive extensions
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReportError(f"{path}:{number}: malformed {kind!r} record: {exc!r}") from exc
+
+    by_second: dict[int, list[RequestSecond]] = {t: [] for t in gauges}
+    for (t, _m, _n), r in cells.items():
+        by_second.setdefault(t, []).append(r)
+    seconds = tuple(
+        Second(
+            t=t,
+            users=gauges.get(t, (None, None))[0],
+            workers=gauges.get(t, (None, None))[1],
+            requests=tuple(sorted(by_second[t], key=lambda r: r.key)),
+        )
+        for t in sorted(by_second)
+    )
+    return Timeline(
+        path=path,
+        header=header,
+        seconds=seconds,
+        complete=complete,
+        truncated=truncated,
+        late_records=late,
+        end=end,
+    )
+
+
+class _TruncatedLine(Exception):
+    """The last line is cut off: the writer crashed mid-line."""
+
+
+def _parse_line(path: Path, number: int, line: bytes, *, last: bool) -> dict[str, Any]:
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        if last:
+            raise _TruncatedLine from exc
+        raise ReportError(f"{path}:{number}: corrupt line (not JSON): {exc}") from exc
+    if not isinstance(obj, dict):
+        if last:
+            raise _TruncatedLine
+        raise ReportError(f"{path}:{number}: expected a JSON object, found {type(obj).__name__}")
+    return obj
+
+
+def latency_us(latency_ms: float) -> int:
+    """Locust's float milliseconds as whole microseconds (never negative)."""
+    return max(0, round(latency_ms * 1000.0))
+
+
+def new_histogram() -> HdrHistogram:
+    """An empty latency histogram with the timeline's fixed range and precision."""
+    return HdrHistogram(HISTOGRAM_LOWEST_US, HISTOGRAM_HIGHEST_US, HISTOGRAM_SIGNIFICANT_DIGITS)
+
+
+def encode_histogram(histogram: HdrHistogram) -> str:
+    """HdrHistogram's compressed V2 encoding as ASCII text (JSON- and msgpack-friendly)."""
+    return histogram.encode().decode("ascii")
+
+
+def decode_histogram(blob: str) -> HdrHistogram:
+    """Inverse of ``encode_histogram``; an empty blob gives an empty histogram."""
+    return HdrHistogram.decode(blob) if blob else new_histogram()
+
+
+FORMAT = "swarm-timeline"
+VERSION = 1
+FILE_NAME = "timeline.jsonl"
+HISTOGRAM_LOWEST_US = 1
+HISTOGRAM_HIGHEST_US = 3_600_000_000  # one hour
+HISTOGRAM_SIGNIFICANT_DIGITS = 3

@@ -43,6 +43,8 @@ MAX_HEAD_BYTES = 64 * 1024
 """Request line plus headers; beyond this the answer is 431."""
 
 _PAUSE_AT, _RESUME_AT = 256, 32  # pipelined answers queued on one connection
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps with options
+# builds a new encoder per call; reusing one is measurably cheaper per request
 _REASONS = {s.value: s.phrase for s in HTTPStatus} | {499: "Client Closed Request"}
 
 
@@ -85,7 +87,7 @@ def json_response(
     headers: tuple[tuple[str, str], ...] = (),
 ) -> Response:
     """A compact JSON ``Response``."""
-    body = json.dumps(payload, separators=(",", ":")).encode()
+    body = _ENCODE(payload).encode()
     return Response(status, body, "application/json", headers, delay_s, False, endpoint)
 
 
@@ -265,7 +267,7 @@ class HttpProtocol(asyncio.Protocol):
         if header_block:
             for line in header_block.split("\r\n"):
                 name, colon, value = line.partition(":")
-                if not colon or not name or name != name.strip():
+                if not colon or not name or name[-1] in " \t":
                     self._refuse(400, f"malformed header line {line[:80]!r}", path)
                     return None
                 headers[name.lower()] = value.strip()

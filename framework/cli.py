@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from framework import __version__
+from framework.demo import DEFAULT_DEMO_SCENARIO, run_demo
 from framework.errors import SwarmError
 from framework.loader import load_scenario
 from framework.loadplan import plan_for
@@ -24,7 +25,7 @@ from framework.summary import describe_scenario
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = ("run", "validate", "plan", "schema", "mocks")
+COMMANDS = ("run", "validate", "plan", "schema", "mocks", "demo")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
 
+    demo = commands.add_parser(
+        "demo", help="start a mock detector, run a scenario against it, print the run folder"
+    )
+    demo.add_argument(
+        "scenario", nargs="?", default=str(DEFAULT_DEMO_SCENARIO), help="default: %(default)s"
+    )
+    demo.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
+    demo.add_argument("--port-offset", type=int, default=0, help="move the mock off port 8001")
+
     commands.add_parser(
         "mocks",
         help="start the mock detector services (see docs/mock_detectors.md)",
@@ -95,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = args_list.index("--")
         args_list, passthrough = args_list[:cut], args_list[cut + 1 :]
     args, unknown = parser.parse_known_args(args_list)
-    if unknown and args.command != "run":
+    if unknown and args.command not in ("run", "demo"):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return _dispatch(args, [*unknown, *passthrough])
@@ -125,6 +135,15 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         return EXIT_OK
     if args.command == "run":
         return _run(args, extra)
+    if args.command == "demo":
+        outcome = run_demo(
+            Path(args.scenario),
+            reports_dir=Path(args.out),
+            port_offset=args.port_offset,
+            locust_args=tuple(extra),
+        )
+        print(f"swarm demo: run {outcome.status}; results in {outcome.run_dir}")
+        return outcome.exit_code
     raise AssertionError(args.command)
 
 

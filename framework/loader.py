@@ -252,7 +252,7 @@ def _validation_problems(
             key = str(path[-1])
             allowed = _allowed_keys(loc[:-1])
             guess = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            hint = f"; did you mean {guess[0]!r}?" if guess else ""
+            hint = f"; did you mean {guess[0]!r}?" if guess else "."
             listing = f" Allowed: {', '.join(allowed)}." if allowed else ""
             problems.append(
                 _problem(label, located, path, f"unknown key {key!r}{hint}{listing}", key=True)

@@ -63,6 +63,7 @@ class RunRecord:
     scenario_file: str
     host: str | None
     started_at: str
+    tags: dict[str, Any] = field(default_factory=dict)
     ended_at: str | None = None
     status: str = "starting"
     exit_code: int | None = None

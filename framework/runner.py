@@ -140,6 +140,7 @@ def run_scenario(
         scenario_file=str(loaded.path),
         host=loaded.host,
         started_at="",
+        tags=dict(loaded.scenario.tags),
         mode="web" if options.web else "headless",
         plan={
             "shape": plan.name,

@@ -113,6 +113,8 @@ def locust_command(loaded: LoadedScenario, run_dir: Path, options: RunOptions) -
         str(run_dir / "locust"),
         "--exit-code-on-error",
         "0",
+        "--swarm-run-dir",
+        str(run_dir),
     ]
     if loaded.host_override:
         command += ["--host", loaded.host_override]

@@ -14,9 +14,7 @@ import sys
 
 from locust import events
 
-from framework.errors import ScenarioError
-from framework.loader import load_scenario
-from framework.locust_glue.compiler import compile_scenario
+from framework.locust_glue.entry import expose
 
 SCENARIO_ENV_VAR = "SWARM_SCENARIO"
 
@@ -38,23 +36,9 @@ def _scenario_path(argv: list[str]) -> str | None:
     return known.scenario or os.environ.get(SCENARIO_ENV_VAR)
 
 
-def _wants_help(argv: list[str]) -> bool:
-    return any(a in ("-h", "--help", "-V", "--version") for a in argv)
-
-
 _path = _scenario_path(sys.argv[1:])
-if _path is None:
-    if not _wants_help(sys.argv[1:]):
-        sys.stderr.write(
-            "swarm: locustfiles/scenario.py needs --scenario FILE (or SWARM_SCENARIO=FILE)\n"
-        )
-        sys.exit(2)
-else:
-    try:
-        _compiled = compile_scenario(load_scenario(_path))
-    except ScenarioError as exc:
-        sys.stderr.write(f"swarm: {exc}\n")
-        sys.exit(2)
-    globals().update({cls.__name__: cls for cls in _compiled.user_classes})
-    globals()[_compiled.shape_class.__name__] = _compiled.shape_class
-    del _compiled
+if _path is not None:
+    expose(globals(), _path)
+elif not any(a in ("-h", "--help", "-V", "--version") for a in sys.argv[1:]):
+    sys.stderr.write("swarm: locustfiles/scenario.py needs --scenario FILE (or SWARM_SCENARIO)\n")
+    sys.exit(2)

@@ -1,0 +1,78 @@
+"""What every swarm locustfile does on import: compile the scenario, publish its classes.
+
+Locust collects ``User`` and ``LoadTestShape`` classes from the locustfile's module
+namespace, so ``expose`` writes them into the caller's ``globals()``. It also adds the
+``--swarm-run-dir`` option and installs the per-second timeline recorder on whichever
+runner Locust creates (local, master or worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from locust import events
+from locust.env import Environment
+
+from framework.errors import ScenarioError
+from framework.loader import load_scenario
+from framework.locust_glue import telemetry
+from framework.locust_glue.compiler import CompiledScenario, compile_scenario
+
+__all__ = ["RUN_DIR_OPTION", "expose", "expose_bundle"]
+
+RUN_DIR_OPTION = "--swarm-run-dir"
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        RUN_DIR_OPTION,
+        default=None,
+        help="swarm run folder: where the master writes the per-second timeline",
+        include_in_web_ui=False,
+    )
+
+
+def _install_telemetry(environment: Environment, **_kwargs: Any) -> None:
+    options = environment.parsed_options
+    run_dir = getattr(options, "swarm_run_dir", None) if options else None
+    telemetry.install(environment, Path(run_dir) if run_dir else None)
+
+
+def expose(namespace: MutableMapping[str, Any], path: str | Path) -> CompiledScenario:
+    """Compile the scenario at ``path`` into ``namespace``; exit 2 with the problems if invalid.
+
+    Exiting is right here: this runs while Locust imports a locustfile, where an exception
+    would become a traceback instead of the list of problems.
+    """
+    try:
+        compiled = compile_scenario(load_scenario(path))
+    except ScenarioError as exc:
+        sys.stderr.write(f"swarm: {exc}\n")
+        sys.exit(2)
+    namespace.update({cls.__name__: cls for cls in compiled.user_classes})
+    namespace[compiled.shape_class.__name__] = compiled.shape_class
+    events.init_command_line_parser.add_listener(_add_options)
+    events.init.add_listener(_install_telemetry)
+    return compiled
+
+
+def expose_bundle(
+    namespace: MutableMapping[str, Any],
+    scenario_name: str,
+    scenario_yaml: str,
+    data_files: Mapping[str, str],
+) -> CompiledScenario:
+    """``expose`` for a bundle: unpack the embedded scenario and data files, then compile."""
+    folder = Path(tempfile.mkdtemp(prefix="swarm-bundle-"))
+    for relative, text in data_files.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    scenario_file = folder / Path(scenario_name).name
+    scenario_file.write_text(scenario_yaml, encoding="utf-8")
+    return expose(namespace, scenario_file)

@@ -10,7 +10,7 @@ import argparse
 import difflib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from framework import __version__
@@ -19,13 +19,14 @@ from framework.errors import SwarmError
 from framework.loader import load_scenario
 from framework.loadplan import plan_for
 from framework.plan import render_plan
+from framework.rundir import RunFolder, validate_run_id
 from framework.runner import EXIT_INVALID, EXIT_OK, RunOptions, run_scenario
 from framework.scenario import Scenario
 from framework.summary import describe_scenario
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = ("run", "validate", "plan", "schema", "mocks", "demo")
+COMMANDS = ("run", "master", "worker", "validate", "plan", "schema", "mocks", "demo")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,6 +39,25 @@ class _Parser(argparse.ArgumentParser):
             if guess:
                 message += f"; did you mean {guess[0]!r}?"
         super().error(message)
+
+
+def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f"..{maximum}" if maximum is not None else " or more"
+            raise argparse.ArgumentTypeError(f"must be {minimum}{upper}, got {value}")
+        return value
+
+    return parse
+
+
+_non_negative = _integer(0)
+_positive = _integer(1)
+_port = _integer(1, 65535)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +82,44 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="name of the run folder (default: <UTC time>-<scenario>)")
     run.add_argument("--web", action="store_true", help="open the Locust web UI instead")
     run.add_argument("--web-host", default="127.0.0.1", help="web UI address (default 127.0.0.1)")
-    run.add_argument("--web-port", type=int, default=8089, help="web UI port (default 8089)")
+    run.add_argument("--web-port", type=_port, default=8089, help="web UI port (default 8089)")
+    run.add_argument(
+        "--workers",
+        type=_non_negative,
+        default=0,
+        help="run a Locust master and N local worker processes (default 0: one process)",
+    )
+    run.add_argument(
+        "--allow-worker-loss",
+        action="store_true",
+        help="exit 0 even if a worker was lost during the run",
+    )
+
+    master = commands.add_parser(
+        "master",
+        help="run a scenario as a Locust master and wait for workers from other hosts",
+        description="Run a scenario as a Locust master. Start workers elsewhere with "
+        "'swarm worker --master-host THIS_HOST'. Unknown arguments go to locust.",
+    )
+    master.add_argument("scenario", help="scenario YAML file")
+    master.add_argument("--workers", type=_positive, default=1, help="workers to wait for")
+    master.add_argument("--bind-host", default="0.0.0.0", help="address workers connect to")
+    master.add_argument("--master-port", type=_port, default=5557, help="default 5557")
+    master.add_argument("--workers-timeout", type=float, default=120.0, help="seconds to wait")
+    master.add_argument("--host", help="target base URL (overrides the scenario)")
+    master.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
+    master.add_argument("--run-id", help="name of the run folder")
+    master.add_argument("--web", action="store_true", help="open the Locust web UI instead")
+    master.add_argument("--web-host", default="127.0.0.1", help="web UI address")
+    master.add_argument("--web-port", type=_port, default=8089, help="web UI port")
+    master.add_argument("--allow-worker-loss", action="store_true", help="exit 0 despite loss")
+
+    worker = commands.add_parser(
+        "worker", help="run Locust workers that take their scenario from a master"
+    )
+    worker.add_argument("--master-host", required=True, help="address of the swarm master")
+    worker.add_argument("--master-port", type=_port, default=5557, help="default 5557")
+    worker.add_argument("--processes", type=_positive, default=1, help="worker processes")
 
     validate = commands.add_parser("validate", help="check a scenario and summarise it")
     validate.add_argument("scenario", help="scenario YAML file")
@@ -105,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = args_list.index("--")
         args_list, passthrough = args_list[:cut], args_list[cut + 1 :]
     args, unknown = parser.parse_known_args(args_list)
-    if unknown and args.command not in ("run", "demo"):
+    if unknown and args.command not in ("run", "master", "demo"):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return _dispatch(args, [*unknown, *passthrough])
@@ -133,8 +190,12 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"{loaded.scenario.name}: users over time")
         print(render_plan(plan_for(loaded.scenario.load), width=args.width, height=args.height))
         return EXIT_OK
-    if args.command == "run":
+    if args.command in ("run", "master"):
         return _run(args, extra)
+    if args.command == "worker":
+        from framework.worker import run_workers
+
+        return run_workers(args.master_host, args.master_port, args.processes)
     if args.command == "demo":
         outcome = run_demo(
             Path(args.scenario),
@@ -148,30 +209,41 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
-    if not 1 <= args.web_port <= 65535:
-        print(f"swarm: --web-port must be 1..65535, got {args.web_port}", file=sys.stderr)
-        return EXIT_INVALID
-    loaded = load_scenario(args.scenario, host=args.host, require_host=True)
-    options = RunOptions(
-        reports_dir=Path(args.out),
-        run_id=args.run_id,
-        web=args.web,
-        web_host=args.web_host,
-        web_port=args.web_port,
-        locust_args=tuple(extra),
-    )
-    if options.run_id is not None:
-        from framework.rundir import validate_run_id
-
+    if args.run_id is not None:
         try:
-            validate_run_id(options.run_id)
+            validate_run_id(args.run_id)
         except ValueError as exc:
             print(f"swarm: --run-id: {exc}", file=sys.stderr)
             return EXIT_INVALID
+    loaded = load_scenario(args.scenario, host=args.host, require_host=True)
+    common = {
+        "reports_dir": Path(args.out),
+        "run_id": args.run_id,
+        "web": args.web,
+        "web_host": args.web_host,
+        "web_port": args.web_port,
+        "locust_args": tuple(extra),
+        "allow_worker_loss": args.allow_worker_loss,
+    }
+    if args.command == "master":
+        options = RunOptions(
+            **common,
+            expect_workers=args.workers,
+            master_bind_host=args.bind_host,
+            master_port=args.master_port,
+            workers_timeout_s=args.workers_timeout,
+        )
+    else:
+        options = RunOptions(**common, workers=args.workers)
 
-    def announce(folder: object) -> None:
-        path = getattr(folder, "path", "")
-        print(f"swarm: run folder {path}", file=sys.stderr)
+    def announce(folder: RunFolder) -> None:
+        print(f"swarm: run folder {folder.path}", file=sys.stderr)
+        if args.command == "master":
+            print(
+                f"swarm: waiting for {args.workers} worker(s): "
+                f"swarm worker --master-host <this host> --master-port {args.master_port}",
+                file=sys.stderr,
+            )
         if args.web:
             print(f"swarm: web UI at http://{args.web_host}:{args.web_port}", file=sys.stderr)
 

@@ -71,6 +71,9 @@ class RunRecord:
     plan: dict[str, Any] = field(default_factory=dict)
     mode: str = "headless"
     workers: int = 0
+    master: str | None = None
+    worker_events: list[dict[str, str]] = field(default_factory=list)
+    worker_processes: list[dict[str, Any]] = field(default_factory=list)
     locust_args: list[str] = field(default_factory=list)
     message: str | None = None
     swarm_version: str = ""

@@ -157,7 +157,7 @@ def locust_command(
 def worker_command(master_host: str, master_port: int) -> list[str]:
     """A worker that downloads the scenario bundle from its master (``-f -``)."""
     return [
-        sys.executable, "-m", "locust", "--worker",
+        sys.executable, "-m", "framework.locust_glue.worker_main", "--worker",
         "--master-host", master_host, "--master-port", str(master_port), "-f", "-",
     ]  # fmt: skip
 

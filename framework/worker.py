@@ -2,8 +2,8 @@
 
 A worker host needs swarm installed, the master's address and, in its own environment,
 the values of the scenario's secret ``${VAR}``s; nothing else is copied to it. Workers
-exit when the master tells them to quit; if the master dies instead, Locust's workers
-give up after 60 s without a master heartbeat (``MASTER_HEARTBEAT_TIMEOUT``).
+exit when the master tells them to quit; if the master dies instead, they give up after
+``$SWARM_MASTER_TIMEOUT`` seconds (default 15) without a master heartbeat.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Kept separate from the scenario model so shapes, the CLI and budgets parse time 
 
 from __future__ import annotations
 
+import math
 import re
 
 __all__ = ["DURATION_FORMATS", "parse_duration"]
@@ -27,6 +28,8 @@ def parse_duration(value: object) -> float:
         seconds = float(value)
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
+        if text.startswith("-"):
+            raise ValueError(f"duration must not be negative, got {value!r}")
         if re.fullmatch(r"\d+(?:\.\d+)?", text):
             seconds = float(text)
         else:
@@ -41,4 +44,6 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"expected a duration, got {type(value).__name__}; use {DURATION_FORMATS}")
     if seconds < 0:
         raise ValueError(f"duration must not be negative, got {value!r}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration must be finite, got {value!r}; use {DURATION_FORMATS}")
     return seconds

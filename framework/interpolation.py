@@ -18,7 +18,13 @@ from urllib.parse import urlsplit, urlunsplit
 __all__ = ["Interpolated", "MissingVariable", "interpolate", "mask_url_password"]
 
 _REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_PUBLIC_FIELDS = frozenset({"host"})
+
+
+def _is_public(path: tuple[str | int, ...]) -> bool:
+    """Only the target fields are public: the scenario's ``host`` and ``users[i].host``."""
+    return path == ("host",) or (len(path) == 3 and path[0] == "users" and path[2] == "host")
+
+
 KeyPath = tuple[str | int, ...]
 
 
@@ -52,6 +58,13 @@ def mask_url_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
 def interpolate(data: Any, env: Mapping[str, str]) -> Interpolated:
     """Resolve every ``${VAR}`` in the string leaves of ``data`` (keys are left alone)."""
     out = Interpolated(resolved=None, redacted=None)
@@ -70,13 +83,15 @@ def _walk(value: Any, path: KeyPath, env: Mapping[str, str], out: Interpolated) 
         return [p[0] for p in pairs], [p[1] for p in pairs]
     if isinstance(value, str) and "$" in value:
         return _substitute(value, path, env, out)
+    if isinstance(value, str) and _is_public(path):
+        return value, mask_url_password(value)
     return value, value
 
 
 def _substitute(
     text: str, path: KeyPath, env: Mapping[str, str], out: Interpolated
 ) -> tuple[str, str]:
-    public = bool(path) and path[-1] in _PUBLIC_FIELDS
+    public = _is_public(path)
     resolved: list[str] = []
     redacted: list[str] = []
     last = 0
@@ -110,4 +125,7 @@ def _substitute(
     final, saved = "".join(resolved), "".join(redacted)
     if public:
         saved = mask_url_password(saved)
+        password = _url_password(final)
+        if password:
+            out.secrets.add(password)
     return final, saved

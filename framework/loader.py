@@ -118,14 +118,19 @@ def load_scenario(
         )
         for m in values.missing
     ]
+    unresolved = {m.path for m in values.missing}
     scenario: Scenario | None = None
     try:
         scenario = Scenario.model_validate(values.resolved)
     except ValidationError as exc:
-        problems.extend(_validation_problems(label, located, values.resolved, exc))
+        problems.extend(
+            p
+            for p in _validation_problems(label, located, values.resolved, exc)
+            if p.path not in {format_path(u) for u in unresolved}
+        )
     problems.extend(_template_problems(label, located, values.resolved))
-    if scenario is not None:
-        problems.extend(_data_problems(label, located, scenario, file.parent))
+    problems.extend(_data_problems(label, located, values.resolved, file.parent))
+    problems.extend(_duplicate_user_problems(label, located, values.resolved))
 
     override = (host or env.get(HOST_ENV_VAR) or "").rstrip("/") or None
     if override is not None and not override.startswith(("http://", "https://")):
@@ -168,18 +173,30 @@ def _problem(
 
 
 def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[KeyPath, bool]:
-    """Map a pydantic ``loc`` to a path in the data, dropping union tags; say if it exists."""
+    """Map a pydantic ``loc`` to a path in the data, dropping union tags; say if it exists.
+
+    Pydantic puts a discriminated union's tag right after the field (``load.stages.stages``
+    for ``shape: stages``), so the first ``loc`` part equal to a mapping's ``shape`` is the
+    tag even when the mapping also has a key of that name.
+    """
     path: list[str | int] = []
     current = data
     exists = True
+    tag_skipped: set[int] = set()
     for part in loc:
-        if (isinstance(current, dict) and part in current) or (
-            isinstance(current, list) and isinstance(part, int) and part < len(current)
+        if (
+            isinstance(current, dict)
+            and isinstance(part, str)
+            and current.get("shape") == part
+            and id(current) not in tag_skipped
         ):
+            tag_skipped.add(id(current))
+            continue
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and part < len(current)
+        if in_dict or in_list:
             current = current[part]
             path.append(part)
-        elif isinstance(current, dict) and isinstance(part, str) and current.get("shape") == part:
-            continue
         else:
             path.append(part)
             exists = False
@@ -261,12 +278,16 @@ def _validation_problems(
         if kind == "missing":
             problems.append(_problem(label, located, path, "required field is missing"))
             continue
+        if not loc and error["msg"].endswith(_DUPLICATE_USERS):
+            continue  # reported where the second name is, by _duplicate_user_problems
         message = error["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
         if kind == "union_tag_invalid":
             tags = error.get("ctx", {}).get("expected_tags", "")
-            message = f"unknown shape {error.get('input', '')!r}; allowed: {tags}"
+            given = error.get("input")
+            shape = given.get("shape") if isinstance(given, dict) else given
+            message = f"unknown shape {shape!r}; allowed: {tags}"
             path = (*path, "shape") if path and path[-1] != "shape" else path
         elif kind == "union_tag_not_found":
             message = "missing 'shape'; allowed: constant, stepped, spike, wave, stages"
@@ -275,6 +296,7 @@ def _validation_problems(
             and "input" in error
             and not isinstance(error["input"], dict | list)
             and "got " not in message
+            and not (isinstance(error["input"], str) and repr(error["input"]) in message)
         ):
             message = f"{message} (found {_found(error['input'])})"
         problems.append(_problem(label, located, path, message))
@@ -285,27 +307,29 @@ def _template_problems(label: str, located: Located, data: dict[str, Any]) -> li
     """Compile every template in the raw data, so template errors show beside schema errors."""
     data_files = data.get("data")
     names = [str(k) for k in data_files] if isinstance(data_files, dict) else []
-    problems = []
+    fields: list[tuple[KeyPath, Any]] = _mapping_fields(data, ("headers",))
     for u, user in enumerate(_list(data.get("users"))):
-        for r, req in enumerate(_list(user.get("requests") if isinstance(user, dict) else None)):
+        if not isinstance(user, dict):
+            continue
+        fields += _mapping_fields(user, ("users", u, "headers"))
+        for r, req in enumerate(_list(user.get("requests"))):
             if not isinstance(req, dict):
                 continue
             base: KeyPath = ("users", u, "requests", r)
-            fields: list[tuple[KeyPath, Any]] = []
             for key in ("path", "body", "json"):
                 if key in req:
                     fields.append(((*base, key), req[key]))
-            for key in ("query", "headers"):
-                if isinstance(req.get(key), dict):
-                    fields += [((*base, key, k), v) for k, v in req[key].items()]
-            for path, value in fields:
-                try:
-                    if isinstance(value, str):
-                        compile_value(value, data_names=names)
-                    else:
-                        compile_tree(value, data_names=names)
-                except TemplateError as exc:
-                    problems.append(_problem(label, located, path, str(exc)))
+            fields += _mapping_fields(req, (*base, "query"))
+            fields += _mapping_fields(req, (*base, "headers"))
+    problems = []
+    for path, value in fields:
+        try:
+            if isinstance(value, str):
+                compile_value(value, data_names=names)
+            else:
+                compile_tree(value, data_names=names)
+        except TemplateError as exc:
+            problems.append(_problem(label, located, path, str(exc)))
     return problems
 
 
@@ -313,10 +337,40 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _data_problems(label: str, located: Located, scenario: Scenario, base: Path) -> list[Problem]:
+def _mapping_fields(owner: dict[str, Any], path: KeyPath) -> list[tuple[KeyPath, Any]]:
+    """``(path + (key,), value)`` for each entry of the mapping at ``owner[path[-1]]``."""
+    mapping = owner.get(str(path[-1]))
+    if not isinstance(mapping, dict):
+        return []
+    return [((*path, k), v) for k, v in mapping.items()]
+
+
+_DUPLICATE_USERS = "names must be unique"
+
+
+def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any]) -> list[Problem]:
+    seen: set[str] = set()
     problems = []
-    for name, spec in scenario.data.items():
-        file = (base / spec.file).resolve()
+    for u, user in enumerate(_list(data.get("users"))):
+        name = user.get("name") if isinstance(user, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            message = f"two users entries are named {name!r}; {_DUPLICATE_USERS}"
+            problems.append(_problem(label, located, ("users", u, "name"), message))
+        seen.add(name)
+    return problems
+
+
+def _data_problems(label: str, located: Located, data: dict[str, Any], base: Path) -> list[Problem]:
+    """Check each declared data file on disk, even when other fields are invalid."""
+    files = data.get("data")
+    problems = []
+    for name, spec in files.items() if isinstance(files, dict) else ():
+        relative = spec.get("file") if isinstance(spec, dict) else None
+        if not isinstance(relative, str) or not relative:
+            continue
+        file = (base / relative).resolve()
         path = ("data", name, "file")
         try:
             read_rows(file)

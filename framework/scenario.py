@@ -126,16 +126,14 @@ class JsonCheck(_Model):
                 raise ValueError(f"invalid regular expression: {exc}") from None
         return value
 
-    @model_validator(mode="before")
-    @classmethod
-    def _has_a_condition(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            conditions = {"equals", "in", "one_of", "exists", "matches", "gte", "lte"}
-            if not conditions & set(data):
-                raise ValueError(
-                    "a JSON check needs a condition: equals, in, exists, matches, gte or lte"
-                )
-        return data
+    @model_validator(mode="after")
+    def _has_a_condition(self) -> JsonCheck:
+        conditions = (self.equals, self.one_of, self.exists, self.matches, self.gte, self.lte)
+        if all(c is None for c in conditions):
+            raise ValueError(
+                "a JSON check needs a condition: equals, in, exists, matches, gte or lte"
+            )
+        return self
 
 
 StatusList = tuple[int, ...]

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from framework.datafiles import DataSource
@@ -114,6 +114,19 @@ class RenderContext(dict):
 Renderer = Callable[[RenderContext], Any]
 
 
+def _data_files_used(parsed: nodes.Template) -> set[str]:
+    """Names of data files a template reads, as ``data.<name>`` or ``data['name']``."""
+    used = set()
+    for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if isinstance(target, nodes.Name) and target.name == "data":
+            if isinstance(node, nodes.Getattr):
+                used.add(node.attr)
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                used.add(node.arg.value)
+    return used
+
+
 def _check_names(source: str, data_names: Sequence[str]) -> None:
     try:
         parsed = _ENV.parse(source)
@@ -123,7 +136,7 @@ def _check_names(source: str, data_names: Sequence[str]) -> None:
     if unknown:
         allowed = ", ".join(sorted([*HELPERS, *_CONTEXT_NAMES]))
         raise TemplateError(f"unknown template name(s) {sorted(unknown)}; allowed: {allowed}")
-    for name in re.findall(r"\bdata\.([A-Za-z_][A-Za-z0-9_]*)", source):
+    for name in sorted(_data_files_used(parsed)):
         if name not in data_names:
             known = ", ".join(data_names) or "none are declared under 'data:'"
             raise TemplateError(f"template uses data file {name!r}; known data files: {known}")

@@ -51,15 +51,22 @@ def _mark(node: yaml.Node) -> Position:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _syntax_error(exc: yaml.MarkedYAMLError) -> YamlSyntaxError:
+    mark = exc.problem_mark or exc.context_mark
+    where = (mark.line + 1, mark.column + 1) if mark else None
+    problem = exc.problem or str(exc)
+    if exc.context and problem.startswith("but "):
+        problem = f"{exc.context}; {problem}"
+    return YamlSyntaxError(f"invalid YAML: {problem}", where)
+
+
 def load_located(text: str) -> Located:
     """Parse one YAML document; an empty document becomes ``{}``."""
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = (mark.line + 1, mark.column + 1) if mark else None
-        raise YamlSyntaxError(f"invalid YAML: {exc.problem or exc}", where) from None
+        raise _syntax_error(exc) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"invalid YAML: {exc}", None) from None
     located = Located(data={})
@@ -68,9 +75,7 @@ def load_located(text: str) -> Located:
     try:
         located.data = _build(loader, root, (), located)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = (mark.line + 1, mark.column + 1) if mark else None
-        raise YamlSyntaxError(f"invalid YAML: {exc.problem or exc}", where) from None
+        raise _syntax_error(exc) from None
     finally:
         loader.dispose()
     return located

@@ -1,0 +1,300 @@
+"""Locust glue for the timeline: record every request, ship it, merge it, write it.
+
+``install(environment, run_dir)`` adapts itself to the runner it finds:
+
+- **worker**: every ``request`` goes into a ``SecondRecorder``; each ``report_to_master``
+  (every 3 s, plus the final one Locust sends on quit) carries ``recorder.drain()`` under
+  ``PAYLOAD_KEY``. Riding in the same message as Locust's own stats is what makes the
+  timeline's totals equal Locust's exactly.
+- **master**: each ``worker_report`` is merged into a ``TimelineMerger``; a greenlet ticking
+  twice a second samples users and live workers (a second keeps its last sample), writes
+  the seconds the merger releases to ``run_dir/timeline.jsonl`` and flushes (fsync at most
+  every 5 s).
+- **local**: the recorder and the merger live in one process; the same greenlet drains one
+  into the other.
+
+The timeline is finished on Locust's ``quit`` event, which fires after the master has
+waited for the workers' final reports (``quitting`` comes too early for that). Library
+users that never fire ``quit`` call ``Telemetry.close()``.
+
+Test hook: with ``SWARM_RAW_LATENCY_LOG=path`` in the environment, every load generator
+appends each request as a JSON line ``[method, name, latency_ms]`` to ``path``; the
+exactness test compares percentiles against it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import __version__ as locust_version
+from locust.env import Environment
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+
+from framework.errors import RunError
+from framework.recorder import (
+    PAYLOAD_VERSION,
+    MergeResult,
+    SecondRecorder,
+    TimelineMerger,
+    failure_kind,
+)
+from framework.timeline import FILE_NAME, Second, TimelineWriter
+
+__all__ = ["PAYLOAD_KEY", "RAW_LATENCY_LOG_ENV", "Telemetry", "install"]
+
+logger = logging.getLogger(__name__)
+
+
+class Telemetry:
+    """The timeline machinery attached to one Locust process; made by ``install``.
+
+    ``role`` is ``"worker"``, ``"master"`` or ``"local"``. ``path`` is the timeline file
+    (``None`` on workers, or when no run folder was given: seconds are then merged and
+    passed to ``second_listeners`` but not written).
+    """
+
+    def __init__(
+        self,
+        environment: Environment,
+        role: str,
+        *,
+        path: Path | None,
+        grace_s: float,
+        tick_s: float,
+        sync_every_s: float,
+        meta: Mapping[str, Any] | None,
+    ) -> None:
+        self.environment = environment
+        self.role = role
+        self.path = path
+        self.tick_s = tick_s
+        self.recorder = SecondRecorder() if role in ("worker", "local") else None
+        self.merger = TimelineMerger(grace_s=grace_s) if role in ("master", "local") else None
+        self.second_listeners: list[Callable[[Second], None]] = []
+        self.closed = False
+        self._writer: TimelineWriter | None = None
+        self._greenlet: gevent.Greenlet | None = None
+        self._write_failed = False
+        self._raw_fd: int | None = None
+        self._raw_lines: list[str] = []
+        if path is not None and self.merger is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = TimelineWriter(
+                path,
+                created_s=time.time(),
+                source=role,
+                grace_s=grace_s,
+                meta={"locust_version": locust_version, **(meta or {})},
+                sync_every_s=sync_every_s,
+            )
+        raw_path = os.environ.get(RAW_LATENCY_LOG_ENV)
+        if raw_path and self.recorder is not None:
+            self._raw_fd = os.open(raw_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    # -- listeners -------------------------------------------------------------------------
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        response_length: int | None,
+        exception: object = None,
+        response: object = None,
+        **_kwargs: Any,
+    ) -> None:
+        """Record one request; ``response_time`` None (hand-fired events only) counts as 0 ms."""
+        if self.recorder is None:
+            return
+        kind = None
+        if exception is not None:
+            kind = failure_kind(exception, getattr(response, "status_code", None))
+        latency_ms = response_time or 0.0
+        self.recorder.record(
+            name, request_type, time.time(), latency_ms, response_length or 0, kind
+        )
+        if self._raw_fd is not None:
+            self._raw_lines.append(json.dumps([request_type, name, latency_ms]) + "\n")
+
+    def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
+        if self.recorder is None:
+            return
+        data[PAYLOAD_KEY] = self.recorder.drain(time.time())
+        self._flush_raw()
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
+        payload = data.get(PAYLOAD_KEY)
+        if payload is None or self.merger is None:
+            return
+        if payload.get("v") != PAYLOAD_VERSION:
+            logger.error(
+                "Worker %s sent timeline payload version %r, this master reads %r; "
+                "its requests are missing from the timeline",
+                client_id,
+                payload.get("v"),
+                PAYLOAD_VERSION,
+            )
+            return
+        late = self.merger.add(client_id, payload, time.time())
+        if late:
+            logger.debug(
+                "Worker %s: %d late timeline records (kept as corrections)", client_id, late
+            )
+
+    def on_test_start(self, **_kwargs: Any) -> None:
+        if self.closed or self.merger is None:
+            return
+        self._sample(time.time())
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn(self._tick_forever)
+
+    def on_test_stop(self, **_kwargs: Any) -> None:
+        if not self.closed and self.merger is not None:
+            self.tick(time.time())
+
+    def on_quit(self, **_kwargs: Any) -> None:
+        self.close(reason="quit")
+
+    # -- ticking and closing ---------------------------------------------------------------
+
+    def tick(self, now_s: float) -> None:
+        """Move finished seconds to disk: drain (local), sample load, release, write, flush."""
+        if self.merger is None:
+            return
+        if self.recorder is not None:
+            self.merger.add("local", self.recorder.drain(now_s), now_s)
+            self._flush_raw()
+        self._sample(now_s)
+        self._emit(self.merger.close(now_s), now_s)
+
+    def close(self, reason: str = "closed") -> None:
+        """Write everything still held and the ``end`` line; safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._greenlet is not None and self._greenlet is not gevent.getcurrent():
+            self._greenlet.kill(block=False)
+        now = time.time()
+        if self.merger is not None:
+            if self.recorder is not None:
+                self.merger.add("local", self.recorder.drain(now), now)
+            self._emit(self.merger.finish(), now)
+            if self._writer is not None:
+                try:
+                    self._writer.close(ended_s=now, reason=reason)
+                except OSError as exc:
+                    logger.error("Could not finish timeline %s: %s", self.path, exc)
+        self._flush_raw()
+        if self._raw_fd is not None:
+            os.close(self._raw_fd)
+            self._raw_fd = None
+
+    def _tick_forever(self) -> None:
+        while True:
+            gevent.sleep(self.tick_s)
+            try:
+                self.tick(time.time())
+            except Exception:
+                logger.exception("Timeline tick failed; will retry next second")
+
+    def _sample(self, now_s: float) -> None:
+        runner = self.environment.runner
+        if self.merger is None or runner is None:
+            return
+        workers = runner.worker_count if isinstance(runner, MasterRunner) else 1
+        self.merger.observe(now_s, users=runner.user_count, workers=workers)
+
+    def _emit(self, result: MergeResult, now_s: float) -> None:
+        for second in result.seconds:
+            for listener in self.second_listeners:
+                try:
+                    listener(second)
+                except Exception:
+                    logger.exception("Timeline second listener %r failed", listener)
+        if self._writer is None or self._write_failed:
+            return
+        try:
+            for second in result.seconds:
+                self._writer.write_second(second)
+            for record in result.late:
+                self._writer.write_late(record)
+            self._writer.flush(now_s)
+        except OSError as exc:
+            # keep the run going; the folder keeps what was written so far
+            self._write_failed = True
+            logger.error(
+                "Writing timeline %s failed, no more seconds are written: %s", self.path, exc
+            )
+
+    def _flush_raw(self) -> None:
+        if self._raw_fd is not None and self._raw_lines:
+            data, self._raw_lines = "".join(self._raw_lines).encode(), []
+            os.write(self._raw_fd, data)  # one O_APPEND write: lines never interleave
+
+
+def install(
+    environment: Environment,
+    run_dir: Path | None,
+    *,
+    grace_s: float = 5.0,
+    tick_s: float = 0.5,
+    sync_every_s: float = 5.0,
+    meta: Mapping[str, Any] | None = None,
+) -> Telemetry:
+    """Attach timeline recording to ``environment``'s runner; call it from the ``init`` event.
+
+    The master or local runner writes ``run_dir/timeline.jsonl`` (``run_dir`` is created if
+    needed, and ignored on workers). Raises ``RunError`` if the runner does not exist yet,
+    or the timeline file already exists.
+
+    Example, in a locustfile::
+
+        @events.init.add_listener
+        def _(environment, **_kw):
+            run_dir = environment.parsed_options.swarm_run_dir
+            install(environment, Path(run_dir) if run_dir else None)
+    """
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        role = "worker"
+    elif isinstance(runner, MasterRunner):
+        role = "master"
+    elif isinstance(runner, LocalRunner):
+        role = "local"
+    else:
+        raise RunError(
+            "telemetry.install: the environment has no runner yet; call it from the init "
+            f"event or after create_*_runner() (found {type(runner).__name__})"
+        )
+    path = run_dir / FILE_NAME if run_dir is not None and role != "worker" else None
+    telemetry = Telemetry(
+        environment,
+        role,
+        path=path,
+        grace_s=grace_s,
+        tick_s=tick_s,
+        sync_every_s=sync_every_s,
+        meta=meta,
+    )
+    events = environment.events
+    if telemetry.recorder is not None:
+        events.request.add_listener(telemetry.on_request)
+    if role == "worker":
+        events.report_to_master.add_listener(telemetry.on_report_to_master)
+    if role == "master":
+        events.worker_report.add_listener(telemetry.on_worker_report)
+    events.test_start.add_listener(telemetry.on_test_start)
+    events.test_stop.add_listener(telemetry.on_test_stop)
+    events.quit.add_listener(telemetry.on_quit)
+    return telemetry
+
+
+PAYLOAD_KEY = "swarm_timeline"
+RAW_LATENCY_LOG_ENV = "SWARM_RAW_LATENCY_LOG"

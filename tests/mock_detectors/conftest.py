@@ -160,7 +160,7 @@ detectors:
   observed:
     port: {p3}
     seed: 11
-    latency: {{model: uniform, min_ms: 20, max_ms: 60}}
+    latency: {{model: uniform, min_ms: 20, max_ms: 100}}
   hanging:
     port: {p4}
     seed: 5

@@ -29,6 +29,8 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, Protocol, cast
 
+from mock_detectors.chunked import ChunkedBodyError, take_chunked
+
 __all__ = [
     "MAX_HEAD_BYTES",
     "Application",
@@ -311,43 +313,18 @@ class HttpProtocol(asyncio.Protocol):
 
     def _take_chunked(self) -> bytes | None:
         """The whole chunked body if it has arrived (consumed from the buffer), else None."""
-        buffer = self._buffer
-        limit = self._app.max_body_bytes
-        position = 0
-        parts: list[bytes] = []
-        size_total = 0
-        while True:
-            line_end = buffer.find(b"\r\n", position)
-            if line_end < 0:
-                if self._head is not None:
-                    self._maybe_continue(self._head)
-                return None
-            size_text = bytes(buffer[position:line_end]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                self._refuse(400, f"invalid chunk size {size_text[:20]!r}", "")
-                return None
-            size_total += size
-            if size_total > limit:
-                self._refuse(413, f"body exceeds the limit of {limit} bytes", "")
-                return None
-            position = line_end + 2
-            if size == 0:
-                # trailers end with an empty line
-                while True:
-                    line_end = buffer.find(b"\r\n", position)
-                    if line_end < 0:
-                        return None
-                    empty = line_end == position
-                    position = line_end + 2
-                    if empty:
-                        del buffer[:position]
-                        return b"".join(parts)
-            if len(buffer) < position + size + 2:
-                return None
-            parts.append(bytes(buffer[position : position + size]))
-            position += size + 2
+        try:
+            taken = take_chunked(self._buffer, self._app.max_body_bytes)
+        except ChunkedBodyError as exc:
+            self._refuse(exc.status, str(exc), self._head.path if self._head else "")
+            return None
+        if taken is None:
+            if self._head is not None:
+                self._maybe_continue(self._head)
+            return None
+        body, consumed = taken
+        del self._buffer[:consumed]
+        return body
 
     # -- answering ---------------------------------------------------------
 

@@ -118,3 +118,8 @@ def test_pipelined_answers_keep_request_order(mocks: MockService) -> None:
     answer = raw(mocks.urls["observed"], requests)
     order = [answer.find(b'"request_id":"r%d"' % i) for i in range(3)]
     assert all(position > 0 for position in order) and order == sorted(order)
+
+
+def test_oversized_headers_are_431(mocks: MockService) -> None:
+    head = b"GET /health HTTP/1.1\r\nX-Big: " + b"a" * 70_000
+    assert raw(mocks.urls["fast"], head).startswith(b"HTTP/1.1 431 ")

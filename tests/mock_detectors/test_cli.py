@@ -101,6 +101,12 @@ def test_admin_api_requires_the_token_when_one_is_set(tmp_path: Path) -> None:
         assert service.stop() == 0
 
 
+def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
+    service = start_service(one_detector(tmp_path))
+    service.process.send_signal(signal.SIGINT)
+    assert service.process.wait(timeout=10) == 0
+
+
 def test_sigterm_stops_cleanly_with_requests_in_flight(tmp_path: Path) -> None:
     config = one_detector(
         tmp_path,

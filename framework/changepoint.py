@@ -144,7 +144,7 @@ def _split(
             p = _ttest(x[bounds[seg] : tau], x[tau : bounds[seg + 1]])
         else:
             p = _permutation_p(x, bounds, q, min_size, permutations, rng)
-        if not p < max_pvalue:
+        if not p <= max_pvalue:
             return found
         found[tau] = (q, p)
 
@@ -176,7 +176,7 @@ def _merge(
         bounds = [0, *indexes, x.size]
         points = [_describe(x, bounds, i, weak[bounds[i]]) for i in range(1, len(bounds) - 1)]
         weakest = max(range(len(points)), key=lambda i: points[i].p_value)
-        if not points[weakest].p_value >= max_pvalue:
+        if not points[weakest].p_value > max_pvalue:
             weakest = min(range(len(points)), key=lambda i: _magnitude(points[i]))
             if _magnitude(points[weakest]) > min_magnitude:
                 return points

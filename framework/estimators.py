@@ -274,16 +274,19 @@ def _histogram_matrix(intervals: Sequence[IntervalData]) -> tuple[np.ndarray, np
 
 
 def _bucket_midpoints(index: np.ndarray, unit_magnitude: int, half_magnitude: int) -> np.ndarray:
-    """Midpoint (µs) of HdrHistogram counts-array buckets, as ``get_value_from_index`` maps them."""
+    """Midpoint (µs) of HdrHistogram counts-array buckets, as ``get_value_from_index`` maps them.
+
+    A bucket holds the whole microseconds lowest .. lowest + width - 1; below 2048 µs (at 3
+    significant digits) the width is 1 and the midpoint is the recorded value itself.
+    """
     half = 1 << half_magnitude
     bucket = (index >> half_magnitude) - 1
     sub = (index & (half - 1)) + half
     low_bucket = bucket < 0
     sub = np.where(low_bucket, sub - half, sub)
     bucket = np.where(low_bucket, 0, bucket)
-    lowest = sub.astype(float) * 2.0 ** (bucket + unit_magnitude)
     width = 2.0 ** (bucket + unit_magnitude)
-    return lowest + width / 2
+    return sub * width + (width - 1) / 2  # the middle of the whole µs the bucket holds
 
 
 # --------------------------------------------------------------------------- metrics
@@ -600,7 +603,9 @@ def _estimate(
     s = _statistic(cols, metric)
     block = block_length(s.linear)
     intervals = s.linear.size
-    if method == "block_bootstrap":
+    if intervals < 2:
+        est = _from_batches(s, batches, confidence, cols.interval_s, block)  # no interval
+    elif method == "block_bootstrap":
         est = _from_bootstrap(s, confidence, cols.interval_s, block, replicates, rng)
     elif method == "auto" and intervals / min(batches, intervals) < DEPENDENCE_RATIO * block:
         longest = int(intervals // (DEPENDENCE_RATIO * block))

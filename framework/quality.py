@@ -256,7 +256,7 @@ def check_errors(
 ) -> Check:
     """Failures and timeouts, as they affect the latency figures.
 
-    Fail when a reported percentile is censored by timeouts (report it as ">= timeout").
+    Fail when a reported percentile is censored by timeouts (report it as "≥ timeout").
     Warn when failures reach ``warn_error_rate`` (their latencies -- often fast rejections --
     are mixed into the figures) or any request timed out.
     """
@@ -267,7 +267,7 @@ def check_errors(
     if censored:
         which = ", ".join(censored)
         return Check(
-            "errors", Grade.FAIL, f"{text}; {which} censored by timeouts: report >= {limit}"
+            "errors", Grade.FAIL, f"{text}; {which} censored by timeouts: report ≥ {limit}"
         )
     if rate >= warn_error_rate or timeouts > 0:
         return Check("errors", Grade.WARN, text + "; latency figures include failed requests")

@@ -43,6 +43,13 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _same(value: Any, expected: Any) -> bool:
+    """JSON equality: ``true`` is not ``1`` (Python says ``True == 1``)."""
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return isinstance(value, bool) and isinstance(expected, bool) and value == expected
+    return bool(value == expected)
+
+
 def _check_field(check: JsonCheck, document: Any) -> str | None:
     value = lookup(document, check.path)
     where = f"json {check.path}"
@@ -55,9 +62,9 @@ def _check_field(check: JsonCheck, document: Any) -> str | None:
         if check.exists is False:
             return None
         return f"{where} is missing"
-    if check.equals is not None and value != check.equals:
+    if "equals" in check.model_fields_set and not _same(value, check.equals):
         return f"{where} = {_short(value)}, expected {_short(check.equals)}"
-    if check.one_of is not None and value not in check.one_of:
+    if check.one_of is not None and not any(_same(value, item) for item in check.one_of):
         return f"{where} = {_short(value)}, expected one of {_short(check.one_of)}"
     if check.matches is not None and not re.search(check.matches, str(value)):
         return f"{where} = {_short(value)}, expected to match {check.matches!r}"
@@ -99,7 +106,8 @@ def compile_expect(expect: Expect) -> ResponseCheck:
         if allowed is None and status >= 400:
             return f"status {status}"
         if max_ms is not None and latency_ms > max_ms:
-            return f"took {latency_ms:.0f} ms, expected <= {max_ms:g} ms"
+            took = f"{latency_ms:.1f}".rstrip("0").rstrip(".")
+            return f"took {took} ms, expected <= {max_ms:g} ms"
         if contains is not None and contains not in text:
             return f"body does not contain {contains!r}"
         if field_checks:

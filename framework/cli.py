@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -127,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="draw the users-over-time curve of a scenario")
     plan.add_argument("scenario", help="scenario YAML file")
-    plan.add_argument("--width", type=int, default=72, help="chart width in columns")
-    plan.add_argument("--height", type=int, default=12, help="chart height in rows")
+    plan.add_argument("--width", type=_integer(20), default=72, help="chart width (>= 20)")
+    plan.add_argument("--height", type=_integer(2), default=12, help="chart height (>= 2)")
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
 
@@ -172,6 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("swarm: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``swarm schema | head``); say nothing more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:

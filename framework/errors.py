@@ -4,6 +4,7 @@
     ├── ScenarioError               a scenario file is invalid (exit 2)
     │   └── UnresolvedVariableError a ``${VAR}`` has no value and no default
     ├── ConfigError                 a mock-detector or budgets file is invalid (exit 2)
+    ├── UsageError                  a command-line value is invalid (exit 2)
     ├── RunError                    the run itself could not run (exit 3)
     │   └── DistributedError        a master or worker could not start or was lost
     └── ReportError                 a run folder cannot be read or reported (exit 3)
@@ -24,6 +25,7 @@ __all__ = [
     "ScenarioError",
     "SwarmError",
     "UnresolvedVariableError",
+    "UsageError",
 ]
 
 
@@ -75,6 +77,12 @@ class UnresolvedVariableError(ScenarioError):
 
 class ConfigError(SwarmError):
     """A configuration file other than a scenario (mock detectors, budgets) is invalid."""
+
+    exit_code = 2
+
+
+class UsageError(SwarmError):
+    """A command-line value is invalid (a run id, a size); nothing ran."""
 
     exit_code = 2
 

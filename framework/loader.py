@@ -21,7 +21,7 @@ from framework.datafiles import read_rows
 from framework.errors import Problem, ScenarioError, UnresolvedVariableError
 from framework.interpolation import interpolate
 from framework.scenario import Scenario, UserSpec
-from framework.templates import TemplateError, compile_tree, compile_value
+from framework.templates import TemplateError, compile_tree, compile_value, data_refs
 from framework.yamlsource import Located, YamlSyntaxError, load_located
 
 __all__ = ["HOST_ENV_VAR", "LoadedScenario", "format_path", "load_scenario"]
@@ -128,8 +128,9 @@ def load_scenario(
             for p in _validation_problems(label, located, values.resolved, exc)
             if p.path not in {format_path(u) for u in unresolved}
         )
-    problems.extend(_template_problems(label, located, values.resolved))
-    problems.extend(_data_problems(label, located, values.resolved, file.parent))
+    columns, data_problems = _data_columns(label, located, values.resolved, file.parent)
+    problems.extend(data_problems)
+    problems.extend(_template_problems(label, located, values.resolved, columns))
     problems.extend(_duplicate_user_problems(label, located, values.resolved))
 
     override = (host or env.get(HOST_ENV_VAR) or "").rstrip("/") or None
@@ -303,7 +304,12 @@ def _validation_problems(
     return problems
 
 
-def _template_problems(label: str, located: Located, data: dict[str, Any]) -> list[Problem]:
+def _template_problems(
+    label: str,
+    located: Located,
+    data: dict[str, Any],
+    columns: dict[str, tuple[str, ...]],
+) -> list[Problem]:
     """Compile every template in the raw data, so template errors show beside schema errors."""
     data_files = data.get("data")
     names = [str(k) for k in data_files] if isinstance(data_files, dict) else []
@@ -330,7 +336,27 @@ def _template_problems(label: str, located: Located, data: dict[str, Any]) -> li
                 compile_tree(value, data_names=names)
         except TemplateError as exc:
             problems.append(_problem(label, located, path, str(exc)))
+            continue
+        for text in _strings(value):
+            for name, column in sorted(data_refs(text), key=str):
+                known = columns.get(name)
+                if column is not None and known is not None and column not in known:
+                    message = (
+                        f"data file {name!r} has no column {column!r}; columns: {', '.join(known)}"
+                    )
+                    problems.append(_problem(label, located, path, message))
     return problems
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string leaf of a JSON-like value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def _list(value: Any) -> list[Any]:
@@ -362,9 +388,15 @@ def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any])
     return problems
 
 
-def _data_problems(label: str, located: Located, data: dict[str, Any], base: Path) -> list[Problem]:
-    """Check each declared data file on disk, even when other fields are invalid."""
+def _data_columns(
+    label: str, located: Located, data: dict[str, Any], base: Path
+) -> tuple[dict[str, tuple[str, ...]], list[Problem]]:
+    """Read each declared data file's columns; problems for files that cannot be used.
+
+    Runs on the raw data, so a missing file is reported beside schema problems.
+    """
     files = data.get("data")
+    columns: dict[str, tuple[str, ...]] = {}
     problems = []
     for name, spec in files.items() if isinstance(files, dict) else ():
         relative = spec.get("file") if isinstance(spec, dict) else None
@@ -373,9 +405,11 @@ def _data_problems(label: str, located: Located, data: dict[str, Any], base: Pat
         file = (base / relative).resolve()
         path = ("data", name, "file")
         try:
-            read_rows(file)
+            rows = read_rows(file)
         except FileNotFoundError:
             problems.append(_problem(label, located, path, f"data file not found: {file}"))
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             problems.append(_problem(label, located, path, f"cannot use data file: {exc}"))
-    return problems
+        else:
+            columns[str(name)] = tuple(rows[0].keys())
+    return columns, problems

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from framework.errors import RunError
+from framework.errors import RunError, UsageError
 
 __all__ = [
     "RUN_FORMAT_VERSION",
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 RUN_FORMAT_VERSION = 1
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def _utc_iso(moment: datetime) -> str:
@@ -40,7 +40,7 @@ def _utc_iso(moment: datetime) -> str:
 
 def validate_run_id(run_id: str) -> str:
     """Return ``run_id`` if it is a plain folder name; raise ``ValueError`` otherwise."""
-    if not _RUN_ID.match(run_id) or ".." in run_id:
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
         raise ValueError(
             f"invalid run id {run_id!r}: use 1-128 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit, and no '..'"
@@ -122,7 +122,10 @@ def create_run_folder(
     reports_dir: Path, run_id: str, record: RunRecord, *, started: datetime
 ) -> RunFolder:
     """Make ``reports_dir/run_id`` (never outside ``reports_dir``, never reusing a folder)."""
-    validate_run_id(run_id)
+    try:
+        validate_run_id(run_id)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     root = reports_dir.resolve()
     target = (root / run_id).resolve()
     if target.parent != root:

@@ -128,8 +128,8 @@ class JsonCheck(_Model):
 
     @model_validator(mode="after")
     def _has_a_condition(self) -> JsonCheck:
-        conditions = (self.equals, self.one_of, self.exists, self.matches, self.gte, self.lte)
-        if all(c is None for c in conditions):
+        conditions = {"equals", "one_of", "exists", "matches", "gte", "lte"}
+        if not conditions & self.model_fields_set:
             raise ValueError(
                 "a JSON check needs a condition: equals, in, exists, matches, gte or lte"
             )
@@ -168,9 +168,22 @@ def _parse_status(value: Any) -> Any:
 class Expect(_Model):
     """What makes a response a success; without it, Locust's rule applies (status < 400)."""
 
-    status: Annotated[StatusList, BeforeValidator(_parse_status)] | None = Field(
-        None, description="Code, list of codes, class ('2xx') or range ('200-299')."
-    )
+    status: (
+        Annotated[
+            StatusList,
+            BeforeValidator(_parse_status),
+            WithJsonSchema(
+                {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 100, "maximum": 599},
+                        {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+                        {"type": "string", "pattern": r"^\s*([1-5]xx|\d{3}(\s*-\s*\d{3})?)\s*$"},
+                    ]
+                }
+            ),
+        ]
+        | None
+    ) = Field(None, description="Code, list of codes, class ('2xx') or range ('200-299').")
     json_checks: list[JsonCheck] = Field(default_factory=list, alias="json")
     body_contains: str | None = None
     max_ms: float | None = Field(None, gt=0, description="Slower responses count as failures.")

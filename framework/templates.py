@@ -31,6 +31,7 @@ __all__ = [
     "TemplateError",
     "compile_tree",
     "compile_value",
+    "data_refs",
     "is_template",
 ]
 
@@ -114,17 +115,49 @@ class RenderContext(dict):
 Renderer = Callable[[RenderContext], Any]
 
 
-def _data_files_used(parsed: nodes.Template) -> set[str]:
-    """Names of data files a template reads, as ``data.<name>`` or ``data['name']``."""
-    used = set()
+def _key(node: nodes.Node) -> str | None:
+    """The constant name read by ``x.name`` or ``x['name']``, else ``None``."""
+    if isinstance(node, nodes.Getattr):
+        return node.attr
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        value = node.arg.value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _data_refs(parsed: nodes.Template) -> set[tuple[str, str | None]]:
+    """``(file, column)`` pairs a template reads as ``data.<file>.<column>``; column may be None."""
+    refs: set[tuple[str, str | None]] = set()
+    seen_inner: set[int] = set()
+    for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
+        inner = node.node
+        if isinstance(inner, nodes.Getattr | nodes.Getitem):
+            target = inner.node
+            if isinstance(target, nodes.Name) and target.name == "data" and _key(inner):
+                refs.add((_key(inner) or "", _key(node)))
+                seen_inner.add(id(inner))
     for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node
-        if isinstance(target, nodes.Name) and target.name == "data":
-            if isinstance(node, nodes.Getattr):
-                used.add(node.attr)
-            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-                used.add(node.arg.value)
-    return used
+        if isinstance(target, nodes.Name) and target.name == "data" and id(node) not in seen_inner:
+            name = _key(node)
+            if name:
+                refs.add((name, None))
+    return refs
+
+
+def data_refs(source: str) -> set[tuple[str, str | None]]:
+    """The ``(data file, column)`` pairs a template string reads (empty for plain strings)."""
+    if not is_template(source):
+        return set()
+    try:
+        return _data_refs(_ENV.parse(source))
+    except jinja2.TemplateSyntaxError:
+        return set()
+
+
+def _data_files_used(parsed: nodes.Template) -> set[str]:
+    """Names of data files a template reads, as ``data.<name>`` or ``data['name']``."""
+    return {name for name, _column in _data_refs(parsed)}
 
 
 def _check_names(source: str, data_names: Sequence[str]) -> None:
@@ -150,7 +183,14 @@ def compile_value(text: str, *, native: bool = False, data_names: Sequence[str] 
     single = _SINGLE_EXPRESSION.match(text) if native else None
     if single:
         expression = _ENV.compile_expression(single.group("expr"), undefined_to_none=False)
-        return lambda ctx: expression(**ctx)
+
+        def render_native(ctx: RenderContext) -> Any:
+            value = expression(**ctx)
+            if isinstance(value, jinja2.Undefined):
+                value._fail_with_undefined_error()
+            return value
+
+        return render_native
     template = _ENV.from_string(text)
     return lambda ctx: template.render(ctx)
 

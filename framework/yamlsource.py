@@ -73,7 +73,8 @@ def load_located(text: str) -> Located:
     if root is None:
         return located
     try:
-        located.data = _build(loader, root, (), located)
+        built = _build(loader, root, (), located)
+        located.data = {} if built is None else built
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc) from None
     finally:
@@ -84,16 +85,25 @@ def load_located(text: str) -> Located:
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath, out: Located) -> Any:
     out.values[path] = _mark(node)
     if isinstance(node, yaml.MappingNode):
+        explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
         loader.flatten_mapping(node)
+        merged = len(node.value) - explicit
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        from_merge: set[Any] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             if isinstance(key, list | dict):
                 raise YamlSyntaxError(
                     "invalid YAML: a mapping key must be a scalar", _mark(key_node)
                 )
-            if key in result:
+            if index < merged:
+                if key in result:
+                    continue  # with several merged mappings, the first one wins
+                from_merge.add(key)
+            elif key in result and key not in from_merge:
                 raise YamlSyntaxError(f"duplicate key {key!r}", _mark(key_node))
+            else:
+                from_merge.discard(key)
             child = (*path, key)
             out.keys[child] = _mark(key_node)
             result[key] = _build(loader, value_node, child, out)

@@ -112,11 +112,6 @@ def test_plan_prints_the_title_chart_and_phase_table(scenario, capsys):
     ]
 
 
-@pytest.mark.xfail(
-    reason="cli: plan --width/--height are plain type=int, so render_plan's ValueError "
-    "escapes main() as a traceback with exit 1 instead of a usage error (exit 2)",
-    strict=True,
-)
 @pytest.mark.parametrize("flag", [["--width", "0"], ["--height", "1"]])
 def test_plan_size_too_small_is_a_usage_error(scenario, capsys, flag):
     with pytest.raises(SystemExit) as info:
@@ -145,11 +140,6 @@ def test_schema_accepts_a_real_example_scenario(capsys):
     assert [e.message for e in validator.iter_errors(document)] == []
 
 
-@pytest.mark.xfail(
-    reason="scenario.Expect.status exports only 'array of integers' (the BeforeValidator "
-    "forms 200, '2xx', '200-299' are missing), so editors flag valid example scenarios",
-    strict=True,
-)
 @pytest.mark.parametrize("name", ["smoke.yaml", "load.yaml", "stress.yaml"])
 def test_schema_accepts_example_status_forms(capsys, name):
     jsonschema = pytest.importorskip("jsonschema")

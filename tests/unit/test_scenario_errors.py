@@ -1163,10 +1163,6 @@ def test_empty_data_file_is_refused_with_the_reason(tmp_path, monkeypatch):
     ]
 
 
-@_xfail(
-    "loader._data_problems reads each CSV but never checks the columns templates use, so "
-    "data.accounts.emial passes validate and fails every request at run time"
-)
 def test_template_column_missing_from_data_file_is_reported(tmp_path, monkeypatch):
     (tmp_path / "accounts.csv").write_text("email,password\na@x,1\n", encoding="utf-8")
     text = _y("""

@@ -206,12 +206,6 @@ def test_missing_column_fails_the_render_instead_of_sending_empty_text():
         render(_ctx(sources={"acc": source}))
 
 
-@pytest.mark.xfail(
-    reason="templates.compile_value: a native lone expression is compiled with "
-    "undefined_to_none=False and never rendered, so a missing column returns a "
-    "StrictUndefined object (sent as the JSON value) instead of raising",
-    strict=True,
-)
 def test_missing_column_in_native_json_leaf_fails_the_render():
     source = DataSource("acc", ROWS, "sequential")
     render, _ = compile_tree({"email": "{{ data.acc.emial }}"}, data_names=["acc"])

@@ -80,11 +80,6 @@ def test_empty_document_is_an_empty_mapping(text):
     assert located.position(("name",)) is None
 
 
-@pytest.mark.xfail(
-    reason="yamlsource.load_located: an explicit but empty document ('---') parses to None, "
-    "so the loader says 'a scenario must be a mapping ..., found NoneType'",
-    strict=True,
-)
 def test_explicit_empty_document_is_an_empty_mapping():
     assert load_located("---\n").data == {}
 
@@ -100,11 +95,6 @@ def test_anchors_and_merge_keys_are_expanded():
     assert located.data["req"] == {"path": "/x", "weight": 2}
 
 
-@pytest.mark.xfail(
-    reason="yamlsource._build checks duplicates after flatten_mapping, so a key that "
-    "overrides a merged '<<' key is reported as a duplicate key",
-    strict=True,
-)
 def test_key_may_override_a_merged_key():
     located = load_located("base: &b {path: /x, method: GET}\nreq:\n  <<: *b\n  method: POST\n")
     assert located.data["req"] == {"path": "/x", "method": "POST"}

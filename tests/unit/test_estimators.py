@@ -100,6 +100,23 @@ def test_percentile_matches_hdrhistogram_of_the_merged_run():
         assert est.low <= est.value <= est.high
 
 
+def test_decoded_timeline_histograms_give_the_same_estimates():
+    # The timeline stores encoded histograms tracking 1 µs .. 1 hour at 3 digits.
+    rng = np.random.default_rng(9)
+    run, decoded = [], []
+    for _ in range(40):
+        h = HdrHistogram(1, 3_600_000_000, 3)
+        x = np.rint(rng.lognormal(10, 0.6, 25))
+        for v in x:
+            h.record_value(int(v))
+        iv = IntervalData(len(x), 0, float(x.sum()), float(x @ x), h)
+        run.append(iv)
+        decoded.append(
+            IntervalData(iv.count, 0, iv.sum_us, iv.sumsq_us, HdrHistogram.decode(h.encode()))
+        )
+    assert estimate(run, "p99") == estimate(decoded, "p99")
+
+
 def test_percentiles_of_small_values_are_exact():
     run = [interval(range(1, 101)) for _ in range(20)]
     assert estimate(run, "p50").value == 50

@@ -34,6 +34,7 @@ from framework.timeline import (
 
 __all__ = [
     "PAYLOAD_VERSION",
+    "TIMEOUT",
     "MergeResult",
     "RecorderPayload",
     "SecondRecorder",
@@ -139,7 +140,7 @@ def _cell_record(t: int, method: str, name: str, cell: _Cell) -> RequestRecord:
         sum_us=sum_us,
         # msgpack carries at most 64-bit integers; past that a float keeps 16 digits
         sumsq_us=sumsq_us if sumsq_us < 2**63 else float(sumsq_us),
-        hist=encode_histogram(histogram),
+        hist=encode_histogram(histogram, release=True),
     )
 
 
@@ -147,8 +148,11 @@ def failure_kind(exception: object, status_code: int | None = None) -> str | Non
     """A short, stable label for why a request failed, for the ``failures`` counters.
 
     ``"expectation"`` when the scenario's own check failed (Locust's ``CatchResponseError``
-    / ``ResponseError``), ``"HTTP 503"`` for an error status, otherwise the exception's
-    class name (``"ConnectionRefusedError"``, ``"timeout"``). ``None`` means success.
+    / ``ResponseError``), ``"HTTP 503"`` for an error status, ``"timeout"`` for any client
+    timeout (``TimeoutError``, gevent's ``Timeout``, requests' ``ReadTimeout``...: their
+    latency is only a lower bound, so the statistics must find them under one name),
+    otherwise the exception's class name (``"ConnectionRefusedError"``). ``None`` means
+    success.
 
     >>> failure_kind(None), failure_kind(ConnectionRefusedError(), 0), failure_kind(OSError(), 500)
     (None, 'ConnectionRefusedError', 'HTTP 500')
@@ -162,6 +166,8 @@ def failure_kind(exception: object, status_code: int | None = None) -> str | Non
         return "expectation"
     if status_code is not None and status_code >= 400:
         return f"HTTP {status_code}"
+    if isinstance(exception, TimeoutError) or "timeout" in cls.lower():
+        return TIMEOUT
     return cls
 
 
@@ -293,4 +299,5 @@ def _index_constants() -> tuple[int, int, int, int]:
 
 
 PAYLOAD_VERSION = 1
+TIMEOUT = "timeout"
 _SUB_BUCKET_MASK, _BUCKET_SHIFT, _HALF_COUNT_MAGNITUDE, _HALF_COUNT = _index_constants()

@@ -127,7 +127,7 @@ class RequestSecond:
         """A fresh HdrHistogram (µs) holding every latency here; decodes each time it is read."""
         merged = new_histogram()
         for blob in self.hist_blobs:
-            merged.decode_and_add(blob)
+            _add_encoded(merged, blob)
         return merged
 
     def combine(self, other: RequestSecond) -> RequestSecond:
@@ -152,7 +152,7 @@ class RequestSecond:
         if len(self.hist_blobs) == 1:
             hist = self.hist_blobs[0]
         elif self.hist_blobs:
-            hist = encode_histogram(self.histogram)
+            hist = encode_histogram(self.histogram, release=True)
         else:
             hist = ""
         return RequestRecord(
@@ -214,7 +214,7 @@ class RequestSecond:
             bytes=bytes,
             sum_us=sum_us,
             sumsq_us=sumsq_us,
-            hist_blobs=(encode_histogram(hist),) if count else (),
+            hist_blobs=(encode_histogram(hist, release=True),) if count else (),
         )
 
 
@@ -320,7 +320,7 @@ class Timeline:
         merged = new_histogram()
         for r in self.select(name, start_s, end_s):
             for blob in r.hist_blobs:
-                merged.decode_and_add(blob)
+                _add_encoded(merged, blob)
         return merged
 
     def series(self, name: str | None = None) -> list[RequestSecond]:
@@ -552,14 +552,35 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(HISTOGRAM_LOWEST_US, HISTOGRAM_HIGHEST_US, HISTOGRAM_SIGNIFICANT_DIGITS)
 
 
-def encode_histogram(histogram: HdrHistogram) -> str:
-    """HdrHistogram's compressed V2 encoding as ASCII text (JSON- and msgpack-friendly)."""
-    return histogram.encode().decode("ascii")
+def encode_histogram(histogram: HdrHistogram, *, release: bool = False) -> str:
+    """HdrHistogram's compressed V2 encoding as ASCII text (JSON- and msgpack-friendly).
+
+    ``release=True`` frees the histogram's ~185 KB counts array at once (the histogram is
+    unusable afterwards): hdrh's histogram and encoder point at each other, so otherwise
+    only the cyclic garbage collector reclaims it, and temporaries pile up in between.
+    """
+    text = histogram.encode().decode("ascii")
+    if release:
+        _release(histogram)
+    return text
 
 
 def decode_histogram(blob: str) -> HdrHistogram:
     """Inverse of ``encode_histogram``; an empty blob gives an empty histogram."""
     return HdrHistogram.decode(blob) if blob else new_histogram()
+
+
+def _add_encoded(target: HdrHistogram, blob: str) -> None:
+    """``target.decode_and_add(blob)``, minus the garbage cycle it leaves behind."""
+    other = HdrHistogram.decode(blob)
+    target.add(other)
+    _release(other)
+
+
+def _release(histogram: HdrHistogram) -> None:
+    encoder = getattr(histogram, "encoder", None)
+    if encoder is not None and getattr(encoder, "histogram", None) is histogram:
+        encoder.histogram = None
 
 
 FORMAT = "swarm-timeline"

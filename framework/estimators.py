@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from scipy import stats
+from scipy import sparse, stats
 
 if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
@@ -186,7 +186,7 @@ class OverheadTest:
 
 @dataclass(frozen=True)
 class _Columns:
-    """The per-interval counters as arrays, plus the histograms as a dense count matrix."""
+    """The per-interval counters as arrays, plus the histograms as a sparse count matrix."""
 
     counts: np.ndarray
     failures: np.ndarray
@@ -194,7 +194,7 @@ class _Columns:
     sumsqs: np.ndarray
     timeouts: np.ndarray
     interval_s: float
-    hist: np.ndarray | None  # (intervals, buckets) counts, or None if not needed
+    hist: sparse.csr_array | None  # (intervals, buckets) counts, or None if not needed
     bucket_us: np.ndarray | None  # bucket midpoints, µs, ascending
 
 
@@ -237,8 +237,13 @@ def _nonzero_buckets(histogram: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
     return idx + offset, window[idx].astype(float)
 
 
-def _histogram_matrix(intervals: Sequence[IntervalData]) -> tuple[np.ndarray, np.ndarray]:
+def _histogram_matrix(
+    intervals: Sequence[IntervalData],
+) -> tuple[sparse.csr_array, np.ndarray]:
     """Stack the interval histograms as rows over the union of buckets any of them uses.
+
+    The matrix is sparse: an hour-long run with a wide latency range touches tens of
+    thousands of buckets over the run but only a few hundred in any one second.
 
     All histograms must share a bucket layout (lowest trackable value and significant digits)
     so that bucket indexes mean the same latency.  Buckets are represented by their midpoint,
@@ -265,11 +270,11 @@ def _histogram_matrix(intervals: Sequence[IntervalData]) -> tuple[np.ndarray, np
         cols.append(idx)
         vals.append(counts)
     if layout is None:
-        return np.zeros((len(intervals), 0)), np.zeros(0)
+        return sparse.csr_array((len(intervals), 0)), np.zeros(0)
     all_cols = np.concatenate(cols)
     used = np.unique(all_cols)
-    matrix = np.zeros((len(intervals), used.size))
-    matrix[np.concatenate(rows), np.searchsorted(used, all_cols)] = np.concatenate(vals)
+    where = (np.concatenate(rows), np.searchsorted(used, all_cols))
+    matrix = sparse.csr_array((np.concatenate(vals), where), shape=(len(intervals), used.size))
     return matrix, _bucket_midpoints(used, *layout)
 
 
@@ -365,7 +370,7 @@ def is_censored(p: float, requests: int, timeouts: int) -> bool:
 def _quantile_statistic(cols: _Columns, metric: str, p: float) -> _Statistic:
     hist, buckets = cols.hist, cols.bucket_us
     assert hist is not None and buckets is not None
-    per_interval = hist.sum(axis=1)
+    per_interval = np.asarray(hist.sum(axis=1)).ravel()
     n = int(per_interval.sum())
     if n == 0:
         return _Statistic(
@@ -375,11 +380,12 @@ def _quantile_statistic(cols: _Columns, metric: str, p: float) -> _Statistic:
             lambda combine: (np.full(len(combine(per_interval)), np.nan), combine(per_interval)),
             np.zeros(len(per_interval)),
             0.0,
+            notes=("no latencies in the histograms",),
         )
-    whole = hist.sum(axis=0)
+    whole = np.asarray(hist.sum(axis=0)).ravel()
     target = max(math.floor(p * n + 0.5), 1)
     k = int(np.searchsorted(np.cumsum(whole), target))
-    below = hist[:, : k + 1].sum(axis=1)  # requests at or below the estimate, per interval
+    below = np.asarray(hist[:, : k + 1].sum(axis=1)).ravel()  # at or below it, per interval
     p_hat = below.sum() / n
 
     def stat(combine: Combine) -> tuple[np.ndarray, np.ndarray]:
@@ -484,6 +490,9 @@ MIN_BATCHES = 10
 """Fewest batches ``method="auto"`` will use before switching to the block bootstrap."""
 
 
+_CHUNK = 128  # bootstrap replicates computed at once, to bound memory
+
+
 def _batch_starts(intervals: int, batches: int) -> np.ndarray:
     """First interval of each of ``batches`` contiguous, near-equal stretches of time."""
     sizes = np.full(batches, intervals // batches)
@@ -505,7 +514,12 @@ def _from_batches(
     b = max(1, min(batches, intervals))
     starts = _batch_starts(intervals, b)
 
+    rows = np.repeat(np.arange(b), np.diff(np.append(starts, intervals)))
+    indicator = sparse.csr_array((np.ones(intervals), (rows, np.arange(intervals))))
+
     def combine(a: np.ndarray) -> np.ndarray:
+        if sparse.issparse(a):
+            return (indicator @ a).toarray()
         return np.add.reduceat(a, starts, axis=0)
 
     values, sizes = s.stat(combine)
@@ -560,7 +574,9 @@ def _from_bootstrap(
     flat = (np.arange(replicates)[:, None] * intervals + picks).ravel()
     weights = np.bincount(flat, minlength=replicates * intervals).reshape(replicates, -1)
     weights = weights.astype(float)
-    values, _ = s.stat(lambda a: weights @ a)
+    # Replicates in chunks: each is a dense row over every bucket the run used.
+    chunks = [weights[i : i + _CHUNK] for i in range(0, replicates, _CHUNK)]
+    values = np.concatenate([s.stat(lambda a, w=w: w @ a)[0] for w in chunks])
     values = values[np.isfinite(values)]
     alpha = 1 - confidence
     notes = [
@@ -603,7 +619,7 @@ def _estimate(
     s = _statistic(cols, metric)
     block = block_length(s.linear)
     intervals = s.linear.size
-    if intervals < 2:
+    if intervals < 2 or s.n == 0:
         est = _from_batches(s, batches, confidence, cols.interval_s, block)  # no interval
     elif method == "block_bootstrap":
         est = _from_bootstrap(s, confidence, cols.interval_s, block, replicates, rng)
@@ -813,7 +829,10 @@ def compare(
     "regression" or "improvement" only if the change is significant at ``confidence`` and at
     least ``min_effect`` (0.05 = 5%) in size.
 
-    >>> # c = compare(baseline, candidate, "p95"); c.verdict, c.ratio, (c.low, c.high)
+    Example::
+
+        c = compare(baseline, candidate, "p95")
+        print(c.verdict, f"x{c.ratio:.3f} [{c.low:.3f}, {c.high:.3f}] p={c.p_value:.2g}")
     """
     kwargs = dict(interval_s=interval_s, batches=batches, method=method, seed=seed)
     a = estimate(a_intervals, metric, confidence=confidence, **kwargs)  # type: ignore[arg-type]

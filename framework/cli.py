@@ -15,19 +15,27 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from framework import __version__
+from framework.analysis import AnalysisSettings
+from framework.comparison import compare_runs, overhead_test
+from framework.console import summarise
 from framework.demo import DEFAULT_DEMO_SCENARIO, run_demo
+from framework.durations import parse_duration
 from framework.errors import SwarmError
-from framework.loader import load_scenario
+from framework.loader import load_budgets, load_scenario
 from framework.loadplan import plan_for
 from framework.plan import render_plan
+from framework.report import ReportOptions, load_run
+from framework.reporting import report_run, resolve_run
 from framework.rundir import RunFolder, validate_run_id
-from framework.runner import EXIT_INVALID, EXIT_OK, RunOptions, run_scenario
+from framework.runner import EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_OK, RunOptions, run_scenario
 from framework.scenario import Scenario
 from framework.summary import describe_scenario
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = ("run", "master", "worker", "validate", "plan", "schema", "mocks", "demo")
+COMMANDS = (
+    "run", "master", "worker", "report", "compare", "validate", "plan", "schema", "mocks", "demo",
+)  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +67,47 @@ def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
 _non_negative = _integer(0)
 _positive = _integer(1)
 _port = _integer(1, 65535)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction or percentage, got {text!r}"
+        ) from None
+    if not 0 <= value < 10:
+        raise argparse.ArgumentTypeError(f"out of range: {text!r}")
+    return value
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("analysis and verdicts")
+    group.add_argument("--confidence", type=_fraction, default=0.95, help="default 0.95")
+    group.add_argument("--warmup", type=_duration, help="warm-up to skip (default: the ramp-up)")
+    group.add_argument("--budgets", help="budgets YAML file (instead of the scenario's)")
+    group.add_argument(
+        "--baseline", help="compare with this run folder or run id; regressions fail"
+    )
+    group.add_argument("--min-effect", type=_fraction, default=0.05, help="default 5%%")
+    group.add_argument("--correction", choices=("holm", "bh"), default="holm")
+    group.add_argument(
+        "--inconclusive",
+        choices=("pass", "fail"),
+        help="what an inconclusive budget does (default: the budgets' setting, pass)",
+    )
+    group.add_argument(
+        "--require-valid",
+        action="store_true",
+        help="also fail when validation rules (sample size, CI width, quality) fail",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +145,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 even if a worker was lost during the run",
     )
 
+    _add_report_options(run)
+
+    report = commands.add_parser(
+        "report",
+        help="recompute a run's figures, verdicts and reports from its timeline",
+        description="Analyse RUN_DIR offline and (re)write results.json and the other reports.",
+    )
+    report.add_argument("run_dir", help="run folder (or a run id in --out)")
+    report.add_argument("--out", default="reports", help="reports folder for run ids")
+    _add_report_options(report)
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare a candidate run with a baseline run: ratios, intervals, verdicts",
+    )
+    compare.add_argument("baseline", help="baseline run folder (or run id)")
+    compare.add_argument("candidate", help="candidate run folder (or run id)")
+    compare.add_argument("--out", default="reports", help="reports folder for run ids")
+    compare.add_argument("--min-effect", type=_fraction, default=0.05, help="default 5%%")
+    compare.add_argument("--correction", choices=("holm", "bh"), default="holm")
+    compare.add_argument("--confidence", type=_fraction, default=0.95, help="default 0.95")
+    compare.add_argument("--warmup", type=_duration, help="warm-up to skip (default: ramp-up)")
+    compare.add_argument(
+        "--max-overhead",
+        type=_fraction,
+        help="overhead mode: does the candidate cost less than this much more (e.g. 1%%)?",
+    )
+    compare.add_argument(
+        "--metric", default="mean", help="metric for --max-overhead (default mean latency)"
+    )
+
     master = commands.add_parser(
         "master",
         help="run a scenario as a Locust master and wait for workers from other hosts",
@@ -114,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     master.add_argument("--web-host", default="127.0.0.1", help="web UI address")
     master.add_argument("--web-port", type=_port, default=8089, help="web UI port")
     master.add_argument("--allow-worker-loss", action="store_true", help="exit 0 despite loss")
+    _add_report_options(master)
 
     worker = commands.add_parser(
         "worker", help="run Locust workers that take their scenario from a master"
@@ -198,6 +279,11 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         return EXIT_OK
     if args.command in ("run", "master"):
         return _run(args, extra)
+    if args.command == "report":
+        run_dir = resolve_run(args.run_dir, Path(args.out))
+        return _report(args, run_dir, Path(args.out))
+    if args.command == "compare":
+        return _compare(args)
     if args.command == "worker":
         from framework.worker import run_workers
 
@@ -253,9 +339,63 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         if args.web:
             print(f"swarm: web UI at http://{args.web_host}:{args.web_port}", file=sys.stderr)
 
+    report_options = _report_options(args)
+    baseline = resolve_run(args.baseline, Path(args.out)) if args.baseline else None
     outcome = run_scenario(loaded, options, on_start=announce)
     print(f"swarm: run {outcome.status}; results in {outcome.run_dir}", file=sys.stderr)
-    return outcome.exit_code
+    if not (outcome.run_dir / "timeline.jsonl").exists():
+        return outcome.exit_code
+    code = _report(args, outcome.run_dir, Path(args.out), options=report_options, baseline=baseline)
+    return outcome.exit_code or code
+
+
+def _report_options(args: argparse.Namespace) -> ReportOptions:
+    return ReportOptions(
+        analysis=AnalysisSettings(confidence=args.confidence, warmup_s=args.warmup),
+        budgets=load_budgets(args.budgets) if args.budgets else None,
+        inconclusive=args.inconclusive,
+        min_effect=args.min_effect,
+        correction=args.correction,
+        gate_on_validation=args.require_valid,
+    )
+
+
+def _report(
+    args: argparse.Namespace,
+    run_dir: Path,
+    reports_dir: Path,
+    *,
+    options: ReportOptions | None = None,
+    baseline: Path | None = None,
+) -> int:
+    options = options or _report_options(args)
+    if baseline is None and args.baseline:
+        baseline = resolve_run(args.baseline, reports_dir)
+    outcome = report_run(run_dir, options, baseline=baseline)
+    print(summarise(outcome.results))
+    for name, path in outcome.files.items():
+        print(f"swarm: wrote {path}" if name != "report.html" else f"swarm: report {path}")
+    return EXIT_CHECK_FAILED if outcome.failed else EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    reports_dir = Path(args.out)
+    base = load_run(resolve_run(args.baseline, reports_dir))
+    cand = load_run(resolve_run(args.candidate, reports_dir))
+    settings = AnalysisSettings(confidence=args.confidence, warmup_s=args.warmup)
+    if args.max_overhead is not None:
+        test = overhead_test(base, cand, settings, args.metric, args.max_overhead)
+        print(test)
+        return EXIT_OK if test.startswith("pass") else EXIT_CHECK_FAILED
+    rows = compare_runs(
+        base, cand, settings, min_effect=args.min_effect, correction=args.correction
+    )
+    print(f"swarm compare: {cand.path.name} against {base.path.name}")
+    for row in rows:
+        print(f"  {row.verdict:<20} {row.message}")
+    regressions = [r for r in rows if r.verdict == "regression"]
+    print(f"swarm compare: {len(regressions)} regression(s) in {len(rows)} comparisons")
+    return EXIT_CHECK_FAILED if regressions else EXIT_OK
 
 
 if __name__ == "__main__":

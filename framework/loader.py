@@ -17,14 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from framework.budgets import Budgets
 from framework.datafiles import read_rows
-from framework.errors import Problem, ScenarioError, UnresolvedVariableError
+from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVariableError
 from framework.interpolation import interpolate
 from framework.scenario import Scenario, UserSpec
 from framework.templates import TemplateError, compile_tree, compile_value, data_refs
 from framework.yamlsource import Located, YamlSyntaxError, load_located
 
-__all__ = ["HOST_ENV_VAR", "LoadedScenario", "format_path", "load_scenario"]
+__all__ = ["HOST_ENV_VAR", "LoadedScenario", "format_path", "load_budgets", "load_scenario"]
 
 HOST_ENV_VAR = "SWARM_HOST"
 KeyPath = tuple[str | int, ...]
@@ -166,6 +167,29 @@ def load_scenario(
     )
 
 
+def load_budgets(path: str | os.PathLike[str]) -> Budgets:
+    """Read a ``--budgets`` file (the ``budgets:`` section on its own); every problem at once."""
+    label = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read budgets file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{label}: not UTF-8 text") from None
+    try:
+        located = load_located(text)
+    except YamlSyntaxError as exc:
+        line, col = exc.position or (None, None)
+        raise ConfigError(str(Problem(label, line, col, "", str(exc)))) from None
+    try:
+        return Budgets.model_validate(located.data)
+    except ValidationError as exc:
+        problems = _validation_problems(label, located, located.data, exc, model_path=("budgets",))
+        raise ConfigError(
+            f"{len(problems)} problem(s) in budgets file:\n" + "\n".join(f"  {p}" for p in problems)
+        ) from None
+
+
 def _problem(
     label: str, located: Located, path: KeyPath, message: str, *, key: bool = False
 ) -> Problem:
@@ -259,8 +283,15 @@ def _found(value: Any) -> str:
 
 
 def _validation_problems(
-    label: str, located: Located, data: Any, exc: ValidationError
+    label: str,
+    located: Located,
+    data: Any,
+    exc: ValidationError,
+    *,
+    model_path: tuple[str, ...] = (),
 ) -> list[Problem]:
+    """Problems from a pydantic error; ``model_path`` locates the validated model inside
+    ``Scenario`` (``("budgets",)`` for a budgets file) so unknown keys get suggestions."""
     problems = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
@@ -268,7 +299,7 @@ def _validation_problems(
         kind = error["type"]
         if kind == "extra_forbidden":
             key = str(path[-1])
-            allowed = _allowed_keys(loc[:-1])
+            allowed = _allowed_keys((*model_path, *loc[:-1]))
             guess = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             hint = f"; did you mean {guess[0]!r}?" if guess else "."
             listing = f" Allowed: {', '.join(allowed)}." if allowed else ""

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from framework.budgets import Budgets, ValidationRules
 from framework.durations import DURATION_FORMATS, parse_duration
 
 __all__ = [
@@ -361,6 +362,10 @@ class Scenario(_Model):
     users: list[UserSpec] = Field(min_length=1)
     load: LoadSpec
     tags: dict[str, Any] = Field(default_factory=dict, description="Free labels for reports.")
+    budgets: Budgets | None = Field(None, description="Limits judged by confidence interval.")
+    validation: ValidationRules = Field(
+        default_factory=ValidationRules, description="When figures are good enough to trust."
+    )
 
     @field_validator("host")
     @classmethod

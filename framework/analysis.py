@@ -1,0 +1,256 @@
+"""From a timeline to figures: windows of the run, each request name's estimates and grade.
+
+Everything here is a pure function of the timeline and the run record (no clock, no
+Locust): the steady-state window skips the warm-up (by default the plan's opening ramp),
+each plateau of a stepped plan is analysed on its own, and every figure comes from
+``framework.estimators`` with an interval that allows for autocorrelation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from framework.estimators import (
+    Estimate,
+    IntervalData,
+    estimates,
+    minimum_detectable_change,
+    required_duration_s,
+)
+from framework.histograms import percentiles_us
+from framework.quality import assess
+from framework.results import EndpointResult, Figure, QualityCheck, QualityResult, Window
+from framework.timeline import AGGREGATED, RequestSecond, Timeline
+
+__all__ = [
+    "Analysed",
+    "AnalysisSettings",
+    "PlannedWindow",
+    "analyse_window",
+    "interval_data",
+    "planned_windows",
+    "run_start_s",
+    "steady_window",
+]
+
+_METRICS = ("mean", "p50", "p95", "p99", "throughput", "error_rate")
+_TIMEOUT_WORDS = ("timeout", "timed out")
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Knobs of the analysis; the defaults are what ``swarm report`` uses."""
+
+    confidence: float = 0.95
+    warmup_s: float | None = None
+    target_half_width: float = 0.10
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class PlannedWindow:
+    """A named stretch of the run in unix seconds, ``[start_s, end_s)``."""
+
+    name: str
+    start_s: int
+    end_s: int
+    users: int | None
+
+
+def _parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def run_start_s(run: Mapping[str, Any], timeline: Timeline) -> float:
+    """When the load plan started: the run's ``running`` phase, else the first second seen."""
+    for phase in run.get("phases", ()):
+        if phase.get("name") == "running":
+            return _parse_time(phase["at"])
+    return float(timeline.start_s or 0)
+
+
+def _observed_end_s(timeline: Timeline) -> int:
+    """One past the last whole second: the final second is cut short by the stop."""
+    return (timeline.end_s or 0) - 1
+
+
+def steady_window(
+    run: Mapping[str, Any], timeline: Timeline, warmup_s: float | None
+) -> PlannedWindow:
+    """The analysed window: after the warm-up, up to the end of the plan (or of the data).
+
+    The default warm-up is the plan's opening ramp (every ``ramp`` phase before the first
+    plateau), since latency while users are still arriving is not the steady state.
+    """
+    start = run_start_s(run, timeline)
+    plan = run.get("plan") or {}
+    phases = plan.get("phases") or []
+    if warmup_s is None:
+        warmup_s = 0.0
+        for phase in phases:
+            if phase.get("kind") != "ramp":
+                break
+            warmup_s = float(phase["end_s"])
+    plan_end = start + float(plan.get("duration_s") or math.inf)
+    first = math.ceil(start + warmup_s)
+    last = min(math.floor(plan_end), _observed_end_s(timeline))
+    return PlannedWindow("steady state", first, max(first, last), plan.get("peak_users"))
+
+
+def planned_windows(run: Mapping[str, Any], timeline: Timeline) -> list[PlannedWindow]:
+    """Each plateau of a stepped or staged plan as its own window (ramps left out)."""
+    plan = run.get("plan") or {}
+    if plan.get("shape") not in ("stepped", "stages"):
+        return []
+    start = run_start_s(run, timeline)
+    end = _observed_end_s(timeline)
+    windows = []
+    for phase in plan.get("phases") or []:
+        if phase.get("kind") != "plateau":
+            continue
+        first = math.ceil(start + float(phase["start_s"]))
+        last = min(math.floor(start + float(phase["end_s"])), end)
+        if last - first >= 2:
+            windows.append(PlannedWindow(phase["name"], first, last, phase.get("users")))
+    return windows
+
+
+def _timeouts(record: RequestSecond) -> int:
+    return sum(
+        n for kind, n in record.failures.items() if any(w in kind.lower() for w in _TIMEOUT_WORDS)
+    )
+
+
+def interval_data(records: Sequence[RequestSecond]) -> list[IntervalData]:
+    """The timeline's per-second records as the estimators' inputs."""
+    return [
+        IntervalData(
+            count=r.count,
+            failures=r.failure_count,
+            sum_us=float(r.sum_us),
+            sumsq_us=float(r.sumsq_us),
+            histogram=r.histogram if r.count else None,
+            timeouts=_timeouts(r),
+        )
+        for r in records
+    ]
+
+
+def _series(timeline: Timeline, key: str | None, window: PlannedWindow) -> list[RequestSecond]:
+    return [r for r in timeline.series(key) if window.start_s <= r.t < window.end_s]
+
+
+def _figure(est: Estimate | None, scale: float = 1.0) -> Figure:
+    if est is None or not math.isfinite(est.value):
+        return Figure(value=None)
+    finite = math.isfinite(est.low) and math.isfinite(est.high)
+    return Figure(
+        value=est.value * scale,
+        low=est.low * scale if finite else None,
+        high=est.high * scale if finite else None,
+        confidence=est.confidence,
+        n=est.n,
+        effective_n=est.effective_n if math.isfinite(est.effective_n) else None,
+        method=est.method,
+        censored=est.censored,
+        notes=est.notes,
+    )
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """A window's results plus the raw estimates behind them, keyed by endpoint key
+    (``""`` for all requests together), for comparisons that need standard errors."""
+
+    window: Window
+    estimates: Mapping[str, Mapping[str, Estimate]]
+
+
+def analyse_window(
+    timeline: Timeline,
+    window: PlannedWindow,
+    settings: AnalysisSettings,
+    *,
+    cpu_percent: Sequence[float] | None = None,
+) -> Analysed:
+    """Every figure of every request name, and of all together, within ``window``."""
+    found: dict[str, Mapping[str, Estimate]] = {}
+    overall, found[""] = _endpoint(timeline, None, window, settings, cpu_percent)
+    endpoints = []
+    for key in timeline.names():
+        result, found[key] = _endpoint(timeline, key, window, settings, cpu_percent)
+        endpoints.append(result)
+    result_window = Window(
+        window.name, window.start_s, window.end_s, window.users, overall, tuple(endpoints)
+    )
+    return Analysed(result_window, found)
+
+
+def _endpoint(
+    timeline: Timeline,
+    key: str | None,
+    window: PlannedWindow,
+    settings: AnalysisSettings,
+    cpu_percent: Sequence[float] | None,
+) -> tuple[EndpointResult, Mapping[str, Estimate]]:
+    records = _series(timeline, key, window)
+    total = RequestSecond(t=window.start_s, method="", name=AGGREGATED)
+    for r in records:
+        total = total.combine(r)
+    if key is not None and records:
+        method, name = records[0].method, records[0].name
+    else:
+        method, name = "", AGGREGATED
+    intervals = interval_data(records)
+    ms = 1 / 1000
+    if total.count and len(intervals) >= 2:
+        found = estimates(intervals, _METRICS, confidence=settings.confidence)
+        quality = assess(
+            intervals,
+            metrics=("mean", "p95", "p99"),
+            computed=found,
+            confidence=settings.confidence,
+            cpu_percent=cpu_percent,
+            timeout_s=settings.timeout_s,
+        )
+        p95 = found["p95"]
+        detectable = minimum_detectable_change(p95, confidence=settings.confidence)
+        needed = required_duration_s(p95, max(len(intervals), 1), settings.target_half_width)
+        factor = needed / max(len(intervals), 1) if math.isfinite(needed) else None
+        quality_result = QualityResult(
+            grade=quality.grade.value,
+            checks=tuple(QualityCheck(c.name, c.grade.value, c.reason) for c in quality.checks),
+            detectable_p95_change=detectable if math.isfinite(detectable) else None,
+            run_longer_factor=max(1.0, factor) if factor is not None else None,
+        )
+    else:
+        found = {}
+        reason = "no requests in this window" if not total.count else "window shorter than 2 s"
+        quality_result = QualityResult(
+            grade="fail", checks=(QualityCheck("sample size", "fail", reason),)
+        )
+    hist = total.histogram if total.count else None
+    result = EndpointResult(
+        name=name,
+        method=method,
+        count=total.count,
+        failures=total.failure_count,
+        failures_by_kind=dict(total.failures),
+        timeouts=_timeouts(total),
+        bytes=total.bytes,
+        min_ms=hist.get_min_value() * ms if hist else None,
+        max_ms=hist.get_max_value() * ms if hist else None,
+        p90_ms=percentiles_us(hist, (90,))[0] * ms if hist else None,
+        mean_ms=_figure(found.get("mean"), ms),
+        median_ms=_figure(found.get("p50"), ms),
+        p95_ms=_figure(found.get("p95"), ms),
+        p99_ms=_figure(found.get("p99"), ms),
+        throughput_rps=_figure(found.get("throughput")),
+        error_rate=_figure(found.get("error_rate")),
+        quality=quality_result,
+    )
+    return result, found

@@ -1,0 +1,240 @@
+"""The results of one analysed run: every figure with its interval, every verdict, every reason.
+
+This is the one structure that the statistics produce and every report renders (JSON,
+Markdown, HTML, JUnit, Prometheus text), so renderers never compute anything themselves.
+``results.json`` is ``Results.to_dict()``; its schema is versioned (``RESULTS_VERSION``) and
+documented in ``docs/results.md``. Latencies are in milliseconds, rates are fractions,
+throughput is requests per second, times are unix seconds or ISO-8601 UTC strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal
+
+__all__ = [
+    "RESULTS_VERSION",
+    "BudgetVerdict",
+    "ComparisonRow",
+    "EndpointResult",
+    "Figure",
+    "QualityCheck",
+    "QualityResult",
+    "Results",
+    "SeriesPoint",
+    "ValidationMessage",
+    "Window",
+]
+
+RESULTS_VERSION = 1
+Grade = Literal["pass", "warn", "fail"]
+BudgetOutcome = Literal["pass", "fail", "inconclusive"]
+Change = Literal["regression", "improvement", "no detectable change"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One estimate with its confidence interval.
+
+    ``low``/``high`` are ``None`` when no interval could be formed (too little data).
+    ``censored`` marks a percentile that falls among timed-out requests: the true value is
+    at least ``value`` ("≥ timeout"). ``effective_n`` is the number of independent samples
+    that would give an interval this wide (autocorrelation makes it smaller than ``n``).
+    """
+
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    confidence: float = 0.95
+    n: int = 0
+    effective_n: float | None = None
+    method: str = ""
+    censored: bool = False
+    notes: tuple[str, ...] = ()
+
+    @property
+    def relative_half_width(self) -> float | None:
+        """Half the interval's width over the value; ``None`` without an interval."""
+        if self.value in (None, 0) or self.low is None or self.high is None:
+            return None
+        return (self.high - self.low) / 2 / abs(self.value)
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    name: str
+    grade: Grade
+    reason: str
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """A pass/warn/fail grade (the worst check) with every check and what to do about it.
+
+    ``detectable_p95_change`` is the smallest p95 regression (0.08 = 8%) a comparison with
+    an equally precise baseline would detect; ``run_longer_factor`` how many times longer
+    the run must be for the target interval width (1 when already met).
+    """
+
+    grade: Grade
+    checks: tuple[QualityCheck, ...] = ()
+    detectable_p95_change: float | None = None
+    run_longer_factor: float | None = None
+
+
+@dataclass(frozen=True)
+class EndpointResult:
+    """Every figure of one request name (or ``Aggregated``) over one window."""
+
+    name: str
+    method: str
+    count: int
+    failures: int
+    failures_by_kind: dict[str, int]
+    timeouts: int
+    bytes: int
+    min_ms: float | None
+    max_ms: float | None
+    p90_ms: float | None
+    mean_ms: Figure
+    median_ms: Figure
+    p95_ms: Figure
+    p99_ms: Figure
+    throughput_rps: Figure
+    error_rate: Figure
+    quality: QualityResult
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.name}" if self.method else self.name
+
+
+@dataclass(frozen=True)
+class Window:
+    """A stretch of the run analysed on its own: the steady state, or one step's plateau."""
+
+    name: str
+    start_s: float
+    end_s: float
+    users: int | None
+    overall: EndpointResult
+    endpoints: tuple[EndpointResult, ...]
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class BudgetVerdict:
+    """One budget checked against a figure's interval, never against a bare number."""
+
+    scope: str
+    metric: str
+    budget: float
+    tolerance: float
+    limit: float
+    figure: Figure
+    verdict: BudgetOutcome
+    message: str
+
+
+@dataclass(frozen=True)
+class ValidationMessage:
+    """One validation rule: whether it held, and if not, by how much and what to do."""
+
+    rule: str
+    passed: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """Candidate against baseline on one name and metric: the ratio, its interval, a verdict."""
+
+    scope: str
+    metric: str
+    baseline: float | None
+    candidate: float | None
+    ratio: float | None
+    low: float | None
+    high: float | None
+    p_value: float | None
+    adjusted_p_value: float | None
+    verdict: Change
+    message: str
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One second of the run for charts: load, throughput, errors and latency percentiles."""
+
+    t: int
+    users: int | None
+    workers: int | None
+    requests: int
+    failures: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything ``swarm report`` knows about one run."""
+
+    analysis_id: str
+    created_at: str
+    run: dict[str, Any]
+    settings: dict[str, Any]
+    baseline: Window
+    steps: tuple[Window, ...] = ()
+    knee: str | None = None
+    knee_reason: str | None = None
+    budgets: tuple[BudgetVerdict, ...] = ()
+    validation: tuple[ValidationMessage, ...] = ()
+    comparison: tuple[ComparisonRow, ...] = ()
+    compared_to: str | None = None
+    series: tuple[SeriesPoint, ...] = ()
+    failures_by_kind: dict[str, int] = field(default_factory=dict)
+    recommendations: tuple[str, ...] = ()
+    verdict: Literal["passed", "failed", "inconclusive"] = "passed"
+    reasons: tuple[str, ...] = ()
+    version: int = RESULTS_VERSION
+
+    @property
+    def meets_requirements(self) -> bool:
+        return all(v.passed for v in self.validation)
+
+    @property
+    def validation_errors(self) -> tuple[str, ...]:
+        return tuple(v.message for v in self.validation if not v.passed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (NaN and infinity become ``None``)."""
+        data = _plain(self)
+        data["meets_requirements"] = self.meets_requirements
+        data["validation_errors"] = list(self.validation_errors)
+        return data
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, EndpointResult):
+            out["key"] = value.key
+        if isinstance(value, Figure):
+            out["relative_half_width"] = _plain(value.relative_half_width)
+        return out
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -261,7 +261,7 @@ def test_killed_worker_fails_the_run_with_exit_3_and_run_json_says_which_and_whe
     assert "lost 1 worker" in record["message"] and "--allow-worker-loss" in record["message"]
     event, entry = _kill_event(result)
     assert entry["pid"] == result.killed_pid and entry["exit_code"] == -9
-    assert -0.5 <= _unix(event["at"]) - result.killed_at_s <= 2.0, event
+    assert -0.5 <= _unix(event["at"]) - result.killed_at_s <= 3.0, event
     # Locust's own view: the master stops hearing the dead worker's heartbeat.
     assert any(e["event"] == "missing" for e in record["worker_events"]), record["worker_events"]
     survivors = [p for p in record["worker_processes"] if p["pid"] != result.killed_pid]
@@ -308,7 +308,8 @@ def test_timeline_after_a_killed_worker_keeps_the_survivor_and_agrees_with_locus
 
     live = {s.t: s.workers for s in timeline.seconds}
     assert all(live[t] == 2 for t in range(first_s + 1, kill_s)), live
-    assert all(live[t] == 1 for t in range(kill_s + 5, last_s)), live
+    # Locust marks a silent worker missing after ~4 s (3 missed heartbeats).
+    assert all(live[t] == 1 for t in range(kill_s + 6, last_s)), live
 
 
 # --- (b) SIGTERM to swarm run ---------------------------------------------------------------

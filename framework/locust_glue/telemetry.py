@@ -97,31 +97,44 @@ class Telemetry:
         raw_path = os.environ.get(RAW_LATENCY_LOG_ENV)
         if raw_path and self.recorder is not None:
             self._raw_fd = os.open(raw_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.on_request: Callable[..., None] | None = (
+            self._request_listener(self.recorder) if self.recorder is not None else None
+        )
 
     # -- listeners -------------------------------------------------------------------------
 
-    def on_request(
-        self,
-        request_type: str,
-        name: str,
-        response_time: float | None,
-        response_length: int | None,
-        exception: object = None,
-        response: object = None,
-        **_kwargs: Any,
-    ) -> None:
-        """Record one request; ``response_time`` None (hand-fired events only) counts as 0 ms."""
-        if self.recorder is None:
-            return
-        kind = None
-        if exception is not None:
-            kind = failure_kind(exception, getattr(response, "status_code", None))
-        latency_ms = response_time or 0.0
-        self.recorder.record(
-            name, request_type, time.time(), latency_ms, response_length or 0, kind
-        )
-        if self._raw_fd is not None:
-            self._raw_lines.append(json.dumps([request_type, name, latency_ms]) + "\n")
+    def _request_listener(self, recorder: SecondRecorder) -> Callable[..., None]:
+        """The ``request`` listener, built as a closure over local names.
+
+        It runs once per request, on the load generator's only core, so attribute lookups
+        and a bound-method call are a visible share of its cost (a few µs against Locust's
+        own ~20 µs stats listener). ``response_time`` None (hand-fired events only) counts
+        as 0 ms, so that the histogram's count always equals ``count``.
+        """
+        record, clock = recorder.record, time.time
+        raw_lines = self._raw_lines if self._raw_fd is not None else None
+
+        def on_request(
+            request_type: str,
+            name: str,
+            response_time: float | None,
+            response_length: int | None,
+            exception: object = None,
+            response: object = None,
+            context: object = None,
+            start_time: float | None = None,
+            url: str | None = None,
+            **_kwargs: Any,
+        ) -> None:
+            kind = None
+            if exception is not None:
+                kind = failure_kind(exception, getattr(response, "status_code", None))
+            latency_ms = response_time or 0.0
+            record(name, request_type, clock(), latency_ms, response_length or 0, kind)
+            if raw_lines is not None:
+                raw_lines.append(json.dumps([request_type, name, latency_ms]) + "\n")
+
+        return on_request
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
         if self.recorder is None:
@@ -235,7 +248,8 @@ class Telemetry:
 
     def _flush_raw(self) -> None:
         if self._raw_fd is not None and self._raw_lines:
-            data, self._raw_lines = "".join(self._raw_lines).encode(), []
+            data = "".join(self._raw_lines).encode()
+            self._raw_lines.clear()  # in place: the request listener holds this list
             os.write(self._raw_fd, data)  # one O_APPEND write: lines never interleave
 
 
@@ -284,7 +298,7 @@ def install(
         meta=meta,
     )
     events = environment.events
-    if telemetry.recorder is not None:
+    if telemetry.on_request is not None:
         events.request.add_listener(telemetry.on_request)
     if role == "worker":
         events.report_to_master.add_listener(telemetry.on_report_to_master)

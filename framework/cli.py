@@ -222,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
     demo.add_argument("--port-offset", type=int, default=0, help="move the mock off port 8001")
+    demo.add_argument(
+        "--workers", type=_non_negative, default=2, help="local workers (default 2; 0: one process)"
+    )
+    _add_report_options(demo)
 
     commands.add_parser(
         "mocks",
@@ -289,14 +293,19 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
 
         return run_workers(args.master_host, args.master_port, args.processes)
     if args.command == "demo":
+        report_options = _report_options(args)
         outcome = run_demo(
             Path(args.scenario),
             reports_dir=Path(args.out),
             port_offset=args.port_offset,
+            workers=args.workers,
             locust_args=tuple(extra),
         )
-        print(f"swarm demo: run {outcome.status}; results in {outcome.run_dir}")
-        return outcome.exit_code
+        code = _report(args, outcome.run_dir, Path(args.out), options=report_options)
+        html = outcome.run_dir / "report.html"
+        final = html if html.exists() else outcome.run_dir / "results.json"
+        print(f"swarm demo: run {outcome.status}; report: {final}")
+        return outcome.exit_code or code
     raise AssertionError(args.command)
 
 

@@ -1,4 +1,4 @@
-"""``swarm demo``: start the mock detectors, run a scenario against them, stop them.
+"""``swarm demo``: start a mock detector, run a scenario on a small cluster, stop the mock.
 
 This is the README's first Quick start command: one command that shows a whole run on a
 fresh machine, with a target swarm starts itself, and ends by printing the run folder.
@@ -47,9 +47,11 @@ def run_demo(
     *,
     reports_dir: Path = Path("reports"),
     port_offset: int = 0,
+    workers: int = 2,
     locust_args: tuple[str, ...] = (),
 ) -> RunOutcome:
-    """Run ``scenario`` against freshly started mock detectors; always stop them after."""
+    """Run ``scenario`` on a master and ``workers`` local workers against freshly started
+    mock detectors; always stop them after."""
     port = _MOCK_BASE_PORT + port_offset
     host = f"http://127.0.0.1:{port}"
     loaded = load_scenario(scenario, host=host, require_host=True)

@@ -1,9 +1,10 @@
 """A scenario bundled into one self-contained locustfile, for workers on other hosts.
 
 Locust workers started with ``-f -`` download the master's locustfile; a worker then needs
-nothing but swarm installed and the master's address. The bundle embeds the *redacted*
-scenario (secrets stay ``${VAR}`` references, resolved from each worker's own environment
-when it imports the bundle) and the contents of its CSV data files.
+nothing but swarm installed and the master's address. The bundle embeds the scenario as
+written — every ``${VAR}`` and ``${VAR:-default}`` intact, resolved from each worker's own
+environment when it imports the bundle — except the target hosts, which the master
+resolved (workers must hit what the master announced), and the contents of its CSV files.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ BUNDLE_DATA_DIR = "data"
 
 def bundle_source(loaded: LoadedScenario) -> str:
     """Python source of a locustfile that runs ``loaded`` wherever it is imported."""
-    scenario = copy.deepcopy(loaded.redacted)
+    scenario = copy.deepcopy(loaded.source)
+    if loaded.scenario.host is not None:
+        scenario["host"] = loaded.scenario.host
+    for index, user in enumerate(loaded.scenario.users):
+        if user.host is not None:
+            scenario["users"][index]["host"] = user.host
     data_files: dict[str, str] = {}
     for name, spec in loaded.scenario.data.items():
         relative = f"{BUNDLE_DATA_DIR}/{name}.csv"

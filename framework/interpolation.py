@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["Interpolated", "MissingVariable", "interpolate", "mask_url_password"]
+__all__ = [
+    "MIN_MASKED_CHARS",
+    "Interpolated",
+    "MissingVariable",
+    "interpolate",
+    "mask_url_password",
+]
+
+# Shorter values are still never saved (copies show ``${VAR}``), but masking every "x" in
+# a log would destroy it, so they are not searched for in Locust's output.
+MIN_MASKED_CHARS = 3
 
 _REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -111,7 +121,7 @@ def _substitute(
                 redacted.append(value)
             else:
                 redacted.append("${" + name + "}")
-                if value:
+                if len(value) >= MIN_MASKED_CHARS:
                     out.secrets.add(value)
         elif default is not None:
             resolved.append(default)
@@ -126,6 +136,6 @@ def _substitute(
     if public:
         saved = mask_url_password(saved)
         password = _url_password(final)
-        if password:
+        if password and len(password) >= MIN_MASKED_CHARS:
             out.secrets.add(password)
     return final, saved

@@ -11,7 +11,7 @@ import os
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ class LoadedScenario:
     """A valid scenario plus what the run needs around it.
 
     ``redacted`` is the resolved scenario as plain data with every secret replaced by its
-    ``${VAR}`` reference: the only form that may be saved or shown.
+    ``${VAR}`` reference: the only form that may be saved or shown. ``source`` is the file's
+    data before any substitution (references intact), which bundles ship to workers.
     """
 
     scenario: Scenario
@@ -44,6 +45,7 @@ class LoadedScenario:
     redacted: dict[str, Any]
     secrets: frozenset[str]
     host_override: str | None = None
+    source: dict[str, Any] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
@@ -164,6 +166,7 @@ def load_scenario(
         redacted=values.redacted,
         secrets=frozenset(values.secrets),
         host_override=override,
+        source=located.data,
     )
 
 

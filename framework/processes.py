@@ -1,7 +1,7 @@
 """Child processes whose output is logged to a file (secrets masked) and read line by line.
 
 Each child gets its own session, so a terminal Ctrl-C reaches swarm only, and swarm decides
-how each child stops (Locust's graceful SIGTERM first, SIGKILL if it will not go).
+how each child stops (a polite signal first, SIGKILL if it will not go).
 """
 
 from __future__ import annotations

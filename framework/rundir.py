@@ -149,7 +149,7 @@ def scrub_secrets(folder: Path, secrets: Iterable[str]) -> list[Path]:
     A last line of defence: swarm never writes secrets itself, but Locust's reports may echo
     a URL or an error text that contains one.
     """
-    values = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
+    values = sorted({s for s in secrets if s}, key=len, reverse=True)
     changed = []
     if not values:
         return changed

@@ -2,8 +2,10 @@
 
 Locust runs in child processes — one local process, or a master with worker processes —
 each in its own session, so gevent never patches the CLI and a terminal Ctrl-C reaches
-swarm first: swarm then asks the master to stop (SIGTERM, Locust's graceful path that still
-writes its reports and tells workers to quit), and a second Ctrl-C kills everything.
+swarm first: swarm then asks the master to stop with SIGINT (Locust's graceful path: it
+writes its reports and tells workers to quit; a headless shape run only installs its
+SIGTERM handler once the shape ends, so SIGTERM would kill it outright), and a second
+Ctrl-C kills everything.
 Locust's log is shown live, copied to the run folder with secrets masked, and read for
 phase changes and lost workers.
 """
@@ -196,7 +198,7 @@ class _Run:
     def on_master_line(self, line: str) -> None:
         with self.lock:
             for marker, phase in _PHASE_MARKERS:
-                if marker in line and phase not in self.seen:
+                if marker in line and phase != self.folder.record.status:
                     self.seen.add(phase)
                     self.folder.phase(phase, _now())
             if _MISSING in line or _HEALED in line:
@@ -294,7 +296,7 @@ def run_scenario(
             return
         run.interrupted.set()
         out.write("swarm: interrupted, stopping locust (Ctrl-C again to kill it)\n")
-        master.signal(signal.SIGTERM)
+        master.signal(signal.SIGINT)
 
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = (

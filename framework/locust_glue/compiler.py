@@ -34,7 +34,13 @@ from framework.loadplan import plan_for
 from framework.locust_glue.shape import shape_class
 from framework.scenario import RequestSpec, ThinkTime, UserSpec
 from framework.shapes import LoadPlan
-from framework.templates import RenderContext, compile_tree, compile_value, is_template
+from framework.templates import (
+    RenderContext,
+    compile_tree,
+    compile_value,
+    data_refs,
+    is_template,
+)
 
 __all__ = ["CompiledScenario", "RequestTimeout", "compile_scenario"]
 
@@ -88,7 +94,8 @@ def _user_class(
 ) -> type[FastHttpUser]:
     scenario = loaded.scenario
     timeout_s = user.timeout or scenario.timeout
-    unique = [name for name, source in sources.items() if source.order == "unique"]
+    read = _data_files_read(scenario.headers, user)
+    unique = [n for n, source in sources.items() if source.order == "unique" and n in read]
     base_headers = {**scenario.headers, **user.headers}
     tasks = {
         _task(req, base_headers, sources, list(scenario.data)): req.weight for req in user.requests
@@ -116,6 +123,26 @@ def _user_class(
         "swarm_rows": {},
     }
     return type(user.name, (FastHttpUser,), attrs)
+
+
+def _data_files_read(scenario_headers: Mapping[str, str], user: UserSpec) -> set[str]:
+    """Names of the data files this kind of user's templates read."""
+    texts: list[str] = [*scenario_headers.values(), *user.headers.values()]
+    for req in user.requests:
+        texts += [req.path, *req.headers.values(), *_strings(req.query), *_strings(req.json_body)]
+        if req.body is not None:
+            texts.append(req.body)
+    return {name for text in texts for name, _column in data_refs(text)}
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def _task(

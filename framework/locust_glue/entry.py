@@ -9,6 +9,8 @@ runner Locust creates (local, master or worker).
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import sys
 import tempfile
 from collections.abc import Mapping, MutableMapping
@@ -69,6 +71,7 @@ def expose_bundle(
 ) -> CompiledScenario:
     """``expose`` for a bundle: unpack the embedded scenario and data files, then compile."""
     folder = Path(tempfile.mkdtemp(prefix="swarm-bundle-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     for relative, text in data_files.items():
         target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -341,12 +341,6 @@ def test_sigint_leaves_no_locust_process_behind(interrupted_run):
     assert interrupted_run.pids_after == []
 
 
-@pytest.mark.xfail(
-    reason="runner.run_scenario's stop() sends SIGTERM to Locust; a headless shape run of "
-    "Locust 2.47 installs its SIGTERM handler only after the shape ends, so SIGTERM kills it "
-    "(exit -15) with no shutdown, summary or HTML report; SIGINT is Locust's graceful path",
-    strict=True,
-)
 def test_sigint_lets_locust_shut_down_and_write_its_html_report(interrupted_run):
     run_dir = interrupted_run.run.run_dir
     assert "Shutting down" in (run_dir / "locust.log").read_text()

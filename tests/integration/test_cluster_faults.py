@@ -363,14 +363,6 @@ def test_sigterm_exits_130_leaves_no_process_and_a_readable_run_folder(
     assert _stats_counts(sigterm_run.run_dir)["GET ok"][0] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: runner.run_scenario's stop() sends the headless master SIGTERM, but Locust "
-    "installs its SIGTERM handler only after a shape test ends (locust/main.py: "
-    "start_automatic_run() joins the shape greenlet first), so the master dies at once: "
-    "no end record in timeline.jsonl, no locust_report.html, workers left waiting for "
-    "SWARM_MASTER_TIMEOUT. Sending SIGINT instead stops it gracefully.",
-)
 def test_sigterm_stops_the_master_gracefully_so_the_timeline_is_complete(
     sigterm_run: InterruptedRun,
 ) -> None:

@@ -219,10 +219,12 @@ def web_session(tmp_path_factory, module_child_processes, free_port) -> WebSessi
         _wait_for_ui(base, swarm, folder / "swarm.log")
         when_up = _poll_status(run_dir, "web-ui", 5)
         assert _post(base + "/swarm")["success"] is True
-        after_start = _poll_status(run_dir, "running", 5)
+        after_start = _poll_status(run_dir, "running", 15)
         after_end = _poll_status(run_dir, "stopping", 10)
+        # Restart only once Locust has really stopped the first run's users.
+        _sample(base, time.monotonic(), lambda s: s[-1].state == "stopped", 20)
         assert _post(base + "/swarm")["success"] is True
-        after_restart = _poll_status(run_dir, "running", 3)
+        after_restart = _poll_status(run_dir, "running", 15)
         swarm.send_signal(signal.SIGTERM)
         returncode = swarm.wait(timeout=20)
     return WebSession(
@@ -249,10 +251,5 @@ def test_swarm_web_run_ends_interrupted_with_130_on_sigterm(web_session):
     assert web_session.leftover_pids == []
 
 
-@pytest.mark.xfail(
-    reason="runner._Run.on_master_line records each phase name once (the `seen` set), so a "
-    "second run started from the web UI never brings run.json back to 'running'",
-    strict=True,
-)
 def test_swarm_web_run_json_shows_running_again_after_a_restart(web_session):
     assert web_session.status_after_restart == "running"

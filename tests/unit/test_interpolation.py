@@ -112,3 +112,9 @@ def test_missing_variables_are_listed_with_their_paths():
 )
 def test_mask_url_password_hides_only_the_password(url, masked):
     assert mask_url_password(url) == masked
+
+
+def test_values_too_short_to_mask_are_redacted_but_not_searched_for():
+    out = interpolate({"headers": {"K": "${K}"}}, {"K": "ab"})
+    assert out.redacted == {"headers": {"K": "${K}"}}
+    assert out.secrets == set()

@@ -11,6 +11,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from framework.render_html import render_html
+from framework.render_junit import render_junit
+from framework.render_markdown import render_markdown
+from framework.render_prometheus import render_prometheus
 from framework.results import Results
 
 __all__ = ["RENDERERS", "write_reports"]
@@ -22,7 +26,13 @@ def _results_json(results: Results) -> str:
     return json.dumps(results.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-RENDERERS: dict[str, Renderer] = {"results.json": _results_json}
+RENDERERS: dict[str, Renderer] = {
+    "results.json": _results_json,
+    "report.html": render_html,
+    "report.md": render_markdown,
+    "junit.xml": render_junit,
+    "metrics.prom": render_prometheus,
+}
 
 
 def write_reports(run_dir: Path, results: Results) -> dict[str, Path]:

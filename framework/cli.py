@@ -8,33 +8,20 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from framework import __version__
-from framework.analysis import AnalysisSettings
-from framework.comparison import compare_runs, overhead_test
-from framework.console import summarise
-from framework.demo import DEFAULT_DEMO_SCENARIO, run_demo
+from framework.commands import DEFAULT_DEMO_SCENARIO, EXIT_OK, dispatch
 from framework.durations import parse_duration
 from framework.errors import SwarmError
-from framework.loader import load_budgets, load_scenario
-from framework.loadplan import plan_for
-from framework.plan import render_plan
-from framework.report import ReportOptions, load_run
-from framework.reporting import report_run, resolve_run
-from framework.rundir import RunFolder, validate_run_id
-from framework.runner import EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_OK, RunOptions, run_scenario
-from framework.scenario import Scenario
-from framework.summary import describe_scenario
 
 __all__ = ["build_parser", "main"]
 
 COMMANDS = (
-    "run", "master", "worker", "report", "compare", "validate", "plan", "schema", "mocks", "demo",
+    "run", "master", "worker", "report", "compare", "runs", "history",
+    "validate", "plan", "schema", "mocks", "demo",
 )  # fmt: skip
 
 
@@ -94,7 +81,8 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--warmup", type=_duration, help="warm-up to skip (default: the ramp-up)")
     group.add_argument("--budgets", help="budgets YAML file (instead of the scenario's)")
     group.add_argument(
-        "--baseline", help="compare with this run folder or run id; regressions fail"
+        "--baseline",
+        help="compare with a run folder, run id, 'latest' or 'pinned'; regressions fail",
     )
     group.add_argument("--min-effect", type=_fraction, default=0.05, help="default 5%%")
     group.add_argument("--correction", choices=("holm", "bh"), default="holm")
@@ -251,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown and args.command not in ("run", "master", "demo"):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return _dispatch(args, [*unknown, *passthrough])
+        return dispatch(args, [*unknown, *passthrough])
     except SwarmError as exc:
         print(f"swarm: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -263,148 +251,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
-
-
-def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
-    if args.command == "schema":
-        schema = Scenario.model_json_schema(by_alias=True)
-        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-        schema["title"] = "swarm scenario"
-        print(json.dumps(schema, indent=2))
-        return EXIT_OK
-    if args.command == "validate":
-        loaded = load_scenario(args.scenario, host=args.host)
-        print(describe_scenario(loaded))
-        return EXIT_OK
-    if args.command == "plan":
-        loaded = load_scenario(args.scenario)
-        print(f"{loaded.scenario.name}: users over time")
-        print(render_plan(plan_for(loaded.scenario.load), width=args.width, height=args.height))
-        return EXIT_OK
-    if args.command in ("run", "master"):
-        return _run(args, extra)
-    if args.command == "report":
-        run_dir = resolve_run(args.run_dir, Path(args.out))
-        return _report(args, run_dir, Path(args.out))
-    if args.command == "compare":
-        return _compare(args)
-    if args.command == "worker":
-        from framework.worker import run_workers
-
-        return run_workers(args.master_host, args.master_port, args.processes)
-    if args.command == "demo":
-        report_options = _report_options(args)
-        outcome = run_demo(
-            Path(args.scenario),
-            reports_dir=Path(args.out),
-            port_offset=args.port_offset,
-            workers=args.workers,
-            locust_args=tuple(extra),
-        )
-        code = _report(args, outcome.run_dir, Path(args.out), options=report_options)
-        html = outcome.run_dir / "report.html"
-        final = html if html.exists() else outcome.run_dir / "results.json"
-        print(f"swarm demo: run {outcome.status}; report: {final}")
-        return outcome.exit_code or code
-    raise AssertionError(args.command)
-
-
-def _run(args: argparse.Namespace, extra: list[str]) -> int:
-    if args.run_id is not None:
-        try:
-            validate_run_id(args.run_id)
-        except ValueError as exc:
-            print(f"swarm: --run-id: {exc}", file=sys.stderr)
-            return EXIT_INVALID
-    loaded = load_scenario(args.scenario, host=args.host, require_host=True)
-    common = {
-        "reports_dir": Path(args.out),
-        "run_id": args.run_id,
-        "web": args.web,
-        "web_host": args.web_host,
-        "web_port": args.web_port,
-        "locust_args": tuple(extra),
-        "allow_worker_loss": args.allow_worker_loss,
-    }
-    if args.command == "master":
-        options = RunOptions(
-            **common,
-            expect_workers=args.workers,
-            master_bind_host=args.bind_host,
-            master_port=args.master_port,
-            workers_timeout_s=args.workers_timeout,
-        )
-    else:
-        options = RunOptions(**common, workers=args.workers)
-
-    def announce(folder: RunFolder) -> None:
-        print(f"swarm: run folder {folder.path}", file=sys.stderr)
-        if args.command == "master":
-            print(
-                f"swarm: waiting for {args.workers} worker(s): "
-                f"swarm worker --master-host <this host> --master-port {args.master_port}",
-                file=sys.stderr,
-            )
-        if args.web:
-            print(f"swarm: web UI at http://{args.web_host}:{args.web_port}", file=sys.stderr)
-
-    report_options = _report_options(args)
-    baseline = resolve_run(args.baseline, Path(args.out)) if args.baseline else None
-    outcome = run_scenario(loaded, options, on_start=announce)
-    print(f"swarm: run {outcome.status}; results in {outcome.run_dir}", file=sys.stderr)
-    if not (outcome.run_dir / "timeline.jsonl").exists():
-        return outcome.exit_code
-    code = _report(args, outcome.run_dir, Path(args.out), options=report_options, baseline=baseline)
-    return outcome.exit_code or code
-
-
-def _report_options(args: argparse.Namespace) -> ReportOptions:
-    return ReportOptions(
-        analysis=AnalysisSettings(confidence=args.confidence, warmup_s=args.warmup),
-        budgets=load_budgets(args.budgets) if args.budgets else None,
-        inconclusive=args.inconclusive,
-        min_effect=args.min_effect,
-        correction=args.correction,
-        gate_on_validation=args.require_valid,
-    )
-
-
-def _report(
-    args: argparse.Namespace,
-    run_dir: Path,
-    reports_dir: Path,
-    *,
-    options: ReportOptions | None = None,
-    baseline: Path | None = None,
-) -> int:
-    options = options or _report_options(args)
-    if baseline is None and args.baseline:
-        baseline = resolve_run(args.baseline, reports_dir)
-    outcome = report_run(run_dir, options, baseline=baseline)
-    print(summarise(outcome.results))
-    for name, path in outcome.files.items():
-        print(f"swarm: wrote {path}" if name != "report.html" else f"swarm: report {path}")
-    return EXIT_CHECK_FAILED if outcome.failed else EXIT_OK
-
-
-def _compare(args: argparse.Namespace) -> int:
-    reports_dir = Path(args.out)
-    base = load_run(resolve_run(args.baseline, reports_dir))
-    cand = load_run(resolve_run(args.candidate, reports_dir))
-    settings = AnalysisSettings(confidence=args.confidence, warmup_s=args.warmup)
-    if args.max_overhead is not None:
-        test = overhead_test(base, cand, settings, args.metric, args.max_overhead)
-        print(test)
-        return EXIT_OK if test.startswith("pass") else EXIT_CHECK_FAILED
-    rows = compare_runs(
-        base, cand, settings, min_effect=args.min_effect, correction=args.correction
-    )
-    print(f"swarm compare: {cand.path.name} against {base.path.name}")
-    for row in rows:
-        print(f"  {row.verdict:<20} {row.message}")
-    regressions = [r for r in rows if r.verdict == "regression"]
-    print(f"swarm compare: {len(regressions)} regression(s) in {len(rows)} comparisons")
-    return EXIT_CHECK_FAILED if regressions else EXIT_OK
 
 
 if __name__ == "__main__":

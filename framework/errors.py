@@ -5,9 +5,15 @@
     │   └── UnresolvedVariableError a ``${VAR}`` has no value and no default
     ├── ConfigError                 a mock-detector or budgets file is invalid (exit 2)
     ├── UsageError                  a command-line value is invalid (exit 2)
+    │   ├── UnknownRunError         no run with that id (store; suggests close ones)
+    │   └── NoBaselineError         --baseline latest|pinned found no run
     ├── RunError                    the run itself could not run (exit 3)
     │   └── DistributedError        a master or worker could not start or was lost
     └── ReportError                 a run folder cannot be read or reported (exit 3)
+        └── StoreError              the results index cannot be read or written
+
+``UnknownRunError`` and ``StoreError`` live in ``framework.store``, ``NoBaselineError`` in
+``framework.cli_store``, beside the code that raises them.
 
 Library code raises; only ``framework.cli`` maps these to exit codes.
 """

@@ -21,7 +21,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from framework.changepoint import detect
 from framework.store import METRICS, HistoryPoint
 
 __all__ = ["Shift", "Trend", "format_value", "render_trend", "sparkline", "trend"]
@@ -93,6 +92,8 @@ def trend(
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     kept = tuple(HistoryPoint(*p) for p in points if p[2] is not None)  # type: ignore[misc]
+    from framework.changepoint import detect  # SciPy: loaded only when a trend is asked for
+
     found = detect([p.value for p in kept], max_pvalue=max_pvalue, min_magnitude=min_magnitude)
     shifts = tuple(
         Shift(

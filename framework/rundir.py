@@ -64,6 +64,7 @@ class RunRecord:
     host: str | None
     started_at: str
     tags: dict[str, Any] = field(default_factory=dict)
+    git_revision: str | None = None
     ended_at: str | None = None
     status: str = "starting"
     exit_code: int | None = None

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from framework.estimators import (
     Estimate,
@@ -21,10 +21,20 @@ from framework.estimators import (
     minimum_detectable_change,
     required_duration_s,
 )
-from framework.histograms import percentiles_us
+from framework.histograms import cumulative_counts, percentiles_us
 from framework.quality import assess
-from framework.results import EndpointResult, Figure, QualityCheck, QualityResult, Window
+from framework.results import (
+    LATENCY_BUCKETS_MS,
+    EndpointResult,
+    Figure,
+    QualityCheck,
+    QualityResult,
+    Window,
+)
 from framework.timeline import AGGREGATED, RequestSecond, Timeline
+
+if TYPE_CHECKING:
+    from hdrh.histogram import HdrHistogram
 
 __all__ = [
     "Analysed",
@@ -252,5 +262,13 @@ def _endpoint(
         throughput_rps=_figure(found.get("throughput")),
         error_rate=_figure(found.get("error_rate")),
         quality=quality_result,
+        latency_buckets_ms=_buckets(hist),
     )
     return result, found
+
+
+def _buckets(hist: HdrHistogram | None) -> tuple[tuple[float, int], ...]:
+    if hist is None:
+        return ()
+    counts = cumulative_counts(hist, [b * 1000 for b in LATENCY_BUCKETS_MS])
+    return tuple((float(b), c) for b, c in zip(LATENCY_BUCKETS_MS, counts, strict=True))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-__all__ = ["percentiles_us"]
+__all__ = ["cumulative_counts", "percentiles_us"]
 
 
 def percentiles_us(histogram: HdrHistogram, levels: Sequence[float]) -> list[float | None]:
@@ -29,4 +29,18 @@ def percentiles_us(histogram: HdrHistogram, levels: Sequence[float]) -> list[flo
         index = int(np.searchsorted(cumulative, wanted))
         value = histogram.get_highest_equivalent_value(histogram.get_value_from_index(index))
         out.append(float(value))
+    return out
+
+
+def cumulative_counts(histogram: HdrHistogram, bounds_us: Sequence[float]) -> list[int]:
+    """How many recorded values are at or below each bound (µs), for Prometheus buckets."""
+    if histogram.get_total_count() == 0:
+        return [0] * len(bounds_us)
+    counts = np.ctypeslib.as_array(histogram.counts)[: histogram.counts_len]
+    cumulative = np.cumsum(counts)
+    last = histogram.counts_len - 1
+    out = []
+    for bound in bounds_us:
+        index = min(histogram.get_counts_array_index(int(bound)), last)
+        out.append(int(cumulative[index]))
     return out

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from framework.errors import ReportError
 from framework.outputs import write_reports
+from framework.render_markdown import append_step_summary
 from framework.report import ReportOptions, build_results, load_run
 from framework.results import Results
 
@@ -46,4 +47,6 @@ def report_run(
     base = load_run(baseline) if baseline is not None else None
     created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     results, _ = build_results(data, options, created_at=created, baseline=base)
-    return ReportOutcome(results, write_reports(run_dir, results))
+    files = write_reports(run_dir, results)
+    append_step_summary(results)
+    return ReportOutcome(results, files)

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any, Literal
 
 __all__ = [
+    "LATENCY_BUCKETS_MS",
     "RESULTS_VERSION",
     "BudgetVerdict",
     "ComparisonRow",
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 RESULTS_VERSION = 1
+LATENCY_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 Grade = Literal["pass", "warn", "fail"]
 BudgetOutcome = Literal["pass", "fail", "inconclusive"]
 Change = Literal["regression", "improvement", "no detectable change"]
@@ -106,6 +108,7 @@ class EndpointResult:
     throughput_rps: Figure
     error_rate: Figure
     quality: QualityResult
+    latency_buckets_ms: tuple[tuple[float, int], ...] = ()
 
     @property
     def key(self) -> str:
@@ -213,11 +216,55 @@ class Results:
     def validation_errors(self) -> tuple[str, ...]:
         return tuple(v.message for v in self.validation if not v.passed)
 
+    def summary(self) -> dict[str, Any]:
+        """The headline figures of the steady state, flat, for dashboards and CI tools."""
+        o = self.baseline.overall
+        counts = {k: sum(1 for b in self.budgets if b.verdict == k) for k in ("pass", "fail")}
+        counts["inconclusive"] = sum(1 for b in self.budgets if b.verdict == "inconclusive")
+        return {
+            "scenario": self.run.get("scenario"),
+            "verdict": self.verdict,
+            "duration_s": self.baseline.duration_s,
+            "users": self.baseline.users,
+            "requests": o.count,
+            "failures": o.failures,
+            "timeouts": o.timeouts,
+            "error_rate": o.error_rate.value,
+            "throughput_rps": o.throughput_rps.value,
+            "mean_ms": o.mean_ms.value,
+            "p50_ms": o.median_ms.value,
+            "p90_ms": o.p90_ms,
+            "p95_ms": o.p95_ms.value,
+            "p95_ms_low": o.p95_ms.low,
+            "p95_ms_high": o.p95_ms.high,
+            "p99_ms": o.p99_ms.value,
+            "min_ms": o.min_ms,
+            "max_ms": o.max_ms,
+            "censored": o.p95_ms.censored or o.p99_ms.censored,
+            "quality": o.quality.grade,
+            "budgets": counts,
+            "regressions": sum(1 for r in self.comparison if r.verdict == "regression"),
+            "improvements": sum(1 for r in self.comparison if r.verdict == "improvement"),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (NaN and infinity become ``None``)."""
         data = _plain(self)
         data["meets_requirements"] = self.meets_requirements
         data["validation_errors"] = list(self.validation_errors)
+        summary = _plain(self.summary())
+        data["summary"] = summary
+        data["scenarios"] = [
+            {
+                "name": self.run.get("scenario"),
+                "run_id": self.run.get("run_id"),
+                "verdict": self.verdict,
+                "reasons": list(self.reasons),
+                "meets_requirements": self.meets_requirements,
+                "summary": summary,
+                "requests": data["baseline"]["endpoints"],
+            }
+        ]
         return data
 
 

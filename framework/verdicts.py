@@ -162,6 +162,11 @@ def find_knee(steps: Sequence[Window], budgets: Budgets | None) -> tuple[str | N
     )
 
 
+def _unit(metric: str) -> float:
+    """Estimates of latency are in µs; comparison rows, like all results, in ms."""
+    return 1.0 if metric in ("throughput", "error_rate") else 1 / 1000
+
+
 def compare_windows(
     baseline: Mapping[str, Mapping[str, Estimate]],
     candidate: Mapping[str, Mapping[str, Estimate]],
@@ -191,8 +196,8 @@ def compare_windows(
             ComparisonRow(
                 scope=scope,
                 metric=metric,
-                baseline=c.a.value,
-                candidate=c.b.value,
+                baseline=c.a.value * _unit(metric),
+                candidate=c.b.value * _unit(metric),
                 ratio=c.ratio if math.isfinite(c.ratio) else None,
                 low=c.low if finite else None,
                 high=c.high if finite else None,

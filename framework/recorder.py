@@ -161,6 +161,10 @@ def failure_kind(exception: object, status_code: int | None = None) -> str | Non
         return None
     if isinstance(exception, str):
         return "expectation"
+    original = getattr(exception, "original", None)
+    if isinstance(original, BaseException):
+        # geventhttpclient wraps the real cause (a socket timeout) in RetriesExceeded.
+        return failure_kind(original, status_code)
     cls = type(exception).__name__
     if cls in ("CatchResponseError", "ResponseError"):
         return "expectation"

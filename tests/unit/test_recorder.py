@@ -247,3 +247,13 @@ def test_merger_memory_is_bounded_by_open_seconds():
         merger.add("w", rec.drain(now_s=t + 0.9), now_s=t + 0.9)
         merger.close(now_s=t + 0.95)
         assert merger.open_seconds <= 1
+
+
+def test_timeouts_wrapped_by_geventhttpclient_count_as_timeouts():
+    class RetriesExceeded(Exception):
+        def __init__(self, url: str, retries: int, original: BaseException) -> None:
+            super().__init__(url, retries)
+            self.original = original
+
+    wrapped = RetriesExceeded("http://x/", 0, original=TimeoutError("timed out"))
+    assert failure_kind(wrapped, 0) == failure_kind(TimeoutError(), 0) == "timeout"

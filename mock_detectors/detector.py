@@ -18,7 +18,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
-import logging
 import os
 import random
 import zlib
@@ -33,8 +32,6 @@ from mock_detectors.metrics import ENDPOINTS, MetricsWriter
 from mock_detectors.protocol import Request, Response, json_response
 
 __all__ = ["DetectorApp"]
-
-log = logging.getLogger("mock_detectors")
 
 _DETECT, _BATCH, _HEALTH, _METRICS, _ADMIN, _OTHER = range(len(ENDPOINTS))
 _ROUTES: dict[str, tuple[int, tuple[str, ...]]] = {

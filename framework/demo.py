@@ -63,7 +63,8 @@ def run_demo(
     try:
         _wait_healthy(f"{host}/health", mocks, _READY_TIMEOUT_S)
         print(f"swarm demo: mock detector 'success' at {host}", file=sys.stderr)
-        return run_scenario(loaded, RunOptions(reports_dir=reports_dir, locust_args=locust_args))
+        options = RunOptions(reports_dir=reports_dir, workers=workers, locust_args=locust_args)
+        return run_scenario(loaded, options)
     finally:
         mocks.terminate()
         try:

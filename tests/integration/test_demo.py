@@ -1,0 +1,85 @@
+"""The README's first Quick start command, ``swarm demo``, end to end.
+
+It starts the ``success`` mock detector, runs ``scenarios/smoke.yaml`` on a master with two
+workers, analyses the run and ends by printing the path of ``report.html``; its exit code
+is non-zero only when a budget fails.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+SWARM = Path(sys.executable).with_name("swarm")
+DEMO_DEADLINE_S = 240
+
+
+def _free_mock_offset() -> int:
+    """An offset N such that port 8001 + N is free on 127.0.0.1."""
+    for offset in range(700, 1700, 37):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", 8001 + offset))
+            except OSError:
+                continue
+            return offset
+    pytest.skip("no free port for the mock detector")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, module_child_processes):
+    out = tmp_path_factory.mktemp("demo") / "reports"
+    marker = str(out)
+    offset = _free_mock_offset()
+    command = [str(SWARM), "demo", "--out", str(out), "--port-offset", str(offset)]
+    child = module_child_processes.start(
+        command, marker=marker, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    stdout, stderr = child.communicate(timeout=DEMO_DEADLINE_S)
+    return child.returncode, stdout, stderr, out, offset
+
+
+def test_demo_ends_by_printing_the_report_html_path(demo):
+    returncode, stdout, stderr, out, _offset = demo
+    assert returncode == 0, stderr[-3000:]
+    last = stdout.strip().splitlines()[-1]
+    assert last.startswith("swarm demo: run finished; report: ")
+    report = Path(last.rsplit(" ", 1)[-1])
+    assert report.name == "report.html" and report.is_file()
+    assert report.parent.parent == out
+
+
+def test_demo_runs_on_a_master_and_two_workers_against_the_mock(demo):
+    _returncode, _stdout, _stderr, out, offset = demo
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "finished"
+    assert run["workers"] == 2
+    assert [w["exit_code"] for w in run["worker_processes"]] == [0, 0]
+    assert run["host"] == f"http://127.0.0.1:{8001 + offset}"
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["verdict"] == "passed"
+    assert {b["verdict"] for b in results["budgets"]} == {"pass"}
+    assert results["baseline"]["overall"]["count"] > 0
+    for name in ("report.md", "junit.xml", "metrics.prom", "timeline.jsonl"):
+        assert (run_dir / name).is_file(), name
+
+
+def test_demo_leaves_no_mock_detector_running(demo):
+    _returncode, _stdout, _stderr, _out, offset = demo
+    with pytest.raises(ConnectionRefusedError), socket.socket() as probe:
+        probe.connect(("127.0.0.1", 8001 + offset))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _swarm_installed():
+    if not SWARM.exists() and shutil.which("swarm") is None:
+        pytest.skip("the swarm console script is not installed")

@@ -138,10 +138,23 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report",
         help="recompute a run's figures, verdicts and reports from its timeline",
-        description="Analyse RUN_DIR offline and (re)write results.json and the other reports.",
+        description="Analyse RUN_DIR offline and (re)write results.json and the other reports; "
+        "with --compare, compare runs with the first and write compare.html and compare.md.",
     )
-    report.add_argument("run_dir", help="run folder (or a run id in --out)")
+    report.add_argument("run_dir", nargs="?", help="run folder (or a run id in --out)")
     report.add_argument("--out", default="reports", help="reports folder for run ids")
+    report.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="RUN",
+        help="compare runs instead (folders or run ids): the first is the baseline, each other "
+        "a candidate; writes compare.html and compare.md; exit 1 on any regression",
+    )
+    report.add_argument(
+        "--output",
+        metavar="FILE",
+        help="HTML file --compare writes (default: compare.html in the last run's folder)",
+    )
     _add_report_options(report)
 
     compare = commands.add_parser(

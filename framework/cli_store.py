@@ -91,6 +91,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     )
     history.add_argument("--metric", choices=HISTORY_METRICS, default="p95", help="default p95")
     history.add_argument("--rows", type=_positive, default=30, help="table rows (default 30)")
+    history.add_argument(
+        "--html",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="also write a self-contained trend page (default: <out>/history-<scenario>.html)",
+    )
 
 
 def dispatch(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
@@ -217,6 +224,11 @@ def _history(store: ResultsStore, args: argparse.Namespace, out: TextIO) -> int:
     points = store.history(args.scenario, args.name, args.metric)
     shown = trend(points, metric=args.metric, scenario=args.scenario, name=args.name)
     print(render_trend(shown, max_rows=args.rows), file=out)
+    if getattr(args, "html", None) is not None:
+        from framework.render_history import default_path, write_history_page
+
+        target = Path(args.html) if args.html else default_path(Path(args.out), args.scenario)
+        print(f"swarm: history page {write_history_page(store, shown, target)}", file=out)
     return EXIT_OK
 
 

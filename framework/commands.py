@@ -20,6 +20,7 @@ from framework.cli_store import (
     resolve_baseline_for_run,
 )
 from framework.demo import DEFAULT_DEMO_SCENARIO
+from framework.errors import UsageError
 from framework.loader import load_budgets, load_scenario
 from framework.rundir import RunFolder, validate_run_id
 from framework.runner import EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_OK, RunOptions
@@ -61,6 +62,10 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "report":
         from framework.reporting import resolve_run
 
+        if args.compare:
+            return _compare_report(args)
+        if args.run_dir is None or args.output:
+            raise UsageError("swarm report: give RUN_DIR, or --compare RUN RUN [--output FILE]")
         run_dir = resolve_run(args.run_dir, Path(args.out))
         return _report(args, run_dir, Path(args.out))
     if args.command == "compare":
@@ -181,6 +186,26 @@ def _report(
     for name, path in outcome.files.items():
         print(f"swarm: wrote {path}" if name != "report.html" else f"swarm: report {path}")
     return EXIT_CHECK_FAILED if outcome.failed else EXIT_OK
+
+
+def _compare_report(args: argparse.Namespace) -> int:
+    """``swarm report --compare BASE CAND [CAND ...]``: compare.html, compare.md, a summary."""
+    from datetime import UTC, datetime
+
+    from framework.render_compare import build_comparison, summarise_comparison, write_comparison
+    from framework.report import load_run
+    from framework.reporting import resolve_run
+
+    if args.run_dir is not None or args.baseline:
+        extra = "--baseline" if args.baseline else repr(args.run_dir)
+        raise UsageError(f"--compare takes all its runs (the first is the baseline); drop {extra}")
+    runs = [load_run(resolve_run(ref, Path(args.out))) for ref in args.compare]
+    created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    comparison = build_comparison(runs, _report_options(args), created_at=created)
+    html, md = write_comparison(comparison, Path(args.output or runs[-1].path / "compare.html"))
+    print(summarise_comparison(comparison))
+    print(f"swarm: compare report {html}\nswarm: wrote {md}")
+    return EXIT_CHECK_FAILED if comparison.regressed else EXIT_OK
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -1,0 +1,247 @@
+"""Windows of a run (steady state, per-step plateaus) and the figures computed in them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from framework import shapes
+from framework.analysis import (
+    AnalysisSettings,
+    PlannedWindow,
+    analyse_window,
+    interval_data,
+    planned_windows,
+    run_start_s,
+    steady_window,
+)
+from framework.estimators import estimates
+from framework.histograms import percentiles_us
+from framework.report import load_run
+from tests.synthetic import START_S, Latency, plan_record, write_run
+
+CONSTANT = shapes.constant(users=30, spawn_rate=1, duration_s=200)  # 30 s ramp-up
+STEPPED = shapes.stepped(start_users=5, step_users=5, step_duration_s=40, steps=3, spawn_rate=1)
+
+
+def _ramp_is_slow(second: int, users: int) -> float:
+    """Latency ten times higher while users are still arriving (below 30)."""
+    return 10.0 if users < 30 else 1.0
+
+
+@pytest.fixture(scope="module")
+def ramped(tmp_path_factory):
+    """A constant run whose ramp-up is ten times slower than its steady state."""
+    folder = tmp_path_factory.mktemp("ramped") / "run"
+    write_run(
+        folder,
+        seconds=201,
+        names=("GET /a", "POST /b"),
+        latency=Latency(median_ms=40, sigma=0.3, scale=_ramp_is_slow),
+        rps=40,
+        plan=CONSTANT,
+        seed=11,
+    )
+    return load_run(folder)
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def test_run_starts_at_the_running_phase_not_at_the_first_second_seen(ramped):
+    assert run_start_s(ramped.run, ramped.timeline) == START_S
+    late = {**ramped.run, "phases": [{"name": "running", "at": "2023-11-14T22:13:25.400Z"}]}
+    assert run_start_s(late, ramped.timeline) == pytest.approx(START_S + 5.4)
+    assert run_start_s({"phases": []}, ramped.timeline) == START_S
+
+
+def test_steady_window_skips_the_ramp_up_and_the_cut_short_last_second(ramped):
+    w = steady_window(ramped.run, ramped.timeline, None)
+    assert (w.name, w.start_s, w.end_s, w.users) == (
+        "steady state",
+        START_S + 30,
+        START_S + 200,
+        30,
+    )
+
+
+def test_warmup_overrides_the_ramp_up(ramped):
+    assert steady_window(ramped.run, ramped.timeline, 60).start_s == START_S + 60
+    assert steady_window(ramped.run, ramped.timeline, 0).start_s == START_S
+    assert steady_window(ramped.run, ramped.timeline, 12.3).start_s == START_S + 13
+
+
+def test_steady_window_starts_after_a_fractional_running_time(ramped):
+    run = {**ramped.run, "phases": [{"name": "running", "at": "2023-11-14T22:13:20.500Z"}]}
+    w = steady_window(run, ramped.timeline, None)
+    assert w.start_s == START_S + 31  # 30.5 s into the data, rounded up to a whole second
+
+
+def test_steady_window_ends_at_the_plan_end_even_if_data_goes_on(ramped):
+    run = {**ramped.run, "plan": {**ramped.run["plan"], "duration_s": 100}}
+    assert steady_window(run, ramped.timeline, None).end_s == START_S + 100
+
+
+def test_steady_window_never_ends_before_it_starts(ramped):
+    w = steady_window(ramped.run, ramped.timeline, 500)
+    assert w.end_s == w.start_s
+
+
+def test_steady_state_figures_leave_the_slow_ramp_out(ramped):
+    truth = Latency(median_ms=40, sigma=0.3).p(95)
+    steady = steady_window(ramped.run, ramped.timeline, None)
+    figures = analyse_window(ramped.timeline, steady, AnalysisSettings()).window.overall
+    assert figures.p95_ms.low < truth < figures.p95_ms.high
+    everything = steady_window(ramped.run, ramped.timeline, 0)
+    polluted = analyse_window(ramped.timeline, everything, AnalysisSettings()).window.overall
+    assert polluted.p95_ms.value > 1.5 * truth
+
+
+def test_a_constant_plan_has_no_step_windows(ramped):
+    assert planned_windows(ramped.run, ramped.timeline) == []
+
+
+def test_step_windows_are_the_plateaus_without_the_ramps(ramped):
+    run = {**ramped.run, "plan": plan_record(STEPPED)}
+    windows = planned_windows(run, ramped.timeline)
+    # ramps: 0-5 s (to 5 users), 40-45 s (to 10), 80-85 s (to 15); plateaus end at 40, 80, 120 s
+    assert windows == [
+        PlannedWindow("step 1", START_S + 5, START_S + 40, 5),
+        PlannedWindow("step 2", START_S + 45, START_S + 80, 10),
+        PlannedWindow("step 3", START_S + 85, START_S + 120, 15),
+    ]
+
+
+def test_step_windows_are_cut_at_the_end_of_the_data_and_dropped_when_too_short(ramped):
+    run = {**ramped.run, "plan": plan_record(STEPPED)}
+    short = {**run, "phases": [{"name": "running", "at": "2023-11-14T22:15:44Z"}]}  # +144 s
+    windows = planned_windows(short, ramped.timeline)
+    assert [(w.name, w.start_s - START_S, w.end_s - START_S) for w in windows] == [
+        ("step 1", 149, 184),
+        ("step 2", 189, 200),  # cut at the last whole second; step 3 would be < 2 s
+    ]
+
+
+def test_stages_plans_get_step_windows_too(ramped):
+    stages = shapes.stages(stages=[(30, 10, 10), (30, 20, 10)])
+    names = [
+        w.name
+        for w in planned_windows({**ramped.run, "plan": plan_record(stages)}, ramped.timeline)
+    ]
+    assert names and all(isinstance(n, str) for n in names)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+@pytest.fixture(scope="module")
+def steady(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("steady") / "run"
+    write_run(
+        folder,
+        seconds=241,
+        names=("GET /a", "GET /b", "POST /b"),
+        latency={
+            "GET /a": Latency(median_ms=20, sigma=0.4),
+            "GET /b": Latency(median_ms=80, sigma=0.6, phi=0.5, level_sd=0.05),
+            "POST /b": Latency(median_ms=200, sigma=0.2),
+        },
+        rps={"GET /a": 60, "GET /b": 30, "POST /b": 10},
+        error_rate={"GET /a": 0.0, "GET /b": 0.02, "POST /b": 0.0},
+        plan=shapes.constant(users=10, spawn_rate=10, duration_s=240),
+        seed=5,
+    )
+    data = load_run(folder)
+    w = steady_window(data.run, data.timeline, None)
+    return data, w, analyse_window(data.timeline, w, AnalysisSettings())
+
+
+def test_every_name_and_all_together_get_every_figure(steady):
+    analysed = steady[2]
+    result = analysed.window
+    assert [e.key for e in result.endpoints] == ["GET /a", "GET /b", "POST /b"]
+    assert result.overall.key == "Aggregated"
+    assert set(analysed.estimates) == {"", "GET /a", "GET /b", "POST /b"}
+    assert result.overall.count == sum(e.count for e in result.endpoints)
+    for e in (*result.endpoints, result.overall):
+        for name in ("mean_ms", "median_ms", "p95_ms", "p99_ms", "throughput_rps", "error_rate"):
+            f = getattr(e, name)
+            assert f.low <= f.value <= f.high, (e.key, name)
+            assert f.n > 0 and f.method
+        assert e.min_ms <= e.median_ms.value <= e.p90_ms <= e.max_ms
+        assert e.quality.grade in ("pass", "warn", "fail")
+
+
+def test_figures_cover_the_true_values(steady):
+    result = steady[2].window
+    a, b = result.endpoints[0], result.endpoints[1]
+    assert a.p95_ms.low < Latency(median_ms=20, sigma=0.4).p(95) < a.p95_ms.high
+    assert a.median_ms.low < 20 < a.median_ms.high
+    assert a.throughput_rps.low < 60 < a.throughput_rps.high
+    assert a.error_rate.value == 0 and a.failures == 0
+    assert b.error_rate.low < 0.02 < b.error_rate.high
+    assert b.failures_by_kind == {"HTTP 500": b.failures}
+
+
+def test_window_figures_equal_estimates_from_the_timeline_histograms(steady):
+    """The analysis (however it reads histograms) gives exactly what the estimators give on
+    the timeline's own per-second records, decoded with HdrHistogram."""
+    data, w, _ = steady
+    analysed = analyse_window(data.timeline, w, AnalysisSettings(confidence=0.9))
+    for key in ("GET /a", "GET /b", None):
+        records = [r for r in data.timeline.series(key) if w.start_s <= r.t < w.end_s]
+        reference = estimates(
+            interval_data(records),
+            ("mean", "p50", "p95", "p99", "throughput", "error_rate"),
+            confidence=0.9,
+        )
+        found = analysed.estimates["" if key is None else key]
+        for metric, est in reference.items():
+            assert found[metric] == est, (key, metric)
+
+
+def test_min_max_and_p90_come_from_the_merged_window_histogram(steady):
+    data, w, analysed = steady
+    result = analysed.window
+    for e, key in ((result.endpoints[0], "GET /a"), (result.overall, None)):
+        h = data.timeline.merged_histogram(key, w.start_s, w.end_s)
+        assert e.min_ms == pytest.approx(h.get_min_value() / 1000, rel=1e-12)
+        assert e.max_ms == pytest.approx(h.get_max_value() / 1000, rel=1e-12)
+        assert e.p90_ms == pytest.approx(percentiles_us(h, (90,))[0] / 1000, rel=1e-12)
+        assert e.count == h.get_total_count()
+
+
+def test_an_empty_window_gets_a_failing_grade_and_no_figures(steady):
+    data, _, _ = steady
+    empty = PlannedWindow("nothing", START_S + 10_000, START_S + 10_100, None)
+    result = analyse_window(data.timeline, empty, AnalysisSettings()).window
+    assert result.overall.count == 0
+    assert result.overall.p95_ms.value is None
+    assert result.overall.quality.grade == "fail"
+    assert result.overall.quality.checks[0].reason == "no requests in this window"
+
+
+def test_a_one_second_window_is_too_short_for_an_interval(steady):
+    data, w, _ = steady
+    one = PlannedWindow("blip", w.start_s, w.start_s + 1, None)
+    result = analyse_window(data.timeline, one, AnalysisSettings()).window
+    assert result.overall.count > 0
+    assert result.overall.mean_ms.value is None
+    assert result.overall.quality.checks[0].reason == "window shorter than 2 s"
+
+
+def test_timeouts_are_counted_from_failure_kinds(tmp_path):
+    folder = write_run(
+        tmp_path / "run",
+        seconds=61,
+        rps=20,
+        error_rate=0.1,
+        failure_kind="timeout",
+        plan=shapes.constant(users=1, spawn_rate=1, duration_s=60),
+    )
+    data = load_run(folder)
+    w = steady_window(data.run, data.timeline, None)
+    result = analyse_window(data.timeline, w, AnalysisSettings(timeout_s=30)).window.overall
+    assert result.timeouts == result.failures > 0
+    assert not math.isnan(result.error_rate.value)

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from framework import __version__
+from framework.cli_store import add_commands as add_store_commands
 from framework.commands import DEFAULT_DEMO_SCENARIO, EXIT_OK, dispatch
 from framework.durations import parse_duration
 from framework.errors import SwarmError
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--metric", default="mean", help="metric for --max-overhead (default mean latency)"
     )
+    add_store_commands(commands)  # runs list|show|pin|unpin|rm|rebuild, history
 
     master = commands.add_parser(
         "master",

@@ -106,17 +106,24 @@ class SecondRecorder:
         buckets[index] = buckets.get(index, 0) + 1
         self.recorded += 1
 
-    def drain(self, now_s: float) -> RecorderPayload:
-        """Hand over (and forget) everything recorded so far, partial current second included.
+    def drain(self, now_s: float, *, before_s: int | None = None) -> RecorderPayload:
+        """Hand over (and forget) what was recorded, by default the open second included.
 
-        Shipping the open second too keeps the timeline's totals equal to Locust's, which
-        are computed from the very same report; the master adds partial seconds together.
+        Workers ship everything: the timeline's totals then equal Locust's, which are
+        computed from the very same report, and the master adds partial seconds together.
+        A local run drains only whole seconds (``before_s=floor(now)``), so each second
+        is encoded once and never has to be decoded and merged again.
         """
-        cells, self._cells = self._cells, {}
+        mark = math.floor(now_s)
+        if before_s is None:
+            cells, self._cells = self._cells, {}
+        else:
+            cells = {key: cell for key, cell in self._cells.items() if key[0] < before_s}
+            for key in cells:
+                del self._cells[key]
+            mark = min(mark, before_s)
         records = [_cell_record(t, method, name, cell) for (t, method, name), cell in cells.items()]
-        return RecorderPayload(
-            v=PAYLOAD_VERSION, complete_before_s=math.floor(now_s), records=records
-        )
+        return RecorderPayload(v=PAYLOAD_VERSION, complete_before_s=mark, records=records)
 
     @property
     def pending_cells(self) -> int:

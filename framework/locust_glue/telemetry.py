@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -182,7 +183,8 @@ class Telemetry:
         if self.merger is None:
             return
         if self.recorder is not None:
-            self.merger.add("local", self.recorder.drain(now_s), now_s)
+            whole = math.floor(now_s)
+            self.merger.add("local", self.recorder.drain(now_s, before_s=whole), now_s)
             self._flush_raw()
         self._sample(now_s)
         self._emit(self.merger.close(now_s), now_s)

@@ -105,6 +105,18 @@ def test_drain_hands_over_once_and_is_msgpack_serialisable():
     assert rec.drain(now_s=105.0) == {"v": 1, "complete_before_s": 105, "records": []}
 
 
+def test_drain_before_a_second_keeps_the_open_second_for_later():
+    rec = SecondRecorder()
+    for t_s in (100.2, 100.8, 101.1, 101.5):
+        rec.record("/ok", "GET", t_s=t_s, latency_ms=1, size_bytes=0, failure_kind=None)
+    first = rec.drain(now_s=101.6, before_s=101)
+    assert [(r["t"], r["count"]) for r in first["records"]] == [(100, 2)]
+    assert first["complete_before_s"] == 101
+    assert rec.pending_cells == 1
+    rest = rec.drain(now_s=102.0)
+    assert [(r["t"], r["count"]) for r in rest["records"]] == [(101, 2)]
+
+
 def test_huge_sum_of_squares_is_sent_as_float_to_fit_msgpack():
     rec = SecondRecorder()
     for _ in range(3):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,6 @@ from framework.analysis import (
 )
 from framework.budgets import Budgets, ValidationRules
 from framework.errors import ConfigError, ReportError
-from framework.histograms import percentiles_us
 from framework.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window
 from framework.timeline import Timeline, read_timeline
 from framework.verdicts import budget_verdicts, compare_windows, find_knee, validate
@@ -100,12 +100,10 @@ def _analysis_id(run_id: str, options: ReportOptions) -> str:
 
 def _series(timeline: Timeline) -> tuple[SeriesPoint, ...]:
     points = []
-    totals = {r.t: r for r in timeline.series(None)}
-    for second in timeline.seconds:
-        total = totals[second.t]
-        p50, p95, p99 = (
-            percentiles_us(total.histogram, (50, 95, 99)) if total.count else (None,) * 3
-        )
+    totals = timeline.series(None)
+    percentiles = timeline.buckets(None).percentiles_us((50, 95, 99))  # NaN: no latencies
+    for second, total, row in zip(timeline.seconds, totals, percentiles, strict=True):
+        p50, p95, p99 = (None if math.isnan(v) else float(v) / 1000 for v in row)
         points.append(
             SeriesPoint(
                 t=second.t,
@@ -113,9 +111,9 @@ def _series(timeline: Timeline) -> tuple[SeriesPoint, ...]:
                 workers=second.workers,
                 requests=total.count,
                 failures=total.failure_count,
-                p50_ms=p50 / 1000 if p50 is not None else None,
-                p95_ms=p95 / 1000 if p95 is not None else None,
-                p99_ms=p99 / 1000 if p99 is not None else None,
+                p50_ms=p50 if total.count else None,
+                p95_ms=p95 if total.count else None,
+                p99_ms=p99 if total.count else None,
             )
         )
     return tuple(points)
@@ -202,7 +200,8 @@ def build_results(
     if options.gate_on_validation:
         reasons += [v.message for v in validation if not v.passed]
     if data.run.get("status") in ("failed", "interrupted"):
-        reasons.append(f"the run {data.run['status']}: {data.run.get('message') or ''}".strip())
+        detail = data.run.get("message")
+        reasons.append(f"the run {data.run['status']}" + (f": {detail}" if detail else ""))
     inconclusive = [v.message for v in verdicts if v.verdict == "inconclusive"]
     if reasons:
         verdict: Literal["passed", "failed", "inconclusive"] = "failed"

@@ -438,7 +438,7 @@ def test_compose_commands_run_a_two_worker_cluster_on_localhost(
     for worker in workers:
         assert worker.wait(STOP_DEADLINE_S) == 0
 
-    (run_dir,) = (tmp_path / "reports").iterdir()
+    (run_dir,) = [p for p in (tmp_path / "reports").iterdir() if p.is_dir()]
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     assert (record["status"], record["exit_code"], record["workers"]) == ("finished", 0, 2)
     assert record["host"] == success_url and record["worker_events"] == []

@@ -10,7 +10,7 @@ in one run:
    stay within +3 ms of 50 ms and the throughput at least 90 % of connections / 50 ms.
 
     python benchmarks/mock_detectors_bench.py                   # cores 0 and 1, 10 s each
-    python benchmarks/mock_detectors_bench.py --processes 2 --server-cores 0,1
+    python benchmarks/mock_detectors_bench.py --rounds 2 --boost      # on a shared machine
 
 Needs ``wrk`` (``apt-get install wrk``) and ``taskset``. Prints one line per figure
 and a verdict per bar; exits 1 unless some round meets every bar (``--rounds N`` repeats
@@ -21,6 +21,7 @@ The figures are recorded in ``benchmarks/README.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -99,6 +100,20 @@ def parse_wrk(text: str, connections: int) -> WrkResult:
     return WrkResult(
         connections, rps, percentiles["50"], percentiles["90"], percentiles["99"], errors
     )
+
+
+def boost_priority() -> None:
+    """Give this benchmark and its children the CPU first, even against other sessions.
+
+    With ``sched_autogroup_enabled`` (the default on many kernels) CPU time is shared
+    between sessions before niceness counts, so ``nice`` alone does not help against
+    another user's jobs: start a session of our own and lower that group's nice too.
+    """
+    with contextlib.suppress(OSError):
+        os.setsid()
+    with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as handle:
+        handle.write("-20")
+    os.nice(-20 - os.nice(0))
 
 
 def free_port() -> int:
@@ -206,7 +221,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every measurement")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument(
+        "--boost",
+        action="store_true",
+        help="root only: run at nice -20 in an autogroup of nice -20, so other jobs on a "
+        "shared machine do not distort the figures",
+    )
     args = parser.parse_args(argv)
+    if args.boost:
+        boost_priority()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found (apt-get install {tool})")

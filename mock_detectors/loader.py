@@ -2,8 +2,8 @@
 
 Why not plain ``yaml.safe_load`` + ``model_validate``: a bare pydantic error gives a
 location like ``('detectors', 'x', 'latency', 'uniform', 'max')``, which a person
-must translate back into the file. Here the loader remembers where every key was
-written, so each problem reads like
+must translate back into the file. ``framework.yamlsource`` (shared with the
+scenario loader) remembers where every key was written, so each problem reads like
 ``detectors.yaml:14:7: detectors.x.latency.max: unknown field; did you mean 'max_ms'?
 allowed: model, min_ms, max_ms`` — file, line, field path, and what is allowed.
 All problems are reported in one pass (``DetectorConfigError.problems``).
@@ -14,22 +14,19 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from framework.errors import ConfigError, Problem
+from framework.yamlsource import Located, YamlSyntaxError, load_located
 from mock_detectors.config import MocksConfig
 
 __all__ = ["DEFAULT_CONFIG_PATH", "DetectorConfigError", "load_config", "parse_config"]
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("detectors.yaml")
 """The five ready profiles shipped with the package."""
-
-_Marks = dict[int, dict[Any, tuple[int, int]]]
 
 
 class DetectorConfigError(ConfigError):
@@ -56,8 +53,13 @@ def load_config(path: str | Path) -> MocksConfig:
 
 def parse_config(text: str, filename: str = "<config>") -> MocksConfig:
     """Validate YAML ``text``; ``filename`` only labels the problems."""
-    data, marks = _load_yaml(text, filename)
-    if data is None:
+    try:
+        located = load_located(text)
+    except YamlSyntaxError as exc:
+        line, column = exc.position or (None, None)
+        raise DetectorConfigError([Problem(filename, line, column, "", str(exc))]) from None
+    data = located.data
+    if () not in located.values:  # nothing but comments and blank lines
         raise DetectorConfigError(
             [
                 Problem(
@@ -84,82 +86,15 @@ def parse_config(text: str, filename: str = "<config>") -> MocksConfig:
     try:
         return MocksConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(error, data, marks, filename) for error in exc.errors()]
+        problems = [_problem(error, located, filename) for error in exc.errors()]
         problems.sort(key=lambda p: (p.line is None, p.line or 0, p.column or 0))
         raise DetectorConfigError(problems) from None
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A SafeLoader that records the line of every mapping key and list item, and
-    refuses duplicate keys (which ``safe_load`` would silently overwrite)."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.key_marks: _Marks = {}
-
-
-def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
-    data: dict[Any, Any] = {}
-    yield data
-    loader.flatten_mapping(node)
-    marks = loader.key_marks.setdefault(id(data), {})
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-        try:
-            duplicate = key in data
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a plain value", key_node.start_mark
-            ) from None
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                "while reading a mapping",
-                node.start_mark,
-                f"duplicate key {key!r} (first at line {marks[key][0]})",
-                key_node.start_mark,
-            )
-        data[key] = loader.construct_object(value_node, deep=True)
-        marks[key] = where
-
-
-def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> Iterator[list[Any]]:
-    data: list[Any] = []
-    yield data
-    marks = loader.key_marks.setdefault(id(data), {})
-    for index, child in enumerate(node.value):
-        data.append(loader.construct_object(child, deep=True))
-        marks[index] = (child.start_mark.line + 1, child.start_mark.column + 1)
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-
-
-def _load_yaml(text: str, filename: str) -> tuple[Any, _Marks]:
-    loader = _LineLoader(text)
-    try:
-        return loader.get_single_data(), loader.key_marks
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        column = mark.column + 1 if mark else None
-        message = " ".join(part for part in (exc.context, exc.problem) if part)
-        raise DetectorConfigError(
-            [Problem(filename, line, column, "", f"invalid YAML: {message}")]
-        ) from None
-    except yaml.YAMLError as exc:
-        raise DetectorConfigError(
-            [Problem(filename, None, None, "", f"invalid YAML: {exc}")]
-        ) from None
-    finally:
-        loader.dispose()
-
-
-def _problem(error: Any, data: Any, marks: _Marks, filename: str) -> Problem:
+def _problem(error: Any, located: Located, filename: str) -> Problem:
     """Turn one pydantic error into a located, readable ``Problem``."""
     loc = tuple(error["loc"])
-    path_steps, line, column = _locate(loc, data, marks)
+    path_steps, line, column = _locate(loc, located)
     path = _format_path(path_steps)
     kind = error["type"]
     message = str(error["msg"])
@@ -191,18 +126,15 @@ def _problem(error: Any, data: Any, marks: _Marks, filename: str) -> Problem:
     return Problem(filename, line, column, path, message)
 
 
-def _locate(
-    loc: tuple[Any, ...], data: Any, marks: _Marks
-) -> tuple[list[Any], int | None, int | None]:
-    """Follow ``loc`` through the loaded data; return the real path and the deepest line.
+def _locate(loc: tuple[Any, ...], located: Located) -> tuple[list[Any], int | None, int | None]:
+    """Follow ``loc`` through the loaded data; return the real path and the deepest place.
 
     Steps that exist only in pydantic's view (the tag of a discriminated union,
     ``[key]`` for a dict-key error) are dropped from the path.
     """
     steps: list[Any] = []
-    line: int | None = None
-    column: int | None = None
-    node = data
+    found: list[Any] = []  # the part of ``steps`` that exists in the file
+    node = located.data
     for step in loc:
         if step == "[key]":
             continue
@@ -215,15 +147,16 @@ def _locate(
                 node = None
                 continue
             steps.append(key)
-            line, column = marks.get(id(node), {}).get(key, (line, column))
+            found.append(key)
             node = node[key]
         elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
             steps.append(step)
-            line, column = marks.get(id(node), {}).get(step, (line, column))
+            found.append(step)
             node = node[step]
         else:
             steps.append(step)
             node = None
+    line, column = located.position(tuple(found), prefer_key=True) or (None, None)
     return steps, line, column
 
 

@@ -21,7 +21,7 @@ from framework.estimators import (
     minimum_detectable_change,
     required_duration_s,
 )
-from framework.histograms import cumulative_counts, percentiles_us
+from framework.histograms import SparseHistogram, cumulative_counts, percentiles_us
 from framework.quality import assess
 from framework.results import (
     LATENCY_BUCKETS_MS,
@@ -151,7 +151,24 @@ def interval_data(records: Sequence[RequestSecond]) -> list[IntervalData]:
 
 
 def _series(timeline: Timeline, key: str | None, window: PlannedWindow) -> list[RequestSecond]:
-    return [r for r in timeline.series(key) if window.start_s <= r.t < window.end_s]
+    return timeline.series(key, window.start_s, window.end_s)
+
+
+def _fast_interval_data(
+    records: Sequence[RequestSecond], histograms: Sequence[SparseHistogram]
+) -> list[IntervalData]:
+    """``interval_data`` with the histograms already read (sparse, row for row)."""
+    return [
+        IntervalData(
+            count=r.count,
+            failures=r.failure_count,
+            sum_us=float(r.sum_us),
+            sumsq_us=float(r.sumsq_us),
+            histogram=h if r.count else None,
+            timeouts=_timeouts(r),
+        )
+        for r, h in zip(records, histograms, strict=True)
+    ]
 
 
 def _figure(est: Estimate | None, scale: float = 1.0) -> Figure:
@@ -208,14 +225,13 @@ def _endpoint(
     cpu_percent: Sequence[float] | None,
 ) -> tuple[EndpointResult, Mapping[str, Estimate]]:
     records = _series(timeline, key, window)
-    total = RequestSecond(t=window.start_s, method="", name=AGGREGATED)
-    for r in records:
-        total = total.combine(r)
+    rows = timeline.buckets(key, window.start_s, window.end_s)
+    total = timeline.total(key, window.start_s, window.end_s)
     if key is not None and records:
         method, name = records[0].method, records[0].name
     else:
         method, name = "", AGGREGATED
-    intervals = interval_data(records)
+    intervals = _fast_interval_data(records, rows.rows())
     ms = 1 / 1000
     if total.count and len(intervals) >= 2:
         found = estimates(intervals, _METRICS, confidence=settings.confidence)
@@ -243,7 +259,7 @@ def _endpoint(
         quality_result = QualityResult(
             grade="fail", checks=(QualityCheck("sample size", "fail", reason),)
         )
-    hist = total.histogram if total.count else None
+    hist = rows.total().to_hdrhistogram() if total.count else None
     result = EndpointResult(
         name=name,
         method=method,

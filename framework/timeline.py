@@ -30,17 +30,23 @@ Example, writing a synthetic timeline and reading it back::
 
 from __future__ import annotations
 
+import binascii
+import itertools
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+import struct
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NotRequired, Self, TypedDict
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from framework.errors import ReportError, RunError
+from framework.histograms import BucketLayout, BucketRows, SparseHistogram
 
 __all__ = [
     "AGGREGATED",
@@ -49,12 +55,14 @@ __all__ = [
     "HISTOGRAM_HIGHEST_US",
     "HISTOGRAM_LOWEST_US",
     "HISTOGRAM_SIGNIFICANT_DIGITS",
+    "LAYOUT",
     "VERSION",
     "RequestRecord",
     "RequestSecond",
     "Second",
     "Timeline",
     "TimelineWriter",
+    "decode_buckets",
     "decode_histogram",
     "encode_histogram",
     "latency_us",
@@ -125,10 +133,14 @@ class RequestSecond:
     @property
     def histogram(self) -> HdrHistogram:
         """A fresh HdrHistogram (µs) holding every latency here; decodes each time it is read."""
-        merged = new_histogram()
-        for blob in self.hist_blobs:
-            _add_encoded(merged, blob)
-        return merged
+        if not self.hist_blobs:
+            return new_histogram()
+        return _sparse(self.hist_blobs).to_hdrhistogram()
+
+    @property
+    def buckets(self) -> SparseHistogram:
+        """The same latencies as ``histogram``, as its non-empty buckets: far cheaper to read."""
+        return _sparse(self.hist_blobs)
 
     def combine(self, other: RequestSecond) -> RequestSecond:
         """Add another record's counters and histograms to these; keeps this record's ``t``."""
@@ -268,6 +280,44 @@ class Timeline:
     late_records: int = 0
     end: Mapping[str, Any] | None = None
 
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """What the fast readers derive once: an index of records by endpoint, the whole run's
+    merged per-second histograms. Derived from ``seconds`` alone, which never change."""
+
+    def _rows_of(self, start_s: int | None, end_s: int | None) -> tuple[int, int]:
+        """Positions of the seconds in ``[start_s, end_s)`` (seconds are in time order)."""
+        first = 0 if start_s is None else _bisect(self.seconds, start_s)
+        last = len(self.seconds) if end_s is None else _bisect(self.seconds, end_s)
+        return first, max(first, last)
+
+    def _range(self, start_s: int | None, end_s: int | None) -> tuple[Second, ...]:
+        first, last = self._rows_of(start_s, end_s)
+        return self.seconds[first:last]
+
+    def _by_endpoint(self) -> dict[tuple[str, str], tuple[np.ndarray, list[RequestSecond]]]:
+        """Each endpoint's records with the position of their second, built once."""
+        if "by_endpoint" not in self._memo:
+            rows: dict[tuple[str, str], list[int]] = {}
+            records: dict[tuple[str, str], list[RequestSecond]] = {}
+            for row, second in enumerate(self.seconds):
+                for r in second.requests:
+                    endpoint = (r.method, r.name)
+                    rows.setdefault(endpoint, []).append(row)
+                    records.setdefault(endpoint, []).append(r)
+            self._memo["by_endpoint"] = {
+                e: (np.array(rows[e], dtype=np.int64), records[e]) for e in sorted(rows)
+            }
+        return self._memo["by_endpoint"]
+
+    def _one_endpoint(self, name: str | None) -> tuple[str, str] | None:
+        """The endpoint ``name`` selects, if it selects exactly one; else ``None``."""
+        if name is None:
+            return None
+        found = [
+            (m, n) for m, n in self._by_endpoint() if n == name or (f"{m} {n}" if m else n) == name
+        ]
+        return found[0] if len(found) == 1 else None
+
     @property
     def start_s(self) -> int | None:
         return self.seconds[0].t if self.seconds else None
@@ -279,24 +329,27 @@ class Timeline:
 
     def names(self) -> list[str]:
         """Every endpoint key seen (``"POST /detect"``), sorted."""
-        return sorted({r.key for s in self.seconds for r in s.requests})
+        return sorted({f"{m} {n}" if m else n for m, n in self._by_endpoint()})
 
     def endpoints(self) -> list[tuple[str, str]]:
         """Every ``(method, name)`` seen, sorted."""
-        return sorted({(r.method, r.name) for s in self.seconds for r in s.requests})
+        return list(self._by_endpoint())
 
     def select(
         self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
     ) -> Iterator[RequestSecond]:
         """Records of ``name`` (a key, or a bare name matching every method) in
         ``[start_s, end_s)``; ``name=None`` yields every endpoint."""
-        for second in self.seconds:
-            if (start_s is not None and second.t < start_s) or (
-                end_s is not None and second.t >= end_s
-            ):
-                continue
+        first, last = self._rows_of(start_s, end_s)
+        endpoint = self._one_endpoint(name)
+        if endpoint is not None:
+            rows, records = self._by_endpoint()[endpoint]
+            lo, hi = np.searchsorted(rows, (first, last))
+            yield from records[lo:hi]
+            return
+        for second in self.seconds[first:last]:
             for r in second.requests:
-                if name is None or r.key == name or r.name == name:
+                if _matches(r, name):
                     yield r
 
     def total(
@@ -308,32 +361,115 @@ class Timeline:
         """
         method, label = ("", AGGREGATED) if name is None else _split_key(name, self.endpoints())
         first = start_s if start_s is not None else (self.start_s or 0)
-        acc = RequestSecond(t=first, method=method, name=label)
-        for r in self.select(name, start_s, end_s):
-            acc = acc.combine(r)
-        return acc
+        return _added(first, method, label, self.select(name, start_s, end_s))
 
     def merged_histogram(
         self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
     ) -> HdrHistogram:
         """One HdrHistogram (µs) of every matching latency in ``[start_s, end_s)``."""
-        merged = new_histogram()
-        for r in self.select(name, start_s, end_s):
-            for blob in r.hist_blobs:
-                _add_encoded(merged, blob)
-        return merged
+        blobs = [b for r in self.select(name, start_s, end_s) for b in r.hist_blobs]
+        return _sparse(blobs).to_hdrhistogram() if blobs else new_histogram()
 
-    def series(self, name: str | None = None) -> list[RequestSecond]:
-        """One record per second, zero-count ones included, for throughput and batch means."""
+    def series(
+        self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
+    ) -> list[RequestSecond]:
+        """One record per second in ``[start_s, end_s)``, zero-count ones included, for
+        throughput and batch means."""
         method, label = ("", AGGREGATED) if name is None else _split_key(name, self.endpoints())
-        out = []
-        for second in self.seconds:
-            acc = RequestSecond(t=second.t, method=method, name=label)
-            for r in second.requests:
-                if name is None or r.key == name or r.name == name:
-                    acc = acc.combine(r)
-            out.append(acc)
-        return out
+        first, last = self._rows_of(start_s, end_s)
+        endpoint = self._one_endpoint(name)
+        if endpoint is None:
+            return [
+                _added(second.t, method, label, (r for r in second.requests if _matches(r, name)))
+                for second in self.seconds[first:last]
+            ]
+        rows, records = self._by_endpoint()[endpoint]
+        lo, hi = np.searchsorted(rows, (first, last))
+        found = dict(zip(rows[lo:hi].tolist(), records[lo:hi], strict=True))
+        return [
+            _added(self.seconds[row].t, method, label, (found[row],) if row in found else ())
+            for row in range(first, last)
+        ]
+
+    def buckets(
+        self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
+    ) -> BucketRows:
+        """The latency histograms of ``series(name, start_s, end_s)``, row for row, as sparse
+        bucket counts: what estimators and per-second percentiles read, without decoding
+        one HdrHistogram per second. All requests together are merged once and kept."""
+        first, last = self._rows_of(start_s, end_s)
+        if name is None:
+            if "all" not in self._memo:
+                self._memo["all"] = self._read_buckets(None, 0, len(self.seconds), narrow=True)
+            return self._memo["all"].slice(first, last)
+        return self._read_buckets(name, first, last)
+
+    def _read_buckets(
+        self, name: str | None, first: int, last: int, *, narrow: bool = False
+    ) -> BucketRows:
+        endpoint = self._one_endpoint(name)
+        rows: list[int] = []
+        blobs: list[str] = []
+        if endpoint is not None:
+            at, records = self._by_endpoint()[endpoint]
+            lo, hi = np.searchsorted(at, (first, last))
+            for row, r in zip(at[lo:hi].tolist(), records[lo:hi], strict=True):
+                rows += [row - first] * len(r.hist_blobs)
+                blobs += r.hist_blobs
+        else:
+            for row, second in enumerate(self.seconds[first:last]):
+                for r in second.requests:
+                    if _matches(r, name):
+                        rows += [row] * len(r.hist_blobs)
+                        blobs += r.hist_blobs
+        return _rows(np.array(rows, dtype=np.int64), blobs, last - first, narrow=narrow)
+
+
+def _matches(record: RequestSecond, name: str | None) -> bool:
+    return name is None or record.key == name or record.name == name
+
+
+def _bisect(seconds: Sequence[Second], t: int) -> int:
+    """Index of the first second at or after ``t``."""
+    lo, hi = 0, len(seconds)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if seconds[mid].t < t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _added(t: int, method: str, name: str, records: Iterable[RequestSecond]) -> RequestSecond:
+    """``RequestSecond(t, method, name)`` with each record ``combine``d in, in one pass."""
+    if isinstance(records, tuple) and len(records) == 1:
+        (only,) = records
+        if (only.t, only.method, only.name) == (t, method, name):
+            return only  # adding one record to nothing gives an equal record
+    count = bytes_ = sum_us = 0
+    sumsq_us: int | float = 0
+    failures: dict[str, int] = {}
+    blobs: list[str] = []
+    for r in records:
+        count += r.count
+        bytes_ += r.bytes
+        sum_us += r.sum_us
+        sumsq_us += r.sumsq_us
+        for kind, n in r.failures.items():
+            failures[kind] = failures.get(kind, 0) + n
+        blobs += r.hist_blobs
+    return RequestSecond(
+        t=t,
+        method=method,
+        name=name,
+        count=count,
+        failures=failures,
+        bytes=bytes_,
+        sum_us=sum_us,
+        sumsq_us=sumsq_us,
+        hist_blobs=tuple(blobs),
+    )
 
 
 def _split_key(name: str, endpoints: Iterable[tuple[str, str]]) -> tuple[str, str]:
@@ -583,9 +719,225 @@ def _release(histogram: HdrHistogram) -> None:
         encoder.histogram = None
 
 
+# --------------------------------------------------------------------------- fast reads
+#
+# Reports read every histogram of a run, often more than once (the whole run's series, the
+# steady window, each step). Decoding each blob into an HdrHistogram costs a 185 KB counts
+# array and ~0.1 ms; here the V2 encoding (zlib-compressed ZigZag LEB128 varints, a negative
+# number being a run of empty buckets) is decoded straight into (bucket index, count) pairs,
+# a whole batch of blobs in one pass of numpy, giving the exact counts HdrHistogram would.
+
+_COMPRESSION_COOKIE = 0x1C849304
+_ENCODING_COOKIE = 0x1C849303
+_PAYLOAD_HEADER = struct.Struct(
+    ">IIIIqqd"
+)  # cookie, length, offset, digits, lowest, highest, ratio
+_MAX_VARINT_BYTES = 8  # 56 bits: any count or run of empty buckets a timeline holds
+
+
+def _stream(blob: str, layout: BucketLayout) -> bytes | None:
+    """The varint stream of one blob, or ``None`` if it is not in ``layout`` (or not V2)."""
+    raw = binascii.a2b_base64(blob)
+    if len(raw) < 8 or int.from_bytes(raw[:4], "big") & ~0xF0 != _COMPRESSION_COOKIE:
+        return None
+    data = zlib.decompress(raw[8:])
+    if len(data) < _PAYLOAD_HEADER.size:
+        return None
+    cookie, length, offset, digits, lowest, _highest, _ratio = _PAYLOAD_HEADER.unpack_from(data)
+    if (
+        cookie & ~0xF0 != _ENCODING_COOKIE
+        or offset != 0
+        or digits != layout.significant_figures
+        or lowest != layout.lowest_trackable_value
+    ):
+        return None
+    return data[_PAYLOAD_HEADER.size : _PAYLOAD_HEADER.size + length]
+
+
+def _decode_varints(streams: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(indptr, index, counts) of the non-empty buckets of each stream; ``None`` if a varint
+    is longer than this decoder reads (then the caller falls back to HdrHistogram)."""
+    sizes = np.fromiter((len(s) for s in streams), dtype=np.int64, count=len(streams))
+    data = np.frombuffer(b"".join(streams), dtype=np.uint8)
+    indptr = np.zeros(len(streams) + 1, dtype=np.int64)
+    if data.size == 0:
+        return indptr, _NO_BUCKETS[0], _NO_BUCKETS[1]
+    ends = np.flatnonzero(data < 0x80)
+    if ends.size == 0 or ends[-1] != data.size - 1:
+        return None  # a truncated varint
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    lengths = ends - starts + 1
+    longest = int(lengths.max())
+    if longest > _MAX_VARINT_BYTES:
+        return None
+    wide = np.int64 if longest > 4 else np.int32  # 4 bytes hold 28 bits
+    raw = (data[starts] & 0x7F).astype(wide)
+    for k in range(1, longest):  # most varints are one byte: add the rest where there is one
+        more = np.flatnonzero(lengths > k)
+        raw[more] |= (data[starts[more] + k] & 0x7F).astype(wide) << (7 * k)
+    # ZigZag: an even number 2n is a bucket count n; an odd one 2n - 1 a run of n empty buckets
+    half = raw >> 1
+    run = raw & 1
+    step = run * half + 1  # buckets each varint moves past: n for a run, 1 for a count
+    position = np.cumsum(step, dtype=np.int64)  # one past the bucket(s) each varint covers
+    first = np.searchsorted(starts, np.cumsum(sizes) - sizes)  # each stream's first varint
+    keep = np.flatnonzero((run == 0) & (half > 0))
+    stream_of = np.searchsorted(first, keep, side="right") - 1
+    base = np.concatenate([[0], position])[first]
+    index = position[keep] - 1 - base[stream_of]
+    indptr[1:] = np.searchsorted(keep, np.append(first[1:], starts.size))
+    return indptr, index, half[keep].astype(np.int64)
+
+
+def _decode_chunked(
+    streams: list[bytes], chunk_bytes: int = 1 << 18
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``_decode_varints`` on pieces of about ``chunk_bytes``, so temporaries stay in cache."""
+    pieces, first, size = [], 0, 0
+    for i, stream in enumerate(streams):
+        size += len(stream)
+        if size >= chunk_bytes or i == len(streams) - 1:
+            decoded = _decode_varints(streams[first : i + 1])
+            if decoded is None:
+                return None
+            pieces.append(decoded)
+            first, size = i + 1, 0
+    if len(pieces) == 1:
+        return pieces[0]
+    if not pieces:
+        return np.zeros(1, dtype=np.int64), _NO_BUCKETS[0], _NO_BUCKETS[1]
+    offsets = np.cumsum([0] + [p[0][-1] for p in pieces[:-1]])
+    indptr = np.concatenate([[0]] + [p[0][1:] + o for p, o in zip(pieces, offsets, strict=True)])
+    index = np.concatenate([p[1] for p in pieces])
+    counts = np.concatenate([p[2] for p in pieces])
+    return indptr, index, counts
+
+
+def decode_buckets(
+    blobs: Sequence[str], layout: BucketLayout | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Non-empty buckets of each encoded histogram, as CSR arrays (indptr, index, counts).
+
+    Blob ``i`` holds buckets ``index[indptr[i]:indptr[i + 1]]`` (ascending; counts alike) of
+    ``layout`` (default: the timeline's). The counts are exactly what ``decode_histogram``
+    and adding into a histogram of ``layout`` give, but without building any HdrHistogram;
+    a blob recorded with another layout is converted through HdrHistogram, as ``add`` does.
+    """
+    layout = layout or LAYOUT
+    streams: list[bytes] = []
+    odd: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i, blob in enumerate(blobs):
+        stream = _stream(blob, layout) if blob else b""
+        if stream is None:
+            odd[i] = _buckets_via_hdrh(blob, layout)
+            stream = b""
+        streams.append(stream)
+    decoded = _decode_chunked(streams)
+    if decoded is None:  # fall back, blob by blob
+        parts = [_buckets_via_hdrh(b, layout) if b else _NO_BUCKETS for b in blobs]
+        return _stack(parts)
+    indptr, index, counts = decoded
+    if index.size and int(index.max()) >= layout.counts_len:
+        raise IndexError(f"a histogram holds bucket {int(index.max())}, beyond {layout}")
+    if not odd:
+        return indptr, index, counts
+    parts = [
+        odd[i]
+        if i in odd
+        else (index[indptr[i] : indptr[i + 1]], counts[indptr[i] : indptr[i + 1]])
+        for i in range(len(blobs))
+    ]
+    return _stack(parts)
+
+
+_NO_BUCKETS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+
+def _stack(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    indptr = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([p[0].size for p in parts], out=indptr[1:])
+    if not parts:
+        return indptr, _NO_BUCKETS[0], _NO_BUCKETS[1]
+    index = np.concatenate([p[0] for p in parts]).astype(np.int64, copy=False)
+    counts = np.concatenate([p[1] for p in parts]).astype(np.int64, copy=False)
+    return indptr, index, counts
+
+
+def _buckets_via_hdrh(blob: str, layout: BucketLayout) -> tuple[np.ndarray, np.ndarray]:
+    """The slow, general way: decode with HdrHistogram and add into a ``layout`` histogram."""
+    target = HdrHistogram(
+        layout.lowest_trackable_value, layout.highest_trackable_value, layout.significant_figures
+    )
+    _add_encoded(target, blob)
+    counts = np.ctypeslib.as_array(target.counts)[: target.counts_len]
+    index = np.flatnonzero(counts)
+    found = index.astype(np.int64), counts[index].astype(np.int64)
+    _release(target)
+    return found
+
+
+def _sparse(blobs: Sequence[str]) -> SparseHistogram:
+    """Every blob added together, as one sparse histogram of the timeline's layout."""
+    _indptr, index, counts = decode_buckets(blobs)
+    if len(blobs) > 1 and index.size:
+        summed = np.bincount(index, weights=counts, minlength=0).astype(np.int64)
+        index = np.flatnonzero(summed)
+        counts = summed[index]
+    return SparseHistogram(index, counts, LAYOUT)
+
+
+def _narrow(index: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit copies where the values fit: half the memory, for arrays that are kept."""
+    if counts.size and int(counts.max()) >= 2**31:
+        return index.astype(np.int32), counts
+    return index.astype(np.int32), counts.astype(np.int32)
+
+
+def _rows(
+    blob_rows: np.ndarray, blobs: Sequence[str], rows: int, *, narrow: bool = False, chunk: int = 64
+) -> BucketRows:
+    """Per-row histograms from blobs (each tagged with its row, rows ascending), adding the
+    blobs that share a row; decoded ``chunk`` rows at a time to bound memory. ``narrow``
+    keeps the result in 32-bit integers where they fit."""
+    if len(blobs) == 0:
+        return BucketRows(np.zeros(rows + 1, dtype=np.int64), *_NO_BUCKETS, LAYOUT)
+    if np.all(np.diff(blob_rows) > 0):  # one blob per row at most
+        indptr, index, counts = decode_buckets(blobs)
+        row_indptr = np.zeros(rows + 1, dtype=np.int64)
+        row_indptr[blob_rows + 1] = np.diff(indptr)
+        if narrow:
+            index, counts = _narrow(index, counts)
+        return BucketRows(np.cumsum(row_indptr), index, counts, LAYOUT)
+    width = LAYOUT.counts_len
+    sizes, indexes, counts_out = np.zeros(rows, dtype=np.int64), [], []
+    bounds = np.searchsorted(blob_rows, np.arange(0, rows + chunk, chunk))
+    for c, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        if lo == hi:
+            continue
+        indptr, index, counts = decode_buckets(blobs[lo:hi])
+        local = np.repeat(blob_rows[lo:hi] - c * chunk, np.diff(indptr))
+        dense = np.bincount(local * width + index, weights=counts, minlength=0)
+        cells = np.flatnonzero(dense)
+        row_of = cells // width
+        per_row = np.bincount(row_of, minlength=0)
+        sizes[c * chunk : c * chunk + per_row.size] = per_row
+        piece = cells - row_of * width, dense[cells].astype(np.int64)
+        if narrow:
+            piece = _narrow(*piece)
+        indexes.append(piece[0])
+        counts_out.append(piece[1])
+    indptr = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(sizes, out=indptr[1:])
+    return BucketRows(indptr, np.concatenate(indexes), np.concatenate(counts_out), LAYOUT)
+
+
 FORMAT = "swarm-timeline"
 VERSION = 1
 FILE_NAME = "timeline.jsonl"
 HISTOGRAM_LOWEST_US = 1
 HISTOGRAM_HIGHEST_US = 3_600_000_000  # one hour
 HISTOGRAM_SIGNIFICANT_DIGITS = 3
+LAYOUT = BucketLayout.of(new_histogram())
+"""The bucket layout of every timeline histogram (µs, 3 significant digits, up to 1 hour)."""

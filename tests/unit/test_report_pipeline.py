@@ -137,11 +137,6 @@ def test_an_interrupted_run_is_reported_as_failed(tmp_path):
     assert reason.startswith("the run interrupted")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in framework/report.py build_results(): a failed or interrupted run without a "
-    "message gets the reason 'the run interrupted:' (a dangling colon)",
-)
 def test_an_interrupted_run_without_message_has_a_clean_reason(tmp_path):
     folder = run(tmp_path / "run", status="interrupted")
     results, _ = build_results(load_run(folder), ReportOptions(), created_at="2024-01-01T00:00:00Z")

@@ -17,7 +17,8 @@ from typing import TextIO
 
 from framework.errors import ReportError, SwarmError, UsageError
 from framework.history import format_value, render_trend, trend
-from framework.store import METRICS, KeyFigures, ResultsStore, RunDetails, RunSummary
+from framework.run_records import KeyFigures, RunDetails, RunSummary
+from framework.store import METRICS, ResultsStore
 
 __all__ = [
     "COMMANDS",

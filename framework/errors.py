@@ -12,8 +12,8 @@
     └── ReportError                 a run folder cannot be read or reported (exit 3)
         └── StoreError              the results index cannot be read or written
 
-``UnknownRunError`` and ``StoreError`` live in ``framework.store``, ``NoBaselineError`` in
-``framework.cli_store``, beside the code that raises them.
+``UnknownRunError`` lives in ``framework.store``, ``StoreError`` in ``framework.index_database``
+and ``NoBaselineError`` in ``framework.cli_store``, beside the code that raises them.
 
 Library code raises; only ``framework.cli`` maps these to exit codes.
 """

@@ -21,7 +21,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from framework.store import METRICS, HistoryPoint
+from framework.run_records import HistoryPoint
+from framework.store import METRICS
 
 __all__ = ["Shift", "Trend", "format_value", "render_trend", "sparkline", "trend"]
 

@@ -34,7 +34,8 @@ from framework.errors import SwarmError
 from framework.history import HIGHER_IS_BETTER, UNITS, Trend, trend
 from framework.render_html import _asset, _environment
 from framework.render_markdown import format_value
-from framework.store import ResultsStore, RunSummary
+from framework.run_records import RunSummary
+from framework.store import ResultsStore
 
 __all__ = [
     "MULTIPLES",

@@ -10,7 +10,8 @@ import pytest
 from test_store import write_run
 
 from framework.history import Shift, format_value, render_trend, sparkline, trend
-from framework.store import HistoryPoint, ResultsStore
+from framework.run_records import HistoryPoint
+from framework.store import ResultsStore
 
 
 def history(levels, cv=0.01, seed=0, interval=0.03):

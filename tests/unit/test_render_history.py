@@ -13,7 +13,7 @@ from framework.render_history import (
     render_history_html,
     trend_chart,
 )
-from framework.store import RunSummary
+from framework.run_records import RunSummary
 
 HOSTILE = "<script>alert(1)</script>"
 CREATED = "2026-12-01T00:00:00Z"

@@ -14,15 +14,10 @@ from pathlib import Path
 import pytest
 
 from framework.errors import ReportError, UsageError
+from framework.index_database import SCHEMA_VERSION, StoreError
 from framework.results import EndpointResult, Figure, QualityResult, Results, Window
-from framework.store import (
-    SCHEMA_VERSION,
-    Estimate,
-    HistoryPoint,
-    ResultsStore,
-    StoreError,
-    UnknownRunError,
-)
+from framework.run_records import Estimate, HistoryPoint
+from framework.store import ResultsStore, UnknownRunError
 
 
 def figure(value: float, spread: float = 0.03) -> Figure:
@@ -294,7 +289,7 @@ def test_a_corrupt_index_is_a_store_error_that_rebuild_repairs(reports, store):
 def test_a_locked_index_is_an_error_but_never_taken_for_a_corrupt_one(reports, store, monkeypatch):
     write_run(reports, "a")
     store.sync()
-    monkeypatch.setattr("framework.store.BUSY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr("framework.index_database.BUSY_TIMEOUT_S", 0.05)
     holder = sqlite3.connect(reports / "index.sqlite", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from hdrh.histogram import HdrHistogram
 
 from framework import shapes
 from framework.analysis import (
@@ -17,8 +19,17 @@ from framework.analysis import (
     steady_window,
 )
 from framework.estimators import estimates
-from framework.histograms import percentiles_us
+from framework.histograms import cumulative_counts, percentiles_us
 from framework.report import load_run
+from framework.timeline import (
+    RequestSecond,
+    Second,
+    TimelineWriter,
+    decode_buckets,
+    decode_histogram,
+    new_histogram,
+    read_timeline,
+)
 from tests.synthetic import START_S, Latency, plan_record, write_run
 
 CONSTANT = shapes.constant(users=30, spawn_rate=1, duration_s=200)  # 30 s ramp-up
@@ -245,3 +256,120 @@ def test_timeouts_are_counted_from_failure_kinds(tmp_path):
     result = analyse_window(data.timeline, w, AnalysisSettings(timeout_s=30)).window.overall
     assert result.timeouts == result.failures > 0
     assert not math.isnan(result.error_rate.value)
+
+
+# --------------------------------------------------------------------------- the read path
+
+
+def _reference(blobs) -> HdrHistogram:
+    """What decoding each blob with HdrHistogram and adding them up gives."""
+    merged = new_histogram()
+    for blob in blobs:
+        merged.add(decode_histogram(blob))
+    return merged
+
+
+def _nonzero(histogram: HdrHistogram) -> tuple[list[int], list[int]]:
+    counts = np.ctypeslib.as_array(histogram.counts)[: histogram.counts_len]
+    index = np.flatnonzero(counts)
+    return index.tolist(), counts[index].tolist()
+
+
+def _blob(values, counts=None, histogram=None) -> str:
+    h = histogram or new_histogram()
+    for i, v in enumerate(values):
+        h.record_value(int(v), 1 if counts is None else int(counts[i]))
+    return h.encode().decode("ascii")
+
+
+def test_decoded_buckets_are_exactly_hdrhistograms_counts():
+    rng = np.random.default_rng(7)
+    blobs = [
+        _blob([0, 1, 2, 2047, 2048, 2049, 4095, 4096, 3_600_000_000]),  # bucket edges
+        _blob(range(0, 400, 2)),  # single empty buckets between counts
+        _blob([7, 5_000_000], counts=[2**40, 3]),  # a count needing a 6-byte varint
+        _blob(rng.integers(0, 3_600_000_000, 300)),
+        _blob(rng.lognormal(10, 1, 2000).astype(int)),
+        _blob([]),  # no values
+        _blob([123_456], histogram=HdrHistogram(1, 3_600_000_000, 2)),  # other layouts:
+        _blob([123_456, 999], histogram=HdrHistogram(1000, 10**9, 3)),  # converted as add does
+    ]
+    indptr, index, counts = decode_buckets(blobs)
+    assert len(indptr) == len(blobs) + 1
+    for i, blob in enumerate(blobs):
+        part = slice(indptr[i], indptr[i + 1])
+        assert (index[part].tolist(), counts[part].tolist()) == _nonzero(_reference([blob])), i
+    assert decode_buckets([])[0].tolist() == [0]
+
+
+@pytest.fixture(scope="module")
+def amended(tmp_path_factory):
+    """A timeline with two methods on one name, idle seconds and late corrections."""
+    rng = np.random.default_rng(3)
+    path = tmp_path_factory.mktemp("amended") / "timeline.jsonl"
+    with TimelineWriter(path, created_s=100.0) as writer:
+        for t in range(100, 160):
+            requests = []
+            for method, name in (("GET", "/b"), ("POST", "/b"), ("GET", "/a")):
+                latencies = rng.lognormal(3, 1, rng.integers(0, 40))
+                if t not in (110, 120) and latencies.size:
+                    requests.append(RequestSecond.from_latencies(t, method, name, latencies))
+            writer.write_second(Second(t=t, users=3, workers=1, requests=tuple(requests)))
+            if t % 4 == 0:
+                late = RequestSecond.from_latencies(t - 2, "GET", "/b", rng.lognormal(3, 1, 5))
+                writer.write_late(late)
+    return read_timeline(path)
+
+
+@pytest.mark.parametrize("name", [None, "/b", "GET /b", "POST /b", "GET /a", "/nope"])
+@pytest.mark.parametrize(("start", "end"), [(None, None), (105, 150), (150, 105)])
+def test_per_second_buckets_are_each_records_own_histogram(amended, name, start, end):
+    records = amended.series(name, start, end)
+    assert [r.t for r in records] == [
+        s.t for s in amended.seconds if (start or 0) <= s.t < (end or 10**9)
+    ]
+    rows = amended.buckets(name, start, end)
+    assert len(rows) == len(records)
+    percentiles = rows.percentiles_us((50, 99.9))
+    for i, record in enumerate(records):
+        reference = _reference(record.hist_blobs)
+        row = rows.row(i)
+        assert (row.index.tolist(), row.counts_nonzero.tolist()) == _nonzero(reference)
+        expected = percentiles_us(reference, (50, 99.9))
+        assert [None if math.isnan(v) else v for v in percentiles[i]] == expected
+        assert percentiles_us(row, (50, 99.9)) == expected
+        assert (row.get_min_value(), row.get_max_value()) == (
+            reference.get_min_value(),
+            reference.get_max_value(),
+        )
+        assert row.get_total_count() == reference.get_total_count() == record.count
+
+
+@pytest.mark.parametrize("name", [None, "/b", "GET /a"])
+def test_merged_histograms_equal_hdrhistograms_own_merge(amended, name):
+    blobs = [b for r in amended.select(name, 105, 150) for b in r.hist_blobs]
+    reference = _reference(blobs)
+    for merged in (
+        amended.merged_histogram(name, 105, 150),
+        amended.total(name, 105, 150).histogram,
+        amended.buckets(name, 105, 150).total().to_hdrhistogram(),
+    ):
+        assert _nonzero(merged) == _nonzero(reference)
+        assert (merged.get_total_count(), merged.get_min_value(), merged.get_max_value()) == (
+            reference.get_total_count(),
+            reference.get_min_value(),
+            reference.get_max_value(),
+        )
+    sparse = amended.buckets(name, 105, 150).total()
+    bounds = [1000, 20_000, 50_000, 10**7]
+    assert cumulative_counts(sparse, bounds) == cumulative_counts(reference, bounds)
+
+
+def test_series_equals_adding_up_the_records_one_by_one(amended):
+    for name in (None, "/b", "GET /a"):
+        for second, got in zip(amended.seconds, amended.series(name), strict=True):
+            expected = RequestSecond(t=second.t, method=got.method, name=got.name)
+            for r in second.requests:
+                if name is None or name in (r.key, r.name):
+                    expected = expected.combine(r)
+            assert got == expected

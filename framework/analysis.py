@@ -39,9 +39,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Analysed",
     "AnalysisSettings",
+    "GeneratorHealth",
     "PlannedWindow",
     "analyse_window",
     "interval_data",
+    "load_generator_health",
     "planned_windows",
     "run_start_s",
     "steady_window",
@@ -201,15 +203,14 @@ def analyse_window(
     timeline: Timeline,
     window: PlannedWindow,
     settings: AnalysisSettings,
-    *,
-    cpu_percent: Sequence[float] | None = None,
 ) -> Analysed:
     """Every figure of every request name, and of all together, within ``window``."""
+    health = load_generator_health(timeline, window)
     found: dict[str, Mapping[str, Estimate]] = {}
-    overall, found[""] = _endpoint(timeline, None, window, settings, cpu_percent)
+    overall, found[""] = _endpoint(timeline, None, window, settings, health)
     endpoints = []
     for key in timeline.names():
-        result, found[key] = _endpoint(timeline, key, window, settings, cpu_percent)
+        result, found[key] = _endpoint(timeline, key, window, settings, health)
         endpoints.append(result)
     result_window = Window(
         window.name, window.start_s, window.end_s, window.users, overall, tuple(endpoints)
@@ -217,12 +218,36 @@ def analyse_window(
     return Analysed(result_window, found)
 
 
+@dataclass(frozen=True)
+class GeneratorHealth:
+    """What the timeline says about the load generators during a window.
+
+    ``cpu_percent`` holds the busiest generator's CPU use per second (empty when never
+    sampled); ``missing_intervals`` counts worker-seconds below the window's peak worker
+    count — a lost or silent worker — out of ``expected_intervals``.
+    """
+
+    cpu_percent: tuple[float, ...]
+    missing_intervals: int
+    expected_intervals: int
+
+
+def load_generator_health(timeline: Timeline, window: PlannedWindow) -> GeneratorHealth:
+    """CPU samples and missing worker-seconds of the seconds inside ``window``."""
+    inside = [s for s in timeline.seconds if window.start_s <= s.t < window.end_s]
+    cpu = tuple(s.cpu_percent for s in inside if s.cpu_percent is not None)
+    workers = [s.workers for s in inside if s.workers is not None]
+    peak = max(workers, default=0)
+    missing = sum(peak - w for w in workers)
+    return GeneratorHealth(cpu, missing, peak * len(workers))
+
+
 def _endpoint(
     timeline: Timeline,
     key: str | None,
     window: PlannedWindow,
     settings: AnalysisSettings,
-    cpu_percent: Sequence[float] | None,
+    health: GeneratorHealth,
 ) -> tuple[EndpointResult, Mapping[str, Estimate]]:
     records = _series(timeline, key, window)
     rows = timeline.buckets(key, window.start_s, window.end_s)
@@ -240,7 +265,9 @@ def _endpoint(
             metrics=("mean", "p95", "p99"),
             computed=found,
             confidence=settings.confidence,
-            cpu_percent=cpu_percent,
+            cpu_percent=health.cpu_percent or None,
+            missing_intervals=health.missing_intervals,
+            expected_intervals=health.expected_intervals,
             timeout_s=settings.timeout_s,
         )
         p95 = found["p95"]

@@ -211,8 +211,8 @@ class TimelineMerger:
         self._late: dict[tuple[int, str, str], RequestSecond] = {}
         self._watermark: dict[str, int] = {}
         self._last_seen_s: dict[str, float] = {}
-        self._gauges: dict[int, tuple[int | None, int | None]] = {}
-        self._carried: tuple[int | None, int | None] = (None, None)
+        self._gauges: dict[int, tuple[int | None, int | None, float | None]] = {}
+        self._carried: tuple[int | None, int | None, float | None] = (None, None, None)
         self._next_s: int | None = None
         self.late_records = 0
         self.late_requests = 0
@@ -255,9 +255,16 @@ class TimelineMerger:
         self._watermark.pop(worker_id, None)
         self._last_seen_s.pop(worker_id, None)
 
-    def observe(self, now_s: float, *, users: int | None, workers: int | None) -> None:
+    def observe(
+        self,
+        now_s: float,
+        *,
+        users: int | None,
+        workers: int | None,
+        cpu_percent: float | None = None,
+    ) -> None:
         """Sample the load applied during second ``floor(now_s)``; the last sample wins."""
-        self._gauges[math.floor(now_s)] = (users, workers)
+        self._gauges[math.floor(now_s)] = (users, workers, cpu_percent)
 
     def close(self, now_s: float) -> MergeResult:
         """Release every second that is complete at master time ``now_s``, in order."""
@@ -285,11 +292,13 @@ class TimelineMerger:
             self._next_s = min(known)
         seconds = []
         for t in range(self._next_s, limit):
-            users, workers = self._gauges.pop(t, self._carried)
-            self._carried = (users, workers)
+            users, workers, cpu = self._gauges.pop(t, self._carried)
+            self._carried = (users, workers, cpu)
             cells = self._pending.pop(t, {})
             requests = tuple(sorted(cells.values(), key=lambda r: r.key))
-            seconds.append(Second(t=t, users=users, workers=workers, requests=requests))
+            seconds.append(
+                Second(t=t, users=users, workers=workers, requests=requests, cpu_percent=cpu)
+            )
         self._next_s = max(self._next_s, limit)
         for t in [t for t in self._gauges if t < self._next_s]:
             del self._gauges[t]

@@ -237,12 +237,15 @@ class Second:
     ``users`` is the user count sampled during that second (carried forward from the
     previous sample when none fell in it); ``workers`` the live load generators (1 when
     local). Both are ``None`` for a second whose ``sec`` line was never written (crash).
+    ``cpu_percent`` is the busiest load generator's CPU use (Locust's own sample), for the
+    load-generator health check; ``None`` when not sampled.
     """
 
     t: int
     users: int | None = None
     workers: int | None = None
     requests: tuple[RequestSecond, ...] = ()
+    cpu_percent: float | None = None
 
     def get(self, name: str) -> RequestSecond | None:
         """The record for ``"METHOD name"`` (or a bare name, if only one method uses it)."""
@@ -535,6 +538,7 @@ class TimelineWriter:
             lines.append({"type": "req", **r.to_record()})
         lines.append(
             {"type": "sec", "t": second.t, "users": second.users, "workers": second.workers}
+            | ({"cpu": second.cpu_percent} if second.cpu_percent is not None else {})
         )
         self._write(lines)
 
@@ -580,6 +584,9 @@ class TimelineWriter:
 
     def _write(self, objects: Iterable[Mapping[str, Any]]) -> None:
         self._file.write("".join(json.dumps(o, separators=(",", ":")) + "\n" for o in objects))
+
+
+_NO_GAUGES = (None, None, None)
 
 
 def read_timeline(path: Path | str) -> Timeline:
@@ -630,7 +637,7 @@ def read_timeline(path: Path | str) -> Timeline:
                 cells[k] = cells[k].combine(r) if k in cells else r
                 late += kind == "late"
             elif kind == "sec":
-                gauges[int(obj["t"])] = (obj.get("users"), obj.get("workers"))
+                gauges[int(obj["t"])] = (obj.get("users"), obj.get("workers"), obj.get("cpu"))
             elif kind == "end":
                 complete, end = True, obj
             # unknown types are skipped: version 1 readers accept additive extensions
@@ -643,8 +650,9 @@ def read_timeline(path: Path | str) -> Timeline:
     seconds = tuple(
         Second(
             t=t,
-            users=gauges.get(t, (None, None))[0],
-            workers=gauges.get(t, (None, None))[1],
+            users=gauges.get(t, _NO_GAUGES)[0],
+            workers=gauges.get(t, _NO_GAUGES)[1],
+            cpu_percent=gauges.get(t, _NO_GAUGES)[2],
             requests=tuple(sorted(by_second[t], key=lambda r: r.key)),
         )
         for t in sorted(by_second)

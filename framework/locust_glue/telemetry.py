@@ -223,8 +223,14 @@ class Telemetry:
         runner = self.environment.runner
         if self.merger is None or runner is None:
             return
-        workers = runner.worker_count if isinstance(runner, MasterRunner) else 1
-        self.merger.observe(now_s, users=runner.user_count, workers=workers)
+        if isinstance(runner, MasterRunner):
+            workers = runner.worker_count
+            samples = [c.cpu_usage for c in runner.clients.values() if c.cpu_usage is not None]
+            cpu = float(max(samples)) if samples else None
+        else:
+            workers = 1
+            cpu = float(runner.current_cpu_usage)
+        self.merger.observe(now_s, users=runner.user_count, workers=workers, cpu_percent=cpu)
 
     def _emit(self, result: MergeResult, now_s: float) -> None:
         for second in result.seconds:

@@ -1,20 +1,23 @@
-"""Server-side SVG charts for the HTML report: line charts over time, interval charts, bars.
+"""The parts every swarm SVG chart is built from: frame, axes, ticks, legend, escaping.
 
-The report must work offline and from a single file, so charts are drawn here as inline SVG
-markup instead of by a JavaScript library from a CDN. Every function is pure: data in, SVG
-text out (all text escaped), with axis labels and a legend drawn inside the SVG. Long series
-are thinned first with ``downsample`` so a one-hour run stays a few hundred kilobytes.
+Reports must work offline and from a single file, so charts are drawn as inline SVG text
+on the server rather than by a JavaScript library from a CDN. Each kind of chart lives in
+its own module (``chart_timeseries``, ``chart_categories``, ``chart_comparison``,
+``chart_trend``); this one holds what they share, so every chart escapes text, rounds
+coordinates, spaces ticks and draws axes and legends the same way. Every function is pure:
+numbers in, SVG text out, and every string from the scenario goes through ``svg_escape``.
+Long series are thinned with ``downsample`` so a one-hour run stays a few hundred kilobytes.
 
-    >>> svg = line_chart([Line("p95", ((0, 10.0), (1, 12.0)), "#f59e0b")],
-    ...                  x_label="elapsed", y_label="ms")
-    >>> svg.startswith("<svg") and "<path" in svg and ">p95<" in svg
-    True
+    >>> frame = Frame(left=70, top=20, width=800, height=200, x0=0, x1=10, y0=0, y1=100)
+    >>> frame.x(5), frame.y(100)
+    (470.0, 20.0)
+    >>> series_path(frame, [(0, 0.0), (5, None), (10, 50.0)], step=False)
+    'M70 220M870 120'
 """
 
 from __future__ import annotations
 
 import html
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,17 +25,27 @@ from typing import Literal
 
 __all__ = [
     "MAX_POINTS",
-    "Band",
-    "Interval",
-    "IntervalSeries",
-    "Line",
-    "bar_chart",
+    "Format",
+    "Frame",
+    "Point",
     "downsample",
+    "flow",
     "format_elapsed",
-    "interval_chart",
-    "line_chart",
+    "format_number",
+    "legend",
     "nice_ticks",
-    "ratio_marker",
+    "open_svg",
+    "round_for_data",
+    "series_path",
+    "shorten",
+    "svg_escape",
+    "svg_number",
+    "time_ticks",
+    "value_frame",
+    "value_range",
+    "whisker_path",
+    "x_axis",
+    "y_axis",
 ]
 
 MAX_POINTS = 1000
@@ -41,57 +54,48 @@ Format = Callable[[float], str]
 
 
 @dataclass(frozen=True)
-class Line:
-    """One series: ``(x, y)`` points in x order; a ``None`` y leaves a gap in the line."""
+class Frame:
+    """The plot area in SVG units (``left``, ``top``, ``width``, ``height``) and the data
+    ranges it shows (``x0``–``x1``, ``y0``–``y1``); ``x`` and ``y`` map data to SVG units.
 
-    label: str
-    points: Sequence[Point]
-    color: str
-    axis: Literal["left", "right"] = "left"
-    step: bool = False
-    dash: str | None = None
-    width: float = 1.75
+    ``y`` clamps to the range, so a whisker past the top tick stops at the frame's edge.
+    """
 
-
-@dataclass(frozen=True)
-class Band:
-    """A shaded rectangle from ``x0`` to ``x1``; ``low``/``high`` ``None`` span the plot."""
-
-    label: str
+    left: float
+    top: float
+    width: float
+    height: float
     x0: float
     x1: float
-    color: str
-    low: float | None = None
-    high: float | None = None
-    opacity: float = 0.18
+    y0: float
+    y1: float
+
+    def x(self, value: float) -> float:
+        span = (self.x1 - self.x0) or 1.0
+        return self.left + (value - self.x0) / span * self.width
+
+    def y(self, value: float) -> float:
+        span = (self.y1 - self.y0) or 1.0
+        clamped = min(max(value, self.y0), self.y1)
+        return self.top + self.height - (clamped - self.y0) / span * self.height
 
 
-@dataclass(frozen=True)
-class Interval:
-    value: float | None
-    low: float | None = None
-    high: float | None = None
-
-
-@dataclass(frozen=True)
-class IntervalSeries:
-    """One value with its interval per category, drawn as a dot with whiskers."""
-
-    label: str
-    values: Sequence[Interval]
-    color: str
-    axis: Literal["left", "right"] = "left"
-
-
-def _esc(text: object) -> str:
+def svg_escape(text: object) -> str:
+    """``text`` safe inside SVG element text and attribute values (quotes too)."""
     return html.escape(str(text), quote=True)
 
 
-def _num(value: float) -> str:
+def svg_number(value: float) -> str:
+    """A coordinate with at most one decimal and no trailing zeros: ``12``, ``12.5``."""
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _round(value: float | None) -> float | None:
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the last one an ellipsis, if it is longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def round_for_data(value: float | None) -> float | None:
     """Three significant digits at least, to keep the embedded hover data small."""
     if value is None or value == 0:
         return value
@@ -162,103 +166,16 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200)
 
 
-def _time_ticks(low: float, high: float, count: int = 8) -> list[float]:
+def time_ticks(low: float, high: float, count: int = 8) -> list[float]:
+    """Ticks in ``[low, high]`` seconds at a step a clock reads well (15 s, 5 min, 1 h …)."""
     span = max(high - low, 1.0)
     step = next((s for s in _TIME_STEPS if span / s <= count), _TIME_STEPS[-1])
     first = math.ceil(low / step) * step
     return [first + i * step for i in range(int((high - first) // step) + 1)]
 
 
-@dataclass(frozen=True)
-class _Frame:
-    """The plot area in SVG units and the data ranges it shows."""
-
-    left: float
-    top: float
-    width: float
-    height: float
-    x0: float
-    x1: float
-    y0: float
-    y1: float
-
-    def x(self, value: float) -> float:
-        span = (self.x1 - self.x0) or 1.0
-        return self.left + (value - self.x0) / span * self.width
-
-    def y(self, value: float) -> float:
-        span = (self.y1 - self.y0) or 1.0
-        clamped = min(max(value, self.y0), self.y1)
-        return self.top + self.height - (clamped - self.y0) / span * self.height
-
-
-def _legend(items: Sequence[tuple[str, str, str]], x: float, y: float, right: float) -> str:
-    """Swatches and labels in a row (wrapping); ``items`` are (label, color, kind)."""
-    parts, cx, cy = [], x, y
-    for label, color, kind in items:
-        text = label if len(label) <= 40 else label[:39] + "…"
-        width = 22 + 6.6 * len(text)
-        if cx + width > right and cx > x:
-            cx, cy = x, cy + 16
-        if kind == "band":
-            swatch = f'<rect x="{_num(cx)}" y="{_num(cy - 8)}" width="14" height="10" '
-            swatch += f'fill="{_esc(color)}" fill-opacity="0.3"/>'
-        else:
-            swatch = f'<rect x="{_num(cx)}" y="{_num(cy - 4)}" width="14" height="3" '
-            swatch += f'fill="{_esc(color)}"/>'
-        parts.append(
-            f'{swatch}<text x="{_num(cx + 18)}" y="{_num(cy)}" class="legend">'
-            f"{_esc(text)}<title>{_esc(label)}</title></text>"
-        )
-        cx += width + 14
-    return '<g class="chart-legend">' + "".join(parts) + "</g>"
-
-
-def _y_axis(frame: _Frame, ticks: Sequence[float], label: str, side: str, fmt: Format) -> str:
-    parts = []
-    for tick in ticks:
-        y = frame.y(tick)
-        if side == "left":
-            parts.append(
-                f'<line x1="{_num(frame.left)}" x2="{_num(frame.left + frame.width)}" '
-                f'y1="{_num(y)}" y2="{_num(y)}" class="grid"/>'
-                f'<text x="{_num(frame.left - 6)}" y="{_num(y + 4)}" text-anchor="end" '
-                f'class="tick">{_esc(fmt(tick))}</text>'
-            )
-        else:
-            parts.append(
-                f'<text x="{_num(frame.left + frame.width + 6)}" y="{_num(y + 4)}" '
-                f'class="tick">{_esc(fmt(tick))}</text>'
-            )
-    middle = frame.top + frame.height / 2
-    x = frame.left - 50 if side == "left" else frame.left + frame.width + 50
-    angle = -90 if side == "left" else 90
-    parts.append(
-        f'<text transform="translate({_num(x)},{_num(middle)}) rotate({angle})" '
-        f'text-anchor="middle" class="axis-label">{_esc(label)}</text>'
-    )
-    return "".join(parts)
-
-
-def _path(frame: _Frame, points: Sequence[Point], step: bool) -> str:
-    """An SVG path through the points, lifting the pen at ``None``."""
-    commands, pen_down = [], False
-    for x, y in points:
-        if y is None:
-            pen_down = False
-            continue
-        px, py = frame.x(x), frame.y(y)
-        if not pen_down:
-            commands.append(f"M{_num(px)} {_num(py)}")
-        elif step:
-            commands.append(f"H{_num(px)}V{_num(py)}")
-        else:
-            commands.append(f"L{_num(px)} {_num(py)}")
-        pen_down = True
-    return "".join(commands)
-
-
-def _range(values: Sequence[float], floor_zero: bool) -> tuple[float, float]:
+def value_range(values: Sequence[float], floor_zero: bool) -> tuple[float, float]:
+    """``(low, high)`` of ``values``, never empty (``high > low``); from 0 with ``floor_zero``."""
     if not values:
         return 0.0, 1.0
     low, high = min(values), max(values)
@@ -269,287 +186,132 @@ def _range(values: Sequence[float], floor_zero: bool) -> tuple[float, float]:
     return low, high
 
 
-def _open_svg(width: int, height: int, title: str, kind: str, extra: str = "") -> str:
+def value_frame(
+    ys: Sequence[float], *, plot: tuple[float, float, float, float], x0: float, x1: float
+) -> tuple[Frame, list[float]]:
+    """A frame whose y range runs from 0 (or below) to round ticks covering ``ys``, and the
+    ticks; ``plot`` is ``(left, top, width, height)`` in SVG units."""
+    low, high = value_range(ys, floor_zero=True)
+    ticks = nice_ticks(low, high)
+    return Frame(*plot, x0, x1, ticks[0], ticks[-1]), ticks
+
+
+def open_svg(width: int, height: int, title: str, kind: str, extra: str = "") -> str:
+    """The ``<svg>`` start tag (class ``chart <kind>``, scaled by ``viewBox``) and its title,
+    which screen readers announce; ``extra`` is more attributes, already escaped."""
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {kind}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(title)}"{extra}>'
-        f"<title>{_esc(title)}</title>"
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{svg_escape(title)}"{extra}>'
+        f"<title>{svg_escape(title)}</title>"
     )
 
 
-def line_chart(
-    lines: Sequence[Line],
-    *,
-    x_label: str,
-    y_label: str,
-    y2_label: str | None = None,
-    bands: Sequence[Band] = (),
-    title: str = "",
-    x_format: Format = format_elapsed,
-    y_format: Format = format_number,
-    y2_format: Format = format_number,
-    width: int = 960,
-    height: int = 300,
-) -> str:
-    """A line chart with a left (and optionally right) y axis, bands behind the lines.
+def flow(
+    widths: Sequence[float], x: float, y: float, right: float, gap: float
+) -> list[tuple[float, float]]:
+    """Where items of these widths go, laid out from ``(x, y)`` left to right ``gap`` apart,
+    wrapping to a row 16 units lower before ``right`` (a legend's swatches and labels)."""
+    spots, cx, cy = [], x, y
+    for width in widths:
+        if cx + width > right and cx > x:
+            cx, cy = x, cy + 16
+        spots.append((cx, cy))
+        cx += width + gap
+    return spots
 
-    The SVG carries its drawn series as ``data-series`` JSON and its plot geometry as
-    ``data-plot``, so the report's small script can show values under the pointer.
+
+def legend(items: Sequence[tuple[str, str, str]], x: float, y: float, right: float) -> str:
+    """Swatches and labels in a row from ``(x, y)``, wrapping before ``right``.
+
+    ``items`` are ``(label, color, kind)``; ``kind`` ``"band"`` draws a shaded block, any
+    other a line. Labels past 40 characters are cut, with the whole one as a tooltip.
     """
-    right_axis = y2_label is not None and any(line.axis == "right" for line in lines)
-    legend_items = [(b.label, b.color, "band") for b in bands if b.label]
-    legend_items += [(line.label, line.color, "line") for line in lines]
-    rows = 1 + int(sum(28 + 6.6 * min(len(t), 40) for t, _, _ in legend_items) // (width - 90))
-    top = 14 + 16 * rows
-    left, right, bottom = 70, (70 if right_axis else 24), 46
-    xs = [x for line in lines for x, _ in line.points]
-    xs += [v for b in bands for v in (b.x0, b.x1)]
-    x0, x1 = _range(xs, floor_zero=False) if xs else (0.0, 1.0)
-    frames = {}
-    for side in ("left", "right"):
-        ys = [y for ln in lines if ln.axis == side for _, y in ln.points if y is not None]
+    shown = [shorten(label, 40) for label, _, _ in items]
+    spots = flow([22 + 6.6 * len(text) for text in shown], x, y, right, gap=14)
+    parts = []
+    for (label, color, kind), text, (cx, cy) in zip(items, shown, spots, strict=True):
+        if kind == "band":
+            swatch = f'<rect x="{svg_number(cx)}" y="{svg_number(cy - 8)}" width="14" height="10" '
+            swatch += f'fill="{svg_escape(color)}" fill-opacity="0.3"/>'
+        else:
+            swatch = f'<rect x="{svg_number(cx)}" y="{svg_number(cy - 4)}" width="14" height="3" '
+            swatch += f'fill="{svg_escape(color)}"/>'
+        parts.append(
+            f'{swatch}<text x="{svg_number(cx + 18)}" y="{svg_number(cy)}" class="legend">'
+            f"{svg_escape(text)}<title>{svg_escape(label)}</title></text>"
+        )
+    return '<g class="chart-legend">' + "".join(parts) + "</g>"
+
+
+def y_axis(frame: Frame, ticks: Sequence[float], label: str | None, side: str, fmt: Format) -> str:
+    """Tick labels on the ``left`` (with grid lines across the frame) or ``right`` side,
+    and ``label`` turned along the axis (none when ``None``)."""
+    n = svg_number
+    parts = []
+    for tick in ticks:
+        y = frame.y(tick)
         if side == "left":
-            ys += [v for b in bands for v in (b.low, b.high) if v is not None]
-        low, high = _range(ys, floor_zero=True)
-        ticks = nice_ticks(low, high)
-        frames[side] = (
-            _Frame(left, top, width - left - right, height - top - bottom,
-                   x0, x1, ticks[0], ticks[-1]),
-            ticks,
-        )  # fmt: skip
-    frame, ticks = frames["left"]
-    series = {
-        "lines": [
-            {
-                "label": ln.label,
-                "color": ln.color,
-                "points": [[_round(x), _round(y)] for x, y in ln.points],
-            }
-            for ln in lines
-        ],
-    }
-    plot = [_num(v) for v in (frame.left, frame.top, frame.width, frame.height, x0, x1)]
-    encoded = _esc(json.dumps(series, separators=(",", ":")))
-    extra = f' data-plot="{",".join(plot)}" data-series="{encoded}"'
-    parts = [_open_svg(width, height, title or y_label, "line-chart", extra)]
-    for band in bands:
-        y_top = frame.top if band.high is None else frame.y(band.high)
-        y_bottom = frame.top + frame.height if band.low is None else frame.y(band.low)
-        bx0, bx1 = frame.x(max(band.x0, x0)), frame.x(min(band.x1, x1))
-        parts.append(
-            f'<rect class="band" x="{_num(bx0)}" y="{_num(y_top)}" '
-            f'width="{_num(max(bx1 - bx0, 0.5))}" height="{_num(max(y_bottom - y_top, 0.5))}" '
-            f'fill="{_esc(band.color)}" fill-opacity="{band.opacity}">'
-            f"<title>{_esc(band.label)}</title></rect>"
-        )
-    parts.append(_y_axis(frame, ticks, y_label, "left", y_format))
-    if right_axis:
-        rframe, rticks = frames["right"]
-        parts.append(_y_axis(rframe, rticks, y2_label or "", "right", y2_format))
-    for tick in _time_ticks(x0, x1) if x_format is format_elapsed else nice_ticks(x0, x1, 8):
-        if x0 <= tick <= x1:
-            px = frame.x(tick)
             parts.append(
-                f'<line x1="{_num(px)}" x2="{_num(px)}" y1="{_num(frame.top + frame.height)}" '
-                f'y2="{_num(frame.top + frame.height + 4)}" class="axis"/>'
-                f'<text x="{_num(px)}" y="{_num(frame.top + frame.height + 17)}" '
-                f'text-anchor="middle" class="tick">{_esc(x_format(tick))}</text>'
+                f'<line x1="{n(frame.left)}" x2="{n(frame.left + frame.width)}" '
+                f'y1="{n(y)}" y2="{n(y)}" class="grid"/>'
+                f'<text x="{n(frame.left - 6)}" y="{n(y + 4)}" text-anchor="end" '
+                f'class="tick">{svg_escape(fmt(tick))}</text>'
             )
-    parts.append(
-        f'<line x1="{_num(frame.left)}" x2="{_num(frame.left + frame.width)}" '
-        f'y1="{_num(frame.top + frame.height)}" y2="{_num(frame.top + frame.height)}" '
-        f'class="axis"/>'
-        f'<text x="{_num(frame.left + frame.width / 2)}" y="{height - 6}" '
-        f'text-anchor="middle" class="axis-label">{_esc(x_label)}</text>'
+        else:
+            parts.append(
+                f'<text x="{n(frame.left + frame.width + 6)}" y="{n(y + 4)}" '
+                f'class="tick">{svg_escape(fmt(tick))}</text>'
+            )
+    if label is not None:
+        middle = frame.top + frame.height / 2
+        x = frame.left - 50 if side == "left" else frame.left + frame.width + 50
+        angle = -90 if side == "left" else 90
+        parts.append(
+            f'<text transform="translate({n(x)},{n(middle)}) rotate({angle})" '
+            f'text-anchor="middle" class="axis-label">{svg_escape(label)}</text>'
+        )
+    return "".join(parts)
+
+
+def x_axis(frame: Frame, label: str | None, height: int) -> str:
+    """The line along the frame's bottom and ``label`` centred under it, near the bottom
+    of an SVG ``height`` units tall (no label when ``None``)."""
+    n = svg_number
+    bottom = frame.top + frame.height
+    text = f'<line x1="{n(frame.left)}" x2="{n(frame.left + frame.width)}" '
+    text += f'y1="{n(bottom)}" y2="{n(bottom)}" class="axis"/>'
+    if label is not None:
+        text += (
+            f'<text x="{n(frame.left + frame.width / 2)}" y="{height - 6}" '
+            f'text-anchor="middle" class="axis-label">{svg_escape(label)}</text>'
+        )
+    return text
+
+
+def series_path(frame: Frame, points: Sequence[Point], step: bool) -> str:
+    """An SVG path through the points, lifting the pen at ``None``; ``step`` draws each
+    change as a horizontal then a vertical segment."""
+    commands, pen_down = [], False
+    for x, y in points:
+        if y is None:
+            pen_down = False
+            continue
+        px, py = frame.x(x), frame.y(y)
+        if not pen_down:
+            commands.append(f"M{svg_number(px)} {svg_number(py)}")
+        elif step:
+            commands.append(f"H{svg_number(px)}V{svg_number(py)}")
+        else:
+            commands.append(f"L{svg_number(px)} {svg_number(py)}")
+        pen_down = True
+    return "".join(commands)
+
+
+def whisker_path(x: float, low_y: float, high_y: float, cap: float) -> str:
+    """The ``d`` of a vertical confidence whisker at ``x`` from ``low_y`` to ``high_y`` (SVG
+    units), with caps ``cap`` units either side."""
+    n = svg_number
+    return (
+        f"M{n(x)} {n(low_y)}V{n(high_y)}"
+        f"M{n(x - cap)} {n(low_y)}h{2 * cap}M{n(x - cap)} {n(high_y)}h{2 * cap}"
     )
-    for line in lines:
-        use = frames[line.axis][0] if right_axis else frame
-        d = _path(use, line.points, line.step)
-        if d:
-            dash = f' stroke-dasharray="{_esc(line.dash)}"' if line.dash else ""
-            parts.append(
-                f'<path class="series" d="{d}" fill="none" stroke="{_esc(line.color)}" '
-                f'stroke-width="{line.width}" stroke-linejoin="round"{dash}>'
-                f"<title>{_esc(line.label)}</title></path>"
-            )
-    parts.append(_legend(legend_items, left, 16, width - right))
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def interval_chart(
-    categories: Sequence[str],
-    series: Sequence[IntervalSeries],
-    *,
-    x_label: str,
-    y_label: str,
-    y2_label: str | None = None,
-    highlight: str | None = None,
-    highlight_label: str = "",
-    title: str = "",
-    y_format: Format = format_number,
-    width: int = 960,
-    height: int = 300,
-) -> str:
-    """Values with confidence intervals per category (e.g. per step): dots, whiskers and a
-    connecting line; ``highlight`` shades one category (the knee)."""
-    right_axis = y2_label is not None and any(s.axis == "right" for s in series)
-    left, right, top, bottom = 70, (70 if right_axis else 24), 34, 46
-    n = max(len(categories), 1)
-    frames = {}
-    for side in ("left", "right"):
-        ys = [
-            v
-            for s in series
-            if s.axis == side
-            for i in s.values
-            for v in (i.value, i.low, i.high)
-            if v is not None
-        ]
-        low, high = _range(ys, floor_zero=True)
-        ticks = nice_ticks(low, high)
-        frames[side] = (
-            _Frame(left, top, width - left - right, height - top - bottom,
-                   -0.5, n - 0.5, ticks[0], ticks[-1]),
-            ticks,
-        )  # fmt: skip
-    frame, ticks = frames["left"]
-    parts = [_open_svg(width, height, title or y_label, "interval-chart")]
-    if highlight in categories:
-        index = list(categories).index(highlight)
-        bx0, bx1 = frame.x(index - 0.5), frame.x(index + 0.5)
-        parts.append(
-            f'<rect class="band" x="{_num(bx0)}" y="{_num(frame.top)}" width="{_num(bx1 - bx0)}" '
-            f'height="{_num(frame.height)}" fill="#6366f1" fill-opacity="0.12">'
-            f"<title>{_esc(highlight_label or highlight)}</title></rect>"
-        )
-    parts.append(_y_axis(frame, ticks, y_label, "left", y_format))
-    if right_axis:
-        rframe, rticks = frames["right"]
-        parts.append(_y_axis(rframe, rticks, y2_label or "", "right", y_format))
-    for i, name in enumerate(categories):
-        shown = name if len(name) <= 18 else name[:17] + "…"
-        parts.append(
-            f'<text x="{_num(frame.x(i))}" y="{_num(frame.top + frame.height + 17)}" '
-            f'text-anchor="middle" class="tick">{_esc(shown)}<title>{_esc(name)}</title></text>'
-        )
-    parts.append(
-        f'<line x1="{_num(frame.left)}" x2="{_num(frame.left + frame.width)}" '
-        f'y1="{_num(frame.top + frame.height)}" y2="{_num(frame.top + frame.height)}" '
-        f'class="axis"/><text x="{_num(frame.left + frame.width / 2)}" y="{height - 6}" '
-        f'text-anchor="middle" class="axis-label">{_esc(x_label)}</text>'
-    )
-    offset = 0.08 * (len(series) - 1)
-    for k, s in enumerate(series):
-        use = frames[s.axis][0] if right_axis else frame
-        shift = -offset + 0.16 * k
-        points: list[Point] = [(i + shift, iv.value) for i, iv in enumerate(s.values)]
-        d = _path(use, points, step=False)
-        if d:
-            parts.append(
-                f'<path class="series" d="{d}" fill="none" stroke="{_esc(s.color)}" '
-                f'stroke-width="1.5" stroke-opacity="0.6"/>'
-            )
-        for i, iv in enumerate(s.values):
-            if iv.value is None:
-                continue
-            cx = use.x(i + shift)
-            if iv.low is not None and iv.high is not None:
-                ylo, yhi = use.y(iv.low), use.y(iv.high)
-                parts.append(
-                    f'<path class="whisker" d="M{_num(cx)} {_num(ylo)}V{_num(yhi)}'
-                    f'M{_num(cx - 5)} {_num(ylo)}h10M{_num(cx - 5)} {_num(yhi)}h10" '
-                    f'stroke="{_esc(s.color)}" stroke-width="1.5" fill="none"/>'
-                )
-            parts.append(
-                f'<circle class="point" cx="{_num(cx)}" cy="{_num(use.y(iv.value))}" r="4" '
-                f'fill="{_esc(s.color)}"><title>{_esc(s.label)} at {_esc(categories[i])}: '
-                f"{_esc(y_format(iv.value))}</title></circle>"
-            )
-    items = [(s.label, s.color, "line") for s in series]
-    if highlight in categories:
-        items.append((highlight_label or "knee", "#6366f1", "band"))
-    parts.append(_legend(items, left, 16, width - right))
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def bar_chart(
-    bars: Sequence[tuple[str, float]],
-    *,
-    x_label: str,
-    title: str = "",
-    color: str = "#dc2626",
-    value_format: Format = format_number,
-    width: int = 960,
-    max_bars: int = 12,
-) -> str:
-    """Horizontal bars, largest first (at most ``max_bars``, the rest summed as "other")."""
-    ordered = sorted(bars, key=lambda b: -b[1])
-    if len(ordered) > max_bars:
-        rest = sum(v for _, v in ordered[max_bars - 1 :])
-        ordered = [*ordered[: max_bars - 1], (f"{len(bars) - max_bars + 1} other kinds", rest)]
-    row, top, left = 24, 10, 300
-    height = top + row * max(len(ordered), 1) + 44
-    frame = _Frame(left, top, width - left - 90, row * max(len(ordered), 1), 0, 1, 0, 1)
-    peak = max((v for _, v in ordered), default=0) or 1
-    parts = [_open_svg(width, height, title or x_label, "bar-chart")]
-    for i, (label, value) in enumerate(ordered):
-        y = top + i * row
-        shown = label if len(label) <= 44 else label[:43] + "…"
-        length = value / peak * frame.width
-        parts.append(
-            f'<text x="{left - 8}" y="{_num(y + 16)}" text-anchor="end" class="tick">'
-            f"{_esc(shown)}<title>{_esc(label)}</title></text>"
-            f'<rect class="bar" x="{left}" y="{_num(y + 4)}" width="{_num(max(length, 1))}" '
-            f'height="{row - 8}" fill="{_esc(color)}"><title>{_esc(label)}: '
-            f"{_esc(value_format(value))}</title></rect>"
-            f'<text x="{_num(left + max(length, 1) + 6)}" y="{_num(y + 16)}" class="tick">'
-            f"{_esc(value_format(value))}</text>"
-        )
-    base = top + frame.height
-    parts.append(
-        f'<line x1="{left}" x2="{left}" y1="{top}" y2="{_num(base)}" class="axis"/>'
-        f'<text x="{_num(left + frame.width / 2)}" y="{_num(base + 30)}" text-anchor="middle" '
-        f'class="axis-label">{_esc(x_label)}</text></svg>'
-    )
-    return "".join(parts)
-
-
-def ratio_marker(
-    ratio: float | None,
-    low: float | None,
-    high: float | None,
-    *,
-    min_effect: float = 0.05,
-    verdict: str = "",
-    width: int = 180,
-    height: int = 18,
-) -> str:
-    """A one-row forest plot of a candidate/baseline ratio: its interval against 1 and
-    the ±``min_effect`` zone of "no practical change", on a log scale from 0.5× to 2×."""
-    if ratio is None:
-        return ""
-    span = math.log(2.0)
-
-    def x(value: float) -> float:
-        clamped = min(max(value, 0.5), 2.0)
-        return 4 + (math.log(clamped) / span + 1) / 2 * (width - 8)
-
-    color = {"regression": "#dc2626", "improvement": "#16a34a"}.get(verdict, "#64748b")
-    mid = height / 2
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="ratio" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="ratio {_num(ratio)}">',
-        f'<rect x="{_num(x(1 - min_effect))}" y="2" '
-        f'width="{_num(x(1 + min_effect) - x(1 - min_effect))}" height="{height - 4}" '
-        f'fill="#e2e8f0"/>',
-        f'<line x1="{_num(x(1))}" x2="{_num(x(1))}" y1="1" y2="{height - 1}" stroke="#94a3b8"/>',
-    ]
-    if low is not None and high is not None:
-        parts.append(
-            f'<line x1="{_num(x(low))}" x2="{_num(x(high))}" y1="{_num(mid)}" y2="{_num(mid)}" '
-            f'stroke="{color}" stroke-width="2"/>'
-        )
-    parts.append(f'<circle cx="{_num(x(ratio))}" cy="{_num(mid)}" r="3.5" fill="{color}"/></svg>')
-    return "".join(parts)

@@ -17,52 +17,41 @@ Example::
 
 from __future__ import annotations
 
-import html
-import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
 
-from framework import charts
+from framework.chart_categories import Interval, IntervalSeries, interval_chart
+from framework.chart_comparison import ComparedLine, forest_plot, ratio_marker
 from framework.errors import UsageError
-from framework.render_html import _asset, _environment
-from framework.render_markdown import (
+from framework.formatting import (
     COMPARED_UNITS,
-    MAX_BYTES,
-    escape_markdown,
+    VERDICT_ORDER,
     format_figure,
+    format_percent,
+    format_ratio,
     format_value,
 )
+from framework.html_templates import render_page
+from framework.render_markdown import ICONS, MAX_BYTES, escape_markdown, markdown_table
 from framework.report import ReportOptions, RunData, build_results
 from framework.results import ComparisonRow, Results
+from framework.run_reader import recorded_revision
 from framework.verdicts import compare_windows
 
 __all__ = [
     "ComparedRun",
     "Comparison",
     "build_comparison",
-    "forest_plot",
     "render_compare_html",
     "render_compare_markdown",
     "summarise_comparison",
     "write_comparison",
 ]
-
-VERDICT_COLORS = {
-    "regression": "#dc2626",
-    "improvement": "#16a34a",
-    "no detectable change": "#64748b",
-}
-_ORDER = {"regression": 0, "improvement": 1, "no detectable change": 2}
-_ICON = {"regression": "🔺", "improvement": "🟢", "no detectable change": "➖"}
-_RATIO_TICKS = (0.05, 0.1, 0.2, 0.25, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0,
-                1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.4, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0,
-                10.0, 20.0)  # fmt: skip
-_SHAPES = ("circle", "square", "diamond", "triangle")
 
 
 @dataclass(frozen=True)
@@ -79,9 +68,7 @@ class ComparedRun:
 
     @property
     def git_revision(self) -> str | None:
-        run = self.results.run
-        git = run.get("git") if isinstance(run.get("git"), Mapping) else {}
-        return run.get("git_revision") or git.get("revision") or git.get("commit")
+        return recorded_revision(self.results.run)
 
     def count(self, verdict: str) -> int:
         return sum(1 for r in self.rows if r.verdict == verdict)
@@ -114,21 +101,6 @@ class Comparison:
     def scenario(self) -> str:
         names = dict.fromkeys(str(r.results.run.get("scenario") or "?") for r in self.runs)
         return ", ".join(names)
-
-
-@dataclass(frozen=True)
-class _Line:
-    """One request name and metric across the candidates (``None`` where one lacks it)."""
-
-    scope: str
-    metric: str
-    baseline: float | None
-    cells: tuple[ComparisonRow | None, ...]
-
-    @property
-    def worst(self) -> str:
-        found = [c.verdict for c in self.cells if c is not None]
-        return min(found, key=_ORDER.__getitem__, default="no detectable change")
 
 
 def build_comparison(
@@ -172,7 +144,7 @@ def build_comparison(
     )
 
 
-def _lines(comparison: Comparison) -> list[_Line]:
+def _lines(comparison: Comparison) -> list[ComparedLine]:
     keys: dict[tuple[str, str], None] = {}
     found: dict[tuple[str, str, int], ComparisonRow] = {}
     for k, candidate in enumerate(comparison.candidates):
@@ -183,168 +155,8 @@ def _lines(comparison: Comparison) -> list[_Line]:
     for scope, metric in keys:
         cells = tuple(found.get((scope, metric, k)) for k in range(len(comparison.candidates)))
         base = next((c.baseline for c in cells if c is not None), None)
-        lines.append(_Line(scope, metric, base, cells))
+        lines.append(ComparedLine(scope, metric, base, cells))
     return lines
-
-
-# -- the forest plot ------------------------------------------------------------------------
-
-
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _f(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
-
-
-def _marker(kind: int, cx: float, cy: float, color: str, tip: str, r: float = 4.5) -> str:
-    """A filled marker of shape ``kind`` (one per candidate) with a hover title."""
-    shape = _SHAPES[kind % len(_SHAPES)]
-    title = f"<title>{_esc(tip)}</title>"
-    fill = f'fill="{_esc(color)}"'
-    if shape == "circle":
-        return f'<circle cx="{_f(cx)}" cy="{_f(cy)}" r="{r}" {fill}>{title}</circle>'
-    if shape == "square":
-        s = r * 0.9
-        return (f'<rect x="{_f(cx - s)}" y="{_f(cy - s)}" width="{_f(2 * s)}" '
-                f'height="{_f(2 * s)}" {fill}>{title}</rect>')  # fmt: skip
-    if shape == "diamond":
-        pts = [(cx, cy - r - 1), (cx + r + 1, cy), (cx, cy + r + 1), (cx - r - 1, cy)]
-    else:
-        pts = [(cx, cy - r - 1), (cx + r + 1, cy + r), (cx - r - 1, cy + r)]
-    points = " ".join(f"{_f(x)},{_f(y)}" for x, y in pts)
-    return f'<polygon points="{points}" {fill}>{title}</polygon>'
-
-
-def _ratio_ticks(lo: float, hi: float, x: Any) -> list[float]:
-    """Ratio ticks in ``[lo, hi]``, at least 44 px apart, always including 1."""
-    inside = [t for t in _RATIO_TICKS if lo <= t <= hi]
-    kept = [1.0]
-    for side in (t for t in inside if t > 1), (t for t in reversed(inside) if t < 1):
-        last = x(1.0)
-        for tick in side:
-            if abs(x(tick) - last) >= 44:
-                kept.append(tick)
-                last = x(tick)
-    return sorted(kept)
-
-
-def forest_plot(
-    lines: Sequence[_Line],
-    labels: Sequence[str],
-    *,
-    min_effect: float,
-    title: str = "Candidate ÷ baseline per request and metric",
-    width: int = 960,
-) -> str:
-    """Every line's ratio with its interval, one marker shape per candidate, coloured by
-    verdict, on a log scale around 1 with the ±``min_effect`` band of "no practical change".
-
-    ``labels`` names the candidates (in the order of each line's cells).
-    """
-    count = max(len(labels), 1)
-    left, right, top, bottom = 250, 24, 40, 46
-    row_h = 8 + 10 * count
-    height = top + row_h * max(len(lines), 1) + bottom
-    values = [v for ln in lines for c in ln.cells if c is not None
-              for v in (c.ratio, c.low, c.high) if v is not None and v > 0]  # fmt: skip
-    values += [1 - 2 * min_effect, 1 + 2 * min_effect]
-    a = math.log(min(max(min(values), 0.05), 0.98))
-    b = math.log(max(min(max(values), 20.0), 1.02))
-    pad = (b - a) * 0.05
-    a, b = a - pad, b + pad
-    plot_w = width - left - right
-
-    def x(value: float) -> float:
-        clamped = min(max(value, math.exp(a)), math.exp(b))
-        return left + (math.log(clamped) - a) / (b - a) * plot_w
-
-    bottom_y = top + row_h * max(len(lines), 1)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart forest-plot" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(title)}">'
-        f"<title>{_esc(title)}</title>"
-    ]
-    scope, shade = None, True
-    for i, line in enumerate(lines):
-        y0 = top + i * row_h
-        if line.scope != scope:
-            scope, shade = line.scope, not shade
-        if shade:
-            parts.append(f'<rect x="0" y="{_f(y0)}" width="{width}" height="{row_h}" '
-                         f'fill="#f8fafc"/>')  # fmt: skip
-    band_x0, band_x1 = x(1 - min_effect), x(1 + min_effect)
-    parts.append(
-        f'<rect class="band" x="{_f(band_x0)}" y="{top}" width="{_f(band_x1 - band_x0)}" '
-        f'height="{_f(bottom_y - top)}" fill="#cbd5e1" fill-opacity="0.45">'
-        f"<title>±{min_effect:.0%}: no practical change</title></rect>"
-    )
-    for tick in _ratio_ticks(math.exp(a), math.exp(b), x):
-        px = x(tick)
-        style = 'stroke="#64748b"' if tick == 1 else 'class="grid"'
-        parts.append(
-            f'<line x1="{_f(px)}" x2="{_f(px)}" y1="{top}" y2="{_f(bottom_y)}" {style}/>'
-            f'<text x="{_f(px)}" y="{_f(bottom_y + 16)}" text-anchor="middle" class="tick">'
-            f"{tick:g}×</text>"
-        )
-    parts.append(
-        f'<line x1="{left}" x2="{left + plot_w}" y1="{_f(bottom_y)}" y2="{_f(bottom_y)}" '
-        f'class="axis"/><text x="{_f(left + plot_w / 2)}" y="{height - 6}" '
-        f'text-anchor="middle" class="axis-label">candidate ÷ baseline (log scale; '
-        f"1× = no change)</text>"
-    )
-    for i, line in enumerate(lines):
-        y0 = top + i * row_h
-        label = f"{line.scope} · {line.metric}"
-        shown = label if len(label) <= 36 else label[:35] + "…"
-        parts.append(
-            f'<text x="{left - 8}" y="{_f(y0 + row_h / 2 + 4)}" text-anchor="end" '
-            f'class="tick">{_esc(shown)}<title>{_esc(label)}</title></text>'
-        )
-        for k, cell in enumerate(line.cells):
-            cy = y0 + 4 + 10 * k + 5
-            if cell is None or cell.ratio is None:
-                reason = "not measured" if cell is None else "no ratio"
-                parts.append(f'<text x="{_f(x(1) + 6)}" y="{_f(cy + 3)}" class="tick" '
-                             f'style="font-size:9px">{_esc(reason)}</text>')  # fmt: skip
-                continue
-            color = VERDICT_COLORS.get(cell.verdict, "#64748b")
-            interval = ""
-            if cell.low is not None and cell.high is not None:
-                interval = f" [{cell.low:.3f}, {cell.high:.3f}]"
-                parts.append(
-                    f'<path class="whisker" d="M{_f(x(cell.low))} {_f(cy)}H{_f(x(cell.high))}'
-                    f'M{_f(x(cell.low))} {_f(cy - 3)}v6M{_f(x(cell.high))} {_f(cy - 3)}v6" '
-                    f'stroke="{color}" stroke-width="1.6" fill="none"/>'
-                )
-            tip = (f"{labels[k] if k < len(labels) else k}: {label}: ratio "
-                   f"{cell.ratio:.3f}{interval}, {cell.verdict}")  # fmt: skip
-            parts.append(_marker(k, x(cell.ratio), cy, color, tip))
-    parts.append(_forest_legend(labels, min_effect, left, width - right))
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _forest_legend(labels: Sequence[str], min_effect: float, x0: float, right: float) -> str:
-    items = [(_marker(k, 0, 0, "#334155", label), label) for k, label in enumerate(labels)]
-    for verdict, color in VERDICT_COLORS.items():
-        swatch = f'<rect x="-5" y="-4" width="10" height="8" fill="{color}"/>'
-        items.append((swatch, verdict))
-    band = '<rect x="-7" y="-5" width="14" height="10" fill="#cbd5e1" fill-opacity="0.6"/>'
-    items.append((band, f"±{min_effect:.0%} no practical change"))
-    parts, cx, cy = [], x0, 16.0
-    for swatch, text in items:
-        shown = text if len(text) <= 40 else text[:39] + "…"
-        size = 24 + 6.6 * len(shown)
-        if cx + size > right and cx > x0:
-            cx, cy = x0, cy + 16
-        parts.append(
-            f'<g transform="translate({_f(cx + 6)},{_f(cy - 4)})">{swatch}</g>'
-            f'<text x="{_f(cx + 16)}" y="{_f(cy)}" class="legend">{_esc(shown)}</text>'
-        )
-        cx += size + 12
-    return '<g class="chart-legend">' + "".join(parts) + "</g>"
 
 
 # -- HTML -----------------------------------------------------------------------------------
@@ -353,12 +165,15 @@ _FOREST_ROWS = 60
 _REASONS = 8
 
 
-def _forest_lines(lines: list[_Line]) -> tuple[list[_Line], int]:
+def _forest_lines(lines: list[ComparedLine]) -> tuple[list[ComparedLine], int]:
     """At most ``_FOREST_ROWS`` lines, keeping every overall line and every change first."""
     if len(lines) <= _FOREST_ROWS:
         return lines, 0
-    ranked = sorted(range(len(lines)), key=lambda i: (lines[i].scope != "overall",
-                                                      _ORDER[lines[i].worst], i))  # fmt: skip
+
+    def rank(i: int) -> tuple[bool, int, int]:
+        return lines[i].scope != "overall", VERDICT_ORDER[lines[i].worst], i
+
+    ranked = sorted(range(len(lines)), key=rank)
     keep = set(ranked[:_FOREST_ROWS])
     return [ln for i, ln in enumerate(lines) if i in keep], len(lines) - _FOREST_ROWS
 
@@ -368,10 +183,8 @@ def _overview_charts(comparison: Comparison) -> dict[str, Markup]:
 
     def chart(attr: str, label: str, color: str) -> Markup:
         values = [getattr(r.results.baseline.overall, attr) for r in comparison.runs]
-        series = charts.IntervalSeries(
-            label, [charts.Interval(f.value, f.low, f.high) for f in values], color
-        )
-        svg = charts.interval_chart(
+        series = IntervalSeries(label, [Interval(f.value, f.low, f.high) for f in values], color)
+        svg = interval_chart(
             roles, [series], x_label="run", y_label=label, highlight="baseline",
             highlight_label="baseline", title=f"Overall {label} of each run", width=560,
             height=260,
@@ -395,9 +208,9 @@ def _view(comparison: Comparison) -> dict[str, Any]:
         for cell in line.cells:
             marker = ""
             if cell is not None:
-                marker = charts.ratio_marker(cell.ratio, cell.low, cell.high,
-                                             min_effect=comparison.min_effect,
-                                             verdict=cell.verdict)  # fmt: skip
+                marker = ratio_marker(cell.ratio, cell.low, cell.high,
+                                      min_effect=comparison.min_effect,
+                                      verdict=cell.verdict)  # fmt: skip
             cells.append({"c": cell, "marker": Markup(marker)})
         table.append({"line": line, "unit": unit, "cells": cells})
     regressions = comparison.regressions
@@ -410,26 +223,15 @@ def _view(comparison: Comparison) -> dict[str, Any]:
         "forest": Markup(forest_plot(shown, labels, min_effect=comparison.min_effect)),
         "forest_left": left,
         "overview": _overview_charts(comparison),
-        "css": _asset("report.css"),
-        "js": _asset("report.js"),
         "slug": lambda verdict: str(verdict).replace(" ", "-"),
-        "percent": lambda v: "–" if v is None or not math.isfinite(v) else f"{v:.0%}",
-        "ratio": _ratio_text,
+        "percent": format_percent,
+        "ratio": format_ratio,
     }
-
-
-def _ratio_text(row: ComparisonRow | None) -> str:
-    if row is None or row.ratio is None:
-        return "–"
-    if row.low is None or row.high is None:
-        return f"{row.ratio:.3f}"
-    return f"{row.ratio:.3f} [{row.low:.3f}, {row.high:.3f}]"
 
 
 def render_compare_html(comparison: Comparison) -> str:
     """The comparison as one HTML page (no external resources, everything escaped)."""
-    template = _environment().get_template("compare.html.j2")
-    return template.render(**_view(comparison))
+    return render_page("compare.html.j2", _view(comparison))
 
 
 # -- Markdown and terminal ------------------------------------------------------------------
@@ -451,9 +253,8 @@ def _md(comparison: Comparison, cap: int) -> str:
         "",
         "### Runs",
         "",
-        "| Role | Run | Started | Git | Verdict | p95 | Throughput | Error rate | vs baseline |",
-        "|:---|:---|:---|:---|:---|---:|---:|---:|:---|",
     ]
+    rows = []
     for run in c.runs:
         o = run.results.baseline.overall
         changes = "–" if run is c.baseline else (
@@ -467,22 +268,27 @@ def _md(comparison: Comparison, cap: int) -> str:
             format_figure(o.p95_ms), format_figure(o.throughput_rps, "req/s"),
             format_figure(o.error_rate, "%"), changes,
         ]  # fmt: skip
-        out.append("| " + " | ".join(cells) + " |")
-    lines = sorted(_lines(c), key=lambda ln: _ORDER[ln.worst])
+        rows.append(cells)
+    out += markdown_table(
+        ["Role", "Run", "Started", "Git", "Verdict", "p95", "Throughput", "Error rate",
+         "vs baseline"],
+        rows, "lllllrrrl",
+    )  # fmt: skip
+    lines = sorted(_lines(c), key=lambda ln: VERDICT_ORDER[ln.worst])
     shown = lines[:cap]
     out += ["", "### Changes (candidate ÷ baseline)", ""]
     header = ["Request", "Metric", "Baseline"] + [
         f"{r.role} ({escape_markdown(r.run_id, 40)})" for r in c.candidates
     ]
-    out.append("| " + " | ".join(header) + " |")
-    out.append("|:---|:---|---:|" + "---:|" * len(c.candidates))
+    rows = []
     for line in shown:
         unit = COMPARED_UNITS.get(line.metric, "")
         cells = [escape_markdown(line.scope), escape_markdown(line.metric),
                  format_value(line.baseline, unit)]  # fmt: skip
         for cell in line.cells:
-            cells.append("–" if cell is None else f"{_ratio_text(cell)} {_ICON[cell.verdict]}")
-        out.append("| " + " | ".join(cells) + " |")
+            cells.append("–" if cell is None else f"{format_ratio(cell)} {ICONS[cell.verdict]}")
+        rows.append(cells)
+    out += markdown_table(header, rows, "llr" + "r" * len(c.candidates))
     if len(lines) > cap:
         out += ["", f"_… and {len(lines) - cap} more rows: see compare.html._"]
     out += ["", f"<sub>swarm compare · {escape_markdown(c.created_at, 40)}</sub>"]

@@ -1,40 +1,32 @@
 """``report.html``: the whole run in one self-contained page that works offline.
 
 Everything is inline — CSS, a small script (pointer read-outs and sortable tables) and
-the charts, drawn as SVG by ``framework.charts`` — so the file can be attached to a CI job,
-mailed or opened from disk with no network at all. Jinja2 renders it with autoescaping on:
-every string from the scenario (request names, messages, tags) is escaped, and the only
-markup inserted as-is is what this module and ``charts`` build from escaped parts.
+the charts, drawn as SVG by the ``chart_*`` modules — so the file can be attached to a CI
+job, mailed or opened from disk with no network at all. Jinja2 renders it with autoescaping
+on (``html_templates``): every string from the scenario (request names, messages, tags) is
+escaped, and the only markup inserted as-is is what this module and the charts build from
+escaped parts.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from functools import cache
-from importlib import resources
+from datetime import datetime
 from typing import Any
 
-import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from framework import charts
-from framework.render_markdown import (
-    COMPARED_UNITS,
-    budget_unit,
-    budgets_for,
-    format_value,
-)
+from framework.chart_categories import Interval, IntervalSeries, bar_chart, interval_chart
+from framework.chart_comparison import ratio_marker
+from framework.chart_timeseries import Band, Line, line_chart
+from framework.formatting import COMPARED_UNITS, VERDICT_ORDER, budget_unit, format_percent
+from framework.html_templates import render_page
+from framework.render_markdown import budgets_for
 from framework.results import EndpointResult, Figure, Results, SeriesPoint
 
 __all__ = ["render_html"]
 
-_TEMPLATES = "templates_html"
-_CENSORED = (
-    '<span class="v censored" title="censored: the true value is at least this, '
-    'as it falls among timed-out requests">≥ {}</span>'
-)
 _COLORS = {
     "throughput": "#2563eb",
     "users": "#64748b",
@@ -45,70 +37,6 @@ _COLORS = {
     "error_rate": "#7c3aed",
     "steady": "#93c5fd",
 }
-
-
-@cache
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("framework", _TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(figure=figure_html, value=format_value, when=_when, number=_number)
-    return env
-
-
-@cache
-def _asset(name: str) -> Markup:
-    """A CSS or JS file from the templates folder, inlined as-is (it is ours, not input)."""
-    text = resources.files("framework").joinpath(_TEMPLATES, name).read_text(encoding="utf-8")
-    return Markup(text)
-
-
-def figure_html(figure: Figure, unit: str = "ms") -> Markup:
-    """A figure cell: ``12.3 ms`` with ``[11.8, 12.9]`` beneath, or ``≥ 10,000 ms``."""
-    if figure.value is None:
-        return Markup('<span class="none">–</span>')
-    shown = escape(format_value(figure.value, unit))
-    if figure.censored:
-        return Markup(_CENSORED).format(shown)
-    if figure.low is None or figure.high is None:
-        return Markup('<span class="v">{}</span> <span class="ci">no CI</span>').format(shown)
-    low = format_value(figure.low, unit, with_unit=False)
-    high = format_value(figure.high, unit, with_unit=False)
-    title = f"{figure.confidence:.0%} CI, n={figure.n:,}"
-    if figure.effective_n is not None:
-        title += f", effective n={figure.effective_n:,.0f}"
-    if figure.method:
-        title += f", {figure.method}"
-    return Markup('<span class="v" title="{}">{}</span> <span class="ci">[{}, {}]</span>').format(
-        title, shown, low, high
-    )
-
-
-def _number(value: float | int | None) -> str:
-    """``12,345`` for whole numbers, at most two decimals otherwise; ``–`` for none."""
-    if value is None:
-        return "–"
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-def _when(text: str | None, start: str | None = None) -> str:
-    """``2026-01-02 10:00:00 UTC``, or ``+1:23`` after ``start`` when given."""
-    if not text:
-        return "–"
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if start:
-            origin = datetime.fromisoformat(start.replace("Z", "+00:00"))
-            return "+" + charts.format_elapsed((moment - origin).total_seconds())
-    except ValueError:
-        return text
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _origin(results: Results) -> float:
@@ -138,15 +66,15 @@ def _time_charts(results: Results) -> dict[str, Markup]:
     if not series:
         return {}
     origin = _origin(results)
-    steady = charts.Band("steady state (analysed)", window.start_s - origin,
+    steady = Band("steady state (analysed)", window.start_s - origin,
                          window.end_s - origin, _COLORS["steady"], opacity=0.16)  # fmt: skip
     x_label = "time since start (m:ss)"
-    load = charts.line_chart(
+    load = line_chart(
         [
-            charts.Line("throughput (req/s)", _points(series, origin, lambda p: p.requests),
-                        _COLORS["throughput"]),
-            charts.Line("users", _points(series, origin, lambda p: p.users, "max"),
-                        _COLORS["users"], axis="right", step=True, dash="5 3"),
+            Line("throughput (req/s)", _points(series, origin, lambda p: p.requests),
+                 _COLORS["throughput"]),
+            Line("users", _points(series, origin, lambda p: p.users, "max"),
+                 _COLORS["users"], axis="right", step=True, dash="5 3"),
         ],
         bands=[steady], x_label=x_label, y_label="requests per second", y2_label="users",
         title="Users and throughput over time",
@@ -155,25 +83,23 @@ def _time_charts(results: Results) -> dict[str, Markup]:
     bands = [steady]
     if p95.low is not None and p95.high is not None:
         label = f"steady-state p95 {p95.confidence:.0%} CI"
-        bands.append(charts.Band(label, steady.x0, steady.x1, _COLORS["p95"],
-                                 low=p95.low, high=p95.high, opacity=0.3))  # fmt: skip
-    latency = charts.line_chart(
+        bands.append(Band(label, steady.x0, steady.x1, _COLORS["p95"],
+                          low=p95.low, high=p95.high, opacity=0.3))  # fmt: skip
+    latency = line_chart(
         [
-            charts.Line("p50", _points(series, origin, lambda p: p.p50_ms), _COLORS["p50"]),
-            charts.Line("p95", _points(series, origin, lambda p: p.p95_ms, "max"),
-                        _COLORS["p95"]),
-            charts.Line("p99", _points(series, origin, lambda p: p.p99_ms, "max"),
-                        _COLORS["p99"]),
+            Line("p50", _points(series, origin, lambda p: p.p50_ms), _COLORS["p50"]),
+            Line("p95", _points(series, origin, lambda p: p.p95_ms, "max"), _COLORS["p95"]),
+            Line("p99", _points(series, origin, lambda p: p.p99_ms, "max"), _COLORS["p99"]),
         ],
         bands=bands, x_label=x_label, y_label="response time (ms)",
         title="Response time percentiles over time",
     )  # fmt: skip
-    errors = charts.line_chart(
+    errors = line_chart(
         [
-            charts.Line("failures per second", _points(series, origin, lambda p: p.failures),
-                        _COLORS["failures"]),
-            charts.Line("error rate (%)", _points(series, origin, _error_percent, "max"),
-                        _COLORS["error_rate"], axis="right", dash="4 3"),
+            Line("failures per second", _points(series, origin, lambda p: p.failures),
+                 _COLORS["failures"]),
+            Line("error rate (%)", _points(series, origin, _error_percent, "max"),
+                 _COLORS["error_rate"], axis="right", dash="4 3"),
         ],
         bands=[steady], x_label=x_label, y_label="failures per second",
         y2_label="error rate (%)", title="Errors over time",
@@ -185,7 +111,7 @@ def _kinds_chart(results: Results) -> Markup | None:
     kinds = results.failures_by_kind
     if not kinds:
         return None
-    svg = charts.bar_chart(
+    svg = bar_chart(
         [(k, float(v)) for k, v in kinds.items()],
         x_label="failed requests in the steady state", title="Errors by kind",
         value_format=lambda v: f"{v:,.0f}",
@@ -197,20 +123,20 @@ def _steps_chart(results: Results) -> Markup | None:
     if len(results.steps) < 2:
         return None
 
-    def iv(f: Figure) -> charts.Interval:
-        return charts.Interval(f.value, f.low, f.high)
+    def iv(f: Figure) -> Interval:
+        return Interval(f.value, f.low, f.high)
 
     names = [s.name if s.users is None else f"{s.name} ({s.users} u)" for s in results.steps]
     knee = next((n for n, s in zip(names, results.steps, strict=True) if s.name == results.knee),
                 None)  # fmt: skip
-    svg = charts.interval_chart(
+    svg = interval_chart(
         names,
         [
-            charts.IntervalSeries("throughput (req/s)",
-                                  [iv(s.overall.throughput_rps) for s in results.steps],
-                                  _COLORS["throughput"]),
-            charts.IntervalSeries("p95 (ms)", [iv(s.overall.p95_ms) for s in results.steps],
-                                  _COLORS["p95"], axis="right"),
+            IntervalSeries("throughput (req/s)",
+                           [iv(s.overall.throughput_rps) for s in results.steps],
+                           _COLORS["throughput"]),
+            IntervalSeries("p95 (ms)", [iv(s.overall.p95_ms) for s in results.steps],
+                           _COLORS["p95"], axis="right"),
         ],
         x_label="step (users)", y_label="requests per second", y2_label="p95 (ms)",
         highlight=knee, highlight_label="knee", title="Throughput and p95 per step",
@@ -240,13 +166,10 @@ def _endpoint_view(e: EndpointResult, results: Results, label: str) -> dict[str,
 
 def _comparison_view(results: Results) -> list[dict[str, Any]]:
     min_effect = float(results.settings.get("min_effect") or 0.05)
-    order = {"regression": 0, "improvement": 1, "no detectable change": 2}
     rows = []
-    for r in sorted(results.comparison, key=lambda r: order[r.verdict]):
+    for r in sorted(results.comparison, key=lambda r: VERDICT_ORDER[r.verdict]):
         unit = COMPARED_UNITS.get(r.metric, "")
-        marker = charts.ratio_marker(
-            r.ratio, r.low, r.high, min_effect=min_effect, verdict=r.verdict
-        )
+        marker = ratio_marker(r.ratio, r.low, r.high, min_effect=min_effect, verdict=r.verdict)
         rows.append({"r": r, "unit": unit, "marker": Markup(marker)})
     return rows
 
@@ -291,13 +214,10 @@ def _view(results: Results) -> dict[str, Any]:
         "steps_chart": _steps_chart(results),
         "duration": _duration(results),
         "started": run.get("started_at"),
-        "css": _asset("report.css"),
-        "js": _asset("report.js"),
-        "percent": lambda v: "–" if v is None or not math.isfinite(v) else f"{v:.0%}",
+        "percent": format_percent,
     }
 
 
 def render_html(results: Results) -> str:
     """The HTML report of ``results`` (one file, no external resources)."""
-    template = _environment().get_template("report.html.j2")
-    return template.render(**_view(results))
+    return render_page("report.html.j2", _view(results))

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from framework.render_markdown import COMPARED_UNITS, budget_unit, format_figure, format_value
+from framework.formatting import COMPARED_UNITS, budget_unit, format_figure, format_value
 from framework.results import BudgetVerdict, ComparisonRow, Figure, Results
 
 __all__ = ["render_junit"]

@@ -3,42 +3,39 @@
 Made to be pasted into a pull-request comment or a job summary, so it stays well under
 GitHub's limits (``MAX_BYTES``; long tables are cut, largest problems first) and everything
 that came from the scenario — request names, messages — is escaped, so a name like
-``<script>`` or ``@team`` shows as text and pings no one. The figure formatting here
-(``format_figure``: ``12.3 ms [11.8, 12.9]``, ``≥`` for censored values) is shared by the
-HTML and JUnit renderers so every format says the same thing the same way.
+``<script>`` or ``@team`` shows as text and pings no one. Numbers and figures are
+formatted by ``framework.formatting``, as in every other format.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-from framework.results import BudgetVerdict, ComparisonRow, EndpointResult, Figure, Results
+from framework.formatting import (
+    COMPARED_UNITS,
+    VERDICT_ORDER,
+    budget_unit,
+    format_figure,
+    format_ratio,
+    format_time,
+    format_value,
+)
+from framework.results import BudgetVerdict, ComparisonRow, EndpointResult, Results
 
 __all__ = [
-    "COMPARED_UNITS",
+    "ICONS",
     "MAX_BYTES",
     "append_step_summary",
     "budgets_for",
     "escape_markdown",
-    "format_figure",
-    "format_value",
+    "markdown_table",
     "render_markdown",
 ]
 
 MAX_BYTES = 60_000
-COMPARED_UNITS = {
-    "mean": "ms",
-    "p50": "ms",
-    "p95": "ms",
-    "p99": "ms",
-    "throughput": "req/s",
-    "error_rate": "%",
-}
-_BUDGET_UNITS = {"error_rate": "%", "min_throughput": "req/s"}
-_ICON = {
+ICONS = {
     "passed": "✅",
     "failed": "❌",
     "inconclusive": "⚠️",
@@ -49,47 +46,9 @@ _ICON = {
     "improvement": "🟢",
     "no detectable change": "➖",
 }
+"""The emoji shown before a run verdict, a check grade, a budget or a comparison verdict."""
+
 _CAPS = {"requests": 40, "budgets": 40, "comparison": 30, "steps": 20, "lines": 15}
-
-
-def format_value(
-    value: float | None, unit: str = "ms", *, with_unit: bool = True, compact: bool = False
-) -> str:
-    """One number in the report's style: ``1,234 ms``, ``12.3 ms``, ``0.584 ms``, ``1.25%``.
-
-    ``unit`` ``"%"`` takes a fraction (0.0125 → ``1.25%``); ``None`` is shown as ``–``.
-    ``compact`` drops zeros a limit set by hand does not have (``300 ms``, not ``300.0 ms``).
-    """
-    if value is None:
-        return "–"
-    if compact:
-        scaled = value * 100 if unit == "%" else value
-        text = f"{scaled:,.0f}" if abs(scaled) >= 1000 else f"{scaled:.4g}"
-    elif unit == "%":
-        text = f"{value * 100:.2f}"
-    elif abs(value) >= 1000:
-        text = f"{value:,.0f}"
-    elif abs(value) >= 1 or value == 0:
-        text = f"{value:.1f}"
-    else:
-        text = f"{value:.3g}"
-    if not with_unit or not unit:
-        return text
-    return f"{text}%" if unit == "%" else f"{text} {unit}"
-
-
-def format_figure(figure: Figure, unit: str = "ms") -> str:
-    """``12.3 ms [11.8, 12.9]``; ``≥ 10,000 ms`` when censored; ``–`` without a value."""
-    if figure.value is None:
-        return "–"
-    shown = format_value(figure.value, unit)
-    if figure.censored:
-        return f"≥ {shown}"
-    if figure.low is None or figure.high is None:
-        return f"{shown} (no CI)"
-    low = format_value(figure.low, unit, with_unit=False)
-    high = format_value(figure.high, unit, with_unit=False)
-    return f"{shown} [{low}, {high}]"
 
 
 def budgets_for(endpoint: EndpointResult, results: Results) -> list[BudgetVerdict]:
@@ -97,10 +56,6 @@ def budgets_for(endpoint: EndpointResult, results: Results) -> list[BudgetVerdic
     if endpoint is results.baseline.overall:
         return [b for b in results.budgets if b.scope == "overall"]
     return [b for b in results.budgets if b.scope in (endpoint.key, endpoint.name)]
-
-
-def budget_unit(metric: str) -> str:
-    return _BUDGET_UNITS.get(metric, "ms")
 
 
 def escape_markdown(text: object, limit: int = 300) -> str:
@@ -119,8 +74,11 @@ def escape_markdown(text: object, limit: int = 300) -> str:
     return value
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> list[str]:
-    """A GFM table; ``align`` has one letter per column, ``l`` or ``r``."""
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> list[str]:
+    """The lines of a GFM table; ``align`` has one letter per column, ``l`` or ``r``.
+
+    The cells are put in as they are: escape text from the scenario with ``escape_markdown``.
+    """
     marks = ["---:" if a == "r" else ":---" for a in align]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -136,17 +94,11 @@ def _more(left: int, what: str) -> list[str]:
 
 
 def _when(text: str | None) -> str:
-    if not text:
-        return "–"
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return escape_markdown(text)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return escape_markdown(format_time(text))
 
 
 def _budget_cell(verdicts: Sequence[BudgetVerdict]) -> str:
-    return " ".join(f"{_ICON[b.verdict]} {escape_markdown(b.metric)}" for b in verdicts) or "–"
+    return " ".join(f"{ICONS[b.verdict]} {escape_markdown(b.metric)}" for b in verdicts) or "–"
 
 
 def _request_rows(results: Results, cap: int) -> tuple[list[list[str]], int]:
@@ -166,7 +118,7 @@ def _request_rows(results: Results, cap: int) -> tuple[list[list[str]], int]:
                 format_figure(e.p95_ms),
                 format_figure(e.p99_ms),
                 format_figure(e.throughput_rps, "req/s"),
-                f"{_ICON[e.quality.grade]} {e.quality.grade}",
+                f"{ICONS[e.quality.grade]} {e.quality.grade}",
                 _budget_cell(budgets_for(e, results)),
             ]
         )
@@ -187,23 +139,17 @@ def _budget_rows(budgets: Sequence[BudgetVerdict], cap: int) -> tuple[list[list[
                 format_figure(b.figure, unit),
                 format_value(b.budget, unit, compact=True),
                 f"{relation} {format_value(b.limit, unit, compact=True)}",
-                f"{_ICON[b.verdict]} {b.verdict}",
+                f"{ICONS[b.verdict]} {b.verdict}",
             ]
         )
     return rows, left
 
 
 def _comparison_rows(rows: Sequence[ComparisonRow], cap: int) -> tuple[list[list[str]], int]:
-    order = {"regression": 0, "improvement": 1, "no detectable change": 2}
-    shown, left = _cut(sorted(rows, key=lambda r: order[r.verdict]), cap)
+    shown, left = _cut(sorted(rows, key=lambda r: VERDICT_ORDER[r.verdict]), cap)
     out = []
     for r in shown:
         unit = COMPARED_UNITS.get(r.metric, "")
-        ratio = "–"
-        if r.ratio is not None:
-            ratio = f"{r.ratio:.3f}"
-            if r.low is not None and r.high is not None:
-                ratio += f" [{r.low:.3f}, {r.high:.3f}]"
         p = "–" if r.adjusted_p_value is None else f"{r.adjusted_p_value:.3g}"
         out.append(
             [
@@ -211,9 +157,9 @@ def _comparison_rows(rows: Sequence[ComparisonRow], cap: int) -> tuple[list[list
                 escape_markdown(r.metric),
                 format_value(r.baseline, unit),
                 format_value(r.candidate, unit),
-                ratio,
+                format_ratio(r),
                 p,
-                f"{_ICON[r.verdict]} {r.verdict}",
+                f"{ICONS[r.verdict]} {r.verdict}",
             ]
         )
     return out, left
@@ -233,7 +179,7 @@ def _step_rows(results: Results, cap: int) -> tuple[list[list[str]], int]:
                 format_figure(o.throughput_rps, "req/s"),
                 format_figure(o.p95_ms),
                 format_figure(o.error_rate, "%"),
-                f"{_ICON[o.quality.grade]} {o.quality.grade}",
+                f"{ICONS[o.quality.grade]} {o.quality.grade}",
             ]
         )
     return rows, left
@@ -251,7 +197,7 @@ def _headline(results: Results) -> list[str]:
     overall = window.overall
     users = f" at {window.users} users" if window.users is not None else ""
     lines = [
-        f"## {_ICON[results.verdict]} swarm: {results.verdict.upper()} — {scenario}",
+        f"## {ICONS[results.verdict]} swarm: {results.verdict.upper()} — {scenario}",
         "",
         f"Run {escape_markdown(run.get('run_id') or '?', 80)} · "
         f"started {_when(run.get('started_at'))} · status {escape_markdown(run.get('status'))}"
@@ -274,7 +220,7 @@ def _render(results: Results, scale: float) -> str:
     out = _headline(results)
     rows, left = _request_rows(results, caps["requests"])
     out += ["", "### Requests", ""]
-    out += _table(
+    out += markdown_table(
         ["Request", "Requests", "Failures", "Error rate", "Mean", "p50", "p95", "p99",
          "Throughput", "Quality", "Budgets"],
         rows, "lrrrrrrrrll",
@@ -283,7 +229,7 @@ def _render(results: Results, scale: float) -> str:
     if results.budgets:
         rows, left = _budget_rows(results.budgets, caps["budgets"])
         out += ["", "### Budgets", ""]
-        out += _table(
+        out += markdown_table(
             ["Scope", "Metric", "Figure [CI]", "Budget", "Limit", "Verdict"], rows, "llrrrl"
         )
         out += _more(left, "budgets")
@@ -291,7 +237,7 @@ def _render(results: Results, scale: float) -> str:
         rows, left = _comparison_rows(results.comparison, caps["comparison"])
         against = escape_markdown(results.compared_to or "the baseline", 80)
         out += ["", f"### Compared with {against}", ""]
-        out += _table(
+        out += markdown_table(
             ["Scope", "Metric", "Baseline", "Candidate", "Ratio [CI]", "Adjusted p", "Verdict"],
             rows, "llrrrrl",
         )  # fmt: skip
@@ -299,7 +245,7 @@ def _render(results: Results, scale: float) -> str:
     if results.steps:
         rows, left = _step_rows(results, caps["steps"])
         out += ["", "### Steps", ""]
-        out += _table(
+        out += markdown_table(
             ["Step", "Users", "Requests", "Throughput", "p95", "Error rate", "Quality"],
             rows, "lrrrrrl",
         )  # fmt: skip
@@ -309,7 +255,7 @@ def _render(results: Results, scale: float) -> str:
     if results.validation:
         out += ["", "### Validation", ""]
         out += [
-            f"- {_ICON['pass' if v.passed else 'fail']} **{escape_markdown(v.rule, 60)}**: "
+            f"- {ICONS['pass' if v.passed else 'fail']} **{escape_markdown(v.rule, 60)}**: "
             f"{escape_markdown(v.message, 500)}"
             for v in results.validation[: caps["lines"] * 2]
         ]

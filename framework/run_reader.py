@@ -34,6 +34,7 @@ __all__ = [
     "iso_time",
     "now_iso",
     "read_folder",
+    "recorded_revision",
 ]
 
 GIT_TIMEOUT_S = 5.0
@@ -51,7 +52,6 @@ def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if run is None:
         raise ReportError(f"{run_dir / 'run.json'}: missing; is {run_dir} a swarm run folder?")
     results = _load_json(run_dir / "results.json", "run 'swarm report' on the folder again")
-    git = run.get("git") if isinstance(run.get("git"), dict) else {}
     started = run.get("started_at") or _iso_from_mtime(run_dir / "run.json")
     row = {
         "run_id": run_dir.name,
@@ -63,7 +63,7 @@ def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "status": str(run.get("status") or "unknown"),
         "exit_code": run.get("exit_code") if isinstance(run.get("exit_code"), int) else None,
         "verdict": results.get("verdict") if results else None,
-        "git_revision": run.get("git_revision") or git.get("revision") or git.get("commit"),
+        "git_revision": recorded_revision(run),
         "host": run.get("host"),
         "tags": json.dumps(run.get("tags") or {}, sort_keys=True),
         "indexed_at": now_iso(),
@@ -77,6 +77,13 @@ def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             key = endpoint.get("key") or f"{endpoint.get('method', '')} {endpoint.get('name')}"
             figures.append(_figure_row(key.strip(), endpoint))
     return row, figures
+
+
+def recorded_revision(run: Mapping[str, Any]) -> str | None:
+    """The git revision a run.json records: ``git_revision``, or ``git.revision`` or
+    ``git.commit`` as some older records and CI wrappers write it; ``None`` if none."""
+    git = run.get("git") if isinstance(run.get("git"), Mapping) else {}
+    return run.get("git_revision") or git.get("revision") or git.get("commit")
 
 
 def folder_signature(run_dir: Path) -> str:

@@ -133,11 +133,9 @@ class ResultsStore:
         self.sync()
         self._require_folder(run_id)
         with self._db.transaction(write=True) as conn:  # the write lock also guards store.json
-            row = conn.execute("SELECT scenario FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            if row is None:
-                raise self._unknown(conn, run_id)
+            scenario = self._column(conn, run_id, "scenario")
             state = self._state()
-            state["pins"][row[0]] = run_id
+            state["pins"][scenario] = run_id
             self._save_state(state)
         return self._summary(run_id)
 
@@ -146,13 +144,11 @@ class ResultsStore:
         self.sync()
         self._require_folder(run_id)
         with self._db.transaction(write=True) as conn:
-            row = conn.execute("SELECT scenario FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            if row is None:
-                raise self._unknown(conn, run_id)
+            scenario = self._column(conn, run_id, "scenario")
             state = self._state()
-            if state["pins"].get(row[0]) != run_id:
-                raise UsageError(f"run {run_id!r} is not pinned (scenario {row[0]!r})")
-            del state["pins"][row[0]]
+            if state["pins"].get(scenario) != run_id:
+                raise UsageError(f"run {run_id!r} is not pinned (scenario {scenario!r})")
+            del state["pins"][scenario]
             self._save_state(state)
         return self._summary(run_id)
 
@@ -165,17 +161,15 @@ class ResultsStore:
         self.sync()
         self._require_folder(run_id)
         with self._db.transaction(write=True) as conn:
-            row = conn.execute("SELECT path FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            if row is None:
-                raise self._unknown(conn, run_id)
-            folder = self._db.folder(row[0])
+            stored = self._column(conn, run_id, "path")
+            folder = self._db.folder(stored)
             if delete_folder and not (folder / "run.json").is_file():
                 raise StoreError(f"{folder} holds no run.json; not deleting it")
             conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             state = self._state()
             state["pins"] = {s: r for s, r in state["pins"].items() if r != run_id}
             if not delete_folder:
-                state["removed"][row[0]] = now_iso()
+                state["removed"][stored] = now_iso()
             self._save_state(state)
         if delete_folder:  # after the commit: a long delete must not hold the write lock
             try:
@@ -348,6 +342,13 @@ class ResultsStore:
         """Before a write that names a run: no reports folder, no run (and nothing created)."""
         if not self.reports_dir.is_dir():
             raise UnknownRunError(run_id, (), self.reports_dir)
+
+    def _column(self, conn: sqlite3.Connection, run_id: str, column: str) -> Any:
+        """``column`` of run ``run_id``; ``UnknownRunError`` suggesting close ids if none."""
+        row = conn.execute(f"SELECT {column} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise self._unknown(conn, run_id)
+        return row[0]
 
     def _unknown(self, conn: sqlite3.Connection, run_id: str) -> UnknownRunError:
         ids = [r[0] for r in conn.execute("SELECT run_id FROM runs")]

@@ -1,4 +1,5 @@
-"""framework.charts: downsampling, ticks and SVG that is valid, escaped and labelled."""
+"""framework.charts and the chart modules: downsampling, ticks, and SVG that is valid, escaped
+and labelled."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from framework import charts
+from framework.chart_categories import Interval, IntervalSeries, bar_chart, interval_chart
+from framework.chart_comparison import ratio_marker
+from framework.chart_timeseries import Band, Line, line_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -54,10 +58,10 @@ def _svg(text: str) -> ET.Element:
 
 
 def test_line_chart_is_valid_svg_with_axis_labels_legend_and_gaps():
-    svg = charts.line_chart(
-        [charts.Line("p95 <ms>", [(0, 1.0), (1, 2.0), (2, None), (3, 4.0)], "#f00"),
-         charts.Line("users", [(0, 1.0), (3, 2.0)], "#00f", axis="right", step=True)],
-        bands=[charts.Band("band & co", 1, 2, "#0f0", low=1, high=2)],
+    svg = line_chart(
+        [Line("p95 <ms>", [(0, 1.0), (1, 2.0), (2, None), (3, 4.0)], "#f00"),
+         Line("users", [(0, 1.0), (3, 2.0)], "#00f", axis="right", step=True)],
+        bands=[Band("band & co", 1, 2, "#0f0", low=1, high=2)],
         x_label="time", y_label="ms", y2_label="users",
     )  # fmt: skip
     root = _svg(svg)
@@ -72,9 +76,9 @@ def test_line_chart_is_valid_svg_with_axis_labels_legend_and_gaps():
 
 
 def test_interval_chart_draws_whiskers_and_highlights_one_category():
-    svg = charts.interval_chart(
+    svg = interval_chart(
         ["a", "b"],
-        [charts.IntervalSeries("rps", [charts.Interval(1, 0.5, 1.5), charts.Interval(2)], "#00f")],
+        [IntervalSeries("rps", [Interval(1, 0.5, 1.5), Interval(2)], "#00f")],
         x_label="step", y_label="rps", highlight="b", highlight_label="knee",
     )  # fmt: skip
     root = _svg(svg)
@@ -85,13 +89,13 @@ def test_interval_chart_draws_whiskers_and_highlights_one_category():
 
 def test_bar_chart_sums_the_tail_into_other():
     bars = [(f"kind {i}", float(i)) for i in range(20)]
-    root = _svg(charts.bar_chart(bars, x_label="failures", max_bars=5))
+    root = _svg(bar_chart(bars, x_label="failures", max_bars=5))
     labels = ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
     assert any(label.startswith("16 other kinds") for label in labels)
     assert len([r for r in root.iter(f"{SVG}rect") if r.get("class") == "bar"]) == 5
 
 
 def test_ratio_marker_is_empty_without_a_ratio_and_valid_with_one():
-    assert charts.ratio_marker(None, None, None) == ""
-    root = _svg(charts.ratio_marker(1.3, 1.1, 1.5, verdict="regression"))
+    assert ratio_marker(None, None, None) == ""
+    root = _svg(ratio_marker(1.3, 1.1, 1.5, verdict="regression"))
     assert root.find(f"{SVG}circle").get("fill") == "#dc2626"

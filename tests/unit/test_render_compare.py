@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from framework.chart_comparison import forest_plot
 from framework.errors import UsageError
 from framework.render_compare import (
     ComparedRun,
     Comparison,
     _lines,
     build_comparison,
-    forest_plot,
     render_compare_html,
     render_compare_markdown,
     summarise_comparison,

@@ -5,14 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from framework.chart_trend import BETTER, WORSE, trend_chart
 from framework.history import trend
-from framework.render_history import (
-    BETTER,
-    WORSE,
-    default_path,
-    render_history_html,
-    trend_chart,
-)
+from framework.render_history import default_path, render_history_html
 from framework.run_records import RunSummary
 
 HOSTILE = "<script>alert(1)</script>"

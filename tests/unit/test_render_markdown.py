@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from framework.formatting import format_figure, format_value
 from framework.render_markdown import (
     MAX_BYTES,
     append_step_summary,
     escape_markdown,
-    format_figure,
-    format_value,
     render_markdown,
 )
 from framework.results import Figure

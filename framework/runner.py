@@ -17,7 +17,6 @@ import importlib.util
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from framework.errors import RunError
 from framework.loader import LoadedScenario
 from framework.loadplan import plan_for
 from framework.processes import LoggedProcess
+from framework.run_reader import git_revision
 from framework.rundir import RunFolder, RunRecord, create_run_folder, new_run_id, scrub_secrets
 from framework.shapes import LoadPlan
 
@@ -117,22 +117,6 @@ def _locust_version() -> str:
         return importlib.metadata.version("locust")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _git_revision(folder: Path) -> str | None:
-    """The commit checked out where the scenario lives, for the results store's history."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    revision = done.stdout.strip()
-    return revision if done.returncode == 0 and revision else None
 
 
 def _entry_file() -> Path:
@@ -260,7 +244,7 @@ def run_scenario(
         host=loaded.host,
         started_at="",
         tags=dict(loaded.scenario.tags),
-        git_revision=_git_revision(loaded.base_dir),
+        git_revision=git_revision(str(loaded.path)),
         mode="web" if options.web else "headless",
         workers=options.workers + options.expect_workers,
         plan=_plan_record(plan),

@@ -53,6 +53,27 @@ __all__ = ["PAYLOAD_KEY", "RAW_LATENCY_LOG_ENV", "Telemetry", "install"]
 logger = logging.getLogger(__name__)
 
 
+class _CpuMeter:
+    """This process's CPU use since the previous reading, in percent of one core.
+
+    Locust samples CPU only every 10 s and its first sample reads 0, so short runs would
+    look idle; reading ``process_time`` against the wall clock costs nothing and is exact.
+    """
+
+    def __init__(self) -> None:
+        self._wall, self._cpu = time.monotonic(), time.process_time()
+        self._last: float | None = None
+
+    def percent(self, *, min_interval_s: float = 0.0) -> float | None:
+        wall, cpu = time.monotonic(), time.process_time()
+        elapsed = wall - self._wall
+        if elapsed <= 0 or elapsed < min_interval_s:
+            return self._last
+        self._last = round(100.0 * (cpu - self._cpu) / elapsed, 1)
+        self._wall, self._cpu = wall, cpu
+        return self._last
+
+
 class Telemetry:
     """The timeline machinery attached to one Locust process; made by ``install``.
 
@@ -80,6 +101,8 @@ class Telemetry:
         self.merger = TimelineMerger(grace_s=grace_s) if role in ("master", "local") else None
         self.second_listeners: list[Callable[[Second], None]] = []
         self.closed = False
+        self._cpu = _CpuMeter()
+        self._worker_cpu: dict[str, float] = {}
         self._writer: TimelineWriter | None = None
         self._greenlet: gevent.Greenlet | None = None
         self._write_failed = False
@@ -141,9 +164,14 @@ class Telemetry:
         if self.recorder is None:
             return
         data[PAYLOAD_KEY] = self.recorder.drain(time.time())
+        cpu = self._cpu.percent()
+        if cpu is not None:
+            data[CPU_KEY] = cpu
         self._flush_raw()
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
+        if isinstance(data.get(CPU_KEY), int | float):
+            self._worker_cpu[client_id] = float(data[CPU_KEY])
         payload = data.get(PAYLOAD_KEY)
         if payload is None or self.merger is None:
             return
@@ -163,6 +191,9 @@ class Telemetry:
             )
 
     def on_test_start(self, **_kwargs: Any) -> None:
+        # Start-up (imports, connecting) is not load generation: measure from here.
+        self._cpu = _CpuMeter()
+        self._worker_cpu.clear()
         if self.closed or self.merger is None:
             return
         self._sample(time.time())
@@ -225,11 +256,11 @@ class Telemetry:
             return
         if isinstance(runner, MasterRunner):
             workers = runner.worker_count
-            samples = [c.cpu_usage for c in runner.clients.values() if c.cpu_usage is not None]
-            cpu = float(max(samples)) if samples else None
+            live = [self._worker_cpu[c] for c in runner.clients if c in self._worker_cpu]
+            cpu = max(live) if live else None
         else:
             workers = 1
-            cpu = float(runner.current_cpu_usage)
+            cpu = self._cpu.percent(min_interval_s=1.0)
         self.merger.observe(now_s, users=runner.user_count, workers=workers, cpu_percent=cpu)
 
     def _emit(self, result: MergeResult, now_s: float) -> None:
@@ -319,4 +350,5 @@ def install(
 
 
 PAYLOAD_KEY = "swarm_timeline"
+CPU_KEY = "swarm_cpu_percent"
 RAW_LATENCY_LOG_ENV = "SWARM_RAW_LATENCY_LOG"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from framework import shapes
 from framework.scenario import (
     ConstantLoad,
@@ -13,7 +15,7 @@ from framework.scenario import (
 )
 from framework.shapes import LoadPlan
 
-__all__ = ["plan_for"]
+__all__ = ["plan_for", "plan_record"]
 
 
 def plan_for(load: LoadSpec) -> LoadPlan:
@@ -52,3 +54,22 @@ def plan_for(load: LoadSpec) -> LoadPlan:
         case StagesLoad():
             return shapes.stages(stages=[(s.duration, s.users, s.spawn_rate) for s in load.stages])
     raise TypeError(f"unknown load section {type(load).__name__}")
+
+
+def plan_record(plan: LoadPlan) -> dict[str, Any]:
+    """The ``plan`` entry of ``run.json``: shape, length, peak and every phase (seconds)."""
+    return {
+        "shape": plan.name,
+        "duration_s": plan.duration_s,
+        "peak_users": plan.peak_users,
+        "phases": [
+            {
+                "name": p.name,
+                "kind": p.kind,
+                "start_s": p.start_s,
+                "end_s": p.end_s,
+                "users": p.users,
+            }
+            for p in plan.phases
+        ],
+    }

@@ -30,11 +30,10 @@ from framework import __version__
 from framework.bundle import write_bundle
 from framework.errors import RunError
 from framework.loader import LoadedScenario
-from framework.loadplan import plan_for
+from framework.loadplan import plan_for, plan_record
 from framework.processes import LoggedProcess
 from framework.run_reader import git_revision
 from framework.rundir import RunFolder, RunRecord, create_run_folder, new_run_id, scrub_secrets
-from framework.shapes import LoadPlan
 
 __all__ = [
     "EXIT_CHECK_FAILED",
@@ -165,24 +164,6 @@ def worker_command(master_host: str, master_port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _plan_record(plan: LoadPlan) -> dict[str, object]:
-    return {
-        "shape": plan.name,
-        "duration_s": plan.duration_s,
-        "peak_users": plan.peak_users,
-        "phases": [
-            {
-                "name": p.name,
-                "kind": p.kind,
-                "start_s": p.start_s,
-                "end_s": p.end_s,
-                "users": p.users,
-            }
-            for p in plan.phases
-        ],
-    }
-
-
 class _Run:
     """The mutable state of one run while its processes live."""
 
@@ -247,7 +228,7 @@ def run_scenario(
         git_revision=git_revision(str(loaded.path)),
         mode="web" if options.web else "headless",
         workers=options.workers + options.expect_workers,
-        plan=_plan_record(plan),
+        plan=plan_record(plan),
         swarm_version=__version__,
         locust_version=_locust_version(),
     )

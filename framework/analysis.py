@@ -14,14 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from framework.estimators import (
-    Estimate,
-    IntervalData,
-    estimates,
-    minimum_detectable_change,
-    required_duration_s,
-)
+from framework.estimators import Estimate, estimates
 from framework.histograms import SparseHistogram, cumulative_counts, percentiles_us
+from framework.interval_data import IntervalData
+from framework.precision import minimum_detectable_change, required_duration_s
 from framework.quality import assess
 from framework.results import (
     LATENCY_BUCKETS_MS,

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Literal
 
 from framework.analysis import AnalysisSettings, analyse_window, steady_window
-from framework.estimators import Estimate, overhead_estimates
+from framework.estimators import Estimate
 from framework.report import RunData
 from framework.results import ComparisonRow
+from framework.significance import overhead_estimates
 from framework.verdicts import compare_windows
 
 __all__ = ["compare_runs", "overhead_test"]

@@ -30,14 +30,9 @@ from enum import StrEnum
 
 import numpy as np
 
-from framework.estimators import (
-    DEPENDENCE_RATIO,
-    MIN_BATCHES,
-    Estimate,
-    IntervalData,
-    compare,
-    estimates,
-)
+from framework.estimators import DEPENDENCE_RATIO, MIN_BATCHES, Estimate, estimates
+from framework.interval_data import IntervalData
+from framework.significance import compare
 
 __all__ = [
     "Check",

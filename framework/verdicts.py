@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from framework.budgets import BUDGET_METRICS, Budgets, LimitSet, ValidationRules, judge
-from framework.estimators import Estimate, adjust, compare_estimates
+from framework.estimators import Estimate
 from framework.results import (
     BudgetVerdict,
     ComparisonRow,
@@ -21,6 +21,7 @@ from framework.results import (
     ValidationMessage,
     Window,
 )
+from framework.significance import adjust, compare_estimates
 
 __all__ = [
     "COMPARED_METRICS",

@@ -23,14 +23,10 @@ from hdrh.histogram import HdrHistogram
 from scipy import signal, stats
 
 from framework.changepoint import detect
-from framework.estimators import (
-    Estimate,
-    IntervalData,
-    compare,
-    compare_estimates,
-    estimates,
-)
+from framework.estimators import Estimate, estimates
+from framework.interval_data import IntervalData
 from framework.quality import Grade, check_dependence
+from framework.significance import compare, compare_estimates
 
 MU = math.log(20_000.0)  # median latency 20 ms, in µs
 SIGMA = 0.5

@@ -6,9 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from hdrh.histogram import HdrHistogram
 
-from framework.estimators import Estimate, IntervalData
+from framework.estimators import Estimate
 from framework.quality import (
     Check,
     Grade,
@@ -21,33 +20,14 @@ from framework.quality import (
     check_tail_support,
     grade,
 )
+from tests import literals
+from tests.literals import interval
 
 
 def literal(metric="p95", value=100.0, half=2.0, **kw) -> Estimate:
-    fields = dict(
-        value=value,
-        low=value - half,
-        high=value + half,
-        confidence=0.95,
-        n=10_000,
-        effective_n=2_000.0,
-        method="batch_means",
-        batches=20,
-        batch_s=15.0,
-        metric=metric,
-        se=half / 2.09,
-        block_s=2.0,
-    )
-    fields.update(kw)
-    return Estimate(**fields)
-
-
-def interval(values_us, failures=0, timeouts=0) -> IntervalData:
-    h = HdrHistogram(1, 60_000_000, 3)
-    for v in values_us:
-        h.record_value(int(v))
-    x = np.asarray(values_us, dtype=float)
-    return IntervalData(len(x), failures, float(x.sum()), float(x @ x), h, timeouts)
+    """A batch-means estimate of ``value`` ± ``half`` (se from t(19) ≈ 2.09)."""
+    fields = {"low": value - half, "high": value + half, "se": half / 2.09, **kw}
+    return literals.literal(value=value, metric=metric, **fields)
 
 
 def steady_run(seconds=120, rate=20, seed=0, step_at=None, step=1.0):

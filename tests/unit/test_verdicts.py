@@ -14,6 +14,7 @@ from framework.estimators import Estimate
 from framework.report import load_run
 from framework.results import EndpointResult, Figure, QualityCheck, QualityResult, Window
 from framework.verdicts import compare_windows, find_knee, validate
+from tests.literals import literal
 from tests.synthetic import Latency, write_run
 
 
@@ -192,18 +193,14 @@ def test_no_steps_no_knee():
 
 def est(metric: str, value: float, se: float, batches: int = 20) -> Estimate:
     half = 2.09 * se
-    return Estimate(
-        value=value,
+    return literal(
+        value,
+        se,
+        batches,
+        metric,
         low=value - half,
         high=value + half,
-        confidence=0.95,
-        n=10_000,
         effective_n=1_000.0,
-        method="batch_means",
-        batches=batches,
-        batch_s=15.0,
-        metric=metric,
-        se=se,
         block_s=1.0,
     )
 

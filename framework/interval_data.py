@@ -1,0 +1,157 @@
+"""The per-interval input of every estimator, and its column form with a sparse histogram matrix.
+
+A run reaches the estimators as one :class:`IntervalData` per timeline interval (normally one
+second), so they depend on neither the timeline reader nor Locust.  Every estimator recomputes
+its metric over many combinations of intervals (batches, bootstrap resamples), so the records
+are turned once into arrays (:class:`IntervalColumns`), and the interval histograms into one
+sparse (intervals x buckets) count matrix that a batch or resample is a matrix product away
+from.  Reading the HdrHistogram buckets lives here because it is what makes that fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import sparse
+
+if TYPE_CHECKING:
+    from hdrh.histogram import HdrHistogram
+
+__all__ = ["IntervalColumns", "IntervalData", "interval_columns"]
+
+
+@dataclass(frozen=True)
+class IntervalData:
+    """What the timeline holds for one request name in one interval (normally one second).
+
+    ``count`` includes failures; ``sum_us`` / ``sumsq_us`` are the exact sum and sum of squares
+    of the latencies (µs, µs²); ``histogram`` holds the same latencies in µs (``None`` when
+    nothing completed).  ``timeouts`` counts requests cut off by the client timeout (also in
+    ``count`` and ``failures``): their recorded latency is only a lower bound.
+    """
+
+    count: int
+    failures: int = 0
+    sum_us: float = 0.0
+    sumsq_us: float = 0.0
+    histogram: HdrHistogram | None = None
+    timeouts: int = 0
+
+
+@dataclass(frozen=True)
+class IntervalColumns:
+    """The per-interval counters as arrays, plus the histograms as a sparse count matrix."""
+
+    counts: np.ndarray
+    failures: np.ndarray
+    sums: np.ndarray
+    sumsqs: np.ndarray
+    timeouts: np.ndarray
+    interval_s: float
+    hist: sparse.csr_array | None  # (intervals, buckets) counts, or None if not needed
+    bucket_us: np.ndarray | None  # bucket midpoints, µs, ascending
+
+
+def interval_columns(
+    intervals: Sequence[IntervalData], interval_s: float, need_hist: bool
+) -> IntervalColumns:
+    """The intervals as arrays; the histogram matrix only if ``need_hist`` (it costs a read).
+
+    ``interval_s`` is each interval's length in seconds; at least one interval is required.
+    """
+    if not interval_s > 0:
+        raise ValueError(f"interval_s must be > 0, got {interval_s!r}")
+    if len(intervals) == 0:
+        raise ValueError("no intervals: need at least one interval of timeline data")
+    hist, buckets = _histogram_matrix(intervals) if need_hist else (None, None)
+    return IntervalColumns(
+        counts=np.array([iv.count for iv in intervals], dtype=float),
+        failures=np.array([iv.failures for iv in intervals], dtype=float),
+        sums=np.array([iv.sum_us for iv in intervals], dtype=float),
+        sumsqs=np.array([iv.sumsq_us for iv in intervals], dtype=float),
+        timeouts=np.array([iv.timeouts for iv in intervals], dtype=float),
+        interval_s=float(interval_s),
+        hist=hist,
+        bucket_us=buckets,
+    )
+
+
+def _nonzero_buckets(histogram: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
+    """Indexes and counts of the histogram's non-empty buckets, read without a Python loop.
+
+    Only the stretch between the recorded minimum and maximum is scanned (a whole counts array
+    is ~17k buckets at 3 significant digits); if the min/max bookkeeping disagrees with the
+    total count, the whole array is scanned instead.
+    """
+    try:
+        counts = np.ctypeslib.as_array(histogram.counts)[: histogram.counts_len]
+    except (TypeError, AttributeError):  # an implementation without a ctypes counts array
+        counts = np.array([histogram.get_count_at_index(i) for i in range(histogram.counts_len)])
+    first = histogram.get_counts_array_index(histogram.get_min_value())
+    last = histogram.get_counts_array_index(histogram.get_max_value())
+    window = counts[max(first, 0) : last + 1]
+    offset = max(first, 0)
+    if window.sum() != histogram.get_total_count():
+        window, offset = counts, 0
+    idx = np.flatnonzero(window)
+    return idx + offset, window[idx].astype(float)
+
+
+def _histogram_matrix(
+    intervals: Sequence[IntervalData],
+) -> tuple[sparse.csr_array, np.ndarray]:
+    """Stack the interval histograms as rows over the union of buckets any of them uses.
+
+    The matrix is sparse: an hour-long run with a wide latency range touches tens of
+    thousands of buckets over the run but only a few hundred in any one second.
+
+    All histograms must share a bucket layout (lowest trackable value and significant digits)
+    so that bucket indexes mean the same latency.  Buckets are represented by their midpoint,
+    which halves the worst-case bucketing error of HdrHistogram's own percentiles (they report
+    a bucket's upper edge): under 0.05% at 3 significant digits, 0.4% at 2.
+    """
+    layout: tuple[int, int] | None = None
+    rows, cols, vals = [], [], []
+    for t, iv in enumerate(intervals):
+        h = iv.histogram
+        if h is None or h.get_total_count() == 0:
+            continue
+        key = (h.unit_magnitude, h.sub_bucket_half_count_magnitude)
+        if layout is None:
+            layout = key
+        elif key != layout:
+            raise ValueError(
+                f"intervals[{t}].histogram has bucket layout {key} (unit magnitude, sub-bucket "
+                f"half-count magnitude) but earlier intervals have {layout}; record every "
+                "interval with the same lowest value and significant digits"
+            )
+        idx, counts = _nonzero_buckets(h)
+        rows.append(np.full(idx.size, t))
+        cols.append(idx)
+        vals.append(counts)
+    if layout is None:
+        return sparse.csr_array((len(intervals), 0)), np.zeros(0)
+    all_cols = np.concatenate(cols)
+    used = np.unique(all_cols)
+    where = (np.concatenate(rows), np.searchsorted(used, all_cols))
+    matrix = sparse.csr_array((np.concatenate(vals), where), shape=(len(intervals), used.size))
+    return matrix, _bucket_midpoints(used, *layout)
+
+
+def _bucket_midpoints(index: np.ndarray, unit_magnitude: int, half_magnitude: int) -> np.ndarray:
+    """Midpoint (µs) of HdrHistogram counts-array buckets, as ``get_value_from_index`` maps them.
+
+    A bucket holds the whole microseconds lowest .. lowest + width - 1; below 2048 µs (at 3
+    significant digits) the width is 1 and the midpoint is the recorded value itself.
+    """
+    half = 1 << half_magnitude
+    bucket = (index >> half_magnitude) - 1
+    sub = (index & (half - 1)) + half
+    low_bucket = bucket < 0
+    sub = np.where(low_bucket, sub - half, sub)
+    bucket = np.where(low_bucket, 0, bucket)
+    width = 2.0 ** (bucket + unit_magnitude)
+    return sub * width + (width - 1) / 2  # the middle of the whole µs the bucket holds

@@ -128,9 +128,26 @@ def _effective_n(s: Statistic, linear_var: float) -> float:
     return float(min(s.n, s.n * s.n * s.unit_var / linear_var))
 
 
-def _from_batches(
-    s: Statistic, batches: int, confidence: float, interval_s: float, block: float
-) -> Estimate:
+@dataclass(frozen=True)
+class _Spread:
+    """What one interval method found: the interval, its standard error and what it rests on.
+
+    ``linear_var`` is the variance of the linearised series summed over the batches or
+    resamples (for the effective sample size); ``batch_intervals`` is a batch's (or block's)
+    length in intervals.
+    """
+
+    low: float
+    high: float
+    se: float
+    linear_var: float
+    method: str
+    batches: int
+    batch_intervals: float
+    notes: tuple[str, ...]
+
+
+def _batch_means(s: Statistic, batches: int, confidence: float) -> _Spread:
     intervals = s.linear.size
     b = max(1, min(batches, intervals))
     starts = _batch_starts(intervals, b)
@@ -160,32 +177,12 @@ def _from_batches(
         notes.append(f"only {used} non-empty batch(es): no interval")
     linear_batches = combine(s.linear)[keep]
     linear_var = used / (used - 1) * float(np.sum(linear_batches**2)) if used >= 2 else 0.0
-    return Estimate(
-        value=s.value,
-        low=low,
-        high=high,
-        confidence=confidence,
-        n=s.n,
-        effective_n=_effective_n(s, linear_var),
-        method="batch_means",
-        batches=used,
-        batch_s=intervals / b * interval_s,
-        notes=tuple(notes),
-        metric=s.metric,
-        se=se,
-        block_s=block * interval_s,
-        censored=s.censored,
-    )
+    return _Spread(low, high, se, linear_var, "batch_means", used, intervals / b, tuple(notes))
 
 
-def _from_bootstrap(
-    s: Statistic,
-    confidence: float,
-    interval_s: float,
-    block: float,
-    replicates: int,
-    rng: np.random.Generator,
-) -> Estimate:
+def _block_bootstrap(
+    s: Statistic, confidence: float, block: float, replicates: int, rng: np.random.Generator
+) -> _Spread:
     intervals = s.linear.size
     length = max(1, round(block))
     blocks = math.ceil(intervals / length)
@@ -200,32 +197,17 @@ def _from_bootstrap(
     values = np.concatenate([s.stat(lambda a, w=w: w @ a)[0] for w in chunks])
     values = values[np.isfinite(values)]
     alpha = 1 - confidence
-    notes = [
+    notes = (
         *s.notes,
         f"circular block bootstrap, {replicates} replicates of {length}-interval blocks",
-    ]
+    )
     if values.size >= 2:
         low, high = (float(v) for v in np.quantile(values, [alpha / 2, 1 - alpha / 2]))
         se = float(values.std(ddof=1))
     else:
         low = high = se = math.nan
     linear_var = float(np.var(weights @ s.linear, ddof=1))
-    return Estimate(
-        value=s.value,
-        low=low,
-        high=high,
-        confidence=confidence,
-        n=s.n,
-        effective_n=_effective_n(s, linear_var),
-        method="block_bootstrap",
-        batches=blocks,
-        batch_s=length * interval_s,
-        notes=tuple(notes),
-        metric=s.metric,
-        se=se,
-        block_s=block * interval_s,
-        censored=s.censored,
-    )
+    return _Spread(low, high, se, linear_var, "block_bootstrap", blocks, length, notes)
 
 
 def _estimate(
@@ -240,24 +222,40 @@ def _estimate(
     s = metric_statistic(cols, metric)
     block = block_length(s.linear)
     intervals = s.linear.size
+    notes: tuple[str, ...] = ()
     if intervals < 2 or s.n == 0:
-        est = _from_batches(s, batches, confidence, cols.interval_s, block)  # no interval
+        spread = _batch_means(s, batches, confidence)  # no interval
     elif method == "block_bootstrap":
-        est = _from_bootstrap(s, confidence, cols.interval_s, block, replicates, rng)
+        spread = _block_bootstrap(s, confidence, block, replicates, rng)
     elif method == "auto" and intervals / min(batches, intervals) < DEPENDENCE_RATIO * block:
         longest = int(intervals // (DEPENDENCE_RATIO * block))
         if longest >= MIN_BATCHES:
-            est = _from_batches(s, longest, confidence, cols.interval_s, block)
-            note = f"{longest} batches so that each spans >= {DEPENDENCE_RATIO:g} block lengths"
+            spread = _batch_means(s, longest, confidence)
+            notes = (f"{longest} batches so that each spans >= {DEPENDENCE_RATIO:g} block lengths",)
         else:
-            est = _from_bootstrap(s, confidence, cols.interval_s, block, replicates, rng)
-            note = (
+            spread = _block_bootstrap(s, confidence, block, replicates, rng)
+            notes = (
                 f"run is short for its correlation time (block {block * cols.interval_s:.3g} s):"
-                " the interval may be too narrow"
+                " the interval may be too narrow",
             )
-        est = replace(est, notes=(*est.notes, note))
     else:
-        est = _from_batches(s, batches, confidence, cols.interval_s, block)
+        spread = _batch_means(s, batches, confidence)
+    est = Estimate(
+        value=s.value,
+        low=spread.low,
+        high=spread.high,
+        confidence=confidence,
+        n=s.n,
+        effective_n=_effective_n(s, spread.linear_var),
+        method=spread.method,
+        batches=spread.batches,
+        batch_s=spread.batch_intervals * cols.interval_s,
+        notes=(*spread.notes, *notes),
+        metric=s.metric,
+        se=spread.se,
+        block_s=block * cols.interval_s,
+        censored=s.censored,
+    )
     return _bounded(est, cols)
 
 

@@ -6,29 +6,27 @@ allowed, so a person can fix the whole file in one go instead of one error per a
 
 from __future__ import annotations
 
-import difflib
 import os
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from framework.budgets import Budgets
 from framework.datafiles import read_rows
 from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVariableError
 from framework.interpolation import interpolate
 from framework.scenario import Scenario, UserSpec
+from framework.schema_problems import format_path, problem_at, validation_problems
 from framework.templates import TemplateError, compile_tree, compile_value, data_refs
-from framework.yamlsource import Located, YamlSyntaxError, load_located
+from framework.yamlsource import KeyPath, Located, YamlSyntaxError, load_located
 
-__all__ = ["HOST_ENV_VAR", "LoadedScenario", "format_path", "load_budgets", "load_scenario"]
+__all__ = ["HOST_ENV_VAR", "LoadedScenario", "load_budgets", "load_scenario"]
 
 HOST_ENV_VAR = "SWARM_HOST"
-KeyPath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -59,14 +57,6 @@ class LoadedScenario:
     def host_for(self, user: UserSpec) -> str | None:
         """The target of one users entry: the override, its own ``host``, the scenario's."""
         return self.host_override or user.host or self.scenario.host
-
-
-def format_path(path: KeyPath) -> str:
-    """``('users', 0, 'name')`` → ``users[0].name``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def load_scenario(
@@ -112,7 +102,7 @@ def load_scenario(
 
     values = interpolate(located.data, env)
     problems = [
-        _problem(
+        problem_at(
             label,
             located,
             m.path,
@@ -126,9 +116,12 @@ def load_scenario(
     try:
         scenario = Scenario.model_validate(values.resolved)
     except ValidationError as exc:
+        errors = [e for e in exc.errors(include_url=False) if not _duplicate_users_error(e)]
         problems.extend(
             p
-            for p in _validation_problems(label, located, values.resolved, exc)
+            for p in validation_problems(
+                label, located, values.resolved, errors, root=Scenario, tag="shape"
+            )
             if p.path not in {format_path(u) for u in unresolved}
         )
     columns, data_problems = _data_columns(label, located, values.resolved, file.parent)
@@ -187,155 +180,17 @@ def load_budgets(path: str | os.PathLike[str]) -> Budgets:
     try:
         return Budgets.model_validate(located.data)
     except ValidationError as exc:
-        problems = _validation_problems(label, located, located.data, exc, model_path=("budgets",))
+        problems = validation_problems(
+            label,
+            located,
+            located.data,
+            exc.errors(include_url=False),
+            root=Budgets,
+            tag="shape",
+        )
         raise ConfigError(
             f"{len(problems)} problem(s) in budgets file:\n" + "\n".join(f"  {p}" for p in problems)
         ) from None
-
-
-def _problem(
-    label: str, located: Located, path: KeyPath, message: str, *, key: bool = False
-) -> Problem:
-    line, col = located.position(path, prefer_key=key) or (None, None)
-    return Problem(label, line, col, format_path(path), message)
-
-
-def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[KeyPath, bool]:
-    """Map a pydantic ``loc`` to a path in the data, dropping union tags; say if it exists.
-
-    Pydantic puts a discriminated union's tag right after the field (``load.stages.stages``
-    for ``shape: stages``), so the first ``loc`` part equal to a mapping's ``shape`` is the
-    tag even when the mapping also has a key of that name.
-    """
-    path: list[str | int] = []
-    current = data
-    exists = True
-    tag_skipped: set[int] = set()
-    for part in loc:
-        if (
-            isinstance(current, dict)
-            and isinstance(part, str)
-            and current.get("shape") == part
-            and id(current) not in tag_skipped
-        ):
-            tag_skipped.add(id(current))
-            continue
-        in_dict = isinstance(current, dict) and part in current
-        in_list = isinstance(current, list) and isinstance(part, int) and part < len(current)
-        if in_dict or in_list:
-            current = current[part]
-            path.append(part)
-        else:
-            path.append(part)
-            exists = False
-            current = None
-    return tuple(path), exists
-
-
-def _unwrap(tp: Any) -> Any:
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-            continue
-        if origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            if len(args) == 1:
-                tp = args[0]
-                continue
-        return tp
-
-
-def _descend(tp: Any, key: Any) -> Any:
-    tp = _unwrap(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        for name, info in tp.model_fields.items():
-            if key in (name, info.alias):
-                return info.annotation
-        return None
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (list, tuple) and args:
-        return args[0]
-    if origin is dict and len(args) == 2:
-        return args[1]
-    if origin in (typing.Union, types.UnionType):
-        for arg in args:
-            arg = _unwrap(arg)
-            shape = getattr(arg, "model_fields", {}).get("shape")
-            if shape is not None and key in typing.get_args(shape.annotation):
-                return arg
-    return None
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    tp: Any = Scenario
-    for part in loc:
-        tp = _descend(tp, part)
-        if tp is None:
-            return []
-    tp = _unwrap(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [info.alias or name for name, info in tp.model_fields.items()]
-    return []
-
-
-def _found(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _validation_problems(
-    label: str,
-    located: Located,
-    data: Any,
-    exc: ValidationError,
-    *,
-    model_path: tuple[str, ...] = (),
-) -> list[Problem]:
-    """Problems from a pydantic error; ``model_path`` locates the validated model inside
-    ``Scenario`` (``("budgets",)`` for a budgets file) so unknown keys get suggestions."""
-    problems = []
-    for error in exc.errors(include_url=False):
-        loc = tuple(error["loc"])
-        path, exists = _data_path(data, loc)
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            key = str(path[-1])
-            allowed = _allowed_keys((*model_path, *loc[:-1]))
-            guess = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            hint = f"; did you mean {guess[0]!r}?" if guess else "."
-            listing = f" Allowed: {', '.join(allowed)}." if allowed else ""
-            problems.append(
-                _problem(label, located, path, f"unknown key {key!r}{hint}{listing}", key=True)
-            )
-            continue
-        if kind == "missing":
-            problems.append(_problem(label, located, path, "required field is missing"))
-            continue
-        if not loc and error["msg"].endswith(_DUPLICATE_USERS):
-            continue  # reported where the second name is, by _duplicate_user_problems
-        message = error["msg"]
-        if message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
-        if kind == "union_tag_invalid":
-            tags = error.get("ctx", {}).get("expected_tags", "")
-            given = error.get("input")
-            shape = given.get("shape") if isinstance(given, dict) else given
-            message = f"unknown shape {shape!r}; allowed: {tags}"
-            path = (*path, "shape") if path and path[-1] != "shape" else path
-        elif kind == "union_tag_not_found":
-            message = "missing 'shape'; allowed: constant, stepped, spike, wave, stages"
-        elif (
-            exists
-            and "input" in error
-            and not isinstance(error["input"], dict | list)
-            and "got " not in message
-            and not (isinstance(error["input"], str) and repr(error["input"]) in message)
-        ):
-            message = f"{message} (found {_found(error['input'])})"
-        problems.append(_problem(label, located, path, message))
-    return problems
 
 
 def _template_problems(
@@ -369,7 +224,7 @@ def _template_problems(
             else:
                 compile_tree(value, data_names=names)
         except TemplateError as exc:
-            problems.append(_problem(label, located, path, str(exc)))
+            problems.append(problem_at(label, located, path, str(exc)))
             continue
         for text in _strings(value):
             for name, column in sorted(data_refs(text), key=str):
@@ -378,7 +233,7 @@ def _template_problems(
                     message = (
                         f"data file {name!r} has no column {column!r}; columns: {', '.join(known)}"
                     )
-                    problems.append(_problem(label, located, path, message))
+                    problems.append(problem_at(label, located, path, message))
     return problems
 
 
@@ -408,6 +263,14 @@ def _mapping_fields(owner: dict[str, Any], path: KeyPath) -> list[tuple[KeyPath,
 _DUPLICATE_USERS = "names must be unique"
 
 
+def _duplicate_users_error(error: ErrorDetails) -> bool:
+    """Whether ``error`` is the model's duplicate-name error, which has no place in the file.
+
+    ``_duplicate_user_problems`` reports it instead, where the second name is written.
+    """
+    return not error["loc"] and error["msg"].endswith(_DUPLICATE_USERS)
+
+
 def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any]) -> list[Problem]:
     seen: set[str] = set()
     problems = []
@@ -417,7 +280,7 @@ def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any])
             continue
         if name in seen:
             message = f"two users entries are named {name!r}; {_DUPLICATE_USERS}"
-            problems.append(_problem(label, located, ("users", u, "name"), message))
+            problems.append(problem_at(label, located, ("users", u, "name"), message))
         seen.add(name)
     return problems
 
@@ -441,9 +304,9 @@ def _data_columns(
         try:
             rows = read_rows(file)
         except FileNotFoundError:
-            problems.append(_problem(label, located, path, f"data file not found: {file}"))
+            problems.append(problem_at(label, located, path, f"data file not found: {file}"))
         except (OSError, ValueError, UnicodeDecodeError) as exc:
-            problems.append(_problem(label, located, path, f"cannot use data file: {exc}"))
+            problems.append(problem_at(label, located, path, f"cannot use data file: {exc}"))
         else:
             columns[str(name)] = tuple(rows[0].keys())
     return columns, problems

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from framework.errors import UnresolvedVariableError
-from framework.loader import format_path, load_scenario
+from framework.loader import load_scenario
+from framework.schema_problems import format_path
 
 SCENARIO = """\
 name: checkout

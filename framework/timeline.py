@@ -399,13 +399,31 @@ class Timeline:
     ) -> BucketRows:
         """The latency histograms of ``series(name, start_s, end_s)``, row for row, as sparse
         bucket counts: what estimators and per-second percentiles read, without decoding
-        one HdrHistogram per second. All requests together are merged once and kept."""
+        one HdrHistogram per second.
+
+        All requests together are merged once and kept. Until then, each endpoint asked
+        for is decoded for the whole run and kept too, so that the merge needs no second
+        decoding (then those are let go): analyse the endpoints first, then all together.
+        """
         first, last = self._rows_of(start_s, end_s)
         if name is None:
             if "all" not in self._memo:
-                self._memo["all"] = self._read_buckets(None, 0, len(self.seconds), narrow=True)
+                self._memo["all"] = self._all_buckets()
             return self._memo["all"].slice(first, last)
+        endpoint = self._one_endpoint(name)
+        if endpoint is not None and "all" not in self._memo:
+            kept = self._memo.setdefault("endpoint_rows", {})
+            if endpoint not in kept:
+                kept[endpoint] = self._read_buckets(name, 0, len(self.seconds), narrow=True)
+            return kept[endpoint].slice(first, last)
         return self._read_buckets(name, first, last)
+
+    def _all_buckets(self) -> BucketRows:
+        """Every endpoint merged per second: from the kept endpoints if all are there."""
+        kept = self._memo.pop("endpoint_rows", {})
+        if kept and set(kept) == set(self._by_endpoint()):
+            return _merged_rows(list(kept.values()), len(self.seconds), narrow=True)
+        return self._read_buckets(None, 0, len(self.seconds), narrow=True)
 
     def _read_buckets(
         self, name: str | None, first: int, last: int, *, narrow: bool = False
@@ -791,10 +809,14 @@ def _decode_varints(streams: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.nd
     step = run * half + 1  # buckets each varint moves past: n for a run, 1 for a count
     position = np.cumsum(step, dtype=np.int64)  # one past the bucket(s) each varint covers
     first = np.searchsorted(starts, np.cumsum(sizes) - sizes)  # each stream's first varint
+    # every stream counts its buckets from 0: subtract the position it starts at, which only
+    # grows from stream to stream (empty streams share their successor's)
+    base = np.zeros(starts.size, dtype=np.int64)
+    inside = first < starts.size
+    base[first[inside]] = np.concatenate([[0], position])[first[inside]]
+    np.maximum.accumulate(base, out=base)
     keep = np.flatnonzero((run == 0) & (half > 0))
-    stream_of = np.searchsorted(first, keep, side="right") - 1
-    base = np.concatenate([[0], position])[first]
-    index = position[keep] - 1 - base[stream_of]
+    index = position[keep] - 1 - base[keep]
     indptr[1:] = np.searchsorted(keep, np.append(first[1:], starts.size))
     return indptr, index, half[keep].astype(np.int64)
 
@@ -903,12 +925,14 @@ def _narrow(index: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return index.astype(np.int32), counts.astype(np.int32)
 
 
+_CHUNK_ROWS = 64  # rows merged at once: a dense block of 64 x the buckets in use
+
+
 def _rows(
-    blob_rows: np.ndarray, blobs: Sequence[str], rows: int, *, narrow: bool = False, chunk: int = 64
+    blob_rows: np.ndarray, blobs: Sequence[str], rows: int, *, narrow: bool = False
 ) -> BucketRows:
     """Per-row histograms from blobs (each tagged with its row, rows ascending), adding the
-    blobs that share a row; decoded ``chunk`` rows at a time to bound memory. ``narrow``
-    keeps the result in 32-bit integers where they fit."""
+    blobs that share a row. ``narrow`` keeps the result in 32-bit integers where they fit."""
     if len(blobs) == 0:
         return BucketRows(np.zeros(rows + 1, dtype=np.int64), *_NO_BUCKETS, LAYOUT)
     if np.all(np.diff(blob_rows) > 0):  # one blob per row at most
@@ -918,19 +942,49 @@ def _rows(
         if narrow:
             index, counts = _narrow(index, counts)
         return BucketRows(np.cumsum(row_indptr), index, counts, LAYOUT)
-    width = LAYOUT.counts_len
+
+    def chunks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        bounds = np.searchsorted(blob_rows, np.arange(0, rows + _CHUNK_ROWS, _CHUNK_ROWS))
+        for c, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+            indptr, index, counts = decode_buckets(blobs[lo:hi])
+            local = np.repeat(blob_rows[lo:hi] - c * _CHUNK_ROWS, np.diff(indptr))
+            yield local, index, counts
+
+    return _merge(chunks(), rows, narrow)
+
+
+def _merged_rows(parts: Sequence[BucketRows], rows: int, *, narrow: bool = False) -> BucketRows:
+    """Several row sets of the same rows added together, row by row."""
+
+    def chunks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        for first in range(0, rows, _CHUNK_ROWS):
+            last = min(first + _CHUNK_ROWS, rows)
+            pieces = [part.slice(first, last) for part in parts]
+            local = [np.repeat(np.arange(last - first), np.diff(p.indptr)) for p in pieces]
+            yield (
+                np.concatenate(local),
+                np.concatenate([p.index for p in pieces]).astype(np.int64),
+                np.concatenate([p.counts for p in pieces]).astype(np.int64),
+            )
+
+    return _merge(chunks(), rows, narrow)
+
+
+def _merge(
+    chunks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], rows: int, narrow: bool
+) -> BucketRows:
+    """Rows from chunks of ``_CHUNK_ROWS`` rows, each given as (row in chunk, bucket index,
+    count) triples in any order, duplicates added."""
     sizes, indexes, counts_out = np.zeros(rows, dtype=np.int64), [], []
-    bounds = np.searchsorted(blob_rows, np.arange(0, rows + chunk, chunk))
-    for c, (lo, hi) in enumerate(itertools.pairwise(bounds)):
-        if lo == hi:
+    for c, (local, index, counts) in enumerate(chunks):
+        if not index.size:
             continue
-        indptr, index, counts = decode_buckets(blobs[lo:hi])
-        local = np.repeat(blob_rows[lo:hi] - c * chunk, np.diff(indptr))
+        width = int(index.max()) + 1
         dense = np.bincount(local * width + index, weights=counts, minlength=0)
         cells = np.flatnonzero(dense)
         row_of = cells // width
         per_row = np.bincount(row_of, minlength=0)
-        sizes[c * chunk : c * chunk + per_row.size] = per_row
+        sizes[c * _CHUNK_ROWS : c * _CHUNK_ROWS + per_row.size] = per_row
         piece = cells - row_of * width, dense[cells].astype(np.int64)
         if narrow:
             piece = _narrow(*piece)
@@ -938,6 +992,8 @@ def _rows(
         counts_out.append(piece[1])
     indptr = np.zeros(rows + 1, dtype=np.int64)
     np.cumsum(sizes, out=indptr[1:])
+    if not indexes:
+        return BucketRows(indptr, *_NO_BUCKETS, LAYOUT)
     return BucketRows(indptr, np.concatenate(indexes), np.concatenate(counts_out), LAYOUT)
 
 

@@ -373,3 +373,16 @@ def test_series_equals_adding_up_the_records_one_by_one(amended):
                 if name is None or name in (r.key, r.name):
                     expected = expected.combine(r)
             assert got == expected
+
+
+def test_all_requests_merged_from_the_endpoints_read_first_equal_reading_them_again(amended):
+    fresh = read_timeline(amended.path)
+    for name in fresh.names():  # as the analysis does: each name, then all together
+        fresh.buckets(name, 105, 150)
+    merged, decoded = fresh.buckets(None), amended.buckets(None)
+    assert merged.indptr.tolist() == decoded.indptr.tolist()
+    assert merged.index.tolist() == decoded.index.tolist()
+    assert merged.counts.tolist() == decoded.counts.tolist()
+    for name in fresh.names():
+        a, b = fresh.buckets(name, 105, 150), amended.buckets(name, 105, 150)
+        assert (a.indptr.tolist(), a.index.tolist()) == (b.indptr.tolist(), b.index.tolist())

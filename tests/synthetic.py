@@ -39,6 +39,7 @@ import numpy as np
 import yaml
 
 from framework import shapes
+from framework.loadplan import plan_record  # re-exported: tests build plan records too
 from framework.rundir import RunRecord
 from framework.shapes import LoadPlan
 from framework.timeline import (
@@ -92,25 +93,6 @@ class Latency:
         from scipy.stats import norm
 
         return float(self.median_ms * math.exp(self.sigma * norm.ppf(level / 100)))
-
-
-def plan_record(plan: LoadPlan) -> dict[str, Any]:
-    """The ``plan`` entry of ``run.json`` for a ``LoadPlan``, as the runner writes it."""
-    return {
-        "shape": plan.name,
-        "duration_s": plan.duration_s,
-        "peak_users": plan.peak_users,
-        "phases": [
-            {
-                "name": p.name,
-                "kind": p.kind,
-                "start_s": p.start_s,
-                "end_s": p.end_s,
-                "users": p.users,
-            }
-            for p in plan.phases
-        ],
-    }
 
 
 def users_over_time(plan: LoadPlan, seconds: int) -> list[int]:

@@ -116,13 +116,14 @@ def judge(
     low, high, value = figure.low, figure.high, figure.value
     if value is None:
         verdict, why = "inconclusive", "no data"
+    elif kind == "upper" and figure.censored:
+        # Censored by timeouts: the true value is at least ``value``, never known to be less.
+        verdict = "fail" if value > limit else "inconclusive"
+        why = f"≥ {_fmt(value, unit)} (censored by timeouts)"
     elif low is None or high is None:
         verdict, why = "inconclusive", f"{_fmt(value, unit)} has no confidence interval"
     elif kind == "upper":
-        if figure.censored and value > limit:
-            verdict = "fail"
-        else:
-            verdict = "pass" if high <= limit else "fail" if low > limit else "inconclusive"
+        verdict = "pass" if high <= limit else "fail" if low > limit else "inconclusive"
         why = f"{_fmt(value, unit)} [{_fmt(low, unit)}, {_fmt(high, unit)}]"
     else:
         verdict = "pass" if low >= limit else "fail" if high < limit else "inconclusive"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from framework.errors import ReportError
+from framework.errors import UsageError
 from framework.outputs import write_reports
 from framework.render_markdown import append_step_summary
 from framework.report import ReportOptions, build_results, load_run
@@ -33,7 +33,7 @@ def resolve_run(reference: str, reports_dir: Path) -> Path:
     inside = reports_dir / reference
     if inside.is_dir():
         return inside
-    raise ReportError(
+    raise UsageError(
         f"no run folder {reference!r} (looked at {direct} and {inside}); "
         "give a run folder path or a run id from the reports folder"
     )

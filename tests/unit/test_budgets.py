@@ -119,22 +119,11 @@ def test_censored_percentile_straddling_without_exceeding_stays_inconclusive():
     assert v.verdict == "inconclusive"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in framework/budgets.py judge(): a censored percentile is only a lower bound "
-    "(the true value is >= it), so an interval below the limit cannot prove the budget met; "
-    "judge() passes it",
-)
 def test_censored_percentile_never_passes_an_upper_budget():
     v = judge("overall", "p99_ms", 60_000.0, 0.10, fig(30_000.0, 29_000.0, 31_000.0, censored=True))
     assert v.verdict == "inconclusive"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in framework/budgets.py judge(): a censored percentile already above the "
-    "limit fails only when it also has an interval; without one it is called inconclusive",
-)
 def test_censored_percentile_above_the_limit_fails_without_an_interval():
     v = judge("overall", "p99_ms", 1000.0, 0.10, fig(30_000.0, censored=True))
     assert v.verdict == "fail"

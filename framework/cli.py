@@ -99,6 +99,26 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """What ``swarm run`` and ``swarm master`` share: the scenario, the target, the run
+    folder, the web UI, worker loss and the analysis at the end."""
+    parser.add_argument("scenario", help="scenario YAML file")
+    parser.add_argument("--host", help="target base URL (overrides the scenario and SWARM_HOST)")
+    parser.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
+    parser.add_argument("--run-id", help="name of the run folder (default: <UTC time>-<scenario>)")
+    parser.add_argument("--web", action="store_true", help="open the Locust web UI instead")
+    parser.add_argument(
+        "--web-host", default="127.0.0.1", help="web UI address (default 127.0.0.1)"
+    )
+    parser.add_argument("--web-port", type=_port, default=8089, help="web UI port (default 8089)")
+    parser.add_argument(
+        "--allow-worker-loss",
+        action="store_true",
+        help="exit 0 even if a worker was lost during the run",
+    )
+    _add_report_options(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="swarm",
@@ -115,26 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a scenario. Unknown arguments are passed to locust unchanged "
         "(for example --loglevel DEBUG); put them after '--' to be explicit.",
     )
-    run.add_argument("scenario", help="scenario YAML file")
-    run.add_argument("--host", help="target base URL (overrides the scenario and SWARM_HOST)")
-    run.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
-    run.add_argument("--run-id", help="name of the run folder (default: <UTC time>-<scenario>)")
-    run.add_argument("--web", action="store_true", help="open the Locust web UI instead")
-    run.add_argument("--web-host", default="127.0.0.1", help="web UI address (default 127.0.0.1)")
-    run.add_argument("--web-port", type=_port, default=8089, help="web UI port (default 8089)")
+    _add_run_options(run)
     run.add_argument(
         "--workers",
         type=_non_negative,
         default=0,
         help="run a Locust master and N local worker processes (default 0: one process)",
     )
-    run.add_argument(
-        "--allow-worker-loss",
-        action="store_true",
-        help="exit 0 even if a worker was lost during the run",
-    )
-
-    _add_report_options(run)
 
     report = commands.add_parser(
         "report",
@@ -185,19 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a scenario as a Locust master. Start workers elsewhere with "
         "'swarm worker --master-host THIS_HOST'. Unknown arguments go to locust.",
     )
-    master.add_argument("scenario", help="scenario YAML file")
+    _add_run_options(master)
     master.add_argument("--workers", type=_positive, default=1, help="workers to wait for")
     master.add_argument("--bind-host", default="0.0.0.0", help="address workers connect to")
     master.add_argument("--master-port", type=_port, default=5557, help="default 5557")
-    master.add_argument("--workers-timeout", type=float, default=120.0, help="seconds to wait")
-    master.add_argument("--host", help="target base URL (overrides the scenario)")
-    master.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
-    master.add_argument("--run-id", help="name of the run folder")
-    master.add_argument("--web", action="store_true", help="open the Locust web UI instead")
-    master.add_argument("--web-host", default="127.0.0.1", help="web UI address")
-    master.add_argument("--web-port", type=_port, default=8089, help="web UI port")
-    master.add_argument("--allow-worker-loss", action="store_true", help="exit 0 despite loss")
-    _add_report_options(master)
+    master.add_argument(
+        "--workers-timeout", type=_duration, default=120.0, help="time to wait (default 120 s)"
+    )
 
     worker = commands.add_parser(
         "worker", help="run Locust workers that take their scenario from a master"

@@ -42,10 +42,6 @@ def _load_error(tmp_path, monkeypatch, text: str, **options) -> ScenarioError:
     return info.value
 
 
-def _xfail(reason: str):
-    return pytest.mark.xfail(reason=reason, strict=True)
-
-
 CASES = [
     pytest.param(
         _y("""

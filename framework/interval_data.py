@@ -20,6 +20,8 @@ from scipy import sparse
 if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
 
+    from framework.histograms import SparseHistogram
+
 __all__ = ["IntervalColumns", "IntervalData", "interval_columns"]
 
 
@@ -29,15 +31,16 @@ class IntervalData:
 
     ``count`` includes failures; ``sum_us`` / ``sumsq_us`` are the exact sum and sum of squares
     of the latencies (µs, µs²); ``histogram`` holds the same latencies in µs (``None`` when
-    nothing completed).  ``timeouts`` counts requests cut off by the client timeout (also in
-    ``count`` and ``failures``): their recorded latency is only a lower bound.
+    nothing completed): an ``HdrHistogram``, or the timeline's lighter ``SparseHistogram``,
+    which answers the same reads. ``timeouts`` counts requests cut off by the client timeout
+    (also in ``count`` and ``failures``): their recorded latency is only a lower bound.
     """
 
     count: int
     failures: int = 0
     sum_us: float = 0.0
     sumsq_us: float = 0.0
-    histogram: HdrHistogram | None = None
+    histogram: HdrHistogram | SparseHistogram | None = None
     timeouts: int = 0
 
 

@@ -83,7 +83,7 @@ def test_no_regression_exits_0_and_output_puts_the_files_elsewhere(runs, tmp_pat
         (["--compare", "base", "slower", "--baseline", "same"], 2, "drop --baseline"),
         ([], 2, "give RUN_DIR, or --compare"),
         (["base", "--output", "x.html"], 2, "give RUN_DIR, or --compare"),
-        (["--compare", "base", "nothere"], 3, "no run folder 'nothere'"),
+        (["--compare", "base", "nothere"], 2, "no run folder 'nothere'"),
     ],
 )
 def test_bad_compare_invocations_say_why(runs, capsys, argv, code, message):

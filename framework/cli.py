@@ -10,12 +10,12 @@ import argparse
 import difflib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from framework import __version__
 from framework.cli_store import add_commands as add_store_commands
+from framework.cli_types import duration, fraction, integer, non_negative, port, positive
 from framework.commands import DEFAULT_DEMO_SCENARIO, EXIT_OK, dispatch
-from framework.durations import parse_duration
 from framework.errors import SwarmError
 
 __all__ = ["build_parser", "main"]
@@ -38,54 +38,16 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            upper = f"..{maximum}" if maximum is not None else " or more"
-            raise argparse.ArgumentTypeError(f"must be {minimum}{upper}, got {value}")
-        return value
-
-    return parse
-
-
-_non_negative = _integer(0)
-_positive = _integer(1)
-_port = _integer(1, 65535)
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a fraction or percentage, got {text!r}"
-        ) from None
-    if not 0 <= value < 10:
-        raise argparse.ArgumentTypeError(f"out of range: {text!r}")
-    return value
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis and verdicts")
-    group.add_argument("--confidence", type=_fraction, default=0.95, help="default 0.95")
-    group.add_argument("--warmup", type=_duration, help="warm-up to skip (default: the ramp-up)")
+    group.add_argument("--confidence", type=fraction, default=0.95, help="default 0.95")
+    group.add_argument("--warmup", type=duration, help="warm-up to skip (default: the ramp-up)")
     group.add_argument("--budgets", help="budgets YAML file (instead of the scenario's)")
     group.add_argument(
         "--baseline",
         help="compare with a run folder, run id, 'latest' or 'pinned'; regressions fail",
     )
-    group.add_argument("--min-effect", type=_fraction, default=0.05, help="default 5%%")
+    group.add_argument("--min-effect", type=fraction, default=0.05, help="default 5%%")
     group.add_argument("--correction", choices=("holm", "bh"), default="holm")
     group.add_argument(
         "--inconclusive",
@@ -110,7 +72,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--web-host", default="127.0.0.1", help="web UI address (default 127.0.0.1)"
     )
-    parser.add_argument("--web-port", type=_port, default=8089, help="web UI port (default 8089)")
+    parser.add_argument("--web-port", type=port, default=8089, help="web UI port (default 8089)")
     parser.add_argument(
         "--allow-worker-loss",
         action="store_true",
@@ -138,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(run)
     run.add_argument(
         "--workers",
-        type=_non_negative,
+        type=non_negative,
         default=0,
         help="run a Locust master and N local worker processes (default 0: one process)",
     )
@@ -172,13 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("baseline", help="baseline run folder (or run id)")
     compare.add_argument("candidate", help="candidate run folder (or run id)")
     compare.add_argument("--out", default="reports", help="reports folder for run ids")
-    compare.add_argument("--min-effect", type=_fraction, default=0.05, help="default 5%%")
+    compare.add_argument("--min-effect", type=fraction, default=0.05, help="default 5%%")
     compare.add_argument("--correction", choices=("holm", "bh"), default="holm")
-    compare.add_argument("--confidence", type=_fraction, default=0.95, help="default 0.95")
-    compare.add_argument("--warmup", type=_duration, help="warm-up to skip (default: ramp-up)")
+    compare.add_argument("--confidence", type=fraction, default=0.95, help="default 0.95")
+    compare.add_argument("--warmup", type=duration, help="warm-up to skip (default: ramp-up)")
     compare.add_argument(
         "--max-overhead",
-        type=_fraction,
+        type=fraction,
         help="overhead mode: does the candidate cost less than this much more (e.g. 1%%)?",
     )
     compare.add_argument(
@@ -193,19 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
         "'swarm worker --master-host THIS_HOST'. Unknown arguments go to locust.",
     )
     _add_run_options(master)
-    master.add_argument("--workers", type=_positive, default=1, help="workers to wait for")
+    master.add_argument("--workers", type=positive, default=1, help="workers to wait for")
     master.add_argument("--bind-host", default="0.0.0.0", help="address workers connect to")
-    master.add_argument("--master-port", type=_port, default=5557, help="default 5557")
+    master.add_argument("--master-port", type=port, default=5557, help="default 5557")
     master.add_argument(
-        "--workers-timeout", type=_duration, default=120.0, help="time to wait (default 120 s)"
+        "--workers-timeout", type=duration, default=120.0, help="time to wait (default 120 s)"
     )
 
     worker = commands.add_parser(
         "worker", help="run Locust workers that take their scenario from a master"
     )
     worker.add_argument("--master-host", required=True, help="address of the swarm master")
-    worker.add_argument("--master-port", type=_port, default=5557, help="default 5557")
-    worker.add_argument("--processes", type=_positive, default=1, help="worker processes")
+    worker.add_argument("--master-port", type=port, default=5557, help="default 5557")
+    worker.add_argument("--processes", type=positive, default=1, help="worker processes")
 
     validate = commands.add_parser("validate", help="check a scenario and summarise it")
     validate.add_argument("scenario", help="scenario YAML file")
@@ -213,8 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="draw the users-over-time curve of a scenario")
     plan.add_argument("scenario", help="scenario YAML file")
-    plan.add_argument("--width", type=_integer(20), default=72, help="chart width (>= 20)")
-    plan.add_argument("--height", type=_integer(2), default=12, help="chart height (>= 2)")
+    plan.add_argument("--width", type=integer(20), default=72, help="chart width (>= 20)")
+    plan.add_argument("--height", type=integer(2), default=12, help="chart height (>= 2)")
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
 
@@ -227,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
     demo.add_argument("--port-offset", type=int, default=0, help="move the mock off port 8001")
     demo.add_argument(
-        "--workers", type=_non_negative, default=2, help="local workers (default 2; 0: one process)"
+        "--workers", type=non_negative, default=2, help="local workers (default 2; 0: one process)"
     )
     _add_report_options(demo)
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from framework.cli_types import positive
 from framework.errors import ReportError, SwarmError, UsageError
 from framework.history import format_value, render_trend, trend
 from framework.run_records import KeyFigures, RunDetails, RunSummary
@@ -61,7 +62,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     listing = actions.add_parser("list", parents=[common], help="the newest runs, newest first")
     listing.add_argument("--scenario", help="only runs of this scenario (its name)")
     listing.add_argument("--status", help="only runs with this status (finished, failed, ...)")
-    listing.add_argument("--limit", type=_positive, default=20, help="at most N runs (default 20)")
+    listing.add_argument("--limit", type=positive, default=20, help="at most N runs (default 20)")
     show = actions.add_parser("show", parents=[common], help="one run's details and figures")
     show.add_argument("run", help="run id")
     pin = actions.add_parser(
@@ -91,7 +92,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         "--name", default="overall", help="request name or key like 'GET /item' (default overall)"
     )
     history.add_argument("--metric", choices=HISTORY_METRICS, default="p95", help="default p95")
-    history.add_argument("--rows", type=_positive, default=30, help="table rows (default 30)")
+    history.add_argument("--rows", type=positive, default=30, help="table rows (default 30)")
     history.add_argument(
         "--html",
         nargs="?",
@@ -301,13 +302,3 @@ def _figure_line(figures: KeyFigures, width: int) -> str:
         f"{format_value('throughput', figures.throughput_rps.value):>8}  "
         f"{format_value('error_rate', figures.error_rate.value):>7}  {figures.grade or '-'}"
     )
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value

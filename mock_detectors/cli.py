@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
+from framework.cli_types import positive
 from framework.errors import SwarmError
 from mock_detectors.config import describe_detector
 from mock_detectors.loader import DEFAULT_CONFIG_PATH, load_config
@@ -77,7 +78,7 @@ def build_parser(prog: str = "swarm mocks") -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--processes",
-        type=_positive,
+        type=positive,
         default=1,
         metavar="N",
         help="serve every port from N processes with SO_REUSEPORT (default 1)",
@@ -152,13 +153,3 @@ def _names(text: str) -> list[str]:
     if not names:
         raise argparse.ArgumentTypeError(f"expected NAME[,NAME...], got {text!r}")
     return names
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value

@@ -133,29 +133,17 @@ def _timeouts(record: RequestSecond) -> int:
     )
 
 
-def interval_data(records: Sequence[RequestSecond]) -> list[IntervalData]:
-    """The timeline's per-second records as the estimators' inputs."""
-    return [
-        IntervalData(
-            count=r.count,
-            failures=r.failure_count,
-            sum_us=float(r.sum_us),
-            sumsq_us=float(r.sumsq_us),
-            histogram=r.histogram if r.count else None,
-            timeouts=_timeouts(r),
-        )
-        for r in records
-    ]
-
-
-def _series(timeline: Timeline, key: str | None, window: PlannedWindow) -> list[RequestSecond]:
-    return timeline.series(key, window.start_s, window.end_s)
-
-
-def _fast_interval_data(
-    records: Sequence[RequestSecond], histograms: Sequence[SparseHistogram]
+def interval_data(
+    records: Sequence[RequestSecond],
+    histograms: Sequence[SparseHistogram] | None = None,
 ) -> list[IntervalData]:
-    """``interval_data`` with the histograms already read (sparse, row for row)."""
+    """The timeline's per-second records as the estimators' inputs.
+
+    ``histograms`` are the same seconds' histograms already read (sparse, row for row, as
+    ``Timeline.buckets`` gives them); without them each record's blobs are decoded.
+    """
+    if histograms is None:
+        histograms = [r.histogram if r.count else None for r in records]
     return [
         IntervalData(
             count=r.count,
@@ -167,6 +155,10 @@ def _fast_interval_data(
         )
         for r, h in zip(records, histograms, strict=True)
     ]
+
+
+def _series(timeline: Timeline, key: str | None, window: PlannedWindow) -> list[RequestSecond]:
+    return timeline.series(key, window.start_s, window.end_s)
 
 
 def _figure(est: Estimate | None, scale: float = 1.0) -> Figure:
@@ -254,7 +246,7 @@ def _endpoint(
         method, name = records[0].method, records[0].name
     else:
         method, name = "", AGGREGATED
-    intervals = _fast_interval_data(records, rows.rows())
+    intervals = interval_data(records, rows.rows())
     ms = 1 / 1000
     if total.count and len(intervals) >= 2:
         found = estimates(intervals, _METRICS, confidence=settings.confidence)

@@ -21,7 +21,13 @@ from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVari
 from framework.interpolation import interpolate
 from framework.scenario import Scenario, UserSpec
 from framework.schema_problems import format_path, problem_at, validation_problems
-from framework.templates import TemplateError, compile_tree, compile_value, data_refs
+from framework.templates import (
+    TemplateError,
+    compile_tree,
+    compile_value,
+    data_refs,
+    string_leaves,
+)
 from framework.yamlsource import KeyPath, Located, YamlSyntaxError, load_located
 
 __all__ = ["HOST_ENV_VAR", "LoadedScenario", "load_budgets", "load_scenario"]
@@ -226,7 +232,7 @@ def _template_problems(
         except TemplateError as exc:
             problems.append(problem_at(label, located, path, str(exc)))
             continue
-        for text in _strings(value):
+        for text in string_leaves(value):
             for name, column in sorted(data_refs(text), key=str):
                 known = columns.get(name)
                 if column is not None and known is not None and column not in known:
@@ -235,17 +241,6 @@ def _template_problems(
                     )
                     problems.append(problem_at(label, located, path, message))
     return problems
-
-
-def _strings(value: Any) -> list[str]:
-    """Every string leaf of a JSON-like value."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _strings(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    return []
 
 
 def _list(value: Any) -> list[Any]:

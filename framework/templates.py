@@ -33,6 +33,7 @@ __all__ = [
     "compile_value",
     "data_refs",
     "is_template",
+    "string_leaves",
 ]
 
 _TEXT_ALPHABET = string.ascii_letters + string.digits + "      "
@@ -67,6 +68,17 @@ class TemplateError(ValueError):
 
 _ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 _ENV.globals.update(HELPERS)
+
+
+def string_leaves(value: Any) -> list[str]:
+    """Every string leaf of a JSON-like value (where templates can hide)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in string_leaves(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in string_leaves(item)]
+    return []
 
 
 def is_template(text: str) -> bool:

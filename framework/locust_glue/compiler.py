@@ -40,6 +40,7 @@ from framework.templates import (
     compile_value,
     data_refs,
     is_template,
+    string_leaves,
 )
 
 __all__ = ["CompiledScenario", "RequestTimeout", "compile_scenario"]
@@ -129,20 +130,15 @@ def _data_files_read(scenario_headers: Mapping[str, str], user: UserSpec) -> set
     """Names of the data files this kind of user's templates read."""
     texts: list[str] = [*scenario_headers.values(), *user.headers.values()]
     for req in user.requests:
-        texts += [req.path, *req.headers.values(), *_strings(req.query), *_strings(req.json_body)]
+        texts += [
+            req.path,
+            *req.headers.values(),
+            *string_leaves(req.query),
+            *string_leaves(req.json_body),
+        ]
         if req.body is not None:
             texts.append(req.body)
     return {name for text in texts for name, _column in data_refs(text)}
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
 
 
 def _task(

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from framework.estimators import Estimate, estimates
-from framework.histograms import SparseHistogram, cumulative_counts, percentiles_us
-from framework.interval_data import IntervalData
+from framework.histograms import BucketRows, SparseHistogram, cumulative_counts, percentiles_us
+from framework.interval_data import IntervalColumns, IntervalData, columns_from_rows
 from framework.precision import minimum_detectable_change, required_duration_s
 from framework.quality import assess
 from framework.results import (
@@ -161,6 +163,15 @@ def _series(timeline: Timeline, key: str | None, window: PlannedWindow) -> list[
     return timeline.series(key, window.start_s, window.end_s)
 
 
+def _columns(records: Sequence[RequestSecond], rows: BucketRows) -> IntervalColumns:
+    """``interval_data(records, rows.rows())`` in column form, sharing the rows' arrays."""
+    counters = np.array(
+        [(r.count, r.failure_count, r.sum_us, r.sumsq_us, _timeouts(r)) for r in records],
+        dtype=float,
+    ).reshape(-1, 5)
+    return columns_from_rows(*counters.T, rows=rows, interval_s=1.0)
+
+
 def _figure(est: Estimate | None, scale: float = 1.0) -> Figure:
     if est is None or not math.isfinite(est.value):
         return Figure(value=None)
@@ -246,9 +257,9 @@ def _endpoint(
         method, name = records[0].method, records[0].name
     else:
         method, name = "", AGGREGATED
-    intervals = interval_data(records, rows.rows())
     ms = 1 / 1000
-    if total.count and len(intervals) >= 2:
+    if total.count and len(records) >= 2:
+        intervals = _columns(records, rows)
         found = estimates(intervals, _METRICS, confidence=settings.confidence)
         quality = assess(
             intervals,

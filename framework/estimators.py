@@ -30,7 +30,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -38,7 +38,7 @@ import numpy as np
 from scipy import sparse, stats
 
 from framework.block_length import block_length
-from framework.interval_data import IntervalColumns, IntervalData, interval_columns
+from framework.interval_data import IntervalColumns, Intervals, as_columns
 from framework.metric_statistics import METRICS, Statistic, metric_statistic, quantile_level
 
 __all__ = [
@@ -294,7 +294,7 @@ def _check_common(confidence: float, batches: int, method: str) -> None:
 
 
 def estimates(
-    intervals: Sequence[IntervalData],
+    intervals: Intervals,
     metrics: Iterable[str] = METRICS,
     *,
     interval_s: float = 1.0,
@@ -307,7 +307,8 @@ def estimates(
     """Estimate several metrics of one run, reading the histograms only once.
 
     ``intervals`` are consecutive timeline intervals of ``interval_s`` seconds (empty ones
-    included: they are time too).  ``method`` is "batch_means", "block_bootstrap" or "auto":
+    included: they are time too), as records or already in columns (which carry their own
+    interval length).  ``method`` is "batch_means", "block_bootstrap" or "auto":
     batch means with ``batches`` batches, fewer (not below 10) if that is what it takes for each
     to span ``DEPENDENCE_RATIO`` Politis-White block lengths, else the block bootstrap.
     ``replicates`` and ``seed`` drive the bootstrap only; the default seed makes reports
@@ -316,13 +317,13 @@ def estimates(
     names = list(metrics)
     _check_common(confidence, batches, method)
     need_hist = any(quantile_level(m) is not None for m in names)
-    cols = interval_columns(intervals, interval_s, need_hist)
+    cols = as_columns(intervals, interval_s, need_hist)
     rng = np.random.default_rng(seed)
     return {m: _estimate(cols, m, confidence, batches, method, replicates, rng) for m in names}
 
 
 def estimate(
-    intervals: Sequence[IntervalData],
+    intervals: Intervals,
     metric: str,
     *,
     interval_s: float = 1.0,

@@ -5,7 +5,10 @@ second), so they depend on neither the timeline reader nor Locust.  Every estima
 its metric over many combinations of intervals (batches, bootstrap resamples), so the records
 are turned once into arrays (:class:`IntervalColumns`), and the interval histograms into one
 sparse (intervals x buckets) count matrix that a batch or resample is a matrix product away
-from.  Reading the HdrHistogram buckets lives here because it is what makes that fast.
+from.  Reading the HdrHistogram buckets lives here because it is what makes that fast.  A
+reader that already holds the run's histograms as sparse rows (the timeline's
+:class:`~framework.histograms.BucketRows`) hands them over as they are
+(:func:`columns_from_rows`): the matrix then shares their memory and costs no pass at all.
 """
 
 from __future__ import annotations
@@ -20,9 +23,16 @@ from scipy import sparse
 if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
 
-    from framework.histograms import SparseHistogram
+    from framework.histograms import BucketRows, SparseHistogram
 
-__all__ = ["IntervalColumns", "IntervalData", "interval_columns"]
+__all__ = [
+    "IntervalColumns",
+    "IntervalData",
+    "Intervals",
+    "as_columns",
+    "columns_from_rows",
+    "interval_columns",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,88 @@ class IntervalColumns:
     interval_s: float
     hist: sparse.csr_array | None  # (intervals, buckets) counts, or None if not needed
     bucket_us: np.ndarray | None  # bucket midpoints, µs, ascending
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def slice(self, first: int, last: int) -> IntervalColumns:
+        """Intervals ``first`` to ``last - 1``; the histogram rows are views, not copies."""
+        hist = None
+        if self.hist is not None:
+            a, b = self.hist.indptr[first], self.hist.indptr[last]
+            hist = sparse.csr_array(
+                (
+                    self.hist.data[a:b],
+                    self.hist.indices[a:b],
+                    self.hist.indptr[first : last + 1] - a,
+                ),
+                shape=(last - first, self.hist.shape[1]),
+            )
+        return IntervalColumns(
+            counts=self.counts[first:last],
+            failures=self.failures[first:last],
+            sums=self.sums[first:last],
+            sumsqs=self.sumsqs[first:last],
+            timeouts=self.timeouts[first:last],
+            interval_s=self.interval_s,
+            hist=hist,
+            bucket_us=self.bucket_us,
+        )
+
+
+Intervals = Sequence[IntervalData] | IntervalColumns
+"""What the estimators take: interval records, or the same already in columns."""
+
+
+def as_columns(intervals: Intervals, interval_s: float, need_hist: bool) -> IntervalColumns:
+    """``intervals`` in column form (columns pass through, keeping their own ``interval_s``)."""
+    if isinstance(intervals, IntervalColumns):
+        if need_hist and intervals.hist is None:
+            raise ValueError("percentiles need the histograms: these columns were built without")
+        if len(intervals) == 0:
+            raise ValueError("no intervals: need at least one interval of timeline data")
+        return intervals
+    return interval_columns(intervals, interval_s, need_hist)
+
+
+def columns_from_rows(
+    counts: np.ndarray,
+    failures: np.ndarray,
+    sums: np.ndarray,
+    sumsqs: np.ndarray,
+    timeouts: np.ndarray,
+    rows: BucketRows,
+    interval_s: float,
+) -> IntervalColumns:
+    """Columns of per-interval counters plus histograms already held as sparse rows.
+
+    The rows become the histogram matrix as they are: a column is a bucket index of
+    ``rows.layout``, and the matrix shares the rows' arrays, so building it costs nothing
+    however many requests the histograms hold.
+    """
+    if not interval_s > 0:
+        raise ValueError(f"interval_s must be > 0, got {interval_s!r}")
+    if len(counts) == 0 or len(rows) != len(counts):
+        raise ValueError(
+            f"need one histogram row per interval: {len(rows)} rows, {len(counts)} intervals"
+        )
+    width = int(rows.index.max()) + 1 if rows.index.size else 0
+    indptr = rows.indptr.astype(rows.index.dtype, copy=False)
+    hist = sparse.csr_array((rows.counts, rows.index, indptr), shape=(len(rows), width))
+    layout = rows.layout
+    buckets = _bucket_midpoints(
+        np.arange(width), layout.unit_magnitude, layout.sub_bucket_half_count_magnitude
+    )
+    return IntervalColumns(
+        counts=np.asarray(counts, dtype=float),
+        failures=np.asarray(failures, dtype=float),
+        sums=np.asarray(sums, dtype=float),
+        sumsqs=np.asarray(sumsqs, dtype=float),
+        timeouts=np.asarray(timeouts, dtype=float),
+        interval_s=float(interval_s),
+        hist=hist,
+        bucket_us=buckets,
+    )
 
 
 def interval_columns(

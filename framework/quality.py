@@ -31,7 +31,7 @@ from enum import StrEnum
 import numpy as np
 
 from framework.estimators import DEPENDENCE_RATIO, MIN_BATCHES, Estimate, estimates
-from framework.interval_data import IntervalData
+from framework.interval_data import Intervals, as_columns
 from framework.significance import compare
 
 __all__ = [
@@ -167,7 +167,7 @@ def check_tail_support(est: Estimate, *, pass_at: int = 10, warn_at: int = 3) ->
 
 
 def check_stationarity(
-    intervals: Sequence[IntervalData],
+    intervals: Intervals,
     metric: str = "mean",
     *,
     interval_s: float = 1.0,
@@ -185,7 +185,13 @@ def check_stationarity(
     third = len(intervals) // 3
     if third < 10:
         return Check(name, Grade.WARN, f"{len(intervals)} intervals: too short to test drift")
-    first, last = intervals[:third], intervals[-third:]
+    if isinstance(intervals, Sequence):
+        first, last = intervals[:third], intervals[-third:]
+    else:
+        first, last = (
+            intervals.slice(0, third),
+            intervals.slice(len(intervals) - third, len(intervals)),
+        )
     c = compare(first, last, metric, confidence=1 - alpha, interval_s=interval_s, batches=10)
     if not math.isfinite(c.ratio) or not 0 < c.ratio < math.inf:
         return Check(name, Grade.PASS, "no drift measurable (no ratio between thirds)")
@@ -270,7 +276,7 @@ def check_errors(
 
 
 def assess(
-    intervals: Sequence[IntervalData],
+    intervals: Intervals,
     *,
     interval_s: float = 1.0,
     metrics: Sequence[str] = ("mean", "p95", "p99"),
@@ -288,10 +294,12 @@ def assess(
     run warns rarely.  The load-generator check runs when ``cpu_percent`` is given or
     intervals are missing.
     """
+    need_hist = any(_level(m) is not None for m in metrics)
+    cols = as_columns(intervals, interval_s, need_hist)
     given = dict(computed or {})
     todo = [m for m in metrics if m not in given]
     if todo:
-        given.update(estimates(intervals, todo, interval_s=interval_s, confidence=confidence))
+        given.update(estimates(cols, todo, confidence=confidence))
     checks: list[Check] = []
     for metric in metrics:
         est = given[metric]
@@ -300,7 +308,7 @@ def assess(
             checks.append(check_tail_support(est))
     alpha = 0.05 / max(len(metrics), 1)
     checks += [
-        check_stationarity(intervals, m, interval_s=interval_s, alpha=alpha) for m in metrics
+        check_stationarity(cols, m, interval_s=cols.interval_s, alpha=alpha) for m in metrics
     ]
     if cpu_percent is not None or missing_intervals:
         checks.append(
@@ -312,9 +320,9 @@ def assess(
         )
     checks.append(
         check_errors(
-            sum(iv.count for iv in intervals),
-            sum(iv.failures for iv in intervals),
-            sum(iv.timeouts for iv in intervals),
+            int(cols.counts.sum()),
+            int(cols.failures.sum()),
+            int(cols.timeouts.sum()),
             percentiles=[given[m] for m in metrics if _level(m) is not None],
             timeout_s=timeout_s,
         )

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import stats
 
 from framework.estimators import DEFAULT_BATCHES, Estimate, Method, estimate
-from framework.interval_data import IntervalData
+from framework.interval_data import Intervals
 
 __all__ = [
     "Comparison",
@@ -164,8 +164,8 @@ def compare_estimates(
 
 
 def compare(
-    a_intervals: Sequence[IntervalData],
-    b_intervals: Sequence[IntervalData],
+    a_intervals: Intervals,
+    b_intervals: Intervals,
     metric: str,
     min_effect: float = 0.05,
     confidence: float = 0.95,
@@ -280,8 +280,8 @@ def overhead_estimates(
 
 
 def overhead(
-    a_intervals: Sequence[IntervalData],
-    b_intervals: Sequence[IntervalData],
+    a_intervals: Intervals,
+    b_intervals: Intervals,
     metric: str = "mean",
     *,
     max_overhead: float,

@@ -29,7 +29,7 @@ from framework.results import (
     QualityResult,
     Window,
 )
-from framework.timeline import AGGREGATED, RequestSecond, Timeline
+from framework.timeline import AGGREGATED, RequestSecond, SecondCounters, Timeline
 
 if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
@@ -159,17 +159,27 @@ def interval_data(
     ]
 
 
-def _series(timeline: Timeline, key: str | None, window: PlannedWindow) -> list[RequestSecond]:
-    return timeline.series(key, window.start_s, window.end_s)
+def _timeout_count(counters: SecondCounters) -> np.ndarray:
+    """Requests per second that failed by timing out (by the failure kind's wording)."""
+    found = np.zeros(len(counters), dtype=np.int64)
+    for kind, n in counters.failures_by_kind.items():
+        if any(w in kind.lower() for w in _TIMEOUT_WORDS):
+            found += n
+    return found
 
 
-def _columns(records: Sequence[RequestSecond], rows: BucketRows) -> IntervalColumns:
-    """``interval_data(records, rows.rows())`` in column form, sharing the rows' arrays."""
-    counters = np.array(
-        [(r.count, r.failure_count, r.sum_us, r.sumsq_us, _timeouts(r)) for r in records],
-        dtype=float,
-    ).reshape(-1, 5)
-    return columns_from_rows(*counters.T, rows=rows, interval_s=1.0)
+def _columns(counters: SecondCounters, rows: BucketRows) -> IntervalColumns:
+    """What ``interval_data`` gives for the same seconds, in column form, sharing the rows'
+    arrays: no record object per second."""
+    return columns_from_rows(
+        counters.count,
+        counters.failures,
+        counters.sum_us,
+        counters.sumsq_us,
+        _timeout_count(counters),
+        rows=rows,
+        interval_s=1.0,
+    )
 
 
 def _figure(est: Estimate | None, scale: float = 1.0) -> Figure:
@@ -250,16 +260,13 @@ def _endpoint(
     settings: AnalysisSettings,
     health: GeneratorHealth,
 ) -> tuple[EndpointResult, Mapping[str, Estimate]]:
-    records = _series(timeline, key, window)
+    counters = timeline.counters(key, window.start_s, window.end_s)
     rows = timeline.buckets(key, window.start_s, window.end_s)
-    total = timeline.total(key, window.start_s, window.end_s)
-    if key is not None and records:
-        method, name = records[0].method, records[0].name
-    else:
-        method, name = "", AGGREGATED
+    count = int(counters.count.sum())
+    method, name = timeline.endpoint(key) if key is not None else ("", AGGREGATED)
     ms = 1 / 1000
-    if total.count and len(records) >= 2:
-        intervals = _columns(records, rows)
+    if count and len(counters) >= 2:
+        intervals = _columns(counters, rows)
         found = estimates(intervals, _METRICS, confidence=settings.confidence)
         quality = assess(
             intervals,
@@ -283,19 +290,20 @@ def _endpoint(
         )
     else:
         found = {}
-        reason = "no requests in this window" if not total.count else "window shorter than 2 s"
+        reason = "no requests in this window" if not count else "window shorter than 2 s"
         quality_result = QualityResult(
             grade="fail", checks=(QualityCheck("sample size", "fail", reason),)
         )
-    hist = rows.total().to_hdrhistogram() if total.count else None
+    hist = rows.total().to_hdrhistogram() if count else None
+    by_kind = {k: int(n.sum()) for k, n in counters.failures_by_kind.items()}
     result = EndpointResult(
         name=name,
         method=method,
-        count=total.count,
-        failures=total.failure_count,
-        failures_by_kind=dict(total.failures),
-        timeouts=_timeouts(total),
-        bytes=total.bytes,
+        count=count,
+        failures=int(counters.failures.sum()),
+        failures_by_kind=by_kind,
+        timeouts=int(_timeout_count(counters).sum()),
+        bytes=int(counters.bytes.sum()),
         min_ms=hist.get_min_value() * ms if hist else None,
         max_ms=hist.get_max_value() * ms if hist else None,
         p90_ms=percentiles_us(hist, (90,))[0] * ms if hist else None,

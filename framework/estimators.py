@@ -38,7 +38,7 @@ import numpy as np
 from scipy import sparse, stats
 
 from framework.block_length import block_length
-from framework.interval_data import IntervalColumns, Intervals, as_columns
+from framework.interval_data import IntervalColumns, Intervals, as_columns, sum_row_ranges
 from framework.metric_statistics import METRICS, Statistic, metric_statistic, quantile_level
 
 __all__ = [
@@ -152,12 +152,9 @@ def _batch_means(s: Statistic, batches: int, confidence: float) -> _Spread:
     b = max(1, min(batches, intervals))
     starts = _batch_starts(intervals, b)
 
-    rows = np.repeat(np.arange(b), np.diff(np.append(starts, intervals)))
-    indicator = sparse.csr_array((np.ones(intervals), (rows, np.arange(intervals))))
-
     def combine(a: np.ndarray) -> np.ndarray:
         if sparse.issparse(a):
-            return (indicator @ a).toarray()
+            return sum_row_ranges(a, starts)
         return np.add.reduceat(a, starts, axis=0)
 
     values, sizes = s.stat(combine)

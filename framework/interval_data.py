@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = [
     "as_columns",
     "columns_from_rows",
     "interval_columns",
+    "sum_row_ranges",
 ]
 
 
@@ -70,6 +72,23 @@ class IntervalColumns:
     def __len__(self) -> int:
         return len(self.counts)
 
+    @cached_property
+    def hist_row_totals(self) -> np.ndarray:
+        """Latencies recorded in each interval (the histogram matrix's row sums)."""
+        assert self.hist is not None
+        return _range_sums(self.hist.data, self.hist.indptr)
+
+    @cached_property
+    def hist_bucket_totals(self) -> np.ndarray:
+        """The whole run's histogram (the matrix's column sums)."""
+        assert self.hist is not None
+        return _bucket_sums(self.hist, 0, self.hist.shape[0])
+
+    def rows_at_or_below(self, bucket: int) -> np.ndarray:
+        """Latencies in each interval's buckets ``0 .. bucket``."""
+        assert self.hist is not None
+        return _range_sums(self.hist.data * (self.hist.indices <= bucket), self.hist.indptr)
+
     def slice(self, first: int, last: int) -> IntervalColumns:
         """Intervals ``first`` to ``last - 1``; the histogram rows are views, not copies."""
         hist = None
@@ -93,6 +112,27 @@ class IntervalColumns:
             hist=hist,
             bucket_us=self.bucket_us,
         )
+
+
+def _range_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Sums of ``values[indptr[i]:indptr[i + 1]]`` for each i (empty ranges give 0)."""
+    running = np.concatenate([[0.0], np.cumsum(values, dtype=float)])
+    return running[indptr[1:]] - running[indptr[:-1]]
+
+
+def _bucket_sums(hist: sparse.csr_array, first: int, last: int) -> np.ndarray:
+    """Rows ``first .. last - 1`` of the matrix added into one dense row."""
+    a, b = hist.indptr[first], hist.indptr[last]
+    return np.bincount(hist.indices[a:b], weights=hist.data[a:b], minlength=hist.shape[1])
+
+
+def sum_row_ranges(hist: sparse.csr_array, starts: np.ndarray) -> np.ndarray:
+    """Dense sums of the contiguous row ranges that begin at ``starts`` (ascending; the last
+    runs to the end): a batch's histogram is a stretch of rows, added in one ``bincount``."""
+    ends = np.append(starts[1:], hist.shape[0])
+    return np.array(
+        [_bucket_sums(hist, a, b) for a, b in zip(starts, ends, strict=True)], dtype=float
+    ).reshape(len(starts), hist.shape[1])
 
 
 Intervals = Sequence[IntervalData] | IntervalColumns

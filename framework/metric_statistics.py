@@ -106,7 +106,7 @@ def is_censored(p: float, requests: int, timeouts: int) -> bool:
 def _quantile_statistic(cols: IntervalColumns, metric: str, p: float) -> Statistic:
     hist, buckets = cols.hist, cols.bucket_us
     assert hist is not None and buckets is not None
-    per_interval = np.asarray(hist.sum(axis=1)).ravel()
+    per_interval = cols.hist_row_totals
     n = int(per_interval.sum())
     if n == 0:
         return Statistic(
@@ -118,11 +118,10 @@ def _quantile_statistic(cols: IntervalColumns, metric: str, p: float) -> Statist
             0.0,
             notes=("no latencies in the histograms",),
         )
-    whole = np.asarray(hist.sum(axis=0)).ravel()
+    whole = cols.hist_bucket_totals
     target = max(math.floor(p * n + 0.5), 1)
     k = int(np.searchsorted(np.cumsum(whole), target))
-    at_or_below = (np.arange(hist.shape[1]) <= k).astype(float)
-    below = np.asarray(hist @ at_or_below).ravel()  # per interval, without copying columns
+    below = cols.rows_at_or_below(k)
     p_hat = below.sum() / n
 
     def stat(combine: Combine) -> tuple[np.ndarray, np.ndarray]:

@@ -100,20 +100,21 @@ def _analysis_id(run_id: str, options: ReportOptions) -> str:
 
 def _series(timeline: Timeline) -> tuple[SeriesPoint, ...]:
     points = []
-    totals = timeline.series(None)
+    totals = timeline.counters(None)
     percentiles = timeline.buckets(None).percentiles_us((50, 95, 99))  # NaN: no latencies
-    for second, total, row in zip(timeline.seconds, totals, percentiles, strict=True):
-        p50, p95, p99 = (None if math.isnan(v) else float(v) / 1000 for v in row)
+    requests, failures = totals.count.tolist(), totals.failures.tolist()
+    for i, (second, row) in enumerate(zip(timeline.seconds, percentiles.tolist(), strict=True)):
+        p50, p95, p99 = (None if math.isnan(v) else v / 1000 for v in row)
         points.append(
             SeriesPoint(
                 t=second.t,
                 users=second.users,
                 workers=second.workers,
-                requests=total.count,
-                failures=total.failure_count,
-                p50_ms=p50 if total.count else None,
-                p95_ms=p95 if total.count else None,
-                p99_ms=p99 if total.count else None,
+                requests=requests[i],
+                failures=failures[i],
+                p50_ms=p50 if requests[i] else None,
+                p95_ms=p95 if requests[i] else None,
+                p99_ms=p99 if requests[i] else None,
             )
         )
     return tuple(points)

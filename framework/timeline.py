@@ -30,12 +30,8 @@ Example, writing a synthetic timeline and reading it back::
 
 from __future__ import annotations
 
-import binascii
-import itertools
 import json
 import os
-import struct
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +42,20 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from framework.errors import ReportError, RunError
-from framework.histograms import BucketLayout, BucketRows, SparseHistogram
+from framework.histograms import BucketRows, SparseHistogram
+from framework.timeline_codec import (
+    HISTOGRAM_HIGHEST_US,
+    HISTOGRAM_LOWEST_US,
+    HISTOGRAM_SIGNIFICANT_DIGITS,
+    LAYOUT,
+    decode_buckets,
+    decode_histogram,
+    encode_histogram,
+    merged_rows,
+    new_histogram,
+    rows_from_blobs,
+    sum_blobs,
+)
 
 __all__ = [
     "AGGREGATED",
@@ -60,6 +69,7 @@ __all__ = [
     "RequestRecord",
     "RequestSecond",
     "Second",
+    "SecondCounters",
     "Timeline",
     "TimelineWriter",
     "decode_buckets",
@@ -135,12 +145,12 @@ class RequestSecond:
         """A fresh HdrHistogram (µs) holding every latency here; decodes each time it is read."""
         if not self.hist_blobs:
             return new_histogram()
-        return _sparse(self.hist_blobs).to_hdrhistogram()
+        return sum_blobs(self.hist_blobs).to_hdrhistogram()
 
     @property
     def buckets(self) -> SparseHistogram:
         """The same latencies as ``histogram``, as its non-empty buckets: far cheaper to read."""
-        return _sparse(self.hist_blobs)
+        return sum_blobs(self.hist_blobs)
 
     def combine(self, other: RequestSecond) -> RequestSecond:
         """Add another record's counters and histograms to these; keeps this record's ``t``."""
@@ -228,6 +238,28 @@ class RequestSecond:
             sumsq_us=sumsq_us,
             hist_blobs=(encode_histogram(hist, release=True),) if count else (),
         )
+
+
+@dataclass(frozen=True)
+class SecondCounters:
+    """The exact counters of a selection of records, one row per second of a range (seconds
+    without requests included): what throughput, error rates and batch means read, as
+    arrays instead of a record object per second.
+    """
+
+    t: np.ndarray  # unix seconds
+    count: np.ndarray
+    failures: np.ndarray
+    bytes: np.ndarray
+    sum_us: np.ndarray  # float64: exact below 2**53 µs
+    sumsq_us: np.ndarray  # float64
+    failures_by_kind: Mapping[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+_COUNTERS = ("count", "failures", "bytes", "sum_us", "sumsq_us")
 
 
 @dataclass(frozen=True)
@@ -330,6 +362,10 @@ class Timeline:
         """One past the last second (so ``end_s - start_s`` is the span in seconds)."""
         return self.seconds[-1].t + 1 if self.seconds else None
 
+    def endpoint(self, key: str) -> tuple[str, str]:
+        """The ``(method, name)`` of a key such as ``"POST /detect"`` (a bare name: no method)."""
+        return _split_key(key, self.endpoints())
+
     def names(self) -> list[str]:
         """Every endpoint key seen (``"POST /detect"``), sorted."""
         return sorted({f"{m} {n}" if m else n for m, n in self._by_endpoint()})
@@ -366,12 +402,65 @@ class Timeline:
         first = start_s if start_s is not None else (self.start_s or 0)
         return _added(first, method, label, self.select(name, start_s, end_s))
 
+    def counters(
+        self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
+    ) -> SecondCounters:
+        """The counters of ``series(name, start_s, end_s)``, row for row, as arrays."""
+        first, last = self._rows_of(start_s, end_s)
+        columns = {c: np.zeros(last - first) for c in _COUNTERS}
+        kinds: dict[str, np.ndarray] = {}
+        for endpoint, (rows, found, by_kind) in self._endpoint_counters().items():
+            if name is not None and name not in (endpoint[1], f"{endpoint[0]} {endpoint[1]}"):
+                continue
+            lo, hi = np.searchsorted(rows, (first, last))
+            at = rows[lo:hi] - first  # an endpoint has at most one record per second
+            for c in _COUNTERS:
+                columns[c][at] += found[c][lo:hi]
+            for kind, n in by_kind.items():
+                kinds.setdefault(kind, np.zeros(last - first))[at] += n[lo:hi]
+        return SecondCounters(
+            t=self._second_times()[first:last],
+            count=columns["count"].astype(np.int64),
+            failures=columns["failures"].astype(np.int64),
+            bytes=columns["bytes"].astype(np.int64),
+            sum_us=columns["sum_us"],
+            sumsq_us=columns["sumsq_us"],
+            failures_by_kind={k: v.astype(np.int64) for k, v in sorted(kinds.items())},
+        )
+
+    def _second_times(self) -> np.ndarray:
+        if "times" not in self._memo:
+            self._memo["times"] = np.array([s.t for s in self.seconds], dtype=np.int64)
+        return self._memo["times"]
+
+    def _endpoint_counters(
+        self,
+    ) -> dict[tuple[str, str], tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]]:
+        """Each endpoint's second positions, counters and failures by kind, built once."""
+        if "counters" not in self._memo:
+            built = {}
+            for endpoint, (rows, records) in self._by_endpoint().items():
+                found = {
+                    "count": np.array([r.count for r in records], dtype=float),
+                    "failures": np.array([r.failure_count for r in records], dtype=float),
+                    "bytes": np.array([r.bytes for r in records], dtype=float),
+                    "sum_us": np.array([float(r.sum_us) for r in records]),
+                    "sumsq_us": np.array([float(r.sumsq_us) for r in records]),
+                }
+                by_kind: dict[str, np.ndarray] = {}
+                for i, r in enumerate(records):
+                    for kind, n in r.failures.items():
+                        by_kind.setdefault(kind, np.zeros(len(records)))[i] = n
+                built[endpoint] = (rows, found, by_kind)
+            self._memo["counters"] = built
+        return self._memo["counters"]
+
     def merged_histogram(
         self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
     ) -> HdrHistogram:
         """One HdrHistogram (µs) of every matching latency in ``[start_s, end_s)``."""
         blobs = [b for r in self.select(name, start_s, end_s) for b in r.hist_blobs]
-        return _sparse(blobs).to_hdrhistogram() if blobs else new_histogram()
+        return sum_blobs(blobs).to_hdrhistogram() if blobs else new_histogram()
 
     def series(
         self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
@@ -422,7 +511,7 @@ class Timeline:
         """Every endpoint merged per second: from the kept endpoints if all are there."""
         kept = self._memo.pop("endpoint_rows", {})
         if kept and set(kept) == set(self._by_endpoint()):
-            return _merged_rows(list(kept.values()), len(self.seconds), narrow=True)
+            return merged_rows(list(kept.values()), len(self.seconds), narrow=True)
         return self._read_buckets(None, 0, len(self.seconds), narrow=True)
 
     def _read_buckets(
@@ -443,7 +532,7 @@ class Timeline:
                     if _matches(r, name):
                         rows += [row] * len(r.hist_blobs)
                         blobs += r.hist_blobs
-        return _rows(np.array(rows, dtype=np.int64), blobs, last - first, narrow=narrow)
+        return rows_from_blobs(np.array(rows, dtype=np.int64), blobs, last - first, narrow=narrow)
 
 
 def _matches(record: RequestSecond, name: str | None) -> bool:
@@ -709,299 +798,6 @@ def latency_us(latency_ms: float) -> int:
     return max(0, round(latency_ms * 1000.0))
 
 
-def new_histogram() -> HdrHistogram:
-    """An empty latency histogram with the timeline's fixed range and precision."""
-    return HdrHistogram(HISTOGRAM_LOWEST_US, HISTOGRAM_HIGHEST_US, HISTOGRAM_SIGNIFICANT_DIGITS)
-
-
-def encode_histogram(histogram: HdrHistogram, *, release: bool = False) -> str:
-    """HdrHistogram's compressed V2 encoding as ASCII text (JSON- and msgpack-friendly).
-
-    ``release=True`` frees the histogram's ~185 KB counts array at once (the histogram is
-    unusable afterwards): hdrh's histogram and encoder point at each other, so otherwise
-    only the cyclic garbage collector reclaims it, and temporaries pile up in between.
-    """
-    text = histogram.encode().decode("ascii")
-    if release:
-        _release(histogram)
-    return text
-
-
-def decode_histogram(blob: str) -> HdrHistogram:
-    """Inverse of ``encode_histogram``; an empty blob gives an empty histogram."""
-    return HdrHistogram.decode(blob) if blob else new_histogram()
-
-
-def _add_encoded(target: HdrHistogram, blob: str) -> None:
-    """``target.decode_and_add(blob)``, minus the garbage cycle it leaves behind."""
-    other = HdrHistogram.decode(blob)
-    target.add(other)
-    _release(other)
-
-
-def _release(histogram: HdrHistogram) -> None:
-    encoder = getattr(histogram, "encoder", None)
-    if encoder is not None and getattr(encoder, "histogram", None) is histogram:
-        encoder.histogram = None
-
-
-# --------------------------------------------------------------------------- fast reads
-#
-# Reports read every histogram of a run, often more than once (the whole run's series, the
-# steady window, each step). Decoding each blob into an HdrHistogram costs a 185 KB counts
-# array and ~0.1 ms; here the V2 encoding (zlib-compressed ZigZag LEB128 varints, a negative
-# number being a run of empty buckets) is decoded straight into (bucket index, count) pairs,
-# a whole batch of blobs in one pass of numpy, giving the exact counts HdrHistogram would.
-
-_COMPRESSION_COOKIE = 0x1C849304
-_ENCODING_COOKIE = 0x1C849303
-_PAYLOAD_HEADER = struct.Struct(
-    ">IIIIqqd"
-)  # cookie, length, offset, digits, lowest, highest, ratio
-_MAX_VARINT_BYTES = 8  # 56 bits: any count or run of empty buckets a timeline holds
-
-
-def _stream(blob: str, layout: BucketLayout) -> bytes | None:
-    """The varint stream of one blob, or ``None`` if it is not in ``layout`` (or not V2)."""
-    raw = binascii.a2b_base64(blob)
-    if len(raw) < 8 or int.from_bytes(raw[:4], "big") & ~0xF0 != _COMPRESSION_COOKIE:
-        return None
-    data = zlib.decompress(raw[8:])
-    if len(data) < _PAYLOAD_HEADER.size:
-        return None
-    cookie, length, offset, digits, lowest, _highest, _ratio = _PAYLOAD_HEADER.unpack_from(data)
-    if (
-        cookie & ~0xF0 != _ENCODING_COOKIE
-        or offset != 0
-        or digits != layout.significant_figures
-        or lowest != layout.lowest_trackable_value
-    ):
-        return None
-    return data[_PAYLOAD_HEADER.size : _PAYLOAD_HEADER.size + length]
-
-
-def _decode_varints(streams: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(indptr, index, counts) of the non-empty buckets of each stream; ``None`` if a varint
-    is longer than this decoder reads (then the caller falls back to HdrHistogram)."""
-    sizes = np.fromiter((len(s) for s in streams), dtype=np.int64, count=len(streams))
-    data = np.frombuffer(b"".join(streams), dtype=np.uint8)
-    indptr = np.zeros(len(streams) + 1, dtype=np.int64)
-    if data.size == 0:
-        return indptr, _NO_BUCKETS[0], _NO_BUCKETS[1]
-    ends = np.flatnonzero(data < 0x80)
-    if ends.size == 0 or ends[-1] != data.size - 1:
-        return None  # a truncated varint
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    lengths = ends - starts + 1
-    longest = int(lengths.max())
-    if longest > _MAX_VARINT_BYTES:
-        return None
-    wide = np.int64 if longest > 4 else np.int32  # 4 bytes hold 28 bits
-    raw = (data[starts] & 0x7F).astype(wide)
-    for k in range(1, longest):  # most varints are one byte: add the rest where there is one
-        more = np.flatnonzero(lengths > k)
-        raw[more] |= (data[starts[more] + k] & 0x7F).astype(wide) << (7 * k)
-    # ZigZag: an even number 2n is a bucket count n; an odd one 2n - 1 a run of n empty buckets
-    half = raw >> 1
-    run = raw & 1
-    step = run * half + 1  # buckets each varint moves past: n for a run, 1 for a count
-    position = np.cumsum(step, dtype=np.int64)  # one past the bucket(s) each varint covers
-    first = np.searchsorted(starts, np.cumsum(sizes) - sizes)  # each stream's first varint
-    # every stream counts its buckets from 0: subtract the position it starts at, which only
-    # grows from stream to stream (empty streams share their successor's)
-    base = np.zeros(starts.size, dtype=np.int64)
-    inside = first < starts.size
-    base[first[inside]] = np.concatenate([[0], position])[first[inside]]
-    np.maximum.accumulate(base, out=base)
-    keep = np.flatnonzero((run == 0) & (half > 0))
-    index = position[keep] - 1 - base[keep]
-    indptr[1:] = np.searchsorted(keep, np.append(first[1:], starts.size))
-    return indptr, index, half[keep].astype(np.int64)
-
-
-def _decode_chunked(
-    streams: list[bytes], chunk_bytes: int = 1 << 18
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """``_decode_varints`` on pieces of about ``chunk_bytes``, so temporaries stay in cache."""
-    pieces, first, size = [], 0, 0
-    for i, stream in enumerate(streams):
-        size += len(stream)
-        if size >= chunk_bytes or i == len(streams) - 1:
-            decoded = _decode_varints(streams[first : i + 1])
-            if decoded is None:
-                return None
-            pieces.append(decoded)
-            first, size = i + 1, 0
-    if len(pieces) == 1:
-        return pieces[0]
-    if not pieces:
-        return np.zeros(1, dtype=np.int64), _NO_BUCKETS[0], _NO_BUCKETS[1]
-    offsets = np.cumsum([0] + [p[0][-1] for p in pieces[:-1]])
-    indptr = np.concatenate([[0]] + [p[0][1:] + o for p, o in zip(pieces, offsets, strict=True)])
-    index = np.concatenate([p[1] for p in pieces])
-    counts = np.concatenate([p[2] for p in pieces])
-    return indptr, index, counts
-
-
-def decode_buckets(
-    blobs: Sequence[str], layout: BucketLayout | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Non-empty buckets of each encoded histogram, as CSR arrays (indptr, index, counts).
-
-    Blob ``i`` holds buckets ``index[indptr[i]:indptr[i + 1]]`` (ascending; counts alike) of
-    ``layout`` (default: the timeline's). The counts are exactly what ``decode_histogram``
-    and adding into a histogram of ``layout`` give, but without building any HdrHistogram;
-    a blob recorded with another layout is converted through HdrHistogram, as ``add`` does.
-    """
-    layout = layout or LAYOUT
-    streams: list[bytes] = []
-    odd: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for i, blob in enumerate(blobs):
-        stream = _stream(blob, layout) if blob else b""
-        if stream is None:
-            odd[i] = _buckets_via_hdrh(blob, layout)
-            stream = b""
-        streams.append(stream)
-    decoded = _decode_chunked(streams)
-    if decoded is None:  # fall back, blob by blob
-        parts = [_buckets_via_hdrh(b, layout) if b else _NO_BUCKETS for b in blobs]
-        return _stack(parts)
-    indptr, index, counts = decoded
-    if index.size and int(index.max()) >= layout.counts_len:
-        raise IndexError(f"a histogram holds bucket {int(index.max())}, beyond {layout}")
-    if not odd:
-        return indptr, index, counts
-    parts = [
-        odd[i]
-        if i in odd
-        else (index[indptr[i] : indptr[i + 1]], counts[indptr[i] : indptr[i + 1]])
-        for i in range(len(blobs))
-    ]
-    return _stack(parts)
-
-
-_NO_BUCKETS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-
-
-def _stack(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
-    indptr = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum([p[0].size for p in parts], out=indptr[1:])
-    if not parts:
-        return indptr, _NO_BUCKETS[0], _NO_BUCKETS[1]
-    index = np.concatenate([p[0] for p in parts]).astype(np.int64, copy=False)
-    counts = np.concatenate([p[1] for p in parts]).astype(np.int64, copy=False)
-    return indptr, index, counts
-
-
-def _buckets_via_hdrh(blob: str, layout: BucketLayout) -> tuple[np.ndarray, np.ndarray]:
-    """The slow, general way: decode with HdrHistogram and add into a ``layout`` histogram."""
-    target = HdrHistogram(
-        layout.lowest_trackable_value, layout.highest_trackable_value, layout.significant_figures
-    )
-    _add_encoded(target, blob)
-    counts = np.ctypeslib.as_array(target.counts)[: target.counts_len]
-    index = np.flatnonzero(counts)
-    found = index.astype(np.int64), counts[index].astype(np.int64)
-    _release(target)
-    return found
-
-
-def _sparse(blobs: Sequence[str]) -> SparseHistogram:
-    """Every blob added together, as one sparse histogram of the timeline's layout."""
-    _indptr, index, counts = decode_buckets(blobs)
-    if len(blobs) > 1 and index.size:
-        summed = np.bincount(index, weights=counts, minlength=0).astype(np.int64)
-        index = np.flatnonzero(summed)
-        counts = summed[index]
-    return SparseHistogram(index, counts, LAYOUT)
-
-
-def _narrow(index: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """32-bit copies where the values fit: half the memory, for arrays that are kept."""
-    if counts.size and int(counts.max()) >= 2**31:
-        return index.astype(np.int32), counts
-    return index.astype(np.int32), counts.astype(np.int32)
-
-
-_CHUNK_ROWS = 64  # rows merged at once: a dense block of 64 x the buckets in use
-
-
-def _rows(
-    blob_rows: np.ndarray, blobs: Sequence[str], rows: int, *, narrow: bool = False
-) -> BucketRows:
-    """Per-row histograms from blobs (each tagged with its row, rows ascending), adding the
-    blobs that share a row. ``narrow`` keeps the result in 32-bit integers where they fit."""
-    if len(blobs) == 0:
-        return BucketRows(np.zeros(rows + 1, dtype=np.int64), *_NO_BUCKETS, LAYOUT)
-    if np.all(np.diff(blob_rows) > 0):  # one blob per row at most
-        indptr, index, counts = decode_buckets(blobs)
-        row_indptr = np.zeros(rows + 1, dtype=np.int64)
-        row_indptr[blob_rows + 1] = np.diff(indptr)
-        if narrow:
-            index, counts = _narrow(index, counts)
-        return BucketRows(np.cumsum(row_indptr), index, counts, LAYOUT)
-
-    def chunks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        bounds = np.searchsorted(blob_rows, np.arange(0, rows + _CHUNK_ROWS, _CHUNK_ROWS))
-        for c, (lo, hi) in enumerate(itertools.pairwise(bounds)):
-            indptr, index, counts = decode_buckets(blobs[lo:hi])
-            local = np.repeat(blob_rows[lo:hi] - c * _CHUNK_ROWS, np.diff(indptr))
-            yield local, index, counts
-
-    return _merge(chunks(), rows, narrow)
-
-
-def _merged_rows(parts: Sequence[BucketRows], rows: int, *, narrow: bool = False) -> BucketRows:
-    """Several row sets of the same rows added together, row by row."""
-
-    def chunks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        for first in range(0, rows, _CHUNK_ROWS):
-            last = min(first + _CHUNK_ROWS, rows)
-            pieces = [part.slice(first, last) for part in parts]
-            local = [np.repeat(np.arange(last - first), np.diff(p.indptr)) for p in pieces]
-            yield (
-                np.concatenate(local),
-                np.concatenate([p.index for p in pieces]).astype(np.int64),
-                np.concatenate([p.counts for p in pieces]).astype(np.int64),
-            )
-
-    return _merge(chunks(), rows, narrow)
-
-
-def _merge(
-    chunks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], rows: int, narrow: bool
-) -> BucketRows:
-    """Rows from chunks of ``_CHUNK_ROWS`` rows, each given as (row in chunk, bucket index,
-    count) triples in any order, duplicates added."""
-    sizes, indexes, counts_out = np.zeros(rows, dtype=np.int64), [], []
-    for c, (local, index, counts) in enumerate(chunks):
-        if not index.size:
-            continue
-        width = int(index.max()) + 1
-        dense = np.bincount(local * width + index, weights=counts, minlength=0)
-        cells = np.flatnonzero(dense)
-        row_of = cells // width
-        per_row = np.bincount(row_of, minlength=0)
-        sizes[c * _CHUNK_ROWS : c * _CHUNK_ROWS + per_row.size] = per_row
-        piece = cells - row_of * width, dense[cells].astype(np.int64)
-        if narrow:
-            piece = _narrow(*piece)
-        indexes.append(piece[0])
-        counts_out.append(piece[1])
-    indptr = np.zeros(rows + 1, dtype=np.int64)
-    np.cumsum(sizes, out=indptr[1:])
-    if not indexes:
-        return BucketRows(indptr, *_NO_BUCKETS, LAYOUT)
-    return BucketRows(indptr, np.concatenate(indexes), np.concatenate(counts_out), LAYOUT)
-
-
 FORMAT = "swarm-timeline"
 VERSION = 1
 FILE_NAME = "timeline.jsonl"
-HISTOGRAM_LOWEST_US = 1
-HISTOGRAM_HIGHEST_US = 3_600_000_000  # one hour
-HISTOGRAM_SIGNIFICANT_DIGITS = 3
-LAYOUT = BucketLayout.of(new_histogram())
-"""The bucket layout of every timeline histogram (µs, 3 significant digits, up to 1 hour)."""

@@ -35,10 +35,10 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from scipy import sparse, stats
+from scipy import stats
 
 from framework.block_length import block_length
-from framework.interval_data import IntervalColumns, Intervals, as_columns, sum_row_ranges
+from framework.interval_data import IntervalColumns, Intervals, RowRanges, as_columns
 from framework.metric_statistics import METRICS, Statistic, metric_statistic, quantile_level
 
 __all__ = [
@@ -151,11 +151,7 @@ def _batch_means(s: Statistic, batches: int, confidence: float) -> _Spread:
     intervals = s.linear.size
     b = max(1, min(batches, intervals))
     starts = _batch_starts(intervals, b)
-
-    def combine(a: np.ndarray) -> np.ndarray:
-        if sparse.issparse(a):
-            return sum_row_ranges(a, starts)
-        return np.add.reduceat(a, starts, axis=0)
+    combine = RowRanges(starts)
 
     values, sizes = s.stat(combine)
     keep = (sizes > 0) & np.isfinite(values)

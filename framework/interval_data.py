@@ -13,8 +13,8 @@ reader that already holds the run's histograms as sparse rows (the timeline's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -30,10 +30,10 @@ __all__ = [
     "IntervalColumns",
     "IntervalData",
     "Intervals",
+    "RowRanges",
     "as_columns",
     "columns_from_rows",
     "interval_columns",
-    "sum_row_ranges",
 ]
 
 
@@ -69,6 +69,9 @@ class IntervalColumns:
     hist: sparse.csr_array | None  # (intervals, buckets) counts, or None if not needed
     bucket_us: np.ndarray | None  # bucket midpoints, µs, ascending
 
+    _memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Sums already taken of the histogram matrix (they are asked for once per percentile)."""
+
     def __len__(self) -> int:
         return len(self.counts)
 
@@ -76,7 +79,7 @@ class IntervalColumns:
     def hist_row_totals(self) -> np.ndarray:
         """Latencies recorded in each interval (the histogram matrix's row sums)."""
         assert self.hist is not None
-        return _range_sums(self.hist.data, self.hist.indptr)
+        return _row_sums(self.hist.data, self.hist.indptr)
 
     @cached_property
     def hist_bucket_totals(self) -> np.ndarray:
@@ -87,10 +90,27 @@ class IntervalColumns:
     def rows_at_or_below(self, bucket: int) -> np.ndarray:
         """Latencies in each interval's buckets ``0 .. bucket``."""
         assert self.hist is not None
-        return _range_sums(self.hist.data * (self.hist.indices <= bucket), self.hist.indptr)
+        key = ("at or below", bucket)
+        if key not in self._memo:
+            hist = self.hist
+            self._memo[key] = _row_sums(np.where(hist.indices <= bucket, hist.data, 0), hist.indptr)
+        return self._memo[key]  # type: ignore[return-value]
+
+    def hist_sums(self, combine: Callable[[sparse.csr_array], np.ndarray]) -> np.ndarray:
+        """``combine(self.hist)``, dense; kept for batches, which every percentile asks for."""
+        assert self.hist is not None
+        if not isinstance(combine, RowRanges):
+            return np.asarray(combine(self.hist))
+        key = ("ranges", combine.starts.tobytes())
+        if key not in self._memo:
+            self._memo[key] = combine(self.hist)
+        return self._memo[key]  # type: ignore[return-value]
 
     def slice(self, first: int, last: int) -> IntervalColumns:
         """Intervals ``first`` to ``last - 1``; the histogram rows are views, not copies."""
+        key = ("slice", first, last)
+        if key in self._memo:
+            return self._memo[key]  # type: ignore[return-value]
         hist = None
         if self.hist is not None:
             a, b = self.hist.indptr[first], self.hist.indptr[last]
@@ -102,7 +122,7 @@ class IntervalColumns:
                 ),
                 shape=(last - first, self.hist.shape[1]),
             )
-        return IntervalColumns(
+        part = IntervalColumns(
             counts=self.counts[first:last],
             failures=self.failures[first:last],
             sums=self.sums[first:last],
@@ -112,27 +132,43 @@ class IntervalColumns:
             hist=hist,
             bucket_us=self.bucket_us,
         )
+        self._memo[key] = part
+        return part
 
 
-def _range_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+class RowRanges:
+    """Contiguous stretches of intervals (batches), as a ``Combine``: sums any per-interval
+    array -- counters, or the histogram matrix -- over each stretch.
+
+    ``starts`` are the first interval of each stretch (ascending, from 0); the last one runs
+    to the end. A stretch's histogram is a contiguous block of matrix rows, so it is one
+    ``bincount``, with no matrix product.
+    """
+
+    def __init__(self, starts: np.ndarray) -> None:
+        self.starts = np.asarray(starts, dtype=np.int64)
+
+    def __call__(self, a: np.ndarray | sparse.csr_array) -> np.ndarray:
+        if not sparse.issparse(a):
+            return np.add.reduceat(a, self.starts, axis=0)
+        ends = np.append(self.starts[1:], a.shape[0])
+        sums = [_bucket_sums(a, i, j) for i, j in zip(self.starts, ends, strict=True)]
+        return np.array(sums, dtype=float).reshape(len(self.starts), a.shape[1])
+
+
+def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     """Sums of ``values[indptr[i]:indptr[i + 1]]`` for each i (empty ranges give 0)."""
-    running = np.concatenate([[0.0], np.cumsum(values, dtype=float)])
-    return running[indptr[1:]] - running[indptr[:-1]]
+    out = np.zeros(len(indptr) - 1)
+    full = np.flatnonzero(np.diff(indptr) > 0)
+    if full.size:
+        out[full] = np.add.reduceat(values, indptr[full], dtype=float)
+    return out
 
 
 def _bucket_sums(hist: sparse.csr_array, first: int, last: int) -> np.ndarray:
     """Rows ``first .. last - 1`` of the matrix added into one dense row."""
     a, b = hist.indptr[first], hist.indptr[last]
     return np.bincount(hist.indices[a:b], weights=hist.data[a:b], minlength=hist.shape[1])
-
-
-def sum_row_ranges(hist: sparse.csr_array, starts: np.ndarray) -> np.ndarray:
-    """Dense sums of the contiguous row ranges that begin at ``starts`` (ascending; the last
-    runs to the end): a batch's histogram is a stretch of rows, added in one ``bincount``."""
-    ends = np.append(starts[1:], hist.shape[0])
-    return np.array(
-        [_bucket_sums(hist, a, b) for a, b in zip(starts, ends, strict=True)], dtype=float
-    ).reshape(len(starts), hist.shape[1])
 
 
 Intervals = Sequence[IntervalData] | IntervalColumns

@@ -125,7 +125,7 @@ def _quantile_statistic(cols: IntervalColumns, metric: str, p: float) -> Statist
     p_hat = below.sum() / n
 
     def stat(combine: Combine) -> tuple[np.ndarray, np.ndarray]:
-        return _row_quantiles(combine(hist), buckets, p), combine(per_interval)
+        return _row_quantiles(cols.hist_sums(combine), buckets, p), combine(per_interval)
 
     timeouts = int(cols.timeouts.sum())
     censored = is_censored(p, int(cols.counts.sum()), timeouts)

@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import Any, NotRequired, Self, TypedDict
 
 import numpy as np
+import orjson
 from hdrh.histogram import HdrHistogram
 
 from framework.errors import ReportError, RunError
@@ -781,11 +782,14 @@ class _TruncatedLine(Exception):
 
 def _parse_line(path: Path, number: int, line: bytes, *, last: bool) -> dict[str, Any]:
     try:
-        obj = json.loads(line)
-    except ValueError as exc:
-        if last:
-            raise _TruncatedLine from exc
-        raise ReportError(f"{path}:{number}: corrupt line (not JSON): {exc}") from exc
+        obj = orjson.loads(line)  # a third of json's time, on a file of ~100k lines an hour
+    except orjson.JSONDecodeError:
+        try:
+            obj = json.loads(line)  # also reads integers past 64 bits, which orjson refuses
+        except ValueError as exc:
+            if last:
+                raise _TruncatedLine from exc
+            raise ReportError(f"{path}:{number}: corrupt line (not JSON): {exc}") from exc
     if not isinstance(obj, dict):
         if last:
             raise _TruncatedLine

@@ -13,6 +13,7 @@ counts in a few hundred numbers each and answer the same questions.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -223,6 +224,9 @@ class SparseHistogram:
         return histogram
 
 
+_PIECE = 1 << 20  # entries added at once
+
+
 @dataclass(frozen=True)
 class BucketRows:
     """Histograms of consecutive intervals (normally seconds) as the rows of a sparse matrix.
@@ -258,19 +262,35 @@ class BucketRows:
         """Every row added together."""
         if not self.index.size:
             return SparseHistogram(self.index, self.counts, self.layout)
-        summed = np.bincount(self.index, weights=self.counts).astype(np.int64)
+        summed = np.zeros(self.layout.counts_len, dtype=np.int64)
+        for i in range(0, self.index.size, _PIECE):  # bincount copies what it adds to 64 bits
+            piece = slice(i, i + _PIECE)
+            found = np.bincount(self.index[piece], weights=self.counts[piece])
+            summed[: found.size] += found.astype(np.int64)
         index = np.flatnonzero(summed)
         return SparseHistogram(index, summed[index], self.layout)
 
     def percentiles_us(self, levels: Sequence[float]) -> np.ndarray:
         """``percentiles_us`` of every row at once: shape (rows, levels), NaN for empty rows."""
         rows = len(self)
+        if self.index.size <= _PIECE:
+            return self._percentiles_us(levels)
+        # a piece of rows at a time: the running sums are 64-bit copies of the counts
+        cuts = np.searchsorted(self.indptr, np.arange(0, self.index.size, _PIECE))
+        bounds = [*np.unique(np.clip(cuts, 0, rows - 1)).tolist(), rows]
+        return np.concatenate(
+            [self.slice(a, b)._percentiles_us(levels) for a, b in itertools.pairwise(bounds)]
+        )
+
+    def _percentiles_us(self, levels: Sequence[float]) -> np.ndarray:
+        rows = len(self)
         out = np.full((rows, len(levels)), np.nan)
         if not self.index.size:
             return out
-        cumulative = np.cumsum(self.counts, dtype=np.int64)
-        before = np.concatenate([[0], cumulative])[self.indptr[:-1]]
-        totals = np.concatenate([[0], cumulative])[self.indptr[1:]] - before
+        cumulative = np.concatenate([[0], np.cumsum(self.counts, dtype=np.int64)])
+        before = cumulative[self.indptr[:-1]]
+        totals = cumulative[self.indptr[1:]] - before
+        cumulative = cumulative[1:]
         full = totals > 0
         for j, level in enumerate(levels):
             share = min(max(float(level), 0.0), 100.0) / 100

@@ -156,19 +156,33 @@ class RowRanges:
         return np.array(sums, dtype=float).reshape(len(self.starts), a.shape[1])
 
 
+_PIECE = 1 << 20  # entries added at once: the 64-bit copies numpy makes of them stay small
+
+
 def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
-    """Sums of ``values[indptr[i]:indptr[i + 1]]`` for each i (empty ranges give 0)."""
+    """Sums of ``values[indptr[i]:indptr[i + 1]]`` for each i (empty ranges give 0), a
+    piece of rows at a time: reduceat makes a float copy of what it adds."""
     out = np.zeros(len(indptr) - 1)
     full = np.flatnonzero(np.diff(indptr) > 0)
-    if full.size:
-        out[full] = np.add.reduceat(values, indptr[full], dtype=float)
+    cuts = np.searchsorted(indptr[full], np.arange(0, int(indptr[-1]), _PIECE))
+    for lo, hi in zip(cuts, [*cuts[1:], full.size], strict=True):
+        if hi > lo:
+            starts = indptr[full[lo:hi]]
+            end = int(indptr[full[hi - 1] + 1])
+            out[full[lo:hi]] = np.add.reduceat(
+                values[starts[0] : end], starts - starts[0], dtype=float
+            )
     return out
 
 
 def _bucket_sums(hist: sparse.csr_array, first: int, last: int) -> np.ndarray:
     """Rows ``first .. last - 1`` of the matrix added into one dense row."""
-    a, b = hist.indptr[first], hist.indptr[last]
-    return np.bincount(hist.indices[a:b], weights=hist.data[a:b], minlength=hist.shape[1])
+    a, b = int(hist.indptr[first]), int(hist.indptr[last])
+    out = np.zeros(hist.shape[1])
+    for i in range(a, b, _PIECE):
+        j = min(i + _PIECE, b)
+        out += np.bincount(hist.indices[i:j], weights=hist.data[i:j], minlength=hist.shape[1])
+    return out
 
 
 Intervals = Sequence[IntervalData] | IntervalColumns
@@ -208,8 +222,10 @@ def columns_from_rows(
             f"need one histogram row per interval: {len(rows)} rows, {len(counts)} intervals"
         )
     width = int(rows.index.max()) + 1 if rows.index.size else 0
-    indptr = rows.indptr.astype(rows.index.dtype, copy=False)
-    hist = sparse.csr_array((rows.counts, rows.index, indptr), shape=(len(rows), width))
+    # scipy wants 32- or 64-bit indexes: 16-bit ones (compact rows) are widened, a copy
+    index = rows.index.astype(np.int32, copy=False) if rows.index.itemsize < 4 else rows.index
+    indptr = rows.indptr.astype(index.dtype, copy=False)
+    hist = sparse.csr_array((rows.counts, index, indptr), shape=(len(rows), width))
     layout = rows.layout
     buckets = _bucket_midpoints(
         np.arange(width), layout.unit_magnitude, layout.sub_bucket_half_count_magnitude

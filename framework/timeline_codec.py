@@ -254,10 +254,19 @@ def sum_blobs(blobs: Sequence[str]) -> SparseHistogram:
 
 
 def _narrow(index: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """32-bit copies where the values fit: half the memory, for arrays that are kept."""
-    if counts.size and int(counts.max()) >= 2**31:
-        return index.astype(np.int32), counts
-    return index.astype(np.int32), counts.astype(np.int32)
+    """The smallest integer types that hold these values, for arrays that are kept: bucket
+    indexes of the timeline layout fit 16 bits, and so do almost all counts of one bucket in
+    one second -- a quarter of the memory of 64-bit arrays."""
+    return index.astype(_smallest(LAYOUT.counts_len - 1)), counts.astype(
+        _smallest(int(counts.max()) if counts.size else 0)
+    )
+
+
+def _smallest(largest: int) -> type[np.integer]:
+    for kind in (np.uint16, np.uint32):
+        if largest <= np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 _CHUNK_ROWS = 64  # rows merged at once: a dense block of 64 x the buckets in use
@@ -267,7 +276,7 @@ def rows_from_blobs(
     blob_rows: np.ndarray, blobs: Sequence[str], rows: int, *, narrow: bool = False
 ) -> BucketRows:
     """Per-row histograms from blobs (each tagged with its row, rows ascending), adding the
-    blobs that share a row. ``narrow`` keeps the result in 32-bit integers where they fit."""
+    blobs that share a row. ``narrow`` keeps the result in the smallest integer types."""
     if len(blobs) == 0:
         return BucketRows(np.zeros(rows + 1, dtype=np.int64), *_NO_BUCKETS, LAYOUT)
     if np.all(np.diff(blob_rows) > 0):  # one blob per row at most
@@ -285,11 +294,21 @@ def rows_from_blobs(
             local = np.repeat(blob_rows[lo:hi] - c * _CHUNK_ROWS, np.diff(indptr))
             yield local, index, counts
 
-    return _merge(chunks(), rows, narrow)
+    merged = _merge(chunks(), rows, _Growing())
+    return (
+        BucketRows(merged.indptr, *_narrow(merged.index, merged.counts), LAYOUT)
+        if narrow
+        else merged
+    )
 
 
 def merged_rows(parts: Sequence[BucketRows], rows: int, *, narrow: bool = False) -> BucketRows:
-    """Several row sets of the same rows added together, row by row."""
+    """Several row sets of the same rows added together, row by row.
+
+    The result is written straight into arrays sized for the parts' entries (a bound on
+    its own): pages never written are never resident, and there is no second copy to
+    concatenate. ``narrow`` keeps it in 16-bit indexes and the smallest counts type.
+    """
 
     def chunks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         for first in range(0, rows, _CHUNK_ROWS):
@@ -302,15 +321,58 @@ def merged_rows(parts: Sequence[BucketRows], rows: int, *, narrow: bool = False)
                 np.concatenate([p.counts for p in pieces]).astype(np.int64),
             )
 
-    return _merge(chunks(), rows, narrow)
+    bound = sum(p.index.size for p in parts)
+    largest = sum(int(p.counts.max()) for p in parts if p.counts.size)
+    counts_type = _smallest(largest) if narrow else np.int64
+    index_type = _smallest(LAYOUT.counts_len - 1) if narrow else np.int64
+    out = _Preallocated(bound, index_type, counts_type)
+    return _merge(chunks(), rows, out)
+
+
+class _Preallocated:
+    """Output arrays of a known maximum size, filled in order."""
+
+    def __init__(self, capacity: int, index_type: type, counts_type: type) -> None:
+        self.index = np.empty(capacity, dtype=index_type)
+        self.counts = np.empty(capacity, dtype=counts_type)
+        self.size = 0
+
+    def add(self, index: np.ndarray, counts: np.ndarray) -> None:
+        end = self.size + index.size
+        self.index[self.size : end] = index
+        self.counts[self.size : end] = counts
+        self.size = end
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.index[: self.size], self.counts[: self.size]
+
+
+class _Growing:
+    """Output pieces of unknown total size, joined at the end."""
+
+    def __init__(self) -> None:
+        self.pieces: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, index: np.ndarray, counts: np.ndarray) -> None:
+        self.pieces.append((index, counts))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.pieces:
+            return _NO_BUCKETS
+        return (
+            np.concatenate([p[0] for p in self.pieces]),
+            np.concatenate([p[1] for p in self.pieces]),
+        )
 
 
 def _merge(
-    chunks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], rows: int, narrow: bool
+    chunks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    rows: int,
+    out: _Preallocated | _Growing,
 ) -> BucketRows:
     """Rows from chunks of ``_CHUNK_ROWS`` rows, each given as (row in chunk, bucket index,
     count) triples in any order, duplicates added."""
-    sizes, indexes, counts_out = np.zeros(rows, dtype=np.int64), [], []
+    sizes = np.zeros(rows, dtype=np.int64)
     for c, (local, index, counts) in enumerate(chunks):
         if not index.size:
             continue
@@ -320,13 +382,7 @@ def _merge(
         row_of = cells // width
         per_row = np.bincount(row_of, minlength=0)
         sizes[c * _CHUNK_ROWS : c * _CHUNK_ROWS + per_row.size] = per_row
-        piece = cells - row_of * width, dense[cells].astype(np.int64)
-        if narrow:
-            piece = _narrow(*piece)
-        indexes.append(piece[0])
-        counts_out.append(piece[1])
+        out.add(cells - row_of * width, dense[cells].astype(np.int64))
     indptr = np.zeros(rows + 1, dtype=np.int64)
     np.cumsum(sizes, out=indptr[1:])
-    if not indexes:
-        return BucketRows(indptr, *_NO_BUCKETS, LAYOUT)
-    return BucketRows(indptr, np.concatenate(indexes), np.concatenate(counts_out), LAYOUT)
+    return BucketRows(indptr, *out.arrays(), LAYOUT)

@@ -96,6 +96,14 @@ class IntervalColumns:
             self._memo[key] = _row_sums(np.where(hist.indices <= bucket, hist.data, 0), hist.indptr)
         return self._memo[key]  # type: ignore[return-value]
 
+    def hist_columns(self, first: int, last: int) -> sparse.csr_array:
+        """The histogram matrix's buckets ``first .. last - 1`` only (kept: resamples reuse it)."""
+        assert self.hist is not None
+        key = ("columns", first, last)
+        if key not in self._memo:
+            self._memo[key] = self.hist[:, first:last]
+        return self._memo[key]  # type: ignore[return-value]
+
     def hist_sums(self, combine: Callable[[sparse.csr_array], np.ndarray]) -> np.ndarray:
         """``combine(self.hist)``, dense; kept for batches, which every percentile asks for."""
         assert self.hist is not None

@@ -193,17 +193,23 @@ class RequestSecond:
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> RequestSecond:
         hist = record.get("hist") or ""
-        return cls(
-            t=int(record["t"]),
-            method=str(record["method"]),
-            name=str(record["name"]),
-            count=int(record["count"]),
-            failures={str(k): int(v) for k, v in (record.get("failures") or {}).items()},
-            bytes=int(record.get("bytes", 0)),
-            sum_us=int(record.get("sum_us", 0)),
-            sumsq_us=record.get("sumsq_us", 0),
-            hist_blobs=(hist,) if hist else (),
-        )
+        failures = record.get("failures") or {}
+        fields = {
+            "t": int(record["t"]),
+            "method": str(record["method"]),
+            "name": str(record["name"]),
+            "count": int(record["count"]),
+            "failures": {str(k): int(v) for k, v in failures.items()} if failures else {},
+            "bytes": int(record.get("bytes", 0)),
+            "sum_us": int(record.get("sum_us", 0)),
+            "sumsq_us": record.get("sumsq_us", 0),
+            "hist_blobs": (hist,) if hist else (),
+        }
+        # Set the fields directly: a frozen dataclass's __init__ goes through
+        # object.__setattr__ field by field, half the cost of reading an hour's ~100k lines.
+        found = object.__new__(cls)
+        found.__dict__.update(fields)
+        return found
 
     @classmethod
     def from_latencies(
@@ -441,17 +447,19 @@ class Timeline:
         if "counters" not in self._memo:
             built = {}
             for endpoint, (rows, records) in self._by_endpoint().items():
+                by_kind: dict[str, np.ndarray] = {}
+                for i, r in enumerate(records):
+                    for kind, n in r.failures.items():
+                        if kind not in by_kind:
+                            by_kind[kind] = np.zeros(len(records))
+                        by_kind[kind][i] = n
                 found = {
                     "count": np.array([r.count for r in records], dtype=float),
-                    "failures": np.array([r.failure_count for r in records], dtype=float),
+                    "failures": sum(by_kind.values(), np.zeros(len(records))),
                     "bytes": np.array([r.bytes for r in records], dtype=float),
                     "sum_us": np.array([float(r.sum_us) for r in records]),
                     "sumsq_us": np.array([float(r.sumsq_us) for r in records]),
                 }
-                by_kind: dict[str, np.ndarray] = {}
-                for i, r in enumerate(records):
-                    for kind, n in r.failures.items():
-                        by_kind.setdefault(kind, np.zeros(len(records)))[i] = n
                 built[endpoint] = (rows, found, by_kind)
             self._memo["counters"] = built
         return self._memo["counters"]

@@ -26,6 +26,7 @@ from framework.analysis import (
 )
 from framework.budgets import Budgets, ValidationRules
 from framework.errors import ConfigError, ReportError
+from framework.gc_pause import collector_paused
 from framework.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window
 from framework.timeline import Timeline, read_timeline
 from framework.verdicts import budget_verdicts, compare_windows, find_knee, validate
@@ -154,6 +155,13 @@ def build_results(
     """Analyse the run (and compare it with ``baseline`` when given); pure but for reading
     histograms. Returns the results and the steady-state estimates (for further comparisons).
     """
+    with collector_paused():
+        return _build_results(data, options, created_at=created_at, baseline=baseline)
+
+
+def _build_results(
+    data: RunData, options: ReportOptions, *, created_at: str, baseline: RunData | None
+) -> tuple[Results, Analysed]:
     where = str(data.path / "scenario.yaml")
     budgets = options.budgets or _section(data.scenario, "budgets", Budgets, where)
     rules = _section(data.scenario, "validation", ValidationRules, where) or ValidationRules()

@@ -157,7 +157,7 @@ def _decode_varints(streams: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def _decode_chunked(
-    streams: list[bytes], chunk_bytes: int = 1 << 18
+    streams: list[bytes], chunk_bytes: int = 1 << 16
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """``_decode_varints`` on pieces of about ``chunk_bytes``, so temporaries stay in cache."""
     pieces, first, size = [], 0, 0

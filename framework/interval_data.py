@@ -140,6 +140,8 @@ class IntervalColumns:
             hist=hist,
             bucket_us=self.bucket_us,
         )
+        if "hist_row_totals" in self.__dict__:  # already summed: the slice's are a part of it
+            part.__dict__["hist_row_totals"] = self.hist_row_totals[first:last]
         self._memo[key] = part
         return part
 

@@ -265,6 +265,7 @@ def _endpoint(
     count = int(counters.count.sum())
     method, name = timeline.endpoint(key) if key is not None else ("", AGGREGATED)
     ms = 1 / 1000
+    intervals = None
     if count and len(counters) >= 2:
         intervals = _columns(counters, rows)
         found = estimates(intervals, _METRICS, confidence=settings.confidence)
@@ -294,7 +295,7 @@ def _endpoint(
         quality_result = QualityResult(
             grade="fail", checks=(QualityCheck("sample size", "fail", reason),)
         )
-    hist = rows.total().to_hdrhistogram() if count else None
+    hist = _whole(rows, intervals).to_hdrhistogram() if count else None
     by_kind = {k: int(n.sum()) for k, n in counters.failures_by_kind.items()}
     result = EndpointResult(
         name=name,
@@ -317,6 +318,15 @@ def _endpoint(
         latency_buckets_ms=_buckets(hist),
     )
     return result, found
+
+
+def _whole(rows: BucketRows, intervals: IntervalColumns | None) -> SparseHistogram:
+    """The window's histogram: the estimators' sum of it when they took one (a pass saved)."""
+    if intervals is None or "hist_bucket_totals" not in intervals.__dict__:
+        return rows.total()
+    summed = intervals.hist_bucket_totals
+    index = np.flatnonzero(summed)
+    return SparseHistogram(index, summed[index].astype(np.int64), rows.layout)
 
 
 def _buckets(hist: HdrHistogram | None) -> tuple[tuple[float, int], ...]:

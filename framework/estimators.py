@@ -311,6 +311,8 @@ def estimates(
     _check_common(confidence, batches, method)
     need_hist = any(quantile_level(m) is not None for m in names)
     cols = as_columns(intervals, interval_s, need_hist)
+    if need_hist:  # the default batches' histograms, taken first, also add up to the whole
+        cols.hist_sums(RowRanges(_batch_starts(len(cols), min(batches, len(cols)))))
     rng = np.random.default_rng(seed)
     return {m: _estimate(cols, m, confidence, batches, method, replicates, rng) for m in names}
 

@@ -376,13 +376,21 @@ def _merge(
     for c, (local, index, counts) in enumerate(chunks):
         if not index.size:
             continue
-        width = int(index.max()) + 1
-        dense = np.bincount(local * width + index, weights=counts, minlength=0)
-        cells = np.flatnonzero(dense)
+        # each (row, bucket) is a cell of a dense block; mark the cells in use (bytes, so
+        # the scan stays in cache), number them, and add the counts into their numbers
+        low = int(index.min())
+        width = int(index.max()) + 1 - low
+        cell = local * width + (index - low)
+        used = np.zeros((int(local.max()) + 1) * width, dtype=bool)
+        used[cell] = True
+        cells = np.flatnonzero(used)
+        number = np.empty(used.size, dtype=np.int64)
+        number[cells] = np.arange(cells.size)
+        sums = np.bincount(number[cell], weights=counts, minlength=cells.size)
         row_of = cells // width
         per_row = np.bincount(row_of, minlength=0)
         sizes[c * _CHUNK_ROWS : c * _CHUNK_ROWS + per_row.size] = per_row
-        out.add(cells - row_of * width, dense[cells].astype(np.int64))
+        out.add(cells - row_of * width + low, sums.astype(np.int64))
     indptr = np.zeros(rows + 1, dtype=np.int64)
     np.cumsum(sizes, out=indptr[1:])
     return BucketRows(indptr, *out.arrays(), LAYOUT)

@@ -386,3 +386,76 @@ def test_all_requests_merged_from_the_endpoints_read_first_equal_reading_them_ag
     for name in fresh.names():
         a, b = fresh.buckets(name, 105, 150), amended.buckets(name, 105, 150)
         assert (a.indptr.tolist(), a.index.tolist()) == (b.indptr.tolist(), b.index.tolist())
+
+
+@pytest.mark.parametrize("name", [None, "/b", "GET /b", "POST /b", "GET /a", "/nope"])
+@pytest.mark.parametrize(("start", "end"), [(None, None), (105, 150), (150, 105)])
+def test_counters_are_the_series_records_as_arrays(amended, name, start, end):
+    records = amended.series(name, start, end)
+    counters = amended.counters(name, start, end)
+    assert len(counters) == len(records)
+    assert counters.t.tolist() == [r.t for r in records]
+    assert counters.count.tolist() == [r.count for r in records]
+    assert counters.failures.tolist() == [r.failure_count for r in records]
+    assert counters.bytes.tolist() == [r.bytes for r in records]
+    assert counters.sum_us.tolist() == [float(r.sum_us) for r in records]
+    assert counters.sumsq_us.tolist() == [float(r.sumsq_us) for r in records]
+    kinds = {k for r in records for k in r.failures}
+    assert set(counters.failures_by_kind) == kinds
+    for kind, per_second in counters.failures_by_kind.items():
+        assert per_second.tolist() == [r.failures.get(kind, 0) for r in records]
+
+
+def test_rows_read_a_piece_at_a_time_equal_rows_read_at_once(amended, monkeypatch):
+    import framework.histograms
+
+    rows = amended.buckets(None)
+    whole, percentiles = rows.total(), rows.percentiles_us((50, 95, 99.9))
+    monkeypatch.setattr(framework.histograms, "_PIECE", 50)
+    assert rows.index.size > 10 * 50
+    pieced = rows.total()
+    assert (pieced.index.tolist(), pieced.counts_nonzero.tolist()) == (
+        whole.index.tolist(),
+        whole.counts_nonzero.tolist(),
+    )
+    np.testing.assert_array_equal(rows.percentiles_us((50, 95, 99.9)), percentiles)
+
+
+def test_counts_past_16_bits_are_kept_exactly(tmp_path):
+    path = tmp_path / "timeline.jsonl"
+    busy = RequestSecond.from_latencies(100, "GET", "/busy", [5.0] * 70_000 + [9.0])
+    other = RequestSecond.from_latencies(100, "GET", "/other", [5.0] * 3)
+    with TimelineWriter(path, created_s=100.0) as writer:
+        writer.write_second(Second(t=100, users=1, workers=1, requests=(busy, other)))
+    timeline = read_timeline(path)
+    for name in timeline.names():  # read each name first, so all-requests is their merge
+        timeline.buckets(name)
+    for name, expected in (("GET /busy", [70_000, 1]), (None, [70_003, 1])):
+        row = timeline.buckets(name).row(0)
+        assert row.counts_nonzero.tolist() == expected
+        assert row.get_total_count() == sum(expected)
+
+
+def test_integers_past_64_bits_are_read_exactly(tmp_path):
+    path = tmp_path / "timeline.jsonl"
+    with TimelineWriter(path, created_s=100.0) as writer:
+        r = RequestSecond.from_latencies(100, "GET", "/x", [1.0, 2.0])
+        writer.write_second(Second(t=100, users=1, workers=1, requests=(r,)))
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].replace('"sumsq_us":5000000', f'"sumsq_us":{2**70}')
+    assert str(2**70) in lines[1]
+    path.write_text("\n".join(lines) + "\n")
+    assert read_timeline(path).total("GET /x").sumsq_us == 2**70
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_reading_leaves_the_garbage_collector_as_it_was(amended, enabled):
+    import gc
+
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        read_timeline(amended.path)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

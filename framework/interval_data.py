@@ -97,7 +97,7 @@ class IntervalColumns:
         key = ("at or below", bucket)
         if key not in self._memo:
             hist = self.hist
-            self._memo[key] = _row_sums(np.where(hist.indices <= bucket, hist.data, 0), hist.indptr)
+            self._memo[key] = _row_sums(hist.data, hist.indptr, hist.indices, bucket)
         return self._memo[key]  # type: ignore[return-value]
 
     def hist_columns(self, first: int, last: int) -> sparse.csr_array:
@@ -173,9 +173,15 @@ class RowRanges:
 _PIECE = 1 << 20  # entries added at once: the 64-bit copies numpy makes of them stay small
 
 
-def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
-    """Sums of ``values[indptr[i]:indptr[i + 1]]`` for each i (empty ranges give 0), a
-    piece of rows at a time: reduceat makes a float copy of what it adds."""
+def _row_sums(
+    values: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray | None = None,
+    at_most: int = 0,
+) -> np.ndarray:
+    """Sums of ``values[indptr[i]:indptr[i + 1]]`` for each i (empty ranges give 0) -- only
+    of the values whose ``indices`` are ``<= at_most`` when indices are given -- a piece of
+    rows at a time: reduceat makes a float copy of what it adds."""
     out = np.zeros(len(indptr) - 1)
     full = np.flatnonzero(np.diff(indptr) > 0)
     cuts = np.searchsorted(indptr[full], np.arange(0, int(indptr[-1]), _PIECE))
@@ -183,9 +189,10 @@ def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
         if hi > lo:
             starts = indptr[full[lo:hi]]
             end = int(indptr[full[hi - 1] + 1])
-            out[full[lo:hi]] = np.add.reduceat(
-                values[starts[0] : end], starts - starts[0], dtype=float
-            )
+            piece = values[starts[0] : end]
+            if indices is not None:
+                piece = np.where(indices[starts[0] : end] <= at_most, piece, 0)
+            out[full[lo:hi]] = np.add.reduceat(piece, starts - starts[0], dtype=float)
     return out
 
 

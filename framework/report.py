@@ -28,7 +28,8 @@ from framework.budgets import Budgets, ValidationRules
 from framework.errors import ConfigError, ReportError
 from framework.gc_pause import collector_paused
 from framework.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window
-from framework.timeline import Timeline, read_timeline
+from framework.timeline import Timeline
+from framework.timeline_reader import read_timeline
 from framework.verdicts import budget_verdicts, compare_windows, find_knee, validate
 
 __all__ = ["ReportOptions", "RunData", "build_results", "load_run"]

@@ -2,8 +2,10 @@
 
 Contract 2 of the design: every report, baseline and comparison is computed from this
 file, so it is written as the run goes (a crash loses at most the last few seconds) and
-read back by ``read_timeline`` with no Locust in sight. The format is specified in
-``docs/timeline.md``; in short, one JSON object per line::
+read back with no Locust in sight. This module holds the records and the read
+``Timeline``; ``framework.timeline_writer`` writes the file, ``framework.timeline_reader``
+reads it, ``framework.timeline_codec`` encodes and decodes its histograms. The format is
+specified in ``docs/timeline.md``; in short, one JSON object per line::
 
     {"type": "header", "format": "swarm-timeline", "version": 1, ...}
     {"type": "req", "t": 1700000000, "method": "POST", "name": "/detect", "count": 98, ...}
@@ -19,6 +21,8 @@ decoded histogram of this range costs ~185 KB and a one-hour run holds tens of t
 Example, writing a synthetic timeline and reading it back::
 
     >>> import pathlib, tempfile
+    >>> from framework.timeline_reader import read_timeline
+    >>> from framework.timeline_writer import TimelineWriter
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "timeline.jsonl"
     >>> with TimelineWriter(path, created_s=100.0) as writer:
     ...     r = RequestSecond.from_latencies(100, "GET", "/ok", [1.0, 2.0, 3.0])
@@ -30,20 +34,14 @@ Example, writing a synthetic timeline and reading it back::
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, NotRequired, Self, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
-import orjson
 from hdrh.histogram import HdrHistogram
 
-from framework.errors import ReportError, RunError
-from framework.gc_pause import collector_paused
 from framework.histograms import BucketRows, SparseHistogram
 from framework.timeline_codec import (
     HISTOGRAM_HIGHEST_US,
@@ -73,13 +71,11 @@ __all__ = [
     "Second",
     "SecondCounters",
     "Timeline",
-    "TimelineWriter",
     "decode_buckets",
     "decode_histogram",
     "encode_histogram",
     "latency_us",
     "new_histogram",
-    "read_timeline",
 ]
 
 
@@ -597,217 +593,6 @@ def _split_key(name: str, endpoints: Iterable[tuple[str, str]]) -> tuple[str, st
         if f"{method} {label}" == name:
             return method, label
     return "", name
-
-
-class TimelineWriter:
-    """Appends a timeline file; used by the master, the local runner and synthetic tests.
-
-    Lines are written whole and flushed to the OS on every ``flush``; ``fsync`` runs when
-    ``sync_every_s`` has passed since the last one (times are passed in), so a machine crash
-    loses at most that much. Refuses to overwrite an existing file: a run folder is evidence.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        *,
-        created_s: float,
-        source: str = "synthetic",
-        grace_s: float | None = None,
-        meta: Mapping[str, Any] | None = None,
-        sync_every_s: float = 5.0,
-    ) -> None:
-        self.path = Path(path)
-        self.sync_every_s = sync_every_s
-        self.late_records = 0
-        self.late_requests = 0
-        try:
-            self._file = self.path.open("x", encoding="utf-8")
-        except FileExistsError as exc:
-            raise RunError(
-                f"{self.path}: a timeline already exists; refusing to overwrite"
-            ) from exc
-        header = {
-            "type": "header",
-            "format": FORMAT,
-            "version": VERSION,
-            "created_s": created_s,
-            "source": source,
-            "second": "completion",
-            "grace_s": grace_s,
-            "histogram": {
-                "unit": "us",
-                "lowest": HISTOGRAM_LOWEST_US,
-                "highest": HISTOGRAM_HIGHEST_US,
-                "significant_digits": HISTOGRAM_SIGNIFICANT_DIGITS,
-                "encoding": "hdrhistogram-v2-deflate-base64",
-            },
-            "meta": dict(meta or {}),
-        }
-        self._last_sync_s = created_s
-        self._write([header])
-        self.flush(None)  # the header is on disk before the first request
-
-    def write_second(self, second: Second) -> None:
-        """Append a closed second: its ``req`` lines, then the ``sec`` line that closes it."""
-        lines: list[Mapping[str, Any]] = []
-        for r in second.requests:
-            lines.append({"type": "req", **r.to_record()})
-        lines.append(
-            {"type": "sec", "t": second.t, "users": second.users, "workers": second.workers}
-            | ({"cpu": second.cpu_percent} if second.cpu_percent is not None else {})
-        )
-        self._write(lines)
-
-    def write_late(self, record: RequestSecond) -> None:
-        """Append a correction for a second already written; readers add it into that second."""
-        self.late_records += 1
-        self.late_requests += record.count
-        self._write([{"type": "late", **record.to_record()}])
-
-    def flush(self, now_s: float | None = None) -> None:
-        """Hand buffered lines to the OS; fsync too if due (or always when ``now_s`` is None)."""
-        self._file.flush()
-        if now_s is None or now_s - self._last_sync_s >= self.sync_every_s:
-            os.fsync(self._file.fileno())
-            if now_s is not None:
-                self._last_sync_s = now_s
-
-    def close(self, *, ended_s: float | None = None, reason: str = "closed") -> None:
-        """Write the ``end`` line (it marks the run as complete), fsync and close."""
-        if self._file.closed:
-            return
-        end = {
-            "type": "end",
-            "t_s": ended_s,
-            "reason": reason,
-            "late_records": self.late_records,
-            "late_requests": self.late_requests,
-        }
-        self._write([end])
-        self.flush(None)
-        self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close(reason="closed" if exc is None else f"error: {type(exc).__name__}")
-
-    def _write(self, objects: Iterable[Mapping[str, Any]]) -> None:
-        self._file.write("".join(json.dumps(o, separators=(",", ":")) + "\n" for o in objects))
-
-
-_NO_GAUGES = (None, None, None)
-
-
-def read_timeline(path: Path | str) -> Timeline:
-    """Read a timeline file, tolerating a cut-off last line.
-
-    Raises ``ReportError`` naming the file and line when the file is missing, is not a
-    swarm timeline, has a version this code does not read, or is corrupt before its end.
-    """
-    with collector_paused():  # ~100k records an hour, in no reference cycle
-        return _read_timeline(Path(path))
-
-
-def _read_timeline(path: Path) -> Timeline:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read timeline: {exc.strerror or exc}") from exc
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if not lines:
-        raise ReportError(f"{path}: empty file; expected a swarm timeline header line")
-    header = _parse_line(path, 1, lines[0], last=False)
-    if header.get("format") != FORMAT:
-        raise ReportError(
-            f"{path}:1: not a swarm timeline (expected format {FORMAT!r}, "
-            f"found {header.get('format')!r})"
-        )
-    if header.get("version") != VERSION:
-        raise ReportError(
-            f"{path}:1: timeline format version {header.get('version')!r} is not supported "
-            f"(this swarm reads version {VERSION})"
-        )
-
-    gauges: dict[int, tuple[int | None, int | None]] = {}
-    cells: dict[tuple[int, str, str], RequestSecond] = {}
-    truncated = complete = False
-    late = 0
-    end: dict[str, Any] | None = None
-    for number, line in enumerate(lines[1:], start=2):
-        is_last = number == len(lines)
-        try:
-            obj = _parse_line(path, number, line, last=is_last)
-        except _TruncatedLine:
-            truncated = True
-            break
-        kind = obj.get("type")
-        try:
-            if kind in ("req", "late"):
-                r = RequestSecond.from_record(obj)
-                k = (r.t, r.method, r.name)
-                cells[k] = cells[k].combine(r) if k in cells else r
-                late += kind == "late"
-            elif kind == "sec":
-                gauges[int(obj["t"])] = (obj.get("users"), obj.get("workers"), obj.get("cpu"))
-            elif kind == "end":
-                complete, end = True, obj
-            # unknown types are skipped: version 1 readers accept additive extensions
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ReportError(f"{path}:{number}: malformed {kind!r} record: {exc!r}") from exc
-
-    by_second: dict[int, list[RequestSecond]] = {t: [] for t in gauges}
-    for (t, _m, _n), r in cells.items():
-        by_second.setdefault(t, []).append(r)
-    seconds = tuple(
-        Second(
-            t=t,
-            users=gauges.get(t, _NO_GAUGES)[0],
-            workers=gauges.get(t, _NO_GAUGES)[1],
-            cpu_percent=gauges.get(t, _NO_GAUGES)[2],
-            requests=tuple(sorted(by_second[t], key=lambda r: r.key)),
-        )
-        for t in sorted(by_second)
-    )
-    return Timeline(
-        path=path,
-        header=header,
-        seconds=seconds,
-        complete=complete,
-        truncated=truncated,
-        late_records=late,
-        end=end,
-    )
-
-
-class _TruncatedLine(Exception):
-    """The last line is cut off: the writer crashed mid-line."""
-
-
-def _parse_line(path: Path, number: int, line: bytes, *, last: bool) -> dict[str, Any]:
-    try:
-        obj = orjson.loads(line)  # a third of json's time, on a file of ~100k lines an hour
-    except orjson.JSONDecodeError:
-        try:
-            obj = json.loads(line)  # also reads integers past 64 bits, which orjson refuses
-        except ValueError as exc:
-            if last:
-                raise _TruncatedLine from exc
-            raise ReportError(f"{path}:{number}: corrupt line (not JSON): {exc}") from exc
-    if not isinstance(obj, dict):
-        if last:
-            raise _TruncatedLine
-        raise ReportError(f"{path}:{number}: expected a JSON object, found {type(obj).__name__}")
-    return obj
 
 
 def latency_us(latency_ms: float) -> int:

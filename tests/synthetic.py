@@ -47,10 +47,10 @@ from framework.timeline import (
     HISTOGRAM_HIGHEST_US,
     RequestSecond,
     Second,
-    TimelineWriter,
     encode_histogram,
     new_histogram,
 )
+from framework.timeline_writer import TimelineWriter
 
 __all__ = [
     "START_S",

@@ -46,7 +46,8 @@ from framework.recorder import (
     TimelineMerger,
     failure_kind,
 )
-from framework.timeline import FILE_NAME, Second, TimelineWriter
+from framework.timeline import FILE_NAME, Second
+from framework.timeline_writer import TimelineWriter
 
 __all__ = ["PAYLOAD_KEY", "RAW_LATENCY_LOG_ENV", "Telemetry", "install"]
 

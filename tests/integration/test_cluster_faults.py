@@ -32,7 +32,8 @@ import psutil
 import pytest
 from recording_server import RecordingServer
 
-from framework.timeline import Timeline, read_timeline
+from framework.timeline import Timeline
+from framework.timeline_reader import read_timeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
-from framework.timeline import read_timeline
+from framework.timeline_reader import read_timeline
 from mock_detectors.cli import READY_LINE, TOKEN_ENV
 from mock_detectors.loader import DEFAULT_CONFIG_PATH, load_config
 from mock_detectors.service import plan_listeners

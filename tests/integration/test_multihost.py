@@ -37,7 +37,7 @@ from typing import Any
 import psutil
 import pytest
 
-from framework.timeline import read_timeline
+from framework.timeline_reader import read_timeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from framework.timeline import FILE_NAME, Timeline, latency_us, read_timeline
+from framework.timeline import FILE_NAME, Timeline, latency_us
+from framework.timeline_reader import read_timeline
 
 pytestmark = pytest.mark.integration
 

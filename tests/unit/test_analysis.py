@@ -24,12 +24,12 @@ from framework.report import load_run
 from framework.timeline import (
     RequestSecond,
     Second,
-    TimelineWriter,
     decode_buckets,
     decode_histogram,
     new_histogram,
-    read_timeline,
 )
+from framework.timeline_reader import read_timeline
+from framework.timeline_writer import TimelineWriter
 from tests.synthetic import START_S, Latency, plan_record, write_run
 
 CONSTANT = shapes.constant(users=30, spawn_rate=1, duration_s=200)  # 30 s ramp-up

@@ -8,7 +8,9 @@ from framework.analysis import (
     analyse_window,
     load_generator_health,
 )
-from framework.timeline import RequestSecond, Second, TimelineWriter, read_timeline
+from framework.timeline import RequestSecond, Second
+from framework.timeline_reader import read_timeline
+from framework.timeline_writer import TimelineWriter
 
 
 def _write(path, seconds):

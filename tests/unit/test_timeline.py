@@ -10,13 +10,9 @@ import pytest
 
 from framework.errors import ReportError, RunError
 from framework.recorder import SecondRecorder, TimelineMerger
-from framework.timeline import (
-    FILE_NAME,
-    RequestSecond,
-    Second,
-    TimelineWriter,
-    read_timeline,
-)
+from framework.timeline import FILE_NAME, RequestSecond, Second
+from framework.timeline_reader import read_timeline
+from framework.timeline_writer import TimelineWriter
 
 OK_MS = [1.0, 2.0, 3.0, 4.0, 100.0]
 DETECT_MS = [10.0, 20.0, 30.0]
@@ -224,7 +220,7 @@ def test_writer_refuses_to_overwrite_a_timeline(tmp_path):
 
 def test_writer_fsyncs_at_most_every_sync_interval(tmp_path, monkeypatch):
     synced: list[int] = []
-    monkeypatch.setattr("framework.timeline.os.fsync", synced.append)
+    monkeypatch.setattr("framework.timeline_writer.os.fsync", synced.append)
     writer = TimelineWriter(tmp_path / FILE_NAME, created_s=100.0, sync_every_s=5.0)
     assert len(synced) == 1  # the header is on disk before the run starts
     for now in (101.0, 102.0, 104.9):

@@ -6,9 +6,8 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
@@ -427,7 +426,19 @@ def test_processes_indexing_at_once_leave_a_complete_index(reports):
     groups = [[f"p{g}-{i}" for i in range(10)] for g in range(3)]
     for run_id in (run_id for ids in groups for run_id in ids):
         write_run(reports, run_id)
-    with ProcessPoolExecutor(3, mp_context=get_context("spawn")) as pool:
-        done = list(pool.map(_index_many, [str(reports)] * 3, groups))
+    # Plain child processes: a process pool's helper threads and semaphores block forever
+    # once gevent has patched this process (any test module importing Locust does that).
+    code = "import sys; from tests.unit.test_store import _index_many; "
+    code += "print(_index_many(sys.argv[1], sys.argv[2:]))"
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(reports), *ids],
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for ids in groups
+    ]
+    done = [int(child.communicate(timeout=120)[0]) for child in children]
     assert done == [10, 10, 10]
     _assert_complete(reports, 30)

@@ -38,7 +38,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+
+from framework.distributions import t_sf
 
 __all__ = ["ChangePoint", "detect"]
 
@@ -104,7 +105,7 @@ def _ttest(left: np.ndarray, right: np.ndarray) -> float:
     if pooled <= 0:
         return 1.0 if diff == 0 else 0.0
     t = diff / math.sqrt(pooled * (1 / left.size + 1 / right.size))
-    return float(2 * stats.t.sf(abs(t), df))
+    return float(2 * t_sf(abs(t), df))
 
 
 def _describe(x: np.ndarray, bounds: list[int], i: int, q_hat: float) -> ChangePoint:

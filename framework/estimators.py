@@ -35,9 +35,10 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from scipy import sparse, stats
+from scipy import sparse
 
 from framework.block_length import block_length
+from framework.distributions import beta_quantile, t_quantile
 from framework.interval_data import IntervalColumns, Intervals, RowRanges, as_columns
 from framework.metric_statistics import METRICS, Statistic, metric_statistic, quantile_level
 
@@ -164,7 +165,7 @@ def _batch_means(s: Statistic, batches: int, confidence: float) -> _Spread:
         center = np.sum(sizes * values) / sizes.sum()
         deviations = sizes / sizes.mean() * (values - center)
         se = float(math.sqrt(np.sum(deviations**2) / (used * (used - 1))))
-        half = float(stats.t.ppf(0.5 + confidence / 2, used - 1)) * se
+        half = t_quantile(0.5 + confidence / 2, used - 1) * se
         low, high = s.value - half, s.value + half
     else:
         notes.append(f"only {used} non-empty batch(es): no interval")
@@ -279,8 +280,8 @@ def _bounded(est: Estimate, cols: IntervalColumns) -> Estimate:
     if n == 0:
         return est
     alpha = 1 - est.confidence
-    cp_low = stats.beta.ppf(alpha / 2, k, n - k + 1) if k > 0 else 0.0
-    cp_high = stats.beta.ppf(1 - alpha / 2, k + 1, n - k) if k < n else 1.0
+    cp_low = beta_quantile(alpha / 2, k, n - k + 1) if k > 0 else 0.0
+    cp_high = beta_quantile(1 - alpha / 2, k + 1, n - k) if k < n else 1.0
     low = float(np.nanmin([est.low, cp_low]))
     high = float(np.nanmax([est.high, cp_high]))
     notes = est.notes

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats
-
+from framework.distributions import t_quantile
 from framework.estimators import Estimate
 
 __all__ = ["minimum_detectable_change", "required_duration_s"]
@@ -29,7 +28,7 @@ def minimum_detectable_change(
     if not (est.value > 0 and math.isfinite(est.se)):
         return math.inf
     df = max(2 * (est.batches - 1), 1)
-    z = stats.t.ppf(0.5 + confidence / 2, df) + stats.t.ppf(power, df)
+    z = t_quantile(0.5 + confidence / 2, df) + t_quantile(power, df)
     return math.expm1(z * math.sqrt(2) * est.se / est.value)
 
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 
+from framework.distributions import t_cdf, t_quantile, t_sf
 from framework.estimators import DEFAULT_BATCHES, Estimate, Method, estimate
 from framework.interval_data import Intervals
 
@@ -128,9 +128,9 @@ def compare_estimates(
         d, se, df = _log_ratio(a, b)
         ratio = math.exp(d)
         if se > 0:
-            half = stats.t.ppf(0.5 + confidence / 2, df) * se
+            half = t_quantile(0.5 + confidence / 2, df) * se
             low, high = math.exp(d - half), math.exp(d + half)
-            p_value = float(2 * stats.t.sf(abs(d) / se, df))
+            p_value = float(2 * t_sf(abs(d) / se, df))
         else:
             low = high = ratio
             p_value = 1.0 if d == 0 else 0.0
@@ -140,7 +140,7 @@ def compare_estimates(
         df = float(max(a.batches + b.batches - 2, 1))
         ratio = math.inf if a.value == 0 else 0.0
         low = high = math.nan
-        p_value = float(2 * stats.t.sf(abs(diff) / se, df)) if se > 0 else 0.0
+        p_value = float(2 * t_sf(abs(diff) / se, df)) if se > 0 else 0.0
         notes.append("one run's value is 0: p-value from the difference, no ratio interval")
     else:
         ratio, low, high, p_value, df = math.nan, math.nan, math.nan, 1.0, math.nan
@@ -268,9 +268,9 @@ def overhead_estimates(
     if a.metric in _HIGHER_IS_BETTER:
         d = -d
     bound = math.log1p(max_overhead)
-    q = stats.t.ppf(confidence, df) * se
+    q = t_quantile(confidence, df) * se
     low, high = math.exp(d - q), math.exp(d + q)
-    p_value = float(stats.t.cdf((d - bound) / se, df)) if se > 0 else float(d >= bound)
+    p_value = float(t_cdf((d - bound) / se, df)) if se > 0 else float(d >= bound)
     verdict: Literal["pass", "fail", "inconclusive"] = (
         "pass" if high < 1 + max_overhead else "fail" if low > 1 + max_overhead else "inconclusive"
     )

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import re
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -24,12 +22,13 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from child_processes import ChildProcesses
 
 from framework.timeline_reader import read_timeline
 from mock_detectors.cli import READY_LINE, TOKEN_ENV
@@ -345,49 +344,6 @@ class Translation:
         return {k: self.url(v) for k, v in env.items()}
 
 
-class Children:
-    def __init__(self) -> None:
-        self.running: list[subprocess.Popen[str]] = []
-
-    def start(self, argv: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[str]:
-        with log.open("w") as out:
-            child = subprocess.Popen(
-                argv,
-                cwd=log.parent,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                text=True,
-                start_new_session=True,
-            )
-        self.running.append(child)
-        return child
-
-    def stop_all(self) -> None:
-        for child in self.running:
-            if child.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_DEADLINE_S
-        for child in self.running:
-            try:
-                child.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGKILL)
-                child.wait(STOP_DEADLINE_S)
-
-
-@pytest.fixture
-def children() -> Iterator[Children]:
-    started = Children()
-    try:
-        yield started
-    finally:
-        started.stop_all()
-
-
 def _get(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, str]:
     request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
@@ -398,7 +354,7 @@ def _get(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, str]:
 
 
 def test_compose_commands_run_a_two_worker_cluster_on_localhost(
-    compose: dict[str, Any], children: Children, tmp_path: Path
+    compose: dict[str, Any], child_processes: ChildProcesses, tmp_path: Path
 ) -> None:
     services = compose["services"]
     scenario = tmp_path / "compose-smoke.yaml"
@@ -410,7 +366,9 @@ def test_compose_commands_run_a_two_worker_cluster_on_localhost(
 
     mocks_env = local.env(_environment(services["mocks"], shell))
     mocks_log = tmp_path / "mocks.log"
-    mocks = children.start(local.argv(_command(services["mocks"], shell)), mocks_env, mocks_log)
+    mocks = child_processes.start(
+        local.argv(_command(services["mocks"], shell)), log=mocks_log, extra_env=mocks_env
+    )
     deadline = time.monotonic() + START_DEADLINE_S
     while READY_LINE not in mocks_log.read_text():
         if mocks.poll() is not None or time.monotonic() > deadline:
@@ -421,12 +379,12 @@ def test_compose_commands_run_a_two_worker_cluster_on_localhost(
     master_env = local.env(_environment(services["master"], shell))
     assert master_env["TARGET_URL"] == success_url
     master_log = tmp_path / "master.log"
-    master = children.start(master_argv, master_env, master_log)
+    master = child_processes.start(master_argv, log=master_log, extra_env=master_env)
     worker_argv = local.argv(_command(services["worker"], shell))
     worker_env = local.env(_environment(services["worker"], shell))
     replicas = int(_resolve(services["worker"]["deploy"]["replicas"], shell))
     workers = [
-        children.start(worker_argv, worker_env, tmp_path / f"worker-{i}.log")
+        child_processes.start(worker_argv, log=tmp_path / f"worker-{i}.log", extra_env=worker_env)
         for i in range(1, replicas + 1)
     ]
 

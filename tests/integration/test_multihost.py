@@ -36,6 +36,7 @@ from typing import Any
 
 import psutil
 import pytest
+from child_processes import ChildProcesses, is_alive
 
 from framework.timeline_reader import read_timeline
 
@@ -178,74 +179,6 @@ def network() -> Iterator[Network]:
         net.destroy()
 
 
-class Processes:
-    """Children in their own sessions; every descendant seen is killed at ``stop_all``."""
-
-    def __init__(self) -> None:
-        self.children: list[subprocess.Popen[str]] = []
-        self.seen: dict[int, psutil.Process] = {}
-
-    def start(self, command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-        with log.open("w") as out:
-            child = subprocess.Popen(
-                command,
-                cwd=log.parent,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                text=True,
-                start_new_session=True,
-            )
-        self.children.append(child)
-        return child
-
-    def remember(self) -> None:
-        for child in self.children:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                for process in [
-                    psutil.Process(child.pid),
-                    *psutil.Process(child.pid).children(True),
-                ]:
-                    self.seen.setdefault(process.pid, process)
-
-    def stop_all(self) -> None:
-        self.remember()
-        for child in self.children:
-            if child.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for child in self.children:
-            try:
-                child.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGKILL)
-                child.wait(10)
-        leftovers = [p for p in self.seen.values() if _alive(p)]
-        for process in leftovers:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
-        psutil.wait_procs(leftovers, timeout=10)
-
-
-def _alive(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-@pytest.fixture
-def processes() -> Iterator[Processes]:
-    procs = Processes()
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
-
-
 def _wait_for_line(log: Path, text: str, child: subprocess.Popen[str], deadline_s: float) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
@@ -268,15 +201,15 @@ def _run_json(run_dir: Path) -> dict[str, Any] | None:
 
 
 def test_worker_cut_off_the_network_is_reported_missing_and_fails_the_run(
-    network: Network, processes: Processes, tmp_path: Path
+    network: Network, child_processes: ChildProcesses, tmp_path: Path
 ) -> None:
     swarm = [sys.executable, "-m", "framework.cli"]
     keys_file = tmp_path / "keys.json"
     target_log = tmp_path / "target.log"
-    target = processes.start(
+    target = child_processes.start(
         [*network.exec_prefix("master"), sys.executable, "-c", TARGET_SOURCE,
          MASTER_IP, str(TARGET_PORT), str(keys_file)],
-        target_log, env={},
+        log=target_log, extra_env={},
     )  # fmt: skip
     _wait_for_line(target_log, "READY", target, READY_DEADLINE_S)
 
@@ -284,19 +217,19 @@ def test_worker_cut_off_the_network_is_reported_missing_and_fails_the_run(
     scenario.write_text(SCENARIO, encoding="utf-8")
     run_dir = tmp_path / "reports" / "multihost"
     master_log = tmp_path / "master.log"
-    master = processes.start(
+    master = child_processes.start(
         [*network.exec_prefix("master"), *swarm, "master", str(scenario), "--workers", "2",
          "--bind-host", MASTER_IP, "--master-port", str(MASTER_PORT), "--workers-timeout", "40",
          "--out", str(tmp_path / "reports"), "--run-id", "multihost"],
-        master_log, env={"API_KEY": "master-key"},
+        log=master_log, extra_env={"API_KEY": "master-key"},
     )  # fmt: skip
     workers = {}
     for name in ("worker1", "worker2"):
-        workers[name] = processes.start(
+        workers[name] = child_processes.start(
             [*network.exec_prefix(name), *swarm, "worker",
              "--master-host", MASTER_IP, "--master-port", str(MASTER_PORT)],
-            tmp_path / f"{name}.log",
-            env={"API_KEY": f"key-{name}", "SWARM_MASTER_TIMEOUT": str(MASTER_TIMEOUT_S)},
+            log=tmp_path / f"{name}.log",
+            extra_env={"API_KEY": f"key-{name}", "SWARM_MASTER_TIMEOUT": str(MASTER_TIMEOUT_S)},
         )  # fmt: skip
 
     deadline = time.monotonic() + START_DEADLINE_S
@@ -304,12 +237,12 @@ def test_worker_cut_off_the_network_is_reported_missing_and_fails_the_run(
         if master.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"master not running in time:\n{master_log.read_text()[-3000:]}")
         time.sleep(POLL_S)
-    processes.remember()
+    child_processes.remember()
     time.sleep(CUT_AFTER_S)  # a point in the plan, not a wait for an outcome
     network.cut("worker2")
     cut_at, cut_at_s = time.monotonic(), time.time()
 
-    cut_off = [p for p in psutil.Process(workers["worker2"].pid).children() if _alive(p)]
+    cut_off = [p for p in psutil.Process(workers["worker2"].pid).children() if is_alive(p)]
     _gone, still = psutil.wait_procs(cut_off, timeout=MASTER_TIMEOUT_S + 5)
     gave_up_after = time.monotonic() - cut_at
     try:

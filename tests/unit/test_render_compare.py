@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -29,48 +28,9 @@ from framework.results import ComparisonRow
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "results"))
 import result_builders as rb
 
+from tests.html_page import parse
+
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-
-
-class _Page(HTMLParser):
-    """Resources the page would load, its ids, the classes of its cells, and its text."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.loads: list[str] = []
-        self.ids: set[str] = set()
-        self.cells: list[str] = []
-        self.text: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag, attrs):
-        values = dict(attrs)
-        self.ids.add(values.get("id") or "")
-        for name in ("src", "href", "xlink:href", "data", "action", "srcset"):
-            if values.get(name):
-                self.loads.append(values[name])
-        if tag == "td":
-            self.cells.append(values.get("class") or "")
-        if tag in ("style", "script", "title"):
-            self._skip += 1
-
-    def handle_endtag(self, tag):
-        if tag in ("style", "script", "title"):
-            self._skip -= 1
-
-    def handle_data(self, data):
-        if not self._skip:
-            self.text.append(data)
-
-    @property
-    def plain(self) -> str:
-        return " ".join(" ".join(self.text).split())
-
-
-def parse(html: str) -> _Page:
-    page = _Page()
-    page.feed(html)
-    return page
 
 
 def row(scope: str, metric: str, ratio: float | None, verdict: str) -> ComparisonRow:

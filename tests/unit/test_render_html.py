@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -14,53 +13,9 @@ from framework.render_html import render_html
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "results"))
 import result_builders as rb
 
+from tests.html_page import parse
+
 _EXTERNAL = re.compile(r"^\s*(https?:|//|ftp:)", re.IGNORECASE)
-
-
-class _Page(HTMLParser):
-    """What a test needs from the page: resources it would load, text, element counts."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.loads: list[str] = []
-        self.ids: set[str] = set()
-        self.tags: dict[str, int] = {}
-        self.text: list[str] = []
-        self.svg_paths: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag, attrs):
-        values = dict(attrs)
-        self.tags[tag] = self.tags.get(tag, 0) + 1
-        if "id" in values:
-            self.ids.add(values["id"])
-        for name in ("src", "href", "xlink:href", "data", "poster", "action", "srcset"):
-            if values.get(name):
-                self.loads.append(values[name])
-        if tag == "link":
-            self.loads.append(values.get("href") or "")
-        if tag == "path" and values.get("class") == "series":
-            self.svg_paths.append(values.get("d") or "")
-        if tag in ("style", "script", "title"):
-            self._skip += 1
-
-    def handle_endtag(self, tag):
-        if tag in ("style", "script", "title"):
-            self._skip -= 1
-
-    def handle_data(self, data):
-        if not self._skip:
-            self.text.append(data)
-
-    @property
-    def plain(self) -> str:
-        return " ".join(" ".join(self.text).split())
-
-
-def parse(html: str) -> _Page:
-    page = _Page()
-    page.feed(html)
-    return page
 
 
 @pytest.fixture(scope="module")

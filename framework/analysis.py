@@ -129,10 +129,13 @@ def planned_windows(run: Mapping[str, Any], timeline: Timeline) -> list[PlannedW
     return windows
 
 
+def _is_timeout(kind: str) -> bool:
+    """Whether a failure kind is a client timeout, by its wording."""
+    return any(w in kind.lower() for w in _TIMEOUT_WORDS)
+
+
 def _timeouts(record: RequestSecond) -> int:
-    return sum(
-        n for kind, n in record.failures.items() if any(w in kind.lower() for w in _TIMEOUT_WORDS)
-    )
+    return sum(n for kind, n in record.failures.items() if _is_timeout(kind))
 
 
 def interval_data(
@@ -163,7 +166,7 @@ def _timeout_count(counters: SecondCounters) -> np.ndarray:
     """Requests per second that failed by timing out (by the failure kind's wording)."""
     found = np.zeros(len(counters), dtype=np.int64)
     for kind, n in counters.failures_by_kind.items():
-        if any(w in kind.lower() for w in _TIMEOUT_WORDS):
+        if _is_timeout(kind):
             found += n
     return found
 

@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
+from framework.histograms import BucketLayout, SparseHistogram
+
 if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
 
-    from framework.histograms import BucketRows, SparseHistogram
+    from framework.histograms import BucketRows
 
 __all__ = [
     "IntervalColumns",
@@ -242,15 +244,7 @@ def columns_from_rows(
         raise ValueError(
             f"need one histogram row per interval: {len(rows)} rows, {len(counts)} intervals"
         )
-    width = int(rows.index.max()) + 1 if rows.index.size else 0
-    # scipy wants 32- or 64-bit indexes: 16-bit ones (compact rows) are widened, a copy
-    index = rows.index.astype(np.int32, copy=False) if rows.index.itemsize < 4 else rows.index
-    indptr = rows.indptr.astype(index.dtype, copy=False)
-    hist = sparse.csr_array((rows.counts, index, indptr), shape=(len(rows), width))
-    layout = rows.layout
-    buckets = _bucket_midpoints(
-        np.arange(width), layout.unit_magnitude, layout.sub_bucket_half_count_magnitude
-    )
+    hist, buckets = _matrix(rows.indptr, rows.index, rows.counts, rows.layout)
     return IntervalColumns(
         counts=np.asarray(counts, dtype=float),
         failures=np.asarray(failures, dtype=float),
@@ -311,7 +305,8 @@ def _nonzero_buckets(histogram: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
 def _histogram_matrix(
     intervals: Sequence[IntervalData],
 ) -> tuple[sparse.csr_array, np.ndarray]:
-    """Stack the interval histograms as rows over the union of buckets any of them uses.
+    """Stack the interval histograms as the rows of a sparse matrix whose columns are bucket
+    indexes, the same layout ``columns_from_rows`` gives.
 
     The matrix is sparse: an hour-long run with a wide latency range touches tens of
     thousands of buckets over the run but only a few hundred in any one second.
@@ -321,45 +316,44 @@ def _histogram_matrix(
     which halves the worst-case bucketing error of HdrHistogram's own percentiles (they report
     a bucket's upper edge): under 0.05% at 3 significant digits, 0.4% at 2.
     """
-    layout: tuple[int, int] | None = None
-    rows, cols, vals = [], [], []
+    layout: BucketLayout | None = None
+    sizes, indexes, counts = np.zeros(len(intervals) + 1, dtype=np.int64), [], []
     for t, iv in enumerate(intervals):
         h = iv.histogram
         if h is None or h.get_total_count() == 0:
             continue
-        key = (h.unit_magnitude, h.sub_bucket_half_count_magnitude)
+        found = h.layout if isinstance(h, SparseHistogram) else BucketLayout.of(h)
         if layout is None:
-            layout = key
-        elif key != layout:
+            layout = found
+        elif _magnitudes(found) != _magnitudes(layout):
             raise ValueError(
-                f"intervals[{t}].histogram has bucket layout {key} (unit magnitude, sub-bucket "
-                f"half-count magnitude) but earlier intervals have {layout}; record every "
-                "interval with the same lowest value and significant digits"
+                f"intervals[{t}].histogram has bucket layout {_magnitudes(found)} (unit "
+                f"magnitude, sub-bucket half-count magnitude) but earlier intervals have "
+                f"{_magnitudes(layout)}; record every interval with the same lowest value and "
+                "significant digits"
             )
-        idx, counts = _nonzero_buckets(h)
-        rows.append(np.full(idx.size, t))
-        cols.append(idx)
-        vals.append(counts)
+        idx, n = _nonzero_buckets(h)
+        sizes[t + 1] = idx.size
+        indexes.append(idx)
+        counts.append(n)
     if layout is None:
         return sparse.csr_array((len(intervals), 0)), np.zeros(0)
-    all_cols = np.concatenate(cols)
-    used = np.unique(all_cols)
-    where = (np.concatenate(rows), np.searchsorted(used, all_cols))
-    matrix = sparse.csr_array((np.concatenate(vals), where), shape=(len(intervals), used.size))
-    return matrix, _bucket_midpoints(used, *layout)
+    return _matrix(np.cumsum(sizes), np.concatenate(indexes), np.concatenate(counts), layout)
 
 
-def _bucket_midpoints(index: np.ndarray, unit_magnitude: int, half_magnitude: int) -> np.ndarray:
-    """Midpoint (µs) of HdrHistogram counts-array buckets, as ``get_value_from_index`` maps them.
+def _magnitudes(layout: BucketLayout) -> tuple[int, int]:
+    return layout.unit_magnitude, layout.sub_bucket_half_count_magnitude
 
-    A bucket holds the whole microseconds lowest .. lowest + width - 1; below 2048 µs (at 3
-    significant digits) the width is 1 and the midpoint is the recorded value itself.
-    """
-    half = 1 << half_magnitude
-    bucket = (index >> half_magnitude) - 1
-    sub = (index & (half - 1)) + half
-    low_bucket = bucket < 0
-    sub = np.where(low_bucket, sub - half, sub)
-    bucket = np.where(low_bucket, 0, bucket)
-    width = 2.0 ** (bucket + unit_magnitude)
-    return sub * width + (width - 1) / 2  # the middle of the whole µs the bucket holds
+
+def _matrix(
+    indptr: np.ndarray, index: np.ndarray, counts: np.ndarray, layout: BucketLayout
+) -> tuple[sparse.csr_array, np.ndarray]:
+    """The (intervals x buckets) count matrix of CSR arrays, sharing them, and the midpoint
+    of every bucket up to the highest one used."""
+    width = int(index.max()) + 1 if index.size else 0
+    # scipy wants 32- or 64-bit indexes: 16-bit ones (compact rows) are widened, a copy
+    index = index.astype(np.int32, copy=False) if index.itemsize < 4 else index
+    hist = sparse.csr_array(
+        (counts, index, indptr.astype(index.dtype, copy=False)), shape=(len(indptr) - 1, width)
+    )
+    return hist, layout.midpoints(np.arange(width))

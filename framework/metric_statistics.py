@@ -116,10 +116,10 @@ def _windowed_quantiles(
     found = (below[:, None] + np.cumsum(inside, axis=1) < target[:, None]).sum(axis=1)
     values = cols.bucket_us[lo + np.minimum(found, hi - lo - 1)]
     missed = (totals > 0) & ((below >= target) | (found >= hi - lo))
-    if missed.any():
-        values = np.where(
-            missed, _row_quantiles(cols.hist_sums(combine), cols.bucket_us, p), values
-        )
+    if missed.any():  # only those, over the buckets the run used (no combination uses others)
+        used = np.flatnonzero(whole)
+        sums = cols.hist_sums(combine)[np.ix_(missed, used)]
+        values[missed] = _row_quantiles(sums, cols.bucket_us[used], p)
     return np.where(totals > 0, values, np.nan)
 
 

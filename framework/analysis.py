@@ -138,27 +138,20 @@ def _timeouts(record: RequestSecond) -> int:
     return sum(n for kind, n in record.failures.items() if _is_timeout(kind))
 
 
-def interval_data(
-    records: Sequence[RequestSecond],
-    histograms: Sequence[SparseHistogram] | None = None,
-) -> list[IntervalData]:
-    """The timeline's per-second records as the estimators' inputs.
-
-    ``histograms`` are the same seconds' histograms already read (sparse, row for row, as
-    ``Timeline.buckets`` gives them); without them each record's blobs are decoded.
-    """
-    if histograms is None:
-        histograms = [r.histogram if r.count else None for r in records]
+def interval_data(records: Sequence[RequestSecond]) -> list[IntervalData]:
+    """The timeline's per-second records as the estimators' inputs, each record's histogram
+    decoded into an HdrHistogram (the report itself reads ``Timeline.counters`` and
+    ``Timeline.buckets`` instead, which give the same figures without one per second)."""
     return [
         IntervalData(
             count=r.count,
             failures=r.failure_count,
             sum_us=float(r.sum_us),
             sumsq_us=float(r.sumsq_us),
-            histogram=h if r.count else None,
+            histogram=r.histogram if r.count else None,
             timeouts=_timeouts(r),
         )
-        for r, h in zip(records, histograms, strict=True)
+        for r in records
     ]
 
 

@@ -42,7 +42,7 @@ from typing import Any, NotRequired, TypedDict
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from framework.histograms import BucketRows, SparseHistogram
+from framework.histograms import BucketRows
 from framework.timeline_codec import (
     HISTOGRAM_HIGHEST_US,
     HISTOGRAM_LOWEST_US,
@@ -144,11 +144,6 @@ class RequestSecond:
         if not self.hist_blobs:
             return new_histogram()
         return sum_blobs(self.hist_blobs).to_hdrhistogram()
-
-    @property
-    def buckets(self) -> SparseHistogram:
-        """The same latencies as ``histogram``, as its non-empty buckets: far cheaper to read."""
-        return sum_blobs(self.hist_blobs)
 
     def combine(self, other: RequestSecond) -> RequestSecond:
         """Add another record's counters and histograms to these; keeps this record's ``t``."""

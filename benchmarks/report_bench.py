@@ -44,7 +44,7 @@ def _name(i: int) -> str:
 
 def generate(folder: Path, seconds: int, names: int, scale: float) -> Path:
     """Write the synthetic run (unless ``folder`` already holds one) and return it."""
-    from framework import shapes
+    from framework.plan import shapes
     from tests.synthetic import Latency, write_run
 
     if (folder / "run.json").exists():
@@ -81,8 +81,8 @@ def generate(folder: Path, seconds: int, names: int, scale: float) -> Path:
 
 def measure(run_dir: Path) -> dict[str, float]:
     """In this process: time the whole report of ``run_dir``; peak RSS after it."""
-    from framework.outputs import write_reports
-    from framework.report import ReportOptions, build_results, load_run
+    from framework.reports.writer import write_reports
+    from framework.verdicts.builder import ReportOptions, build_results, load_run
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started, cpu = time.perf_counter(), time.process_time()

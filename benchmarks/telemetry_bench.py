@@ -35,8 +35,8 @@ from pathlib import Path
 
 import msgpack
 
-from framework.recorder import RecorderPayload, SecondRecorder, TimelineMerger
-from framework.timeline_writer import TimelineWriter
+from framework.timeline.recorder import RecorderPayload, SecondRecorder, TimelineMerger
+from framework.timeline.writer import TimelineWriter
 
 REPORT_INTERVAL_S = 3
 NAMES = [f"/endpoint/{i}" for i in range(20)]

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from framework.cli_types import positive
+from framework.converters import positive
 from framework.errors import SwarmError
 from mock_detectors.config import describe_detector
 from mock_detectors.loader import DEFAULT_CONFIG_PATH, load_config

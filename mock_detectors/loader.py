@@ -2,8 +2,8 @@
 
 Why not plain ``yaml.safe_load`` + ``model_validate``: a bare pydantic error gives a
 location like ``('detectors', 'x', 'latency', 'uniform', 'max')``, which a person
-must translate back into the file. ``framework.yamlsource`` remembers where every key
-was written and ``framework.schema_problems`` (both shared with the scenario loader)
+must translate back into the file. ``framework.scenario.yaml_source`` remembers where every key
+was written and ``framework.scenario.problems`` (both shared with the scenario loader)
 follows pydantic's location back to it and lists the allowed keys, so each problem reads like
 ``detectors.yaml:14:7: detectors.x.latency.max: unknown field; did you mean 'max_ms'?
 allowed: model, min_ms, max_ms`` — file, line, field path, and what is allowed.
@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from framework.errors import ConfigError, Problem
-from framework.schema_problems import allowed_keys, locate, nearest, problem_at, union_tags
-from framework.yamlsource import Located, YamlSyntaxError, load_located
+from framework.scenario.problems import allowed_keys, locate, nearest, problem_at, union_tags
+from framework.scenario.yaml_source import Located, YamlSyntaxError, load_located
 from mock_detectors.config import MocksConfig
 
 __all__ = ["DEFAULT_CONFIG_PATH", "DetectorConfigError", "load_config", "parse_config"]

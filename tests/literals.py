@@ -10,8 +10,8 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 from scipy import stats
 
-from framework.estimators import Estimate
-from framework.interval_data import IntervalData
+from framework.stats.estimators import Estimate
+from framework.stats.interval_data import IntervalData
 
 __all__ = ["interval", "literal"]
 

@@ -38,11 +38,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from framework import shapes
-from framework.loadplan import plan_record  # re-exported: tests build plan records too
-from framework.rundir import RunRecord
-from framework.shapes import LoadPlan
-from framework.timeline import (
+from framework.plan import shapes
+from framework.plan.load_plan import plan_record  # re-exported: tests build plan records too
+from framework.plan.shapes import LoadPlan
+from framework.run.folder import RunRecord
+from framework.timeline.records import (
     FILE_NAME,
     HISTOGRAM_HIGHEST_US,
     RequestSecond,
@@ -50,7 +50,7 @@ from framework.timeline import (
     encode_histogram,
     new_histogram,
 )
-from framework.timeline_writer import TimelineWriter
+from framework.timeline.writer import TimelineWriter
 
 __all__ = [
     "START_S",

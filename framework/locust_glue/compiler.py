@@ -27,14 +27,14 @@ from locust import (
 )
 from locust.exception import StopUser
 
-from framework.checks import compile_expect
-from framework.datafiles import DataExhaustedError, DataSource, read_rows
-from framework.loader import LoadedScenario
-from framework.loadplan import plan_for
+from framework.locust_glue.checks import compile_expect
 from framework.locust_glue.shape import shape_class
-from framework.scenario import RequestSpec, ThinkTime, UserSpec
-from framework.shapes import LoadPlan
-from framework.templates import (
+from framework.plan.load_plan import plan_for
+from framework.plan.shapes import LoadPlan
+from framework.scenario.datafiles import DataExhaustedError, DataSource, read_rows
+from framework.scenario.loader import LoadedScenario
+from framework.scenario.model import RequestSpec, ThinkTime, UserSpec
+from framework.scenario.templates import (
     RenderContext,
     compile_tree,
     compile_value,

@@ -21,9 +21,9 @@ from locust import events
 from locust.env import Environment
 
 from framework.errors import ScenarioError
-from framework.loader import load_scenario
 from framework.locust_glue import telemetry
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
+from framework.scenario.loader import load_scenario
 
 __all__ = ["RUN_DIR_OPTION", "expose", "expose_bundle"]
 

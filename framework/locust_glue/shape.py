@@ -1,6 +1,6 @@
 """The one Locust ``LoadTestShape``: it reads the clock and asks a pure ``LoadPlan`` what to do.
 
-All of the shape logic lives in :mod:`framework.shapes`, where it is tested without Locust;
+All of the shape logic lives in :mod:`framework.plan.shapes`, where it is tested without Locust;
 this adapter only turns Locust's run time into ``plan.stage_at(elapsed_s)``.
 
 Restarts need nothing extra: Locust 2.47 calls ``reset_time()`` on the shape instance in
@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from locust import LoadTestShape
 
-from framework.shapes import LoadPlan
+from framework.plan.shapes import LoadPlan
 
 __all__ = ["shape_class"]
 
@@ -30,7 +30,7 @@ def shape_class(plan: LoadPlan) -> type[LoadTestShape]:
     users, spawn rate and run time, so Locust warns that ``-u``, ``-r`` and ``-t`` are ignored
     instead of silently mixing them in.
 
-        >>> from framework.shapes import constant
+        >>> from framework.plan.shapes import constant
         >>> Shape = shape_class(constant(users=5, spawn_rate=5, duration_s=60))
         >>> Shape.__name__, Shape.plan.duration_s
         ('ConstantShape', 60.0)

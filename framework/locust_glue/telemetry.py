@@ -39,15 +39,15 @@ from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from framework.errors import RunError
-from framework.recorder import (
+from framework.timeline.recorder import (
     PAYLOAD_VERSION,
     MergeResult,
     SecondRecorder,
     TimelineMerger,
     failure_kind,
 )
-from framework.timeline import FILE_NAME, Second
-from framework.timeline_writer import TimelineWriter
+from framework.timeline.records import FILE_NAME, Second
+from framework.timeline.writer import TimelineWriter
 
 __all__ = ["PAYLOAD_KEY", "RAW_LATENCY_LOG_ENV", "Telemetry", "install"]
 

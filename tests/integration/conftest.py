@@ -10,8 +10,9 @@ import socket
 from collections.abc import Callable, Iterator
 
 import pytest
-from child_processes import ChildProcesses
-from recording_server import RecordingServer
+
+from tests.integration.child_processes import ChildProcesses
+from tests.integration.recording_server import RecordingServer
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 import yaml
-from recording_server import RecordingServer
+
+from tests.integration.recording_server import RecordingServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

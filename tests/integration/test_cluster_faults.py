@@ -30,10 +30,10 @@ from typing import Any
 
 import psutil
 import pytest
-from recording_server import RecordingServer
 
-from framework.timeline import Timeline
-from framework.timeline_reader import read_timeline
+from framework.timeline.reader import read_timeline
+from framework.timeline.records import Timeline
+from tests.integration.recording_server import RecordingServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -67,7 +67,7 @@ def _scenario(url: str, duration_s: int) -> str:
 class SwarmRun:
     """``swarm run FILE --workers 2`` as a child process, with handles on its Locust processes.
 
-    The master and workers live in sessions of their own (``framework.processes``), so a
+    The master and workers live in sessions of their own (``framework.run.processes``), so a
     signal to ``swarm run``'s group never reaches them: every descendant ever seen is
     remembered and killed at ``cleanup``.
     """
@@ -84,7 +84,7 @@ class SwarmRun:
         self.output = folder / f"{run_id}.out"
         self.seen: dict[int, psutil.Process] = {}
         command = [
-            sys.executable, "-m", "framework.cli", "run", str(scenario), "--workers", "2",
+            sys.executable, "-m", "framework.cli.main", "run", str(scenario), "--workers", "2",
             "--out", str(folder / "reports"), "--run-id", run_id, *extra,
         ]  # fmt: skip
         with self.output.open("w") as out:

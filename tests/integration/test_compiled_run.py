@@ -23,10 +23,10 @@ import gevent
 import pytest
 from locust.env import Environment
 from locust.runners import STATE_STOPPED
-from recording_server import SLOW_S, RecordingServer
 
-from framework.loader import load_scenario
 from framework.locust_glue.compiler import compile_scenario
+from framework.scenario.loader import load_scenario
+from tests.integration.recording_server import SLOW_S, RecordingServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

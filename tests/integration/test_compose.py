@@ -28,12 +28,12 @@ from typing import Any
 
 import pytest
 import yaml
-from child_processes import ChildProcesses
 
-from framework.timeline_reader import read_timeline
+from framework.timeline.reader import read_timeline
 from mock_detectors.cli import READY_LINE, TOKEN_ENV
 from mock_detectors.loader import DEFAULT_CONFIG_PATH, load_config
 from mock_detectors.service import plan_listeners
+from tests.integration.child_processes import ChildProcesses
 
 pytestmark = pytest.mark.integration
 
@@ -304,7 +304,7 @@ def _free_offset(ports: range, attempts: int = 50) -> int:
 
 def _swarm_script() -> list[str]:
     script = Path(sys.executable).with_name("swarm")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "framework.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "framework.cli.main"]
 
 
 _TO_LOOPBACK = {

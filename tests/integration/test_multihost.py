@@ -36,9 +36,9 @@ from typing import Any
 
 import psutil
 import pytest
-from child_processes import ChildProcesses, is_alive
 
-from framework.timeline_reader import read_timeline
+from framework.timeline.reader import read_timeline
+from tests.integration.child_processes import ChildProcesses, is_alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -203,7 +203,7 @@ def _run_json(run_dir: Path) -> dict[str, Any] | None:
 def test_worker_cut_off_the_network_is_reported_missing_and_fails_the_run(
     network: Network, child_processes: ChildProcesses, tmp_path: Path
 ) -> None:
-    swarm = [sys.executable, "-m", "framework.cli"]
+    swarm = [sys.executable, "-m", "framework.cli.main"]
     keys_file = tmp_path / "keys.json"
     target_log = tmp_path / "target.log"
     target = child_processes.start(

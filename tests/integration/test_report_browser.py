@@ -18,16 +18,13 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from framework.render_html import render_html
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "results"))
-import result_builders as rb
+from framework.reports.html import render_html
+from tests.fixtures.results import result_builders as rb
 
 pytestmark = pytest.mark.integration
 

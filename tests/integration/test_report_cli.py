@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from framework import shapes
+from framework.plan import shapes
 from tests.synthetic import Latency, write_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -15,7 +15,7 @@ from locust.env import Environment
 from locust.runners import STATE_STOPPED
 
 from framework.locust_glue.shape import shape_class
-from framework.shapes import stages
+from framework.plan.shapes import stages
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from framework.timeline import FILE_NAME, Timeline, latency_us
-from framework.timeline_reader import read_timeline
+from framework.timeline.reader import read_timeline
+from framework.timeline.records import FILE_NAME, Timeline, latency_us
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recording_server import RecordingServer
+
+from tests.integration.recording_server import RecordingServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

@@ -1,0 +1,233 @@
+"""What each ``swarm`` command does, once ``framework.cli.main`` has parsed its arguments.
+
+Heavy modules (the statistics pull in SciPy) are imported inside the commands that need
+them, so ``swarm validate`` and ``swarm --help`` start quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from framework.cli import store_commands as cli_store
+from framework.cli.store_commands import (
+    NoBaselineError,
+    record_run,
+    resolve_baseline,
+    resolve_baseline_for_run,
+)
+from framework.errors import UsageError
+from framework.run.demo import DEFAULT_DEMO_SCENARIO
+from framework.run.folder import RunFolder, validate_run_id
+from framework.run.runner import EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_OK, RunOptions
+from framework.scenario.loader import load_budgets, load_scenario
+
+if TYPE_CHECKING:
+    from framework.verdicts.builder import ReportOptions
+
+__all__ = ["DEFAULT_DEMO_SCENARIO", "EXIT_OK", "dispatch"]
+
+
+def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run the parsed command; return its exit code."""
+    if args.command in cli_store.COMMANDS:
+        return cli_store.dispatch(args)
+    if args.command == "schema":
+        from framework.scenario.model import Scenario
+
+        schema = Scenario.model_json_schema(by_alias=True)
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["title"] = "swarm scenario"
+        print(json.dumps(schema, indent=2))
+        return EXIT_OK
+    if args.command == "validate":
+        from framework.plan.summary import describe_scenario
+
+        loaded = load_scenario(args.scenario, host=args.host)
+        print(describe_scenario(loaded))
+        return EXIT_OK
+    if args.command == "plan":
+        from framework.plan.chart import render_plan
+        from framework.plan.load_plan import plan_for
+
+        loaded = load_scenario(args.scenario)
+        print(f"{loaded.scenario.name}: users over time")
+        print(render_plan(plan_for(loaded.scenario.load), width=args.width, height=args.height))
+        return EXIT_OK
+    if args.command in ("run", "master"):
+        return _run(args, extra)
+    if args.command == "report":
+        from framework.reports.run_report import resolve_run
+
+        if args.compare:
+            return _compare_report(args)
+        if args.run_dir is None or args.output:
+            raise UsageError("swarm report: give RUN_DIR, or --compare RUN RUN [--output FILE]")
+        run_dir = resolve_run(args.run_dir, Path(args.out))
+        return _report(args, run_dir, Path(args.out))
+    if args.command == "compare":
+        return _compare(args)
+    if args.command == "worker":
+        from framework.run.worker import run_workers
+
+        return run_workers(args.master_host, args.master_port, args.processes)
+    if args.command == "demo":
+        from framework.run.demo import run_demo
+
+        report_options = _report_options(args)
+        outcome = run_demo(
+            Path(args.scenario),
+            reports_dir=Path(args.out),
+            port_offset=args.port_offset,
+            workers=args.workers,
+            locust_args=tuple(extra),
+        )
+        code = _report(args, outcome.run_dir, Path(args.out), options=report_options)
+        html = outcome.run_dir / "report.html"
+        final = html if html.exists() else outcome.run_dir / "results.json"
+        print(f"swarm demo: run {outcome.status}; report: {final}")
+        return outcome.exit_code or code
+    raise AssertionError(args.command)
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.run_id is not None:
+        try:
+            validate_run_id(args.run_id)
+        except ValueError as exc:
+            print(f"swarm: --run-id: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+    loaded = load_scenario(args.scenario, host=args.host, require_host=True)
+    common = {
+        "reports_dir": Path(args.out),
+        "run_id": args.run_id,
+        "web": args.web,
+        "web_host": args.web_host,
+        "web_port": args.web_port,
+        "locust_args": tuple(extra),
+        "allow_worker_loss": args.allow_worker_loss,
+    }
+    if args.command == "master":
+        options = RunOptions(
+            **common,
+            expect_workers=args.workers,
+            master_bind_host=args.bind_host,
+            master_port=args.master_port,
+            workers_timeout_s=args.workers_timeout,
+        )
+    else:
+        options = RunOptions(**common, workers=args.workers)
+
+    def announce(folder: RunFolder) -> None:
+        print(f"swarm: run folder {folder.path}", file=sys.stderr)
+        if args.command == "master":
+            print(
+                f"swarm: waiting for {args.workers} worker(s): "
+                f"swarm worker --master-host <this host> --master-port {args.master_port}",
+                file=sys.stderr,
+            )
+        if args.web:
+            print(f"swarm: web UI at http://{args.web_host}:{args.web_port}", file=sys.stderr)
+
+    from framework.run.runner import run_scenario
+
+    report_options = _report_options(args)
+    baseline = None
+    if args.baseline:
+        try:
+            baseline = resolve_baseline(args.baseline, loaded.scenario.name, Path(args.out))
+        except NoBaselineError as exc:
+            if args.baseline != "latest":
+                raise
+            print(f"swarm: warning: {exc}; not comparing", file=sys.stderr)
+    outcome = run_scenario(loaded, options, on_start=announce)
+    print(f"swarm: run {outcome.status}; results in {outcome.run_dir}", file=sys.stderr)
+    if not (outcome.run_dir / "timeline.jsonl").exists():
+        record_run(outcome.run_dir, Path(args.out))
+        return outcome.exit_code
+    code = _report(args, outcome.run_dir, Path(args.out), options=report_options, baseline=baseline)
+    return outcome.exit_code or code
+
+
+def _report_options(args: argparse.Namespace) -> ReportOptions:
+    from framework.verdicts.analysis import AnalysisSettings
+    from framework.verdicts.builder import ReportOptions
+
+    return ReportOptions(
+        analysis=AnalysisSettings(confidence=args.confidence, warmup_s=args.warmup),
+        budgets=load_budgets(args.budgets) if args.budgets else None,
+        inconclusive=args.inconclusive,
+        min_effect=args.min_effect,
+        correction=args.correction,
+        gate_on_validation=args.require_valid,
+    )
+
+
+def _report(
+    args: argparse.Namespace,
+    run_dir: Path,
+    reports_dir: Path,
+    *,
+    options: ReportOptions | None = None,
+    baseline: Path | None = None,
+) -> int:
+    from framework.reports.console import summarise
+    from framework.reports.run_report import report_run
+
+    options = options or _report_options(args)
+    if baseline is None and args.baseline:
+        baseline = resolve_baseline_for_run(args.baseline, run_dir, reports_dir)
+    outcome = report_run(run_dir, options, baseline=baseline)
+    record_run(run_dir, reports_dir)
+    print(summarise(outcome.results))
+    for name, path in outcome.files.items():
+        print(f"swarm: wrote {path}" if name != "report.html" else f"swarm: report {path}")
+    return EXIT_CHECK_FAILED if outcome.failed else EXIT_OK
+
+
+def _compare_report(args: argparse.Namespace) -> int:
+    """``swarm report --compare BASE CAND [CAND ...]``: compare.html, compare.md, a summary."""
+    from datetime import UTC, datetime
+
+    from framework.reports.compare import build_comparison, summarise_comparison, write_comparison
+    from framework.reports.run_report import resolve_run
+    from framework.verdicts.builder import load_run
+
+    if args.run_dir is not None or args.baseline:
+        extra = "--baseline" if args.baseline else repr(args.run_dir)
+        raise UsageError(f"--compare takes all its runs (the first is the baseline); drop {extra}")
+    runs = [load_run(resolve_run(ref, Path(args.out))) for ref in args.compare]
+    created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    comparison = build_comparison(runs, _report_options(args), created_at=created)
+    html, md = write_comparison(comparison, Path(args.output or runs[-1].path / "compare.html"))
+    print(summarise_comparison(comparison))
+    print(f"swarm: compare report {html}\nswarm: wrote {md}")
+    return EXIT_CHECK_FAILED if comparison.regressed else EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from framework.reports.run_report import resolve_run
+    from framework.verdicts.analysis import AnalysisSettings
+    from framework.verdicts.builder import load_run
+    from framework.verdicts.comparison import compare_runs, overhead_test
+
+    reports_dir = Path(args.out)
+    base = load_run(resolve_run(args.baseline, reports_dir))
+    cand = load_run(resolve_run(args.candidate, reports_dir))
+    settings = AnalysisSettings(confidence=args.confidence, warmup_s=args.warmup)
+    if args.max_overhead is not None:
+        test = overhead_test(base, cand, settings, args.metric, args.max_overhead)
+        print(test)
+        return EXIT_OK if test.startswith("pass") else EXIT_CHECK_FAILED
+    rows = compare_runs(
+        base, cand, settings, min_effect=args.min_effect, correction=args.correction
+    )
+    print(f"swarm compare: {cand.path.name} against {base.path.name}")
+    for row in rows:
+        print(f"  {row.verdict:<20} {row.message}")
+    regressions = [r for r in rows if r.verdict == "regression"]
+    print(f"swarm compare: {len(regressions)} regression(s) in {len(rows)} comparisons")
+    return EXIT_CHECK_FAILED if regressions else EXIT_OK

@@ -1,0 +1,235 @@
+"""The ``swarm`` command: the only place that turns errors into messages and exit codes.
+
+Exit codes: 0 passed; 1 the run finished but a check or budget failed; 2 invalid input
+(scenario, flags, config); 3 the run itself could not run; 130 interrupted (Ctrl-C/SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+from collections.abc import Sequence
+
+from framework import __version__
+from framework.cli.commands import DEFAULT_DEMO_SCENARIO, EXIT_OK, dispatch
+from framework.cli.store_commands import add_commands as add_store_commands
+from framework.converters import duration, fraction, integer, non_negative, port, positive
+from framework.errors import SwarmError
+
+__all__ = ["build_parser", "main"]
+
+COMMANDS = (
+    "run", "master", "worker", "report", "compare", "runs", "history",
+    "validate", "plan", "schema", "mocks", "demo",
+)  # fmt: skip
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an unknown command suggests the closest real one."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if "invalid choice" in message:
+            word = message.split("'")[1] if "'" in message else ""
+            guess = difflib.get_close_matches(word, COMMANDS, n=1)
+            if guess:
+                message += f"; did you mean {guess[0]!r}?"
+        super().error(message)
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("analysis and verdicts")
+    group.add_argument("--confidence", type=fraction, default=0.95, help="default 0.95")
+    group.add_argument("--warmup", type=duration, help="warm-up to skip (default: the ramp-up)")
+    group.add_argument("--budgets", help="budgets YAML file (instead of the scenario's)")
+    group.add_argument(
+        "--baseline",
+        help="compare with a run folder, run id, 'latest' or 'pinned'; regressions fail",
+    )
+    group.add_argument("--min-effect", type=fraction, default=0.05, help="default 5%%")
+    group.add_argument("--correction", choices=("holm", "bh"), default="holm")
+    group.add_argument(
+        "--inconclusive",
+        choices=("pass", "fail"),
+        help="what an inconclusive budget does (default: the budgets' setting, pass)",
+    )
+    group.add_argument(
+        "--require-valid",
+        action="store_true",
+        help="also fail when validation rules (sample size, CI width, quality) fail",
+    )
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """What ``swarm run`` and ``swarm master`` share: the scenario, the target, the run
+    folder, the web UI, worker loss and the analysis at the end."""
+    parser.add_argument("scenario", help="scenario YAML file")
+    parser.add_argument("--host", help="target base URL (overrides the scenario and SWARM_HOST)")
+    parser.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
+    parser.add_argument("--run-id", help="name of the run folder (default: <UTC time>-<scenario>)")
+    parser.add_argument("--web", action="store_true", help="open the Locust web UI instead")
+    parser.add_argument(
+        "--web-host", default="127.0.0.1", help="web UI address (default 127.0.0.1)"
+    )
+    parser.add_argument("--web-port", type=port, default=8089, help="web UI port (default 8089)")
+    parser.add_argument(
+        "--allow-worker-loss",
+        action="store_true",
+        help="exit 0 even if a worker was lost during the run",
+    )
+    _add_report_options(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="swarm",
+        description="Scenario-driven, distributed load testing on Locust.",
+        epilog="Exit codes: 0 passed, 1 a check/budget failed, 2 invalid input, "
+        "3 the run could not run, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"swarm {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser(
+        "run",
+        help="run a scenario (headless by default); extra arguments go to locust",
+        description="Run a scenario. Unknown arguments are passed to locust unchanged "
+        "(for example --loglevel DEBUG); put them after '--' to be explicit.",
+    )
+    _add_run_options(run)
+    run.add_argument(
+        "--workers",
+        type=non_negative,
+        default=0,
+        help="run a Locust master and N local worker processes (default 0: one process)",
+    )
+
+    report = commands.add_parser(
+        "report",
+        help="recompute a run's figures, verdicts and reports from its timeline",
+        description="Analyse RUN_DIR offline and (re)write results.json and the other reports; "
+        "with --compare, compare runs with the first and write compare.html and compare.md.",
+    )
+    report.add_argument("run_dir", nargs="?", help="run folder (or a run id in --out)")
+    report.add_argument("--out", default="reports", help="reports folder for run ids")
+    report.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="RUN",
+        help="compare runs instead (folders or run ids): the first is the baseline, each other "
+        "a candidate; writes compare.html and compare.md; exit 1 on any regression",
+    )
+    report.add_argument(
+        "--output",
+        metavar="FILE",
+        help="HTML file --compare writes (default: compare.html in the last run's folder)",
+    )
+    _add_report_options(report)
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare a candidate run with a baseline run: ratios, intervals, verdicts",
+    )
+    compare.add_argument("baseline", help="baseline run folder (or run id)")
+    compare.add_argument("candidate", help="candidate run folder (or run id)")
+    compare.add_argument("--out", default="reports", help="reports folder for run ids")
+    compare.add_argument("--min-effect", type=fraction, default=0.05, help="default 5%%")
+    compare.add_argument("--correction", choices=("holm", "bh"), default="holm")
+    compare.add_argument("--confidence", type=fraction, default=0.95, help="default 0.95")
+    compare.add_argument("--warmup", type=duration, help="warm-up to skip (default: ramp-up)")
+    compare.add_argument(
+        "--max-overhead",
+        type=fraction,
+        help="overhead mode: does the candidate cost less than this much more (e.g. 1%%)?",
+    )
+    compare.add_argument(
+        "--metric", default="mean", help="metric for --max-overhead (default mean latency)"
+    )
+    add_store_commands(commands)  # runs list|show|pin|unpin|rm|rebuild, history
+
+    master = commands.add_parser(
+        "master",
+        help="run a scenario as a Locust master and wait for workers from other hosts",
+        description="Run a scenario as a Locust master. Start workers elsewhere with "
+        "'swarm worker --master-host THIS_HOST'. Unknown arguments go to locust.",
+    )
+    _add_run_options(master)
+    master.add_argument("--workers", type=positive, default=1, help="workers to wait for")
+    master.add_argument("--bind-host", default="0.0.0.0", help="address workers connect to")
+    master.add_argument("--master-port", type=port, default=5557, help="default 5557")
+    master.add_argument(
+        "--workers-timeout", type=duration, default=120.0, help="time to wait (default 120 s)"
+    )
+
+    worker = commands.add_parser(
+        "worker", help="run Locust workers that take their scenario from a master"
+    )
+    worker.add_argument("--master-host", required=True, help="address of the swarm master")
+    worker.add_argument("--master-port", type=port, default=5557, help="default 5557")
+    worker.add_argument("--processes", type=positive, default=1, help="worker processes")
+
+    validate = commands.add_parser("validate", help="check a scenario and summarise it")
+    validate.add_argument("scenario", help="scenario YAML file")
+    validate.add_argument("--host", help="target base URL to check with")
+
+    plan = commands.add_parser("plan", help="draw the users-over-time curve of a scenario")
+    plan.add_argument("scenario", help="scenario YAML file")
+    plan.add_argument("--width", type=integer(20), default=72, help="chart width (>= 20)")
+    plan.add_argument("--height", type=integer(2), default=12, help="chart height (>= 2)")
+
+    commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+
+    demo = commands.add_parser(
+        "demo", help="start a mock detector, run a scenario against it, print the run folder"
+    )
+    demo.add_argument(
+        "scenario", nargs="?", default=str(DEFAULT_DEMO_SCENARIO), help="default: %(default)s"
+    )
+    demo.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
+    demo.add_argument("--port-offset", type=int, default=0, help="move the mock off port 8001")
+    demo.add_argument(
+        "--workers", type=non_negative, default=2, help="local workers (default 2; 0: one process)"
+    )
+    _add_report_options(demo)
+
+    commands.add_parser(
+        "mocks",
+        help="start the mock detector services (see docs/mock_detectors.md)",
+        add_help=False,
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``swarm`` console script; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["mocks"]:
+        from mock_detectors.cli import main as mocks_main
+
+        return mocks_main(args_list[1:])
+    parser = build_parser()
+    passthrough: list[str] = []
+    if "--" in args_list:
+        cut = args_list.index("--")
+        args_list, passthrough = args_list[:cut], args_list[cut + 1 :]
+    args, unknown = parser.parse_known_args(args_list)
+    if unknown and args.command not in ("run", "master", "demo"):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    try:
+        return dispatch(args, [*unknown, *passthrough])
+    except SwarmError as exc:
+        print(f"swarm: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("swarm: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``swarm schema | head``); say nothing more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""``report.md``: the run's verdict and key tables as GitHub-flavoured Markdown.
+
+Made to be pasted into a pull-request comment or a job summary, so it stays well under
+GitHub's limits (``MAX_BYTES``; long tables are cut, largest problems first) and everything
+that came from the scenario — request names, messages — is escaped, so a name like
+``<script>`` or ``@team`` shows as text and pings no one. Numbers and figures are
+formatted by ``framework.reports.formatting``, as in every other format.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from framework.reports.formatting import (
+    COMPARED_UNITS,
+    VERDICT_ORDER,
+    budget_unit,
+    format_figure,
+    format_ratio,
+    format_time,
+    format_value,
+)
+from framework.verdicts.results import BudgetVerdict, ComparisonRow, EndpointResult, Results
+
+__all__ = [
+    "ICONS",
+    "MAX_BYTES",
+    "append_step_summary",
+    "budgets_for",
+    "escape_markdown",
+    "markdown_table",
+    "render_markdown",
+]
+
+MAX_BYTES = 60_000
+ICONS = {
+    "passed": "✅",
+    "failed": "❌",
+    "inconclusive": "⚠️",
+    "pass": "✅",
+    "fail": "❌",
+    "warn": "⚠️",
+    "regression": "🔺",
+    "improvement": "🟢",
+    "no detectable change": "➖",
+}
+"""The emoji shown before a run verdict, a check grade, a budget or a comparison verdict."""
+
+_CAPS = {"requests": 40, "budgets": 40, "comparison": 30, "steps": 20, "lines": 15}
+
+
+def budgets_for(endpoint: EndpointResult, results: Results) -> list[BudgetVerdict]:
+    """The budget verdicts judged on this endpoint (``overall`` ones for ``Aggregated``)."""
+    if endpoint is results.baseline.overall:
+        return [b for b in results.budgets if b.scope == "overall"]
+    return [b for b in results.budgets if b.scope in (endpoint.key, endpoint.name)]
+
+
+def escape_markdown(text: object, limit: int = 300) -> str:
+    """Text from the scenario or a message, safe inside a Markdown table cell.
+
+    HTML is neutralised as entities, Markdown punctuation is backslash-escaped, ``@`` is
+    an entity (no mentions), and the text is cut to ``limit`` characters on one line.
+    """
+    value = " ".join(str(text).split())
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    value = value.replace("@", "&#64;")
+    for char in "\\`*_[]|~":
+        value = value.replace(char, "\\" + char)
+    return value
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> list[str]:
+    """The lines of a GFM table; ``align`` has one letter per column, ``l`` or ``r``.
+
+    The cells are put in as they are: escape text from the scenario with ``escape_markdown``.
+    """
+    marks = ["---:" if a == "r" else ":---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _cut(rows: list, cap: int) -> tuple[list, int]:
+    return rows[:cap], max(len(rows) - cap, 0)
+
+
+def _more(left: int, what: str) -> list[str]:
+    return ["", f"_… and {left} more {what}: see report.html or results.json._"] if left else []
+
+
+def _when(text: str | None) -> str:
+    return escape_markdown(format_time(text))
+
+
+def _budget_cell(verdicts: Sequence[BudgetVerdict]) -> str:
+    return " ".join(f"{ICONS[b.verdict]} {escape_markdown(b.metric)}" for b in verdicts) or "–"
+
+
+def _request_rows(results: Results, cap: int) -> tuple[list[list[str]], int]:
+    endpoints = sorted(results.baseline.endpoints, key=lambda e: -e.count)
+    shown, left = _cut(endpoints, cap)
+    rows = []
+    for e in [results.baseline.overall, *shown]:
+        label = "**All requests**" if e is results.baseline.overall else escape_markdown(e.key)
+        rows.append(
+            [
+                label,
+                f"{e.count:,}",
+                f"{e.failures:,}",
+                format_figure(e.error_rate, "%"),
+                format_figure(e.mean_ms),
+                format_figure(e.median_ms),
+                format_figure(e.p95_ms),
+                format_figure(e.p99_ms),
+                format_figure(e.throughput_rps, "req/s"),
+                f"{ICONS[e.quality.grade]} {e.quality.grade}",
+                _budget_cell(budgets_for(e, results)),
+            ]
+        )
+    return rows, left
+
+
+def _budget_rows(budgets: Sequence[BudgetVerdict], cap: int) -> tuple[list[list[str]], int]:
+    order = {"fail": 0, "inconclusive": 1, "pass": 2}
+    shown, left = _cut(sorted(budgets, key=lambda b: order[b.verdict]), cap)
+    rows = []
+    for b in shown:
+        unit = budget_unit(b.metric)
+        relation = "≥" if b.metric == "min_throughput" else "≤"
+        rows.append(
+            [
+                escape_markdown(b.scope),
+                escape_markdown(b.metric),
+                format_figure(b.figure, unit),
+                format_value(b.budget, unit, compact=True),
+                f"{relation} {format_value(b.limit, unit, compact=True)}",
+                f"{ICONS[b.verdict]} {b.verdict}",
+            ]
+        )
+    return rows, left
+
+
+def _comparison_rows(rows: Sequence[ComparisonRow], cap: int) -> tuple[list[list[str]], int]:
+    shown, left = _cut(sorted(rows, key=lambda r: VERDICT_ORDER[r.verdict]), cap)
+    out = []
+    for r in shown:
+        unit = COMPARED_UNITS.get(r.metric, "")
+        p = "–" if r.adjusted_p_value is None else f"{r.adjusted_p_value:.3g}"
+        out.append(
+            [
+                escape_markdown(r.scope),
+                escape_markdown(r.metric),
+                format_value(r.baseline, unit),
+                format_value(r.candidate, unit),
+                format_ratio(r),
+                p,
+                f"{ICONS[r.verdict]} {r.verdict}",
+            ]
+        )
+    return out, left
+
+
+def _step_rows(results: Results, cap: int) -> tuple[list[list[str]], int]:
+    shown, left = _cut(list(results.steps), cap)
+    rows = []
+    for s in shown:
+        o = s.overall
+        mark = " ⬅ knee" if s.name == results.knee else ""
+        rows.append(
+            [
+                escape_markdown(s.name) + mark,
+                "–" if s.users is None else str(s.users),
+                f"{o.count:,}",
+                format_figure(o.throughput_rps, "req/s"),
+                format_figure(o.p95_ms),
+                format_figure(o.error_rate, "%"),
+                f"{ICONS[o.quality.grade]} {o.quality.grade}",
+            ]
+        )
+    return rows, left
+
+
+def _bullets(items: Sequence[str], cap: int, what: str) -> list[str]:
+    shown, left = _cut(list(items), cap)
+    return [f"- {escape_markdown(item, 500)}" for item in shown] + _more(left, what)
+
+
+def _headline(results: Results) -> list[str]:
+    run: Mapping = results.run
+    scenario = escape_markdown(run.get("scenario") or "scenario")
+    window = results.baseline
+    overall = window.overall
+    users = f" at {window.users} users" if window.users is not None else ""
+    lines = [
+        f"## {ICONS[results.verdict]} swarm: {results.verdict.upper()} — {scenario}",
+        "",
+        f"Run {escape_markdown(run.get('run_id') or '?', 80)} · "
+        f"started {_when(run.get('started_at'))} · status {escape_markdown(run.get('status'))}"
+        f" · {window.name} {window.duration_s:.0f} s{users} · "
+        f"{results.settings.get('confidence', 0.95):.0%} intervals",
+        "",
+        f"**{overall.count:,}** requests · throughput "
+        f"**{format_figure(overall.throughput_rps, 'req/s')}** · p95 "
+        f"**{format_figure(overall.p95_ms)}** · errors **{format_figure(overall.error_rate, '%')}**"
+        f" · data quality **{overall.quality.grade}** · meets requirements "
+        f"**{'yes' if results.meets_requirements else 'no'}**",
+    ]
+    if results.reasons:
+        lines += ["", "**Why:**", *_bullets(results.reasons, _CAPS["lines"], "reasons")]
+    return lines
+
+
+def _render(results: Results, scale: float) -> str:
+    caps = {k: max(3, int(v * scale)) for k, v in _CAPS.items()}
+    out = _headline(results)
+    rows, left = _request_rows(results, caps["requests"])
+    out += ["", "### Requests", ""]
+    out += markdown_table(
+        ["Request", "Requests", "Failures", "Error rate", "Mean", "p50", "p95", "p99",
+         "Throughput", "Quality", "Budgets"],
+        rows, "lrrrrrrrrll",
+    )  # fmt: skip
+    out += _more(left, "requests")
+    if results.budgets:
+        rows, left = _budget_rows(results.budgets, caps["budgets"])
+        out += ["", "### Budgets", ""]
+        out += markdown_table(
+            ["Scope", "Metric", "Figure [CI]", "Budget", "Limit", "Verdict"], rows, "llrrrl"
+        )
+        out += _more(left, "budgets")
+    if results.comparison:
+        rows, left = _comparison_rows(results.comparison, caps["comparison"])
+        against = escape_markdown(results.compared_to or "the baseline", 80)
+        out += ["", f"### Compared with {against}", ""]
+        out += markdown_table(
+            ["Scope", "Metric", "Baseline", "Candidate", "Ratio [CI]", "Adjusted p", "Verdict"],
+            rows, "llrrrrl",
+        )  # fmt: skip
+        out += _more(left, "comparisons")
+    if results.steps:
+        rows, left = _step_rows(results, caps["steps"])
+        out += ["", "### Steps", ""]
+        out += markdown_table(
+            ["Step", "Users", "Requests", "Throughput", "p95", "Error rate", "Quality"],
+            rows, "lrrrrrl",
+        )  # fmt: skip
+        out += _more(left, "steps")
+        knee = escape_markdown(results.knee_reason or "no knee found")
+        out += ["", f"**Knee:** {knee}"]
+    if results.validation:
+        out += ["", "### Validation", ""]
+        out += [
+            f"- {ICONS['pass' if v.passed else 'fail']} **{escape_markdown(v.rule, 60)}**: "
+            f"{escape_markdown(v.message, 500)}"
+            for v in results.validation[: caps["lines"] * 2]
+        ]
+    if results.recommendations:
+        out += ["", "### Recommendations", ""]
+        out += _bullets(results.recommendations, caps["lines"], "recommendations")
+    out += [
+        "",
+        f"<sub>swarm {escape_markdown(results.run.get('swarm_version') or '')} · analysis "
+        f"{escape_markdown(results.analysis_id, 80)} · {_when(results.created_at)}</sub>",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(results: Results) -> str:
+    """The Markdown report; tables are cut further until it fits in ``MAX_BYTES``."""
+    scale = 1.0
+    text = _render(results, scale)
+    while len(text.encode("utf-8")) > MAX_BYTES and scale > 0.05:
+        scale /= 2
+        text = _render(results, scale)
+    return text
+
+
+def append_step_summary(results: Results, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Append the Markdown report to ``$GITHUB_STEP_SUMMARY`` when it is set (in GitHub
+    Actions); returns the file written, or ``None`` outside Actions."""
+    target = (os.environ if environ is None else environ).get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    path = Path(target)
+    with path.open("a", encoding="utf-8") as summary:
+        summary.write(render_markdown(results) + "\n")
+    return path

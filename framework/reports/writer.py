@@ -1,0 +1,53 @@
+"""Write a run's reports into its folder: one renderer per format, all from ``Results``.
+
+``RENDERERS`` maps a file name to a function of the results returning the file's text;
+``write_reports`` writes every one and returns their paths, so a new format is one entry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from framework.reports.html import render_html
+from framework.reports.junit import render_junit
+from framework.reports.markdown import render_markdown
+from framework.reports.prometheus import render_prometheus
+from framework.verdicts.results import Results
+
+__all__ = ["RENDERERS", "write_reports"]
+
+Renderer = Callable[[Results], str]
+
+
+def _results_json(results: Results) -> str:
+    data = results.to_dict()
+    try:  # orjson writes the hour's per-second series ten times faster, in the same layout
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
+    except TypeError:  # an integer past 64 bits
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+RENDERERS: dict[str, Renderer] = {
+    "results.json": _results_json,
+    "report.html": render_html,
+    "report.md": render_markdown,
+    "junit.xml": render_junit,
+    "metrics.prom": render_prometheus,
+}
+
+
+def write_reports(run_dir: Path, results: Results) -> dict[str, Path]:
+    """Render every format into ``run_dir`` (each file replaced atomically)."""
+    written = {}
+    for name, render in RENDERERS.items():
+        target = run_dir / name
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(render(results), encoding="utf-8")
+        os.replace(tmp, target)
+        written[name] = target
+    return written

@@ -1,0 +1,54 @@
+"""A scenario bundled into one self-contained locustfile, for workers on other hosts.
+
+Locust workers started with ``-f -`` download the master's locustfile; a worker then needs
+nothing but swarm installed and the master's address. The bundle embeds the scenario as
+written — every ``${VAR}`` and ``${VAR:-default}`` intact, resolved from each worker's own
+environment when it imports the bundle — except the target hosts, which the master
+resolved (workers must hit what the master announced), and the contents of its CSV files.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from framework.scenario.loader import LoadedScenario
+
+__all__ = ["BUNDLE_DATA_DIR", "bundle_source", "write_bundle"]
+
+BUNDLE_DATA_DIR = "data"
+
+
+def bundle_source(loaded: LoadedScenario) -> str:
+    """Python source of a locustfile that runs ``loaded`` wherever it is imported."""
+    scenario = copy.deepcopy(loaded.source)
+    if loaded.scenario.host is not None:
+        scenario["host"] = loaded.scenario.host
+    for index, user in enumerate(loaded.scenario.users):
+        if user.host is not None:
+            scenario["users"][index]["host"] = user.host
+    data_files: dict[str, str] = {}
+    for name, spec in loaded.scenario.data.items():
+        relative = f"{BUNDLE_DATA_DIR}/{name}.csv"
+        data_files[relative] = (loaded.base_dir / spec.file).read_text(encoding="utf-8")
+        scenario["data"][name]["file"] = relative
+    text = yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True)
+    return (
+        f'"""swarm bundle of scenario {loaded.scenario.name!r} (generated; do not edit).\n\n'
+        "Secrets are ${VAR} references, resolved from the importing process's environment.\n"
+        '"""\n\n'
+        "from framework.locust_glue.entry import expose_bundle\n\n"
+        f"SCENARIO_NAME = {loaded.path.name!r}\n"
+        f"SCENARIO_YAML = {text!r}\n"
+        f"DATA_FILES = {data_files!r}\n\n"
+        "expose_bundle(globals(), SCENARIO_NAME, SCENARIO_YAML, DATA_FILES)\n"
+    )
+
+
+def write_bundle(loaded: LoadedScenario, folder: Path) -> Path:
+    """Write the bundle as ``folder/swarm_bundle.py`` and return its path."""
+    target = folder / "swarm_bundle.py"
+    target.write_text(bundle_source(loaded), encoding="utf-8")
+    return target

@@ -1,0 +1,337 @@
+"""Run a scenario with Locust child processes and keep the run folder true to what happened.
+
+Locust runs in child processes — one local process, or a master with worker processes —
+each in its own session, so gevent never patches the CLI and a terminal Ctrl-C reaches
+swarm first: swarm then asks the master to stop with SIGINT (Locust's graceful path: it
+writes its reports and tells workers to quit; a headless shape run only installs its
+SIGTERM handler once the shape ends, so SIGTERM would kill it outright), and a second
+Ctrl-C kills everything.
+Locust's log is shown live, copied to the run folder with secrets masked, and read for
+phase changes and lost workers.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from framework import __version__
+from framework.errors import RunError
+from framework.plan.load_plan import plan_for, plan_record
+from framework.run.bundle import write_bundle
+from framework.run.folder import RunFolder, RunRecord, create_run_folder, new_run_id, scrub_secrets
+from framework.run.processes import LoggedProcess
+from framework.scenario.loader import LoadedScenario
+from framework.store.run_reader import git_revision
+
+__all__ = [
+    "EXIT_CHECK_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "EXIT_RUN_FAILED",
+    "RunOptions",
+    "RunOutcome",
+    "locust_command",
+    "run_scenario",
+    "worker_command",
+]
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_INVALID = 2
+EXIT_RUN_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+# Locust log lines that mark a phase of the run.
+_PHASE_MARKERS = (
+    ("Starting web interface at", "web-ui"),
+    ("Waiting for workers to be ready", "waiting-for-workers"),
+    ("Shape test starting", "running"),
+    ("Ramping to", "running"),
+    ("Shape test stopping", "stopping"),
+    ("Run time limit reached", "stopping"),
+    ("Shutting down", "stopping"),
+)
+_MISSING = "failed to send heartbeat, setting state to missing"
+_HEALED = "self-healed with heartbeat"
+_WORKERS_QUIT_GRACE_S = 15.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: where the run folder goes, headless or web UI, workers, extra Locust flags.
+
+    ``workers`` starts that many local worker processes beside a master; ``expect_workers``
+    waits for that many more to connect from elsewhere (``swarm worker``).
+    """
+
+    reports_dir: Path = Path("reports")
+    run_id: str | None = None
+    web: bool = False
+    web_host: str = "127.0.0.1"
+    web_port: int = 8089
+    locust_args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    workers: int = 0
+    expect_workers: int = 0
+    master_bind_host: str = "127.0.0.1"
+    master_port: int = 0
+    allow_worker_loss: bool = False
+    workers_timeout_s: float = 60.0
+
+    @property
+    def distributed(self) -> bool:
+        return self.workers > 0 or self.expect_workers > 0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    exit_code: int
+    status: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _locust_version() -> str:
+    try:
+        return importlib.metadata.version("locust")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _entry_file() -> Path:
+    """Where ``locustfiles/scenario.py`` is installed (found without importing it)."""
+    spec = importlib.util.find_spec("locustfiles.scenario")
+    if spec is None or spec.origin is None:
+        raise RunError("swarm is not installed correctly: locustfiles/scenario.py is missing")
+    return Path(spec.origin)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host if host not in ("", "*", "0.0.0.0") else "127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def locust_command(
+    loaded: LoadedScenario, run_dir: Path, options: RunOptions, *, master_port: int = 0
+) -> list[str]:
+    """The ``locust`` command line of the local process or master (no secrets in it)."""
+    command = [sys.executable, "-m", "locust"]
+    if options.distributed:
+        command += ["-f", str(run_dir / "swarm_bundle.py"), "--master"]
+        command += ["--master-bind-host", options.master_bind_host]
+        command += ["--master-bind-port", str(master_port)]
+        command += ["--expect-workers", str(options.workers + options.expect_workers)]
+        command += ["--expect-workers-max-wait", f"{options.workers_timeout_s:g}"]
+    else:
+        command += ["-f", str(_entry_file()), "--scenario", str(loaded.path)]
+    command += ["--html", str(run_dir / "locust_report.html"), "--csv", str(run_dir / "locust")]
+    command += ["--exit-code-on-error", "0", "--swarm-run-dir", str(run_dir)]
+    if loaded.host_override:
+        command += ["--host", loaded.host_override]
+    if options.web:
+        command += ["--web-host", options.web_host, "--web-port", str(options.web_port)]
+    else:
+        command += ["--headless", "--only-summary"]
+    return command + list(options.locust_args)
+
+
+def worker_command(master_host: str, master_port: int) -> list[str]:
+    """A worker that downloads the scenario bundle from its master (``-f -``)."""
+    return [
+        sys.executable, "-m", "framework.locust_glue.worker_main", "--worker",
+        "--master-host", master_host, "--master-port", str(master_port), "-f", "-",
+    ]  # fmt: skip
+
+
+class _Run:
+    """The mutable state of one run while its processes live."""
+
+    def __init__(self, loaded: LoadedScenario, options: RunOptions, folder: RunFolder) -> None:
+        self.loaded = loaded
+        self.options = options
+        self.folder = folder
+        self.lock = threading.Lock()
+        self.seen = {"starting"}
+        self.interrupted = threading.Event()
+        self.missing: set[str] = set()
+        self.process_deaths: list[str] = []
+
+    def on_master_line(self, line: str) -> None:
+        with self.lock:
+            for marker, phase in _PHASE_MARKERS:
+                if marker in line and phase != self.folder.record.status:
+                    self.seen.add(phase)
+                    self.folder.phase(phase, _now())
+            if _MISSING in line or _HEALED in line:
+                worker = line.split("Worker ", 1)[-1].split(" ", 1)[0]
+                event = "missing" if _MISSING in line else "recovered"
+                (self.missing.add if event == "missing" else self.missing.discard)(worker)
+                self._worker_event(worker, event)
+
+    def on_worker_exit(self, name: str, code: int) -> None:
+        with self.lock:
+            if "stopping" in self.seen or self.interrupted.is_set():
+                return
+            self.process_deaths.append(name)
+            self._worker_event(name, f"process exited with code {code}")
+
+    def _worker_event(self, worker: str, event: str) -> None:
+        self.folder.record.worker_events.append(
+            {"at": _iso(_now()), "worker": worker, "event": event}
+        )
+        self.folder.save()
+
+    @property
+    def lost_workers(self) -> int:
+        return max(len(self.process_deaths), len(self.missing))
+
+
+def run_scenario(
+    loaded: LoadedScenario,
+    options: RunOptions,
+    *,
+    out: TextIO = sys.stdout,
+    on_start: Callable[[RunFolder], None] | None = None,
+) -> RunOutcome:
+    """Run ``loaded`` to the end of its plan (or until interrupted) and return the outcome."""
+    started = _now()
+    run_id = options.run_id or new_run_id(loaded.scenario.name, started)
+    plan = plan_for(loaded.scenario.load)
+    record = RunRecord(
+        run_id=run_id,
+        scenario=loaded.scenario.name,
+        scenario_file=str(loaded.path),
+        host=loaded.host,
+        started_at="",
+        tags=dict(loaded.scenario.tags),
+        git_revision=git_revision(str(loaded.path)),
+        mode="web" if options.web else "headless",
+        workers=options.workers + options.expect_workers,
+        plan=plan_record(plan),
+        swarm_version=__version__,
+        locust_version=_locust_version(),
+    )
+    folder = create_run_folder(options.reports_dir, run_id, record, started=started)
+    folder.write_scenario(loaded.redacted)
+    master_port = 0
+    if options.distributed:
+        write_bundle(loaded, folder.path)
+        master_port = options.master_port or _free_port(options.master_bind_host)
+        folder.record.master = f"{options.master_bind_host}:{master_port}"
+    command = locust_command(loaded, folder.path, options, master_port=master_port)
+    folder.record.locust_args = command[3:]
+    folder.phase("starting", started)
+    if on_start:
+        on_start(folder)
+
+    run = _Run(loaded, options, folder)
+    env = {**os.environ, **options.env, "PYTHONUNBUFFERED": "1"}
+    try:
+        master = LoggedProcess(
+            "master" if options.distributed else "locust",
+            command,
+            log_path=folder.path / "locust.log",
+            env=env,
+            secrets=loaded.secrets,
+            echo=out,
+            on_line=run.on_master_line,
+        )
+        workers = [
+            LoggedProcess(
+                f"worker-{i}",
+                worker_command("127.0.0.1", master_port),
+                log_path=folder.path / f"worker-{i}.log",
+                env=env,
+                secrets=loaded.secrets,
+            )
+            for i in range(1, options.workers + 1)
+        ]
+    except OSError as exc:
+        folder.finish("failed", EXIT_RUN_FAILED, _now(), f"cannot start locust: {exc}")
+        raise RunError(f"cannot start locust: {exc}") from None
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        if run.interrupted.is_set():
+            out.write("swarm: second interrupt, killing locust\n")
+            for process in (master, *workers):
+                process.signal(signal.SIGKILL)
+            return
+        run.interrupted.set()
+        out.write("swarm: interrupted, stopping locust (Ctrl-C again to kill it)\n")
+        master.signal(signal.SIGINT)
+
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = (
+        {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        if on_main_thread
+        else {}
+    )
+    try:
+        returncode = _supervise(run, master, workers)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    folder.record.worker_processes = [
+        {"name": w.name, "pid": w.pid, "exit_code": w.poll()} for w in workers
+    ]
+    scrub_secrets(folder.path, loaded.secrets)
+    status, code, message = _verdict(run, returncode)
+    folder.finish(status, code, _now(), message)
+    return RunOutcome(run_dir=folder.path, exit_code=code, status=status)
+
+
+def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -> int:
+    """Wait for the master, noting workers that die under it; then see the workers out."""
+    alive = {w.name: w for w in workers}
+    while True:
+        returncode = master.wait(0.25)
+        for name, worker in list(alive.items()):
+            code = worker.poll()
+            if code is not None:
+                del alive[name]
+                run.on_worker_exit(name, code)
+        if returncode is not None:
+            break
+    for worker in alive.values():
+        if worker.wait(_WORKERS_QUIT_GRACE_S) is None:
+            worker.stop()
+    return returncode
+
+
+def _verdict(run: _Run, returncode: int) -> tuple[str, int, str | None]:
+    if run.interrupted.is_set():
+        return "interrupted", EXIT_INTERRUPTED, "stopped by Ctrl-C or SIGTERM"
+    if returncode == 2 and "running" not in run.seen:
+        return "failed", EXIT_INVALID, "locust rejected its arguments; see locust.log"
+    if returncode != 0:
+        return "failed", EXIT_RUN_FAILED, f"locust exited with code {returncode}; see locust.log"
+    lost = run.lost_workers
+    if lost and not run.options.allow_worker_loss:
+        return (
+            "finished",
+            EXIT_RUN_FAILED,
+            f"lost {lost} worker(s) during the run; see worker_events "
+            "(pass --allow-worker-loss to accept this)",
+        )
+    return "finished", EXIT_OK, None

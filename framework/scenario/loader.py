@@ -1,0 +1,307 @@
+"""Load a scenario file: YAML → ``${VAR}`` substitution → validation, every problem in one pass.
+
+Each problem names the file, line and column, the field path, what was found and what is
+allowed, so a person can fix the whole file in one go instead of one error per attempt.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVariableError
+from framework.scenario.budgets import Budgets
+from framework.scenario.datafiles import read_rows
+from framework.scenario.interpolation import interpolate
+from framework.scenario.model import Scenario, UserSpec
+from framework.scenario.problems import format_path, problem_at, validation_problems
+from framework.scenario.templates import (
+    TemplateError,
+    compile_tree,
+    compile_value,
+    data_refs,
+    string_leaves,
+)
+from framework.scenario.yaml_source import KeyPath, Located, YamlSyntaxError, load_located
+
+__all__ = ["HOST_ENV_VAR", "LoadedScenario", "load_budgets", "load_scenario"]
+
+HOST_ENV_VAR = "SWARM_HOST"
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A valid scenario plus what the run needs around it.
+
+    ``redacted`` is the resolved scenario as plain data with every secret replaced by its
+    ``${VAR}`` reference: the only form that may be saved or shown. ``source`` is the file's
+    data before any substitution (references intact), which bundles ship to workers.
+    """
+
+    scenario: Scenario
+    path: Path
+    redacted: dict[str, Any]
+    secrets: frozenset[str]
+    host_override: str | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def host(self) -> str | None:
+        """The default target: the override, else the scenario's ``host``."""
+        return self.host_override or self.scenario.host
+
+    def host_for(self, user: UserSpec) -> str | None:
+        """The target of one users entry: the override, its own ``host``, the scenario's."""
+        return self.host_override or user.host or self.scenario.host
+
+
+def load_scenario(
+    path: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    host: str | None = None,
+    require_host: bool = False,
+) -> LoadedScenario:
+    """Read and validate ``path``; raise ``ScenarioError`` listing every problem found.
+
+    The target host is, in order: ``host`` (the ``--host`` flag), ``$SWARM_HOST``, the
+    scenario's ``host``.
+    """
+    env = os.environ if env is None else env
+    file = Path(path)
+    label = str(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Problem(label, None, None, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise ScenarioError(
+            [Problem(label, None, None, "", "is a directory, not a file")]
+        ) from None
+    except UnicodeDecodeError as exc:
+        msg = f"not UTF-8 text (byte {exc.start})"
+        raise ScenarioError([Problem(label, None, None, "", msg)]) from None
+    except OSError as exc:
+        raise ScenarioError(
+            [Problem(label, None, None, "", f"cannot read: {exc.strerror}")]
+        ) from None
+
+    try:
+        located = load_located(text)
+    except YamlSyntaxError as exc:
+        line, col = exc.position or (None, None)
+        raise ScenarioError([Problem(label, line, col, "", str(exc))]) from None
+    if not isinstance(located.data, dict):
+        found = type(located.data).__name__
+        msg = f"a scenario must be a mapping of fields (name, users, load, ...), found {found}"
+        raise ScenarioError([Problem(label, 1, 1, "", msg)])
+
+    values = interpolate(located.data, env)
+    problems = [
+        problem_at(
+            label,
+            located,
+            m.path,
+            f"${{{m.name}}} is not set and has no default; set {m.name} in the environment "
+            f"or write ${{{m.name}:-default}}",
+        )
+        for m in values.missing
+    ]
+    unresolved = {m.path for m in values.missing}
+    scenario: Scenario | None = None
+    try:
+        scenario = Scenario.model_validate(values.resolved)
+    except ValidationError as exc:
+        errors = [e for e in exc.errors(include_url=False) if not _duplicate_users_error(e)]
+        problems.extend(
+            p
+            for p in validation_problems(
+                label, located, values.resolved, errors, root=Scenario, tag="shape"
+            )
+            if p.path not in {format_path(u) for u in unresolved}
+        )
+    columns, data_problems = _data_columns(label, located, values.resolved, file.parent)
+    problems.extend(data_problems)
+    problems.extend(_template_problems(label, located, values.resolved, columns))
+    problems.extend(_duplicate_user_problems(label, located, values.resolved))
+
+    override = (host or env.get(HOST_ENV_VAR) or "").rstrip("/") or None
+    if override is not None and not override.startswith(("http://", "https://")):
+        where = "--host" if host else HOST_ENV_VAR
+        problems.append(
+            Problem(
+                label,
+                None,
+                None,
+                "host",
+                f"{where} must be an http:// or https:// URL, got {override!r}",
+            )
+        )
+    needs_host = scenario is not None and any(u.host is None for u in scenario.users)
+    if needs_host and require_host and not (override or scenario.host):
+        message = (
+            f"no target host; set 'host' in the scenario, pass --host URL or set {HOST_ENV_VAR}"
+        )
+        problems.append(Problem(label, None, None, "host", message))
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        if all("is not set and has no default" in p.message for p in problems):
+            raise UnresolvedVariableError(problems)
+        raise ScenarioError(problems)
+    assert scenario is not None
+    return LoadedScenario(
+        scenario=scenario,
+        path=file.resolve(),
+        redacted=values.redacted,
+        secrets=frozenset(values.secrets),
+        host_override=override,
+        source=located.data,
+    )
+
+
+def load_budgets(path: str | os.PathLike[str]) -> Budgets:
+    """Read a ``--budgets`` file (the ``budgets:`` section on its own); every problem at once."""
+    label = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read budgets file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{label}: not UTF-8 text") from None
+    try:
+        located = load_located(text)
+    except YamlSyntaxError as exc:
+        line, col = exc.position or (None, None)
+        raise ConfigError(str(Problem(label, line, col, "", str(exc)))) from None
+    try:
+        return Budgets.model_validate(located.data)
+    except ValidationError as exc:
+        problems = validation_problems(
+            label,
+            located,
+            located.data,
+            exc.errors(include_url=False),
+            root=Budgets,
+            tag="shape",
+        )
+        raise ConfigError(
+            f"{len(problems)} problem(s) in budgets file:\n" + "\n".join(f"  {p}" for p in problems)
+        ) from None
+
+
+def _template_problems(
+    label: str,
+    located: Located,
+    data: dict[str, Any],
+    columns: dict[str, tuple[str, ...]],
+) -> list[Problem]:
+    """Compile every template in the raw data, so template errors show beside schema errors."""
+    data_files = data.get("data")
+    names = [str(k) for k in data_files] if isinstance(data_files, dict) else []
+    fields: list[tuple[KeyPath, Any]] = _mapping_fields(data, ("headers",))
+    for u, user in enumerate(_list(data.get("users"))):
+        if not isinstance(user, dict):
+            continue
+        fields += _mapping_fields(user, ("users", u, "headers"))
+        for r, req in enumerate(_list(user.get("requests"))):
+            if not isinstance(req, dict):
+                continue
+            base: KeyPath = ("users", u, "requests", r)
+            for key in ("path", "body", "json"):
+                if key in req:
+                    fields.append(((*base, key), req[key]))
+            fields += _mapping_fields(req, (*base, "query"))
+            fields += _mapping_fields(req, (*base, "headers"))
+    problems = []
+    for path, value in fields:
+        try:
+            if isinstance(value, str):
+                compile_value(value, data_names=names)
+            else:
+                compile_tree(value, data_names=names)
+        except TemplateError as exc:
+            problems.append(problem_at(label, located, path, str(exc)))
+            continue
+        for text in string_leaves(value):
+            for name, column in sorted(data_refs(text), key=str):
+                known = columns.get(name)
+                if column is not None and known is not None and column not in known:
+                    message = (
+                        f"data file {name!r} has no column {column!r}; columns: {', '.join(known)}"
+                    )
+                    problems.append(problem_at(label, located, path, message))
+    return problems
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _mapping_fields(owner: dict[str, Any], path: KeyPath) -> list[tuple[KeyPath, Any]]:
+    """``(path + (key,), value)`` for each entry of the mapping at ``owner[path[-1]]``."""
+    mapping = owner.get(str(path[-1]))
+    if not isinstance(mapping, dict):
+        return []
+    return [((*path, k), v) for k, v in mapping.items()]
+
+
+_DUPLICATE_USERS = "names must be unique"
+
+
+def _duplicate_users_error(error: ErrorDetails) -> bool:
+    """Whether ``error`` is the model's duplicate-name error, which has no place in the file.
+
+    ``_duplicate_user_problems`` reports it instead, where the second name is written.
+    """
+    return not error["loc"] and error["msg"].endswith(_DUPLICATE_USERS)
+
+
+def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any]) -> list[Problem]:
+    seen: set[str] = set()
+    problems = []
+    for u, user in enumerate(_list(data.get("users"))):
+        name = user.get("name") if isinstance(user, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            message = f"two users entries are named {name!r}; {_DUPLICATE_USERS}"
+            problems.append(problem_at(label, located, ("users", u, "name"), message))
+        seen.add(name)
+    return problems
+
+
+def _data_columns(
+    label: str, located: Located, data: dict[str, Any], base: Path
+) -> tuple[dict[str, tuple[str, ...]], list[Problem]]:
+    """Read each declared data file's columns; problems for files that cannot be used.
+
+    Runs on the raw data, so a missing file is reported beside schema problems.
+    """
+    files = data.get("data")
+    columns: dict[str, tuple[str, ...]] = {}
+    problems = []
+    for name, spec in files.items() if isinstance(files, dict) else ():
+        relative = spec.get("file") if isinstance(spec, dict) else None
+        if not isinstance(relative, str) or not relative:
+            continue
+        file = (base / relative).resolve()
+        path = ("data", name, "file")
+        try:
+            rows = read_rows(file)
+        except FileNotFoundError:
+            problems.append(problem_at(label, located, path, f"data file not found: {file}"))
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            problems.append(problem_at(label, located, path, f"cannot use data file: {exc}"))
+        else:
+            columns[str(name)] = tuple(rows[0].keys())
+    return columns, problems

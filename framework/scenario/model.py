@@ -1,0 +1,389 @@
+"""The scenario format: one YAML file describes targets, users, requests and the load shape.
+
+These pydantic models are the single definition of the format: the loader validates
+against them, ``swarm schema`` exports them as JSON Schema for editors, and the compiler
+reads them. Every model forbids unknown keys so a typo is an error, not a silent default.
+Templates and ``${VAR}`` references are resolved before validation (see ``loader``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from framework.scenario.budgets import Budgets, ValidationRules
+from framework.scenario.durations import DURATION_FORMATS, parse_duration
+
+__all__ = [
+    "METHODS",
+    "ConstantLoad",
+    "DataFile",
+    "Duration",
+    "Expect",
+    "JsonCheck",
+    "LoadSpec",
+    "RequestSpec",
+    "Scenario",
+    "SpikeLoad",
+    "StageSpec",
+    "StagesLoad",
+    "SteppedLoad",
+    "ThinkTime",
+    "UserSpec",
+    "WaveLoad",
+]
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda s: s, return_type=float),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {
+                    "type": "string",
+                    "pattern": r"^(\d+(\.\d+)?)(ms|h|m|s)?((\d+(\.\d+)?)(ms|h|m|s))*$",
+                },
+            ],
+            "description": f"Duration: {DURATION_FORMATS}",
+        }
+    ),
+]
+PositiveInt = Annotated[int, Field(ge=1)]
+Users = Annotated[int, Field(ge=0)]
+SpawnRate = Annotated[float, Field(gt=0)]
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ThinkTime(_Model):
+    """How long a user waits between requests; set exactly one field.
+
+    ``pacing`` and ``throughput`` follow Locust's ``constant_pacing`` and
+    ``constant_throughput``: they count from the start of one task to the next.
+    """
+
+    fixed_ms: float | None = Field(None, ge=0, description="Always wait this many ms.")
+    uniform_ms: tuple[float, float] | None = Field(
+        None, description="Wait a uniformly random time in [low, high] ms."
+    )
+    pacing: Duration | None = Field(None, description="Start a request every this often.")
+    throughput: float | None = Field(None, gt=0, description="Requests per second per user.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ThinkTime:
+        given = [
+            k
+            for k in ("fixed_ms", "uniform_ms", "pacing", "throughput")
+            if getattr(self, k) is not None
+        ]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(
+                f"set exactly one of fixed_ms, uniform_ms, pacing, throughput (found: {found})"
+            )
+        if self.uniform_ms is not None:
+            low, high = self.uniform_ms
+            if low < 0 or high < low:
+                raise ValueError(f"uniform_ms needs 0 <= low <= high, got [{low}, {high}]")
+        return self
+
+
+class JsonCheck(_Model):
+    """A check on one field of a JSON response, addressed by a dotted path (``labels.0``)."""
+
+    path: str = Field(min_length=1)
+    equals: Any = None
+    one_of: list[Any] | None = Field(None, alias="in")
+    exists: bool | None = None
+    matches: str | None = None
+    gte: float | None = None
+    lte: float | None = None
+
+    @field_validator("matches")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_condition(self) -> JsonCheck:
+        conditions = {"equals", "one_of", "exists", "matches", "gte", "lte"}
+        if not conditions & self.model_fields_set:
+            raise ValueError(
+                "a JSON check needs a condition: equals, in, exists, matches, gte or lte"
+            )
+        return self
+
+
+StatusList = tuple[int, ...]
+
+
+def _parse_status(value: Any) -> Any:
+    """``200`` | ``[200, 201]`` | ``"2xx"`` | ``"200-299"`` → a tuple of codes."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a status code, list or range, got {value!r}")
+    if isinstance(value, int):
+        return (value,)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if re.fullmatch(r"[1-5]xx", text):
+            base = int(text[0]) * 100
+            return tuple(range(base, base + 100))
+        match = re.fullmatch(r"(\d{3})\s*-\s*(\d{3})", text)
+        if match:
+            low, high = int(match.group(1)), int(match.group(2))
+            if high < low:
+                raise ValueError(f"status range {value!r} ends before it starts")
+            return tuple(range(low, high + 1))
+        if text.isdigit():
+            return (int(text),)
+        raise ValueError(
+            f"invalid status {value!r}; use a code (200), a list ([200, 201]), "
+            "a class ('2xx') or a range ('200-299')"
+        )
+    return value
+
+
+class Expect(_Model):
+    """What makes a response a success; without it, Locust's rule applies (status < 400)."""
+
+    status: (
+        Annotated[
+            StatusList,
+            BeforeValidator(_parse_status),
+            WithJsonSchema(
+                {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 100, "maximum": 599},
+                        {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+                        {"type": "string", "pattern": r"^\s*([1-5]xx|\d{3}(\s*-\s*\d{3})?)\s*$"},
+                    ]
+                }
+            ),
+        ]
+        | None
+    ) = Field(None, description="Code, list of codes, class ('2xx') or range ('200-299').")
+    json_checks: list[JsonCheck] = Field(default_factory=list, alias="json")
+    body_contains: str | None = None
+    max_ms: float | None = Field(None, gt=0, description="Slower responses count as failures.")
+
+    @field_validator("status")
+    @classmethod
+    def _codes_valid(cls, value: StatusList | None) -> StatusList | None:
+        if value is not None:
+            bad = [c for c in value if not 100 <= c <= 599]
+            if bad:
+                raise ValueError(f"status codes must be 100..599, got {bad[0]}")
+            if not value:
+                raise ValueError("status list must not be empty")
+        return value
+
+
+class RequestSpec(_Model):
+    """One weighted request a user makes; ``name`` is the label in every statistic."""
+
+    name: str | None = Field(None, min_length=1, description="Stats label; default: the path.")
+    method: Literal[METHODS] = "GET"  # type: ignore[valid-type]
+    path: str = Field(min_length=1)
+    weight: PositiveInt = 1
+    query: dict[str, Any] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(None, alias="json")
+    body: str | None = None
+    expect: Expect | None = None
+    timeout: Duration | None = Field(None, gt=0)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("path")
+    @classmethod
+    def _path_or_url(cls, value: str) -> str:
+        if not (value.startswith(("/", "http://", "https://", "{{"))):
+            raise ValueError(f"path must start with '/' (or be a full http(s) URL), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self) -> RequestSpec:
+        if self.json_body is not None and self.body is not None:
+            raise ValueError("set either json or body, not both")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path
+
+
+class UserSpec(_Model):
+    """A kind of simulated user: compiled into one Locust ``FastHttpUser`` class."""
+
+    name: str = Field(description="Identifier: letters, digits, _ and -.")
+    weight: PositiveInt = 1
+    host: str | None = Field(None, description="Overrides the scenario host for this user.")
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration | None = Field(None, gt=0)
+    think_time: ThinkTime | None = None
+    requests: list[RequestSpec] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                f"user name must start with a letter or _ and hold only letters, digits, _ "
+                f"and -, got {value!r}"
+            )
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _check_url(value)
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"host must be an http:// or https:// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+class DataFile(_Model):
+    """A CSV file (with a header line) whose rows feed templates as ``data.<name>``."""
+
+    file: str = Field(min_length=1, description="Path, relative to the scenario file.")
+    order: Literal["sequential", "random", "unique"] = "sequential"
+
+
+class ConstantLoad(_Model):
+    shape: Literal["constant"]
+    users: PositiveInt
+    spawn_rate: SpawnRate | None = Field(None, description="Default: all users within 1 s.")
+    duration: Duration = Field(gt=0)
+
+
+class SteppedLoad(_Model):
+    shape: Literal["stepped"]
+    start_users: PositiveInt
+    step_users: PositiveInt
+    step_duration: Duration = Field(gt=0)
+    steps: PositiveInt
+    hold: Duration = 0.0
+    spawn_rate: SpawnRate
+
+
+class SpikeLoad(_Model):
+    shape: Literal["spike"]
+    base_users: PositiveInt
+    spike_users: PositiveInt
+    base_duration: Duration = Field(gt=0)
+    spike_duration: Duration = Field(gt=0)
+    recovery_duration: Duration = Field(gt=0)
+    spawn_rate: SpawnRate
+    spike_spawn_rate: SpawnRate | None = None
+
+    @model_validator(mode="after")
+    def _spike_above_base(self) -> SpikeLoad:
+        if self.spike_users <= self.base_users:
+            raise ValueError(
+                f"spike_users ({self.spike_users}) must be above base_users ({self.base_users})"
+            )
+        return self
+
+
+class WaveLoad(_Model):
+    shape: Literal["wave"]
+    min_users: Users
+    max_users: PositiveInt
+    period: Duration = Field(gt=0)
+    duration: Duration = Field(gt=0)
+    spawn_rate: SpawnRate
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WaveLoad:
+        if self.max_users <= self.min_users:
+            raise ValueError(
+                f"max_users ({self.max_users}) must be above min_users ({self.min_users})"
+            )
+        return self
+
+
+class StageSpec(_Model):
+    duration: Duration = Field(gt=0)
+    users: Users
+    spawn_rate: SpawnRate
+
+
+class StagesLoad(_Model):
+    shape: Literal["stages"]
+    stages: list[StageSpec] = Field(min_length=1)
+
+
+LoadSpec = Annotated[
+    ConstantLoad | SteppedLoad | SpikeLoad | WaveLoad | StagesLoad,
+    Field(discriminator="shape"),
+]
+
+
+class Scenario(_Model):
+    """A whole load test: who calls what, how often, and how the load changes over time."""
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    host: str | None = Field(None, description="Target base URL; --host and SWARM_HOST override.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Sent with every request.")
+    timeout: Duration = Field(60.0, gt=0, description="Connect and read timeout per request.")
+    data: dict[str, DataFile] = Field(default_factory=dict)
+    users: list[UserSpec] = Field(min_length=1)
+    load: LoadSpec
+    tags: dict[str, Any] = Field(default_factory=dict, description="Free labels for reports.")
+    budgets: Budgets | None = Field(None, description="Limits judged by confidence interval.")
+    validation: ValidationRules = Field(
+        default_factory=ValidationRules, description="When figures are good enough to trust."
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _check_url(value)
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not value.strip() or any(ch in value for ch in "\n\r\t"):
+            raise ValueError(f"name must be one non-blank line, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Scenario:
+        seen: set[str] = set()
+        for user in self.users:
+            if user.name in seen:
+                raise ValueError(f"two users entries are named {user.name!r}; names must be unique")
+            seen.add(user.name)
+        return self

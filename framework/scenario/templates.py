@@ -1,0 +1,252 @@
+"""Jinja2 templates in request fields, compiled once and rendered per request.
+
+Plain strings (no ``{{`` or ``{%``) are returned as they are, so a scenario without
+templates costs nothing per request. A JSON leaf that is exactly one ``{{ expression }}``
+keeps the expression's type (``"{{ random_int(1, 9) }}"`` sends a number).
+
+Helpers available in every template:
+``random_id()`` (32 hex chars), ``random_int(a, b)``, ``random_text(n)``, ``choice(items)``,
+``now()`` (ISO-8601 UTC), ``user_id`` (this simulated user's number), ``data.<file>.<column>``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from framework.scenario.datafiles import DataSource
+
+__all__ = [
+    "HELPERS",
+    "RenderContext",
+    "TemplateError",
+    "compile_tree",
+    "compile_value",
+    "data_refs",
+    "is_template",
+    "string_leaves",
+]
+
+_TEXT_ALPHABET = string.ascii_letters + string.digits + "      "
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
+
+
+def _random_text(n: int) -> str:
+    return "".join(random.choices(_TEXT_ALPHABET, k=int(n)))
+
+
+def _random_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+HELPERS: dict[str, Callable[..., Any]] = {
+    "random_id": _random_id,
+    "random_int": random.randint,
+    "random_text": _random_text,
+    "choice": random.choice,
+    "now": _now,
+}
+_CONTEXT_NAMES = frozenset({"user_id", "data"})
+
+
+class TemplateError(ValueError):
+    """A template does not compile or names something that does not exist."""
+
+
+_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+_ENV.globals.update(HELPERS)
+
+
+def string_leaves(value: Any) -> list[str]:
+    """Every string leaf of a JSON-like value (where templates can hide)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in string_leaves(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in string_leaves(item)]
+    return []
+
+
+def is_template(text: str) -> bool:
+    """Whether a string needs rendering at all."""
+    return "{{" in text or "{%" in text
+
+
+class _DataRows:
+    """``data`` in templates: draws a row per file on first use within one request."""
+
+    __slots__ = ("_claimed", "_drawn", "_sources")
+
+    def __init__(self, sources: Mapping[str, DataSource], claimed: Mapping[str, dict[str, str]]):
+        self._sources = sources
+        self._claimed = claimed
+        self._drawn: dict[str, dict[str, str]] = {}
+
+    def __getattr__(self, name: str) -> dict[str, str]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> dict[str, str]:
+        if name in self._claimed:
+            return self._claimed[name]
+        if name not in self._drawn:
+            if name not in self._sources:
+                raise jinja2.UndefinedError(f"no data file named {name!r}")
+            self._drawn[name] = self._sources[name].next_row()
+        return self._drawn[name]
+
+
+class RenderContext(dict):
+    """The variables of one request's templates (a fresh one per request)."""
+
+    def __init__(
+        self,
+        *,
+        user_id: int,
+        sources: Mapping[str, DataSource],
+        claimed: Mapping[str, dict[str, str]],
+    ) -> None:
+        super().__init__(user_id=user_id, data=_DataRows(sources, claimed))
+
+
+Renderer = Callable[[RenderContext], Any]
+
+
+def _key(node: nodes.Node) -> str | None:
+    """The constant name read by ``x.name`` or ``x['name']``, else ``None``."""
+    if isinstance(node, nodes.Getattr):
+        return node.attr
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        value = node.arg.value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _data_refs(parsed: nodes.Template) -> set[tuple[str, str | None]]:
+    """``(file, column)`` pairs a template reads as ``data.<file>.<column>``; column may be None."""
+    refs: set[tuple[str, str | None]] = set()
+    seen_inner: set[int] = set()
+    for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
+        inner = node.node
+        if isinstance(inner, nodes.Getattr | nodes.Getitem):
+            target = inner.node
+            if isinstance(target, nodes.Name) and target.name == "data" and _key(inner):
+                refs.add((_key(inner) or "", _key(node)))
+                seen_inner.add(id(inner))
+    for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if isinstance(target, nodes.Name) and target.name == "data" and id(node) not in seen_inner:
+            name = _key(node)
+            if name:
+                refs.add((name, None))
+    return refs
+
+
+def data_refs(source: str) -> set[tuple[str, str | None]]:
+    """The ``(data file, column)`` pairs a template string reads (empty for plain strings)."""
+    if not is_template(source):
+        return set()
+    try:
+        return _data_refs(_ENV.parse(source))
+    except jinja2.TemplateSyntaxError:
+        return set()
+
+
+def _data_files_used(parsed: nodes.Template) -> set[str]:
+    """Names of data files a template reads, as ``data.<name>`` or ``data['name']``."""
+    return {name for name, _column in _data_refs(parsed)}
+
+
+def _check_names(source: str, data_names: Sequence[str]) -> None:
+    try:
+        parsed = _ENV.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}") from None
+    unknown = meta.find_undeclared_variables(parsed) - set(HELPERS) - _CONTEXT_NAMES
+    if unknown:
+        allowed = ", ".join(sorted([*HELPERS, *_CONTEXT_NAMES]))
+        raise TemplateError(f"unknown template name(s) {sorted(unknown)}; allowed: {allowed}")
+    for name in sorted(_data_files_used(parsed)):
+        if name not in data_names:
+            known = ", ".join(data_names) or "none are declared under 'data:'"
+            raise TemplateError(f"template uses data file {name!r}; known data files: {known}")
+
+
+def _direct_call(expression: str) -> Renderer | None:
+    """``helper(<literals>)`` as a plain Python call, else ``None`` (Jinja renders it).
+
+    The same value without Jinja's per-render context and sandbox checks (~55 µs per
+    request, most of a templated request's overhead). Only swarm's own ``HELPERS`` with
+    literal arguments qualify, so there is nothing for the sandbox to guard.
+    """
+    body = _ENV.parse("{{" + expression + "}}").body
+    if len(body) != 1 or not isinstance(body[0], nodes.Output) or len(body[0].nodes) != 1:
+        return None
+    call = body[0].nodes[0]
+    if not (
+        isinstance(call, nodes.Call)
+        and isinstance(call.node, nodes.Name)
+        and call.node.name in HELPERS
+        and not call.kwargs
+        and call.dyn_args is None
+        and call.dyn_kwargs is None
+        and all(isinstance(arg, nodes.Const) for arg in call.args)
+    ):
+        return None
+    helper, args = HELPERS[call.node.name], tuple(arg.value for arg in call.args)
+    return lambda _ctx: helper(*args)
+
+
+def compile_value(text: str, *, native: bool = False, data_names: Sequence[str] = ()) -> Renderer:
+    """Compile one string; ``native`` keeps the type of a lone ``{{ expression }}``."""
+    if not is_template(text):
+        return lambda _ctx: text
+    _check_names(text, data_names)
+    single = _SINGLE_EXPRESSION.match(text)
+    direct = _direct_call(single.group("expr")) if single else None
+    if direct is not None:
+        return direct if native else (lambda ctx: str(direct(ctx)))
+    if single and native:
+        expression = _ENV.compile_expression(single.group("expr"), undefined_to_none=False)
+
+        def render_native(ctx: RenderContext) -> Any:
+            value = expression(**ctx)
+            if isinstance(value, jinja2.Undefined):
+                value._fail_with_undefined_error()
+            return value
+
+        return render_native
+    template = _ENV.from_string(text)
+    return lambda ctx: template.render(ctx)
+
+
+def compile_tree(value: Any, *, data_names: Sequence[str] = ()) -> tuple[Renderer, bool]:
+    """Compile every string leaf of a JSON-like tree; also say whether any leaf is a template."""
+    if isinstance(value, str):
+        return compile_value(value, native=True, data_names=data_names), is_template(value)
+    if isinstance(value, dict):
+        parts = {k: compile_tree(v, data_names=data_names) for k, v in value.items()}
+        if not any(dynamic for _, dynamic in parts.values()):
+            return (lambda _ctx: value), False
+        return (lambda ctx: {k: render(ctx) for k, (render, _) in parts.items()}), True
+    if isinstance(value, list):
+        items = [compile_tree(v, data_names=data_names) for v in value]
+        if not any(dynamic for _, dynamic in items):
+            return (lambda _ctx: value), False
+        return (lambda ctx: [render(ctx) for render, _ in items]), True
+    return (lambda _ctx: value), False

@@ -1,0 +1,330 @@
+"""How far a run's figures can be trusted: a grade of pass / warn / fail, and why.
+
+The grade is the *worst* of named checks, each with a reason a person can act on -- not a
+weighted sum, because one broken assumption is enough to make a figure wrong and a good CPU
+reading must not hide a censored p99.  The checks:
+
+- **precision**: the interval's relative half-width (a wide interval is honest but not useful).
+- **dependence**: enough batches, each at least 5 Politis-White block lengths long; shorter
+  batches are correlated and the interval comes out too narrow.
+- **tail support**: enough requests beyond each percentile (>= 10 beyond p99 to pass).
+- **stationarity**: the first and last thirds of the run agree (batch-means log-ratio test);
+  a drift or a step inside the run means there is no single "p95" to estimate.
+- **load generator**: its CPU stayed below saturation and no worker intervals went missing,
+  or the latencies measure the generator rather than the system under test.
+- **errors**: failures mixed into latency figures, and percentiles censored by timeouts (the
+  percentile's rank falls among timed-out requests, so it is only known to be >= the timeout).
+
+Example::
+
+    quality = assess(intervals, interval_s=1.0, cpu_percent=cpu, timeout_s=30.0)
+    print(quality.grade, *quality.reasons, sep="\\n")
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from framework.stats.estimators import DEPENDENCE_RATIO, MIN_BATCHES, Estimate, estimates
+from framework.stats.interval_data import Intervals, as_columns
+from framework.stats.significance import compare
+
+__all__ = [
+    "Check",
+    "Grade",
+    "Quality",
+    "assess",
+    "check_dependence",
+    "check_errors",
+    "check_load_generator",
+    "check_precision",
+    "check_stationarity",
+    "check_tail_support",
+    "grade",
+]
+
+
+class Grade(StrEnum):
+    """How much a figure can be trusted; ordered pass < warn < fail."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+    @property
+    def rank(self) -> int:
+        """0 for pass, 1 for warn, 2 for fail: compare grades by this."""
+        return ("pass", "warn", "fail").index(self.value)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named data-quality check: its grade and the reason, in words."""
+
+    name: str
+    grade: Grade
+    reason: str
+
+
+@dataclass(frozen=True)
+class Quality:
+    """The run's grade (the worst check's) and every check behind it."""
+
+    grade: Grade
+    checks: tuple[Check, ...]
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """``"name: reason"`` for each check that did not pass, worst first."""
+        bad = sorted((c for c in self.checks if c.grade != Grade.PASS), key=lambda c: -c.grade.rank)
+        return tuple(f"{c.name}: {c.reason}" for c in bad)
+
+
+def grade(checks: Iterable[Check]) -> Quality:
+    """Combine checks: the grade is the worst of them (pass when there are none)."""
+    checks = tuple(checks)
+    worst = max((c.grade for c in checks), key=lambda g: g.rank, default=Grade.PASS)
+    return Quality(worst, checks)
+
+
+def _percent(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _level(metric: str) -> float | None:
+    if metric == "median":
+        return 0.5
+    if metric.startswith("p"):
+        try:
+            return float(metric[1:]) / 100
+        except ValueError:
+            return None
+    return None
+
+
+def check_precision(est: Estimate, *, warn_above: float = 0.05, fail_above: float = 0.20) -> Check:
+    """Grade the interval's relative half-width: pass <= 5%, warn <= 20%, else fail."""
+    name = f"precision {est.metric}"
+    rel = est.relative_half_width
+    if not math.isfinite(rel):
+        return Check(name, Grade.FAIL, "no confidence interval could be computed")
+    text = f"±{_percent(rel)} at {est.confidence:.0%} confidence"
+    if rel <= warn_above:
+        return Check(name, Grade.PASS, text)
+    advice = "; run longer (half-width shrinks as 1/sqrt(duration))"
+    if rel <= fail_above:
+        return Check(name, Grade.WARN, text + advice)
+    return Check(name, Grade.FAIL, text + advice)
+
+
+def check_dependence(
+    est: Estimate, *, min_batches: int = MIN_BATCHES, ratio: float = DEPENDENCE_RATIO
+) -> Check:
+    """Are the batches long compared with the correlation time, and are there enough?
+
+    Pass: batch means with >= ``min_batches`` batches, each >= ``ratio`` block lengths.
+    Warn: otherwise, if the run spans >= 20 block lengths (the interval leans on the block
+    bootstrap or few batches and may be somewhat narrow).  Fail: a shorter run, or no interval.
+    """
+    name = f"dependence {est.metric}"
+    if not math.isfinite(est.se):
+        return Check(name, Grade.FAIL, "too few non-empty batches for an interval")
+    run_s = est.batches * est.batch_s
+    spans = f"batches of {est.batch_s:.3g} s vs a correlation (block) length of {est.block_s:.3g} s"
+    if est.method == "batch_means" and est.batches >= min_batches and est.dependence_ok:
+        return Check(name, Grade.PASS, f"{est.batches} {spans}")
+    if est.method == "block_bootstrap":
+        spans = f"block bootstrap: the run is {run_s / est.block_s:.0f} block lengths long"
+    elif est.batches < min_batches:
+        spans = f"only {est.batches} batches"
+    else:
+        spans = f"{est.batches} {spans}, under {ratio:g}x"
+    grade_ = Grade.WARN if run_s >= 20 * est.block_s else Grade.FAIL
+    return Check(name, grade_, spans + "; the interval may be too narrow -- run longer")
+
+
+def check_tail_support(est: Estimate, *, pass_at: int = 10, warn_at: int = 3) -> Check:
+    """Enough requests beyond a percentile to pin it: >= 10 passes, >= 3 warns, else fail.
+
+    Beyond p99 of 500 requests lie 5 requests: the "p99" is then nearly the maximum.
+    """
+    p = _level(est.metric)
+    if p is None:
+        raise ValueError(f"check_tail_support needs a percentile estimate, got {est.metric!r}")
+    beyond = math.floor(est.n * (1 - p) + 1e-9)
+    name = f"tail support {est.metric}"
+    text = f"{beyond} requests beyond {est.metric} (of {est.n})"
+    if beyond >= pass_at:
+        return Check(name, Grade.PASS, text)
+    need = math.ceil(pass_at / (1 - p))
+    advice = f"; {need} requests are needed for {pass_at}"
+    return Check(name, Grade.WARN if beyond >= warn_at else Grade.FAIL, text + advice)
+
+
+def check_stationarity(
+    intervals: Intervals,
+    metric: str = "mean",
+    *,
+    interval_s: float = 1.0,
+    alpha: float = 0.05,
+    warn_drift: float = 0.03,
+    fail_drift: float = 0.10,
+) -> Check:
+    """Compare the run's first and last thirds with the batch-means log-ratio test.
+
+    A significant (at ``alpha``) change of at least ``fail_drift`` fails, of ``warn_drift``
+    warns: the run drifted or stepped (warm-up, a leak, autoscaling), so its single figure
+    describes no steady state.  Pass the steady-state window, not the ramp-up.
+    """
+    name = f"stationarity {metric}"
+    third = len(intervals) // 3
+    if third < 10:
+        return Check(name, Grade.WARN, f"{len(intervals)} intervals: too short to test drift")
+    if isinstance(intervals, Sequence):
+        first, last = intervals[:third], intervals[-third:]
+    else:
+        first, last = (
+            intervals.slice(0, third),
+            intervals.slice(len(intervals) - third, len(intervals)),
+        )
+    c = compare(first, last, metric, confidence=1 - alpha, interval_s=interval_s, batches=10)
+    if not math.isfinite(c.ratio) or not 0 < c.ratio < math.inf:
+        return Check(name, Grade.PASS, "no drift measurable (no ratio between thirds)")
+    drift = c.ratio - 1
+    text = f"last third {_percent(abs(drift))} {'higher' if drift > 0 else 'lower'} than first"
+    text += f" (p={c.p_value:.2g})"
+    if c.p_value < alpha and abs(drift) >= fail_drift:
+        return Check(name, Grade.FAIL, text + "; analyse a steady window")
+    if c.p_value < alpha and abs(drift) >= warn_drift:
+        return Check(name, Grade.WARN, text)
+    return Check(name, Grade.PASS, text)
+
+
+def check_load_generator(
+    cpu_percent: Sequence[float],
+    *,
+    missing_intervals: int = 0,
+    expected_intervals: int = 0,
+    cpu_warn: float = 75.0,
+    cpu_fail: float = 90.0,
+    missing_fail: float = 0.05,
+) -> Check:
+    """Did the load generator keep up?  CPU samples (% of a core, one per worker-interval)
+    and the worker-intervals that never arrived.
+
+    A saturated generator delays sending and timing, so latencies partly measure it (and
+    throughput stops following the shape).  Fail when the 95th percentile of CPU reaches
+    ``cpu_fail`` or more than ``missing_fail`` of ``expected_intervals`` are missing; warn
+    when CPU peaks at ``cpu_fail``, its p95 reaches ``cpu_warn``, any interval is missing, or
+    there are no CPU samples at all.
+    """
+    cpu = np.asarray(cpu_percent, dtype=float)
+    parts: list[str] = []
+    grades = [Grade.PASS]
+    if cpu.size == 0:
+        parts.append("no CPU samples")
+        grades.append(Grade.WARN)
+    else:
+        p95, peak = float(np.percentile(cpu, 95)), float(cpu.max())
+        parts.append(f"CPU p95 {p95:.0f}%, peak {peak:.0f}%")
+        if p95 >= cpu_fail:
+            grades.append(Grade.FAIL)
+        elif p95 >= cpu_warn or peak >= cpu_fail:
+            grades.append(Grade.WARN)
+    if missing_intervals > 0:
+        share = missing_intervals / expected_intervals if expected_intervals > 0 else 1.0
+        parts.append(f"{missing_intervals} worker intervals missing ({_percent(share)})")
+        grades.append(Grade.FAIL if share > missing_fail else Grade.WARN)
+    worst = max(grades, key=lambda g: g.rank)
+    if worst != Grade.PASS:
+        parts.append("latencies may include load-generator delay; add workers")
+    return Check("load generator", worst, "; ".join(parts))
+
+
+def check_errors(
+    requests: int,
+    failures: int,
+    timeouts: int = 0,
+    *,
+    percentiles: Iterable[Estimate] = (),
+    timeout_s: float | None = None,
+    warn_error_rate: float = 0.01,
+) -> Check:
+    """Failures and timeouts, as they affect the latency figures.
+
+    Fail when a reported percentile is censored by timeouts (report it as "≥ timeout").
+    Warn when failures reach ``warn_error_rate`` (their latencies -- often fast rejections --
+    are mixed into the figures) or any request timed out.
+    """
+    limit = f"{timeout_s:g} s" if timeout_s is not None else "the timeout"
+    censored = [e.metric for e in percentiles if e.censored]
+    rate = failures / requests if requests else 0.0
+    text = f"{failures} failures in {requests} requests ({_percent(rate)}), {timeouts} timeouts"
+    if censored:
+        which = ", ".join(censored)
+        return Check(
+            "errors", Grade.FAIL, f"{text}; {which} censored by timeouts: report ≥ {limit}"
+        )
+    if rate >= warn_error_rate or timeouts > 0:
+        return Check("errors", Grade.WARN, text + "; latency figures include failed requests")
+    return Check("errors", Grade.PASS, text)
+
+
+def assess(
+    intervals: Intervals,
+    *,
+    interval_s: float = 1.0,
+    metrics: Sequence[str] = ("mean", "p95", "p99"),
+    computed: Mapping[str, Estimate] | None = None,
+    confidence: float = 0.95,
+    cpu_percent: Sequence[float] | None = None,
+    missing_intervals: int = 0,
+    expected_intervals: int = 0,
+    timeout_s: float | None = None,
+) -> Quality:
+    """Grade one request name's steady-state window with every check.
+
+    ``computed`` reuses estimates already made (keyed by metric); the rest are estimated here.
+    Stationarity is tested for each metric at 0.05 / len(metrics) (Bonferroni), so a stable
+    run warns rarely.  The load-generator check runs when ``cpu_percent`` is given or
+    intervals are missing.
+    """
+    need_hist = any(_level(m) is not None for m in metrics)
+    cols = as_columns(intervals, interval_s, need_hist)
+    given = dict(computed or {})
+    todo = [m for m in metrics if m not in given]
+    if todo:
+        given.update(estimates(cols, todo, confidence=confidence))
+    checks: list[Check] = []
+    for metric in metrics:
+        est = given[metric]
+        checks += [check_precision(est), check_dependence(est)]
+        if _level(est.metric) is not None:
+            checks.append(check_tail_support(est))
+    alpha = 0.05 / max(len(metrics), 1)
+    checks += [
+        check_stationarity(cols, m, interval_s=cols.interval_s, alpha=alpha) for m in metrics
+    ]
+    if cpu_percent is not None or missing_intervals:
+        checks.append(
+            check_load_generator(
+                cpu_percent or (),
+                missing_intervals=missing_intervals,
+                expected_intervals=expected_intervals,
+            )
+        )
+    checks.append(
+        check_errors(
+            int(cols.counts.sum()),
+            int(cols.failures.sum()),
+            int(cols.timeouts.sum()),
+            percentiles=[given[m] for m in metrics if _level(m) is not None],
+            timeout_s=timeout_s,
+        )
+    )
+    return grade(checks)

@@ -1,0 +1,6 @@
+"""The store stage: run folders in, an index of runs and their history out.
+
+Takes the reports folder and gives the SQLite index of every run (listings, pins,
+``--baseline latest|pinned``) and each metric's history across runs, with its change points
+and the trend page.
+"""

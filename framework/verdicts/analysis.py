@@ -1,0 +1,337 @@
+"""From a timeline to figures: windows of the run, each request name's estimates and grade.
+
+Everything here is a pure function of the timeline and the run record (no clock, no
+Locust): the steady-state window skips the warm-up (by default the plan's opening ramp),
+each plateau of a stepped plan is analysed on its own, and every figure comes from
+``framework.stats.estimators`` with an interval that allows for autocorrelation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from framework.stats.estimators import Estimate, estimates
+from framework.stats.interval_data import IntervalColumns, IntervalData, columns_from_rows
+from framework.stats.precision import minimum_detectable_change, required_duration_s
+from framework.stats.quality import assess
+from framework.timeline.histograms import (
+    BucketRows,
+    SparseHistogram,
+    cumulative_counts,
+    percentiles_us,
+)
+from framework.timeline.records import AGGREGATED, RequestSecond, SecondCounters, Timeline
+from framework.verdicts.results import (
+    LATENCY_BUCKETS_MS,
+    EndpointResult,
+    Figure,
+    QualityCheck,
+    QualityResult,
+    Window,
+)
+
+if TYPE_CHECKING:
+    from hdrh.histogram import HdrHistogram
+
+__all__ = [
+    "Analysed",
+    "AnalysisSettings",
+    "GeneratorHealth",
+    "PlannedWindow",
+    "analyse_window",
+    "interval_data",
+    "load_generator_health",
+    "planned_windows",
+    "run_start_s",
+    "steady_window",
+]
+
+_METRICS = ("mean", "p50", "p95", "p99", "throughput", "error_rate")
+_TIMEOUT_WORDS = ("timeout", "timed out")
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Knobs of the analysis; the defaults are what ``swarm report`` uses."""
+
+    confidence: float = 0.95
+    warmup_s: float | None = None
+    target_half_width: float = 0.10
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class PlannedWindow:
+    """A named stretch of the run in unix seconds, ``[start_s, end_s)``."""
+
+    name: str
+    start_s: int
+    end_s: int
+    users: int | None
+
+
+def _parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def run_start_s(run: Mapping[str, Any], timeline: Timeline) -> float:
+    """When the load plan started: the run's ``running`` phase, else the first second seen."""
+    for phase in run.get("phases", ()):
+        if phase.get("name") == "running":
+            return _parse_time(phase["at"])
+    return float(timeline.start_s or 0)
+
+
+def _observed_end_s(timeline: Timeline) -> int:
+    """One past the last whole second: the final second is cut short by the stop."""
+    return (timeline.end_s or 0) - 1
+
+
+def steady_window(
+    run: Mapping[str, Any], timeline: Timeline, warmup_s: float | None
+) -> PlannedWindow:
+    """The analysed window: after the warm-up, up to the end of the plan (or of the data).
+
+    The default warm-up is the plan's opening ramp (every ``ramp`` phase before the first
+    plateau), since latency while users are still arriving is not the steady state.
+    """
+    start = run_start_s(run, timeline)
+    plan = run.get("plan") or {}
+    phases = plan.get("phases") or []
+    if warmup_s is None:
+        warmup_s = 0.0
+        for phase in phases:
+            if phase.get("kind") != "ramp":
+                break
+            warmup_s = float(phase["end_s"])
+    plan_end = start + float(plan.get("duration_s") or math.inf)
+    first = math.ceil(start + warmup_s)
+    last = min(math.floor(plan_end), _observed_end_s(timeline))
+    return PlannedWindow("steady state", first, max(first, last), plan.get("peak_users"))
+
+
+def planned_windows(run: Mapping[str, Any], timeline: Timeline) -> list[PlannedWindow]:
+    """Each plateau of a stepped or staged plan as its own window (ramps left out)."""
+    plan = run.get("plan") or {}
+    if plan.get("shape") not in ("stepped", "stages"):
+        return []
+    start = run_start_s(run, timeline)
+    end = _observed_end_s(timeline)
+    windows = []
+    for phase in plan.get("phases") or []:
+        if phase.get("kind") != "plateau":
+            continue
+        first = math.ceil(start + float(phase["start_s"]))
+        last = min(math.floor(start + float(phase["end_s"])), end)
+        if last - first >= 2:
+            windows.append(PlannedWindow(phase["name"], first, last, phase.get("users")))
+    return windows
+
+
+def _is_timeout(kind: str) -> bool:
+    """Whether a failure kind is a client timeout, by its wording."""
+    return any(w in kind.lower() for w in _TIMEOUT_WORDS)
+
+
+def _timeouts(record: RequestSecond) -> int:
+    return sum(n for kind, n in record.failures.items() if _is_timeout(kind))
+
+
+def interval_data(records: Sequence[RequestSecond]) -> list[IntervalData]:
+    """The timeline's per-second records as the estimators' inputs, each record's histogram
+    decoded into an HdrHistogram (the report itself reads ``Timeline.counters`` and
+    ``Timeline.buckets`` instead, which give the same figures without one per second)."""
+    return [
+        IntervalData(
+            count=r.count,
+            failures=r.failure_count,
+            sum_us=float(r.sum_us),
+            sumsq_us=float(r.sumsq_us),
+            histogram=r.histogram if r.count else None,
+            timeouts=_timeouts(r),
+        )
+        for r in records
+    ]
+
+
+def _timeout_count(counters: SecondCounters) -> np.ndarray:
+    """Requests per second that failed by timing out (by the failure kind's wording)."""
+    found = np.zeros(len(counters), dtype=np.int64)
+    for kind, n in counters.failures_by_kind.items():
+        if _is_timeout(kind):
+            found += n
+    return found
+
+
+def _columns(counters: SecondCounters, rows: BucketRows) -> IntervalColumns:
+    """What ``interval_data`` gives for the same seconds, in column form, sharing the rows'
+    arrays: no record object per second."""
+    return columns_from_rows(
+        counters.count,
+        counters.failures,
+        counters.sum_us,
+        counters.sumsq_us,
+        _timeout_count(counters),
+        rows=rows,
+        interval_s=1.0,
+    )
+
+
+def _figure(est: Estimate | None, scale: float = 1.0) -> Figure:
+    if est is None or not math.isfinite(est.value):
+        return Figure(value=None)
+    finite = math.isfinite(est.low) and math.isfinite(est.high)
+    return Figure(
+        value=est.value * scale,
+        low=est.low * scale if finite else None,
+        high=est.high * scale if finite else None,
+        confidence=est.confidence,
+        n=est.n,
+        effective_n=est.effective_n if math.isfinite(est.effective_n) else None,
+        method=est.method,
+        censored=est.censored,
+        notes=est.notes,
+    )
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """A window's results plus the raw estimates behind them, keyed by endpoint key
+    (``""`` for all requests together), for comparisons that need standard errors."""
+
+    window: Window
+    estimates: Mapping[str, Mapping[str, Estimate]]
+
+
+def analyse_window(
+    timeline: Timeline,
+    window: PlannedWindow,
+    settings: AnalysisSettings,
+) -> Analysed:
+    """Every figure of every request name, and of all together, within ``window``."""
+    health = load_generator_health(timeline, window)
+    # each name first, then all together: the timeline merges the names' histograms, once
+    # read, instead of decoding every one again
+    endpoints, per_name = [], {}
+    for key in timeline.names():
+        result, per_name[key] = _endpoint(timeline, key, window, settings, health)
+        endpoints.append(result)
+    overall, everything = _endpoint(timeline, None, window, settings, health)
+    found: dict[str, Mapping[str, Estimate]] = {"": everything, **per_name}
+    result_window = Window(
+        window.name, window.start_s, window.end_s, window.users, overall, tuple(endpoints)
+    )
+    return Analysed(result_window, found)
+
+
+@dataclass(frozen=True)
+class GeneratorHealth:
+    """What the timeline says about the load generators during a window.
+
+    ``cpu_percent`` holds the busiest generator's CPU use per second (empty when never
+    sampled); ``missing_intervals`` counts worker-seconds below the window's peak worker
+    count — a lost or silent worker — out of ``expected_intervals``.
+    """
+
+    cpu_percent: tuple[float, ...]
+    missing_intervals: int
+    expected_intervals: int
+
+
+def load_generator_health(timeline: Timeline, window: PlannedWindow) -> GeneratorHealth:
+    """CPU samples and missing worker-seconds of the seconds inside ``window``."""
+    inside = [s for s in timeline.seconds if window.start_s <= s.t < window.end_s]
+    cpu = tuple(s.cpu_percent for s in inside if s.cpu_percent is not None)
+    workers = [s.workers for s in inside if s.workers is not None]
+    peak = max(workers, default=0)
+    missing = sum(peak - w for w in workers)
+    return GeneratorHealth(cpu, missing, peak * len(workers))
+
+
+def _endpoint(
+    timeline: Timeline,
+    key: str | None,
+    window: PlannedWindow,
+    settings: AnalysisSettings,
+    health: GeneratorHealth,
+) -> tuple[EndpointResult, Mapping[str, Estimate]]:
+    counters = timeline.counters(key, window.start_s, window.end_s)
+    rows = timeline.buckets(key, window.start_s, window.end_s)
+    count = int(counters.count.sum())
+    method, name = timeline.endpoint(key) if key is not None else ("", AGGREGATED)
+    ms = 1 / 1000
+    intervals = None
+    if count and len(counters) >= 2:
+        intervals = _columns(counters, rows)
+        found = estimates(intervals, _METRICS, confidence=settings.confidence)
+        quality = assess(
+            intervals,
+            metrics=("mean", "p95", "p99"),
+            computed=found,
+            confidence=settings.confidence,
+            cpu_percent=health.cpu_percent or None,
+            missing_intervals=health.missing_intervals,
+            expected_intervals=health.expected_intervals,
+            timeout_s=settings.timeout_s,
+        )
+        p95 = found["p95"]
+        detectable = minimum_detectable_change(p95, confidence=settings.confidence)
+        needed = required_duration_s(p95, max(len(intervals), 1), settings.target_half_width)
+        factor = needed / max(len(intervals), 1) if math.isfinite(needed) else None
+        quality_result = QualityResult(
+            grade=quality.grade.value,
+            checks=tuple(QualityCheck(c.name, c.grade.value, c.reason) for c in quality.checks),
+            detectable_p95_change=detectable if math.isfinite(detectable) else None,
+            run_longer_factor=max(1.0, factor) if factor is not None else None,
+        )
+    else:
+        found = {}
+        reason = "no requests in this window" if not count else "window shorter than 2 s"
+        quality_result = QualityResult(
+            grade="fail", checks=(QualityCheck("sample size", "fail", reason),)
+        )
+    hist = _whole(rows, intervals).to_hdrhistogram() if count else None
+    by_kind = {k: int(n.sum()) for k, n in counters.failures_by_kind.items()}
+    result = EndpointResult(
+        name=name,
+        method=method,
+        count=count,
+        failures=int(counters.failures.sum()),
+        failures_by_kind=by_kind,
+        timeouts=int(_timeout_count(counters).sum()),
+        bytes=int(counters.bytes.sum()),
+        min_ms=hist.get_min_value() * ms if hist else None,
+        max_ms=hist.get_max_value() * ms if hist else None,
+        p90_ms=percentiles_us(hist, (90,))[0] * ms if hist else None,
+        mean_ms=_figure(found.get("mean"), ms),
+        median_ms=_figure(found.get("p50"), ms),
+        p95_ms=_figure(found.get("p95"), ms),
+        p99_ms=_figure(found.get("p99"), ms),
+        throughput_rps=_figure(found.get("throughput")),
+        error_rate=_figure(found.get("error_rate")),
+        quality=quality_result,
+        latency_buckets_ms=_buckets(hist),
+    )
+    return result, found
+
+
+def _whole(rows: BucketRows, intervals: IntervalColumns | None) -> SparseHistogram:
+    """The window's histogram: the estimators' sum of it when they took one (a pass saved)."""
+    if intervals is None or "hist_bucket_totals" not in intervals.__dict__:
+        return rows.total()
+    summed = intervals.hist_bucket_totals
+    index = np.flatnonzero(summed)
+    return SparseHistogram(index, summed[index].astype(np.int64), rows.layout)
+
+
+def _buckets(hist: HdrHistogram | None) -> tuple[tuple[float, int], ...]:
+    if hist is None:
+        return ()
+    counts = cumulative_counts(hist, [b * 1000 for b in LATENCY_BUCKETS_MS])
+    return tuple((float(b), c) for b, c in zip(LATENCY_BUCKETS_MS, counts, strict=True))

@@ -1,0 +1,254 @@
+"""Build a run's ``Results`` from its folder: the timeline, ``run.json`` and the scenario copy.
+
+Everything is recomputed from the timeline, so ``swarm report RUN_DIR`` gives the same
+answer offline, later, or with other settings (warm-up, confidence, budgets).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ValidationError
+
+from framework.errors import ConfigError, ReportError
+from framework.scenario.budgets import Budgets, ValidationRules
+from framework.timeline.gc_pause import collector_paused
+from framework.timeline.reader import read_timeline
+from framework.timeline.records import Timeline
+from framework.verdicts.analysis import (
+    Analysed,
+    AnalysisSettings,
+    analyse_window,
+    planned_windows,
+    steady_window,
+)
+from framework.verdicts.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window
+from framework.verdicts.rules import budget_verdicts, compare_windows, find_knee, validate
+
+__all__ = ["ReportOptions", "RunData", "build_results", "load_run"]
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How to judge a run: analysis settings, budgets policy, comparison settings."""
+
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    budgets: Budgets | None = None
+    inconclusive: Literal["pass", "fail"] | None = None
+    min_effect: float = 0.05
+    correction: Literal["holm", "bh"] = "holm"
+    gate_on_validation: bool = False
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What a run folder holds that the analysis reads."""
+
+    path: Path
+    run: Mapping[str, Any]
+    timeline: Timeline
+    scenario: Mapping[str, Any]
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Read a run folder; ``ReportError`` says which file is missing or broken."""
+    if not run_dir.is_dir():
+        raise ReportError(f"{run_dir}: no such run folder")
+    run_file = run_dir / "run.json"
+    try:
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{run_file}: missing; is {run_dir} a swarm run folder?") from None
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{run_file}: unreadable ({exc})") from None
+    timeline_file = run_dir / "timeline.jsonl"
+    if not timeline_file.exists():
+        raise ReportError(f"{timeline_file}: missing; the run recorded no timeline")
+    timeline = read_timeline(timeline_file)
+    scenario: Mapping[str, Any] = {}
+    scenario_file = run_dir / "scenario.yaml"
+    if scenario_file.exists():
+        try:
+            loaded = yaml.safe_load(scenario_file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ReportError(f"{scenario_file}: invalid YAML ({exc})") from None
+        scenario = loaded if isinstance(loaded, dict) else {}
+    return RunData(run_dir, run, timeline, scenario)
+
+
+def _section(data: Mapping[str, Any], key: str, model: type, where: str) -> Any:
+    raw = data.get(key)
+    if raw is None:
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        path = ".".join(str(p) for p in (key, *first["loc"]))
+        raise ConfigError(f"{where}: {path}: {first['msg']}") from None
+
+
+def _analysis_id(run_id: str, options: ReportOptions) -> str:
+    digest = hashlib.sha256(repr((run_id, options)).encode()).hexdigest()[:12]
+    return f"{run_id}-{digest}"
+
+
+def _series(timeline: Timeline) -> tuple[SeriesPoint, ...]:
+    points = []
+    totals = timeline.counters(None)
+    percentiles = timeline.buckets(None).percentiles_us((50, 95, 99))  # NaN: no latencies
+    requests, failures = totals.count.tolist(), totals.failures.tolist()
+    for i, (second, row) in enumerate(zip(timeline.seconds, percentiles.tolist(), strict=True)):
+        p50, p95, p99 = (None if math.isnan(v) else v / 1000 for v in row)
+        points.append(
+            SeriesPoint(
+                t=second.t,
+                users=second.users,
+                workers=second.workers,
+                requests=requests[i],
+                failures=failures[i],
+                p50_ms=p50 if requests[i] else None,
+                p95_ms=p95 if requests[i] else None,
+                p99_ms=p99 if requests[i] else None,
+            )
+        )
+    return tuple(points)
+
+
+def _recommendations(window: Window, run: Mapping[str, Any], target: float) -> list[str]:
+    advice = []
+    for endpoint in (window.overall, *window.endpoints):
+        label = "all requests" if endpoint is window.overall else endpoint.key
+        width = endpoint.p95_ms.relative_half_width
+        factor = endpoint.quality.run_longer_factor
+        if width is not None and width > target and factor:
+            advice.append(
+                f"p95 of {label} is known only to ±{width:.0%}: run {factor:.1f}× longer "
+                f"for a ±{target:.0%} interval"
+            )
+        if endpoint.p95_ms.censored or endpoint.p99_ms.censored:
+            advice.append(
+                f"{label}: percentiles fall among timed-out requests (reported as ≥ timeout); "
+                "fix the timeouts or raise the timeout to measure them"
+            )
+    rate = window.overall.error_rate.value
+    if rate is not None and rate > 0.01:
+        advice.append(f"{rate:.1%} of requests failed: fix errors before trusting latency figures")
+    if run.get("worker_events"):
+        advice.append("workers were lost or went missing during the run: check worker_events")
+    return advice
+
+
+def build_results(
+    data: RunData,
+    options: ReportOptions,
+    *,
+    created_at: str,
+    baseline: RunData | None = None,
+) -> tuple[Results, Analysed]:
+    """Analyse the run (and compare it with ``baseline`` when given); pure but for reading
+    histograms. Returns the results and the steady-state estimates (for further comparisons).
+    """
+    with collector_paused():
+        return _build_results(data, options, created_at=created_at, baseline=baseline)
+
+
+def _build_results(
+    data: RunData, options: ReportOptions, *, created_at: str, baseline: RunData | None
+) -> tuple[Results, Analysed]:
+    where = str(data.path / "scenario.yaml")
+    budgets = options.budgets or _section(data.scenario, "budgets", Budgets, where)
+    rules = _section(data.scenario, "validation", ValidationRules, where) or ValidationRules()
+    timeouts = data.scenario.get("timeout")
+    analysis = options.analysis
+    if analysis.timeout_s is None and isinstance(timeouts, int | float):
+        analysis = AnalysisSettings(
+            confidence=analysis.confidence,
+            warmup_s=analysis.warmup_s,
+            target_half_width=analysis.target_half_width,
+            timeout_s=float(timeouts),
+        )
+    steady = steady_window(data.run, data.timeline, analysis.warmup_s)
+    analysed = analyse_window(data.timeline, steady, analysis)
+    steps = tuple(
+        analyse_window(data.timeline, w, analysis).window
+        for w in planned_windows(data.run, data.timeline)
+    )
+    verdicts: tuple[BudgetVerdict, ...] = ()
+    if budgets is not None:
+        verdicts = tuple(budget_verdicts(analysed.window, budgets))
+    knee, knee_reason = find_knee(steps, budgets)
+    validation = tuple(validate(analysed.window, rules))
+
+    comparison: tuple[ComparisonRow, ...] = ()
+    compared_to = None
+    if baseline is not None:
+        base_window = steady_window(baseline.run, baseline.timeline, analysis.warmup_s)
+        base = analyse_window(baseline.timeline, base_window, analysis)
+        comparison = tuple(
+            compare_windows(
+                base.estimates,
+                analysed.estimates,
+                min_effect=options.min_effect,
+                confidence=analysis.confidence,
+                correction=options.correction,
+            )
+        )
+        compared_to = str(baseline.run.get("run_id") or baseline.path.name)
+
+    policy = options.inconclusive or (budgets.inconclusive if budgets else "pass")
+    reasons = [v.message for v in verdicts if v.verdict == "fail"]
+    reasons += [v.message for v in verdicts if v.verdict == "inconclusive" and policy == "fail"]
+    reasons += [r.message for r in comparison if r.verdict == "regression"]
+    if options.gate_on_validation:
+        reasons += [v.message for v in validation if not v.passed]
+    if data.run.get("status") in ("failed", "interrupted"):
+        detail = data.run.get("message")
+        reasons.append(f"the run {data.run['status']}" + (f": {detail}" if detail else ""))
+    inconclusive = [v.message for v in verdicts if v.verdict == "inconclusive"]
+    if reasons:
+        verdict: Literal["passed", "failed", "inconclusive"] = "failed"
+    elif inconclusive:
+        verdict, reasons = "inconclusive", inconclusive
+    else:
+        verdict = "passed"
+    run_id = str(data.run.get("run_id") or data.path.name)
+    results = Results(
+        analysis_id=_analysis_id(run_id, options),
+        created_at=created_at,
+        run=dict(data.run),
+        settings={
+            "confidence": analysis.confidence,
+            "warmup_s": analysis.warmup_s,
+            "window": {"start_s": steady.start_s, "end_s": steady.end_s},
+            "target_half_width": analysis.target_half_width,
+            "min_effect": options.min_effect,
+            "correction": options.correction,
+            "inconclusive_budgets": policy,
+            "timeline_complete": data.timeline.complete,
+            "late_records": data.timeline.late_records,
+        },
+        baseline=analysed.window,
+        steps=steps,
+        knee=knee,
+        knee_reason=knee_reason,
+        budgets=verdicts,
+        validation=validation,
+        comparison=comparison,
+        compared_to=compared_to,
+        series=_series(data.timeline),
+        failures_by_kind=dict(analysed.window.overall.failures_by_kind),
+        recommendations=tuple(
+            _recommendations(analysed.window, data.run, analysis.target_half_width)
+        ),
+        verdict=verdict,
+        reasons=tuple(reasons),
+    )
+    return results, analysed

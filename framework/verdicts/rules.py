@@ -1,0 +1,212 @@
+"""Verdicts on analysed windows: budgets, validation rules, the knee, comparisons.
+
+Each is a pure function of results (and, for comparisons, of the estimates behind them),
+so reports only render what is decided here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from framework.scenario.budgets import BUDGET_METRICS, Budgets, LimitSet, ValidationRules, judge
+from framework.stats.estimators import Estimate
+from framework.stats.significance import adjust, compare_estimates
+from framework.verdicts.results import (
+    BudgetVerdict,
+    ComparisonRow,
+    EndpointResult,
+    Figure,
+    ValidationMessage,
+    Window,
+)
+
+__all__ = [
+    "COMPARED_METRICS",
+    "budget_verdicts",
+    "compare_windows",
+    "find_knee",
+    "validate",
+]
+
+COMPARED_METRICS = ("mean", "p50", "p95", "p99", "throughput", "error_rate")
+_GRADE_RANK = {"pass": 0, "warn": 1, "fail": 2}
+
+
+def _limits(limits: LimitSet) -> list[tuple[str, float]]:
+    return [(m, getattr(limits, m)) for m in BUDGET_METRICS if getattr(limits, m) is not None]
+
+
+def _endpoints_named(window: Window, name: str) -> list[EndpointResult]:
+    return [e for e in window.endpoints if name in (e.name, e.key)]
+
+
+def budget_verdicts(window: Window, budgets: Budgets) -> list[BudgetVerdict]:
+    """Every budget judged on the window's intervals; a budget for an unknown name is
+    inconclusive with a message naming the names that exist."""
+    verdicts = []
+    scopes: list[tuple[str, LimitSet, list[EndpointResult]]] = []
+    if budgets.overall is not None:
+        scopes.append(("overall", budgets.overall, [window.overall]))
+    for name, limits in budgets.requests.items():
+        scopes.append((name, limits, _endpoints_named(window, name)))
+    for scope, limits, endpoints in scopes:
+        tolerance = limits.tolerance if limits.tolerance is not None else budgets.tolerance
+        for metric, budget in _limits(limits):
+            if not endpoints:
+                known = ", ".join(e.name for e in window.endpoints) or "none"
+                verdicts.append(
+                    BudgetVerdict(
+                        scope, metric, budget, tolerance, budget, Figure(value=None),
+                        "inconclusive",
+                        f"{scope} {metric}: no requests named {scope!r} ran (names: {known})",
+                    )
+                )  # fmt: skip
+                continue
+            for endpoint in endpoints:
+                figure = getattr(endpoint, BUDGET_METRICS[metric][0])
+                label = endpoint.key if len(endpoints) > 1 else scope
+                verdicts.append(judge(label, metric, budget, tolerance, figure))
+    return verdicts
+
+
+def validate(window: Window, rules: ValidationRules) -> list[ValidationMessage]:
+    """The validation rules on the steady-state window; each says what to do if it fails."""
+    overall = window.overall
+    out = []
+    n = overall.count
+    enough = n >= rules.min_samples
+    advice = (
+        ""
+        if enough
+        else f", below the minimum {rules.min_samples}: run "
+        f"{math.ceil(rules.min_samples / max(n, 1))}× longer or with more users"
+    )
+    out.append(ValidationMessage("min_samples", enough, f"{n} requests analysed{advice}"))
+    width = overall.p95_ms.relative_half_width
+    factor = overall.quality.run_longer_factor
+    if width is None:
+        out.append(
+            ValidationMessage(
+                "max_ci_half_width", False, "p95 has no confidence interval: run longer"
+            )
+        )
+    else:
+        ok = width <= rules.max_ci_half_width
+        advice = "" if ok else (
+            f", above the target ±{rules.max_ci_half_width:.0%}: run "
+            f"{factor:.1f}× longer" if factor else ", run longer"
+        )  # fmt: skip
+        out.append(ValidationMessage("max_ci_half_width", ok, f"p95 known to ±{width:.1%}{advice}"))
+    grade = overall.quality.grade
+    ok = _GRADE_RANK[grade] <= _GRADE_RANK[rules.min_quality]
+    reasons = "; ".join(
+        f"{c.name} ({c.grade})" for c in overall.quality.checks if c.grade != "pass"
+    )
+    out.append(
+        ValidationMessage(
+            "min_quality",
+            ok,
+            f"data quality {grade}" + ("" if ok else f", below {rules.min_quality}: {reasons}"),
+        )
+    )
+    rate = overall.error_rate.value
+    ok = rate is not None and rate <= rules.max_error_rate
+    shown = "unknown" if rate is None else f"{rate:.2%}"
+    out.append(
+        ValidationMessage(
+            "max_error_rate",
+            ok,
+            f"error rate {shown}"
+            + (
+                ""
+                if ok
+                else f", above {rules.max_error_rate:.2%}: fix the errors or lower the load"
+            ),
+        )
+    )
+    return out
+
+
+def find_knee(steps: Sequence[Window], budgets: Budgets | None) -> tuple[str | None, str | None]:
+    """The highest step that still meets the SLOs, and why.
+
+    With budgets, a step meets them when none of its budgets fails. Without budgets, the
+    knee is the last step whose throughput is still measurably above the previous step's
+    (its interval lies wholly above), i.e. where adding users stopped adding throughput.
+    """
+    if not steps:
+        return None, None
+    if budgets is not None and (budgets.overall or budgets.requests):
+        passing = [
+            s for s in steps if all(v.verdict != "fail" for v in budget_verdicts(s, budgets))
+        ]
+        if not passing:
+            return None, "no step met the budgets"
+        last = passing[-1]
+        return (
+            last.name,
+            f"{last.name} ({last.users} users) is the highest step meeting every budget",
+        )
+    knee = steps[0]
+    for previous, step in itertools.pairwise(steps):
+        a, b = previous.overall.throughput_rps, step.overall.throughput_rps
+        if a.high is not None and b.low is not None and b.low > a.high:
+            knee = step
+        else:
+            break
+    return knee.name, (
+        f"{knee.name} ({knee.users} users): the last step whose throughput rose measurably "
+        "over the previous one"
+    )
+
+
+def _unit(metric: str) -> float:
+    """Estimates of latency are in µs; comparison rows, like all results, in ms."""
+    return 1.0 if metric in ("throughput", "error_rate") else 1 / 1000
+
+
+def compare_windows(
+    baseline: Mapping[str, Mapping[str, Estimate]],
+    candidate: Mapping[str, Mapping[str, Estimate]],
+    *,
+    min_effect: float = 0.05,
+    confidence: float = 0.95,
+    correction: Literal["holm", "bh"] = "holm",
+) -> list[ComparisonRow]:
+    """Candidate vs baseline for every shared name and metric, false alarms controlled
+    across all of them (Holm by default, or Benjamini–Hochberg)."""
+    scopes, metrics, found = [], [], []
+    for key in sorted(set(baseline) & set(candidate)):
+        for metric in COMPARED_METRICS:
+            a, b = baseline[key].get(metric), candidate[key].get(metric)
+            if a is not None and b is not None:
+                scopes.append(key or "overall")
+                metrics.append(metric)
+                found.append(compare_estimates(a, b, min_effect=min_effect, confidence=confidence))
+    if not found:
+        return []
+    rows = []
+    adjusted = adjust(found, correction)
+    for scope, metric, raw, c in zip(scopes, metrics, found, adjusted, strict=True):
+        finite = math.isfinite(c.low) and math.isfinite(c.high) and math.isfinite(c.ratio)
+        shown = f"{c.ratio:.3f} [{c.low:.3f}, {c.high:.3f}]" if finite else "no ratio"
+        rows.append(
+            ComparisonRow(
+                scope=scope,
+                metric=metric,
+                baseline=c.a.value * _unit(metric),
+                candidate=c.b.value * _unit(metric),
+                ratio=c.ratio if math.isfinite(c.ratio) else None,
+                low=c.low if finite else None,
+                high=c.high if finite else None,
+                p_value=raw.p_value,
+                adjusted_p_value=c.p_value,
+                verdict=c.verdict,
+                message=f"{scope} {metric}: candidate/baseline {shown}, "
+                f"adjusted p={c.p_value:.3g} ({correction}): {c.verdict}",
+            )
+        )
+    return rows

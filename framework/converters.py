@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from framework.scenario.durations import parse_duration
+from framework.durations import parse_duration
 
 __all__ = ["duration", "fraction", "integer", "non_negative", "port", "positive"]
 

@@ -12,8 +12,9 @@
     └── ReportError                 a run folder cannot be read or reported (exit 3)
         └── StoreError              the results index cannot be read or written
 
-``UnknownRunError`` lives in ``framework.store.results_store``, ``StoreError`` in ``framework.store.database``
-and ``NoBaselineError`` in ``framework.cli.store_commands``, beside the code that raises them.
+``UnknownRunError`` lives in ``framework.store.results_store``, ``StoreError`` in
+``framework.store.database`` and ``NoBaselineError`` in ``framework.cli.store_commands``,
+beside the code that raises them.
 
 Library code raises; only ``framework.cli.main`` maps these to exit codes.
 """

@@ -40,7 +40,7 @@ from framework.reports.html_templates import render_page
 from framework.reports.markdown import ICONS, MAX_BYTES, escape_markdown, markdown_table
 from framework.verdicts.builder import ReportOptions, RunData, build_results
 from framework.verdicts.results import ComparisonRow, Results
-from framework.store.run_reader import recorded_revision
+from framework.run.revision import recorded_revision
 from framework.verdicts.rules import compare_windows
 
 __all__ = [

@@ -32,8 +32,8 @@ from framework.plan.load_plan import plan_for, plan_record
 from framework.run.bundle import write_bundle
 from framework.run.folder import RunFolder, RunRecord, create_run_folder, new_run_id, scrub_secrets
 from framework.run.processes import LoggedProcess
+from framework.run.revision import git_revision
 from framework.scenario.loader import LoadedScenario
-from framework.store.run_reader import git_revision
 
 __all__ = [
     "EXIT_CHECK_FAILED",

@@ -1,9 +1,6 @@
-"""Budgets: limits on latency, errors and throughput, judged by confidence interval.
+"""Budgets: limits on latency, errors and throughput, as a scenario or budgets file states them.
 
-A budget passes only when the whole interval is within ``budget × (1 + tolerance)`` (for
-throughput, at or above ``budget × (1 − tolerance)``), fails only when the whole interval is
-beyond it, and is inconclusive otherwise: a run too short or too noisy to tell gets no
-verdict it has not earned. ``inconclusive: fail`` makes such budgets fail CI.
+They are judged by confidence interval in ``framework.verdicts.budgets``.
 """
 
 from __future__ import annotations
@@ -12,15 +9,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from framework.verdicts.results import BudgetVerdict, Figure
-
 __all__ = [
     "BUDGET_METRICS",
     "Budgets",
     "LimitSet",
     "Percent",
     "ValidationRules",
-    "judge",
     "parse_percent",
 ]
 
@@ -99,38 +93,3 @@ class ValidationRules(_Model):
         "warn", description="Worst data-quality grade still accepted."
     )
     max_error_rate: Percent = Field(0.05, description="Highest acceptable error rate.")
-
-
-def _fmt(value: float, unit: str) -> str:
-    if unit == "":
-        return f"{value * 100:.2f}%"
-    return f"{value:.4g} {unit}"
-
-
-def judge(
-    scope: str, metric: str, budget: float, tolerance: float, figure: Figure
-) -> BudgetVerdict:
-    """The verdict of one budget on one figure (see the module docstring)."""
-    _field, kind, unit = BUDGET_METRICS[metric]
-    limit = budget * (1 + tolerance) if kind == "upper" else budget * (1 - tolerance)
-    low, high, value = figure.low, figure.high, figure.value
-    if value is None:
-        verdict, why = "inconclusive", "no data"
-    elif kind == "upper" and figure.censored:
-        # Censored by timeouts: the true value is at least ``value``, never known to be less.
-        verdict = "fail" if value > limit else "inconclusive"
-        why = f"≥ {_fmt(value, unit)} (censored by timeouts)"
-    elif low is None or high is None:
-        verdict, why = "inconclusive", f"{_fmt(value, unit)} has no confidence interval"
-    elif kind == "upper":
-        verdict = "pass" if high <= limit else "fail" if low > limit else "inconclusive"
-        why = f"{_fmt(value, unit)} [{_fmt(low, unit)}, {_fmt(high, unit)}]"
-    else:
-        verdict = "pass" if low >= limit else "fail" if high < limit else "inconclusive"
-        why = f"{_fmt(value, unit)} [{_fmt(low, unit)}, {_fmt(high, unit)}]"
-    relation = "≤" if kind == "upper" else "≥"
-    message = (
-        f"{scope} {metric}: {why} vs budget {_fmt(budget, unit)} "
-        f"(limit {relation} {_fmt(limit, unit)} with {tolerance:.0%} tolerance): {verdict}"
-    )
-    return BudgetVerdict(scope, metric, budget, tolerance, limit, figure, verdict, message)

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from framework.durations import DURATION_FORMATS, parse_duration
 from framework.scenario.budgets import Budgets, ValidationRules
-from framework.scenario.durations import DURATION_FORMATS, parse_duration
 
 __all__ = [
     "METHODS",

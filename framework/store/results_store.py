@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import UsageError
+from framework.run.revision import git_revision
 from framework.store.database import (
     SUMMARY_QUERY,
     IndexDatabase,
@@ -45,7 +46,7 @@ from framework.store.database import (
     upsert_run,
 )
 from framework.store.records import OVERALL, HistoryPoint, RebuildResult, RunDetails, RunSummary
-from framework.store.run_reader import git_revision, iso_time, now_iso, read_folder
+from framework.store.run_reader import iso_time, now_iso, read_folder
 from framework.store.state import STATE_FILE, read_state, write_state
 from framework.store.sync import sync_index
 from framework.suggestions import closest, unknown_text

@@ -4,8 +4,7 @@ The index is a cache of the run folders, so this is its only way in: ``run.json`
 ``results.json`` become one ``runs`` row and one ``figures`` row per request name, with
 every time normalised to UTC text that sorts, and every value of the wrong type stored as
 unknown rather than refused (a folder of an older swarm still lists). It also holds what
-tells the index a folder changed (``folder_signature``) and the git revision a run was made
-from, read from the scenario's repository when run.json has none.
+tells the index a folder changed (``folder_signature``).
 
 Example::
 
@@ -18,26 +17,21 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from framework.errors import ReportError
+from framework.run.revision import recorded_revision
 from framework.store.records import FIGURES, OVERALL
 
 __all__ = [
-    "GIT_TIMEOUT_S",
     "folder_signature",
-    "git_revision",
     "iso_time",
     "now_iso",
     "read_folder",
-    "recorded_revision",
 ]
-
-GIT_TIMEOUT_S = 5.0
 
 
 def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -79,13 +73,6 @@ def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return row, figures
 
 
-def recorded_revision(run: Mapping[str, Any]) -> str | None:
-    """The git revision a run.json records: ``git_revision``, or ``git.revision`` or
-    ``git.commit`` as some older records and CI wrappers write it; ``None`` if none."""
-    git = run.get("git") if isinstance(run.get("git"), Mapping) else {}
-    return run.get("git_revision") or git.get("revision") or git.get("commit")
-
-
 def folder_signature(run_dir: Path) -> str:
     """Changes whenever run.json or results.json is rewritten (mtime and size of each).
 
@@ -99,27 +86,6 @@ def folder_signature(run_dir: Path) -> str:
         except OSError:
             parts.append("-")
     return "/".join(parts)
-
-
-def git_revision(scenario_file: str | None) -> str | None:
-    """``git rev-parse HEAD`` of the repository holding the scenario file, if there is one."""
-    if not scenario_file:
-        return None
-    folder = Path(scenario_file).parent
-    if not folder.is_dir():
-        return None
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    revision = done.stdout.strip()
-    return revision if done.returncode == 0 and revision else None
 
 
 def iso_time(text: Any) -> str:

@@ -1,7 +1,7 @@
 """Writing a run timeline: ``TimelineWriter``, used by the master, the local runner and tests.
 
-The format is ``docs/timeline.md``; ``framework.timeline.records`` holds the records written here and
-``framework.timeline.reader`` reads them back.
+The format is ``docs/timeline.md``; ``framework.timeline.records`` holds the records written
+here and ``framework.timeline.reader`` reads them back.
 """
 
 from __future__ import annotations

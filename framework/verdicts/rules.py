@@ -11,9 +11,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from framework.scenario.budgets import BUDGET_METRICS, Budgets, LimitSet, ValidationRules, judge
+from framework.scenario.budgets import BUDGET_METRICS, Budgets, LimitSet, ValidationRules
 from framework.stats.estimators import Estimate
 from framework.stats.significance import adjust, compare_estimates
+from framework.verdicts.budgets import judge
 from framework.verdicts.results import (
     BudgetVerdict,
     ComparisonRow,

@@ -1,4 +1,4 @@
-"""``swarm runs ...`` and ``swarm history`` through framework.cli.store_commands, on folders made here.
+"""``swarm runs ...`` and ``swarm history`` through framework.cli.store_commands, on run folders.
 
 The commands are parsed by a small parser built with ``add_commands``, exactly as
 ``framework.cli.main`` builds its own, and run with ``dispatch``; nothing starts a process.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from framework.scenario.budgets import Budgets, LimitSet, judge, parse_percent
+from framework.scenario.budgets import Budgets, LimitSet, parse_percent
+from framework.verdicts.budgets import judge
 from framework.verdicts.results import EndpointResult, Figure, QualityResult, Window
 from framework.verdicts.rules import budget_verdicts
 

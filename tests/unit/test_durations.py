@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from framework.scenario.durations import DURATION_FORMATS, parse_duration
+from framework.durations import DURATION_FORMATS, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ from framework.timeline.recorder import (
     TimelineMerger,
     failure_kind,
 )
-from framework.timeline.records import FILE_NAME, Second
+from framework.timeline.records import FILE_NAME
 from framework.timeline.writer import TimelineWriter
 
 __all__ = ["PAYLOAD_KEY", "RAW_LATENCY_LOG_ENV", "Telemetry", "install"]
@@ -79,8 +79,8 @@ class Telemetry:
     """The timeline machinery attached to one Locust process; made by ``install``.
 
     ``role`` is ``"worker"``, ``"master"`` or ``"local"``. ``path`` is the timeline file
-    (``None`` on workers, or when no run folder was given: seconds are then merged and
-    passed to ``second_listeners`` but not written).
+    (``None`` on workers, or when no run folder was given: seconds are then merged but not
+    written).
     """
 
     def __init__(
@@ -100,7 +100,6 @@ class Telemetry:
         self.tick_s = tick_s
         self.recorder = SecondRecorder() if role in ("worker", "local") else None
         self.merger = TimelineMerger(grace_s=grace_s) if role in ("master", "local") else None
-        self.second_listeners: list[Callable[[Second], None]] = []
         self.closed = False
         self._cpu = _CpuMeter()
         self._worker_cpu: dict[str, float] = {}
@@ -265,12 +264,6 @@ class Telemetry:
         self.merger.observe(now_s, users=runner.user_count, workers=workers, cpu_percent=cpu)
 
     def _emit(self, result: MergeResult, now_s: float) -> None:
-        for second in result.seconds:
-            for listener in self.second_listeners:
-                try:
-                    listener(second)
-                except Exception:
-                    logger.exception("Timeline second listener %r failed", listener)
         if self._writer is None or self._write_failed:
             return
         try:

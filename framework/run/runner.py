@@ -27,7 +27,7 @@ from types import FrameType
 from typing import TextIO
 
 from framework import __version__
-from framework.errors import RunError
+from framework.errors import ExitCode, RunError
 from framework.plan.load_plan import plan_for, plan_record
 from framework.run.bundle import write_bundle
 from framework.run.folder import RunFolder, RunRecord, create_run_folder, new_run_id, scrub_secrets
@@ -36,11 +36,6 @@ from framework.run.revision import git_revision
 from framework.scenario.loader import LoadedScenario
 
 __all__ = [
-    "EXIT_CHECK_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_INVALID",
-    "EXIT_OK",
-    "EXIT_RUN_FAILED",
     "RunOptions",
     "RunOutcome",
     "locust_command",
@@ -48,11 +43,6 @@ __all__ = [
     "worker_command",
 ]
 
-EXIT_OK = 0
-EXIT_CHECK_FAILED = 1
-EXIT_INVALID = 2
-EXIT_RUN_FAILED = 3
-EXIT_INTERRUPTED = 130
 
 # Locust log lines that mark a phase of the run.
 _PHASE_MARKERS = (
@@ -268,8 +258,8 @@ def run_scenario(
             for i in range(1, options.workers + 1)
         ]
     except OSError as exc:
-        folder.finish("failed", EXIT_RUN_FAILED, _now(), f"cannot start locust: {exc}")
-        raise RunError(f"cannot start locust: {exc}") from None
+        folder.finish("failed", ExitCode.RUN_FAILED, _now(), f"cannot start locust: {exc}")
+        raise RunError(f"cannot start locust: {exc}", path=folder.path) from None
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         if run.interrupted.is_set():
@@ -321,17 +311,18 @@ def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -
 
 def _verdict(run: _Run, returncode: int) -> tuple[str, int, str | None]:
     if run.interrupted.is_set():
-        return "interrupted", EXIT_INTERRUPTED, "stopped by Ctrl-C or SIGTERM"
+        return "interrupted", ExitCode.INTERRUPTED, "stopped by Ctrl-C or SIGTERM"
     if returncode == 2 and "running" not in run.seen:
-        return "failed", EXIT_INVALID, "locust rejected its arguments; see locust.log"
+        return "failed", ExitCode.INVALID_INPUT, "locust rejected its arguments; see locust.log"
     if returncode != 0:
-        return "failed", EXIT_RUN_FAILED, f"locust exited with code {returncode}; see locust.log"
+        message = f"locust exited with code {returncode}; see locust.log"
+        return "failed", ExitCode.RUN_FAILED, message
     lost = run.lost_workers
     if lost and not run.options.allow_worker_loss:
         return (
             "finished",
-            EXIT_RUN_FAILED,
+            ExitCode.RUN_FAILED,
             f"lost {lost} worker(s) during the run; see worker_events "
             "(pass --allow-worker-loss to accept this)",
         )
-    return "finished", EXIT_OK, None
+    return "finished", ExitCode.OK, None

@@ -155,8 +155,8 @@ def load_scenario(
         problems.append(Problem(label, None, None, "host", message))
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
-        if all("is not set and has no default" in p.message for p in problems):
-            raise UnresolvedVariableError(problems)
+        if len(problems) == len(values.missing):  # nothing but the unset variables
+            raise UnresolvedVariableError(problems, variables=[m.name for m in values.missing])
         raise ScenarioError(problems)
     assert scenario is not None
     return LoadedScenario(
@@ -175,14 +175,16 @@ def load_budgets(path: str | os.PathLike[str]) -> Budgets:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{label}: cannot read budgets file: {exc.strerror}") from None
+        raise ConfigError(
+            f"{label}: cannot read budgets file: {exc.strerror}", file=label
+        ) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{label}: not UTF-8 text") from None
+        raise ConfigError(f"{label}: not UTF-8 text", file=label) from None
     try:
         located = load_located(text)
     except YamlSyntaxError as exc:
         line, col = exc.position or (None, None)
-        raise ConfigError(str(Problem(label, line, col, "", str(exc)))) from None
+        raise ConfigError(str(Problem(label, line, col, "", str(exc))), file=label) from None
     try:
         return Budgets.model_validate(located.data)
     except ValidationError as exc:
@@ -195,7 +197,9 @@ def load_budgets(path: str | os.PathLike[str]) -> Budgets:
             tag="shape",
         )
         raise ConfigError(
-            f"{len(problems)} problem(s) in budgets file:\n" + "\n".join(f"  {p}" for p in problems)
+            f"{len(problems)} problem(s) in budgets file:\n"
+            + "\n".join(f"  {p}" for p in problems),
+            file=label,
         ) from None
 
 

@@ -20,7 +20,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -33,6 +33,7 @@ from framework.run.bundle import write_bundle
 from framework.run.folder import RunFolder, RunRecord, create_run_folder, new_run_id, scrub_secrets
 from framework.run.processes import LoggedProcess
 from framework.run.revision import git_revision
+from framework.scenario.interpolation import MASK
 from framework.scenario.loader import LoadedScenario
 
 __all__ = [
@@ -64,7 +65,8 @@ class RunOptions:
     """How to run: where the run folder goes, headless or web UI, workers, extra Locust flags.
 
     ``workers`` starts that many local worker processes beside a master; ``expect_workers``
-    waits for that many more to connect from elsewhere (``swarm worker``).
+    waits for that many more to connect from elsewhere (``swarm worker``). ``env`` is added
+    to Locust's environment; its values may be keys, so ``repr()`` shows only its names.
     """
 
     reports_dir: Path = Path("reports")
@@ -80,6 +82,13 @@ class RunOptions:
     master_port: int = 0
     allow_worker_loss: bool = False
     workers_timeout_s: float = 60.0
+
+    def __repr__(self) -> str:
+        shown = {
+            f.name: {k: MASK for k in self.env} if f.name == "env" else getattr(self, f.name)
+            for f in fields(self)
+        }
+        return f"RunOptions({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     @property
     def distributed(self) -> bool:

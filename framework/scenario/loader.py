@@ -18,8 +18,8 @@ from pydantic_core import ErrorDetails
 from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVariableError
 from framework.scenario.budgets import Budgets
 from framework.scenario.datafiles import read_rows
-from framework.scenario.interpolation import interpolate
-from framework.scenario.model import Scenario, UserSpec
+from framework.scenario.interpolation import interpolate, mask_secrets, mask_url_password
+from framework.scenario.model import SECRETS_CONTEXT, Scenario, UserSpec
 from framework.scenario.problems import format_path, problem_at, validation_problems
 from framework.scenario.templates import (
     TemplateError,
@@ -42,6 +42,7 @@ class LoadedScenario:
     ``redacted`` is the resolved scenario as plain data with every secret replaced by its
     ``${VAR}`` reference: the only form that may be saved or shown. ``source`` is the file's
     data before any substitution (references intact), which bundles ship to workers.
+    ``repr()`` masks the secret values (in ``scenario`` too) and only counts ``secrets``.
     """
 
     scenario: Scenario
@@ -50,6 +51,15 @@ class LoadedScenario:
     secrets: frozenset[str]
     host_override: str | None = None
     source: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        host = self.host_override
+        shown_host = mask_url_password(mask_secrets(host, self.secrets)) if host else host
+        return (
+            f"LoadedScenario(scenario={self.scenario!r}, path={self.path!r}, "
+            f"redacted={self.redacted!r}, secrets=<{len(self.secrets)} hidden>, "
+            f"host_override={shown_host!r}, source={self.source!r})"
+        )
 
     @property
     def base_dir(self) -> Path:
@@ -120,7 +130,8 @@ def load_scenario(
     unresolved = {m.path for m in values.missing}
     scenario: Scenario | None = None
     try:
-        scenario = Scenario.model_validate(values.resolved)
+        context = {SECRETS_CONTEXT: frozenset(values.secrets)}
+        scenario = Scenario.model_validate(values.resolved, context=context)
     except ValidationError as exc:
         errors = [e for e in exc.errors(include_url=False) if not _duplicate_users_error(e)]
         problems.extend(

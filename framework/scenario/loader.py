@@ -19,7 +19,7 @@ from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVari
 from framework.scenario.budgets import Budgets
 from framework.scenario.datafiles import read_rows
 from framework.scenario.interpolation import interpolate, mask_secrets, mask_url_password
-from framework.scenario.model import SECRETS_CONTEXT, Scenario, UserSpec
+from framework.scenario.model import DUPLICATE_USER_NAMES, SECRETS_CONTEXT, Scenario, UserSpec
 from framework.scenario.problems import format_path, problem_at, validation_problems
 from framework.scenario.templates import (
     TemplateError,
@@ -270,15 +270,12 @@ def _mapping_fields(owner: dict[str, Any], path: KeyPath) -> list[tuple[KeyPath,
     return [((*path, k), v) for k, v in mapping.items()]
 
 
-_DUPLICATE_USERS = "names must be unique"
-
-
 def _duplicate_users_error(error: ErrorDetails) -> bool:
     """Whether ``error`` is the model's duplicate-name error, which has no place in the file.
 
     ``_duplicate_user_problems`` reports it instead, where the second name is written.
     """
-    return not error["loc"] and error["msg"].endswith(_DUPLICATE_USERS)
+    return error["type"] == DUPLICATE_USER_NAMES
 
 
 def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any]) -> list[Problem]:
@@ -289,7 +286,7 @@ def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any])
         if not isinstance(name, str):
             continue
         if name in seen:
-            message = f"two users entries are named {name!r}; {_DUPLICATE_USERS}"
+            message = f"two users entries are named {name!r}; names must be unique"
             problems.append(problem_at(label, located, ("users", u, "name"), message))
         seen.add(name)
     return problems

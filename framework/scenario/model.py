@@ -28,12 +28,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from framework.durations import DURATION_FORMATS, parse_duration
 from framework.scenario.budgets import Budgets, ValidationRules
 from framework.scenario.interpolation import mask_secrets
 
 __all__ = [
+    "DUPLICATE_USER_NAMES",
     "METHODS",
     "SECRETS_CONTEXT",
     "ConstantLoad",
@@ -78,6 +80,8 @@ SpawnRate = Annotated[float, Field(gt=0)]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
+DUPLICATE_USER_NAMES = "duplicate_user_names"
+"""The pydantic error type of two ``users`` entries with one name (the loader places it)."""
 SECRETS_CONTEXT = "secrets"
 """The validation-context key under which the loader passes the secret values."""
 
@@ -432,6 +436,9 @@ class Scenario(_Model):
         seen: set[str] = set()
         for user in self.users:
             if user.name in seen:
-                raise ValueError(f"two users entries are named {user.name!r}; names must be unique")
+                raise PydanticCustomError(
+                    DUPLICATE_USER_NAMES,
+                    f"two users entries are named {user.name!r}; names must be unique",
+                )
             seen.add(user.name)
         return self

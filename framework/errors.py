@@ -18,10 +18,11 @@ The families (the classes one level below the root) are what callers catch and w
 ``ReportError``). Each error keeps what it is about as attributes (file, flag, run id,
 path, ...) besides the message, so a caller can act on it without parsing text.
 
-Library code raises; only the entry points (``framework.cli.main`` and
-``mock_detectors.cli``) turn an error into a message and ``exc.exit_code``. The table
-lives here rather than in the CLI because the run stage records exit codes in run.json and
-no stage may import the CLI.
+Library code raises; only the command-line entry points (``framework.cli.main``, the
+store commands' ``dispatch`` and ``mock_detectors.cli``) turn an error into a message and
+``exit_code_for(exc)`` (also ``exc.exit_code``). The table lives here rather than in the
+CLI because the run stage records exit codes in run.json, library errors answer
+``exc.exit_code`` themselves, and no stage may import the CLI.
 
 Some exceptions stay beside the code that raises them because they never reach a user:
 they are signals between two functions of one stage (``YamlSyntaxError``,

@@ -15,7 +15,11 @@ __all__ = ["ChunkedBodyError", "take_chunked"]
 
 
 class ChunkedBodyError(ValueError):
-    """The chunked body is malformed (``status`` 400) or over the limit (413)."""
+    """The chunked body is malformed (``status`` 400) or over the limit (413).
+
+    Not a ``SwarmError``: it is about one request a mock detector received, and the
+    protocol answers it with that HTTP ``status``; the service keeps running.
+    """
 
     def __init__(self, status: int, message: str) -> None:
         self.status = status

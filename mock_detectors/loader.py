@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from framework.errors import ConfigError, Problem
+from framework.errors import DetectorConfigError, Problem
 from framework.scenario.problems import allowed_keys, locate, nearest, problem_at, union_tags
 from framework.scenario.yaml_source import Located, YamlSyntaxError, load_located
 from mock_detectors.config import MocksConfig
@@ -26,16 +26,6 @@ __all__ = ["DEFAULT_CONFIG_PATH", "DetectorConfigError", "load_config", "parse_c
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("detectors.yaml")
 """The five ready profiles shipped with the package."""
-
-
-class DetectorConfigError(ConfigError):
-    """A mock-detector config cannot be used; ``problems`` lists everything found."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = list(problems)
-        count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in mock-detector config"
-        super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
 
 
 def load_config(path: str | Path) -> MocksConfig:

@@ -83,7 +83,8 @@ def plan_listeners(
                 hints.append(f"{name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
             raise ConfigError(
                 f"--only names unknown detector(s) {', '.join(hints)}; "
-                f"the config has: {', '.join(names)}"
+                f"the config has: {', '.join(names)}",
+                flag="--only",
             )
         names = [name for name in names if name in only]
     listeners = []
@@ -92,7 +93,10 @@ def plan_listeners(
         if port:
             port += port_offset
         if not 0 <= port <= 65535:
-            raise ConfigError(f"detector {name!r}: port {port} after --port-offset is out of range")
+            raise ConfigError(
+                f"detector {name!r}: port {port} after --port-offset is out of range",
+                flag="--port-offset",
+            )
         listeners.append(
             Listener(
                 name,
@@ -123,14 +127,17 @@ class Service:
 
     def __post_init__(self) -> None:
         if self.processes < 1:
-            raise ConfigError(f"--processes must be >= 1, got {self.processes}")
+            raise ConfigError(f"--processes must be >= 1, got {self.processes}", flag="--processes")
         if self.processes > 1 and any(item.port == 0 for item in self.listeners):
-            raise ConfigError("port 0 (any free port) cannot be shared by --processes > 1")
+            raise ConfigError(
+                "port 0 (any free port) cannot be shared by --processes > 1", flag="--processes"
+            )
         for item in self.listeners:
             if not is_loopback(item.host) and not self.admin_token:
                 raise ConfigError(
                     f"host {item.host!r} listens beyond loopback, so the admin API needs a "
-                    "token: pass --admin-token TOKEN or set SWARM_MOCKS_ADMIN_TOKEN"
+                    "token: pass --admin-token TOKEN or set SWARM_MOCKS_ADMIN_TOKEN",
+                    flag="--admin-token",
                 )
 
     def run(self, on_ready: Callable[[list[tuple[Listener, int]]], None]) -> int:

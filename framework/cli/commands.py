@@ -13,22 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from framework.cli import store_commands as cli_store
-from framework.cli.store_commands import (
-    NoBaselineError,
-    record_run,
-    resolve_baseline,
-    resolve_baseline_for_run,
-)
-from framework.errors import UsageError
+from framework.cli.store_commands import record_run, resolve_baseline, resolve_baseline_for_run
+from framework.errors import ExitCode, NoBaselineError, UsageError
 from framework.run.demo import DEFAULT_DEMO_SCENARIO
 from framework.run.folder import RunFolder, validate_run_id
-from framework.run.runner import EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_OK, RunOptions
+from framework.run.runner import RunOptions
 from framework.scenario.loader import load_budgets, load_scenario
 
 if TYPE_CHECKING:
     from framework.verdicts.builder import ReportOptions
 
-__all__ = ["DEFAULT_DEMO_SCENARIO", "EXIT_OK", "dispatch"]
+__all__ = ["DEFAULT_DEMO_SCENARIO", "dispatch"]
 
 
 def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
@@ -42,13 +37,13 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["title"] = "swarm scenario"
         print(json.dumps(schema, indent=2))
-        return EXIT_OK
+        return ExitCode.OK
     if args.command == "validate":
         from framework.plan.summary import describe_scenario
 
         loaded = load_scenario(args.scenario, host=args.host)
         print(describe_scenario(loaded))
-        return EXIT_OK
+        return ExitCode.OK
     if args.command == "plan":
         from framework.plan.chart import render_plan
         from framework.plan.load_plan import plan_for
@@ -56,7 +51,7 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         loaded = load_scenario(args.scenario)
         print(f"{loaded.scenario.name}: users over time")
         print(render_plan(plan_for(loaded.scenario.load), width=args.width, height=args.height))
-        return EXIT_OK
+        return ExitCode.OK
     if args.command in ("run", "master"):
         return _run(args, extra)
     if args.command == "report":
@@ -65,7 +60,10 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         if args.compare:
             return _compare_report(args)
         if args.run_dir is None or args.output:
-            raise UsageError("swarm report: give RUN_DIR, or --compare RUN RUN [--output FILE]")
+            raise UsageError(
+                "swarm report: give RUN_DIR, or --compare RUN RUN [--output FILE]",
+                flag="--output" if args.output else "RUN_DIR",
+            )
         run_dir = resolve_run(args.run_dir, Path(args.out))
         return _report(args, run_dir, Path(args.out))
     if args.command == "compare":
@@ -98,8 +96,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         try:
             validate_run_id(args.run_id)
         except ValueError as exc:
-            print(f"swarm: --run-id: {exc}", file=sys.stderr)
-            return EXIT_INVALID
+            raise UsageError(f"--run-id: {exc}", flag="--run-id", value=args.run_id) from None
     loaded = load_scenario(args.scenario, host=args.host, require_host=True)
     common = {
         "reports_dir": Path(args.out),
@@ -140,7 +137,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         try:
             baseline = resolve_baseline(args.baseline, loaded.scenario.name, Path(args.out))
         except NoBaselineError as exc:
-            if args.baseline != "latest":
+            if exc.reference != "latest":
                 raise
             print(f"swarm: warning: {exc}; not comparing", file=sys.stderr)
     outcome = run_scenario(loaded, options, on_start=announce)
@@ -185,7 +182,7 @@ def _report(
     print(summarise(outcome.results))
     for name, path in outcome.files.items():
         print(f"swarm: wrote {path}" if name != "report.html" else f"swarm: report {path}")
-    return EXIT_CHECK_FAILED if outcome.failed else EXIT_OK
+    return ExitCode.CHECK_FAILED if outcome.failed else ExitCode.OK
 
 
 def _compare_report(args: argparse.Namespace) -> int:
@@ -198,14 +195,17 @@ def _compare_report(args: argparse.Namespace) -> int:
 
     if args.run_dir is not None or args.baseline:
         extra = "--baseline" if args.baseline else repr(args.run_dir)
-        raise UsageError(f"--compare takes all its runs (the first is the baseline); drop {extra}")
+        raise UsageError(
+            f"--compare takes all its runs (the first is the baseline); drop {extra}",
+            flag="--compare",
+        )
     runs = [load_run(resolve_run(ref, Path(args.out))) for ref in args.compare]
     created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     comparison = build_comparison(runs, _report_options(args), created_at=created)
     html, md = write_comparison(comparison, Path(args.output or runs[-1].path / "compare.html"))
     print(summarise_comparison(comparison))
     print(f"swarm: compare report {html}\nswarm: wrote {md}")
-    return EXIT_CHECK_FAILED if comparison.regressed else EXIT_OK
+    return ExitCode.CHECK_FAILED if comparison.regressed else ExitCode.OK
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -221,7 +221,7 @@ def _compare(args: argparse.Namespace) -> int:
     if args.max_overhead is not None:
         test = overhead_test(base, cand, settings, args.metric, args.max_overhead)
         print(test)
-        return EXIT_OK if test.startswith("pass") else EXIT_CHECK_FAILED
+        return ExitCode.OK if test.startswith("pass") else ExitCode.CHECK_FAILED
     rows = compare_runs(
         base, cand, settings, min_effect=args.min_effect, correction=args.correction
     )
@@ -230,4 +230,4 @@ def _compare(args: argparse.Namespace) -> int:
         print(f"  {row.verdict:<20} {row.message}")
     regressions = [r for r in rows if r.verdict == "regression"]
     print(f"swarm compare: {len(regressions)} regression(s) in {len(rows)} comparisons")
-    return EXIT_CHECK_FAILED if regressions else EXIT_OK
+    return ExitCode.CHECK_FAILED if regressions else ExitCode.OK

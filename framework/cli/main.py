@@ -1,7 +1,10 @@
 """The ``swarm`` command: the only place that turns errors into messages and exit codes.
 
-Exit codes: 0 passed; 1 the run finished but a check or budget failed; 2 invalid input
-(scenario, flags, config); 3 the run itself could not run; 130 interrupted (Ctrl-C/SIGTERM).
+Exit codes (``framework.errors.ExitCode``): 0 passed; 1 the run finished but a check or
+budget failed; 2 invalid input (scenario, flags, config); 3 the run itself could not run;
+130 interrupted (Ctrl-C/SIGTERM). Which error ends in which code is the one table
+``framework.errors.EXIT_CODES`` (by family: ``ScenarioError``, ``ConfigError`` and
+``UsageError`` 2, ``RunError`` and ``ReportError`` 3), read here through ``exit_code_for``.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ import sys
 from collections.abc import Sequence
 
 from framework import __version__
-from framework.cli.commands import DEFAULT_DEMO_SCENARIO, EXIT_OK, dispatch
+from framework.cli.commands import DEFAULT_DEMO_SCENARIO, dispatch
 from framework.cli.store_commands import add_commands as add_store_commands
 from framework.converters import duration, fraction, integer, non_negative, port, positive
-from framework.errors import SwarmError
+from framework.errors import ExitCode, SwarmError, exit_code_for
 
 __all__ = ["build_parser", "main"]
 
@@ -220,15 +223,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return dispatch(args, [*unknown, *passthrough])
     except SwarmError as exc:
         print(f"swarm: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
+        return exit_code_for(exc)
+    except KeyboardInterrupt as exc:
         print("swarm: interrupted", file=sys.stderr)
-        return 130
+        return exit_code_for(exc)
     except BrokenPipeError:
         # The reader went away (``swarm schema | head``); say nothing more.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+        return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 ``framework.cli.main`` adds them with ``add_commands(subparsers)`` and hands their parsed
 arguments to ``dispatch(args)``.  ``resolve_baseline`` turns ``--baseline latest|pinned|RUN``
 into a run folder, and ``record_run`` indexes a run after its report without ever failing
-the run.  Exit codes: 0 done, 2 bad input (unknown run id, scenario, request name, metric),
-3 the index or a run folder cannot be read.
+the run.  Exit codes (``framework.errors.EXIT_CODES``): 0 done, 2 bad input (unknown run
+id, scenario, request name, metric), 3 the index or a run folder cannot be read.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import TextIO
 
 from framework.converters import positive
-from framework.errors import ReportError, SwarmError, UsageError
+from framework.errors import ExitCode, NoBaselineError, ReportError, SwarmError, UsageError
 from framework.store.history import format_value, render_trend, trend
 from framework.store.records import KeyFigures, RunDetails, RunSummary
 from framework.store.results_store import METRICS, ResultsStore
 
 __all__ = [
     "COMMANDS",
-    "NoBaselineError",
     "add_commands",
     "dispatch",
     "record_run",
@@ -34,15 +33,6 @@ __all__ = [
 COMMANDS = ("runs", "history")
 RUNS_COMMANDS = ("list", "show", "pin", "unpin", "rm", "rebuild")
 HISTORY_METRICS = ("p95", "p50", "p99", "mean", "throughput", "error_rate")
-EXIT_OK = 0
-
-
-class NoBaselineError(UsageError):
-    """``--baseline latest`` or ``pinned`` found no run of the scenario to compare with."""
-
-    def __init__(self, message: str, *, scenario: str) -> None:
-        self.scenario = scenario
-        super().__init__(message)
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -139,6 +129,7 @@ def resolve_baseline(
                 f"no finished run of scenario {scenario!r} in {store.reports_dir} to use as "
                 "--baseline latest; run it once first, or give --baseline RUN",
                 scenario=scenario,
+                reference=reference,
             )
         return found.path
     if reference == "pinned":
@@ -147,15 +138,20 @@ def resolve_baseline(
             raise NoBaselineError(
                 f"no pinned run for scenario {scenario!r}; pin one with swarm runs pin RUN",
                 scenario=scenario,
+                reference=reference,
             )
         return pinned.path
     for candidate in (Path(reference), Path(reports_dir) / reference):
         if candidate.is_dir():
             return candidate
     if "/" in reference or "\\" in reference:
-        raise ReportError(f"no run folder {reference!r}; give a run folder or a run id")
+        raise ReportError(
+            f"no run folder {reference!r}; give a run folder or a run id", path=Path(reference)
+        )
     store.show(reference)  # raises UnknownRunError naming the closest run ids
-    raise ReportError(f"run {reference!r} is indexed but its folder is gone")
+    raise ReportError(
+        f"run {reference!r} is indexed but its folder is gone", path=reports_dir / reference
+    )
 
 
 def resolve_baseline_for_run(reference: str, run_dir: Path, reports_dir: Path) -> Path:
@@ -166,7 +162,9 @@ def resolve_baseline_for_run(reference: str, run_dir: Path, reports_dir: Path) -
     try:
         run = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ReportError(f"{run_dir / 'run.json'}: unreadable ({exc})") from None
+        raise ReportError(
+            f"{run_dir / 'run.json'}: unreadable ({exc})", path=run_dir / "run.json"
+        ) from None
     return resolve_baseline(
         reference,
         str(run.get("scenario") or ""),
@@ -216,13 +214,19 @@ def _runs(store: ResultsStore, args: argparse.Namespace, out: TextIO) -> int:
         for folder, reason in result.skipped:
             print(f"swarm: skipped {folder}: {reason}", file=out)
     else:
-        raise UsageError(f"unknown runs action {action!r}; choose from {RUNS_COMMANDS}")
-    return EXIT_OK
+        raise UsageError(
+            f"unknown runs action {action!r}; choose from {RUNS_COMMANDS}", value=action
+        )
+    return ExitCode.OK
 
 
 def _history(store: ResultsStore, args: argparse.Namespace, out: TextIO) -> int:
     if args.metric not in METRICS:
-        raise UsageError(f"unknown metric {args.metric!r}; choose from {HISTORY_METRICS}")
+        raise UsageError(
+            f"unknown metric {args.metric!r}; choose from {HISTORY_METRICS}",
+            flag="--metric",
+            value=args.metric,
+        )
     points = store.history(args.scenario, args.name, args.metric)
     shown = trend(points, metric=args.metric, scenario=args.scenario, name=args.name)
     print(render_trend(shown, max_rows=args.rows), file=out)
@@ -231,7 +235,7 @@ def _history(store: ResultsStore, args: argparse.Namespace, out: TextIO) -> int:
 
         target = Path(args.html) if args.html else default_path(Path(args.out), args.scenario)
         print(f"swarm: history page {write_history_page(store, shown, target)}", file=out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _run_table(runs: tuple[RunSummary, ...], store: ResultsStore) -> str:

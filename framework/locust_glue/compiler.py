@@ -49,7 +49,11 @@ logger = logging.getLogger(__name__)
 
 
 class RequestTimeout(Exception):
-    """No complete response within the request's ``timeout``; counted as a failure."""
+    """No complete response within the request's ``timeout``; counted as a failure.
+
+    Not a ``SwarmError``: it is the exception ``gevent.Timeout`` raises inside a task,
+    caught there and reported to Locust as the request's failure (kind ``timeout``).
+    """
 
 
 @dataclass(frozen=True)

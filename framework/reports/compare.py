@@ -114,7 +114,8 @@ def build_comparison(
     """
     if len(runs) < 2:
         raise UsageError(
-            f"--compare needs a baseline and at least one candidate run, got {len(runs)}"
+            f"--compare needs a baseline and at least one candidate run, got {len(runs)}",
+            flag="--compare",
         )
     analysed = [build_results(data, options, created_at=created_at) for data in runs]
     base_results, base = analysed[0]

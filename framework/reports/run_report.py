@@ -35,7 +35,8 @@ def resolve_run(reference: str, reports_dir: Path) -> Path:
         return inside
     raise UsageError(
         f"no run folder {reference!r} (looked at {direct} and {inside}); "
-        "give a run folder path or a run id from the reports folder"
+        "give a run folder path or a run id from the reports folder",
+        value=reference,
     )
 
 

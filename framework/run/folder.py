@@ -126,18 +126,20 @@ def create_run_folder(
     try:
         validate_run_id(run_id)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(str(exc), flag="--run-id", value=run_id) from None
     root = reports_dir.resolve()
     target = (root / run_id).resolve()
     if target.parent != root:
-        raise RunError(f"run id {run_id!r} would leave the reports folder {root}")
+        raise RunError(f"run id {run_id!r} would leave the reports folder {root}", path=target)
     try:
         root.mkdir(parents=True, exist_ok=True)
         target.mkdir()
     except FileExistsError:
-        raise RunError(f"run folder {target} already exists; choose another --run-id") from None
+        raise RunError(
+            f"run folder {target} already exists; choose another --run-id", path=target
+        ) from None
     except OSError as exc:
-        raise RunError(f"cannot create run folder {target}: {exc.strerror}") from None
+        raise RunError(f"cannot create run folder {target}: {exc.strerror}", path=target) from None
     record.started_at = _utc_iso(started)
     folder = RunFolder(target, record)
     folder.save()

@@ -20,27 +20,23 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
 from framework import __version__
-from framework.errors import RunError
+from framework.errors import ExitCode, RunError
 from framework.plan.load_plan import plan_for, plan_record
 from framework.run.bundle import write_bundle
 from framework.run.folder import RunFolder, RunRecord, create_run_folder, new_run_id, scrub_secrets
 from framework.run.processes import LoggedProcess
 from framework.run.revision import git_revision
+from framework.scenario.interpolation import MASK
 from framework.scenario.loader import LoadedScenario
 
 __all__ = [
-    "EXIT_CHECK_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_INVALID",
-    "EXIT_OK",
-    "EXIT_RUN_FAILED",
     "RunOptions",
     "RunOutcome",
     "locust_command",
@@ -48,11 +44,6 @@ __all__ = [
     "worker_command",
 ]
 
-EXIT_OK = 0
-EXIT_CHECK_FAILED = 1
-EXIT_INVALID = 2
-EXIT_RUN_FAILED = 3
-EXIT_INTERRUPTED = 130
 
 # Locust log lines that mark a phase of the run.
 _PHASE_MARKERS = (
@@ -74,7 +65,8 @@ class RunOptions:
     """How to run: where the run folder goes, headless or web UI, workers, extra Locust flags.
 
     ``workers`` starts that many local worker processes beside a master; ``expect_workers``
-    waits for that many more to connect from elsewhere (``swarm worker``).
+    waits for that many more to connect from elsewhere (``swarm worker``). ``env`` is added
+    to Locust's environment; its values may be keys, so ``repr()`` shows only its names.
     """
 
     reports_dir: Path = Path("reports")
@@ -90,6 +82,13 @@ class RunOptions:
     master_port: int = 0
     allow_worker_loss: bool = False
     workers_timeout_s: float = 60.0
+
+    def __repr__(self) -> str:
+        shown = {
+            f.name: {k: MASK for k in self.env} if f.name == "env" else getattr(self, f.name)
+            for f in fields(self)
+        }
+        return f"RunOptions({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     @property
     def distributed(self) -> bool:
@@ -268,8 +267,8 @@ def run_scenario(
             for i in range(1, options.workers + 1)
         ]
     except OSError as exc:
-        folder.finish("failed", EXIT_RUN_FAILED, _now(), f"cannot start locust: {exc}")
-        raise RunError(f"cannot start locust: {exc}") from None
+        folder.finish("failed", ExitCode.RUN_FAILED, _now(), f"cannot start locust: {exc}")
+        raise RunError(f"cannot start locust: {exc}", path=folder.path) from None
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         if run.interrupted.is_set():
@@ -321,17 +320,18 @@ def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -
 
 def _verdict(run: _Run, returncode: int) -> tuple[str, int, str | None]:
     if run.interrupted.is_set():
-        return "interrupted", EXIT_INTERRUPTED, "stopped by Ctrl-C or SIGTERM"
+        return "interrupted", ExitCode.INTERRUPTED, "stopped by Ctrl-C or SIGTERM"
     if returncode == 2 and "running" not in run.seen:
-        return "failed", EXIT_INVALID, "locust rejected its arguments; see locust.log"
+        return "failed", ExitCode.INVALID_INPUT, "locust rejected its arguments; see locust.log"
     if returncode != 0:
-        return "failed", EXIT_RUN_FAILED, f"locust exited with code {returncode}; see locust.log"
+        message = f"locust exited with code {returncode}; see locust.log"
+        return "failed", ExitCode.RUN_FAILED, message
     lost = run.lost_workers
     if lost and not run.options.allow_worker_loss:
         return (
             "finished",
-            EXIT_RUN_FAILED,
+            ExitCode.RUN_FAILED,
             f"lost {lost} worker(s) during the run; see worker_events "
             "(pass --allow-worker-loss to accept this)",
         )
-    return "finished", EXIT_OK, None
+    return "finished", ExitCode.OK, None

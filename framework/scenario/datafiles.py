@@ -22,7 +22,12 @@ Order = Literal["sequential", "random", "unique"]
 
 
 class DataExhaustedError(RuntimeError):
-    """Every row of a ``unique`` data file is already taken by a user."""
+    """Every row of a ``unique`` data file is already taken by a user.
+
+    Not a ``SwarmError``: it happens mid-run, inside a Locust user's ``on_start``, where the
+    compiler turns it into ``StopUser`` (that user stops, the run goes on); it never reaches
+    the CLI, so it has no exit code.
+    """
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:

@@ -5,23 +5,32 @@ used in requests, but every saved copy of the scenario shows ``${VAR}`` instead.
 are written in the file, so they are not secret. Host fields are the one exception: the
 target address is needed in reports, so it is kept, with any URL password masked.
 Write ``$${`` for a literal ``${``.
+
+Objects that hold resolved values (``Interpolated``, the scenario models, the loaded
+scenario) show them through ``mask_secrets`` in their ``repr()``, so printing one in a
+debugger, a log line or a traceback does not reveal a key.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
+    "MASK",
     "MIN_MASKED_CHARS",
     "Interpolated",
     "MissingVariable",
     "interpolate",
+    "mask_secrets",
     "mask_url_password",
 ]
+
+MASK = "***"
+"""What a secret value is replaced with wherever it would be shown."""
 
 # Shorter values are still never saved (copies show ``${VAR}``), but masking every "x" in
 # a log would destroy it, so they are not searched for in Locust's output.
@@ -48,12 +57,52 @@ class MissingVariable:
 
 @dataclass
 class Interpolated:
-    """The data with variables resolved, a copy safe to save, and the secret values used."""
+    """The data with variables resolved, a copy safe to save, and the secret values used.
+
+    Its ``repr()`` shows ``resolved`` with the secrets masked and only how many there are.
+    """
 
     resolved: Any
     redacted: Any
     secrets: set[str] = field(default_factory=set)
     missing: list[MissingVariable] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (
+            f"Interpolated(resolved={mask_secrets(self.resolved, self.secrets)!r}, "
+            f"redacted={self.redacted!r}, secrets=<{len(self.secrets)} hidden>, "
+            f"missing={self.missing!r})"
+        )
+
+
+def mask_secrets(value: Any, secrets: Collection[str]) -> Any:
+    """``value`` with every secret inside its strings replaced by ``MASK``, for a repr.
+
+    Walks dicts (values, not keys: keys are never substituted), lists and tuples; other
+    values are returned as they are. Longer secrets go first, so a secret that contains
+    another is masked whole.
+
+    >>> mask_secrets({"Authorization": "Bearer s3cret"}, {"s3cret"})
+    {'Authorization': 'Bearer ***'}
+    """
+    if not secrets:
+        return value
+    ordered = sorted((s for s in secrets if s), key=len, reverse=True)
+    return _mask(value, ordered)
+
+
+def _mask(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {key: _mask(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask(item, secrets) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_mask(item, secrets) for item in value)
+    return value
 
 
 def mask_url_password(url: str) -> str:

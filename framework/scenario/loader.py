@@ -18,8 +18,8 @@ from pydantic_core import ErrorDetails
 from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVariableError
 from framework.scenario.budgets import Budgets
 from framework.scenario.datafiles import read_rows
-from framework.scenario.interpolation import interpolate
-from framework.scenario.model import Scenario, UserSpec
+from framework.scenario.interpolation import interpolate, mask_secrets, mask_url_password
+from framework.scenario.model import DUPLICATE_USER_NAMES, SECRETS_CONTEXT, Scenario, UserSpec
 from framework.scenario.problems import format_path, problem_at, validation_problems
 from framework.scenario.templates import (
     TemplateError,
@@ -42,6 +42,7 @@ class LoadedScenario:
     ``redacted`` is the resolved scenario as plain data with every secret replaced by its
     ``${VAR}`` reference: the only form that may be saved or shown. ``source`` is the file's
     data before any substitution (references intact), which bundles ship to workers.
+    ``repr()`` masks the secret values (in ``scenario`` too) and only counts ``secrets``.
     """
 
     scenario: Scenario
@@ -50,6 +51,15 @@ class LoadedScenario:
     secrets: frozenset[str]
     host_override: str | None = None
     source: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        host = self.host_override
+        shown_host = mask_url_password(mask_secrets(host, self.secrets)) if host else host
+        return (
+            f"LoadedScenario(scenario={self.scenario!r}, path={self.path!r}, "
+            f"redacted={self.redacted!r}, secrets=<{len(self.secrets)} hidden>, "
+            f"host_override={shown_host!r}, source={self.source!r})"
+        )
 
     @property
     def base_dir(self) -> Path:
@@ -120,7 +130,8 @@ def load_scenario(
     unresolved = {m.path for m in values.missing}
     scenario: Scenario | None = None
     try:
-        scenario = Scenario.model_validate(values.resolved)
+        context = {SECRETS_CONTEXT: frozenset(values.secrets)}
+        scenario = Scenario.model_validate(values.resolved, context=context)
     except ValidationError as exc:
         errors = [e for e in exc.errors(include_url=False) if not _duplicate_users_error(e)]
         problems.extend(
@@ -155,8 +166,8 @@ def load_scenario(
         problems.append(Problem(label, None, None, "host", message))
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
-        if all("is not set and has no default" in p.message for p in problems):
-            raise UnresolvedVariableError(problems)
+        if len(problems) == len(values.missing):  # nothing but the unset variables
+            raise UnresolvedVariableError(problems, variables=[m.name for m in values.missing])
         raise ScenarioError(problems)
     assert scenario is not None
     return LoadedScenario(
@@ -175,14 +186,16 @@ def load_budgets(path: str | os.PathLike[str]) -> Budgets:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{label}: cannot read budgets file: {exc.strerror}") from None
+        raise ConfigError(
+            f"{label}: cannot read budgets file: {exc.strerror}", file=label
+        ) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{label}: not UTF-8 text") from None
+        raise ConfigError(f"{label}: not UTF-8 text", file=label) from None
     try:
         located = load_located(text)
     except YamlSyntaxError as exc:
         line, col = exc.position or (None, None)
-        raise ConfigError(str(Problem(label, line, col, "", str(exc)))) from None
+        raise ConfigError(str(Problem(label, line, col, "", str(exc))), file=label) from None
     try:
         return Budgets.model_validate(located.data)
     except ValidationError as exc:
@@ -195,7 +208,9 @@ def load_budgets(path: str | os.PathLike[str]) -> Budgets:
             tag="shape",
         )
         raise ConfigError(
-            f"{len(problems)} problem(s) in budgets file:\n" + "\n".join(f"  {p}" for p in problems)
+            f"{len(problems)} problem(s) in budgets file:\n"
+            + "\n".join(f"  {p}" for p in problems),
+            file=label,
         ) from None
 
 
@@ -255,15 +270,12 @@ def _mapping_fields(owner: dict[str, Any], path: KeyPath) -> list[tuple[KeyPath,
     return [((*path, k), v) for k, v in mapping.items()]
 
 
-_DUPLICATE_USERS = "names must be unique"
-
-
 def _duplicate_users_error(error: ErrorDetails) -> bool:
     """Whether ``error`` is the model's duplicate-name error, which has no place in the file.
 
     ``_duplicate_user_problems`` reports it instead, where the second name is written.
     """
-    return not error["loc"] and error["msg"].endswith(_DUPLICATE_USERS)
+    return error["type"] == DUPLICATE_USER_NAMES
 
 
 def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any]) -> list[Problem]:
@@ -274,7 +286,7 @@ def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any])
         if not isinstance(name, str):
             continue
         if name in seen:
-            message = f"two users entries are named {name!r}; {_DUPLICATE_USERS}"
+            message = f"two users entries are named {name!r}; names must be unique"
             problems.append(problem_at(label, located, ("users", u, "name"), message))
         seen.add(name)
     return problems

@@ -4,12 +4,17 @@ These pydantic models are the single definition of the format: the loader valida
 against them, ``swarm schema`` exports them as JSON Schema for editors, and the compiler
 reads them. Every model forbids unknown keys so a typo is an error, not a silent default.
 Templates and ``${VAR}`` references are resolved before validation (see ``loader``).
+
+The loader validates with the secret values in the validation context
+(``{SECRETS_CONTEXT: values}``); every model keeps them to mask them in its ``repr()``
+and ``str()``, so a scenario printed anywhere shows ``***`` where a key was.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -17,16 +22,22 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from framework.durations import DURATION_FORMATS, parse_duration
 from framework.scenario.budgets import Budgets, ValidationRules
+from framework.scenario.interpolation import mask_secrets
 
 __all__ = [
+    "DUPLICATE_USER_NAMES",
     "METHODS",
+    "SECRETS_CONTEXT",
     "ConstantLoad",
     "DataFile",
     "Duration",
@@ -69,8 +80,49 @@ SpawnRate = Annotated[float, Field(gt=0)]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
+DUPLICATE_USER_NAMES = "duplicate_user_names"
+"""The pydantic error type of two ``users`` entries with one name (the loader places it)."""
+SECRETS_CONTEXT = "secrets"
+"""The validation-context key under which the loader passes the secret values."""
+
+
+class _Secrets:
+    """The secret values a model was validated with, kept for its repr only.
+
+    Any two are equal, so a scenario validated with secrets equals the same data
+    validated without: which values were secret is not part of what the scenario is.
+    """
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: frozenset[str] = frozenset()) -> None:
+        self.values = values
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Secrets)
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return f"<{len(self.values)} secret values>"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    _secrets: _Secrets = PrivateAttr(default_factory=_Secrets)
+
+    @model_validator(mode="after")
+    def _keep_secrets(self, info: ValidationInfo) -> Self:
+        if info.context and info.context.get(SECRETS_CONTEXT):
+            self._secrets = _Secrets(frozenset(info.context[SECRETS_CONTEXT]))
+        return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The fields as pydantic shows them, with secret values masked (repr and str)."""
+        secrets = self._secrets.values
+        for name, value in super().__repr_args__():
+            yield name, mask_secrets(value, secrets)
 
 
 class ThinkTime(_Model):
@@ -384,6 +436,9 @@ class Scenario(_Model):
         seen: set[str] = set()
         for user in self.users:
             if user.name in seen:
-                raise ValueError(f"two users entries are named {user.name!r}; names must be unique")
+                raise PydanticCustomError(
+                    DUPLICATE_USER_NAMES,
+                    f"two users entries are named {user.name!r}; names must be unique",
+                )
             seen.add(user.name)
         return self

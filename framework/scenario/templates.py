@@ -63,7 +63,11 @@ _CONTEXT_NAMES = frozenset({"user_id", "data"})
 
 
 class TemplateError(ValueError):
-    """A template does not compile or names something that does not exist."""
+    """A template does not compile or names something that does not exist.
+
+    Not a ``SwarmError``: templates are compiled while the scenario loads, and the loader
+    turns each one into a ``Problem`` of its ``ScenarioError`` at the template's line.
+    """
 
 
 _ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)

@@ -40,7 +40,12 @@ class Located:
 
 
 class YamlSyntaxError(ValueError):
-    """The text is not valid YAML; carries the place PyYAML pointed at."""
+    """The text is not valid YAML; carries the place PyYAML pointed at (``position``).
+
+    Not a ``SwarmError``: the scenario, budgets and mock-detector loaders catch it and
+    report it as one located ``Problem`` of their own error, beside the file's name that
+    this module never sees.
+    """
 
     def __init__(self, message: str, position: Position | None) -> None:
         self.position = position

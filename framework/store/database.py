@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from framework.errors import ReportError
+from framework.errors import StoreError
 from framework.store.records import FIGURES, OVERALL, Estimate, KeyFigures, RunSummary
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "SCHEMA_VERSION",
     "SUMMARY_QUERY",
     "IndexDatabase",
-    "StoreError",
     "key_figures",
     "run_summary",
     "upsert_run",
@@ -57,6 +56,9 @@ SUMMARY_QUERY = (
 )
 """Every run with its overall figures, as ``run_summary`` reads them; append a ``WHERE``."""
 
+_LOCKED = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+"""sqlite's codes for "another connection holds the lock", which waiting may cure."""
+
 _RUN_COLUMNS = (
     "run_id", "path", "signature", "scenario", "scenario_file", "started_at", "ended_at",
     "status", "exit_code", "verdict", "git_revision", "host", "tags", "indexed_at",
@@ -74,17 +76,6 @@ _SCHEMA = (
         {", ".join(f"{c} REAL" for c in FIGURE_COLUMNS)},
         PRIMARY KEY (run_id, name))""",
 )
-
-
-class StoreError(ReportError):
-    """The index cannot be read or written (corrupt file, locked too long, no permission).
-
-    ``corrupt`` is true when the file itself is damaged, which ``rebuild`` cures.
-    """
-
-    def __init__(self, message: str, *, corrupt: bool = False) -> None:
-        self.corrupt = corrupt
-        super().__init__(message)
 
 
 class IndexDatabase:
@@ -199,10 +190,12 @@ class IndexDatabase:
         conn.close()
 
     def _error(self, exc: BaseException) -> StoreError:
-        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary code of extended ones
+        if isinstance(exc, sqlite3.OperationalError) and code in _LOCKED:
             return StoreError(
                 f"{self.path}: still locked by another swarm process after {BUSY_TIMEOUT_S:.0f} s;"
-                " try again when it has finished"
+                " try again when it has finished",
+                path=self.path,
             )
         corrupt = isinstance(exc, sqlite3.DatabaseError) and not isinstance(
             exc, sqlite3.OperationalError
@@ -210,6 +203,7 @@ class IndexDatabase:
         return StoreError(
             f"{self.path}: unreadable ({exc}); re-create it from the run folders with "
             f"'swarm runs rebuild --out {self.reports_dir}'",
+            path=self.path,
             corrupt=corrupt,
         )
 

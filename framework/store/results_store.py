@@ -35,12 +35,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from framework.errors import UsageError
+from framework.errors import StoreError, UnknownRunError, UsageError
 from framework.run.revision import git_revision
 from framework.store.database import (
     SUMMARY_QUERY,
     IndexDatabase,
-    StoreError,
     key_figures,
     run_summary,
     upsert_run,
@@ -51,19 +50,7 @@ from framework.store.state import STATE_FILE, read_state, write_state
 from framework.store.sync import sync_index
 from framework.suggestions import closest, unknown_text
 
-__all__ = ["METRICS", "ResultsStore", "UnknownRunError"]
-
-
-class UnknownRunError(UsageError):
-    """No indexed run has this id; ``suggestions`` holds the closest ids."""
-
-    def __init__(self, run_id: str, suggestions: tuple[str, ...], where: Path) -> None:
-        self.run_id = run_id
-        self.suggestions = suggestions
-        hint = f"; did you mean {' or '.join(map(repr, suggestions))}?" if suggestions else ""
-        super().__init__(
-            f"no run {run_id!r} in {where}{hint} (swarm runs list --out {where} lists them)"
-        )
+__all__ = ["METRICS", "ResultsStore"]
 
 
 # Metric names of ``history`` (and ``swarm history --metric``) to results.json figure names.
@@ -148,7 +135,9 @@ class ResultsStore:
             scenario = self._column(conn, run_id, "scenario")
             state = self._state()
             if state["pins"].get(scenario) != run_id:
-                raise UsageError(f"run {run_id!r} is not pinned (scenario {scenario!r})")
+                raise UsageError(
+                    f"run {run_id!r} is not pinned (scenario {scenario!r})", value=run_id
+                )
             del state["pins"][scenario]
             self._save_state(state)
         return self._summary(run_id)
@@ -165,7 +154,7 @@ class ResultsStore:
             stored = self._column(conn, run_id, "path")
             folder = self._db.folder(stored)
             if delete_folder and not (folder / "run.json").is_file():
-                raise StoreError(f"{folder} holds no run.json; not deleting it")
+                raise StoreError(f"{folder} holds no run.json; not deleting it", path=folder)
             conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             state = self._state()
             state["pins"] = {s: r for s, r in state["pins"].items() if r != run_id}
@@ -176,7 +165,7 @@ class ResultsStore:
             try:
                 shutil.rmtree(folder)
             except OSError as exc:
-                raise StoreError(f"cannot delete {folder}: {exc.strerror}") from None
+                raise StoreError(f"cannot delete {folder}: {exc.strerror}", path=folder) from None
         return folder
 
     def sync(self) -> None:
@@ -197,7 +186,7 @@ class ResultsStore:
             with self._db.transaction(write=True) as conn:
                 problems = [r[0] for r in conn.execute("PRAGMA quick_check")]
             if problems != ["ok"]:
-                raise StoreError("; ".join(problems), corrupt=True)
+                raise StoreError("; ".join(problems), path=self.path, corrupt=True)
         except StoreError as exc:
             if not exc.corrupt or not self.path.exists():
                 raise
@@ -298,12 +287,14 @@ class ResultsStore:
         """
         column = METRICS.get(metric)
         if column is None:
-            raise UsageError(unknown_text("metric", metric, sorted(METRICS)))
+            raise UsageError(unknown_text("metric", metric, sorted(METRICS)), value=metric)
         self.sync()
         with self._db.transaction(write=False) as conn:
             scenarios = [r[0] for r in conn.execute("SELECT DISTINCT scenario FROM runs")]
             if scenario not in scenarios:
-                raise UsageError(unknown_text("scenario", scenario, scenarios, self.reports_dir))
+                raise UsageError(
+                    unknown_text("scenario", scenario, scenarios, self.reports_dir), value=scenario
+                )
             names = [
                 r[0]
                 for r in conn.execute(
@@ -327,7 +318,9 @@ class ResultsStore:
     def _summary(self, run_id: str) -> RunSummary:
         found = self._summaries(" WHERE r.run_id = ?", [run_id])
         if not found:
-            raise StoreError(f"run {run_id!r} vanished from {self.path} while being read")
+            raise StoreError(
+                f"run {run_id!r} vanished from {self.path} while being read", path=self.path
+            )
         return found[0]
 
     def _summaries(self, tail: str, params: Any) -> tuple[RunSummary, ...]:
@@ -342,7 +335,7 @@ class ResultsStore:
     def _require_folder(self, run_id: str) -> None:
         """Before a write that names a run: no reports folder, no run (and nothing created)."""
         if not self.reports_dir.is_dir():
-            raise UnknownRunError(run_id, (), self.reports_dir)
+            raise UnknownRunError(run_id=run_id, reports_dir=self.reports_dir)
 
     def _column(self, conn: sqlite3.Connection, run_id: str, column: str) -> Any:
         """``column`` of run ``run_id``; ``UnknownRunError`` suggesting close ids if none."""
@@ -353,7 +346,9 @@ class ResultsStore:
 
     def _unknown(self, conn: sqlite3.Connection, run_id: str) -> UnknownRunError:
         ids = [r[0] for r in conn.execute("SELECT run_id FROM runs")]
-        return UnknownRunError(run_id, closest(run_id, ids), self.reports_dir)
+        return UnknownRunError(
+            run_id=run_id, suggestions=closest(run_id, ids), reports_dir=self.reports_dir
+        )
 
     def _state(self) -> dict[str, dict[str, str]]:
         """``store.json``: ``pins`` (scenario to run id), ``removed`` (folder to when)."""
@@ -385,6 +380,12 @@ def _match_name(name: str, names: list[str], scenario: str) -> str:
     if len(matches) > 1:
         raise UsageError(
             f"request name {name!r} of scenario {scenario!r} is used by several methods; "
-            f"give one of {', '.join(map(repr, sorted(matches)))}"
+            f"give one of {', '.join(map(repr, sorted(matches)))}",
+            flag="--name",
+            value=name,
         )
-    raise UsageError(unknown_text(f"request name in scenario {scenario!r}:", name, names))
+    raise UsageError(
+        unknown_text(f"request name in scenario {scenario!r}:", name, names),
+        flag="--name",
+        value=name,
+    )

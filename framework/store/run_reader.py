@@ -44,7 +44,10 @@ def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     signature = folder_signature(run_dir)
     run = _load_json(run_dir / "run.json", f"is {run_dir} a swarm run folder?")
     if run is None:
-        raise ReportError(f"{run_dir / 'run.json'}: missing; is {run_dir} a swarm run folder?")
+        raise ReportError(
+            f"{run_dir / 'run.json'}: missing; is {run_dir} a swarm run folder?",
+            path=run_dir / "run.json",
+        )
     results = _load_json(run_dir / "results.json", "run 'swarm report' on the folder again")
     started = run.get("started_at") or _iso_from_mtime(run_dir / "run.json")
     row = {
@@ -129,9 +132,9 @@ def _load_json(path: Path, advice: str) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise ReportError(f"{path}: unreadable ({exc}); {advice}") from None
+        raise ReportError(f"{path}: unreadable ({exc}); {advice}", path=path) from None
     if not isinstance(data, dict):
-        raise ReportError(f"{path}: expected a JSON object, found {type(data).__name__}")
+        raise ReportError(f"{path}: expected a JSON object, found {type(data).__name__}", path=path)
     return data
 
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from framework.store.database import StoreError
+from framework.errors import StoreError
 
 __all__ = ["STATE_FILE", "read_state", "write_state"]
 
@@ -37,7 +37,8 @@ def read_state(path: Path) -> dict[str, dict[str, str]]:
     except (OSError, ValueError) as exc:
         raise StoreError(
             f"{path}: unreadable ({exc}); it holds the pinned runs; fix or "
-            "delete it (deleting forgets the pins)"
+            "delete it (deleting forgets the pins)",
+            path=path,
         ) from None
     return {"pins": dict(data.get("pins", {})), "removed": dict(data.get("removed", {}))}
 
@@ -49,4 +50,4 @@ def write_state(path: Path, state: Mapping[str, Any]) -> None:
         tmp.write_text(json.dumps({"version": 1, **state}, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        raise StoreError(f"cannot write {path}: {exc.strerror}") from None
+        raise StoreError(f"cannot write {path}: {exc.strerror}", path=path) from None

@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from framework.errors import ReportError
-from framework.store.database import IndexDatabase, StoreError, upsert_run
+from framework.errors import ReportError, StoreError
+from framework.store.database import IndexDatabase, upsert_run
 from framework.store.records import RebuildResult
 from framework.store.run_reader import folder_signature, read_folder
 from framework.store.state import read_state
@@ -52,7 +52,7 @@ def sync_index(db: IndexDatabase, state_path: Path, *, force: bool = False) -> R
                 if entry.is_dir() and not entry.name.startswith("."):
                     folders[entry.name] = Path(entry.path)
     except OSError as exc:
-        raise StoreError(f"cannot list {reports_dir}: {exc.strerror}") from None
+        raise StoreError(f"cannot list {reports_dir}: {exc.strerror}", path=reports_dir) from None
     # Folders indexed from outside the reports folder stay while they exist.
     folders.update({p: db.folder(p) for p in known if os.path.isabs(p)})
     for path, folder in folders.items():

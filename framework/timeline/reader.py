@@ -36,22 +36,28 @@ def _read_timeline(path: Path) -> Timeline:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ReportError(f"{path}: cannot read timeline: {exc.strerror or exc}") from exc
+        raise ReportError(
+            f"{path}: cannot read timeline: {exc.strerror or exc}", path=path
+        ) from exc
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     if not lines:
-        raise ReportError(f"{path}: empty file; expected a swarm timeline header line")
+        raise ReportError(f"{path}: empty file; expected a swarm timeline header line", path=path)
     header = _parse_line(path, 1, lines[0], last=False)
     if header.get("format") != FORMAT:
         raise ReportError(
             f"{path}:1: not a swarm timeline (expected format {FORMAT!r}, "
-            f"found {header.get('format')!r})"
+            f"found {header.get('format')!r})",
+            path=path,
+            line=1,
         )
     if header.get("version") != VERSION:
         raise ReportError(
             f"{path}:1: timeline format version {header.get('version')!r} is not supported "
-            f"(this swarm reads version {VERSION})"
+            f"(this swarm reads version {VERSION})",
+            path=path,
+            line=1,
         )
 
     gauges: dict[int, tuple[int | None, int | None]] = {}
@@ -79,7 +85,9 @@ def _read_timeline(path: Path) -> Timeline:
                 complete, end = True, obj
             # unknown types are skipped: version 1 readers accept additive extensions
         except (KeyError, TypeError, ValueError) as exc:
-            raise ReportError(f"{path}:{number}: malformed {kind!r} record: {exc!r}") from exc
+            raise ReportError(
+                f"{path}:{number}: malformed {kind!r} record: {exc!r}", path=path, line=number
+            ) from exc
 
     by_second: dict[int, list[RequestSecond]] = {t: [] for t in gauges}
     for (t, _m, _n), r in cells.items():
@@ -106,7 +114,10 @@ def _read_timeline(path: Path) -> Timeline:
 
 
 class _TruncatedLine(Exception):
-    """The last line is cut off: the writer crashed mid-line."""
+    """The last line is cut off: the writer crashed mid-line.
+
+    A private signal: ``_read_timeline`` catches it and marks the timeline truncated.
+    """
 
 
 def _parse_line(path: Path, number: int, line: bytes, *, last: bool) -> dict[str, Any]:
@@ -118,9 +129,15 @@ def _parse_line(path: Path, number: int, line: bytes, *, last: bool) -> dict[str
         except ValueError as exc:
             if last:
                 raise _TruncatedLine from exc
-            raise ReportError(f"{path}:{number}: corrupt line (not JSON): {exc}") from exc
+            raise ReportError(
+                f"{path}:{number}: corrupt line (not JSON): {exc}", path=path, line=number
+            ) from exc
     if not isinstance(obj, dict):
         if last:
             raise _TruncatedLine
-        raise ReportError(f"{path}:{number}: expected a JSON object, found {type(obj).__name__}")
+        raise ReportError(
+            f"{path}:{number}: expected a JSON object, found {type(obj).__name__}",
+            path=path,
+            line=number,
+        )
     return obj

@@ -50,7 +50,7 @@ class TimelineWriter:
             self._file = self.path.open("x", encoding="utf-8")
         except FileExistsError as exc:
             raise RunError(
-                f"{self.path}: a timeline already exists; refusing to overwrite"
+                f"{self.path}: a timeline already exists; refusing to overwrite", path=self.path
             ) from exc
         header = {
             "type": "header",

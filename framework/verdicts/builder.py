@@ -60,17 +60,21 @@ class RunData:
 def load_run(run_dir: Path) -> RunData:
     """Read a run folder; ``ReportError`` says which file is missing or broken."""
     if not run_dir.is_dir():
-        raise ReportError(f"{run_dir}: no such run folder")
+        raise ReportError(f"{run_dir}: no such run folder", path=run_dir)
     run_file = run_dir / "run.json"
     try:
         run = json.loads(run_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ReportError(f"{run_file}: missing; is {run_dir} a swarm run folder?") from None
+        raise ReportError(
+            f"{run_file}: missing; is {run_dir} a swarm run folder?", path=run_file
+        ) from None
     except (OSError, ValueError) as exc:
-        raise ReportError(f"{run_file}: unreadable ({exc})") from None
+        raise ReportError(f"{run_file}: unreadable ({exc})", path=run_file) from None
     timeline_file = run_dir / "timeline.jsonl"
     if not timeline_file.exists():
-        raise ReportError(f"{timeline_file}: missing; the run recorded no timeline")
+        raise ReportError(
+            f"{timeline_file}: missing; the run recorded no timeline", path=timeline_file
+        )
     timeline = read_timeline(timeline_file)
     scenario: Mapping[str, Any] = {}
     scenario_file = run_dir / "scenario.yaml"
@@ -78,7 +82,9 @@ def load_run(run_dir: Path) -> RunData:
         try:
             loaded = yaml.safe_load(scenario_file.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise ReportError(f"{scenario_file}: invalid YAML ({exc})") from None
+            raise ReportError(
+                f"{scenario_file}: invalid YAML ({exc})", path=scenario_file
+            ) from None
         scenario = loaded if isinstance(loaded, dict) else {}
     return RunData(run_dir, run, timeline, scenario)
 
@@ -92,7 +98,7 @@ def _section(data: Mapping[str, Any], key: str, model: type, where: str) -> Any:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         path = ".".join(str(p) for p in (key, *first["loc"]))
-        raise ConfigError(f"{where}: {path}: {first['msg']}") from None
+        raise ConfigError(f"{where}: {path}: {first['msg']}", file=where) from None
 
 
 def _analysis_id(run_id: str, options: ReportOptions) -> str:

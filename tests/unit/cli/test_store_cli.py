@@ -21,7 +21,8 @@ from framework.cli.store_commands import (
     resolve_baseline,
     resolve_baseline_for_run,
 )
-from framework.store.results_store import ResultsStore, UnknownRunError
+from framework.errors import UnknownRunError
+from framework.store.results_store import ResultsStore
 from framework.verdicts.results import EndpointResult, Figure, QualityResult, Results, Window
 
 

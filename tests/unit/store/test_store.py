@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from framework.errors import ReportError, UsageError
-from framework.store.database import SCHEMA_VERSION, StoreError
+from framework.errors import ReportError, StoreError, UnknownRunError, UsageError
+from framework.store.database import SCHEMA_VERSION
 from framework.store.records import Estimate, HistoryPoint
-from framework.store.results_store import ResultsStore, UnknownRunError
+from framework.store.results_store import ResultsStore
 from framework.verdicts.results import EndpointResult, Figure, QualityResult, Results, Window
 
 

@@ -28,7 +28,8 @@ from typing import TextIO
 
 from framework import __version__
 from framework.errors import RunError
-from framework.plan.load_plan import plan_for, plan_record
+from framework.plan.load_plan import plan_for
+from framework.plan.record import PlanRecord
 from framework.run.bundle import write_bundle
 from framework.run.folder import RunFolder, RunRecord, create_run_folder, new_run_id, scrub_secrets
 from framework.run.processes import LoggedProcess
@@ -228,7 +229,7 @@ def run_scenario(
         git_revision=git_revision(str(loaded.path)),
         mode="web" if options.web else "headless",
         workers=options.workers + options.expect_workers,
-        plan=plan_record(plan),
+        plan=PlanRecord.from_plan(plan),
         swarm_version=__version__,
         locust_version=_locust_version(),
     )

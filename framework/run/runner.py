@@ -19,12 +19,12 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from framework import __version__
 from framework.errors import RunError
@@ -99,9 +99,13 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunOutcome:
+    """How a run ended; ``scenario`` is the copy saved as its ``scenario.yaml`` (secrets as
+    ``${VAR}``), handed on so the report need not parse that file again."""
+
     run_dir: Path
     exit_code: int
     status: str
+    scenario: Mapping[str, Any] | None = None
 
 
 def _now() -> datetime:
@@ -299,7 +303,7 @@ def run_scenario(
     scrub_secrets(folder.path, loaded.secrets)
     status, code, message = _verdict(run, returncode)
     folder.finish(status, code, _now(), message)
-    return RunOutcome(run_dir=folder.path, exit_code=code, status=status)
+    return RunOutcome(run_dir=folder.path, exit_code=code, status=status, scenario=loaded.redacted)
 
 
 def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -> int:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ import yaml
 
 from framework.plan import shapes
 from framework.plan.load_plan import plan_record  # re-exported: tests build plan records too
+from framework.plan.record import PlanRecord
 from framework.plan.shapes import LoadPlan
 from framework.run.folder import RunRecord
 from framework.timeline.records import (
@@ -335,10 +336,10 @@ def write_run(
             {"name": "stopping", "at": _iso(start_s + seconds)},
             {"name": status, "at": _iso(start_s + seconds + 1)},
         ],
-        plan=record,
+        plan=PlanRecord.from_record(record),
         swarm_version="synthetic",
     )
-    (folder / "run.json").write_text(json.dumps(asdict(run), indent=2) + "\n", encoding="utf-8")
+    (folder / "run.json").write_text(json.dumps(run.to_record(), indent=2) + "\n", encoding="utf-8")
     doc: dict[str, Any] = {"name": "synthetic", **dict(scenario or {})}
     if budgets is not None:
         doc["budgets"] = dict(budgets)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from framework.cli import store_commands as cli_store
 from framework.cli.store_commands import record_run, resolve_baseline, resolve_baseline_for_run
@@ -83,7 +84,9 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
             workers=args.workers,
             locust_args=tuple(extra),
         )
-        code = _report(args, outcome.run_dir, Path(args.out), options=report_options)
+        code = _report(
+            args, outcome.run_dir, Path(args.out), options=report_options, scenario=outcome.scenario
+        )
         html = outcome.run_dir / "report.html"
         final = html if html.exists() else outcome.run_dir / "results.json"
         print(f"swarm demo: run {outcome.status}; report: {final}")
@@ -145,7 +148,14 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     if not (outcome.run_dir / "timeline.jsonl").exists():
         record_run(outcome.run_dir, Path(args.out))
         return outcome.exit_code
-    code = _report(args, outcome.run_dir, Path(args.out), options=report_options, baseline=baseline)
+    code = _report(
+        args,
+        outcome.run_dir,
+        Path(args.out),
+        options=report_options,
+        baseline=baseline,
+        scenario=outcome.scenario,
+    )
     return outcome.exit_code or code
 
 
@@ -170,6 +180,7 @@ def _report(
     *,
     options: ReportOptions | None = None,
     baseline: Path | None = None,
+    scenario: Mapping[str, Any] | None = None,
 ) -> int:
     from framework.reports.console import summarise
     from framework.reports.run_report import report_run
@@ -177,7 +188,7 @@ def _report(
     options = options or _report_options(args)
     if baseline is None and args.baseline:
         baseline = resolve_baseline_for_run(args.baseline, run_dir, reports_dir)
-    outcome = report_run(run_dir, options, baseline=baseline)
+    outcome = report_run(run_dir, options, baseline=baseline, scenario=scenario)
     record_run(run_dir, reports_dir)
     print(summarise(outcome.results))
     for name, path in outcome.files.items():

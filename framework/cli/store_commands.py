@@ -10,13 +10,13 @@ id, scenario, request name, metric), 3 the index or a run folder cannot be read.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from framework.converters import positive
 from framework.errors import ExitCode, NoBaselineError, ReportError, SwarmError, UsageError
+from framework.run.folder import read_run_record
 from framework.store.history import format_value, render_trend, trend
 from framework.store.records import KeyFigures, RunDetails, RunSummary
 from framework.store.results_store import METRICS, ResultsStore
@@ -159,18 +159,13 @@ def resolve_baseline_for_run(reference: str, run_dir: Path, reports_dir: Path) -
 
     ``latest`` then means the newest finished run of the same scenario started before it.
     """
-    try:
-        run = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReportError(
-            f"{run_dir / 'run.json'}: unreadable ({exc})", path=run_dir / "run.json"
-        ) from None
+    run = read_run_record(Path(run_dir))
     return resolve_baseline(
         reference,
-        str(run.get("scenario") or ""),
+        run.scenario,
         reports_dir,
         exclude_run_id=Path(run_dir).resolve().name,
-        before=run.get("started_at"),
+        before=run.started_at or None,
     )
 
 

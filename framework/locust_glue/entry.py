@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import json
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from locust.env import Environment
 from framework.errors import ScenarioError
 from framework.locust_glue import telemetry
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
-from framework.scenario.loader import load_scenario
+from framework.scenario.loader import LoadedScenario, load_scenario, load_scenario_data
 
 __all__ = ["RUN_DIR_OPTION", "expose", "expose_bundle"]
 
@@ -51,8 +52,32 @@ def expose(namespace: MutableMapping[str, Any], path: str | Path) -> CompiledSce
     Exiting is right here: this runs while Locust imports a locustfile, where an exception
     would become a traceback instead of the list of problems.
     """
+    return _expose(namespace, lambda: load_scenario(path))
+
+
+def expose_bundle(
+    namespace: MutableMapping[str, Any],
+    scenario_name: str,
+    scenario_json: str,
+    data_files: Mapping[str, str],
+) -> CompiledScenario:
+    """``expose`` for a bundle: unpack its data files, then validate and compile the scenario
+    it carries as JSON (``${VAR}``s resolved from this process's environment; no YAML read)."""
+    folder = Path(tempfile.mkdtemp(prefix="swarm-bundle-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for relative, text in data_files.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    path = folder / Path(scenario_name).name
+    return _expose(namespace, lambda: load_scenario_data(json.loads(scenario_json), path))
+
+
+def _expose(
+    namespace: MutableMapping[str, Any], load: Callable[[], LoadedScenario]
+) -> CompiledScenario:
     try:
-        compiled = compile_scenario(load_scenario(path))
+        compiled = compile_scenario(load())
     except ScenarioError as exc:
         sys.stderr.write(f"swarm: {exc}\n")
         sys.exit(2)
@@ -61,21 +86,3 @@ def expose(namespace: MutableMapping[str, Any], path: str | Path) -> CompiledSce
     events.init_command_line_parser.add_listener(_add_options)
     events.init.add_listener(_install_telemetry)
     return compiled
-
-
-def expose_bundle(
-    namespace: MutableMapping[str, Any],
-    scenario_name: str,
-    scenario_yaml: str,
-    data_files: Mapping[str, str],
-) -> CompiledScenario:
-    """``expose`` for a bundle: unpack the embedded scenario and data files, then compile."""
-    folder = Path(tempfile.mkdtemp(prefix="swarm-bundle-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    for relative, text in data_files.items():
-        target = folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    scenario_file = folder / Path(scenario_name).name
-    scenario_file.write_text(scenario_yaml, encoding="utf-8")
-    return expose(namespace, scenario_file)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from framework.plan import shapes
+from framework.plan.record import PlanRecord
 from framework.plan.shapes import LoadPlan
 from framework.scenario.model import (
     ConstantLoad,
@@ -58,18 +59,4 @@ def plan_for(load: LoadSpec) -> LoadPlan:
 
 def plan_record(plan: LoadPlan) -> dict[str, Any]:
     """The ``plan`` entry of ``run.json``: shape, length, peak and every phase (seconds)."""
-    return {
-        "shape": plan.name,
-        "duration_s": plan.duration_s,
-        "peak_users": plan.peak_users,
-        "phases": [
-            {
-                "name": p.name,
-                "kind": p.kind,
-                "start_s": p.start_s,
-                "end_s": p.end_s,
-                "users": p.users,
-            }
-            for p in plan.phases
-        ],
-    }
+    return PlanRecord.from_plan(plan).to_record()

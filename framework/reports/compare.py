@@ -40,7 +40,7 @@ from framework.reports.html_templates import render_page
 from framework.reports.markdown import ICONS, MAX_BYTES, escape_markdown, markdown_table
 from framework.verdicts.builder import ReportOptions, RunData, build_results
 from framework.verdicts.results import ComparisonRow, Results
-from framework.run.revision import recorded_revision
+from framework.run.folder import RunRecord
 from framework.verdicts.rules import compare_windows
 
 __all__ = [
@@ -68,7 +68,7 @@ class ComparedRun:
 
     @property
     def git_revision(self) -> str | None:
-        return recorded_revision(self.results.run)
+        return RunRecord.from_record(self.results.run).git_revision
 
     def count(self, verdict: str) -> int:
         return sum(1 for r in self.rows if r.verdict == verdict)
@@ -99,7 +99,9 @@ class Comparison:
 
     @property
     def scenario(self) -> str:
-        names = dict.fromkeys(str(r.results.run.get("scenario") or "?") for r in self.runs)
+        names = dict.fromkeys(
+            RunRecord.from_record(r.results.run).scenario or "?" for r in self.runs
+        )
         return ", ".join(names)
 
 
@@ -121,7 +123,7 @@ def build_comparison(
     base_results, base = analysed[0]
 
     def run_id(data: RunData) -> str:
-        return str(data.run.get("run_id") or data.path.name)
+        return data.record.run_id or data.path.name
 
     candidates = []
     for i, (data, (results, estimates)) in enumerate(zip(runs[1:], analysed[1:], strict=True)):

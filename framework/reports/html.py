@@ -23,6 +23,7 @@ from framework.reports.chart_timeseries import Band, Line, line_chart
 from framework.reports.formatting import COMPARED_UNITS, VERDICT_ORDER, budget_unit, format_percent
 from framework.reports.html_templates import render_page
 from framework.reports.markdown import budgets_for
+from framework.run.folder import RunRecord
 from framework.verdicts.results import EndpointResult, Figure, Results, SeriesPoint
 
 __all__ = ["render_html"]
@@ -41,7 +42,7 @@ _COLORS = {
 
 def _origin(results: Results) -> float:
     """The charts' time zero: when the plan started running, else the first second."""
-    for phase in results.run.get("phases") or ():
+    for phase in RunRecord.from_record(results.run).phases:
         if phase.get("name") == "running":
             try:
                 return datetime.fromisoformat(phase["at"].replace("Z", "+00:00")).timestamp()
@@ -195,7 +196,7 @@ def _view(results: Results) -> dict[str, Any]:
     for c in results.comparison:
         changes[c.verdict] += 1
     run: Mapping[str, Any] = results.run
-    plan = run.get("plan") or {}
+    plan = RunRecord.from_record(run).plan
     return {
         "results": results,
         "run": run,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from framework.errors import UsageError
 from framework.reports.writer import write_reports
@@ -41,10 +43,17 @@ def resolve_run(reference: str, reports_dir: Path) -> Path:
 
 
 def report_run(
-    run_dir: Path, options: ReportOptions, *, baseline: Path | None = None
+    run_dir: Path,
+    options: ReportOptions,
+    *,
+    baseline: Path | None = None,
+    scenario: Mapping[str, Any] | None = None,
 ) -> ReportOutcome:
-    """Recompute everything from the run's timeline and write every report format."""
-    data = load_run(run_dir)
+    """Recompute everything from the run's timeline and write every report format.
+
+    ``scenario`` is the run's saved scenario when the caller holds it (as ``load_run``).
+    """
+    data = load_run(run_dir, scenario=scenario)
     base = load_run(baseline) if baseline is not None else None
     created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     results, _ = build_results(data, options, created_at=created, baseline=base)

@@ -5,14 +5,19 @@ nothing but swarm installed and the master's address. The bundle embeds the scen
 written — every ``${VAR}`` and ``${VAR:-default}`` intact, resolved from each worker's own
 environment when it imports the bundle — except the target hosts, which the master
 resolved (workers must hit what the master announced), and the contents of its CSV files.
+
+The scenario travels as the JSON of the data the master validated, not as YAML: a worker
+validates that data (:func:`framework.scenario.loader.load_scenario_data`) and never parses
+YAML again. No secret value is in it, so Locust may save it on the worker as it does.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+from datetime import date
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from framework.scenario.loader import LoadedScenario
 
@@ -34,17 +39,22 @@ def bundle_source(loaded: LoadedScenario) -> str:
         relative = f"{BUNDLE_DATA_DIR}/{name}.csv"
         data_files[relative] = (loaded.base_dir / spec.file).read_text(encoding="utf-8")
         scenario["data"][name]["file"] = relative
-    text = yaml.safe_dump(scenario, sort_keys=False, allow_unicode=True)
+    text = json.dumps(scenario, ensure_ascii=False, default=_json_scalar)
     return (
         f'"""swarm bundle of scenario {loaded.scenario.name!r} (generated; do not edit).\n\n'
         "Secrets are ${VAR} references, resolved from the importing process's environment.\n"
         '"""\n\n'
         "from framework.locust_glue.entry import expose_bundle\n\n"
         f"SCENARIO_NAME = {loaded.path.name!r}\n"
-        f"SCENARIO_YAML = {text!r}\n"
+        f"SCENARIO_JSON = {text!r}\n"
         f"DATA_FILES = {data_files!r}\n\n"
-        "expose_bundle(globals(), SCENARIO_NAME, SCENARIO_YAML, DATA_FILES)\n"
+        "expose_bundle(globals(), SCENARIO_NAME, SCENARIO_JSON, DATA_FILES)\n"
     )
+
+
+def _json_scalar(value: Any) -> str:
+    """A YAML scalar JSON has no type for (a date, a timestamp) travels as its text."""
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def write_bundle(loaded: LoadedScenario, folder: Path) -> Path:

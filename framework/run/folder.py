@@ -7,29 +7,36 @@ of what ran. Run ids are checked so that no id can name a path outside the repor
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from framework.errors import RunError, UsageError
+from framework.errors import ReportError, RunError, UsageError
+from framework.plan.record import PlanRecord
+from framework.run.revision import recorded_revision
 
 __all__ = [
+    "RUN_FILE",
     "RUN_FORMAT_VERSION",
     "RunFolder",
     "RunRecord",
     "create_run_folder",
     "new_run_id",
+    "read_run_json",
+    "read_run_record",
     "scrub_secrets",
     "validate_run_id",
 ]
 
+RUN_FILE = "run.json"
 RUN_FORMAT_VERSION = 1
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -56,11 +63,17 @@ def new_run_id(scenario_name: str, now: datetime) -> str:
 
 @dataclass
 class RunRecord:
-    """What ``run.json`` holds; ``phases`` lists each phase with its UTC start time."""
+    """What ``run.json`` holds; ``phases`` lists each phase with its UTC start time.
+
+    ``to_record`` is the file's JSON layout and ``from_record`` reads it back; every reader
+    of ``run.json`` goes through :func:`read_run_record` (or ``from_record``), so the plan
+    arrives as a :class:`PlanRecord` and an older or partial file reads with empty values
+    (``""``, ``None``, ``[]``) where it says nothing.
+    """
 
     run_id: str
     scenario: str
-    scenario_file: str
+    scenario_file: str | None
     host: str | None
     started_at: str
     tags: dict[str, Any] = field(default_factory=dict)
@@ -69,7 +82,7 @@ class RunRecord:
     status: str = "starting"
     exit_code: int | None = None
     phases: list[dict[str, str]] = field(default_factory=list)
-    plan: dict[str, Any] = field(default_factory=dict)
+    plan: PlanRecord = field(default_factory=PlanRecord)
     mode: str = "headless"
     workers: int = 0
     master: str | None = None
@@ -81,6 +94,87 @@ class RunRecord:
     locust_version: str = ""
     format_version: int = RUN_FORMAT_VERSION
 
+    def to_record(self) -> dict[str, Any]:
+        """The JSON object ``run.json`` holds, keys in field order."""
+        record = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)}
+        record["plan"] = self.plan.to_record()
+        return record
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> RunRecord:
+        """Read a ``run.json`` object, tolerating older and partial files.
+
+        A missing or mistyped field reads as empty (``status`` as ``""``, not ``"starting"``,
+        so a reader can tell "unknown" apart); an older ``git.revision`` or ``git.commit``
+        reads as ``git_revision``; unknown keys are ignored.
+        """
+        return cls(
+            run_id=_text(data.get("run_id")) or "",
+            scenario=_text(data.get("scenario")) or "",
+            scenario_file=_text(data.get("scenario_file")),
+            host=_text(data.get("host")),
+            started_at=_text(data.get("started_at")) or "",
+            tags=dict(_typed(data.get("tags"), dict, {})),
+            git_revision=_text(recorded_revision(data)),
+            ended_at=_text(data.get("ended_at")),
+            status=_text(data.get("status")) or "",
+            exit_code=_typed(data.get("exit_code"), int, None),
+            phases=_mappings(data.get("phases")),
+            plan=PlanRecord.from_record(data.get("plan")),
+            mode=_text(data.get("mode")) or "",
+            workers=_typed(data.get("workers"), int, 0),
+            master=_text(data.get("master")),
+            worker_events=_mappings(data.get("worker_events")),
+            worker_processes=_mappings(data.get("worker_processes")),
+            locust_args=[str(a) for a in _typed(data.get("locust_args"), list, [])],
+            message=_text(data.get("message")),
+            swarm_version=_text(data.get("swarm_version")) or "",
+            locust_version=_text(data.get("locust_version")) or "",
+            format_version=_typed(data.get("format_version"), int, RUN_FORMAT_VERSION),
+        )
+
+
+def _text(value: Any) -> str | None:
+    """Text as written; a number as its text; nothing (``None``, ``0``, a list) as ``None``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and value:
+        return str(value)
+    return None
+
+
+def _typed(value: Any, kind: type, default: Any) -> Any:
+    return value if isinstance(value, kind) else default
+
+
+def _mappings(value: Any) -> list[dict[str, Any]]:
+    return (
+        [dict(item) for item in value if isinstance(item, Mapping)]
+        if isinstance(value, list)
+        else []
+    )
+
+
+def read_run_json(run_dir: Path) -> dict[str, Any]:
+    """The JSON object of ``run_dir/run.json`` as written; ``ReportError`` naming the file
+    when it is missing, unreadable or not an object. Use it only to copy the file verbatim;
+    :func:`read_run_record` reads it for use."""
+    path = Path(run_dir) / RUN_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: missing; is {run_dir} a swarm run folder?", path=path) from None
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{path}: unreadable ({exc})", path=path) from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{path}: expected a JSON object, found {type(data).__name__}", path=path)
+    return data
+
+
+def read_run_record(run_dir: Path) -> RunRecord:
+    """``run_dir/run.json`` as a typed record; ``ReportError`` as :func:`read_run_json`."""
+    return RunRecord.from_record(read_run_json(run_dir))
+
 
 class RunFolder:
     """One run's folder; the only writer of ``run.json``."""
@@ -91,7 +185,7 @@ class RunFolder:
 
     @property
     def run_json(self) -> Path:
-        return self.path / "run.json"
+        return self.path / RUN_FILE
 
     def phase(self, name: str, at: datetime) -> None:
         """Enter phase ``name`` at ``at`` and save ``run.json`` at once."""
@@ -108,7 +202,7 @@ class RunFolder:
 
     def save(self) -> None:
         tmp = self.run_json.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(asdict(self.record), indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(self.record.to_record(), indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self.run_json)
 
     def write_scenario(self, redacted: dict[str, Any]) -> Path:

@@ -19,16 +19,17 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from framework import __version__
 from framework.errors import ExitCode, RunError
-from framework.plan.load_plan import plan_for, plan_record
+from framework.plan.load_plan import plan_for
+from framework.plan.record import PlanRecord
 from framework.run.bundle import write_bundle
 from framework.run.folder import RunFolder, RunRecord, create_run_folder, new_run_id, scrub_secrets
 from framework.run.processes import LoggedProcess
@@ -97,9 +98,13 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunOutcome:
+    """How a run ended; ``scenario`` is the copy saved as its ``scenario.yaml`` (secrets as
+    ``${VAR}``), handed on so the report need not parse that file again."""
+
     run_dir: Path
     exit_code: int
     status: str
+    scenario: Mapping[str, Any] | None = None
 
 
 def _now() -> datetime:
@@ -227,7 +232,7 @@ def run_scenario(
         git_revision=git_revision(str(loaded.path)),
         mode="web" if options.web else "headless",
         workers=options.workers + options.expect_workers,
-        plan=plan_record(plan),
+        plan=PlanRecord.from_plan(plan),
         swarm_version=__version__,
         locust_version=_locust_version(),
     )
@@ -297,7 +302,7 @@ def run_scenario(
     scrub_secrets(folder.path, loaded.secrets)
     status, code, message = _verdict(run, returncode)
     folder.finish(status, code, _now(), message)
-    return RunOutcome(run_dir=folder.path, exit_code=code, status=status)
+    return RunOutcome(run_dir=folder.path, exit_code=code, status=status, scenario=loaded.redacted)
 
 
 def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -> int:

@@ -30,7 +30,13 @@ from framework.scenario.templates import (
 )
 from framework.scenario.yaml_source import KeyPath, Located, YamlSyntaxError, load_located
 
-__all__ = ["HOST_ENV_VAR", "LoadedScenario", "load_budgets", "load_scenario"]
+__all__ = [
+    "HOST_ENV_VAR",
+    "LoadedScenario",
+    "load_budgets",
+    "load_scenario",
+    "load_scenario_data",
+]
 
 HOST_ENV_VAR = "SWARM_HOST"
 
@@ -115,7 +121,40 @@ def load_scenario(
         found = type(located.data).__name__
         msg = f"a scenario must be a mapping of fields (name, users, load, ...), found {found}"
         raise ScenarioError([Problem(label, 1, 1, "", msg)])
+    return _checked(label, file, located, env, host=host, require_host=require_host)
 
+
+def load_scenario_data(
+    data: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+) -> LoadedScenario:
+    """Validate a scenario that is already plain data (a bundle's JSON), as ``load_scenario``
+    does a file, but without reading or parsing YAML.
+
+    ``path`` names the scenario in problems and is where its data files are looked up; every
+    ``${VAR}`` is resolved from ``env`` (default ``os.environ``) here, so a worker's secrets
+    come from its own environment. Problems name fields but no lines: there is no file.
+    """
+    env = os.environ if env is None else env
+    if not isinstance(data, Mapping):
+        found = type(data).__name__
+        msg = f"a scenario must be a mapping of fields (name, users, load, ...), found {found}"
+        raise ScenarioError([Problem(str(path), None, None, "", msg)])
+    return _checked(str(path), Path(path), Located(data=dict(data)), env)
+
+
+def _checked(
+    label: str,
+    file: Path,
+    located: Located,
+    env: Mapping[str, str],
+    *,
+    host: str | None = None,
+    require_host: bool = False,
+) -> LoadedScenario:
+    """Resolve ``${VAR}``s in ``located.data`` and validate it; every problem in one error."""
     values = interpolate(located.data, env)
     problems = [
         problem_at(

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import ReportError
-from framework.run.revision import recorded_revision
+from framework.run.folder import RUN_FILE, read_run_record
 from framework.store.records import FIGURES, OVERALL
 
 __all__ = [
@@ -42,27 +42,22 @@ def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """
     # Signed before reading: a rewrite meanwhile shows at the next sync.
     signature = folder_signature(run_dir)
-    run = _load_json(run_dir / "run.json", f"is {run_dir} a swarm run folder?")
-    if run is None:
-        raise ReportError(
-            f"{run_dir / 'run.json'}: missing; is {run_dir} a swarm run folder?",
-            path=run_dir / "run.json",
-        )
+    run = read_run_record(run_dir)
     results = _load_json(run_dir / "results.json", "run 'swarm report' on the folder again")
-    started = run.get("started_at") or _iso_from_mtime(run_dir / "run.json")
+    started = run.started_at or _iso_from_mtime(run_dir / RUN_FILE)
     row = {
         "run_id": run_dir.name,
         "signature": signature,
-        "scenario": str(run.get("scenario") or "unnamed"),
-        "scenario_file": run.get("scenario_file"),
+        "scenario": run.scenario or "unnamed",
+        "scenario_file": run.scenario_file,
         "started_at": iso_time(started),
-        "ended_at": iso_time(run["ended_at"]) if run.get("ended_at") else None,
-        "status": str(run.get("status") or "unknown"),
-        "exit_code": run.get("exit_code") if isinstance(run.get("exit_code"), int) else None,
+        "ended_at": iso_time(run.ended_at) if run.ended_at else None,
+        "status": run.status or "unknown",
+        "exit_code": run.exit_code,
         "verdict": results.get("verdict") if results else None,
-        "git_revision": recorded_revision(run),
-        "host": run.get("host"),
-        "tags": json.dumps(run.get("tags") or {}, sort_keys=True),
+        "git_revision": run.git_revision,
+        "host": run.host,
+        "tags": json.dumps(run.tags, sort_keys=True),
         "indexed_at": now_iso(),
     }
     window = (results or {}).get("baseline") or {}
@@ -82,7 +77,7 @@ def folder_signature(run_dir: Path) -> str:
     Starts with ``-`` when the folder holds no run.json, so it is no run folder (yet).
     """
     parts = []
-    for name in ("run.json", "results.json"):
+    for name in (RUN_FILE, "results.json"):
         try:
             st = os.stat(os.path.join(run_dir, name))
             parts.append(f"{st.st_mtime_ns}:{st.st_size}")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from framework.run.folder import RunRecord
 from framework.stats.estimators import Estimate, estimates
 from framework.stats.interval_data import IntervalColumns, IntervalData, columns_from_rows
 from framework.stats.precision import minimum_detectable_change, required_duration_s
@@ -80,9 +81,14 @@ def _parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def run_start_s(run: Mapping[str, Any], timeline: Timeline) -> float:
+def _run_record(run: RunRecord | Mapping[str, Any]) -> RunRecord:
+    """The typed record of ``run``: as given, or read from its ``run.json`` form."""
+    return run if isinstance(run, RunRecord) else RunRecord.from_record(run)
+
+
+def run_start_s(run: RunRecord | Mapping[str, Any], timeline: Timeline) -> float:
     """When the load plan started: the run's ``running`` phase, else the first second seen."""
-    for phase in run.get("phases", ()):
+    for phase in _run_record(run).phases:
         if phase.get("name") == "running":
             return _parse_time(phase["at"])
     return float(timeline.start_s or 0)
@@ -94,43 +100,43 @@ def _observed_end_s(timeline: Timeline) -> int:
 
 
 def steady_window(
-    run: Mapping[str, Any], timeline: Timeline, warmup_s: float | None
+    run: RunRecord | Mapping[str, Any], timeline: Timeline, warmup_s: float | None
 ) -> PlannedWindow:
     """The analysed window: after the warm-up, up to the end of the plan (or of the data).
 
     The default warm-up is the plan's opening ramp (every ``ramp`` phase before the first
     plateau), since latency while users are still arriving is not the steady state.
     """
-    start = run_start_s(run, timeline)
-    plan = run.get("plan") or {}
-    phases = plan.get("phases") or []
+    record = _run_record(run)
+    start = run_start_s(record, timeline)
+    plan = record.plan
     if warmup_s is None:
         warmup_s = 0.0
-        for phase in phases:
-            if phase.get("kind") != "ramp":
+        for phase in plan.phases:
+            if phase.kind != "ramp":
                 break
-            warmup_s = float(phase["end_s"])
-    plan_end = start + float(plan.get("duration_s") or math.inf)
+            warmup_s = float(phase.end_s)
+    plan_end = start + float(plan.duration_s or math.inf)
     first = math.ceil(start + warmup_s)
     last = min(math.floor(plan_end), _observed_end_s(timeline))
-    return PlannedWindow("steady state", first, max(first, last), plan.get("peak_users"))
+    return PlannedWindow("steady state", first, max(first, last), plan.peak_users)
 
 
-def planned_windows(run: Mapping[str, Any], timeline: Timeline) -> list[PlannedWindow]:
+def planned_windows(run: RunRecord | Mapping[str, Any], timeline: Timeline) -> list[PlannedWindow]:
     """Each plateau of a stepped or staged plan as its own window (ramps left out)."""
-    plan = run.get("plan") or {}
-    if plan.get("shape") not in ("stepped", "stages"):
+    record = _run_record(run)
+    if record.plan.shape not in ("stepped", "stages"):
         return []
-    start = run_start_s(run, timeline)
+    start = run_start_s(record, timeline)
     end = _observed_end_s(timeline)
     windows = []
-    for phase in plan.get("phases") or []:
-        if phase.get("kind") != "plateau":
+    for phase in record.plan.phases:
+        if phase.kind != "plateau":
             continue
-        first = math.ceil(start + float(phase["start_s"]))
-        last = min(math.floor(start + float(phase["end_s"])), end)
+        first = math.ceil(start + float(phase.start_s))
+        last = min(math.floor(start + float(phase.end_s)), end)
         if last - first >= 2:
-            windows.append(PlannedWindow(phase["name"], first, last, phase.get("users")))
+            windows.append(PlannedWindow(phase.name, first, last, phase.users))
     return windows
 
 

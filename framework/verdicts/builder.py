@@ -7,7 +7,6 @@ answer offline, later, or with other settings (warm-up, confidence, budgets).
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from framework.errors import ConfigError, ReportError
+from framework.run.folder import RunRecord, read_run_json
 from framework.scenario.budgets import Budgets, ValidationRules
 from framework.timeline.gc_pause import collector_paused
 from framework.timeline.reader import read_timeline
@@ -49,34 +49,38 @@ class ReportOptions:
 
 @dataclass(frozen=True)
 class RunData:
-    """What a run folder holds that the analysis reads."""
+    """What a run folder holds that the analysis reads.
+
+    ``record`` is ``run.json`` read into its type, which the analysis uses; ``run`` is the
+    same file as written, only to be copied verbatim into ``results.json``.
+    """
 
     path: Path
     run: Mapping[str, Any]
     timeline: Timeline
     scenario: Mapping[str, Any]
+    record: RunRecord
 
 
-def load_run(run_dir: Path) -> RunData:
-    """Read a run folder; ``ReportError`` says which file is missing or broken."""
+def load_run(run_dir: Path, *, scenario: Mapping[str, Any] | None = None) -> RunData:
+    """Read a run folder; ``ReportError`` says which file is missing or broken.
+
+    ``scenario`` is the saved scenario when the caller holds it already (``swarm run`` does),
+    so ``scenario.yaml`` is not parsed a second time in that process.
+    """
     if not run_dir.is_dir():
         raise ReportError(f"{run_dir}: no such run folder", path=run_dir)
-    run_file = run_dir / "run.json"
-    try:
-        run = json.loads(run_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(
-            f"{run_file}: missing; is {run_dir} a swarm run folder?", path=run_file
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"{run_file}: unreadable ({exc})", path=run_file) from None
+    run = read_run_json(run_dir)
     timeline_file = run_dir / "timeline.jsonl"
     if not timeline_file.exists():
         raise ReportError(
             f"{timeline_file}: missing; the run recorded no timeline", path=timeline_file
         )
     timeline = read_timeline(timeline_file)
-    scenario: Mapping[str, Any] = {}
+    record = RunRecord.from_record(run)
+    if scenario is not None:
+        return RunData(run_dir, run, timeline, scenario, record)
+    scenario = {}
     scenario_file = run_dir / "scenario.yaml"
     if scenario_file.exists():
         try:
@@ -86,7 +90,7 @@ def load_run(run_dir: Path) -> RunData:
                 f"{scenario_file}: invalid YAML ({exc})", path=scenario_file
             ) from None
         scenario = loaded if isinstance(loaded, dict) else {}
-    return RunData(run_dir, run, timeline, scenario)
+    return RunData(run_dir, run, timeline, scenario, record)
 
 
 def _section(data: Mapping[str, Any], key: str, model: type, where: str) -> Any:
@@ -128,7 +132,7 @@ def _series(timeline: Timeline) -> tuple[SeriesPoint, ...]:
     return tuple(points)
 
 
-def _recommendations(window: Window, run: Mapping[str, Any], target: float) -> list[str]:
+def _recommendations(window: Window, run: RunRecord, target: float) -> list[str]:
     advice = []
     for endpoint in (window.overall, *window.endpoints):
         label = "all requests" if endpoint is window.overall else endpoint.key
@@ -147,7 +151,7 @@ def _recommendations(window: Window, run: Mapping[str, Any], target: float) -> l
     rate = window.overall.error_rate.value
     if rate is not None and rate > 0.01:
         advice.append(f"{rate:.1%} of requests failed: fix errors before trusting latency figures")
-    if run.get("worker_events"):
+    if run.worker_events:
         advice.append("workers were lost or went missing during the run: check worker_events")
     return advice
 
@@ -181,11 +185,11 @@ def _build_results(
             target_half_width=analysis.target_half_width,
             timeout_s=float(timeouts),
         )
-    steady = steady_window(data.run, data.timeline, analysis.warmup_s)
+    steady = steady_window(data.record, data.timeline, analysis.warmup_s)
     analysed = analyse_window(data.timeline, steady, analysis)
     steps = tuple(
         analyse_window(data.timeline, w, analysis).window
-        for w in planned_windows(data.run, data.timeline)
+        for w in planned_windows(data.record, data.timeline)
     )
     verdicts: tuple[BudgetVerdict, ...] = ()
     if budgets is not None:
@@ -196,7 +200,7 @@ def _build_results(
     comparison: tuple[ComparisonRow, ...] = ()
     compared_to = None
     if baseline is not None:
-        base_window = steady_window(baseline.run, baseline.timeline, analysis.warmup_s)
+        base_window = steady_window(baseline.record, baseline.timeline, analysis.warmup_s)
         base = analyse_window(baseline.timeline, base_window, analysis)
         comparison = tuple(
             compare_windows(
@@ -207,7 +211,7 @@ def _build_results(
                 correction=options.correction,
             )
         )
-        compared_to = str(baseline.run.get("run_id") or baseline.path.name)
+        compared_to = baseline.record.run_id or baseline.path.name
 
     policy = options.inconclusive or (budgets.inconclusive if budgets else "pass")
     reasons = [v.message for v in verdicts if v.verdict == "fail"]
@@ -215,9 +219,9 @@ def _build_results(
     reasons += [r.message for r in comparison if r.verdict == "regression"]
     if options.gate_on_validation:
         reasons += [v.message for v in validation if not v.passed]
-    if data.run.get("status") in ("failed", "interrupted"):
-        detail = data.run.get("message")
-        reasons.append(f"the run {data.run['status']}" + (f": {detail}" if detail else ""))
+    if data.record.status in ("failed", "interrupted"):
+        detail = data.record.message
+        reasons.append(f"the run {data.record.status}" + (f": {detail}" if detail else ""))
     inconclusive = [v.message for v in verdicts if v.verdict == "inconclusive"]
     if reasons:
         verdict: Literal["passed", "failed", "inconclusive"] = "failed"
@@ -225,7 +229,7 @@ def _build_results(
         verdict, reasons = "inconclusive", inconclusive
     else:
         verdict = "passed"
-    run_id = str(data.run.get("run_id") or data.path.name)
+    run_id = data.record.run_id or data.path.name
     results = Results(
         analysis_id=_analysis_id(run_id, options),
         created_at=created_at,
@@ -252,7 +256,7 @@ def _build_results(
         series=_series(data.timeline),
         failures_by_kind=dict(analysed.window.overall.failures_by_kind),
         recommendations=tuple(
-            _recommendations(analysed.window, data.run, analysis.target_half_width)
+            _recommendations(analysed.window, data.record, analysis.target_half_width)
         ),
         verdict=verdict,
         reasons=tuple(reasons),

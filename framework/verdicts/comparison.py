@@ -18,7 +18,7 @@ _METRIC_ALIASES = {"median": "p50", "p50_ms": "p50", "p95_ms": "p95", "p99_ms": 
 
 
 def _estimates(data: RunData, settings: AnalysisSettings) -> Mapping[str, Mapping[str, Estimate]]:
-    window = steady_window(data.run, data.timeline, settings.warmup_s)
+    window = steady_window(data.record, data.timeline, settings.warmup_s)
     return analyse_window(data.timeline, window, settings).estimates
 
 

@@ -25,6 +25,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from framework.timeline.endpoints import AGGREGATED
 from framework.verdicts.results import EndpointResult, Figure, Results
 
 __all__ = ["render_prometheus"]
@@ -185,7 +186,7 @@ def render_prometheus(results: Results) -> str:
     window = results.baseline
     out.add("swarm_window_seconds", {}, window.duration_s)
     out.add("swarm_window_users", {}, window.users)
-    overall = ({"method": "", "name": "Aggregated"}, window.overall)
+    overall = ({"method": "", "name": AGGREGATED}, window.overall)
     _endpoints(out, [overall, *(({"method": e.method, "name": e.name}, e)
                                 for e in window.endpoints)])  # fmt: skip
     for b in results.budgets:

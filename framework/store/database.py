@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import ReportError
-from framework.store.records import FIGURES, OVERALL, Estimate, KeyFigures, RunSummary
+from framework.store.records import FIGURES, Estimate, KeyFigures, RunSummary
+from framework.timeline.endpoints import OVERALL
 
 __all__ = [
     "BUSY_TIMEOUT_S",

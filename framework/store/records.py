@@ -20,7 +20,6 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "FIGURES",
-    "OVERALL",
     "Estimate",
     "HistoryPoint",
     "KeyFigures",
@@ -28,9 +27,6 @@ __all__ = [
     "RunDetails",
     "RunSummary",
 ]
-
-OVERALL = "overall"
-"""The name of the key figures of all requests together (``KeyFigures.name``)."""
 
 FIGURES = ("mean_ms", "median_ms", "p95_ms", "p99_ms", "throughput_rps", "error_rate")
 """The ``Estimate`` fields of ``KeyFigures``: results.json's figure names, in column order."""

@@ -45,11 +45,12 @@ from framework.store.database import (
     run_summary,
     upsert_run,
 )
-from framework.store.records import OVERALL, HistoryPoint, RebuildResult, RunDetails, RunSummary
+from framework.store.records import HistoryPoint, RebuildResult, RunDetails, RunSummary
 from framework.store.run_reader import iso_time, now_iso, read_folder
 from framework.store.state import STATE_FILE, read_state, write_state
 from framework.store.sync import sync_index
 from framework.suggestions import closest, unknown_text
+from framework.timeline.endpoints import OVERALL, request_name
 
 __all__ = ["METRICS", "ResultsStore", "UnknownRunError"]
 
@@ -379,7 +380,7 @@ def _match_name(name: str, names: list[str], scenario: str) -> str:
     """``name`` as stored: exact, else the one key whose request name (after the method) it is."""
     if name in names:
         return name
-    matches = [key for key in names if key.split(" ", 1)[-1] == name]
+    matches = [key for key in names if request_name(key) == name]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:

@@ -20,13 +20,14 @@ from framework.stats.estimators import Estimate, estimates
 from framework.stats.interval_data import IntervalColumns, IntervalData, columns_from_rows
 from framework.stats.precision import minimum_detectable_change, required_duration_s
 from framework.stats.quality import assess
+from framework.timeline.endpoints import AGGREGATED
 from framework.timeline.histograms import (
     BucketRows,
     SparseHistogram,
     cumulative_counts,
     percentiles_us,
 )
-from framework.timeline.records import AGGREGATED, RequestSecond, SecondCounters, Timeline
+from framework.timeline.records import RequestSecond, SecondCounters, Timeline
 from framework.verdicts.results import (
     LATENCY_BUCKETS_MS,
     EndpointResult,

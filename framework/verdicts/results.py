@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
 
+from framework.timeline.endpoints import endpoint_key
+
 __all__ = [
     "LATENCY_BUCKETS_MS",
     "RESULTS_VERSION",
@@ -112,7 +114,7 @@ class EndpointResult:
 
     @property
     def key(self) -> str:
-        return f"{self.method} {self.name}" if self.method else self.name
+        return endpoint_key(self.method, self.name)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Literal
 from framework.scenario.budgets import BUDGET_METRICS, Budgets, LimitSet, ValidationRules
 from framework.stats.estimators import Estimate
 from framework.stats.significance import adjust, compare_estimates
+from framework.timeline.endpoints import OVERALL, selects
 from framework.verdicts.budgets import judge
 from framework.verdicts.results import (
     BudgetVerdict,
@@ -41,7 +42,7 @@ def _limits(limits: LimitSet) -> list[tuple[str, float]]:
 
 
 def _endpoints_named(window: Window, name: str) -> list[EndpointResult]:
-    return [e for e in window.endpoints if name in (e.name, e.key)]
+    return [e for e in window.endpoints if selects(name, e.method, e.name)]
 
 
 def budget_verdicts(window: Window, budgets: Budgets) -> list[BudgetVerdict]:
@@ -50,7 +51,7 @@ def budget_verdicts(window: Window, budgets: Budgets) -> list[BudgetVerdict]:
     verdicts = []
     scopes: list[tuple[str, LimitSet, list[EndpointResult]]] = []
     if budgets.overall is not None:
-        scopes.append(("overall", budgets.overall, [window.overall]))
+        scopes.append((OVERALL, budgets.overall, [window.overall]))
     for name, limits in budgets.requests.items():
         scopes.append((name, limits, _endpoints_named(window, name)))
     for scope, limits, endpoints in scopes:
@@ -184,7 +185,7 @@ def compare_windows(
         for metric in COMPARED_METRICS:
             a, b = baseline[key].get(metric), candidate[key].get(metric)
             if a is not None and b is not None:
-                scopes.append(key or "overall")
+                scopes.append(key or OVERALL)
                 metrics.append(metric)
                 found.append(compare_estimates(a, b, min_effect=min_effect, confidence=confidence))
     if not found:

@@ -184,23 +184,6 @@ def _columns(counters: SecondCounters, rows: BucketRows) -> IntervalColumns:
     )
 
 
-def _figure(est: Estimate | None, scale: float = 1.0) -> Figure:
-    if est is None or not math.isfinite(est.value):
-        return Figure(value=None)
-    finite = math.isfinite(est.low) and math.isfinite(est.high)
-    return Figure(
-        value=est.value * scale,
-        low=est.low * scale if finite else None,
-        high=est.high * scale if finite else None,
-        confidence=est.confidence,
-        n=est.n,
-        effective_n=est.effective_n if math.isfinite(est.effective_n) else None,
-        method=est.method,
-        censored=est.censored,
-        notes=est.notes,
-    )
-
-
 @dataclass(frozen=True)
 class Analysed:
     """A window's results plus the raw estimates behind them, keyed by endpoint key
@@ -310,12 +293,12 @@ def _endpoint(
         min_ms=hist.get_min_value() * ms if hist else None,
         max_ms=hist.get_max_value() * ms if hist else None,
         p90_ms=percentiles_us(hist, (90,))[0] * ms if hist else None,
-        mean_ms=_figure(found.get("mean"), ms),
-        median_ms=_figure(found.get("p50"), ms),
-        p95_ms=_figure(found.get("p95"), ms),
-        p99_ms=_figure(found.get("p99"), ms),
-        throughput_rps=_figure(found.get("throughput")),
-        error_rate=_figure(found.get("error_rate")),
+        mean_ms=Figure.from_estimate(found.get("mean"), ms),
+        median_ms=Figure.from_estimate(found.get("p50"), ms),
+        p95_ms=Figure.from_estimate(found.get("p95"), ms),
+        p99_ms=Figure.from_estimate(found.get("p99"), ms),
+        throughput_rps=Figure.from_estimate(found.get("throughput")),
+        error_rate=Figure.from_estimate(found.get("error_rate")),
         quality=quality_result,
         latency_buckets_ms=_buckets(hist),
     )

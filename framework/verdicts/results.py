@@ -13,9 +13,12 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from framework.timeline.endpoints import endpoint_key
+
+if TYPE_CHECKING:
+    from framework.stats.estimators import Estimate
 
 __all__ = [
     "LATENCY_BUCKETS_MS",
@@ -41,8 +44,12 @@ Change = Literal["regression", "improvement", "no detectable change"]
 
 @dataclass(frozen=True)
 class Figure:
-    """One estimate with its confidence interval.
+    """One estimate with its confidence interval, as results.json and the store show it.
 
+    The statistics' own ``framework.stats.estimators.Estimate`` carries more (standard
+    error, batches, block length) in the estimators' units; ``Figure.from_estimate`` is the
+    one way from it to a ``Figure``. The results store keeps only ``value``, ``low`` and
+    ``high`` of each, so a ``Figure`` it reads back has the other fields at their defaults.
     ``low``/``high`` are ``None`` when no interval could be formed (too little data).
     ``censored`` marks a percentile that falls among timed-out requests: the true value is
     at least ``value`` ("≥ timeout"). ``effective_n`` is the number of independent samples
@@ -58,6 +65,25 @@ class Figure:
     method: str = ""
     censored: bool = False
     notes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_estimate(cls, est: Estimate | None, scale: float = 1.0) -> Figure:
+        """``est`` as shown: times ``scale`` (1/1000 turns µs into ms), non-finite parts
+        as ``None`` (JSON has no NaN), no estimate as ``Figure(value=None)``."""
+        if est is None or not math.isfinite(est.value):
+            return cls(value=None)
+        finite = math.isfinite(est.low) and math.isfinite(est.high)
+        return cls(
+            value=est.value * scale,
+            low=est.low * scale if finite else None,
+            high=est.high * scale if finite else None,
+            confidence=est.confidence,
+            n=est.n,
+            effective_n=est.effective_n if math.isfinite(est.effective_n) else None,
+            method=est.method,
+            censored=est.censored,
+            notes=est.notes,
+        )
 
     @property
     def relative_half_width(self) -> float | None:

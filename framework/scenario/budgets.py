@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from framework.scenario.grades import GradeName
+
 __all__ = [
     "BUDGET_METRICS",
     "Budgets",
@@ -89,7 +91,5 @@ class ValidationRules(_Model):
 
     min_samples: int = Field(1000, ge=0, description="Requests in the analysed window.")
     max_ci_half_width: Percent = Field(0.10, description="Relative half-width of p95's CI.")
-    min_quality: Literal["pass", "warn", "fail"] = Field(
-        "warn", description="Worst data-quality grade still accepted."
-    )
+    min_quality: GradeName = Field("warn", description="Worst data-quality grade still accepted.")
     max_error_rate: Percent = Field(0.05, description="Highest acceptable error rate.")

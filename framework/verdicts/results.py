@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
+from framework.scenario.grades import GradeName
 from framework.timeline.endpoints import endpoint_key
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ __all__ = [
 
 RESULTS_VERSION = 1
 LATENCY_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
-Grade = Literal["pass", "warn", "fail"]
 BudgetOutcome = Literal["pass", "fail", "inconclusive"]
 Change = Literal["regression", "improvement", "no detectable change"]
 
@@ -96,7 +96,7 @@ class Figure:
 @dataclass(frozen=True)
 class QualityCheck:
     name: str
-    grade: Grade
+    grade: GradeName
     reason: str
 
 
@@ -109,7 +109,7 @@ class QualityResult:
     the run must be for the target interval width (1 when already met).
     """
 
-    grade: Grade
+    grade: GradeName
     checks: tuple[QualityCheck, ...] = ()
     detectable_p95_change: float | None = None
     run_longer_factor: float | None = None

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from framework.scenario.budgets import BUDGET_METRICS, Budgets, LimitSet, ValidationRules
+from framework.scenario.grades import grade_rank
 from framework.stats.estimators import Estimate
 from framework.stats.significance import adjust, compare_estimates
 from framework.timeline.endpoints import OVERALL, selects
@@ -34,7 +35,6 @@ __all__ = [
 ]
 
 COMPARED_METRICS = ("mean", "p50", "p95", "p99", "throughput", "error_rate")
-_GRADE_RANK = {"pass": 0, "warn": 1, "fail": 2}
 
 
 def _limits(limits: LimitSet) -> list[tuple[str, float]]:
@@ -103,7 +103,7 @@ def validate(window: Window, rules: ValidationRules) -> list[ValidationMessage]:
         )  # fmt: skip
         out.append(ValidationMessage("max_ci_half_width", ok, f"p95 known to ±{width:.1%}{advice}"))
     grade = overall.quality.grade
-    ok = _GRADE_RANK[grade] <= _GRADE_RANK[rules.min_quality]
+    ok = grade_rank(grade) <= grade_rank(rules.min_quality)
     reasons = "; ".join(
         f"{c.name} ({c.grade})" for c in overall.quality.checks if c.grade != "pass"
     )

@@ -27,6 +27,7 @@ from framework.timeline.histograms import (
     cumulative_counts,
     percentiles_us,
 )
+from framework.timeline.recorder import is_timeout
 from framework.timeline.records import RequestSecond, SecondCounters, Timeline
 from framework.verdicts.results import (
     LATENCY_BUCKETS_MS,
@@ -54,7 +55,6 @@ __all__ = [
 ]
 
 _METRICS = ("mean", "p50", "p95", "p99", "throughput", "error_rate")
-_TIMEOUT_WORDS = ("timeout", "timed out")
 
 
 @dataclass(frozen=True)
@@ -135,13 +135,8 @@ def planned_windows(run: Mapping[str, Any], timeline: Timeline) -> list[PlannedW
     return windows
 
 
-def _is_timeout(kind: str) -> bool:
-    """Whether a failure kind is a client timeout, by its wording."""
-    return any(w in kind.lower() for w in _TIMEOUT_WORDS)
-
-
 def _timeouts(record: RequestSecond) -> int:
-    return sum(n for kind, n in record.failures.items() if _is_timeout(kind))
+    return sum(n for kind, n in record.failures.items() if is_timeout(kind))
 
 
 def interval_data(records: Sequence[RequestSecond]) -> list[IntervalData]:
@@ -165,7 +160,7 @@ def _timeout_count(counters: SecondCounters) -> np.ndarray:
     """Requests per second that failed by timing out (by the failure kind's wording)."""
     found = np.zeros(len(counters), dtype=np.int64)
     for kind, n in counters.failures_by_kind.items():
-        if _is_timeout(kind):
+        if is_timeout(kind):
             found += n
     return found
 

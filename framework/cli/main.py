@@ -7,7 +7,6 @@ Exit codes: 0 passed; 1 the run finished but a check or budget failed; 2 invalid
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from framework.cli.commands import DEFAULT_DEMO_SCENARIO, EXIT_OK, dispatch
 from framework.cli.store_commands import add_commands as add_store_commands
 from framework.converters import duration, fraction, integer, non_negative, port, positive
 from framework.errors import SwarmError
+from framework.suggestions import did_you_mean, nearest
 
 __all__ = ["build_parser", "main"]
 
@@ -32,9 +32,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         if "invalid choice" in message:
             word = message.split("'")[1] if "'" in message else ""
-            guess = difflib.get_close_matches(word, COMMANDS, n=1)
+            guess = nearest(word, COMMANDS)
             if guess:
-                message += f"; did you mean {guess[0]!r}?"
+                message += f"; {did_you_mean([guess])}"
         super().error(message)
 
 

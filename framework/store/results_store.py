@@ -49,7 +49,7 @@ from framework.store.records import HistoryPoint, RebuildResult, RunDetails, Run
 from framework.store.run_reader import iso_time, now_iso, read_folder
 from framework.store.state import STATE_FILE, read_state, write_state
 from framework.store.sync import sync_index
-from framework.suggestions import closest, unknown_text
+from framework.suggestions import closest, did_you_mean, unknown_text
 from framework.timeline.endpoints import OVERALL, request_name
 
 __all__ = ["METRICS", "ResultsStore", "UnknownRunError"]
@@ -61,7 +61,7 @@ class UnknownRunError(UsageError):
     def __init__(self, run_id: str, suggestions: tuple[str, ...], where: Path) -> None:
         self.run_id = run_id
         self.suggestions = suggestions
-        hint = f"; did you mean {' or '.join(map(repr, suggestions))}?" if suggestions else ""
+        hint = f"; {did_you_mean(suggestions)}" if suggestions else ""
         super().__init__(
             f"no run {run_id!r} in {where}{hint} (swarm runs list --out {where} lists them)"
         )

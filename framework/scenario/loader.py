@@ -27,8 +27,9 @@ from framework.scenario.templates import (
     compile_value,
     data_refs,
     string_leaves,
+    template_fields,
 )
-from framework.scenario.yaml_source import KeyPath, Located, YamlSyntaxError, load_located
+from framework.scenario.yaml_source import Located, YamlSyntaxError, load_located
 
 __all__ = ["HOST_ENV_VAR", "LoadedScenario", "load_budgets", "load_scenario"]
 
@@ -208,22 +209,8 @@ def _template_problems(
     """Compile every template in the raw data, so template errors show beside schema errors."""
     data_files = data.get("data")
     names = [str(k) for k in data_files] if isinstance(data_files, dict) else []
-    fields: list[tuple[KeyPath, Any]] = _mapping_fields(data, ("headers",))
-    for u, user in enumerate(_list(data.get("users"))):
-        if not isinstance(user, dict):
-            continue
-        fields += _mapping_fields(user, ("users", u, "headers"))
-        for r, req in enumerate(_list(user.get("requests"))):
-            if not isinstance(req, dict):
-                continue
-            base: KeyPath = ("users", u, "requests", r)
-            for key in ("path", "body", "json"):
-                if key in req:
-                    fields.append(((*base, key), req[key]))
-            fields += _mapping_fields(req, (*base, "query"))
-            fields += _mapping_fields(req, (*base, "headers"))
     problems = []
-    for path, value in fields:
+    for path, value in template_fields(data):
         try:
             if isinstance(value, str):
                 compile_value(value, data_names=names)
@@ -245,14 +232,6 @@ def _template_problems(
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _mapping_fields(owner: dict[str, Any], path: KeyPath) -> list[tuple[KeyPath, Any]]:
-    """``(path + (key,), value)`` for each entry of the mapping at ``owner[path[-1]]``."""
-    mapping = owner.get(str(path[-1]))
-    if not isinstance(mapping, dict):
-        return []
-    return [((*path, k), v) for k, v in mapping.items()]
 
 
 _DUPLICATE_USERS = "names must be unique"

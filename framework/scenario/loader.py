@@ -19,7 +19,7 @@ from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVari
 from framework.scenario.budgets import Budgets
 from framework.scenario.datafiles import read_rows
 from framework.scenario.interpolation import interpolate
-from framework.scenario.model import Scenario, UserSpec
+from framework.scenario.model import Scenario, UserSpec, host_url
 from framework.scenario.problems import format_path, problem_at, validation_problems
 from framework.scenario.templates import (
     TemplateError,
@@ -137,17 +137,11 @@ def load_scenario(
     problems.extend(_duplicate_user_problems(label, located, values.resolved))
 
     override = (host or env.get(HOST_ENV_VAR) or "").rstrip("/") or None
-    if override is not None and not override.startswith(("http://", "https://")):
-        where = "--host" if host else HOST_ENV_VAR
-        problems.append(
-            Problem(
-                label,
-                None,
-                None,
-                "host",
-                f"{where} must be an http:// or https:// URL, got {override!r}",
-            )
-        )
+    if override is not None:
+        try:
+            override = host_url(override, given_as="--host" if host else HOST_ENV_VAR)
+        except ValueError as exc:
+            problems.append(Problem(label, None, None, "host", str(exc)))
     needs_host = scenario is not None and any(u.host is None for u in scenario.users)
     if needs_host and require_host and not (override or scenario.host):
         message = (

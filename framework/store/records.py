@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from framework.scenario.metrics import FIGURE_FIELDS
 from framework.verdicts.results import Figure
 
 __all__ = [
@@ -29,7 +30,7 @@ __all__ = [
     "RunSummary",
 ]
 
-FIGURES = ("mean_ms", "median_ms", "p95_ms", "p99_ms", "throughput_rps", "error_rate")
+FIGURES = tuple(FIGURE_FIELDS.values())
 """The ``Figure`` fields of ``KeyFigures``: results.json's figure names, in column order."""
 
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from framework.errors import UsageError
 from framework.run.revision import git_revision
+from framework.scenario.metrics import FIGURE_FIELDS
 from framework.store.database import (
     SUMMARY_QUERY,
     IndexDatabase,
@@ -67,15 +68,11 @@ class UnknownRunError(UsageError):
         )
 
 
-# Metric names of ``history`` (and ``swarm history --metric``) to results.json figure names.
+# Metric names of ``history`` (and ``swarm history --metric``) to results.json figure names:
+# the key metrics, and ``median`` for p50.
 METRICS = {
-    "p50": "median_ms",
-    "median": "median_ms",
-    "p95": "p95_ms",
-    "p99": "p99_ms",
-    "mean": "mean_ms",
-    "throughput": "throughput_rps",
-    "error_rate": "error_rate",
+    metric: FIGURE_FIELDS["p50" if metric == "median" else metric]
+    for metric in ("p50", "median", "p95", "p99", "mean", "throughput", "error_rate")
 }
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from framework.scenario.metrics import FIGURE_FIELDS, KEY_METRICS, LATENCY_METRICS
 from framework.stats.estimators import Estimate, estimates
 from framework.stats.interval_data import IntervalColumns, IntervalData, columns_from_rows
 from framework.stats.precision import minimum_detectable_change, required_duration_s
@@ -53,8 +54,6 @@ __all__ = [
     "run_start_s",
     "steady_window",
 ]
-
-_METRICS = ("mean", "p50", "p95", "p99", "throughput", "error_rate")
 
 
 @dataclass(frozen=True)
@@ -248,7 +247,7 @@ def _endpoint(
     intervals = None
     if count and len(counters) >= 2:
         intervals = _columns(counters, rows)
-        found = estimates(intervals, _METRICS, confidence=settings.confidence)
+        found = estimates(intervals, KEY_METRICS, confidence=settings.confidence)
         quality = assess(
             intervals,
             metrics=("mean", "p95", "p99"),
@@ -288,12 +287,10 @@ def _endpoint(
         min_ms=hist.get_min_value() * ms if hist else None,
         max_ms=hist.get_max_value() * ms if hist else None,
         p90_ms=percentiles_us(hist, (90,))[0] * ms if hist else None,
-        mean_ms=Figure.from_estimate(found.get("mean"), ms),
-        median_ms=Figure.from_estimate(found.get("p50"), ms),
-        p95_ms=Figure.from_estimate(found.get("p95"), ms),
-        p99_ms=Figure.from_estimate(found.get("p99"), ms),
-        throughput_rps=Figure.from_estimate(found.get("throughput")),
-        error_rate=Figure.from_estimate(found.get("error_rate")),
+        **{
+            field: Figure.from_estimate(found.get(metric), ms if metric in LATENCY_METRICS else 1.0)
+            for metric, field in FIGURE_FIELDS.items()
+        },
         quality=quality_result,
         latency_buckets_ms=_buckets(hist),
     )

@@ -13,6 +13,7 @@ from typing import Literal
 
 from framework.scenario.budgets import BUDGET_METRICS, Budgets, LimitSet, ValidationRules
 from framework.scenario.grades import grade_rank
+from framework.scenario.metrics import KEY_METRICS, LATENCY_METRICS
 from framework.stats.estimators import Estimate
 from framework.stats.significance import adjust, compare_estimates
 from framework.timeline.endpoints import OVERALL, selects
@@ -34,7 +35,7 @@ __all__ = [
     "validate",
 ]
 
-COMPARED_METRICS = ("mean", "p50", "p95", "p99", "throughput", "error_rate")
+COMPARED_METRICS = KEY_METRICS
 
 
 def _limits(limits: LimitSet) -> list[tuple[str, float]]:
@@ -167,7 +168,7 @@ def find_knee(steps: Sequence[Window], budgets: Budgets | None) -> tuple[str | N
 
 def _unit(metric: str) -> float:
     """Estimates of latency are in µs; comparison rows, like all results, in ms."""
-    return 1.0 if metric in ("throughput", "error_rate") else 1 / 1000
+    return 1 / 1000 if metric in LATENCY_METRICS else 1.0
 
 
 def compare_windows(

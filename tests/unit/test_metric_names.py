@@ -6,6 +6,7 @@ import dataclasses
 import typing
 
 from framework.cli.store_commands import HISTORY_METRICS
+from framework.reports.formatting import COMPARED_UNITS
 from framework.scenario.budgets import BUDGET_METRICS
 from framework.scenario.metrics import FIGURE_FIELDS, KEY_METRICS, LATENCY_METRICS
 from framework.stats.metric_statistics import METRICS as ESTIMATOR_METRICS
@@ -36,3 +37,8 @@ def test_every_key_metric_is_estimated_compared_and_charted():
 def test_budgets_limit_figures_that_exist_and_latencies_are_the_ms_fields():
     assert {field for field, _kind, _unit in BUDGET_METRICS.values()} == set(FIGURE_FIELDS.values())
     assert set(LATENCY_METRICS) == {"mean", "p50", "p95", "p99"}
+
+
+def test_every_compared_metric_has_its_unit():
+    assert list(COMPARED_UNITS) == list(KEY_METRICS)
+    assert {COMPARED_UNITS[m] for m in LATENCY_METRICS} == {"ms"}

@@ -38,6 +38,8 @@ from enum import IntEnum
 from pathlib import Path
 from types import MappingProxyType
 
+from framework.suggestions import did_you_mean
+
 __all__ = [
     "EXIT_CODES",
     "ConfigError",
@@ -187,7 +189,7 @@ class UnknownRunError(UsageError):
         self.run_id = run_id
         self.suggestions = tuple(suggestions)
         self.reports_dir = reports_dir
-        hint = f"; did you mean {' or '.join(map(repr, suggestions))}?" if suggestions else ""
+        hint = f"; {did_you_mean(suggestions)}" if suggestions else ""
         super().__init__(
             f"no run {run_id!r} in {reports_dir}{hint} "
             f"(swarm runs list --out {reports_dir} lists them)",

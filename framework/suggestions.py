@@ -4,9 +4,13 @@ A mistyped run id, scenario, metric or request name should fail with the names t
 probably meant, not only "unknown". Run ids all share one shape (``<UTC time>-<scenario>``),
 so plain ``difflib.get_close_matches`` would call any two alike; ``closest`` keeps only
 the names nearly as close as the closest one, and falls back to names containing the text.
+A mistyped key or flag gets the one ``nearest`` name. Every message words the hint with
+``did_you_mean``, so no caller spells the phrase or its quoting again.
 
     >>> closest("chekout", ["checkout", "login", "search"])
     ('checkout',)
+    >>> nearest("wieght", ["name", "weight", "host"]), did_you_mean(["a", "b"])
+    ('weight', "did you mean 'a' or 'b'?")
     >>> unknown_text("scenario", "chekout", ["login", "checkout"])
     "unknown scenario 'chekout'; did you mean 'checkout'? (known: 'checkout', 'login')"
 """
@@ -14,10 +18,10 @@ the names nearly as close as the closest one, and falls back to names containing
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["closest", "unknown_text"]
+__all__ = ["closest", "did_you_mean", "nearest", "unknown_text"]
 
 
 def closest(given: str, known: list[str]) -> tuple[str, ...]:
@@ -34,13 +38,26 @@ def closest(given: str, known: list[str]) -> tuple[str, ...]:
     return tuple(close + containing[: 3 - len(close)])
 
 
+def nearest(given: str, known: Sequence[str]) -> str | None:
+    """The one name of ``known`` most like ``given``, if close enough to be a likely typo
+    (``difflib``'s ratio >= 0.6); for keys and flags, where one guess is the useful one."""
+    guess = difflib.get_close_matches(given, known, n=1, cutoff=0.6)
+    return guess[0] if guess else None
+
+
+def did_you_mean(names: Sequence[str], *, quote: bool = True) -> str:
+    """``did you mean 'a' or 'b'?``; ``quote=False`` for names that read as they are (flags)."""
+    shown = map(repr, names) if quote else names
+    return f"did you mean {' or '.join(shown)}?"
+
+
 def unknown_text(what: str, given: str, known: Iterable[str], where: Path | None = None) -> str:
     """``unknown <what> 'given' [in where]; did you mean …? (known: …)``, listing at most 12."""
     names = sorted(known)
     close = closest(given, names)
     text = f"unknown {what} {given!r}" + (f" in {where}" if where else "")
     if close:
-        text += f"; did you mean {' or '.join(map(repr, close))}?"
+        text += f"; {did_you_mean(close)}"
     if not names:
         return text + " (nothing indexed yet)"
     shown = ", ".join(map(repr, names[:12])) + (", ..." if len(names) > 12 else "")

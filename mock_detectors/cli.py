@@ -14,7 +14,6 @@ This is the only module that turns errors into exit codes.
 from __future__ import annotations
 
 import argparse
-import difflib
 import logging
 import os
 import sys
@@ -23,6 +22,7 @@ from typing import NoReturn, TextIO
 
 from framework.converters import positive
 from framework.errors import SwarmError
+from framework.suggestions import did_you_mean, nearest
 from mock_detectors.config import describe_detector
 from mock_detectors.loader import DEFAULT_CONFIG_PATH, load_config
 from mock_detectors.service import Listener, Service, plan_listeners
@@ -43,9 +43,9 @@ class _Parser(argparse.ArgumentParser):
         if message.startswith("unrecognized arguments:"):
             flags = [o for action in self._actions for o in action.option_strings]
             for word in message.split(":", 1)[1].split():
-                near = difflib.get_close_matches(word.split("=")[0], flags, n=1)
+                near = nearest(word.split("=")[0], flags)
                 if near:
-                    message += f" (did you mean {near[0]}?)"
+                    message += f" ({did_you_mean([near], quote=False)})"
                     break
         super().error(message)
 

@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from framework.errors import DetectorConfigError, Problem
-from framework.scenario.problems import allowed_keys, locate, nearest, problem_at, union_tags
+from framework.scenario.problems import allowed_keys, locate, problem_at, union_tags
 from framework.scenario.yaml_source import Located, YamlSyntaxError, load_located
+from framework.suggestions import did_you_mean, nearest
 from mock_detectors.config import MocksConfig
 
 __all__ = ["DEFAULT_CONFIG_PATH", "DetectorConfigError", "load_config", "parse_config"]
@@ -91,7 +92,7 @@ def _problem(error: ErrorDetails, located: Located, filename: str) -> Problem:
         message = f"unknown field {loc[-1]!r}"
         near = nearest(str(loc[-1]), allowed)
         if near:
-            message += f"; did you mean {near!r}?"
+            message += f"; {did_you_mean([near])}"
         if allowed:
             message += f" allowed: {', '.join(allowed)}"
     elif kind == "missing":

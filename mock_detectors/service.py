@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import ipaddress
 import logging
 import multiprocessing
@@ -25,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from framework.errors import ConfigError, RunError
+from framework.suggestions import did_you_mean, nearest
 from mock_detectors.config import DetectorConfig, MocksConfig
 from mock_detectors.detector import DetectorApp
 from mock_detectors.faults import FaultBoard
@@ -79,8 +79,8 @@ def plan_listeners(
         if unknown:
             hints = []
             for name in unknown:
-                near = difflib.get_close_matches(name, names, n=1)
-                hints.append(f"{name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+                near = nearest(name, names)
+                hints.append(f"{name!r}" + (f" ({did_you_mean([near])})" if near else ""))
             raise ConfigError(
                 f"--only names unknown detector(s) {', '.join(hints)}; "
                 f"the config has: {', '.join(names)}",

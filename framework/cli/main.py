@@ -10,7 +10,6 @@ budget failed; 2 invalid input (scenario, flags, config); 3 the run itself could
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from framework.cli.commands import DEFAULT_DEMO_SCENARIO, dispatch
 from framework.cli.store_commands import add_commands as add_store_commands
 from framework.converters import duration, fraction, integer, non_negative, port, positive
 from framework.errors import ExitCode, SwarmError, exit_code_for
+from framework.suggestions import did_you_mean, nearest
 
 __all__ = ["build_parser", "main"]
 
@@ -35,9 +35,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         if "invalid choice" in message:
             word = message.split("'")[1] if "'" in message else ""
-            guess = difflib.get_close_matches(word, COMMANDS, n=1)
+            guess = nearest(word, COMMANDS)
             if guess:
-                message += f"; did you mean {guess[0]!r}?"
+                message += f"; {did_you_mean([guess])}"
         super().error(message)
 
 

@@ -20,6 +20,7 @@ from framework.run.folder import read_run_record
 from framework.store.history import format_value, render_trend, trend
 from framework.store.records import KeyFigures, RunDetails, RunSummary
 from framework.store.results_store import METRICS, ResultsStore
+from framework.timeline.endpoints import OVERALL
 
 __all__ = [
     "COMMANDS",
@@ -79,7 +80,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     )
     history.add_argument("scenario", help="scenario name (as in 'swarm runs list')")
     history.add_argument(
-        "--name", default="overall", help="request name or key like 'GET /item' (default overall)"
+        "--name", default=OVERALL, help=f"request name or key like 'GET /item' (default {OVERALL})"
     )
     history.add_argument("--metric", choices=HISTORY_METRICS, default="p95", help="default p95")
     history.add_argument("--rows", type=positive, default=30, help="table rows (default 30)")

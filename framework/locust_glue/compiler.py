@@ -41,6 +41,7 @@ from framework.scenario.templates import (
     data_refs,
     is_template,
     string_leaves,
+    template_fields,
 )
 
 __all__ = ["CompiledScenario", "RequestTimeout", "compile_scenario"]
@@ -132,16 +133,8 @@ def _user_class(
 
 def _data_files_read(scenario_headers: Mapping[str, str], user: UserSpec) -> set[str]:
     """Names of the data files this kind of user's templates read."""
-    texts: list[str] = [*scenario_headers.values(), *user.headers.values()]
-    for req in user.requests:
-        texts += [
-            req.path,
-            *req.headers.values(),
-            *string_leaves(req.query),
-            *string_leaves(req.json_body),
-        ]
-        if req.body is not None:
-            texts.append(req.body)
+    written = {"headers": dict(scenario_headers), "users": [user.model_dump(by_alias=True)]}
+    texts = [text for _path, value in template_fields(written) for text in string_leaves(value)]
     return {name for text in texts for name, _column in data_refs(text)}
 
 

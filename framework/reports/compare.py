@@ -39,6 +39,7 @@ from framework.reports.formatting import (
 from framework.reports.html_templates import render_page
 from framework.reports.markdown import ICONS, MAX_BYTES, escape_markdown, markdown_table
 from framework.verdicts.builder import ReportOptions, RunData, build_results
+from framework.timeline.endpoints import OVERALL
 from framework.verdicts.results import ComparisonRow, Results
 from framework.run.folder import RunRecord
 from framework.verdicts.rules import compare_windows
@@ -174,7 +175,7 @@ def _forest_lines(lines: list[ComparedLine]) -> tuple[list[ComparedLine], int]:
         return lines, 0
 
     def rank(i: int) -> tuple[bool, int, int]:
-        return lines[i].scope != "overall", VERDICT_ORDER[lines[i].worst], i
+        return lines[i].scope != OVERALL, VERDICT_ORDER[lines[i].worst], i
 
     ranked = sorted(range(len(lines)), key=rank)
     keep = set(ranked[:_FOREST_ROWS])

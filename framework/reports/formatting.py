@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+from framework.scenario.metrics import LATENCY_METRICS
 from framework.verdicts.results import ComparisonRow, Figure
 
 __all__ = [
@@ -30,14 +31,7 @@ __all__ = [
     "format_value",
 ]
 
-COMPARED_UNITS = {
-    "mean": "ms",
-    "p50": "ms",
-    "p95": "ms",
-    "p99": "ms",
-    "throughput": "req/s",
-    "error_rate": "%",
-}
+COMPARED_UNITS = {**dict.fromkeys(LATENCY_METRICS, "ms"), "throughput": "req/s", "error_rate": "%"}
 """The unit ``format_value`` takes for each metric a comparison row can have."""
 
 VERDICT_ORDER = {"regression": 0, "improvement": 1, "no detectable change": 2}

@@ -22,6 +22,7 @@ from framework.reports.formatting import (
     format_time,
     format_value,
 )
+from framework.timeline.endpoints import OVERALL, selects
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, EndpointResult, Results
 
 __all__ = [
@@ -54,8 +55,8 @@ _CAPS = {"requests": 40, "budgets": 40, "comparison": 30, "steps": 20, "lines": 
 def budgets_for(endpoint: EndpointResult, results: Results) -> list[BudgetVerdict]:
     """The budget verdicts judged on this endpoint (``overall`` ones for ``Aggregated``)."""
     if endpoint is results.baseline.overall:
-        return [b for b in results.budgets if b.scope == "overall"]
-    return [b for b in results.budgets if b.scope in (endpoint.key, endpoint.name)]
+        return [b for b in results.budgets if b.scope == OVERALL]
+    return [b for b in results.budgets if selects(b.scope, endpoint.method, endpoint.name)]
 
 
 def escape_markdown(text: object, limit: int = 300) -> str:

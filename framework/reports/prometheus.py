@@ -25,11 +25,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from framework.scenario.grades import grade_rank
+from framework.timeline.endpoints import AGGREGATED
 from framework.verdicts.results import EndpointResult, Figure, Results
 
 __all__ = ["render_prometheus"]
 
-_GRADES = {"pass": 0, "warn": 1, "fail": 2}
 _BUDGETS = {"pass": 1, "fail": 0, "inconclusive": -1}
 _VERDICTS = {"passed": 1, "failed": 0, "inconclusive": -1}
 _CHANGES = {"improvement": 1, "no detectable change": 0, "regression": -1}
@@ -130,7 +131,7 @@ def _endpoints(out: _Exposition, endpoints: Iterable[tuple[Labels, EndpointResul
                     value)  # fmt: skip
         _figure(out, "swarm_throughput_rps", labels, e.throughput_rps)
         _figure(out, "swarm_error_ratio", labels, e.error_rate)
-        out.add("swarm_quality_grade", labels, _GRADES[e.quality.grade])
+        out.add("swarm_quality_grade", labels, grade_rank(e.quality.grade))
 
 
 def _declare(out: _Exposition) -> None:
@@ -185,7 +186,7 @@ def render_prometheus(results: Results) -> str:
     window = results.baseline
     out.add("swarm_window_seconds", {}, window.duration_s)
     out.add("swarm_window_users", {}, window.users)
-    overall = ({"method": "", "name": "Aggregated"}, window.overall)
+    overall = ({"method": "", "name": AGGREGATED}, window.overall)
     _endpoints(out, [overall, *(({"method": e.method, "name": e.name}, e)
                                 for e in window.endpoints)])  # fmt: skip
     for b in results.budgets:

@@ -9,6 +9,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from framework.scenario.grades import GradeName
+from framework.scenario.metrics import FIGURE_FIELDS
+
 __all__ = [
     "BUDGET_METRICS",
     "Budgets",
@@ -46,14 +49,15 @@ Percent = Annotated[
     ),
 ]
 
-# metric name → (results field, kind): "upper" limits must not be exceeded, "lower" must be met.
+# budget key → (results field, kind, unit): "upper" limits must not be exceeded, "lower" must
+# be met. In the order budget verdicts are listed.
 BUDGET_METRICS: dict[str, tuple[str, Literal["upper", "lower"], str]] = {
-    "p50_ms": ("median_ms", "upper", "ms"),
-    "p95_ms": ("p95_ms", "upper", "ms"),
-    "p99_ms": ("p99_ms", "upper", "ms"),
-    "mean_ms": ("mean_ms", "upper", "ms"),
-    "error_rate": ("error_rate", "upper", ""),
-    "min_throughput": ("throughput_rps", "lower", "rps"),
+    "p50_ms": (FIGURE_FIELDS["p50"], "upper", "ms"),
+    "p95_ms": (FIGURE_FIELDS["p95"], "upper", "ms"),
+    "p99_ms": (FIGURE_FIELDS["p99"], "upper", "ms"),
+    "mean_ms": (FIGURE_FIELDS["mean"], "upper", "ms"),
+    "error_rate": (FIGURE_FIELDS["error_rate"], "upper", ""),
+    "min_throughput": (FIGURE_FIELDS["throughput"], "lower", "rps"),
 }
 
 
@@ -89,7 +93,5 @@ class ValidationRules(_Model):
 
     min_samples: int = Field(1000, ge=0, description="Requests in the analysed window.")
     max_ci_half_width: Percent = Field(0.10, description="Relative half-width of p95's CI.")
-    min_quality: Literal["pass", "warn", "fail"] = Field(
-        "warn", description="Worst data-quality grade still accepted."
-    )
+    min_quality: GradeName = Field("warn", description="Worst data-quality grade still accepted.")
     max_error_rate: Percent = Field(0.05, description="Highest acceptable error rate.")

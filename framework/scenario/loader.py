@@ -19,7 +19,13 @@ from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVari
 from framework.scenario.budgets import Budgets
 from framework.scenario.datafiles import read_rows
 from framework.scenario.interpolation import interpolate, mask_secrets, mask_url_password
-from framework.scenario.model import DUPLICATE_USER_NAMES, SECRETS_CONTEXT, Scenario, UserSpec
+from framework.scenario.model import (
+    DUPLICATE_USER_NAMES,
+    SECRETS_CONTEXT,
+    Scenario,
+    UserSpec,
+    host_url,
+)
 from framework.scenario.problems import format_path, problem_at, validation_problems
 from framework.scenario.templates import (
     TemplateError,
@@ -27,8 +33,9 @@ from framework.scenario.templates import (
     compile_value,
     data_refs,
     string_leaves,
+    template_fields,
 )
-from framework.scenario.yaml_source import KeyPath, Located, YamlSyntaxError, load_located
+from framework.scenario.yaml_source import Located, YamlSyntaxError, load_located
 
 __all__ = [
     "HOST_ENV_VAR",
@@ -186,17 +193,11 @@ def _checked(
     problems.extend(_duplicate_user_problems(label, located, values.resolved))
 
     override = (host or env.get(HOST_ENV_VAR) or "").rstrip("/") or None
-    if override is not None and not override.startswith(("http://", "https://")):
-        where = "--host" if host else HOST_ENV_VAR
-        problems.append(
-            Problem(
-                label,
-                None,
-                None,
-                "host",
-                f"{where} must be an http:// or https:// URL, got {override!r}",
-            )
-        )
+    if override is not None:
+        try:
+            override = host_url(override, given_as="--host" if host else HOST_ENV_VAR)
+        except ValueError as exc:
+            problems.append(Problem(label, None, None, "host", str(exc)))
     needs_host = scenario is not None and any(u.host is None for u in scenario.users)
     if needs_host and require_host and not (override or scenario.host):
         message = (
@@ -262,22 +263,8 @@ def _template_problems(
     """Compile every template in the raw data, so template errors show beside schema errors."""
     data_files = data.get("data")
     names = [str(k) for k in data_files] if isinstance(data_files, dict) else []
-    fields: list[tuple[KeyPath, Any]] = _mapping_fields(data, ("headers",))
-    for u, user in enumerate(_list(data.get("users"))):
-        if not isinstance(user, dict):
-            continue
-        fields += _mapping_fields(user, ("users", u, "headers"))
-        for r, req in enumerate(_list(user.get("requests"))):
-            if not isinstance(req, dict):
-                continue
-            base: KeyPath = ("users", u, "requests", r)
-            for key in ("path", "body", "json"):
-                if key in req:
-                    fields.append(((*base, key), req[key]))
-            fields += _mapping_fields(req, (*base, "query"))
-            fields += _mapping_fields(req, (*base, "headers"))
     problems = []
-    for path, value in fields:
+    for path, value in template_fields(data):
         try:
             if isinstance(value, str):
                 compile_value(value, data_names=names)
@@ -299,14 +286,6 @@ def _template_problems(
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _mapping_fields(owner: dict[str, Any], path: KeyPath) -> list[tuple[KeyPath, Any]]:
-    """``(path + (key,), value)`` for each entry of the mapping at ``owner[path[-1]]``."""
-    mapping = owner.get(str(path[-1]))
-    if not isinstance(mapping, dict):
-        return []
-    return [((*path, k), v) for k, v in mapping.items()]
 
 
 def _duplicate_users_error(error: ErrorDetails) -> bool:

@@ -53,6 +53,7 @@ __all__ = [
     "ThinkTime",
     "UserSpec",
     "WaveLoad",
+    "host_url",
 ]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -318,10 +319,24 @@ class UserSpec(_Model):
 
 
 def _check_url(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise ValueError(f"host must be an http:// or https:// URL, got {value!r}")
+    return None if value is None else host_url(value)
+
+
+_HOST_URL = re.compile(r"^https?://[^/\s]+")
+
+
+def host_url(value: str, *, given_as: str = "host") -> str:
+    """``value`` as a target base URL, without trailing slashes; ``ValueError`` unless it is
+    ``http://`` or ``https://`` and a host.
+
+    The one rule for every way a target is given (a scenario's or a user's ``host``,
+    ``--host``, ``$SWARM_HOST``); ``given_as`` names the way in the message.
+
+    >>> host_url("http://api:8001/")
+    'http://api:8001'
+    """
+    if not _HOST_URL.match(value):
+        raise ValueError(f"{given_as} must be an http:// or https:// URL, got {value!r}")
     return value.rstrip("/")
 
 

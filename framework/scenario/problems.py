@@ -10,13 +10,10 @@ it lives here once; each loader keeps only its own wording.
 
     >>> format_path(("users", 0, "requests", 2, "path"))
     'users[0].requests[2].path'
-    >>> nearest("wieght", ["name", "weight", "host"])
-    'weight'
 """
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Iterable
@@ -27,12 +24,12 @@ from pydantic_core import ErrorDetails
 
 from framework.errors import Problem
 from framework.scenario.yaml_source import KeyPath, Located
+from framework.suggestions import did_you_mean, nearest
 
 __all__ = [
     "allowed_keys",
     "format_path",
     "locate",
-    "nearest",
     "problem_at",
     "union_tags",
     "validation_problems",
@@ -58,12 +55,6 @@ def problem_at(
     """A problem at ``path`` (or its nearest ancestor in the file); ``key`` points at the key."""
     line, col = located.position(path, prefer_key=key) or (None, None)
     return Problem(label, line, col, format_path(path), message)
-
-
-def nearest(key: str, allowed: list[str]) -> str | None:
-    """The allowed key most like ``key``, if any is close enough to be a likely typo."""
-    guess = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    return guess[0] if guess else None
 
 
 _MISSING = object()
@@ -223,7 +214,7 @@ def validation_problems(
             key = str(path[-1])
             allowed = allowed_keys(root, loc[:-1], tag)
             guess = nearest(key, allowed)
-            hint = f"; did you mean {guess!r}?" if guess else "."
+            hint = f"; {did_you_mean([guess])}" if guess else "."
             listing = f" Allowed: {', '.join(allowed)}." if allowed else ""
             message = f"unknown key {key!r}{hint}{listing}"
             problems.append(problem_at(label, located, path, message, key=True))

@@ -24,9 +24,12 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from framework.scenario.datafiles import DataSource
+from framework.scenario.yaml_source import KeyPath
 
 __all__ = [
     "HELPERS",
+    "MAPPING_TEMPLATE_KEYS",
+    "REQUEST_TEMPLATE_KEYS",
     "RenderContext",
     "TemplateError",
     "compile_tree",
@@ -34,6 +37,7 @@ __all__ = [
     "data_refs",
     "is_template",
     "string_leaves",
+    "template_fields",
 ]
 
 _TEXT_ALPHABET = string.ascii_letters + string.digits + "      "
@@ -72,6 +76,52 @@ class TemplateError(ValueError):
 
 _ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 _ENV.globals.update(HELPERS)
+
+
+REQUEST_TEMPLATE_KEYS = ("path", "body", "json")
+"""Request fields that are one template each (``json`` one per string leaf)."""
+
+MAPPING_TEMPLATE_KEYS = ("query", "headers")
+"""Request fields whose every value is a template; scenario and users hold ``headers`` too."""
+
+
+def template_fields(data: Mapping[str, Any]) -> list[tuple[KeyPath, Any]]:
+    """Every field of scenario data (as written, keys as in YAML) that may hold templates,
+    with its key path: each header of the scenario, of a users entry and of a request, each
+    query value, and a request's path, body and json.
+
+    The loader compiles these to report template errors in place, and the compiler reads
+    them to know which data files a user draws from; both take the fields from here, so a
+    field that holds templates holds them for both.
+
+    >>> template_fields({"headers": {"A": "x"}, "users": [{"requests": [{"path": "/p"}]}]})
+    [(('headers', 'A'), 'x'), (('users', 0, 'requests', 0, 'path'), '/p')]
+    """
+    fields = _mapping_fields(data, ("headers",))
+    for u, user in enumerate(_list(data.get("users"))):
+        if not isinstance(user, Mapping):
+            continue
+        fields += _mapping_fields(user, ("users", u, "headers"))
+        for r, req in enumerate(_list(user.get("requests"))):
+            if not isinstance(req, Mapping):
+                continue
+            base: KeyPath = ("users", u, "requests", r)
+            fields += [((*base, key), req[key]) for key in REQUEST_TEMPLATE_KEYS if key in req]
+            for key in MAPPING_TEMPLATE_KEYS:
+                fields += _mapping_fields(req, (*base, key))
+    return fields
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _mapping_fields(owner: Mapping[str, Any], path: KeyPath) -> list[tuple[KeyPath, Any]]:
+    """``(path + (key,), value)`` for each entry of the mapping at ``owner[path[-1]]``."""
+    mapping = owner.get(str(path[-1]))
+    if not isinstance(mapping, Mapping):
+        return []
+    return [((*path, k), v) for k, v in mapping.items()]
 
 
 def string_leaves(value: Any) -> list[str]:

@@ -26,17 +26,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 
+from framework.scenario.grades import Grade, worst
 from framework.stats.estimators import DEPENDENCE_RATIO, MIN_BATCHES, Estimate, estimates
 from framework.stats.interval_data import Intervals, as_columns
 from framework.stats.significance import compare
 
 __all__ = [
     "Check",
-    "Grade",
     "Quality",
     "assess",
     "check_dependence",
@@ -47,19 +46,6 @@ __all__ = [
     "check_tail_support",
     "grade",
 ]
-
-
-class Grade(StrEnum):
-    """How much a figure can be trusted; ordered pass < warn < fail."""
-
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
-
-    @property
-    def rank(self) -> int:
-        """0 for pass, 1 for warn, 2 for fail: compare grades by this."""
-        return ("pass", "warn", "fail").index(self.value)
 
 
 @dataclass(frozen=True)
@@ -88,8 +74,7 @@ class Quality:
 def grade(checks: Iterable[Check]) -> Quality:
     """Combine checks: the grade is the worst of them (pass when there are none)."""
     checks = tuple(checks)
-    worst = max((c.grade for c in checks), key=lambda g: g.rank, default=Grade.PASS)
-    return Quality(worst, checks)
+    return Quality(worst(c.grade for c in checks), checks)
 
 
 def _percent(x: float) -> str:
@@ -240,10 +225,10 @@ def check_load_generator(
         share = missing_intervals / expected_intervals if expected_intervals > 0 else 1.0
         parts.append(f"{missing_intervals} worker intervals missing ({_percent(share)})")
         grades.append(Grade.FAIL if share > missing_fail else Grade.WARN)
-    worst = max(grades, key=lambda g: g.rank)
-    if worst != Grade.PASS:
+    found = worst(grades)
+    if found != Grade.PASS:
         parts.append("latencies may include load-generator delay; add workers")
-    return Check("load generator", worst, "; ".join(parts))
+    return Check("load generator", found, "; ".join(parts))
 
 
 def check_errors(

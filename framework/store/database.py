@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import StoreError
-from framework.store.records import FIGURES, OVERALL, Estimate, KeyFigures, RunSummary
+from framework.store.records import FIGURES, KeyFigures, RunSummary
+from framework.timeline.endpoints import OVERALL
+from framework.verdicts.results import Figure
 
 __all__ = [
     "BUSY_TIMEOUT_S",
@@ -238,8 +240,8 @@ def key_figures(row: sqlite3.Row) -> KeyFigures:
     """A ``figures`` row as ``KeyFigures``; the name is read from ``f_name`` when the row
     was joined to ``runs`` (whose columns would otherwise hide it)."""
 
-    def estimate(figure: str) -> Estimate:
-        return Estimate(row[figure], row[f"{figure}_low"], row[f"{figure}_high"])
+    def stored(figure: str) -> Figure:
+        return Figure(row[figure], row[f"{figure}_low"], row[f"{figure}_high"])
 
     keys = row.keys()
     return KeyFigures(
@@ -247,7 +249,7 @@ def key_figures(row: sqlite3.Row) -> KeyFigures:
         count=row["count"],
         failures=row["failures"],
         grade=row["grade"],
-        **{figure: estimate(figure) for figure in FIGURES},
+        **{figure: stored(figure) for figure in FIGURES},
     )
 
 

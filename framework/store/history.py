@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from framework.store.records import HistoryPoint
 from framework.store.results_store import METRICS
+from framework.timeline.endpoints import OVERALL
 
 __all__ = ["Shift", "Trend", "format_value", "render_trend", "sparkline", "trend"]
 
@@ -81,7 +82,7 @@ def trend(
     *,
     metric: str = "p95",
     scenario: str = "",
-    name: str = "overall",
+    name: str = OVERALL,
     max_pvalue: float | None = None,
     min_magnitude: float = 0.0,
 ) -> Trend:

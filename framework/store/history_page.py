@@ -32,6 +32,7 @@ from framework.store.history import HIGHER_IS_BETTER, Trend, trend
 from framework.store.records import RunSummary
 from framework.store.results_store import ResultsStore
 from framework.store.trend_chart import trend_chart, unit_of
+from framework.timeline.endpoints import OVERALL
 
 __all__ = [
     "MULTIPLES",
@@ -100,10 +101,10 @@ def write_history_page(
     multiples = []
     for metric in MULTIPLES:
         try:
-            points = store.history(history.scenario, "overall", metric)
+            points = store.history(history.scenario, OVERALL, metric)
         except SwarmError:  # no overall figures of this scenario: skip the small multiple
             continue
-        multiples.append(trend(points, metric=metric, scenario=history.scenario, name="overall"))
+        multiples.append(trend(points, metric=metric, scenario=history.scenario, name=OVERALL))
     stamp = created_at or datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     page = render_history_html(history, runs=runs, multiples=multiples, created_at=stamp)
     target = Path(path) if path is not None else default_path(store.reports_dir, history.scenario)

@@ -7,7 +7,7 @@ to how the index stores a run never reaches the code that only shows one.
 Example::
 
     figures = KeyFigures("overall", count=3000, failures=0, grade="pass",
-                         **{f: Estimate(None, None, None) for f in FIGURES})
+                         **{f: Figure(None, None, None) for f in FIGURES})
     figures.p95_ms.value is None      # True: not computed
 """
 
@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from framework.scenario.metrics import FIGURE_FIELDS
+from framework.verdicts.results import Figure
+
 __all__ = [
     "FIGURES",
-    "OVERALL",
-    "Estimate",
     "HistoryPoint",
     "KeyFigures",
     "RebuildResult",
@@ -29,19 +30,8 @@ __all__ = [
     "RunSummary",
 ]
 
-OVERALL = "overall"
-"""The name of the key figures of all requests together (``KeyFigures.name``)."""
-
-FIGURES = ("mean_ms", "median_ms", "p95_ms", "p99_ms", "throughput_rps", "error_rate")
-"""The ``Estimate`` fields of ``KeyFigures``: results.json's figure names, in column order."""
-
-
-class Estimate(NamedTuple):
-    """A figure and its confidence interval; any part is ``None`` when it was not computed."""
-
-    value: float | None
-    low: float | None
-    high: float | None
+FIGURES = tuple(FIGURE_FIELDS.values())
+"""The ``Figure`` fields of ``KeyFigures``: results.json's figure names, in column order."""
 
 
 class HistoryPoint(NamedTuple):
@@ -56,17 +46,20 @@ class HistoryPoint(NamedTuple):
 
 @dataclass(frozen=True)
 class KeyFigures:
-    """The key figures of one request name (``overall`` for all together) in a run's baseline."""
+    """The key figures of one request name (``overall`` for all together) in a run's baseline.
+
+    Each is results.json's ``Figure`` with only what the index keeps: value and interval.
+    """
 
     name: str
     count: int
     failures: int
-    mean_ms: Estimate
-    median_ms: Estimate
-    p95_ms: Estimate
-    p99_ms: Estimate
-    throughput_rps: Estimate
-    error_rate: Estimate
+    mean_ms: Figure
+    median_ms: Figure
+    p95_ms: Figure
+    p99_ms: Figure
+    throughput_rps: Figure
+    error_rate: Figure
     grade: str | None
 
 

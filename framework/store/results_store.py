@@ -37,6 +37,7 @@ from typing import Any
 
 from framework.errors import StoreError, UnknownRunError, UsageError
 from framework.run.revision import git_revision
+from framework.scenario.metrics import FIGURE_FIELDS
 from framework.store.database import (
     SUMMARY_QUERY,
     IndexDatabase,
@@ -44,24 +45,21 @@ from framework.store.database import (
     run_summary,
     upsert_run,
 )
-from framework.store.records import OVERALL, HistoryPoint, RebuildResult, RunDetails, RunSummary
+from framework.store.records import HistoryPoint, RebuildResult, RunDetails, RunSummary
 from framework.store.run_reader import iso_time, now_iso, read_folder
 from framework.store.state import STATE_FILE, read_state, write_state
 from framework.store.sync import sync_index
 from framework.suggestions import closest, unknown_text
+from framework.timeline.endpoints import OVERALL, request_name
 
 __all__ = ["METRICS", "ResultsStore"]
 
 
-# Metric names of ``history`` (and ``swarm history --metric``) to results.json figure names.
+# Metric names of ``history`` (and ``swarm history --metric``) to results.json figure names:
+# the key metrics, and ``median`` for p50.
 METRICS = {
-    "p50": "median_ms",
-    "median": "median_ms",
-    "p95": "p95_ms",
-    "p99": "p99_ms",
-    "mean": "mean_ms",
-    "throughput": "throughput_rps",
-    "error_rate": "error_rate",
+    metric: FIGURE_FIELDS["p50" if metric == "median" else metric]
+    for metric in ("p50", "median", "p95", "p99", "mean", "throughput", "error_rate")
 }
 
 
@@ -374,7 +372,7 @@ def _match_name(name: str, names: list[str], scenario: str) -> str:
     """``name`` as stored: exact, else the one key whose request name (after the method) it is."""
     if name in names:
         return name
-    matches = [key for key in names if key.split(" ", 1)[-1] == name]
+    matches = [key for key in names if request_name(key) == name]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:

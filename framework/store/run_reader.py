@@ -24,7 +24,8 @@ from typing import Any
 
 from framework.errors import ReportError
 from framework.run.folder import RUN_FILE, read_run_record
-from framework.store.records import FIGURES, OVERALL
+from framework.store.records import FIGURES
+from framework.timeline.endpoints import OVERALL, endpoint_key
 
 __all__ = [
     "folder_signature",
@@ -62,11 +63,13 @@ def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     }
     window = (results or {}).get("baseline") or {}
     figures = []
-    if isinstance(window.get("overall"), dict):
-        figures.append(_figure_row(OVERALL, window["overall"]))
+    if isinstance(window.get(OVERALL), dict):
+        figures.append(_figure_row(OVERALL, window[OVERALL]))
     for endpoint in window.get("endpoints") or ():
         if isinstance(endpoint, dict):
-            key = endpoint.get("key") or f"{endpoint.get('method', '')} {endpoint.get('name')}"
+            key = endpoint.get("key") or endpoint_key(
+                str(endpoint.get("method") or ""), str(endpoint.get("name"))
+            )
             figures.append(_figure_row(key.strip(), endpoint))
     return row, figures
 

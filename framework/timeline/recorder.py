@@ -40,6 +40,7 @@ __all__ = [
     "SecondRecorder",
     "TimelineMerger",
     "failure_kind",
+    "is_timeout",
 ]
 
 
@@ -177,9 +178,22 @@ def failure_kind(exception: object, status_code: int | None = None) -> str | Non
         return "expectation"
     if status_code is not None and status_code >= 400:
         return f"HTTP {status_code}"
-    if isinstance(exception, TimeoutError) or "timeout" in cls.lower():
+    if isinstance(exception, TimeoutError) or is_timeout(cls):
         return TIMEOUT
     return cls
+
+
+def is_timeout(kind: str) -> bool:
+    """Whether a failure kind (or an exception's class name) means a client timeout.
+
+    By wording, not only ``kind == TIMEOUT``: ``failure_kind`` turns every timeout it
+    recognises into ``TIMEOUT``, but a timeline may carry other words for one (``"timed
+    out"``, ``"ReadTimeout"``), and a timed-out request must count as one wherever read.
+
+    >>> is_timeout(TIMEOUT), is_timeout("ReadTimeout"), is_timeout("HTTP 504")
+    (True, True, False)
+    """
+    return any(word in kind.lower() for word in _TIMEOUT_WORDS)
 
 
 @dataclass(frozen=True)
@@ -320,4 +334,5 @@ def _index_constants() -> tuple[int, int, int, int]:
 
 PAYLOAD_VERSION = 1
 TIMEOUT = "timeout"
+_TIMEOUT_WORDS = (TIMEOUT, "timed out")
 _SUB_BUCKET_MASK, _BUCKET_SHIFT, _HALF_COUNT_MAGNITUDE, _HALF_COUNT = _index_constants()

@@ -55,10 +55,10 @@ from framework.timeline.codec import (
     rows_from_blobs,
     sum_blobs,
 )
+from framework.timeline.endpoints import AGGREGATED, endpoint_key, selects, split_endpoint_key
 from framework.timeline.histograms import BucketRows
 
 __all__ = [
-    "AGGREGATED",
     "FILE_NAME",
     "FORMAT",
     "HISTOGRAM_HIGHEST_US",
@@ -120,7 +120,7 @@ class RequestSecond:
     @property
     def key(self) -> str:
         """Locust's way to name an endpoint: ``"POST /detect"`` (just the name if no method)."""
-        return f"{self.method} {self.name}" if self.method else self.name
+        return endpoint_key(self.method, self.name)
 
     @property
     def failure_count(self) -> int:
@@ -293,9 +293,6 @@ class Second:
         return sum(r.failure_count for r in self.requests)
 
 
-AGGREGATED = "Aggregated"
-
-
 @dataclass(frozen=True)
 class Timeline:
     """A read timeline: closed seconds in time order, plus what the reader noticed.
@@ -347,9 +344,7 @@ class Timeline:
         """The endpoint ``name`` selects, if it selects exactly one; else ``None``."""
         if name is None:
             return None
-        found = [
-            (m, n) for m, n in self._by_endpoint() if n == name or (f"{m} {n}" if m else n) == name
-        ]
+        found = [(m, n) for m, n in self._by_endpoint() if selects(name, m, n)]
         return found[0] if len(found) == 1 else None
 
     @property
@@ -363,11 +358,15 @@ class Timeline:
 
     def endpoint(self, key: str) -> tuple[str, str]:
         """The ``(method, name)`` of a key such as ``"POST /detect"`` (a bare name: no method)."""
-        return _split_key(key, self.endpoints())
+        return split_endpoint_key(key, self.endpoints())
 
     def names(self) -> list[str]:
         """Every endpoint key seen (``"POST /detect"``), sorted."""
-        return sorted({f"{m} {n}" if m else n for m, n in self._by_endpoint()})
+        return sorted({endpoint_key(m, n) for m, n in self._by_endpoint()})
+
+    def _method_and_name(self, name: str | None) -> tuple[str, str]:
+        """The ``(method, name)`` a selection is labelled with: ``AGGREGATED`` for all."""
+        return ("", AGGREGATED) if name is None else split_endpoint_key(name, self.endpoints())
 
     def endpoints(self) -> list[tuple[str, str]]:
         """Every ``(method, name)`` seen, sorted."""
@@ -397,7 +396,7 @@ class Timeline:
 
         Its ``histogram`` is the merged histogram of the range; its counters are exact.
         """
-        method, label = ("", AGGREGATED) if name is None else _split_key(name, self.endpoints())
+        method, label = self._method_and_name(name)
         first = start_s if start_s is not None else (self.start_s or 0)
         return _added(first, method, label, self.select(name, start_s, end_s))
 
@@ -468,7 +467,7 @@ class Timeline:
     ) -> list[RequestSecond]:
         """One record per second in ``[start_s, end_s)``, zero-count ones included, for
         throughput and batch means."""
-        method, label = ("", AGGREGATED) if name is None else _split_key(name, self.endpoints())
+        method, label = self._method_and_name(name)
         first, last = self._rows_of(start_s, end_s)
         endpoint = self._one_endpoint(name)
         if endpoint is None:
@@ -537,7 +536,7 @@ class Timeline:
 
 
 def _matches(record: RequestSecond, name: str | None) -> bool:
-    return name is None or record.key == name or record.name == name
+    return name is None or selects(name, record.method, record.name)
 
 
 def _bisect(seconds: Sequence[Second], t: int) -> int:
@@ -581,13 +580,6 @@ def _added(t: int, method: str, name: str, records: Iterable[RequestSecond]) -> 
         sumsq_us=sumsq_us,
         hist_blobs=tuple(blobs),
     )
-
-
-def _split_key(name: str, endpoints: Iterable[tuple[str, str]]) -> tuple[str, str]:
-    for method, label in endpoints:
-        if f"{method} {label}" == name:
-            return method, label
-    return "", name
 
 
 def latency_us(latency_ms: float) -> int:

@@ -17,17 +17,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from framework.run.folder import RunRecord
+from framework.scenario.metrics import FIGURE_FIELDS, KEY_METRICS, LATENCY_METRICS
 from framework.stats.estimators import Estimate, estimates
 from framework.stats.interval_data import IntervalColumns, IntervalData, columns_from_rows
 from framework.stats.precision import minimum_detectable_change, required_duration_s
 from framework.stats.quality import assess
+from framework.timeline.endpoints import AGGREGATED
 from framework.timeline.histograms import (
     BucketRows,
     SparseHistogram,
     cumulative_counts,
     percentiles_us,
 )
-from framework.timeline.records import AGGREGATED, RequestSecond, SecondCounters, Timeline
+from framework.timeline.recorder import is_timeout
+from framework.timeline.records import RequestSecond, SecondCounters, Timeline
 from framework.verdicts.results import (
     LATENCY_BUCKETS_MS,
     EndpointResult,
@@ -52,9 +55,6 @@ __all__ = [
     "run_start_s",
     "steady_window",
 ]
-
-_METRICS = ("mean", "p50", "p95", "p99", "throughput", "error_rate")
-_TIMEOUT_WORDS = ("timeout", "timed out")
 
 
 @dataclass(frozen=True)
@@ -140,13 +140,8 @@ def planned_windows(run: RunRecord | Mapping[str, Any], timeline: Timeline) -> l
     return windows
 
 
-def _is_timeout(kind: str) -> bool:
-    """Whether a failure kind is a client timeout, by its wording."""
-    return any(w in kind.lower() for w in _TIMEOUT_WORDS)
-
-
 def _timeouts(record: RequestSecond) -> int:
-    return sum(n for kind, n in record.failures.items() if _is_timeout(kind))
+    return sum(n for kind, n in record.failures.items() if is_timeout(kind))
 
 
 def interval_data(records: Sequence[RequestSecond]) -> list[IntervalData]:
@@ -170,7 +165,7 @@ def _timeout_count(counters: SecondCounters) -> np.ndarray:
     """Requests per second that failed by timing out (by the failure kind's wording)."""
     found = np.zeros(len(counters), dtype=np.int64)
     for kind, n in counters.failures_by_kind.items():
-        if _is_timeout(kind):
+        if is_timeout(kind):
             found += n
     return found
 
@@ -186,23 +181,6 @@ def _columns(counters: SecondCounters, rows: BucketRows) -> IntervalColumns:
         _timeout_count(counters),
         rows=rows,
         interval_s=1.0,
-    )
-
-
-def _figure(est: Estimate | None, scale: float = 1.0) -> Figure:
-    if est is None or not math.isfinite(est.value):
-        return Figure(value=None)
-    finite = math.isfinite(est.low) and math.isfinite(est.high)
-    return Figure(
-        value=est.value * scale,
-        low=est.low * scale if finite else None,
-        high=est.high * scale if finite else None,
-        confidence=est.confidence,
-        n=est.n,
-        effective_n=est.effective_n if math.isfinite(est.effective_n) else None,
-        method=est.method,
-        censored=est.censored,
-        notes=est.notes,
     )
 
 
@@ -275,7 +253,7 @@ def _endpoint(
     intervals = None
     if count and len(counters) >= 2:
         intervals = _columns(counters, rows)
-        found = estimates(intervals, _METRICS, confidence=settings.confidence)
+        found = estimates(intervals, KEY_METRICS, confidence=settings.confidence)
         quality = assess(
             intervals,
             metrics=("mean", "p95", "p99"),
@@ -315,12 +293,10 @@ def _endpoint(
         min_ms=hist.get_min_value() * ms if hist else None,
         max_ms=hist.get_max_value() * ms if hist else None,
         p90_ms=percentiles_us(hist, (90,))[0] * ms if hist else None,
-        mean_ms=_figure(found.get("mean"), ms),
-        median_ms=_figure(found.get("p50"), ms),
-        p95_ms=_figure(found.get("p95"), ms),
-        p99_ms=_figure(found.get("p99"), ms),
-        throughput_rps=_figure(found.get("throughput")),
-        error_rate=_figure(found.get("error_rate")),
+        **{
+            field: Figure.from_estimate(found.get(metric), ms if metric in LATENCY_METRICS else 1.0)
+            for metric, field in FIGURE_FIELDS.items()
+        },
         quality=quality_result,
         latency_buckets_ms=_buckets(hist),
     )

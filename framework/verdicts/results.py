@@ -13,7 +13,13 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from framework.scenario.grades import GradeName
+from framework.timeline.endpoints import endpoint_key
+
+if TYPE_CHECKING:
+    from framework.stats.estimators import Estimate
 
 __all__ = [
     "LATENCY_BUCKETS_MS",
@@ -32,15 +38,18 @@ __all__ = [
 
 RESULTS_VERSION = 1
 LATENCY_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
-Grade = Literal["pass", "warn", "fail"]
 BudgetOutcome = Literal["pass", "fail", "inconclusive"]
 Change = Literal["regression", "improvement", "no detectable change"]
 
 
 @dataclass(frozen=True)
 class Figure:
-    """One estimate with its confidence interval.
+    """One estimate with its confidence interval, as results.json and the store show it.
 
+    The statistics' own ``framework.stats.estimators.Estimate`` carries more (standard
+    error, batches, block length) in the estimators' units; ``Figure.from_estimate`` is the
+    one way from it to a ``Figure``. The results store keeps only ``value``, ``low`` and
+    ``high`` of each, so a ``Figure`` it reads back has the other fields at their defaults.
     ``low``/``high`` are ``None`` when no interval could be formed (too little data).
     ``censored`` marks a percentile that falls among timed-out requests: the true value is
     at least ``value`` ("≥ timeout"). ``effective_n`` is the number of independent samples
@@ -57,6 +66,25 @@ class Figure:
     censored: bool = False
     notes: tuple[str, ...] = ()
 
+    @classmethod
+    def from_estimate(cls, est: Estimate | None, scale: float = 1.0) -> Figure:
+        """``est`` as shown: times ``scale`` (1/1000 turns µs into ms), non-finite parts
+        as ``None`` (JSON has no NaN), no estimate as ``Figure(value=None)``."""
+        if est is None or not math.isfinite(est.value):
+            return cls(value=None)
+        finite = math.isfinite(est.low) and math.isfinite(est.high)
+        return cls(
+            value=est.value * scale,
+            low=est.low * scale if finite else None,
+            high=est.high * scale if finite else None,
+            confidence=est.confidence,
+            n=est.n,
+            effective_n=est.effective_n if math.isfinite(est.effective_n) else None,
+            method=est.method,
+            censored=est.censored,
+            notes=est.notes,
+        )
+
     @property
     def relative_half_width(self) -> float | None:
         """Half the interval's width over the value; ``None`` without an interval."""
@@ -68,7 +96,7 @@ class Figure:
 @dataclass(frozen=True)
 class QualityCheck:
     name: str
-    grade: Grade
+    grade: GradeName
     reason: str
 
 
@@ -81,7 +109,7 @@ class QualityResult:
     the run must be for the target interval width (1 when already met).
     """
 
-    grade: Grade
+    grade: GradeName
     checks: tuple[QualityCheck, ...] = ()
     detectable_p95_change: float | None = None
     run_longer_factor: float | None = None
@@ -112,7 +140,7 @@ class EndpointResult:
 
     @property
     def key(self) -> str:
-        return f"{self.method} {self.name}" if self.method else self.name
+        return endpoint_key(self.method, self.name)
 
 
 @dataclass(frozen=True)

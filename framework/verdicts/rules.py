@@ -12,8 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from framework.scenario.budgets import BUDGET_METRICS, Budgets, LimitSet, ValidationRules
+from framework.scenario.grades import grade_rank
+from framework.scenario.metrics import KEY_METRICS, LATENCY_METRICS
 from framework.stats.estimators import Estimate
 from framework.stats.significance import adjust, compare_estimates
+from framework.timeline.endpoints import OVERALL, selects
 from framework.verdicts.budgets import judge
 from framework.verdicts.results import (
     BudgetVerdict,
@@ -32,8 +35,7 @@ __all__ = [
     "validate",
 ]
 
-COMPARED_METRICS = ("mean", "p50", "p95", "p99", "throughput", "error_rate")
-_GRADE_RANK = {"pass": 0, "warn": 1, "fail": 2}
+COMPARED_METRICS = KEY_METRICS
 
 
 def _limits(limits: LimitSet) -> list[tuple[str, float]]:
@@ -41,7 +43,7 @@ def _limits(limits: LimitSet) -> list[tuple[str, float]]:
 
 
 def _endpoints_named(window: Window, name: str) -> list[EndpointResult]:
-    return [e for e in window.endpoints if name in (e.name, e.key)]
+    return [e for e in window.endpoints if selects(name, e.method, e.name)]
 
 
 def budget_verdicts(window: Window, budgets: Budgets) -> list[BudgetVerdict]:
@@ -50,7 +52,7 @@ def budget_verdicts(window: Window, budgets: Budgets) -> list[BudgetVerdict]:
     verdicts = []
     scopes: list[tuple[str, LimitSet, list[EndpointResult]]] = []
     if budgets.overall is not None:
-        scopes.append(("overall", budgets.overall, [window.overall]))
+        scopes.append((OVERALL, budgets.overall, [window.overall]))
     for name, limits in budgets.requests.items():
         scopes.append((name, limits, _endpoints_named(window, name)))
     for scope, limits, endpoints in scopes:
@@ -102,7 +104,7 @@ def validate(window: Window, rules: ValidationRules) -> list[ValidationMessage]:
         )  # fmt: skip
         out.append(ValidationMessage("max_ci_half_width", ok, f"p95 known to ±{width:.1%}{advice}"))
     grade = overall.quality.grade
-    ok = _GRADE_RANK[grade] <= _GRADE_RANK[rules.min_quality]
+    ok = grade_rank(grade) <= grade_rank(rules.min_quality)
     reasons = "; ".join(
         f"{c.name} ({c.grade})" for c in overall.quality.checks if c.grade != "pass"
     )
@@ -166,7 +168,7 @@ def find_knee(steps: Sequence[Window], budgets: Budgets | None) -> tuple[str | N
 
 def _unit(metric: str) -> float:
     """Estimates of latency are in µs; comparison rows, like all results, in ms."""
-    return 1.0 if metric in ("throughput", "error_rate") else 1 / 1000
+    return 1 / 1000 if metric in LATENCY_METRICS else 1.0
 
 
 def compare_windows(
@@ -184,7 +186,7 @@ def compare_windows(
         for metric in COMPARED_METRICS:
             a, b = baseline[key].get(metric), candidate[key].get(metric)
             if a is not None and b is not None:
-                scopes.append(key or "overall")
+                scopes.append(key or OVERALL)
                 metrics.append(metric)
                 found.append(compare_estimates(a, b, min_effect=min_effect, confidence=confidence))
     if not found:

@@ -13,6 +13,7 @@ import pytest
 
 from framework.errors import Problem, ScenarioError, UnresolvedVariableError
 from framework.scenario.loader import load_scenario
+from framework.scenario.model import host_url
 
 FILE = "scenario.yaml"
 DURATION_HELP = "use a number of seconds (90), or units h/m/s/ms combined (90s, 2m, 1h30m, 250ms)"
@@ -1172,3 +1173,27 @@ def test_template_column_missing_from_data_file_is_reported(tmp_path, monkeypatc
     assert (problem.line, problem.column, problem.path) == (3, 37, "users[0].requests[0].path")
     assert "'emial'" in problem.message
     assert "email, password" in problem.message
+
+
+@pytest.mark.parametrize("url", ["http://", "https:// spaced", "http:///path"])
+def test_every_way_to_give_a_host_refuses_the_same_urls(tmp_path, monkeypatch, url):
+    with pytest.raises(ValueError, match="must be an http:// or https:// URL"):
+        host_url(url)
+    in_file = HOST_CASES_YAML.replace("name: t\n", f"name: t\nhost: '{url}'\n")
+    assert "host must be an http" in str(_load_error(tmp_path, monkeypatch, in_file))
+    flag = _load_error(tmp_path, monkeypatch, HOST_CASES_YAML, host=url)
+    assert [p.message for p in flag.problems] == [
+        f"--host must be an http:// or https:// URL, got {url.rstrip('/')!r}"
+    ]
+    env = _load_error(tmp_path, monkeypatch, HOST_CASES_YAML, env={"SWARM_HOST": url})
+    assert [p.message for p in env.problems] == [
+        f"SWARM_HOST must be an http:// or https:// URL, got {url.rstrip('/')!r}"
+    ]
+
+
+def test_every_way_to_give_a_host_drops_trailing_slashes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / FILE).write_text(HOST_CASES_YAML.replace("name: t\n", "name: t\nhost: http://a/\n"))
+    assert load_scenario(FILE, env={}).host == host_url("http://a/") == "http://a"
+    assert load_scenario(FILE, env={}, host="http://b//").host == "http://b"
+    assert load_scenario(FILE, env={"SWARM_HOST": "https://c/"}).host == "https://c"

@@ -11,11 +11,11 @@ from framework.scenario.problems import (
     allowed_keys,
     format_path,
     locate,
-    nearest,
     union_tags,
     validation_problems,
 )
 from framework.scenario.yaml_source import load_located
+from framework.suggestions import nearest
 
 
 class _Model(BaseModel):

@@ -16,6 +16,7 @@ from framework.scenario.templates import (
     compile_tree,
     compile_value,
     is_template,
+    template_fields,
 )
 
 ROWS = [{"email": "a@x", "pw": "1"}, {"email": "b@x", "pw": "2"}, {"email": "c@x", "pw": "3"}]
@@ -223,3 +224,31 @@ def test_sandbox_blocks_python_internals():
     render = compile_value("{{ ''.__class__ }}")
     with pytest.raises(jinja2.exceptions.SecurityError):
         render(_ctx())
+
+
+def test_template_fields_are_every_header_query_value_path_body_and_json():
+    request = {
+        "path": "/{{ data.a.x }}",
+        "body": "b",
+        "json": {"k": ["j"]},
+        "query": {"q": "v"},
+        "headers": {"H": "h"},
+        "method": "not a template",
+        "name": "neither",
+    }
+    data = {
+        "headers": {"S": "s"},
+        "host": "http://not-a-template",
+        "users": [{"headers": {"U": "u"}, "requests": [request]}, "skipped"],
+    }
+    found = dict(template_fields(data))
+    base = ("users", 0, "requests", 0)
+    assert found == {
+        ("headers", "S"): "s",
+        ("users", 0, "headers", "U"): "u",
+        (*base, "path"): "/{{ data.a.x }}",
+        (*base, "body"): "b",
+        (*base, "json"): {"k": ["j"]},
+        (*base, "query", "q"): "v",
+        (*base, "headers", "H"): "h",
+    }

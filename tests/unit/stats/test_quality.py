@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from framework.scenario.grades import Grade
 from framework.stats.estimators import Estimate
 from framework.stats.quality import (
     Check,
-    Grade,
     assess,
     check_dependence,
     check_errors,

@@ -14,9 +14,10 @@ import pytest
 
 from framework.errors import ReportError, StoreError, UnknownRunError, UsageError
 from framework.store.database import SCHEMA_VERSION
-from framework.store.records import Estimate, HistoryPoint
+from framework.store.records import HistoryPoint
 from framework.store.results_store import ResultsStore
 from framework.verdicts.results import EndpointResult, Figure, QualityResult, Results, Window
+from framework.verdicts.results import Figure as Estimate
 
 
 def figure(value: float, spread: float = 0.03) -> Figure:

@@ -7,7 +7,13 @@ import random
 import msgpack
 import pytest
 
-from framework.timeline.recorder import SecondRecorder, TimelineMerger, failure_kind
+from framework.timeline.recorder import (
+    TIMEOUT,
+    SecondRecorder,
+    TimelineMerger,
+    failure_kind,
+    is_timeout,
+)
 from framework.timeline.records import HISTOGRAM_HIGHEST_US, RequestSecond, new_histogram
 
 PERCENTILES = (1, 10, 25, 50, 75, 90, 95, 99, 99.9, 100)
@@ -269,3 +275,14 @@ def test_timeouts_wrapped_by_geventhttpclient_count_as_timeouts():
 
     wrapped = RetriesExceeded("http://x/", 0, original=TimeoutError("timed out"))
     assert failure_kind(wrapped, 0) == failure_kind(TimeoutError(), 0) == "timeout"
+
+
+def test_every_timeout_the_recorder_names_is_a_timeout_to_the_analysis():
+    class ReadTimeout(OSError):
+        pass
+
+    for exception in (TimeoutError(), ReadTimeout()):
+        assert failure_kind(exception) == TIMEOUT
+        assert is_timeout(failure_kind(exception))
+    assert is_timeout("connection timed out") and is_timeout("ConnectTimeout")
+    assert not is_timeout("HTTP 504") and not is_timeout("ConnectionRefusedError")

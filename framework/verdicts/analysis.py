@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from framework.stats.estimators import Estimate, estimates
+from framework.stats.estimators import DEFAULT_BATCHES, Estimate, estimates
+from framework.stats.histogram_sums import HistogramSums
 from framework.stats.interval_data import IntervalColumns, IntervalData, columns_from_rows
 from framework.stats.precision import minimum_detectable_change, required_duration_s
 from framework.stats.quality import assess
@@ -266,10 +267,13 @@ def _endpoint(
     count = int(counters.count.sum())
     method, name = timeline.endpoint(key) if key is not None else ("", AGGREGATED)
     ms = 1 / 1000
-    intervals = None
+    sums = None
     if count and len(counters) >= 2:
         intervals = _columns(counters, rows)
-        found = estimates(intervals, _METRICS, confidence=settings.confidence)
+        # one set of histogram sums for the name in this window: every percentile, the
+        # quality checks and the window's histogram below read them
+        sums = HistogramSums(intervals, batches=DEFAULT_BATCHES)
+        found = estimates(intervals, _METRICS, confidence=settings.confidence, sums=sums)
         quality = assess(
             intervals,
             metrics=("mean", "p95", "p99"),
@@ -279,6 +283,7 @@ def _endpoint(
             missing_intervals=health.missing_intervals,
             expected_intervals=health.expected_intervals,
             timeout_s=settings.timeout_s,
+            sums=sums,
         )
         p95 = found["p95"]
         detectable = minimum_detectable_change(p95, confidence=settings.confidence)
@@ -296,7 +301,7 @@ def _endpoint(
         quality_result = QualityResult(
             grade="fail", checks=(QualityCheck("sample size", "fail", reason),)
         )
-    hist = _whole(rows, intervals).to_hdrhistogram() if count else None
+    hist = _whole(rows, sums).to_hdrhistogram() if count else None
     by_kind = {k: int(n.sum()) for k, n in counters.failures_by_kind.items()}
     result = EndpointResult(
         name=name,
@@ -321,11 +326,12 @@ def _endpoint(
     return result, found
 
 
-def _whole(rows: BucketRows, intervals: IntervalColumns | None) -> SparseHistogram:
-    """The window's histogram: the estimators' sum of it when they took one (a pass saved)."""
-    if intervals is None or "hist_bucket_totals" not in intervals.__dict__:
+def _whole(rows: BucketRows, sums: HistogramSums | None) -> SparseHistogram:
+    """The window's histogram: the one the estimators' ``sums`` hold when there are some (a
+    pass saved), else the rows added up."""
+    if sums is None:
         return rows.total()
-    summed = intervals.hist_bucket_totals
+    summed = sums.bucket_totals()
     index = np.flatnonzero(summed)
     return SparseHistogram(index, summed[index].astype(np.int64), rows.layout)
 

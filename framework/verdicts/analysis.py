@@ -21,6 +21,7 @@ from framework.stats.histogram_sums import HistogramSums
 from framework.stats.interval_data import IntervalColumns, IntervalData, columns_from_rows
 from framework.stats.precision import minimum_detectable_change, required_duration_s
 from framework.stats.quality import assess
+from framework.timeline.columns import TimelineColumns
 from framework.timeline.histograms import (
     BucketRows,
     SparseHistogram,
@@ -214,16 +215,26 @@ def analyse_window(
     timeline: Timeline,
     window: PlannedWindow,
     settings: AnalysisSettings,
+    *,
+    columns: TimelineColumns | None = None,
 ) -> Analysed:
-    """Every figure of every request name, and of all together, within ``window``."""
+    """Every figure of every request name, and of all together, within ``window``.
+
+    ``columns`` are the timeline's :class:`~framework.timeline.columns.TimelineColumns`,
+    for a caller that analyses several windows of one run: each name's histograms are then
+    decoded once for all of them (and all requests together merged once). Without it, a
+    fresh one serves this window.
+    """
+    if columns is None:
+        columns = TimelineColumns(timeline)
+    elif columns.timeline is not timeline:
+        raise ValueError("columns must be the TimelineColumns of this very timeline")
     health = load_generator_health(timeline, window)
-    # each name first, then all together: the timeline merges the names' histograms, once
-    # read, instead of decoding every one again
     endpoints, per_name = [], {}
-    for key in timeline.names():
-        result, per_name[key] = _endpoint(timeline, key, window, settings, health)
+    for key in columns.names():
+        result, per_name[key] = _endpoint(columns, key, window, settings, health)
         endpoints.append(result)
-    overall, everything = _endpoint(timeline, None, window, settings, health)
+    overall, everything = _endpoint(columns, None, window, settings, health)
     found: dict[str, Mapping[str, Estimate]] = {"": everything, **per_name}
     result_window = Window(
         window.name, window.start_s, window.end_s, window.users, overall, tuple(endpoints)
@@ -256,16 +267,16 @@ def load_generator_health(timeline: Timeline, window: PlannedWindow) -> Generato
 
 
 def _endpoint(
-    timeline: Timeline,
+    columns: TimelineColumns,
     key: str | None,
     window: PlannedWindow,
     settings: AnalysisSettings,
     health: GeneratorHealth,
 ) -> tuple[EndpointResult, Mapping[str, Estimate]]:
-    counters = timeline.counters(key, window.start_s, window.end_s)
-    rows = timeline.buckets(key, window.start_s, window.end_s)
+    counters = columns.counters(key, window.start_s, window.end_s)
+    rows = columns.buckets(key, window.start_s, window.end_s)
     count = int(counters.count.sum())
-    method, name = timeline.endpoint(key) if key is not None else ("", AGGREGATED)
+    method, name = columns.endpoint(key) if key is not None else ("", AGGREGATED)
     ms = 1 / 1000
     sums = None
     if count and len(counters) >= 2:

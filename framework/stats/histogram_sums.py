@@ -45,20 +45,14 @@ class HistogramSums:
     totals are a part of these.
     """
 
-    def __init__(
-        self,
-        columns: IntervalColumns,
-        *,
-        batches: int | None = None,
-        _row_totals_of: tuple[HistogramSums, int, int] | None = None,
-    ) -> None:
+    def __init__(self, columns: IntervalColumns, *, batches: int | None = None) -> None:
         self.columns = columns
         self.batches = (
             RowRanges.even(len(columns), min(batches, len(columns)))
             if batches is not None and len(columns)
             else None
         )
-        self._row_totals_of = _row_totals_of
+        self._row_totals_of: tuple[HistogramSums, int, int] | None = None  # set by slice
         self._row_totals: np.ndarray | None = None
         self._bucket_totals: np.ndarray | None = None
         self._at_or_below: dict[int, np.ndarray] = {}
@@ -120,8 +114,6 @@ class HistogramSums:
         """Sums of ``columns.slice(first, last)``, a fresh object: its per-interval totals
         are a part of these (taken here if not yet), everything else is its own.
         ``batches`` is the slice's own batch count (see the class)."""
-        return HistogramSums(
-            self.columns.slice(first, last),
-            batches=batches,
-            _row_totals_of=(self, first, last),
-        )
+        part = HistogramSums(self.columns.slice(first, last), batches=batches)
+        part._row_totals_of = (self, first, last)
+        return part

@@ -39,6 +39,7 @@ from scipy import sparse
 
 from framework.stats.block_length import block_length
 from framework.stats.distributions import beta_quantile, t_quantile
+from framework.stats.histogram_sums import HistogramSums
 from framework.stats.interval_data import IntervalColumns, Intervals, RowRanges, as_columns
 from framework.stats.metric_statistics import METRICS, Statistic, metric_statistic, quantile_level
 
@@ -115,13 +116,6 @@ class Estimate:
 _CHUNK = 128  # bootstrap replicates computed at once, to bound memory
 
 
-def _batch_starts(intervals: int, batches: int) -> np.ndarray:
-    """First interval of each of ``batches`` contiguous, near-equal stretches of time."""
-    sizes = np.full(batches, intervals // batches)
-    sizes[: intervals % batches] += 1
-    return np.concatenate([[0], np.cumsum(sizes)[:-1]])
-
-
 def _effective_n(s: Statistic, linear_var: float) -> float:
     """Independent requests giving the same variance: n * (iid variance / actual variance)."""
     if not linear_var > 0 or not s.unit_var > 0:
@@ -151,8 +145,7 @@ class _Spread:
 def _batch_means(s: Statistic, batches: int, confidence: float) -> _Spread:
     intervals = s.linear.size
     b = max(1, min(batches, intervals))
-    starts = _batch_starts(intervals, b)
-    combine = RowRanges(starts)
+    combine = RowRanges.even(intervals, b)
 
     values, sizes = s.stat(combine)
     keep = (sizes > 0) & np.isfinite(values)
@@ -220,6 +213,7 @@ class _ResampleSums:
 
 def _estimate(
     cols: IntervalColumns,
+    sums: HistogramSums,
     metric: str,
     confidence: float,
     batches: int,
@@ -227,7 +221,7 @@ def _estimate(
     replicates: int,
     rng: np.random.Generator,
 ) -> Estimate:
-    s = metric_statistic(cols, metric)
+    s = metric_statistic(cols, metric, sums)
     block = block_length(s.linear)
     intervals = s.linear.size
     notes: tuple[str, ...] = ()
@@ -311,8 +305,9 @@ def estimates(
     method: Method = "auto",
     replicates: int = 999,
     seed: int | np.random.Generator | None = 0,
+    sums: HistogramSums | None = None,
 ) -> dict[str, Estimate]:
-    """Estimate several metrics of one run, reading the histograms only once.
+    """Estimate several metrics of one run, taking each sum of the histograms only once.
 
     ``intervals`` are consecutive timeline intervals of ``interval_s`` seconds (empty ones
     included: they are time too), as records or already in columns (which carry their own
@@ -321,15 +316,24 @@ def estimates(
     to span ``DEPENDENCE_RATIO`` Politis-White block lengths, else the block bootstrap.
     ``replicates`` and ``seed`` drive the bootstrap only; the default seed makes reports
     reproducible.
+
+    ``sums`` keeps the sums of the histograms that the percentiles share (see
+    :class:`~framework.stats.histogram_sums.HistogramSums`); pass one, made of these very
+    columns, to share them with later calls too -- :func:`~framework.stats.quality.assess`
+    of the same window, say. Without it, the sums are kept for this call only.
     """
     names = list(metrics)
     _check_common(confidence, batches, method)
     need_hist = any(quantile_level(m) is not None for m in names)
     cols = as_columns(intervals, interval_s, need_hist)
-    if need_hist:  # the default batches' histograms, taken first, also add up to the whole
-        cols.hist_sums(RowRanges(_batch_starts(len(cols), min(batches, len(cols)))))
+    if sums is None:
+        sums = HistogramSums(cols, batches=batches)
+    elif sums.columns is not cols:
+        raise ValueError("sums must be a HistogramSums of these very columns")
     rng = np.random.default_rng(seed)
-    return {m: _estimate(cols, m, confidence, batches, method, replicates, rng) for m in names}
+    return {
+        m: _estimate(cols, sums, m, confidence, batches, method, replicates, rng) for m in names
+    }
 
 
 def estimate(
@@ -342,6 +346,7 @@ def estimate(
     method: Method = "auto",
     replicates: int = 999,
     seed: int | np.random.Generator | None = 0,
+    sums: HistogramSums | None = None,
 ) -> Estimate:
     """Estimate one metric with a confidence interval that allows for autocorrelation.
 
@@ -357,4 +362,5 @@ def estimate(
         method=method,
         replicates=replicates,
         seed=seed,
+        sums=sums,
     )[metric]

@@ -14,8 +14,7 @@ reader that already holds the run's histograms as sparse rows (the timeline's
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,7 +59,12 @@ class IntervalData:
 
 @dataclass(frozen=True)
 class IntervalColumns:
-    """The per-interval counters as arrays, plus the histograms as a sparse count matrix."""
+    """The per-interval counters as arrays, plus the histograms as a sparse count matrix.
+
+    A frozen value: the sums of the matrix below are computed on every call. Estimates that
+    share them (several percentiles of one window) keep them in a
+    :class:`~framework.stats.histogram_sums.HistogramSums` that the caller creates.
+    """
 
     counts: np.ndarray
     failures: np.ndarray
@@ -71,60 +75,38 @@ class IntervalColumns:
     hist: sparse.csr_array | None  # (intervals, buckets) counts, or None if not needed
     bucket_us: np.ndarray | None  # bucket midpoints, µs, ascending
 
-    _memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
-    """Sums already taken of the histogram matrix (they are asked for once per percentile)."""
-
     def __len__(self) -> int:
         return len(self.counts)
 
-    @cached_property
+    @property
     def hist_row_totals(self) -> np.ndarray:
         """Latencies recorded in each interval (the histogram matrix's row sums)."""
         assert self.hist is not None
         return _row_sums(self.hist.data, self.hist.indptr)
 
-    @cached_property
+    @property
     def hist_bucket_totals(self) -> np.ndarray:
-        """The whole run's histogram (the matrix's column sums): the sum of batch histograms
-        already taken, if any, which saves a pass over every entry."""
+        """The whole run's histogram (the matrix's column sums)."""
         assert self.hist is not None
-        for key, sums in self._memo.items():
-            if isinstance(key, tuple) and key[0] == "ranges":
-                return np.asarray(sums).sum(axis=0)
         return _bucket_sums(self.hist, 0, self.hist.shape[0])
 
     def rows_at_or_below(self, bucket: int) -> np.ndarray:
         """Latencies in each interval's buckets ``0 .. bucket``."""
         assert self.hist is not None
-        key = ("at or below", bucket)
-        if key not in self._memo:
-            hist = self.hist
-            self._memo[key] = _row_sums(hist.data, hist.indptr, hist.indices, bucket)
-        return self._memo[key]  # type: ignore[return-value]
+        return _row_sums(self.hist.data, self.hist.indptr, self.hist.indices, bucket)
 
     def hist_columns(self, first: int, last: int) -> sparse.csr_array:
-        """The histogram matrix's buckets ``first .. last - 1`` only (kept: resamples reuse it)."""
+        """The histogram matrix's buckets ``first .. last - 1`` only."""
         assert self.hist is not None
-        key = ("columns", first, last)
-        if key not in self._memo:
-            self._memo[key] = self.hist[:, first:last]
-        return self._memo[key]  # type: ignore[return-value]
+        return self.hist[:, first:last]
 
     def hist_sums(self, combine: Callable[[sparse.csr_array], np.ndarray]) -> np.ndarray:
-        """``combine(self.hist)``, dense; kept for batches, which every percentile asks for."""
+        """``combine(self.hist)``, dense."""
         assert self.hist is not None
-        if not isinstance(combine, RowRanges):
-            return np.asarray(combine(self.hist))
-        key = ("ranges", combine.starts.tobytes())
-        if key not in self._memo:
-            self._memo[key] = combine(self.hist)
-        return self._memo[key]  # type: ignore[return-value]
+        return np.asarray(combine(self.hist))
 
     def slice(self, first: int, last: int) -> IntervalColumns:
         """Intervals ``first`` to ``last - 1``; the histogram rows are views, not copies."""
-        key = ("slice", first, last)
-        if key in self._memo:
-            return self._memo[key]  # type: ignore[return-value]
         hist = None
         if self.hist is not None:
             a, b = self.hist.indptr[first], self.hist.indptr[last]
@@ -136,7 +118,7 @@ class IntervalColumns:
                 ),
                 shape=(last - first, self.hist.shape[1]),
             )
-        part = IntervalColumns(
+        return IntervalColumns(
             counts=self.counts[first:last],
             failures=self.failures[first:last],
             sums=self.sums[first:last],
@@ -146,10 +128,6 @@ class IntervalColumns:
             hist=hist,
             bucket_us=self.bucket_us,
         )
-        if "hist_row_totals" in self.__dict__:  # already summed: the slice's are a part of it
-            part.__dict__["hist_row_totals"] = self.hist_row_totals[first:last]
-        self._memo[key] = part
-        return part
 
 
 class RowRanges:
@@ -163,6 +141,17 @@ class RowRanges:
 
     def __init__(self, starts: np.ndarray) -> None:
         self.starts = np.asarray(starts, dtype=np.int64)
+
+    @classmethod
+    def even(cls, intervals: int, stretches: int) -> RowRanges:
+        """``stretches`` contiguous, near-equal stretches of ``intervals`` (the longer first).
+
+        >>> RowRanges.even(10, 4).starts.tolist()
+        [0, 3, 6, 8]
+        """
+        sizes = np.full(stretches, intervals // stretches)
+        sizes[: intervals % stretches] += 1
+        return cls(np.concatenate([[0], np.cumsum(sizes)[:-1]]))
 
     def __call__(self, a: np.ndarray | sparse.csr_array) -> np.ndarray:
         if not sparse.issparse(a):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from framework.stats.histogram_sums import HistogramSums
 from framework.stats.interval_data import IntervalColumns, RowRanges
 
 __all__ = [
@@ -96,30 +97,32 @@ percentile is first looked for in (half the share beyond it, up to 5%)."""
 
 
 def _windowed_quantiles(
-    cols: IntervalColumns, combine: Combine, p: float, whole: np.ndarray, totals: np.ndarray
+    sums: HistogramSums, combine: Combine, p: float, whole: np.ndarray, totals: np.ndarray
 ) -> np.ndarray:
     """``_row_quantiles(combine(hist))``, reading only the buckets near the whole run's
     percentile: a resample's percentile lies close to the run's, so summing the few
     buckets around it (and the count below them) finds it without a product over every
     bucket. Combinations whose percentile falls outside get the full computation, so the
-    result is always identical.
+    result is always identical. The sums of the matrix are read through ``sums``: every
+    chunk of resamples asks for the same ones.
     """
-    assert cols.bucket_us is not None
+    buckets = sums.columns.bucket_us
+    assert buckets is not None
     reach = min(p, 1 - p, 2 * _WINDOW) / 2
     cumulative = np.cumsum(whole)
     n = cumulative[-1]
     lo, hi = (int(i) for i in np.searchsorted(cumulative, ((p - reach) * n, (p + reach) * n)))
     hi = min(hi + 1, whole.size)
-    below = np.asarray(combine(cols.rows_at_or_below(lo - 1)), dtype=float)
-    inside = np.asarray(combine(cols.hist_columns(lo, hi)), dtype=float)
+    below = np.asarray(combine(sums.rows_at_or_below(lo - 1)), dtype=float)
+    inside = np.asarray(combine(sums.bucket_columns(lo, hi)), dtype=float)
     target = np.maximum(np.floor(p * totals + 0.5), 1)
     found = (below[:, None] + np.cumsum(inside, axis=1) < target[:, None]).sum(axis=1)
-    values = cols.bucket_us[lo + np.minimum(found, hi - lo - 1)]
+    values = buckets[lo + np.minimum(found, hi - lo - 1)]
     missed = (totals > 0) & ((below >= target) | (found >= hi - lo))
     if missed.any():  # only those, over the buckets the run used (no combination uses others)
         used = np.flatnonzero(whole)
-        sums = cols.hist_sums(combine)[np.ix_(missed, used)]
-        values[missed] = _row_quantiles(sums, cols.bucket_us[used], p)
+        counts = sums.sums(combine)[np.ix_(missed, used)]
+        values[missed] = _row_quantiles(counts, buckets[used], p)
     return np.where(totals > 0, values, np.nan)
 
 
@@ -136,10 +139,12 @@ def is_censored(p: float, requests: int, timeouts: int) -> bool:
     return timeouts > 0 and p * requests > requests - timeouts
 
 
-def _quantile_statistic(cols: IntervalColumns, metric: str, p: float) -> Statistic:
+def _quantile_statistic(
+    cols: IntervalColumns, metric: str, p: float, sums: HistogramSums
+) -> Statistic:
     hist, buckets = cols.hist, cols.bucket_us
     assert hist is not None and buckets is not None
-    per_interval = cols.hist_row_totals
+    per_interval = sums.row_totals()
     n = int(per_interval.sum())
     if n == 0:
         return Statistic(
@@ -151,17 +156,17 @@ def _quantile_statistic(cols: IntervalColumns, metric: str, p: float) -> Statist
             0.0,
             notes=("no latencies in the histograms",),
         )
-    whole = cols.hist_bucket_totals
+    whole = sums.bucket_totals()
     target = max(math.floor(p * n + 0.5), 1)
     k = int(np.searchsorted(np.cumsum(whole), target))
-    below = cols.rows_at_or_below(k)
+    below = sums.rows_at_or_below(k)
     p_hat = below.sum() / n
 
     def stat(combine: Combine) -> tuple[np.ndarray, np.ndarray]:
         totals = combine(per_interval)
         if isinstance(combine, RowRanges):  # batches: their histograms are kept anyway
-            return _row_quantiles(cols.hist_sums(combine), buckets, p), totals
-        return _windowed_quantiles(cols, combine, p, whole, totals), totals
+            return _row_quantiles(sums.sums(combine), buckets, p), totals
+        return _windowed_quantiles(sums, combine, p, whole, totals), totals
 
     timeouts = int(cols.timeouts.sum())
     censored = is_censored(p, int(cols.counts.sum()), timeouts)
@@ -180,10 +185,15 @@ def _quantile_statistic(cols: IntervalColumns, metric: str, p: float) -> Statist
     )
 
 
-def metric_statistic(cols: IntervalColumns, metric: str) -> Statistic:
+def metric_statistic(
+    cols: IntervalColumns, metric: str, sums: HistogramSums | None = None
+) -> Statistic:
     """``metric`` on the run in ``cols``; ``ValueError`` for an unknown metric name.
 
-    Percentiles need ``cols.hist`` (see :func:`~framework.stats.interval_data.interval_columns`).
+    Percentiles need ``cols.hist`` (see :func:`~framework.stats.interval_data.interval_columns`)
+    and read its sums through ``sums``, a :class:`~framework.stats.histogram_sums.HistogramSums`
+    of ``cols`` that the caller shares between metrics (a fresh one if not given). The
+    returned ``stat`` keeps reading through it: batches and resamples reuse its sums.
     """
     n = int(cols.counts.sum())
     if metric == "mean":
@@ -202,4 +212,8 @@ def metric_statistic(cols: IntervalColumns, metric: str) -> Statistic:
         raise ValueError(
             f"unknown metric {metric!r}; expected one of {', '.join(METRICS)} or 'pNN[.N]'"
         )
-    return _quantile_statistic(cols, metric, p)
+    if sums is None:
+        sums = HistogramSums(cols)
+    elif sums.columns is not cols:
+        raise ValueError("sums must be a HistogramSums of these very columns")
+    return _quantile_statistic(cols, metric, p, sums)

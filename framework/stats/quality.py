@@ -30,9 +30,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from framework.scenario.grades import Grade, worst
-from framework.stats.estimators import DEPENDENCE_RATIO, MIN_BATCHES, Estimate, estimates
-from framework.stats.interval_data import Intervals, as_columns
-from framework.stats.significance import compare
+from framework.stats.estimators import (
+    DEFAULT_BATCHES,
+    DEPENDENCE_RATIO,
+    MIN_BATCHES,
+    Estimate,
+    estimate,
+    estimates,
+)
+from framework.stats.histogram_sums import HistogramSums
+from framework.stats.interval_data import Intervals, as_columns, interval_columns
+from framework.stats.metric_statistics import quantile_level
+from framework.stats.significance import compare_estimates
 
 __all__ = [
     "Check",
@@ -151,6 +160,10 @@ def check_tail_support(est: Estimate, *, pass_at: int = 10, warn_at: int = 3) ->
     return Check(name, Grade.WARN if beyond >= warn_at else Grade.FAIL, text + advice)
 
 
+_THIRD_BATCHES = 10
+"""Batches in each third of the run for the stationarity test: a third is short."""
+
+
 def check_stationarity(
     intervals: Intervals,
     metric: str = "mean",
@@ -166,18 +179,59 @@ def check_stationarity(
     warns: the run drifted or stepped (warm-up, a leak, autoscaling), so its single figure
     describes no steady state.  Pass the steady-state window, not the ramp-up.
     """
-    name = f"stationarity {metric}"
-    third = len(intervals) // 3
+    thirds = _thirds(intervals, interval_s, quantile_level(metric) is not None)
+    return _stationarity(
+        thirds, len(intervals), metric, alpha=alpha, warn_drift=warn_drift, fail_drift=fail_drift
+    )
+
+
+def _thirds(
+    intervals: Intervals | HistogramSums, interval_s: float, need_hist: bool
+) -> tuple[HistogramSums, HistogramSums] | None:
+    """The run's first and last thirds, each with the sums its estimates share; ``None``
+    when a third is under 10 intervals. Columns are sliced (views of the same matrix, whose
+    per-interval totals the thirds take a part of); records are turned into columns."""
+    n = len(intervals.columns if isinstance(intervals, HistogramSums) else intervals)
+    third = n // 3
     if third < 10:
-        return Check(name, Grade.WARN, f"{len(intervals)} intervals: too short to test drift")
+        return None
     if isinstance(intervals, Sequence):
-        first, last = intervals[:third], intervals[-third:]
-    else:
-        first, last = (
-            intervals.slice(0, third),
-            intervals.slice(len(intervals) - third, len(intervals)),
+        return (
+            HistogramSums(
+                interval_columns(intervals[:third], interval_s, need_hist),
+                batches=_THIRD_BATCHES,
+            ),
+            HistogramSums(
+                interval_columns(intervals[-third:], interval_s, need_hist),
+                batches=_THIRD_BATCHES,
+            ),
         )
-    c = compare(first, last, metric, confidence=1 - alpha, interval_s=interval_s, batches=10)
+    whole = intervals if isinstance(intervals, HistogramSums) else HistogramSums(intervals)
+    return (
+        whole.slice(0, third, batches=_THIRD_BATCHES),
+        whole.slice(n - third, n, batches=_THIRD_BATCHES),
+    )
+
+
+def _stationarity(
+    thirds: tuple[HistogramSums, HistogramSums] | None,
+    intervals: int,
+    metric: str,
+    *,
+    alpha: float,
+    warn_drift: float = 0.03,
+    fail_drift: float = 0.10,
+) -> Check:
+    """``check_stationarity`` on thirds already cut, so that every metric of one
+    assessment estimates the same two thirds, sharing their sums."""
+    name = f"stationarity {metric}"
+    if thirds is None:
+        return Check(name, Grade.WARN, f"{intervals} intervals: too short to test drift")
+    first, last = (
+        estimate(part.columns, metric, confidence=1 - alpha, batches=_THIRD_BATCHES, sums=part)
+        for part in thirds
+    )
+    c = compare_estimates(first, last, confidence=1 - alpha)
     if not math.isfinite(c.ratio) or not 0 < c.ratio < math.inf:
         return Check(name, Grade.PASS, "no drift measurable (no ratio between thirds)")
     drift = c.ratio - 1
@@ -271,20 +325,28 @@ def assess(
     missing_intervals: int = 0,
     expected_intervals: int = 0,
     timeout_s: float | None = None,
+    sums: HistogramSums | None = None,
 ) -> Quality:
     """Grade one request name's steady-state window with every check.
 
     ``computed`` reuses estimates already made (keyed by metric); the rest are estimated here.
-    Stationarity is tested for each metric at 0.05 / len(metrics) (Bonferroni), so a stable
-    run warns rarely.  The load-generator check runs when ``cpu_percent`` is given or
-    intervals are missing.
+    ``sums``, a :class:`~framework.stats.histogram_sums.HistogramSums` of the same columns
+    (the one those estimates used), shares their sums of the histograms: the stationarity
+    thirds take their per-interval totals from it.  Stationarity is tested for each metric
+    at 0.05 / len(metrics) (Bonferroni), so a stable run warns rarely; every metric
+    estimates the same two thirds.  The load-generator check runs when ``cpu_percent`` is
+    given or intervals are missing.
     """
     need_hist = any(_level(m) is not None for m in metrics)
     cols = as_columns(intervals, interval_s, need_hist)
+    if sums is None:
+        sums = HistogramSums(cols, batches=DEFAULT_BATCHES)
+    elif sums.columns is not cols:
+        raise ValueError("sums must be a HistogramSums of these very columns")
     given = dict(computed or {})
     todo = [m for m in metrics if m not in given]
     if todo:
-        given.update(estimates(cols, todo, confidence=confidence))
+        given.update(estimates(cols, todo, confidence=confidence, sums=sums))
     checks: list[Check] = []
     for metric in metrics:
         est = given[metric]
@@ -292,9 +354,8 @@ def assess(
         if _level(est.metric) is not None:
             checks.append(check_tail_support(est))
     alpha = 0.05 / max(len(metrics), 1)
-    checks += [
-        check_stationarity(cols, m, interval_s=cols.interval_s, alpha=alpha) for m in metrics
-    ]
+    thirds = _thirds(sums, cols.interval_s, need_hist)
+    checks += [_stationarity(thirds, len(cols), m, alpha=alpha) for m in metrics]
     if cpu_percent is not None or missing_intervals:
         checks.append(
             check_load_generator(

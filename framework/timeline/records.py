@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
@@ -50,13 +50,14 @@ from framework.timeline.codec import (
     decode_buckets,
     decode_histogram,
     encode_histogram,
-    merged_rows,
     new_histogram,
-    rows_from_blobs,
     sum_blobs,
 )
 from framework.timeline.endpoints import AGGREGATED, endpoint_key, selects, split_endpoint_key
 from framework.timeline.histograms import BucketRows
+
+if TYPE_CHECKING:
+    from framework.timeline.columns import TimelineColumns
 
 __all__ = [
     "FILE_NAME",
@@ -258,9 +259,6 @@ class SecondCounters:
         return len(self.t)
 
 
-_COUNTERS = ("count", "failures", "bytes", "sum_us", "sumsq_us")
-
-
 @dataclass(frozen=True)
 class Second:
     """One closed second of the run: every endpoint's requests, plus the load applied.
@@ -301,6 +299,11 @@ class Timeline:
     ``truncated`` when the last line was cut off (a crash mid-write), which is tolerated.
     ``late_records`` counts correction lines (data that arrived after its second was
     written); they are already added into ``seconds``.
+
+    A value that keeps nothing: every method reads the records afresh. A caller that reads
+    many endpoints or ranges (the report) holds a
+    :class:`~framework.timeline.columns.TimelineColumns`, which indexes the records and
+    decodes each endpoint's histograms once.
     """
 
     path: Path | None
@@ -311,41 +314,11 @@ class Timeline:
     late_records: int = 0
     end: Mapping[str, Any] | None = None
 
-    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
-    """What the fast readers derive once: an index of records by endpoint, the whole run's
-    merged per-second histograms. Derived from ``seconds`` alone, which never change."""
-
-    def _rows_of(self, start_s: int | None, end_s: int | None) -> tuple[int, int]:
-        """Positions of the seconds in ``[start_s, end_s)`` (seconds are in time order)."""
+    def _range(self, start_s: int | None, end_s: int | None) -> tuple[Second, ...]:
+        """The seconds in ``[start_s, end_s)`` (seconds are in time order)."""
         first = 0 if start_s is None else _bisect(self.seconds, start_s)
         last = len(self.seconds) if end_s is None else _bisect(self.seconds, end_s)
-        return first, max(first, last)
-
-    def _range(self, start_s: int | None, end_s: int | None) -> tuple[Second, ...]:
-        first, last = self._rows_of(start_s, end_s)
-        return self.seconds[first:last]
-
-    def _by_endpoint(self) -> dict[tuple[str, str], tuple[np.ndarray, list[RequestSecond]]]:
-        """Each endpoint's records with the position of their second, built once."""
-        if "by_endpoint" not in self._memo:
-            rows: dict[tuple[str, str], list[int]] = {}
-            records: dict[tuple[str, str], list[RequestSecond]] = {}
-            for row, second in enumerate(self.seconds):
-                for r in second.requests:
-                    endpoint = (r.method, r.name)
-                    rows.setdefault(endpoint, []).append(row)
-                    records.setdefault(endpoint, []).append(r)
-            self._memo["by_endpoint"] = {
-                e: (np.array(rows[e], dtype=np.int64), records[e]) for e in sorted(rows)
-            }
-        return self._memo["by_endpoint"]
-
-    def _one_endpoint(self, name: str | None) -> tuple[str, str] | None:
-        """The endpoint ``name`` selects, if it selects exactly one; else ``None``."""
-        if name is None:
-            return None
-        found = [(m, n) for m, n in self._by_endpoint() if selects(name, m, n)]
-        return found[0] if len(found) == 1 else None
+        return self.seconds[first : max(first, last)]
 
     @property
     def start_s(self) -> int | None:
@@ -362,7 +335,7 @@ class Timeline:
 
     def names(self) -> list[str]:
         """Every endpoint key seen (``"POST /detect"``), sorted."""
-        return sorted({endpoint_key(m, n) for m, n in self._by_endpoint()})
+        return sorted({endpoint_key(m, n) for m, n in self.endpoints()})
 
     def _method_and_name(self, name: str | None) -> tuple[str, str]:
         """The ``(method, name)`` a selection is labelled with: ``AGGREGATED`` for all."""
@@ -370,21 +343,14 @@ class Timeline:
 
     def endpoints(self) -> list[tuple[str, str]]:
         """Every ``(method, name)`` seen, sorted."""
-        return list(self._by_endpoint())
+        return sorted({(r.method, r.name) for second in self.seconds for r in second.requests})
 
     def select(
         self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
     ) -> Iterator[RequestSecond]:
         """Records of ``name`` (a key, or a bare name matching every method) in
         ``[start_s, end_s)``; ``name=None`` yields every endpoint."""
-        first, last = self._rows_of(start_s, end_s)
-        endpoint = self._one_endpoint(name)
-        if endpoint is not None:
-            rows, records = self._by_endpoint()[endpoint]
-            lo, hi = np.searchsorted(rows, (first, last))
-            yield from records[lo:hi]
-            return
-        for second in self.seconds[first:last]:
+        for second in self._range(start_s, end_s):
             for r in second.requests:
                 if _matches(r, name):
                     yield r
@@ -403,57 +369,9 @@ class Timeline:
     def counters(
         self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
     ) -> SecondCounters:
-        """The counters of ``series(name, start_s, end_s)``, row for row, as arrays."""
-        first, last = self._rows_of(start_s, end_s)
-        columns = {c: np.zeros(last - first) for c in _COUNTERS}
-        kinds: dict[str, np.ndarray] = {}
-        for endpoint, (rows, found, by_kind) in self._endpoint_counters().items():
-            if name is not None and name not in (endpoint[1], f"{endpoint[0]} {endpoint[1]}"):
-                continue
-            lo, hi = np.searchsorted(rows, (first, last))
-            at = rows[lo:hi] - first  # an endpoint has at most one record per second
-            for c in _COUNTERS:
-                columns[c][at] += found[c][lo:hi]
-            for kind, n in by_kind.items():
-                kinds.setdefault(kind, np.zeros(last - first))[at] += n[lo:hi]
-        return SecondCounters(
-            t=self._second_times()[first:last],
-            count=columns["count"].astype(np.int64),
-            failures=columns["failures"].astype(np.int64),
-            bytes=columns["bytes"].astype(np.int64),
-            sum_us=columns["sum_us"],
-            sumsq_us=columns["sumsq_us"],
-            failures_by_kind={k: v.astype(np.int64) for k, v in sorted(kinds.items())},
-        )
-
-    def _second_times(self) -> np.ndarray:
-        if "times" not in self._memo:
-            self._memo["times"] = np.array([s.t for s in self.seconds], dtype=np.int64)
-        return self._memo["times"]
-
-    def _endpoint_counters(
-        self,
-    ) -> dict[tuple[str, str], tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]]:
-        """Each endpoint's second positions, counters and failures by kind, built once."""
-        if "counters" not in self._memo:
-            built = {}
-            for endpoint, (rows, records) in self._by_endpoint().items():
-                by_kind: dict[str, np.ndarray] = {}
-                for i, r in enumerate(records):
-                    for kind, n in r.failures.items():
-                        if kind not in by_kind:
-                            by_kind[kind] = np.zeros(len(records))
-                        by_kind[kind][i] = n
-                found = {
-                    "count": np.array([r.count for r in records], dtype=float),
-                    "failures": sum(by_kind.values(), np.zeros(len(records))),
-                    "bytes": np.array([r.bytes for r in records], dtype=float),
-                    "sum_us": np.array([float(r.sum_us) for r in records]),
-                    "sumsq_us": np.array([float(r.sumsq_us) for r in records]),
-                }
-                built[endpoint] = (rows, found, by_kind)
-            self._memo["counters"] = built
-        return self._memo["counters"]
+        """The counters of ``series(name, start_s, end_s)``, row for row, as arrays (read
+        afresh: hold a ``TimelineColumns`` to read many)."""
+        return self._columns().counters(name, start_s, end_s)
 
     def merged_histogram(
         self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
@@ -468,71 +386,23 @@ class Timeline:
         """One record per second in ``[start_s, end_s)``, zero-count ones included, for
         throughput and batch means."""
         method, label = self._method_and_name(name)
-        first, last = self._rows_of(start_s, end_s)
-        endpoint = self._one_endpoint(name)
-        if endpoint is None:
-            return [
-                _added(second.t, method, label, (r for r in second.requests if _matches(r, name)))
-                for second in self.seconds[first:last]
-            ]
-        rows, records = self._by_endpoint()[endpoint]
-        lo, hi = np.searchsorted(rows, (first, last))
-        found = dict(zip(rows[lo:hi].tolist(), records[lo:hi], strict=True))
         return [
-            _added(self.seconds[row].t, method, label, (found[row],) if row in found else ())
-            for row in range(first, last)
+            _added(second.t, method, label, tuple(r for r in second.requests if _matches(r, name)))
+            for second in self._range(start_s, end_s)
         ]
 
     def buckets(
         self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
     ) -> BucketRows:
         """The latency histograms of ``series(name, start_s, end_s)``, row for row, as sparse
-        bucket counts: what estimators and per-second percentiles read, without decoding
-        one HdrHistogram per second.
+        bucket counts, without decoding one HdrHistogram per second (read afresh: hold a
+        ``TimelineColumns`` to read many)."""
+        return self._columns().buckets(name, start_s, end_s)
 
-        All requests together are merged once and kept. Until then, each endpoint asked
-        for is decoded for the whole run and kept too, so that the merge needs no second
-        decoding (then those are let go): analyse the endpoints first, then all together.
-        """
-        first, last = self._rows_of(start_s, end_s)
-        if name is None:
-            if "all" not in self._memo:
-                self._memo["all"] = self._all_buckets()
-            return self._memo["all"].slice(first, last)
-        endpoint = self._one_endpoint(name)
-        if endpoint is not None and "all" not in self._memo:
-            kept = self._memo.setdefault("endpoint_rows", {})
-            if endpoint not in kept:
-                kept[endpoint] = self._read_buckets(name, 0, len(self.seconds), narrow=True)
-            return kept[endpoint].slice(first, last)
-        return self._read_buckets(name, first, last)
+    def _columns(self) -> TimelineColumns:
+        from framework.timeline.columns import TimelineColumns  # it builds on this module
 
-    def _all_buckets(self) -> BucketRows:
-        """Every endpoint merged per second: from the kept endpoints if all are there."""
-        kept = self._memo.pop("endpoint_rows", {})
-        if kept and set(kept) == set(self._by_endpoint()):
-            return merged_rows(list(kept.values()), len(self.seconds), narrow=True)
-        return self._read_buckets(None, 0, len(self.seconds), narrow=True)
-
-    def _read_buckets(
-        self, name: str | None, first: int, last: int, *, narrow: bool = False
-    ) -> BucketRows:
-        endpoint = self._one_endpoint(name)
-        rows: list[int] = []
-        blobs: list[str] = []
-        if endpoint is not None:
-            at, records = self._by_endpoint()[endpoint]
-            lo, hi = np.searchsorted(at, (first, last))
-            for row, r in zip(at[lo:hi].tolist(), records[lo:hi], strict=True):
-                rows += [row - first] * len(r.hist_blobs)
-                blobs += r.hist_blobs
-        else:
-            for row, second in enumerate(self.seconds[first:last]):
-                for r in second.requests:
-                    if _matches(r, name):
-                        rows += [row] * len(r.hist_blobs)
-                        blobs += r.hist_blobs
-        return rows_from_blobs(np.array(rows, dtype=np.int64), blobs, last - first, narrow=narrow)
+        return TimelineColumns(self)
 
 
 def _matches(record: RequestSecond, name: str | None) -> bool:

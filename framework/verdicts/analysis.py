@@ -18,10 +18,12 @@ import numpy as np
 
 from framework.run.folder import RunRecord
 from framework.scenario.metrics import FIGURE_FIELDS, KEY_METRICS, LATENCY_METRICS
-from framework.stats.estimators import Estimate, estimates
+from framework.stats.estimators import DEFAULT_BATCHES, Estimate, estimates
+from framework.stats.histogram_sums import HistogramSums
 from framework.stats.interval_data import IntervalColumns, IntervalData, columns_from_rows
 from framework.stats.precision import minimum_detectable_change, required_duration_s
 from framework.stats.quality import assess
+from framework.timeline.columns import TimelineColumns
 from framework.timeline.endpoints import AGGREGATED
 from framework.timeline.histograms import (
     BucketRows,
@@ -197,16 +199,26 @@ def analyse_window(
     timeline: Timeline,
     window: PlannedWindow,
     settings: AnalysisSettings,
+    *,
+    columns: TimelineColumns | None = None,
 ) -> Analysed:
-    """Every figure of every request name, and of all together, within ``window``."""
+    """Every figure of every request name, and of all together, within ``window``.
+
+    ``columns`` are the timeline's :class:`~framework.timeline.columns.TimelineColumns`,
+    for a caller that analyses several windows of one run: each name's histograms are then
+    decoded once for all of them (and all requests together merged once). Without it, a
+    fresh one serves this window.
+    """
+    if columns is None:
+        columns = TimelineColumns(timeline)
+    elif columns.timeline is not timeline:
+        raise ValueError("columns must be the TimelineColumns of this very timeline")
     health = load_generator_health(timeline, window)
-    # each name first, then all together: the timeline merges the names' histograms, once
-    # read, instead of decoding every one again
     endpoints, per_name = [], {}
-    for key in timeline.names():
-        result, per_name[key] = _endpoint(timeline, key, window, settings, health)
+    for key in columns.names():
+        result, per_name[key] = _endpoint(columns, key, window, settings, health)
         endpoints.append(result)
-    overall, everything = _endpoint(timeline, None, window, settings, health)
+    overall, everything = _endpoint(columns, None, window, settings, health)
     found: dict[str, Mapping[str, Estimate]] = {"": everything, **per_name}
     result_window = Window(
         window.name, window.start_s, window.end_s, window.users, overall, tuple(endpoints)
@@ -239,21 +251,24 @@ def load_generator_health(timeline: Timeline, window: PlannedWindow) -> Generato
 
 
 def _endpoint(
-    timeline: Timeline,
+    columns: TimelineColumns,
     key: str | None,
     window: PlannedWindow,
     settings: AnalysisSettings,
     health: GeneratorHealth,
 ) -> tuple[EndpointResult, Mapping[str, Estimate]]:
-    counters = timeline.counters(key, window.start_s, window.end_s)
-    rows = timeline.buckets(key, window.start_s, window.end_s)
+    counters = columns.counters(key, window.start_s, window.end_s)
+    rows = columns.buckets(key, window.start_s, window.end_s)
     count = int(counters.count.sum())
-    method, name = timeline.endpoint(key) if key is not None else ("", AGGREGATED)
+    method, name = columns.endpoint(key) if key is not None else ("", AGGREGATED)
     ms = 1 / 1000
-    intervals = None
+    sums = None
     if count and len(counters) >= 2:
         intervals = _columns(counters, rows)
-        found = estimates(intervals, KEY_METRICS, confidence=settings.confidence)
+        # one set of histogram sums for the name in this window: every percentile, the
+        # quality checks and the window's histogram below read them
+        sums = HistogramSums(intervals, batches=DEFAULT_BATCHES)
+        found = estimates(intervals, KEY_METRICS, confidence=settings.confidence, sums=sums)
         quality = assess(
             intervals,
             metrics=("mean", "p95", "p99"),
@@ -263,6 +278,7 @@ def _endpoint(
             missing_intervals=health.missing_intervals,
             expected_intervals=health.expected_intervals,
             timeout_s=settings.timeout_s,
+            sums=sums,
         )
         p95 = found["p95"]
         detectable = minimum_detectable_change(p95, confidence=settings.confidence)
@@ -280,7 +296,7 @@ def _endpoint(
         quality_result = QualityResult(
             grade="fail", checks=(QualityCheck("sample size", "fail", reason),)
         )
-    hist = _whole(rows, intervals).to_hdrhistogram() if count else None
+    hist = _whole(rows, sums).to_hdrhistogram() if count else None
     by_kind = {k: int(n.sum()) for k, n in counters.failures_by_kind.items()}
     result = EndpointResult(
         name=name,
@@ -303,11 +319,12 @@ def _endpoint(
     return result, found
 
 
-def _whole(rows: BucketRows, intervals: IntervalColumns | None) -> SparseHistogram:
-    """The window's histogram: the estimators' sum of it when they took one (a pass saved)."""
-    if intervals is None or "hist_bucket_totals" not in intervals.__dict__:
+def _whole(rows: BucketRows, sums: HistogramSums | None) -> SparseHistogram:
+    """The window's histogram: the one the estimators' ``sums`` hold when there are some (a
+    pass saved), else the rows added up."""
+    if sums is None:
         return rows.total()
-    summed = intervals.hist_bucket_totals
+    summed = sums.bucket_totals()
     index = np.flatnonzero(summed)
     return SparseHistogram(index, summed[index].astype(np.int64), rows.layout)
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from framework.errors import ConfigError, ReportError
 from framework.run.folder import RunRecord, read_run_json
 from framework.scenario.budgets import Budgets, ValidationRules
+from framework.timeline.columns import TimelineColumns
 from framework.timeline.gc_pause import collector_paused
 from framework.timeline.reader import read_timeline
 from framework.timeline.records import Timeline
@@ -110,10 +111,10 @@ def _analysis_id(run_id: str, options: ReportOptions) -> str:
     return f"{run_id}-{digest}"
 
 
-def _series(timeline: Timeline) -> tuple[SeriesPoint, ...]:
+def _series(timeline: Timeline, columns: TimelineColumns) -> tuple[SeriesPoint, ...]:
     points = []
-    totals = timeline.counters(None)
-    percentiles = timeline.buckets(None).percentiles_us((50, 95, 99))  # NaN: no latencies
+    totals = columns.counters(None)
+    percentiles = columns.buckets(None).percentiles_us((50, 95, 99))  # NaN: no latencies
     requests, failures = totals.count.tolist(), totals.failures.tolist()
     for i, (second, row) in enumerate(zip(timeline.seconds, percentiles.tolist(), strict=True)):
         p50, p95, p99 = (None if math.isnan(v) else v / 1000 for v in row)
@@ -186,9 +187,12 @@ def _build_results(
             timeout_s=float(timeouts),
         )
     steady = steady_window(data.record, data.timeline, analysis.warmup_s)
-    analysed = analyse_window(data.timeline, steady, analysis)
+    # the run's records as arrays, each name's histograms decoded once: every window
+    # analysed below and the per-second series read them
+    columns = TimelineColumns(data.timeline)
+    analysed = analyse_window(data.timeline, steady, analysis, columns=columns)
     steps = tuple(
-        analyse_window(data.timeline, w, analysis).window
+        analyse_window(data.timeline, w, analysis, columns=columns).window
         for w in planned_windows(data.record, data.timeline)
     )
     verdicts: tuple[BudgetVerdict, ...] = ()
@@ -253,7 +257,7 @@ def _build_results(
         validation=validation,
         comparison=comparison,
         compared_to=compared_to,
-        series=_series(data.timeline),
+        series=_series(data.timeline, columns),
         failures_by_kind=dict(analysed.window.overall.failures_by_kind),
         recommendations=tuple(
             _recommendations(analysed.window, data.record, analysis.target_half_width)

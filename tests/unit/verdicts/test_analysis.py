@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ from hdrh.histogram import HdrHistogram
 
 from framework.plan import shapes
 from framework.stats.estimators import estimates
+from framework.timeline.columns import TimelineColumns
 from framework.timeline.histograms import cumulative_counts, percentiles_us
 from framework.timeline.reader import read_timeline
 from framework.timeline.records import (
@@ -193,6 +195,19 @@ def test_figures_cover_the_true_values(steady):
     assert a.error_rate.value == 0 and a.failures == 0
     assert b.error_rate.low < 0.02 < b.error_rate.high
     assert b.failures_by_kind == {"HTTP 500": b.failures}
+
+
+def test_windows_read_through_the_runs_columns_equal_windows_read_alone(steady):
+    data, w, alone = steady
+    columns = TimelineColumns(data.timeline)
+    half = PlannedWindow("first half", w.start_s, (w.start_s + w.end_s) // 2, None)
+    first = analyse_window(data.timeline, half, AnalysisSettings(), columns=columns)
+    shared = analyse_window(data.timeline, w, AnalysisSettings(), columns=columns)
+    assert shared.window == alone.window
+    assert first.window == analyse_window(data.timeline, half, AnalysisSettings()).window
+    other = dataclasses.replace(data.timeline)
+    with pytest.raises(ValueError, match="this very timeline"):
+        analyse_window(other, w, AnalysisSettings(), columns=columns)
 
 
 def test_window_figures_equal_estimates_from_the_timeline_histograms(steady):

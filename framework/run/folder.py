@@ -30,6 +30,7 @@ __all__ = [
     "RunRecord",
     "create_run_folder",
     "new_run_id",
+    "read_json_object",
     "read_run_json",
     "read_run_record",
     "scrub_secrets",
@@ -161,11 +162,22 @@ def read_run_json(run_dir: Path) -> dict[str, Any]:
     :func:`read_run_record` reads it for use."""
     path = Path(run_dir) / RUN_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return read_json_object(path)
     except FileNotFoundError:
         raise ReportError(f"{path}: missing; is {run_dir} a swarm run folder?", path=path) from None
+
+
+def read_json_object(path: Path, *, advice: str = "") -> dict[str, Any]:
+    """The JSON object in ``path``; ``ReportError`` (with ``advice``) when it is unreadable or
+    not an object. ``FileNotFoundError`` is left to the caller: a missing file means
+    something different to each (no run folder; a run not reported yet)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
     except (OSError, ValueError) as exc:
-        raise ReportError(f"{path}: unreadable ({exc})", path=path) from None
+        hint = f"; {advice}" if advice else ""
+        raise ReportError(f"{path}: unreadable ({exc}){hint}", path=path) from None
     if not isinstance(data, dict):
         raise ReportError(f"{path}: expected a JSON object, found {type(data).__name__}", path=path)
     return data

@@ -22,8 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from framework.errors import ReportError
-from framework.run.folder import RUN_FILE, read_run_record
+from framework.run.folder import RUN_FILE, read_json_object, read_run_record
 from framework.store.records import FIGURES
 from framework.timeline.endpoints import OVERALL, endpoint_key
 
@@ -126,14 +125,9 @@ def _figure_row(name: str, endpoint: Mapping[str, Any]) -> dict[str, Any]:
 
 def _load_json(path: Path, advice: str) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return read_json_object(path, advice=advice)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"{path}: unreadable ({exc}); {advice}", path=path) from None
-    if not isinstance(data, dict):
-        raise ReportError(f"{path}: expected a JSON object, found {type(data).__name__}", path=path)
-    return data
 
 
 def _iso_from_mtime(path: Path) -> str:

@@ -319,3 +319,24 @@ def test_no_file_holds_a_secret_after_swarm_is_killed_mid_run(tmp_path, child_pr
         assert _wait_gone(run_id, 30) == []
     assert (run_dir / "locust.log").is_file()
     assert _folder_leaks(run_dir) == {}
+
+
+# --- workers apply the same rule ------------------------------------------------------------
+
+
+def test_no_file_holds_a_secret_in_a_distributed_run(tmp_path, child_processes):
+    run_id = f"secrets-dist-{uuid.uuid4().hex[:12]}"
+    run_dir = tmp_path / "reports" / run_id
+    with EchoServer() as target:
+        swarm = _swarm(
+            child_processes, tmp_path, target.url, run_id, "--workers", "1", duration="3s"
+        )
+        returncode = swarm.wait(timeout=RUN_DEADLINE_S)
+    output = (tmp_path / "swarm.log").read_text(errors="replace")
+    assert returncode == 0, output[-3000:]
+    assert (run_dir / "worker-1.log").is_file()
+    with (run_dir / "locust_failures.csv").open(newline="") as handle:
+        errors = " ".join(row["Error"] for row in csv.DictReader(handle))
+    assert "json echo.key = '***'" in errors
+    assert _folder_leaks(run_dir) == {}
+    assert _leaks(output.encode()) == []

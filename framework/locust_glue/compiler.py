@@ -4,6 +4,11 @@ Each ``users`` entry becomes a ``FastHttpUser`` subclass and each request a weig
 calling ``self.client.request(method, path, name=...)`` — the same calls a hand-written
 locustfile makes, so statistics names, events and failures behave identically. Templates
 are compiled here once; a request without templates or checks does no extra work per call.
+
+Secret values never reach Locust's records: a request without a ``name`` is labelled by
+its path as written (``/items/${TOKEN}``), failure messages are masked where they are made,
+and each user's ``request`` event and tasks go through ``redaction`` (only when the scenario
+has secrets, so a scenario without any pays nothing).
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ from locust import (
 from locust.exception import StopUser
 
 from framework.locust_glue.checks import compile_expect
+from framework.locust_glue.redaction import RedactingRequestEvent, guard_task
 from framework.locust_glue.shape import shape_class
 from framework.plan.load_plan import plan_for
 from framework.plan.shapes import LoadPlan
 from framework.scenario.datafiles import DataExhaustedError, DataSource, read_rows
+from framework.scenario.interpolation import Redactor
 from framework.scenario.loader import LoadedScenario
 from framework.scenario.model import RequestSpec, ThinkTime, UserSpec
 from framework.scenario.templates import (
@@ -74,7 +81,9 @@ def compile_scenario(loaded: LoadedScenario) -> CompiledScenario:
         for name, spec in scenario.data.items()
     }
     ids = itertools.count(1)
-    classes = tuple(_user_class(loaded, user, sources, ids) for user in scenario.users)
+    classes = tuple(
+        _user_class(loaded, index, sources, ids) for index in range(len(scenario.users))
+    )
     plan = plan_for(scenario.load)
     return CompiledScenario(user_classes=classes, shape_class=shape_class(plan), plan=plan)
 
@@ -94,18 +103,33 @@ def _wait_time(think: ThinkTime | None) -> Callable[..., float]:
 
 def _user_class(
     loaded: LoadedScenario,
-    user: UserSpec,
+    index: int,
     sources: Mapping[str, DataSource],
     ids: Iterator[int],
 ) -> type[FastHttpUser]:
     scenario = loaded.scenario
+    user = scenario.users[index]
+    redactor = loaded.redactor
     timeout_s = user.timeout or scenario.timeout
     read = _data_files_read(scenario.headers, user)
     unique = [n for n, source in sources.items() if source.order == "unique" and n in read]
     base_headers = {**scenario.headers, **user.headers}
     tasks = {
-        _task(req, base_headers, sources, list(scenario.data)): req.weight for req in user.requests
+        _task(
+            req,
+            loaded.request_label(index, r),
+            base_headers,
+            sources,
+            list(scenario.data),
+            redactor,
+        ): req.weight
+        for r, req in enumerate(user.requests)
     }
+
+    def __init__(self: FastHttpUser, environment: Any) -> None:
+        FastHttpUser.__init__(self, environment)
+        if redactor:
+            self.client.request_event = RedactingRequestEvent(self.client.request_event, redactor)
 
     def on_start(self: FastHttpUser) -> None:
         self.swarm_user_id = next(ids)
@@ -124,6 +148,7 @@ def _user_class(
         "tasks": tasks,
         "network_timeout": timeout_s,
         "connection_timeout": timeout_s,
+        "__init__": __init__,
         "on_start": on_start,
         "swarm_user_id": 0,
         "swarm_rows": {},
@@ -140,12 +165,14 @@ def _data_files_read(scenario_headers: Mapping[str, str], user: UserSpec) -> set
 
 def _task(
     req: RequestSpec,
+    name: str,
     base_headers: Mapping[str, str],
     sources: Mapping[str, DataSource],
     data_names: list[str],
+    redactor: Redactor,
 ) -> Callable[[FastHttpUser], None]:
-    """One request as a task function; the fast path matches a hand-written task."""
-    name = req.label
+    """One request as a task function named ``name``; the fast path matches a hand-written
+    task. With secrets, exceptions leave it through ``guard_task``."""
     method = req.method
     headers_spec = {**base_headers, **req.headers}
     path = compile_value(req.path, data_names=data_names)
@@ -165,7 +192,7 @@ def _task(
         or (req.body is not None and is_template(req.body))
     )
     static_headers = dict(headers_spec) if not headers_dynamic else None
-    check = compile_expect(req.expect) if req.expect is not None else None
+    check = compile_expect(req.expect, redactor) if req.expect is not None else None
     # Only body checks read the text; decoding it costs ~5 µs per response.
     needs_body = req.expect is not None and (
         req.expect.body_contains is not None or bool(req.expect.json_checks)
@@ -188,7 +215,7 @@ def _task(
             _send(user, method, static_url, static_kwargs, check, needs_body)
 
         static_task.__name__ = static_task.__qualname__ = f"request_{name}"
-        return static_task
+        return guard_task(static_task, redactor)
 
     def task(user: FastHttpUser) -> None:
         ctx = (
@@ -217,7 +244,7 @@ def _task(
             with gevent.Timeout(timeout_s, RequestTimeout):
                 _send(user, method, url, kwargs, check, needs_body)
         except RequestTimeout:
-            user.environment.events.request.fire(
+            user.client.request_event.fire(
                 request_type=method,
                 name=name,
                 response_time=(time.perf_counter() - started_perf) * 1000,
@@ -231,7 +258,7 @@ def _task(
 
     task.__name__ = f"request_{name}"
     task.__qualname__ = task.__name__
-    return task
+    return guard_task(task, redactor)
 
 
 def _send(

@@ -2,8 +2,9 @@
 
 Locust collects ``User`` and ``LoadTestShape`` classes from the locustfile's module
 namespace, so ``expose`` writes them into the caller's ``globals()``. It also adds the
-``--swarm-run-dir`` option and installs the per-second timeline recorder on whichever
-runner Locust creates (local, master or worker).
+``--swarm-run-dir`` option, installs the per-second timeline recorder on whichever
+runner Locust creates (local, master or worker) and, once Locust has set up its logging,
+masks the scenario's secrets in every log record (``redaction``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from locust.env import Environment
 from framework.errors import ScenarioError
 from framework.locust_glue import telemetry
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
+from framework.locust_glue.redaction import install_log_redaction
 from framework.scenario.loader import LoadedScenario, load_scenario, load_scenario_data
 
 __all__ = ["RUN_DIR_OPTION", "expose", "expose_bundle"]
@@ -77,12 +79,15 @@ def _expose(
     namespace: MutableMapping[str, Any], load: Callable[[], LoadedScenario]
 ) -> CompiledScenario:
     try:
-        compiled = compile_scenario(load())
+        loaded = load()
+        compiled = compile_scenario(loaded)
     except ScenarioError as exc:
         sys.stderr.write(f"swarm: {exc}\n")
         sys.exit(2)
     namespace.update({cls.__name__: cls for cls in compiled.user_classes})
     namespace[compiled.shape_class.__name__] = compiled.shape_class
+    redactor = loaded.redactor
     events.init_command_line_parser.add_listener(_add_options)
+    events.init.add_listener(lambda **_kwargs: install_log_redaction(redactor))
     events.init.add_listener(_install_telemetry)
     return compiled

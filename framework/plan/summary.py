@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from framework.plan.chart import format_duration
 from framework.plan.load_plan import plan_for
+from framework.scenario.interpolation import mask_url_password
 from framework.scenario.loader import LoadedScenario
 from framework.scenario.model import ThinkTime
 
@@ -23,23 +24,31 @@ def _think(think: ThinkTime | None) -> str:
 
 
 def describe_scenario(loaded: LoadedScenario) -> str:
-    """A human summary: target, users and their request mix, the load plan."""
+    """A human summary: target, users and their request mix, the load plan, the secrets.
+
+    Printed to terminals and CI logs, so secret values show as their ``${VAR}``.
+    """
     s = loaded.scenario
+    redactor = loaded.redactor
+
+    def shown(text: str | None) -> str | None:
+        return mask_url_password(redactor.text(text)) if text else text
+
     plan = plan_for(s.load)
     total_user_weight = sum(u.weight for u in s.users)
     lines = [f"{loaded.path.name}: valid scenario {s.name!r}"]
     if s.description:
-        lines.append(f"  {s.description.strip().splitlines()[0]}")
-    lines.append(f"  target: {loaded.host or '(none: pass --host or set SWARM_HOST)'}")
-    for user in s.users:
+        lines.append(f"  {redactor.text(s.description.strip().splitlines()[0])}")
+    lines.append(f"  target: {shown(loaded.host) or '(none: pass --host or set SWARM_HOST)'}")
+    for u, user in enumerate(s.users):
         share = 100 * user.weight / total_user_weight
-        host = f", host {loaded.host_for(user)}" if user.host else ""
+        host = f", host {shown(loaded.host_for(user))}" if user.host else ""
         lines.append(
             f"  users {user.name}: weight {user.weight} ({share:.0f}%), "
             f"{_think(user.think_time)}{host}"
         )
         total = sum(r.weight for r in user.requests)
-        for req in user.requests:
+        for r, req in enumerate(user.requests):
             expect = ""
             if req.expect and req.expect.status:
                 codes = req.expect.status
@@ -49,7 +58,8 @@ def describe_scenario(loaded: LoadedScenario) -> str:
                     else f", expect {codes[0]}-{codes[-1]}"
                 )
             lines.append(
-                f"    {req.method:<6} {req.label:<24} {req.path}  weight {req.weight} "
+                f"    {req.method:<6} {loaded.request_label(u, r):<24} "
+                f"{loaded.request_path(u, r)}  weight {req.weight} "
                 f"({100 * req.weight / total:.0f}%){expect}"
             )
     lines.append(
@@ -60,4 +70,7 @@ def describe_scenario(loaded: LoadedScenario) -> str:
         lines.append(
             "  data: " + ", ".join(f"{k} ({v.file}, {v.order})" for k, v in s.data.items())
         )
+    if loaded.secret_names:
+        names = ", ".join(sorted(loaded.secret_names))
+        lines.append(f"  secrets (sent, never written): {names}")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ import copy
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,6 @@ __all__ = [
     "read_json_object",
     "read_run_json",
     "read_run_record",
-    "scrub_secrets",
     "validate_run_id",
 ]
 
@@ -250,29 +249,3 @@ def create_run_folder(
     folder = RunFolder(target, record)
     folder.save()
     return folder
-
-
-def scrub_secrets(folder: Path, secrets: Iterable[str]) -> list[Path]:
-    """Replace every secret value in the folder's text files by ``***``; return files changed.
-
-    A last line of defence: swarm never writes secrets itself, but Locust's reports may echo
-    a URL or an error text that contains one.
-    """
-    values = sorted({s for s in secrets if s}, key=len, reverse=True)
-    changed = []
-    if not values:
-        return changed
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file():
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue
-        new = text
-        for value in values:
-            new = new.replace(value, "***")
-        if new != text:
-            path.write_text(new, encoding="utf-8")
-            changed.append(path)
-    return changed

@@ -1,4 +1,8 @@
-"""Child processes whose output is logged to a file (secrets masked) and read line by line.
+"""Child processes whose output is logged to a file and read line by line.
+
+Locust masks the scenario's secrets in its own log records (``locust_glue.redaction``); the
+few lines a child prints outside its logging (an interpreter's traceback) are masked here
+line by line as they are copied, with the same declared secret values and nothing else.
 
 Each child gets its own session, so a terminal Ctrl-C reaches swarm only, and swarm decides
 how each child stops (a polite signal first, SIGKILL if it will not go).

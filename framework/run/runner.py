@@ -6,8 +6,12 @@ swarm first: swarm then asks the master to stop with SIGINT (Locust's graceful p
 writes its reports and tells workers to quit; a headless shape run only installs its
 SIGTERM handler once the shape ends, so SIGTERM would kill it outright), and a second
 Ctrl-C kills everything.
-Locust's log is shown live, copied to the run folder with secrets masked, and read for
-phase changes and lost workers.
+Locust's log is shown live, copied to the run folder, and read for phase changes and lost
+workers. Secret values are kept out where texts are made: inside Locust (see
+``locust_glue.redaction``), and here in what swarm itself writes (``run.json`` holds the
+host and tags as the redacted scenario has them). Each output line is masked as it is
+copied, for what Locust's process prints outside its logging (a crash's traceback); no
+file is rewritten after the run.
 """
 
 from __future__ import annotations
@@ -31,10 +35,10 @@ from framework.errors import ExitCode, RunError
 from framework.plan.load_plan import plan_for
 from framework.plan.record import PlanRecord
 from framework.run.bundle import write_bundle
-from framework.run.folder import RunFolder, RunRecord, create_run_folder, new_run_id, scrub_secrets
+from framework.run.folder import RunFolder, RunRecord, create_run_folder, new_run_id
 from framework.run.processes import LoggedProcess
 from framework.run.revision import git_revision
-from framework.scenario.interpolation import MASK
+from framework.scenario.interpolation import MASK, mask_url_password
 from framework.scenario.loader import LoadedScenario
 
 __all__ = [
@@ -222,13 +226,15 @@ def run_scenario(
     started = _now()
     run_id = options.run_id or new_run_id(loaded.scenario.name, started)
     plan = plan_for(loaded.scenario.load)
+    redactor = loaded.redactor
+    tags = loaded.redacted.get("tags")
     record = RunRecord(
         run_id=run_id,
         scenario=loaded.scenario.name,
         scenario_file=str(loaded.path),
-        host=loaded.host,
+        host=mask_url_password(redactor.text(loaded.host)) if loaded.host else None,
         started_at="",
-        tags=dict(loaded.scenario.tags),
+        tags=dict(tags) if isinstance(tags, dict) else {},
         git_revision=git_revision(str(loaded.path)),
         mode="web" if options.web else "headless",
         workers=options.workers + options.expect_workers,
@@ -244,7 +250,7 @@ def run_scenario(
         master_port = options.master_port or _free_port(options.master_bind_host)
         folder.record.master = f"{options.master_bind_host}:{master_port}"
     command = locust_command(loaded, folder.path, options, master_port=master_port)
-    folder.record.locust_args = command[3:]
+    folder.record.locust_args = [mask_url_password(redactor.text(a)) for a in command[3:]]
     folder.phase("starting", started)
     if on_start:
         on_start(folder)
@@ -299,7 +305,6 @@ def run_scenario(
     folder.record.worker_processes = [
         {"name": w.name, "pid": w.pid, "exit_code": w.poll()} for w in workers
     ]
-    scrub_secrets(folder.path, loaded.secrets)
     status, code, message = _verdict(run, returncode)
     folder.finish(status, code, _now(), message)
     return RunOutcome(run_dir=folder.path, exit_code=code, status=status, scenario=loaded.redacted)

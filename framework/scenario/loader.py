@@ -18,7 +18,13 @@ from pydantic_core import ErrorDetails
 from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVariableError
 from framework.scenario.budgets import Budgets
 from framework.scenario.datafiles import read_rows
-from framework.scenario.interpolation import interpolate, mask_secrets, mask_url_password
+from framework.scenario.interpolation import (
+    Redactor,
+    interpolate,
+    mask_secrets,
+    mask_url_password,
+    secret_variables,
+)
 from framework.scenario.model import (
     DUPLICATE_USER_NAMES,
     SECRETS_CONTEXT,
@@ -53,9 +59,11 @@ class LoadedScenario:
     """A valid scenario plus what the run needs around it.
 
     ``redacted`` is the resolved scenario as plain data with every secret replaced by its
-    ``${VAR}`` reference: the only form that may be saved or shown. ``source`` is the file's
-    data before any substitution (references intact), which bundles ship to workers.
-    ``repr()`` masks the secret values (in ``scenario`` too) and only counts ``secrets``.
+    ``${VAR}`` reference: the only form that may be saved or shown. ``secrets`` are the
+    values of the secret variables ``secret_names`` (see ``secret_variables``), which must
+    never be written. ``source`` is the file's data before any substitution (references
+    intact), which bundles ship to workers. ``repr()`` masks the secret values (in
+    ``scenario`` too) and only counts ``secrets``.
     """
 
     scenario: Scenario
@@ -64,6 +72,7 @@ class LoadedScenario:
     secrets: frozenset[str]
     host_override: str | None = None
     source: dict[str, Any] = field(default_factory=dict)
+    secret_names: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         host = self.host_override
@@ -71,8 +80,33 @@ class LoadedScenario:
         return (
             f"LoadedScenario(scenario={self.scenario!r}, path={self.path!r}, "
             f"redacted={self.redacted!r}, secrets=<{len(self.secrets)} hidden>, "
-            f"host_override={shown_host!r}, source={self.source!r})"
+            f"host_override={shown_host!r}, source={self.source!r}, "
+            f"secret_names={sorted(self.secret_names)!r})"
         )
+
+    @property
+    def redactor(self) -> Redactor:
+        """What masks this scenario's secret values in any text before it is kept."""
+        return Redactor(self.secrets)
+
+    def request_label(self, user_index: int, request_index: int) -> str:
+        """The statistics name of a request: its ``name``, else its path as written.
+
+        Read from ``redacted``, so a secret ``${VAR}`` in a path stays a reference in the
+        name that Locust, the timeline and every report show.
+        """
+        written = self._written_request(user_index, request_index)
+        label = written.get("name") or written.get("path")
+        if isinstance(label, str):
+            return label.replace("$${", "${")
+        return self.redactor.text(self.scenario.users[user_index].requests[request_index].label)
+
+    def request_path(self, user_index: int, request_index: int) -> str:
+        """A request's path as it may be shown: secret ``${VAR}``s as references."""
+        path = self._written_request(user_index, request_index).get("path")
+        if isinstance(path, str):
+            return path.replace("$${", "${")
+        return self.redactor.text(self.scenario.users[user_index].requests[request_index].path)
 
     @property
     def base_dir(self) -> Path:
@@ -86,6 +120,13 @@ class LoadedScenario:
     def host_for(self, user: UserSpec) -> str | None:
         """The target of one users entry: the override, its own ``host``, the scenario's."""
         return self.host_override or user.host or self.scenario.host
+
+    def _written_request(self, user_index: int, request_index: int) -> dict[str, Any]:
+        try:
+            written = self.redacted["users"][user_index]["requests"][request_index]
+        except (KeyError, IndexError, TypeError):
+            return {}
+        return written if isinstance(written, dict) else {}
 
 
 def load_scenario(
@@ -217,6 +258,7 @@ def _checked(
         secrets=frozenset(values.secrets),
         host_override=override,
         source=located.data,
+        secret_names=secret_variables(located.data),
     )
 
 

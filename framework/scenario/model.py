@@ -79,6 +79,7 @@ PositiveInt = Annotated[int, Field(ge=1)]
 Users = Annotated[int, Field(ge=0)]
 SpawnRate = Annotated[float, Field(gt=0)]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 DUPLICATE_USER_NAMES = "duplicate_user_names"
@@ -429,6 +430,13 @@ class Scenario(_Model):
     users: list[UserSpec] = Field(min_length=1)
     load: LoadSpec
     tags: dict[str, Any] = Field(default_factory=dict, description="Free labels for reports.")
+    secrets: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Further variables whose values are secrets (never written anywhere), beside "
+            "every ${VAR} a request sends in a path, query, header or body."
+        ),
+    )
     budgets: Budgets | None = Field(None, description="Limits judged by confidence interval.")
     validation: ValidationRules = Field(
         default_factory=ValidationRules, description="When figures are good enough to trust."
@@ -438,6 +446,17 @@ class Scenario(_Model):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return _check_url(value)
+
+    @field_validator("secrets")
+    @classmethod
+    def _variable_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _VARIABLE.match(name):
+                raise ValueError(
+                    f"secrets lists variable names (letters, digits and _, not starting "
+                    f"with a digit), like API_KEY; got {name!r}"
+                )
+        return value
 
     @field_validator("name")
     @classmethod

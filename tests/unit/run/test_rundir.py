@@ -14,7 +14,6 @@ from framework.run.folder import (
     RunRecord,
     create_run_folder,
     new_run_id,
-    scrub_secrets,
     validate_run_id,
 )
 
@@ -159,37 +158,3 @@ def test_scenario_is_saved_as_yaml_in_the_run_folder(tmp_path):
     target = folder.write_scenario(redacted)
     assert target == folder.path / "scenario.yaml"
     assert yaml.safe_load(target.read_text(encoding="utf-8")) == redacted
-
-
-def test_scrub_secrets_replaces_values_in_nested_text_files(tmp_path):
-    (tmp_path / "locust" / "deep").mkdir(parents=True)
-    (tmp_path / "a.csv").write_text("url\nhttp://x/?key=tok-123456\n", encoding="utf-8")
-    (tmp_path / "locust" / "deep" / "b.html").write_text(
-        "<p>tok-123456 and hunter22</p>", encoding="utf-8"
-    )
-    (tmp_path / "clean.txt").write_text("nothing here", encoding="utf-8")
-    changed = scrub_secrets(tmp_path, ["tok-123456", "hunter22"])
-    assert changed == [tmp_path / "a.csv", tmp_path / "locust" / "deep" / "b.html"]
-    assert (tmp_path / "a.csv").read_text(encoding="utf-8") == "url\nhttp://x/?key=***\n"
-    assert (tmp_path / "locust" / "deep" / "b.html").read_text(encoding="utf-8") == (
-        "<p>*** and ***</p>"
-    )
-    assert (tmp_path / "clean.txt").read_text(encoding="utf-8") == "nothing here"
-
-
-def test_scrub_replaces_the_longest_secret_first(tmp_path):
-    (tmp_path / "f.txt").write_text("key=abcdef", encoding="utf-8")
-    scrub_secrets(tmp_path, ["abc", "abcdef"])
-    assert (tmp_path / "f.txt").read_text(encoding="utf-8") == "key=***"
-
-
-def test_scrub_ignores_empty_secrets(tmp_path):
-    (tmp_path / "f.txt").write_text("a1 b2 ab", encoding="utf-8")
-    assert scrub_secrets(tmp_path, [""]) == []
-    assert (tmp_path / "f.txt").read_text(encoding="utf-8") == "a1 b2 ab"
-
-
-def test_scrub_leaves_binary_files_alone(tmp_path):
-    (tmp_path / "blob.bin").write_bytes(b"\xff\xfesecret-value")
-    assert scrub_secrets(tmp_path, ["secret-value"]) == []
-    assert (tmp_path / "blob.bin").read_bytes() == b"\xff\xfesecret-value"

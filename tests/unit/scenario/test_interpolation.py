@@ -52,9 +52,9 @@ def test_defaults_are_not_secret_and_stay_in_the_redacted_copy():
 
 
 def test_empty_env_value_is_not_recorded_as_a_secret():
-    out = interpolate({"v": "${A}"}, {"A": ""})
+    out = interpolate({"headers": {"v": "${A}"}}, {"A": ""})
     assert out.secrets == set()
-    assert out.redacted == {"v": "${A}"}
+    assert out.redacted == {"headers": {"v": "${A}"}}
 
 
 def test_escape_survives_in_the_redacted_copy_so_it_reloads_the_same():

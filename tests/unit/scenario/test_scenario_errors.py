@@ -19,7 +19,10 @@ FILE = "scenario.yaml"
 DURATION_HELP = "use a number of seconds (90), or units h/m/s/ms combined (90s, 2m, 1h30m, 250ms)"
 STATUS_HELP = "use a code (200), a list ([200, 201]), a class ('2xx') or a range ('200-299')"
 HELPERS = "choice, data, now, random_id, random_int, random_text, user_id"
-TOP_KEYS = "name, description, host, headers, timeout, data, users, load, tags, budgets, validation"
+TOP_KEYS = (
+    "name, description, host, headers, timeout, data, users, load, tags, secrets, budgets, "
+    "validation"
+)
 USER_KEYS = "name, weight, host, headers, timeout, think_time, requests"
 REQUEST_KEYS = "name, method, path, weight, query, headers, json, body, expect, timeout"
 

@@ -46,8 +46,10 @@ class IntervalData:
     ``count`` includes failures; ``sum_us`` / ``sumsq_us`` are the exact sum and sum of squares
     of the latencies (µs, µs²); ``histogram`` holds the same latencies in µs (``None`` when
     nothing completed): an ``HdrHistogram``, or the timeline's lighter ``SparseHistogram``,
-    which answers the same reads. ``timeouts`` counts requests cut off by the client timeout
-    (also in ``count`` and ``failures``): their recorded latency is only a lower bound.
+    which answers the same reads. ``latency_count`` is how many latencies those hold: the
+    successful requests when failures are kept apart (the timeline's way), ``None`` when
+    every request's latency is in them. ``timeouts`` counts requests cut off by the client
+    timeout (also in ``count`` and ``failures``): their recorded latency is a lower bound.
     """
 
     count: int
@@ -56,11 +58,16 @@ class IntervalData:
     sumsq_us: float = 0.0
     histogram: HdrHistogram | SparseHistogram | None = None
     timeouts: int = 0
+    latency_count: int | None = None
 
 
 @dataclass(frozen=True)
 class IntervalColumns:
-    """The per-interval counters as arrays, plus the histograms as a sparse count matrix."""
+    """The per-interval counters as arrays, plus the histograms as a sparse count matrix.
+
+    ``latency_counts`` are the latencies in ``sums`` and ``hist`` per interval (successful
+    requests when failures are kept apart); ``None`` means ``counts``, every request.
+    """
 
     counts: np.ndarray
     failures: np.ndarray
@@ -70,12 +77,18 @@ class IntervalColumns:
     interval_s: float
     hist: sparse.csr_array | None  # (intervals, buckets) counts, or None if not needed
     bucket_us: np.ndarray | None  # bucket midpoints, µs, ascending
+    latency_counts: np.ndarray | None = None
 
     _memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Sums already taken of the histogram matrix (they are asked for once per percentile)."""
 
     def __len__(self) -> int:
         return len(self.counts)
+
+    @property
+    def latency_n(self) -> np.ndarray:
+        """Latencies per interval in ``sums`` and ``hist`` (``counts`` when not kept apart)."""
+        return self.counts if self.latency_counts is None else self.latency_counts
 
     @cached_property
     def hist_row_totals(self) -> np.ndarray:
@@ -145,6 +158,9 @@ class IntervalColumns:
             interval_s=self.interval_s,
             hist=hist,
             bucket_us=self.bucket_us,
+            latency_counts=(
+                None if self.latency_counts is None else self.latency_counts[first:last]
+            ),
         )
         if "hist_row_totals" in self.__dict__:  # already summed: the slice's are a part of it
             part.__dict__["hist_row_totals"] = self.hist_row_totals[first:last]
@@ -231,6 +247,7 @@ def columns_from_rows(
     timeouts: np.ndarray,
     rows: BucketRows,
     interval_s: float,
+    latency_counts: np.ndarray | None = None,
 ) -> IntervalColumns:
     """Columns of per-interval counters plus histograms already held as sparse rows.
 
@@ -254,6 +271,7 @@ def columns_from_rows(
         interval_s=float(interval_s),
         hist=hist,
         bucket_us=buckets,
+        latency_counts=None if latency_counts is None else np.asarray(latency_counts, dtype=float),
     )
 
 
@@ -278,6 +296,14 @@ def interval_columns(
         interval_s=float(interval_s),
         hist=hist,
         bucket_us=buckets,
+        latency_counts=(
+            None
+            if all(iv.latency_count is None for iv in intervals)
+            else np.array(
+                [iv.count if iv.latency_count is None else iv.latency_count for iv in intervals],
+                dtype=float,
+            )
+        ),
     )
 
 

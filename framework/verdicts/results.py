@@ -263,6 +263,9 @@ class Results:
     recommendations: tuple[str, ...] = ()
     verdict: Literal["passed", "failed", "inconclusive"] = "passed"
     reasons: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    """Why the run measured nothing a verdict can rest on (also among ``reasons``): no
+    request completed or succeeded in the analysed window, or the window is empty."""
     version: int = RESULTS_VERSION
 
     @property

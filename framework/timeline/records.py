@@ -524,9 +524,8 @@ class Timeline:
         """Whether some latencies of failed requests are mixed into the successful ones'
         (a version-1 timeline with failures): latency figures then include failures."""
         if "mixed" not in self._memo:
-            self._memo["mixed"] = any(
-                r.failures_in_latency for _rows, found in self._by_endpoint().values() for r in found
-            )
+            records = (r for _rows, found in self._by_endpoint().values() for r in found)
+            self._memo["mixed"] = any(r.failures_in_latency for r in records)
         return self._memo["mixed"]
 
     def _second_times(self) -> np.ndarray:

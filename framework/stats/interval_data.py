@@ -201,6 +201,8 @@ def _row_sums(
     of the values whose ``indices`` are ``<= at_most`` when indices are given -- a piece of
     rows at a time: reduceat makes a float copy of what it adds."""
     out = np.zeros(len(indptr) - 1)
+    if not int(indptr[-1]):  # no latency at all (every request failed)
+        return out
     full = np.flatnonzero(np.diff(indptr) > 0)
     cuts = np.searchsorted(indptr[full], np.arange(0, int(indptr[-1]), _PIECE))
     for lo, hi in zip(cuts, [*cuts[1:], full.size], strict=True):

@@ -73,6 +73,10 @@ def budget_verdicts(window: Window, budgets: Budgets) -> list[BudgetVerdict]:
                 figure = getattr(endpoint, BUDGET_METRICS[metric][0])
                 label = endpoint.key if len(endpoints) > 1 else scope
                 missing = _why_no_value(endpoint, metric)
+                if endpoint.successes == 0 and BUDGET_METRICS[metric][0] in _LATENCY_FIELDS:
+                    # a version-1 timeline mixed failures into the latencies: a figure it
+                    # shows without one success measures only how fast requests failed
+                    figure = Figure(value=None)
                 verdicts.append(judge(label, metric, budget, tolerance, figure, missing=missing))
     return verdicts
 

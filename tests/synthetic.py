@@ -224,6 +224,8 @@ def _name_records(
                 sum_us=sum_us[j],
                 sumsq_us=sumsq_us[j],
                 hist_blobs=(blob,),
+                # the model draws every request's latency, failed ones included
+                failures_in_latency=bool(failures),
             )
         first = last
     return out

@@ -42,7 +42,7 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "validate":
         from framework.plan.summary import describe_scenario
 
-        loaded = load_scenario(args.scenario, host=args.host)
+        loaded = load_scenario(args.scenario, host=args.host, render_templates=True)
         print(describe_scenario(loaded))
         return ExitCode.OK
     if args.command == "plan":

@@ -13,6 +13,7 @@ has secrets, so a scenario without any pays nothing).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import time
@@ -30,7 +31,6 @@ from locust import (
     constant_pacing,
     constant_throughput,
 )
-from locust.exception import StopUser
 
 from framework.locust_glue.checks import compile_expect
 from framework.locust_glue.redaction import RedactingRequestEvent, guard_task
@@ -43,6 +43,7 @@ from framework.scenario.loader import LoadedScenario
 from framework.scenario.model import RequestSpec, ThinkTime, UserSpec
 from framework.scenario.templates import (
     RenderContext,
+    TemplateRenderError,
     compile_tree,
     compile_value,
     data_refs,
@@ -122,6 +123,7 @@ def _user_class(
             sources,
             list(scenario.data),
             redactor,
+            f"users[{index}].requests[{r}]",
         ): req.weight
         for r, req in enumerate(user.requests)
     }
@@ -133,11 +135,14 @@ def _user_class(
 
     def on_start(self: FastHttpUser) -> None:
         self.swarm_user_id = next(ids)
-        try:
-            self.swarm_rows = {name: sources[name].claim_row() for name in unique}
-        except DataExhaustedError as exc:
-            logger.error("user %s #%d stops: %s", user.name, self.swarm_user_id, exc)
-            raise StopUser() from None
+        rows = {}
+        for name in unique:
+            # a user left without a row keeps running: each request that reads the file
+            # fails with kind "template" (counted, in the report), instead of the user
+            # silently stopping and the run applying less load than planned
+            with contextlib.suppress(DataExhaustedError):
+                rows[name] = sources[name].claim_row()
+        self.swarm_rows = rows
 
     attrs: dict[str, Any] = {
         "__module__": __name__,
@@ -170,9 +175,14 @@ def _task(
     sources: Mapping[str, DataSource],
     data_names: list[str],
     redactor: Redactor,
+    where: str,
 ) -> Callable[[FastHttpUser], None]:
     """One request as a task function named ``name``; the fast path matches a hand-written
-    task. With secrets, exceptions leave it through ``guard_task``."""
+    task. With secrets, exceptions leave it through ``guard_task``.
+
+    ``where`` locates the request in the scenario (``users[0].requests[1]``) for the
+    message of a template that fails to render.
+    """
     method = req.method
     headers_spec = {**base_headers, **req.headers}
     path = compile_value(req.path, data_names=data_names)
@@ -217,25 +227,34 @@ def _task(
         static_task.__name__ = static_task.__qualname__ = f"request_{name}"
         return guard_task(static_task, redactor)
 
-    def task(user: FastHttpUser) -> None:
+    def render(user: FastHttpUser) -> tuple[str, dict[str, Any]]:
         ctx = (
             RenderContext(user_id=user.swarm_user_id, sources=sources, claimed=user.swarm_rows)
             if dynamic
             else None
         )
-        url = path(ctx)
+        url = _rendered(where, "path", path, ctx)
         if has_query:
-            url += ("&" if "?" in url else "?") + urlencode(query(ctx), doseq=True)
+            rendered_query = _rendered(where, "query", query, ctx)
+            url += ("&" if "?" in url else "?") + urlencode(rendered_query, doseq=True)
         headers = (
             static_headers
             if static_headers is not None
-            else {k: r(ctx) for k, r in header_renderers.items()}
+            else {k: _rendered(where, f"headers.{k}", r, ctx) for k, r in header_renderers.items()}
         )
         kwargs: dict[str, Any] = {"name": name, "headers": headers}
         if json_body is not None:
-            kwargs["json"] = json_body(ctx)
+            kwargs["json"] = _rendered(where, "json", json_body, ctx)
         elif body is not None:
-            kwargs["data"] = body(ctx)
+            kwargs["data"] = _rendered(where, "body", body, ctx)
+        return url, kwargs
+
+    def task(user: FastHttpUser) -> None:
+        try:
+            url, kwargs = render(user)
+        except TemplateRenderError as exc:
+            _template_failure(user, method, name, exc)
+            return
         if timeout_s is None:
             _send(user, method, url, kwargs, check, needs_body)
             return
@@ -259,6 +278,40 @@ def _task(
     task.__name__ = f"request_{name}"
     task.__qualname__ = task.__name__
     return guard_task(task, redactor)
+
+
+def _rendered(where: str, field: str, renderer: Callable[[Any], Any], ctx: Any) -> Any:
+    """``renderer(ctx)``; any error it raises becomes the request's ``TemplateRenderError``."""
+    try:
+        return renderer(ctx)
+    except Exception as exc:  # whatever a template raises fails this request, not the user
+        raise TemplateRenderError(f"{where}.{field}", exc) from None
+
+
+TEMPLATE_FAILURE_PAUSE_S = 0.1
+"""How long a user waits after a request whose template failed: that request costs no
+network time, so a template that always fails would otherwise spin its worker's CPU."""
+
+
+def _template_failure(
+    user: FastHttpUser, method: str, name: str, error: TemplateRenderError
+) -> None:
+    """Report an unsent request as failed (kind ``template``), then pause the user a little.
+
+    Fired through the client's request event, so a scenario's secrets are masked in it as in
+    every other request."""
+    user.client.request_event.fire(
+        request_type=method,
+        name=name,
+        response_time=0.0,
+        response_length=0,
+        response=None,
+        context=user.context(),
+        exception=error,
+        start_time=time.time(),
+        url="",
+    )
+    gevent.sleep(TEMPLATE_FAILURE_PAUSE_S)
 
 
 def _send(

@@ -24,9 +24,10 @@ Order = Literal["sequential", "random", "unique"]
 class DataExhaustedError(RuntimeError):
     """Every row of a ``unique`` data file is already taken by a user.
 
-    Not a ``SwarmError``: it happens mid-run, inside a Locust user's ``on_start``, where the
-    compiler turns it into ``StopUser`` (that user stops, the run goes on); it never reaches
-    the CLI, so it has no exit code.
+    Not a ``SwarmError``: it happens mid-run, when a user starts (``claim_row``) or renders
+    a template that reads the file without a row of its own; each request of that user
+    that reads the file then fails with kind ``template`` (the run goes on, the failures
+    are counted). It never reaches the CLI, so it has no exit code.
     """
 
 
@@ -62,13 +63,17 @@ class DataSource:
             return self._random.choice(self.rows)
         return next(self._cycle)
 
+    def exhausted_message(self) -> str:
+        """What a user without a row of this ``unique`` file is told."""
+        return (
+            f"data file {self.name!r} has {len(self.rows)} rows, all taken by other users; "
+            "add rows or use fewer users"
+        )
+
     def claim_row(self) -> dict[str, str]:
         """A row no other user of this process holds (``unique``)."""
         if self._next_unique >= len(self.rows):
-            raise DataExhaustedError(
-                f"data file {self.name!r} has {len(self.rows)} rows, all taken by other users; "
-                "add rows or use fewer users"
-            )
+            raise DataExhaustedError(self.exhausted_message())
         row = self.rows[self._next_unique]
         self._next_unique += 1
         return row

@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 
 from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVariableError
 from framework.scenario.budgets import Budgets
-from framework.scenario.datafiles import read_rows
+from framework.scenario.datafiles import DataSource, read_rows
 from framework.scenario.interpolation import (
     Redactor,
     interpolate,
@@ -34,10 +34,13 @@ from framework.scenario.model import (
 )
 from framework.scenario.problems import format_path, problem_at, validation_problems
 from framework.scenario.templates import (
+    RenderContext,
     TemplateError,
     compile_tree,
     compile_value,
     data_refs,
+    describe_render_error,
+    is_template,
     string_leaves,
     template_fields,
 )
@@ -135,11 +138,14 @@ def load_scenario(
     env: Mapping[str, str] | None = None,
     host: str | None = None,
     require_host: bool = False,
+    render_templates: bool = False,
 ) -> LoadedScenario:
     """Read and validate ``path``; raise ``ScenarioError`` listing every problem found.
 
     The target host is, in order: ``host`` (the ``--host`` flag), ``$SWARM_HOST``, the
-    scenario's ``host``.
+    scenario's ``host``. ``render_templates`` (``swarm validate``) also renders every
+    template once with sample data, to catch what fails only at render time; a run does
+    not, since a template that fails now and then is the run's to count, not to refuse.
     """
     env = os.environ if env is None else env
     file = Path(path)
@@ -169,7 +175,15 @@ def load_scenario(
         found = type(located.data).__name__
         msg = f"a scenario must be a mapping of fields (name, users, load, ...), found {found}"
         raise ScenarioError([Problem(label, 1, 1, "", msg)])
-    return _checked(label, file, located, env, host=host, require_host=require_host)
+    return _checked(
+        label,
+        file,
+        located,
+        env,
+        host=host,
+        require_host=require_host,
+        render_templates=render_templates,
+    )
 
 
 def load_scenario_data(
@@ -201,6 +215,7 @@ def _checked(
     *,
     host: str | None = None,
     require_host: bool = False,
+    render_templates: bool = False,
 ) -> LoadedScenario:
     """Resolve ``${VAR}``s in ``located.data`` and validate it; every problem in one error."""
     values = interpolate(located.data, env)
@@ -228,9 +243,12 @@ def _checked(
             )
             if p.path not in {format_path(u) for u in unresolved}
         )
-    columns, data_problems = _data_columns(label, located, values.resolved, file.parent)
+    columns, samples, data_problems = _data_columns(label, located, values.resolved, file.parent)
     problems.extend(data_problems)
-    problems.extend(_template_problems(label, located, values.resolved, columns))
+    template_problems = _template_problems(label, located, values.resolved, columns)
+    problems.extend(template_problems)
+    if render_templates and not template_problems and not data_problems:
+        problems.extend(_render_problems(label, located, values.resolved, samples))
     problems.extend(_duplicate_user_problems(label, located, values.resolved))
 
     override = (host or env.get(HOST_ENV_VAR) or "").rstrip("/") or None
@@ -326,6 +344,45 @@ def _template_problems(
     return problems
 
 
+def _render_problems(
+    label: str,
+    located: Located,
+    data: dict[str, Any],
+    samples: dict[str, tuple[str, dict[str, str]]],
+) -> list[Problem]:
+    """Render every template once with sample data: user 1, the first row of each data
+    file, the helpers' own random values. Catches what only fails when rendered
+    (``{{ 1 // 0 }}``, an attribute a value does not have) with the field's place."""
+    names = list(samples)
+    sources = {name: DataSource(name, [row], order) for name, (order, row) in samples.items()}
+    claimed = {name: row for name, (order, row) in samples.items() if order == "unique"}
+    problems = []
+    for path, text in (leaf for found in template_fields(data) for leaf in _leaves(*found)):
+        if not is_template(text):
+            continue
+        context = RenderContext(user_id=1, sources=sources, claimed=claimed)
+        try:
+            compile_value(text, native=True, data_names=names)(context)
+        except Exception as exc:  # any error a template raises is the template's problem
+            message = (
+                "template fails when rendered with sample data (user_id 1, the first row "
+                f"of each data file): {describe_render_error(exc)}"
+            )
+            problems.append(problem_at(label, located, path, message))
+    return problems
+
+
+def _leaves(path: tuple[Any, ...], value: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """Every string leaf of a field's value, with its key path (a json body's own keys)."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves((*path, k), v)]
+    if isinstance(value, list):
+        return [leaf for i, v in enumerate(value) for leaf in _leaves((*path, i), v)]
+    return []
+
+
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -354,13 +411,15 @@ def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any])
 
 def _data_columns(
     label: str, located: Located, data: dict[str, Any], base: Path
-) -> tuple[dict[str, tuple[str, ...]], list[Problem]]:
-    """Read each declared data file's columns; problems for files that cannot be used.
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, dict[str, str]]], list[Problem]]:
+    """Read each declared data file's columns and (order, first row); problems for files
+    that cannot be used.
 
     Runs on the raw data, so a missing file is reported beside schema problems.
     """
     files = data.get("data")
     columns: dict[str, tuple[str, ...]] = {}
+    samples: dict[str, tuple[str, dict[str, str]]] = {}
     problems = []
     for name, spec in files.items() if isinstance(files, dict) else ():
         relative = spec.get("file") if isinstance(spec, dict) else None
@@ -376,4 +435,6 @@ def _data_columns(
             problems.append(problem_at(label, located, path, f"cannot use data file: {exc}"))
         else:
             columns[str(name)] = tuple(rows[0].keys())
-    return columns, problems
+            order = spec.get("order", "sequential")
+            samples[str(name)] = (order if isinstance(order, str) else "sequential", rows[0])
+    return columns, samples, problems

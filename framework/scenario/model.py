@@ -36,6 +36,9 @@ from framework.scenario.interpolation import mask_secrets
 
 __all__ = [
     "DUPLICATE_USER_NAMES",
+    "MAX_RATE",
+    "MAX_SPAWN_RATE",
+    "MAX_USERS",
     "METHODS",
     "SECRETS_CONTEXT",
     "ConstantLoad",
@@ -75,9 +78,18 @@ Duration = Annotated[
         }
     ),
 ]
+MAX_USERS = 10_000_000
+"""Most simulated users a load shape may ask for: far beyond what a Locust cluster runs
+(a few thousand per worker core), so a larger number is a typo, not a plan."""
+MAX_SPAWN_RATE = 1_000_000
+"""Most users started per second (Locust starts a few hundred per second per worker)."""
+MAX_RATE = 1_000_000
+"""Most requests per second one user may be paced at (``think_time.throughput``)."""
+
 PositiveInt = Annotated[int, Field(ge=1)]
-Users = Annotated[int, Field(ge=0)]
-SpawnRate = Annotated[float, Field(gt=0)]
+UserCount = Annotated[int, Field(ge=1, le=MAX_USERS)]
+Users = Annotated[int, Field(ge=0, le=MAX_USERS)]
+SpawnRate = Annotated[float, Field(gt=0, le=MAX_SPAWN_RATE)]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -139,7 +151,9 @@ class ThinkTime(_Model):
         None, description="Wait a uniformly random time in [low, high] ms."
     )
     pacing: Duration | None = Field(None, description="Start a request every this often.")
-    throughput: float | None = Field(None, gt=0, description="Requests per second per user.")
+    throughput: float | None = Field(
+        None, gt=0, le=MAX_RATE, description="Requests per second per user."
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ThinkTime:
@@ -350,25 +364,35 @@ class DataFile(_Model):
 
 class ConstantLoad(_Model):
     shape: Literal["constant"]
-    users: PositiveInt
+    users: UserCount
     spawn_rate: SpawnRate | None = Field(None, description="Default: all users within 1 s.")
     duration: Duration = Field(gt=0)
 
 
 class SteppedLoad(_Model):
     shape: Literal["stepped"]
-    start_users: PositiveInt
-    step_users: PositiveInt
+    start_users: UserCount
+    step_users: UserCount
     step_duration: Duration = Field(gt=0)
     steps: PositiveInt
     hold: Duration = 0.0
     spawn_rate: SpawnRate
 
+    @model_validator(mode="after")
+    def _peak_within_bound(self) -> SteppedLoad:
+        peak = self.start_users + (self.steps - 1) * self.step_users
+        if peak > MAX_USERS:
+            raise ValueError(
+                f"the last step would run {peak} users (start_users + (steps - 1) * "
+                f"step_users); at most {MAX_USERS} are allowed"
+            )
+        return self
+
 
 class SpikeLoad(_Model):
     shape: Literal["spike"]
-    base_users: PositiveInt
-    spike_users: PositiveInt
+    base_users: UserCount
+    spike_users: UserCount
     base_duration: Duration = Field(gt=0)
     spike_duration: Duration = Field(gt=0)
     recovery_duration: Duration = Field(gt=0)
@@ -387,7 +411,7 @@ class SpikeLoad(_Model):
 class WaveLoad(_Model):
     shape: Literal["wave"]
     min_users: Users
-    max_users: PositiveInt
+    max_users: UserCount
     period: Duration = Field(gt=0)
     duration: Duration = Field(gt=0)
     spawn_rate: SpawnRate

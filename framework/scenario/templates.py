@@ -23,7 +23,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from framework.scenario.datafiles import DataSource
+from framework.scenario.datafiles import DataExhaustedError, DataSource
 from framework.scenario.yaml_source import KeyPath
 
 __all__ = [
@@ -32,9 +32,11 @@ __all__ = [
     "REQUEST_TEMPLATE_KEYS",
     "RenderContext",
     "TemplateError",
+    "TemplateRenderError",
     "compile_tree",
     "compile_value",
     "data_refs",
+    "describe_render_error",
     "is_template",
     "string_leaves",
     "template_fields",
@@ -72,6 +74,31 @@ class TemplateError(ValueError):
     Not a ``SwarmError``: templates are compiled while the scenario loads, and the loader
     turns each one into a ``Problem`` of its ``ScenarioError`` at the template's line.
     """
+
+
+class TemplateRenderError(Exception):
+    """A request's template raised while rendering (``{{ 1 // 0 }}``, an unknown attribute,
+    a ``unique`` data file with no row left): that request fails, unsent.
+
+    Not a ``SwarmError``: raised per request inside a Locust task, where the compiler
+    reports it to Locust as the request's failure (kind ``template`` in the timeline), so
+    it is counted and shown in the report and the user's loop goes on.
+    ``field`` names the request field (``"json"``, ``"headers.X-Id"``); the message is
+    the field and the template's own error, never the rendered values.
+    """
+
+    def __init__(self, field: str, cause: BaseException) -> None:
+        self.field = field
+        super().__init__(f"template error in {field}: {describe_render_error(cause)}")
+
+
+def describe_render_error(exc: BaseException) -> str:
+    """One line for a template that failed to render: Jinja's own message for an undefined
+    name or attribute, else the exception's class and message."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, jinja2.UndefinedError | TemplateRenderError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 _ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
@@ -161,7 +188,10 @@ class _DataRows:
         if name not in self._drawn:
             if name not in self._sources:
                 raise jinja2.UndefinedError(f"no data file named {name!r}")
-            self._drawn[name] = self._sources[name].next_row()
+            source = self._sources[name]
+            if source.order == "unique":  # this user could not claim a row of its own
+                raise DataExhaustedError(source.exhausted_message())
+            self._drawn[name] = source.next_row()
         return self._drawn[name]
 
 

@@ -45,8 +45,10 @@ class IntervalData:
     ``count`` includes failures; ``sum_us`` / ``sumsq_us`` are the exact sum and sum of squares
     of the latencies (µs, µs²); ``histogram`` holds the same latencies in µs (``None`` when
     nothing completed): an ``HdrHistogram``, or the timeline's lighter ``SparseHistogram``,
-    which answers the same reads. ``timeouts`` counts requests cut off by the client timeout
-    (also in ``count`` and ``failures``): their recorded latency is only a lower bound.
+    which answers the same reads. ``latency_count`` is how many latencies those hold: the
+    successful requests when failures are kept apart (the timeline's way), ``None`` when
+    every request's latency is in them. ``timeouts`` counts requests cut off by the client
+    timeout (also in ``count`` and ``failures``): their recorded latency is a lower bound.
     """
 
     count: int
@@ -55,6 +57,7 @@ class IntervalData:
     sumsq_us: float = 0.0
     histogram: HdrHistogram | SparseHistogram | None = None
     timeouts: int = 0
+    latency_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class IntervalColumns:
     A frozen value: the sums of the matrix below are computed on every call. Estimates that
     share them (several percentiles of one window) keep them in a
     :class:`~framework.stats.histogram_sums.HistogramSums` that the caller creates.
+
+    ``latency_counts`` are the latencies in ``sums`` and ``hist`` per interval (successful
+    requests when failures are kept apart); ``None`` means ``counts``, every request.
     """
 
     counts: np.ndarray
@@ -74,9 +80,15 @@ class IntervalColumns:
     interval_s: float
     hist: sparse.csr_array | None  # (intervals, buckets) counts, or None if not needed
     bucket_us: np.ndarray | None  # bucket midpoints, µs, ascending
+    latency_counts: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.counts)
+
+    @property
+    def latency_n(self) -> np.ndarray:
+        """Latencies per interval in ``sums`` and ``hist`` (``counts`` when not kept apart)."""
+        return self.counts if self.latency_counts is None else self.latency_counts
 
     @property
     def hist_row_totals(self) -> np.ndarray:
@@ -127,6 +139,9 @@ class IntervalColumns:
             interval_s=self.interval_s,
             hist=hist,
             bucket_us=self.bucket_us,
+            latency_counts=(
+                None if self.latency_counts is None else self.latency_counts[first:last]
+            ),
         )
 
 
@@ -174,6 +189,8 @@ def _row_sums(
     of the values whose ``indices`` are ``<= at_most`` when indices are given -- a piece of
     rows at a time: reduceat makes a float copy of what it adds."""
     out = np.zeros(len(indptr) - 1)
+    if not int(indptr[-1]):  # no latency at all (every request failed)
+        return out
     full = np.flatnonzero(np.diff(indptr) > 0)
     cuts = np.searchsorted(indptr[full], np.arange(0, int(indptr[-1]), _PIECE))
     for lo, hi in zip(cuts, [*cuts[1:], full.size], strict=True):
@@ -220,6 +237,7 @@ def columns_from_rows(
     timeouts: np.ndarray,
     rows: BucketRows,
     interval_s: float,
+    latency_counts: np.ndarray | None = None,
 ) -> IntervalColumns:
     """Columns of per-interval counters plus histograms already held as sparse rows.
 
@@ -243,6 +261,7 @@ def columns_from_rows(
         interval_s=float(interval_s),
         hist=hist,
         bucket_us=buckets,
+        latency_counts=None if latency_counts is None else np.asarray(latency_counts, dtype=float),
     )
 
 
@@ -267,6 +286,14 @@ def interval_columns(
         interval_s=float(interval_s),
         hist=hist,
         bucket_us=buckets,
+        latency_counts=(
+            None
+            if all(iv.latency_count is None for iv in intervals)
+            else np.array(
+                [iv.count if iv.latency_count is None else iv.latency_count for iv in intervals],
+                dtype=float,
+            )
+        ),
     )
 
 

@@ -169,7 +169,10 @@ def _quantile_statistic(
         return _windowed_quantiles(sums, combine, p, whole, totals), totals
 
     timeouts = int(cols.timeouts.sum())
-    censored = is_censored(p, int(cols.counts.sum()), timeouts)
+    # Timed-out requests left out of the histogram (failures kept apart) would rank above
+    # every latency in it: count them in, so a percentile they would reach is censored.
+    left_out = int(cols.counts.sum() - cols.latency_n.sum())
+    censored = is_censored(p, n + min(timeouts, left_out), timeouts)
     notes = ()
     if censored:
         notes = (f"{metric} falls among the {timeouts} timed-out requests: it is a lower bound",)
@@ -197,9 +200,10 @@ def metric_statistic(
     """
     n = int(cols.counts.sum())
     if metric == "mean":
-        mean = cols.sums.sum() / n if n else math.nan
-        var = (cols.sumsqs.sum() - n * mean**2) / (n - 1) if n > 1 else 0.0
-        return _ratio_statistic(metric, cols.sums, cols.counts, n, max(var, 0.0))
+        m = int(cols.latency_n.sum())
+        mean = cols.sums.sum() / m if m else math.nan
+        var = (cols.sumsqs.sum() - m * mean**2) / (m - 1) if m > 1 else 0.0
+        return _ratio_statistic(metric, cols.sums, cols.latency_n, m, max(var, 0.0))
     if metric == "error_rate":
         rate = cols.failures.sum() / n if n else math.nan
         return _ratio_statistic(metric, cols.failures, cols.counts, n, rate * (1 - rate))

@@ -293,12 +293,14 @@ def check_errors(
     percentiles: Iterable[Estimate] = (),
     timeout_s: float | None = None,
     warn_error_rate: float = 0.01,
+    failures_in_latency: bool = True,
 ) -> Check:
     """Failures and timeouts, as they affect the latency figures.
 
     Fail when a reported percentile is censored by timeouts (report it as "≥ timeout").
-    Warn when failures reach ``warn_error_rate`` (their latencies -- often fast rejections --
-    are mixed into the figures) or any request timed out.
+    Warn when failures reach ``warn_error_rate`` or any request timed out: the latency
+    figures then describe only the requests that succeeded, or -- in a version-1
+    timeline, ``failures_in_latency`` -- have the failures' (often fast) latencies mixed in.
     """
     limit = f"{timeout_s:g} s" if timeout_s is not None else "the timeout"
     censored = [e.metric for e in percentiles if e.censored]
@@ -310,7 +312,8 @@ def check_errors(
             "errors", Grade.FAIL, f"{text}; {which} censored by timeouts: report ≥ {limit}"
         )
     if rate >= warn_error_rate or timeouts > 0:
-        return Check("errors", Grade.WARN, text + "; latency figures include failed requests")
+        which = "include failed requests" if failures_in_latency else "are of successes only"
+        return Check("errors", Grade.WARN, f"{text}; latency figures {which}")
     return Check("errors", Grade.PASS, text)
 
 
@@ -371,6 +374,9 @@ def assess(
             int(cols.timeouts.sum()),
             percentiles=[given[m] for m in metrics if _level(m) is not None],
             timeout_s=timeout_s,
+            failures_in_latency=bool(
+                cols.latency_n.sum() > cols.counts.sum() - cols.failures.sum()
+            ),
         )
     )
     return grade(checks)

@@ -35,7 +35,16 @@ __all__ = ["TimelineColumns"]
 Endpoint = tuple[str, str]
 """``(method, name)``; the method is ``""`` for a bare name."""
 
-_COUNTERS = ("count", "failures", "bytes", "sum_us", "sumsq_us")
+_COUNTERS = (
+    "count",
+    "failures",
+    "bytes",
+    "sum_us",
+    "sumsq_us",
+    "latency_count",
+    "fail_sum_us",
+    "fail_sumsq_us",
+)
 
 
 class _EndpointCounters:
@@ -55,6 +64,9 @@ class _EndpointCounters:
             "bytes": np.array([r.bytes for r in records], dtype=float),
             "sum_us": np.array([float(r.sum_us) for r in records]),
             "sumsq_us": np.array([float(r.sumsq_us) for r in records]),
+            "latency_count": np.array([r.latency_count for r in records], dtype=float),
+            "fail_sum_us": np.array([float(r.fail_sum_us) for r in records]),
+            "fail_sumsq_us": np.array([float(r.fail_sumsq_us) for r in records]),
         }
 
 
@@ -111,7 +123,7 @@ class TimelineColumns:
         columns = {c: np.zeros(last - first) for c in _COUNTERS}
         kinds: dict[str, np.ndarray] = {}
         for endpoint, (rows, _) in self._records.items():
-            if name is not None and name not in (endpoint[1], f"{endpoint[0]} {endpoint[1]}"):
+            if name is not None and not selects(name, *endpoint):
                 continue
             found = self._counters[endpoint]
             lo, hi = np.searchsorted(rows, (first, last))
@@ -128,6 +140,9 @@ class TimelineColumns:
             sum_us=columns["sum_us"],
             sumsq_us=columns["sumsq_us"],
             failures_by_kind={k: v.astype(np.int64) for k, v in sorted(kinds.items())},
+            latency_count=columns["latency_count"].astype(np.int64),
+            fail_sum_us=columns["fail_sum_us"],
+            fail_sumsq_us=columns["fail_sumsq_us"],
         )
 
     def buckets(

@@ -14,7 +14,13 @@ import orjson
 
 from framework.errors import ReportError
 from framework.timeline.gc_pause import collector_paused
-from framework.timeline.records import FORMAT, VERSION, RequestSecond, Second, Timeline
+from framework.timeline.records import (
+    FORMAT,
+    READABLE_VERSIONS,
+    RequestSecond,
+    Second,
+    Timeline,
+)
 
 __all__ = ["read_timeline"]
 
@@ -52,10 +58,10 @@ def _read_timeline(path: Path) -> Timeline:
             path=path,
             line=1,
         )
-    if header.get("version") != VERSION:
+    if header.get("version") not in READABLE_VERSIONS:
         raise ReportError(
             f"{path}:1: timeline format version {header.get('version')!r} is not supported "
-            f"(this swarm reads version {VERSION})",
+            f"(this swarm reads versions {', '.join(map(str, READABLE_VERSIONS))})",
             path=path,
             line=1,
         )

@@ -34,6 +34,7 @@ from framework.timeline.records import (
 
 __all__ = [
     "PAYLOAD_VERSION",
+    "TEMPLATE",
     "TIMEOUT",
     "MergeResult",
     "RecorderPayload",
@@ -59,7 +60,9 @@ class RecorderPayload(TypedDict):
 
 # A cell is a list, not an object, because ``record`` runs once per request on the worker
 # and list indexing is the cheapest mutable access CPython offers:
-# [count, bytes, sum_us, sumsq_us, failures {kind: n}, buckets {hdr counts index: n}]
+# [count, bytes, sum_us, sumsq_us, failures {kind: n}, buckets {hdr counts index: n},
+#  fail_sum_us, fail_sumsq_us, fail_buckets {hdr counts index: n}]
+# The latency fields of successes and failures are kept apart (design contract 6).
 _Cell = list
 
 
@@ -89,21 +92,25 @@ class SecondRecorder:
         key = (math.floor(t_s), method, name)
         cell = self._cells.get(key)
         if cell is None:
-            cell = self._cells[key] = [0, 0, 0, 0, {}, {}]
+            cell = self._cells[key] = [0, 0, 0, 0, {}, {}, 0, 0, {}]
         us = round(latency_ms * 1000.0)
         if us < 0:
             us = 0
         cell[0] += 1
         cell[1] += size_bytes or 0
-        cell[2] += us
-        cell[3] += us * us
-        if failure_kind is not None:
+        if failure_kind is None:
+            cell[2] += us
+            cell[3] += us * us
+            buckets = cell[5]
+        else:
             failures = cell[4]
             failures[failure_kind] = failures.get(failure_kind, 0) + 1
+            cell[6] += us
+            cell[7] += us * us
+            buckets = cell[8]
         v = us if us <= HISTOGRAM_HIGHEST_US else HISTOGRAM_HIGHEST_US
         bucket = (v | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
         index = ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (v >> bucket) - _HALF_COUNT
-        buckets = cell[5]
         buckets[index] = buckets.get(index, 0) + 1
         self.recorded += 1
 
@@ -132,13 +139,10 @@ class SecondRecorder:
 
 
 def _cell_record(t: int, method: str, name: str, cell: _Cell) -> RequestRecord:
-    count, size, sum_us, sumsq_us, failures, buckets = cell
-    histogram = new_histogram()
-    counts = histogram.counts
-    for index, n in buckets.items():
-        counts[index] = n
-    histogram.set_internal_tacking_values(min(buckets), max(buckets), count)
-    return RequestRecord(
+    count, size, sum_us, sumsq_us, failures, buckets, fail_sum_us, fail_sumsq_us, fail_buckets = (
+        cell
+    )
+    record = RequestRecord(
         t=t,
         method=method,
         name=name,
@@ -146,17 +150,39 @@ def _cell_record(t: int, method: str, name: str, cell: _Cell) -> RequestRecord:
         failures=failures,
         bytes=size,
         sum_us=sum_us,
-        # msgpack carries at most 64-bit integers; past that a float keeps 16 digits
-        sumsq_us=sumsq_us if sumsq_us < 2**63 else float(sumsq_us),
-        hist=encode_histogram(histogram, release=True),
+        sumsq_us=_wire_int(sumsq_us),
+        hist=_encoded(buckets),
     )
+    if failures:
+        record["fail_sum_us"] = fail_sum_us
+        record["fail_sumsq_us"] = _wire_int(fail_sumsq_us)
+        record["fail_hist"] = _encoded(fail_buckets)
+    return record
+
+
+def _wire_int(value: int) -> int | float:
+    """msgpack carries at most 64-bit integers; past that a float keeps 16 digits."""
+    return value if value < 2**63 else float(value)
+
+
+def _encoded(buckets: dict[int, int]) -> str:
+    """The encoded histogram of ``{counts index: n}`` ("" when empty)."""
+    if not buckets:
+        return ""
+    histogram = new_histogram()
+    counts = histogram.counts
+    for index, n in buckets.items():
+        counts[index] = n
+    histogram.set_internal_tacking_values(min(buckets), max(buckets), sum(buckets.values()))
+    return encode_histogram(histogram, release=True)
 
 
 def failure_kind(exception: object, status_code: int | None = None) -> str | None:
     """A short, stable label for why a request failed, for the ``failures`` counters.
 
     ``"expectation"`` when the scenario's own check failed (Locust's ``CatchResponseError``
-    / ``ResponseError``), ``"HTTP 503"`` for an error status, ``"timeout"`` for any client
+    / ``ResponseError``), ``"template"`` when the request's templates failed to render (it
+    was never sent), ``"HTTP 503"`` for an error status, ``"timeout"`` for any client
     timeout (``TimeoutError``, gevent's ``Timeout``, requests' ``ReadTimeout``...: their
     latency is only a lower bound, so the statistics must find them under one name),
     otherwise the exception's class name (``"ConnectionRefusedError"``). ``None`` means
@@ -176,6 +202,8 @@ def failure_kind(exception: object, status_code: int | None = None) -> str | Non
     cls = type(exception).__name__
     if cls in ("CatchResponseError", "ResponseError"):
         return "expectation"
+    if cls == "TemplateRenderError":  # framework.scenario.templates, raised by the glue
+        return TEMPLATE
     if status_code is not None and status_code >= 400:
         return f"HTTP {status_code}"
     if isinstance(exception, TimeoutError) or is_timeout(cls):
@@ -332,7 +360,8 @@ def _index_constants() -> tuple[int, int, int, int]:
     return h.sub_bucket_mask, shift, h.sub_bucket_half_count_magnitude, h.sub_bucket_half_count
 
 
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION = 2  # 2: failures' latencies apart from the successes' (timeline version 2)
 TIMEOUT = "timeout"
+TEMPLATE = "template"
 _TIMEOUT_WORDS = (TIMEOUT, "timed out")
 _SUB_BUCKET_MASK, _BUCKET_SHIFT, _HALF_COUNT_MAGNITUDE, _HALF_COUNT = _index_constants()

@@ -54,7 +54,7 @@ from framework.timeline.codec import (
     sum_blobs,
 )
 from framework.timeline.endpoints import AGGREGATED, endpoint_key, selects, split_endpoint_key
-from framework.timeline.histograms import BucketRows
+from framework.timeline.histograms import BucketRows, SparseHistogram
 
 if TYPE_CHECKING:
     from framework.timeline.columns import TimelineColumns
@@ -66,6 +66,7 @@ __all__ = [
     "HISTOGRAM_LOWEST_US",
     "HISTOGRAM_SIGNIFICANT_DIGITS",
     "LAYOUT",
+    "READABLE_VERSIONS",
     "VERSION",
     "RequestRecord",
     "RequestSecond",
@@ -93,19 +94,27 @@ class RequestRecord(TypedDict):
     count: int  # requests, failed ones included (Locust's "Request Count")
     failures: dict[str, int]  # failure kind -> count; sums to Locust's "Failure Count"
     bytes: int  # sum of response_length
-    sum_us: int  # exact sum of latencies, microseconds
-    sumsq_us: int | float  # exact sum of squared latencies (float only past 2**63)
-    hist: str  # HdrHistogram V2, compressed, base64 ("" when count == 0)
+    sum_us: int  # exact sum of successful requests' latencies, microseconds
+    sumsq_us: int | float  # exact sum of their squares (float only past 2**63)
+    hist: str  # HdrHistogram V2, compressed, base64 ("" when no request succeeded)
     type: NotRequired[str]  # "req" or "late" on disk; absent on the wire
+    # version 2: the latencies of failed requests, apart (absent when none failed)
+    fail_sum_us: NotRequired[int]
+    fail_sumsq_us: NotRequired[int | float]
+    fail_hist: NotRequired[str]
 
 
 @dataclass(frozen=True)
 class RequestSecond:
     """The requests of one endpoint in one second (or, from ``Timeline.total``, a range).
 
-    ``sum_us`` and ``sumsq_us`` are exact, so mean and variance are too; the histogram is
-    for percentiles (its own mean uses bucket midpoints). ``hist_blobs`` keeps the encoded
-    histograms undecoded; ``histogram`` decodes and adds them on every access.
+    ``sum_us``, ``sumsq_us`` and ``hist_blobs`` hold the latencies of the successful
+    requests (design contract 6: latency figures rest on successes), ``fail_sum_us``,
+    ``fail_sumsq_us`` and ``fail_hist_blobs`` those of the failed ones. A version-1 timeline
+    kept them together: its records have ``failures_in_latency`` set, and their latency
+    fields hold every request. The sums are exact, so mean and variance are too; the
+    histograms are for percentiles (their own mean uses bucket midpoints), kept encoded
+    and decoded on every access of ``histogram`` / ``failure_histogram``.
     """
 
     t: int
@@ -117,6 +126,10 @@ class RequestSecond:
     sum_us: int = 0
     sumsq_us: int | float = 0
     hist_blobs: tuple[str, ...] = ()
+    fail_sum_us: int = 0
+    fail_sumsq_us: int | float = 0
+    fail_hist_blobs: tuple[str, ...] = ()
+    failures_in_latency: bool = False
 
     @property
     def key(self) -> str:
@@ -128,23 +141,47 @@ class RequestSecond:
         return sum(self.failures.values())
 
     @property
+    def latency_count(self) -> int:
+        """How many latencies ``sum_us`` and the histogram hold: the successful requests
+        (every request in a version-1 record, ``failures_in_latency``)."""
+        return self.count if self.failures_in_latency else self.count - self.failure_count
+
+    @property
     def mean_us(self) -> float | None:
-        """Exact mean latency in microseconds; ``None`` without requests."""
-        return self.sum_us / self.count if self.count else None
+        """Exact mean latency of the successful requests in µs; ``None`` without any."""
+        n = self.latency_count
+        return self.sum_us / n if n else None
 
     @property
     def variance_us2(self) -> float | None:
-        """Exact sample variance (n - 1 denominator) in µs²; ``None`` below two requests."""
-        if self.count < 2:
+        """Exact sample variance (n - 1 denominator) in µs²; ``None`` below two latencies."""
+        n = self.latency_count
+        if n < 2:
             return None
-        return max(0.0, (self.sumsq_us - self.sum_us * self.sum_us / self.count) / (self.count - 1))
+        return max(0.0, (self.sumsq_us - self.sum_us * self.sum_us / n) / (n - 1))
+
+    @property
+    def failure_mean_us(self) -> float | None:
+        """Exact mean latency of the failed requests in µs; ``None`` without any, or when
+        a version-1 record mixed them into ``sum_us``."""
+        if self.failures_in_latency or not self.failure_count:
+            return None
+        return self.fail_sum_us / self.failure_count
 
     @property
     def histogram(self) -> HdrHistogram:
-        """A fresh HdrHistogram (µs) holding every latency here; decodes each time it is read."""
+        """A fresh HdrHistogram (µs) of the successful requests' latencies (all requests'
+        in a version-1 record); decodes each time it is read."""
         if not self.hist_blobs:
             return new_histogram()
         return sum_blobs(self.hist_blobs).to_hdrhistogram()
+
+    @property
+    def failure_histogram(self) -> HdrHistogram:
+        """A fresh HdrHistogram (µs) of the failed requests' latencies."""
+        if not self.fail_hist_blobs:
+            return new_histogram()
+        return sum_blobs(self.fail_hist_blobs).to_hdrhistogram()
 
     def combine(self, other: RequestSecond) -> RequestSecond:
         """Add another record's counters and histograms to these; keeps this record's ``t``."""
@@ -161,17 +198,19 @@ class RequestSecond:
             sum_us=self.sum_us + other.sum_us,
             sumsq_us=self.sumsq_us + other.sumsq_us,
             hist_blobs=self.hist_blobs + other.hist_blobs,
+            fail_sum_us=self.fail_sum_us + other.fail_sum_us,
+            fail_sumsq_us=self.fail_sumsq_us + other.fail_sumsq_us,
+            fail_hist_blobs=self.fail_hist_blobs + other.fail_hist_blobs,
+            failures_in_latency=self.failures_in_latency or other.failures_in_latency,
         )
 
     def to_record(self) -> RequestRecord:
-        """The line/wire form; several histograms are merged into one blob first."""
-        if len(self.hist_blobs) == 1:
-            hist = self.hist_blobs[0]
-        elif self.hist_blobs:
-            hist = encode_histogram(self.histogram, release=True)
-        else:
-            hist = ""
-        return RequestRecord(
+        """The line/wire form; several histograms are merged into one blob first.
+
+        The failures' latency fields are written only when some request failed, so a
+        line without failures reads as it did in version 1.
+        """
+        record = RequestRecord(
             t=self.t,
             method=self.method,
             name=self.name,
@@ -180,12 +219,24 @@ class RequestSecond:
             bytes=self.bytes,
             sum_us=self.sum_us,
             sumsq_us=self.sumsq_us,
-            hist=hist,
+            hist=_one_blob(self.hist_blobs),
         )
+        if self.failure_count and not self.failures_in_latency:
+            record["fail_sum_us"] = self.fail_sum_us
+            record["fail_sumsq_us"] = self.fail_sumsq_us
+            record["fail_hist"] = _one_blob(self.fail_hist_blobs)
+        return record
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> RequestSecond:
+        """A record from its line/wire form.
+
+        A record with failures but no ``fail_sum_us`` kept its failures' latencies with the
+        successes' (every version-1 line; a synthetic record that mixed them): it is read
+        with ``failures_in_latency`` set, so its figures mean what they meant then.
+        """
         hist = record.get("hist") or ""
+        fail_hist = record.get("fail_hist") or ""
         failures = record.get("failures") or {}
         fields = {
             "t": int(record["t"]),
@@ -197,6 +248,10 @@ class RequestSecond:
             "sum_us": int(record.get("sum_us", 0)),
             "sumsq_us": record.get("sumsq_us", 0),
             "hist_blobs": (hist,) if hist else (),
+            "fail_sum_us": int(record.get("fail_sum_us", 0)),
+            "fail_sumsq_us": record.get("fail_sumsq_us", 0),
+            "fail_hist_blobs": (fail_hist,) if fail_hist else (),
+            "failures_in_latency": bool(failures) and "fail_sum_us" not in record,
         }
         # Set the fields directly: a frozen dataclass's __init__ goes through
         # object.__setattr__ field by field, half the cost of reading an hour's ~100k lines.
@@ -213,31 +268,54 @@ class RequestSecond:
         latencies_ms: Iterable[float],
         *,
         failures: Mapping[str, int] | None = None,
+        failed_ms: Iterable[float] | None = None,
         bytes: int = 0,
     ) -> RequestSecond:
         """Build a record from raw latencies, for synthetic timelines in tests and benchmarks.
 
-        ``failures`` counts are a subset of the latencies (a failed request has a latency too).
+        With ``failed_ms``, ``latencies_ms`` are the successful requests' and ``failed_ms``
+        the failed ones' (``failures`` then names their kinds, one count per latency).
+        Without it, ``failures`` counts are a subset of ``latencies_ms`` and the record
+        mixes them, as a version-1 timeline did (``failures_in_latency``).
         """
-        hist = new_histogram()
-        count = sum_us = sumsq_us = 0
-        for ms in latencies_ms:
-            us = latency_us(ms)
-            hist.record_value(min(us, HISTOGRAM_HIGHEST_US))
-            count += 1
-            sum_us += us
-            sumsq_us += us * us
+        count, sum_us, sumsq_us, blobs = _latency_sums(latencies_ms)
+        found = dict(failures or {})
+        if failed_ms is None:
+            return cls(
+                t=t, method=method, name=name, count=count, failures=found, bytes=bytes,
+                sum_us=sum_us, sumsq_us=sumsq_us, hist_blobs=blobs,
+                failures_in_latency=bool(found),
+            )  # fmt: skip
+        failed, fail_sum_us, fail_sumsq_us, fail_blobs = _latency_sums(failed_ms)
+        if sum(found.values()) != failed:
+            raise ValueError(f"failures {found} must count the {failed} failed latencies")
         return cls(
-            t=t,
-            method=method,
-            name=name,
-            count=count,
-            failures=dict(failures or {}),
-            bytes=bytes,
-            sum_us=sum_us,
-            sumsq_us=sumsq_us,
-            hist_blobs=(encode_histogram(hist, release=True),) if count else (),
-        )
+            t=t, method=method, name=name, count=count + failed, failures=found, bytes=bytes,
+            sum_us=sum_us, sumsq_us=sumsq_us, hist_blobs=blobs, fail_sum_us=fail_sum_us,
+            fail_sumsq_us=fail_sumsq_us, fail_hist_blobs=fail_blobs,
+        )  # fmt: skip
+
+
+def _latency_sums(latencies_ms: Iterable[float]) -> tuple[int, int, int, tuple[str, ...]]:
+    """Count, exact sums and encoded histogram of some latencies (ms)."""
+    hist = new_histogram()
+    count = sum_us = sumsq_us = 0
+    for ms in latencies_ms:
+        us = latency_us(ms)
+        hist.record_value(min(us, HISTOGRAM_HIGHEST_US))
+        count += 1
+        sum_us += us
+        sumsq_us += us * us
+    return count, sum_us, sumsq_us, (encode_histogram(hist, release=True),) if count else ()
+
+
+def _one_blob(blobs: tuple[str, ...]) -> str:
+    """Several encoded histograms as one blob ("" for none)."""
+    if len(blobs) == 1:
+        return blobs[0]
+    if blobs:
+        return encode_histogram(sum_blobs(blobs).to_hdrhistogram(), release=True)
+    return ""
 
 
 @dataclass(frozen=True)
@@ -251,9 +329,12 @@ class SecondCounters:
     count: np.ndarray
     failures: np.ndarray
     bytes: np.ndarray
-    sum_us: np.ndarray  # float64: exact below 2**53 µs
+    sum_us: np.ndarray  # float64, successful requests (exact below 2**53 µs)
     sumsq_us: np.ndarray  # float64
     failures_by_kind: Mapping[str, np.ndarray]
+    latency_count: np.ndarray | None = None  # latencies in sum_us; None: as ``count``
+    fail_sum_us: np.ndarray | None = None  # float64, failed requests
+    fail_sumsq_us: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.t)
@@ -373,12 +454,27 @@ class Timeline:
         afresh: hold a ``TimelineColumns`` to read many)."""
         return self._columns().counters(name, start_s, end_s)
 
+    @property
+    def failures_in_latency(self) -> bool:
+        """Whether some latencies of failed requests are mixed into the successful ones'
+        (a version-1 timeline with failures): latency figures then include failures."""
+        return any(r.failures_in_latency for second in self.seconds for r in second.requests)
+
     def merged_histogram(
         self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
     ) -> HdrHistogram:
-        """One HdrHistogram (µs) of every matching latency in ``[start_s, end_s)``."""
+        """One HdrHistogram (µs) of every matching successful request's latency in
+        ``[start_s, end_s)`` (every request's, in a version-1 timeline)."""
         blobs = [b for r in self.select(name, start_s, end_s) for b in r.hist_blobs]
         return sum_blobs(blobs).to_hdrhistogram() if blobs else new_histogram()
+
+    def failure_histogram(
+        self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
+    ) -> SparseHistogram:
+        """The failed requests' latencies in ``[start_s, end_s)``, merged (µs; empty in a
+        version-1 timeline, which kept none apart)."""
+        blobs = [b for r in self.select(name, start_s, end_s) for b in r.fail_hist_blobs]
+        return sum_blobs(blobs)
 
     def series(
         self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
@@ -427,18 +523,25 @@ def _added(t: int, method: str, name: str, records: Iterable[RequestSecond]) -> 
         (only,) = records
         if (only.t, only.method, only.name) == (t, method, name):
             return only  # adding one record to nothing gives an equal record
-    count = bytes_ = sum_us = 0
+    count = bytes_ = sum_us = fail_sum_us = 0
     sumsq_us: int | float = 0
+    fail_sumsq_us: int | float = 0
     failures: dict[str, int] = {}
     blobs: list[str] = []
+    fail_blobs: list[str] = []
+    mixed = False
     for r in records:
         count += r.count
         bytes_ += r.bytes
         sum_us += r.sum_us
         sumsq_us += r.sumsq_us
+        fail_sum_us += r.fail_sum_us
+        fail_sumsq_us += r.fail_sumsq_us
         for kind, n in r.failures.items():
             failures[kind] = failures.get(kind, 0) + n
         blobs += r.hist_blobs
+        fail_blobs += r.fail_hist_blobs
+        mixed = mixed or r.failures_in_latency
     return RequestSecond(
         t=t,
         method=method,
@@ -449,6 +552,10 @@ def _added(t: int, method: str, name: str, records: Iterable[RequestSecond]) -> 
         sum_us=sum_us,
         sumsq_us=sumsq_us,
         hist_blobs=tuple(blobs),
+        fail_sum_us=fail_sum_us,
+        fail_sumsq_us=fail_sumsq_us,
+        fail_hist_blobs=tuple(fail_blobs),
+        failures_in_latency=mixed,
     )
 
 
@@ -458,5 +565,8 @@ def latency_us(latency_ms: float) -> int:
 
 
 FORMAT = "swarm-timeline"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
+"""Versions ``read_timeline`` reads: version 1 kept failed requests' latencies together
+with the successful ones'; version 2 keeps them apart (``fail_*`` fields)."""
 FILE_NAME = "timeline.jsonl"

@@ -36,6 +36,7 @@ from framework.timeline.records import RequestSecond, SecondCounters, Timeline
 from framework.verdicts.results import (
     LATENCY_BUCKETS_MS,
     EndpointResult,
+    FailureLatency,
     Figure,
     QualityCheck,
     QualityResult,
@@ -156,8 +157,9 @@ def interval_data(records: Sequence[RequestSecond]) -> list[IntervalData]:
             failures=r.failure_count,
             sum_us=float(r.sum_us),
             sumsq_us=float(r.sumsq_us),
-            histogram=r.histogram if r.count else None,
+            histogram=r.histogram if r.latency_count else None,
             timeouts=_timeouts(r),
+            latency_count=r.latency_count,
         )
         for r in records
     ]
@@ -183,6 +185,7 @@ def _columns(counters: SecondCounters, rows: BucketRows) -> IntervalColumns:
         _timeout_count(counters),
         rows=rows,
         interval_s=1.0,
+        latency_counts=counters.latency_count,
     )
 
 
@@ -296,7 +299,8 @@ def _endpoint(
         quality_result = QualityResult(
             grade="fail", checks=(QualityCheck("sample size", "fail", reason),)
         )
-    hist = _whole(rows, sums).to_hdrhistogram() if count else None
+    measured = int(counters.latency_count.sum()) if counters.latency_count is not None else count
+    hist = _whole(rows, sums).to_hdrhistogram() if measured else None
     by_kind = {k: int(n.sum()) for k, n in counters.failures_by_kind.items()}
     result = EndpointResult(
         name=name,
@@ -315,8 +319,35 @@ def _endpoint(
         },
         quality=quality_result,
         latency_buckets_ms=_buckets(hist),
+        failure_latency=_failure_latency(columns.timeline, key, window, counters),
     )
     return result, found
+
+
+def _failure_latency(
+    timeline: Timeline, key: str | None, window: PlannedWindow, counters: SecondCounters
+) -> FailureLatency | None:
+    """The failed requests' own latency figures (``None`` without failures, or when a
+    version-1 timeline mixed them into the successes')."""
+    failed = int(counters.failures.sum())
+    if not failed or counters.fail_sum_us is None:
+        return None
+    if any(
+        r.failures_in_latency
+        for r in timeline.select(key, window.start_s, window.end_s)
+        if r.failure_count
+    ):
+        return None
+    hist = timeline.failure_histogram(key, window.start_s, window.end_s)
+    ms = 1 / 1000
+    p50, p95 = percentiles_us(hist, (50, 95))
+    return FailureLatency(
+        count=failed,
+        mean_ms=float(counters.fail_sum_us.sum()) / failed * ms,
+        p50_ms=p50 * ms if p50 is not None else None,
+        p95_ms=p95 * ms if p95 is not None else None,
+        max_ms=hist.get_max_value() * ms if hist.get_total_count() else None,
+    )
 
 
 def _whole(rows: BucketRows, sums: HistogramSums | None) -> SparseHistogram:

@@ -21,14 +21,25 @@ def _fmt(value: float, unit: str) -> str:
 
 
 def judge(
-    scope: str, metric: str, budget: float, tolerance: float, figure: Figure
+    scope: str,
+    metric: str,
+    budget: float,
+    tolerance: float,
+    figure: Figure,
+    *,
+    missing: str = "no data",
 ) -> BudgetVerdict:
-    """The verdict of one budget on one figure (see the module docstring)."""
+    """The verdict of one budget on one figure (see the module docstring).
+
+    A figure without a value fails, ``missing`` saying why (design contract 6: no verdict
+    without evidence): a latency budget with no successful request to measure, or any
+    budget of a window without requests, must not pass, nor wait as inconclusive.
+    """
     _field, kind, unit = BUDGET_METRICS[metric]
     limit = budget * (1 + tolerance) if kind == "upper" else budget * (1 - tolerance)
     low, high, value = figure.low, figure.high, figure.value
     if value is None:
-        verdict, why = "inconclusive", "no data"
+        verdict, why = "fail", missing
     elif kind == "upper" and figure.censored:
         # Censored by timeouts: the true value is at least ``value``, never known to be less.
         verdict = "fail" if value > limit else "inconclusive"

@@ -31,7 +31,13 @@ from framework.verdicts.analysis import (
     steady_window,
 )
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window
-from framework.verdicts.rules import budget_verdicts, compare_windows, find_knee, validate
+from framework.verdicts.rules import (
+    budget_verdicts,
+    compare_windows,
+    evidence_problems,
+    find_knee,
+    validate,
+)
 
 __all__ = ["ReportOptions", "RunData", "build_results", "load_run"]
 
@@ -218,7 +224,9 @@ def _build_results(
         compared_to = baseline.record.run_id or baseline.path.name
 
     policy = options.inconclusive or (budgets.inconclusive if budgets else "pass")
-    reasons = [v.message for v in verdicts if v.verdict == "fail"]
+    evidence = evidence_problems(analysed.window)
+    reasons = list(evidence)
+    reasons += [v.message for v in verdicts if v.verdict == "fail"]
     reasons += [v.message for v in verdicts if v.verdict == "inconclusive" and policy == "fail"]
     reasons += [r.message for r in comparison if r.verdict == "regression"]
     if options.gate_on_validation:
@@ -248,6 +256,7 @@ def _build_results(
             "inconclusive_budgets": policy,
             "timeline_complete": data.timeline.complete,
             "late_records": data.timeline.late_records,
+            "failures_in_latency": data.timeline.failures_in_latency,
         },
         baseline=analysed.window,
         steps=steps,
@@ -264,5 +273,6 @@ def _build_results(
         ),
         verdict=verdict,
         reasons=tuple(reasons),
+        evidence=tuple(evidence),
     )
     return results, analysed

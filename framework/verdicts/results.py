@@ -27,6 +27,7 @@ __all__ = [
     "BudgetVerdict",
     "ComparisonRow",
     "EndpointResult",
+    "FailureLatency",
     "Figure",
     "QualityCheck",
     "QualityResult",
@@ -116,8 +117,30 @@ class QualityResult:
 
 
 @dataclass(frozen=True)
+class FailureLatency:
+    """How long the failed requests of a name took, beside (never inside) its latency
+    figures, which rest on successful requests only (design contract 6): a refused
+    connection answers in a millisecond and would make a dead target look fast.
+
+    Plain values without intervals: they describe the failures, no verdict rests on them.
+    """
+
+    count: int
+    mean_ms: float
+    p50_ms: float | None
+    p95_ms: float | None
+    max_ms: float | None
+
+
+@dataclass(frozen=True)
 class EndpointResult:
-    """Every figure of one request name (or ``Aggregated``) over one window."""
+    """Every figure of one request name (or ``Aggregated``) over one window.
+
+    ``count`` counts every request, failed ones included; the latency figures (``mean_ms``
+    .. ``p99_ms``, ``min_ms``, ``max_ms``, ``p90_ms``, ``latency_buckets_ms``) are those of
+    the successful requests (of all requests in a version-1 timeline, see
+    ``Results.settings["failures_in_latency"]``); ``failure_latency`` the failed ones'.
+    """
 
     name: str
     method: str
@@ -137,10 +160,16 @@ class EndpointResult:
     error_rate: Figure
     quality: QualityResult
     latency_buckets_ms: tuple[tuple[float, int], ...] = ()
+    failure_latency: FailureLatency | None = None
 
     @property
     def key(self) -> str:
         return endpoint_key(self.method, self.name)
+
+    @property
+    def successes(self) -> int:
+        """Requests that succeeded: what latency figures and latency budgets rest on."""
+        return self.count - self.failures
 
 
 @dataclass(frozen=True)
@@ -234,6 +263,9 @@ class Results:
     recommendations: tuple[str, ...] = ()
     verdict: Literal["passed", "failed", "inconclusive"] = "passed"
     reasons: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    """Why the run measured nothing a verdict can rest on (also among ``reasons``): no
+    request completed or succeeded in the analysed window, or the window is empty."""
     version: int = RESULTS_VERSION
 
     @property

@@ -13,7 +13,7 @@ from typing import Literal
 
 from framework.scenario.budgets import BUDGET_METRICS, Budgets, LimitSet, ValidationRules
 from framework.scenario.grades import grade_rank
-from framework.scenario.metrics import KEY_METRICS, LATENCY_METRICS
+from framework.scenario.metrics import FIGURE_FIELDS, KEY_METRICS, LATENCY_METRICS
 from framework.stats.estimators import Estimate
 from framework.stats.significance import adjust, compare_estimates
 from framework.timeline.endpoints import OVERALL, selects
@@ -31,6 +31,7 @@ __all__ = [
     "COMPARED_METRICS",
     "budget_verdicts",
     "compare_windows",
+    "evidence_problems",
     "find_knee",
     "validate",
 ]
@@ -71,8 +72,55 @@ def budget_verdicts(window: Window, budgets: Budgets) -> list[BudgetVerdict]:
             for endpoint in endpoints:
                 figure = getattr(endpoint, BUDGET_METRICS[metric][0])
                 label = endpoint.key if len(endpoints) > 1 else scope
-                verdicts.append(judge(label, metric, budget, tolerance, figure))
+                missing = _why_no_value(endpoint, metric)
+                if endpoint.successes == 0 and BUDGET_METRICS[metric][0] in _LATENCY_FIELDS:
+                    # a version-1 timeline mixed failures into the latencies: a figure it
+                    # shows without one success measures only how fast requests failed
+                    figure = Figure(value=None)
+                verdicts.append(judge(label, metric, budget, tolerance, figure, missing=missing))
     return verdicts
+
+
+def _why_no_value(endpoint: EndpointResult, metric: str) -> str:
+    """Why a budget's figure can have no value: what the window holds of that name."""
+    if endpoint.count == 0:
+        return "no requests in the analysed window"
+    if BUDGET_METRICS[metric][0] in _LATENCY_FIELDS and endpoint.successes == 0:
+        kinds = ", ".join(f"{k}: {n}" for k, n in sorted(endpoint.failures_by_kind.items()))
+        return f"no successful request to measure (all {endpoint.count} failed; {kinds})"
+    return "too few requests for an estimate"
+
+
+def evidence_problems(window: Window) -> list[str]:
+    """Why the window holds no evidence a verdict could rest on (empty when it does).
+
+    Design contract 6: a run that sent nothing, measured nothing in its window, or whose
+    requests all failed cannot pass, budgets or not.
+    """
+    overall = window.overall
+    if window.end_s <= window.start_s:
+        return [
+            "the analysed window is empty (0 s): the run ended before its warm-up did; "
+            "run longer or lower --warmup"
+        ]
+    if overall.count == 0:
+        return [
+            f"no request completed in the analysed window ({window.duration_s:g} s): "
+            "nothing was measured"
+        ]
+    if overall.successes == 0:
+        kinds = ", ".join(
+            f"{kind}: {n}" for kind, n in sorted(overall.failures_by_kind.items(), key=_most)
+        )
+        return [f"no request succeeded: all {overall.count} requests failed ({kinds})"]
+    return []
+
+
+def _most(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
+
+
+_LATENCY_FIELDS = frozenset(FIGURE_FIELDS[m] for m in LATENCY_METRICS)
 
 
 def validate(window: Window, rules: ValidationRules) -> list[ValidationMessage]:

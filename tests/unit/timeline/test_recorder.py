@@ -77,7 +77,9 @@ def test_counters_are_exact_and_keyed_by_completion_second_and_endpoint():
     assert set(got) == {(100, "GET", "/ok"), (100, "POST", "/ok"), (101, "GET", "/ok")}
     first = got[(100, "GET", "/ok")]
     assert (first["count"], first["bytes"], first["failures"]) == (2, 30, {"HTTP 500": 1})
-    assert (first["sum_us"], first["sumsq_us"]) == (4000, 1000**2 + 3000**2)
+    # the failed request's latency is kept apart from the successful one's (version 2)
+    assert (first["sum_us"], first["sumsq_us"]) == (1000, 1000**2)
+    assert (first["fail_sum_us"], first["fail_sumsq_us"]) == (3000, 3000**2)
     assert got[(101, "GET", "/ok")]["sum_us"] == 0  # 0.4 µs rounds to 0, still counted
     assert payload["complete_before_s"] == 101
 
@@ -108,7 +110,7 @@ def test_drain_hands_over_once_and_is_msgpack_serialisable():
     payload = rec.drain(now_s=104.2)
     assert sum(p["count"] for p in payload["records"]) == 500
     assert msgpack.unpackb(msgpack.packb(payload)) == payload
-    assert rec.drain(now_s=105.0) == {"v": 1, "complete_before_s": 105, "records": []}
+    assert rec.drain(now_s=105.0) == {"v": 2, "complete_before_s": 105, "records": []}
 
 
 def test_drain_before_a_second_keeps_the_open_second_for_later():

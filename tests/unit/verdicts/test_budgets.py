@@ -101,8 +101,9 @@ def test_error_rate_budget_is_shown_in_percent():
     assert "2.00% [1.50%, 2.50%] vs budget 1.00% (limit ≤ 1.10%" in v.message
 
 
-def test_a_figure_without_data_or_without_interval_is_inconclusive():
-    assert judge("overall", "p95_ms", 100.0, 0.1, fig(None)).verdict == "inconclusive"
+def test_a_figure_without_data_fails_and_one_without_interval_is_inconclusive():
+    # no verdict without evidence (design contract 6): a budget with nothing to measure fails
+    assert judge("overall", "p95_ms", 100.0, 0.1, fig(None)).verdict == "fail"
     assert "no data" in judge("overall", "p95_ms", 100.0, 0.1, fig(None)).message
     no_ci = judge("overall", "p95_ms", 100.0, 0.1, fig(500.0))
     assert no_ci.verdict == "inconclusive"

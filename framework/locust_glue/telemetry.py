@@ -18,7 +18,7 @@ waited for the workers' final reports (``quitting`` comes too early for that). L
 users that never fire ``quit`` call ``Telemetry.close()``.
 
 Test hook: with ``SWARM_RAW_LATENCY_LOG=path`` in the environment, every load generator
-appends each request as a JSON line ``[method, name, latency_ms]`` to ``path``; the
+appends each request as a JSON line ``[method, name, latency_ms, failed]`` to ``path``; the
 exactness test compares percentiles against it.
 """
 
@@ -156,7 +156,9 @@ class Telemetry:
             latency_ms = response_time or 0.0
             record(name, request_type, clock(), latency_ms, response_length or 0, kind)
             if raw_lines is not None:
-                raw_lines.append(json.dumps([request_type, name, latency_ms]) + "\n")
+                raw_lines.append(
+                    json.dumps([request_type, name, latency_ms, kind is not None]) + "\n"
+                )
 
         return on_request
 

@@ -224,18 +224,23 @@ def _assert_counts_equal_locust(tl: Timeline, prefix: Path) -> dict[str, tuple[i
 
 
 def _assert_percentiles_match_raw(tl: Timeline, raw_log: Path) -> None:
-    """Raw latencies from every load generator, compared per endpoint."""
-    raw: dict[str, list[int]] = defaultdict(list)
+    """Raw latencies from every load generator, compared per endpoint: the successful
+    requests' with the latency fields, the failed ones' with their own (timeline v2)."""
+    raw: dict[tuple[str, bool], list[int]] = defaultdict(list)
     for line in raw_log.read_text().splitlines():
-        method, name, ms = json.loads(line)
-        raw[f"{method} {name}"].append(latency_us(ms))
-    for key, values in raw.items():
+        method, name, ms, failed = json.loads(line)
+        raw[(f"{method} {name}", failed)].append(latency_us(ms))
+    for (key, failed), values in raw.items():
         values.sort()
         total = tl.total(key)
-        assert (total.count, total.sum_us) == (len(values), sum(values)), key
-        merged = tl.merged_histogram(key)
+        if failed:
+            assert (total.failure_count, total.fail_sum_us) == (len(values), sum(values)), key
+            merged = tl.failure_histogram(key).to_hdrhistogram()
+        else:
+            assert (total.latency_count, total.sum_us) == (len(values), sum(values)), key
+            merged = tl.merged_histogram(key)
         assert merged.get_total_count() == len(values)
         for p in (50, 95, 99):
             exact = values[_percentile_rank(p, len(values)) - 1]
             approx = merged.get_value_at_percentile(p)
-            assert abs(approx - exact) <= exact / 1000 + 1, (key, p, approx, exact)
+            assert abs(approx - exact) <= exact / 1000 + 1, (key, failed, p, approx, exact)

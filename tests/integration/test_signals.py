@@ -34,6 +34,7 @@ from typing import Any
 import psutil
 import pytest
 
+from framework.run.processes import LoggedProcess
 from tests.integration.child_processes import is_alive
 from tests.integration.recording_server import RecordingServer
 
@@ -94,6 +95,20 @@ def test_a_background_job_of_a_script_starts_with_sigint_ignored():
         capture_output=True, text=True, timeout=30, check=True,
     )  # fmt: skip
     assert done.stdout.strip() == "True"
+
+
+def test_swarm_s_children_take_sigint_even_when_swarm_ignores_it(tmp_path):
+    """``LoggedProcess`` resets SIGINT in the child: Locust must see swarm's polite stop."""
+    probe = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        child = LoggedProcess(
+            "probe", [sys.executable, "-c", probe], log_path=tmp_path / "probe.log", env=os.environ
+        )
+        assert child.wait(30) == 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert (tmp_path / "probe.log").read_text().strip() == "True"
 
 
 @dataclass(frozen=True)

@@ -181,12 +181,15 @@ def _assert_stopped_in_time_with_locust_reports(run: StoppedRun) -> None:
     assert run.leftovers == []
 
 
+@pytest.mark.parametrize("extra", [[], ["--workers", "2"]], ids=["one-process", "two-workers"])
 def test_sigterm_stops_a_background_headless_run_within_5_s_with_locust_s_reports(
-    tmp_path, child_processes
+    tmp_path, child_processes, extra
 ):
     with RecordingServer() as server:
-        run = _sigterm_background_run(tmp_path, child_processes, server, [])
+        run = _sigterm_background_run(tmp_path, child_processes, server, extra)
     _assert_stopped_in_time_with_locust_reports(run)
+    if extra:
+        assert [p["exit_code"] for p in run.record["worker_processes"]] == [0, 0]
 
 
 def test_sigterm_stops_a_background_web_ui_run_within_5_s_with_locust_s_reports(

@@ -353,8 +353,9 @@ def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -
             break
         if run.interrupted_at is not None and not run.interrupt_noted:
             run.interrupt_noted = True
-            with run.lock:
-                run.folder.phase("stopping", run.interrupted_at)
+            with run.lock:  # the signal's time, unless Locust's log said "stopping" first
+                if run.folder.record.status != "stopping":
+                    run.folder.phase("stopping", run.interrupted_at)
         if (
             run.interrupted_at is not None
             and (_now() - run.interrupted_at).total_seconds() > _INTERRUPT_GRACE_S

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import socket
 
 import pytest
 import yaml
@@ -166,6 +167,22 @@ def test_a_run_that_lost_a_worker_is_reported_as_failed_with_its_worker_events(t
     events = markdown.split("### Worker events", 1)[1]
     assert "| worker-1 | process exited |" in events and "| vm-1f2e | missing |" in events
     assert "vm-1f2e" in (folder / "report.html").read_text()
+
+
+def test_a_run_whose_swarm_was_killed_is_reported_interrupted_not_passed(tmp_path):
+    """run.json still says running, but the swarm process it names is gone."""
+    folder = run(tmp_path / "run", status="running")
+    record = json.loads((folder / "run.json").read_text())
+    record.update(
+        exit_code=None,
+        swarm_process={"pid": 2**31 - 1, "host": socket.gethostname(), "started": 1.0},
+    )
+    (folder / "run.json").write_text(json.dumps(record))
+    assert main(["report", str(folder)]) == 1
+    results = results_of(folder)
+    assert (results["run"]["status"], results["run"]["exit_code"]) == ("interrupted", 130)
+    (reason,) = results["reasons"]
+    assert reason.startswith(f"the run interrupted: swarm (pid {2**31 - 1}) ended without")
 
 
 def test_warmup_moves_the_analysed_window(tmp_path):

@@ -17,7 +17,7 @@ from framework.cli import store_commands as cli_store
 from framework.cli.store_commands import record_run, resolve_baseline, resolve_baseline_for_run
 from framework.errors import ExitCode, NoBaselineError, UsageError
 from framework.run.demo import DEFAULT_DEMO_SCENARIO
-from framework.run.folder import RunFolder, validate_run_id
+from framework.run.folder import RunFolder, settle_abandoned, validate_run_id
 from framework.run.runner import RunOptions
 from framework.scenario.loader import load_budgets, load_scenario
 
@@ -66,6 +66,7 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
                 flag="--output" if args.output else "RUN_DIR",
             )
         run_dir = resolve_run(args.run_dir, Path(args.out))
+        settle_abandoned(run_dir)  # a run whose swarm was killed is reported interrupted
         return _report(args, run_dir, Path(args.out))
     if args.command == "compare":
         return _compare(args)

@@ -116,7 +116,8 @@ def resolve_baseline(
 ) -> Path:
     """The run folder ``--baseline`` names: ``latest``, ``pinned``, a run id or a folder.
 
-    ``latest`` is the newest finished run of ``scenario`` other than ``exclude_run_id``
+    ``latest`` is the newest finished run of ``scenario`` that exited 0 (a run that lost a
+    worker exited 3 and is skipped) other than ``exclude_run_id``
     (and started before ``before``, an ISO time, when given); ``pinned`` is the run pinned
     with ``swarm runs pin``.  Either raises ``NoBaselineError`` when there is none; an
     unknown run id raises ``UnknownRunError`` with the closest ids.  The words take
@@ -127,8 +128,8 @@ def resolve_baseline(
         found = store.latest(scenario, before=before, exclude_run_id=exclude_run_id)
         if found is None:
             raise NoBaselineError(
-                f"no finished run of scenario {scenario!r} in {store.reports_dir} to use as "
-                "--baseline latest; run it once first, or give --baseline RUN",
+                f"no finished run of scenario {scenario!r} that exited 0 in {store.reports_dir} "
+                "to use as --baseline latest; run it once first, or give --baseline RUN",
                 scenario=scenario,
                 reference=reference,
             )

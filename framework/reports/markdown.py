@@ -260,6 +260,23 @@ def _render(results: Results, scale: float) -> str:
             f"{escape_markdown(v.message, 500)}"
             for v in results.validation[: caps["lines"] * 2]
         ]
+    events = [e for e in results.run.get("worker_events") or () if isinstance(e, Mapping)]
+    if events:
+        shown, left = _cut(events, caps["lines"])
+        out += ["", "### Worker events", ""]
+        out += markdown_table(
+            ["When", "Worker", "Event"],
+            (
+                [
+                    _when(e.get("at")),
+                    escape_markdown(e.get("worker"), 80),
+                    escape_markdown(e.get("event")),
+                ]
+                for e in shown
+            ),
+            "lll",
+        )
+        out += _more(left, "worker events")
     if results.recommendations:
         out += ["", "### Recommendations", ""]
         out += _bullets(results.recommendations, caps["lines"], "recommendations")

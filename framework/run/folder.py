@@ -3,27 +3,36 @@
 ``run.json`` is rewritten atomically at every phase change, so whatever stops the run —
 the end of the plan, Ctrl-C, a crash of Locust — the folder always holds a valid record
 of what ran. Run ids are checked so that no id can name a path outside the reports folder.
+
+Only a SIGKILL (or a crash) of swarm itself leaves ``run.json`` saying ``running``: it
+records the swarm process (pid, host and start time, which tells a reused pid apart), so
+a later swarm command on the same host can see that process is gone and record the run
+as ``interrupted`` (``settle_abandoned``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
 
-from framework.errors import ReportError, RunError, UsageError
+from framework.errors import ExitCode, ReportError, RunError, UsageError
 from framework.plan.record import PlanRecord
 from framework.run.revision import recorded_revision
 
 __all__ = [
+    "ACTIVE_STATUSES",
     "RUN_FILE",
     "RUN_FORMAT_VERSION",
     "RunFolder",
@@ -33,12 +42,18 @@ __all__ = [
     "read_json_object",
     "read_run_json",
     "read_run_record",
+    "settle_abandoned",
+    "swarm_process",
+    "swarm_process_gone",
     "validate_run_id",
 ]
 
 RUN_FILE = "run.json"
 RUN_FORMAT_VERSION = 1
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ACTIVE_STATUSES = frozenset({"starting", "web-ui", "waiting-for-workers", "running", "stopping"})
+"""Statuses of a run still going; every other status is how a run ended."""
+_SAME_START_S = 1.0  # two start times of one pid further apart than this are two processes
 
 
 def _utc_iso(moment: datetime) -> str:
@@ -90,6 +105,7 @@ class RunRecord:
     worker_processes: list[dict[str, Any]] = field(default_factory=list)
     locust_args: list[str] = field(default_factory=list)
     message: str | None = None
+    swarm_process: dict[str, Any] = field(default_factory=dict)
     swarm_version: str = ""
     locust_version: str = ""
     format_version: int = RUN_FORMAT_VERSION
@@ -128,6 +144,7 @@ class RunRecord:
             worker_processes=_mappings(data.get("worker_processes")),
             locust_args=[str(a) for a in _typed(data.get("locust_args"), list, [])],
             message=_text(data.get("message")),
+            swarm_process=dict(_typed(data.get("swarm_process"), dict, {})),
             swarm_version=_text(data.get("swarm_version")) or "",
             locust_version=_text(data.get("locust_version")) or "",
             format_version=_typed(data.get("format_version"), int, RUN_FORMAT_VERSION),
@@ -249,3 +266,69 @@ def create_run_folder(
     folder = RunFolder(target, record)
     folder.save()
     return folder
+
+
+def _process_started(pid: int) -> float | None:
+    """When process ``pid`` started (unix s), or ``None`` if it is gone (or a zombie)."""
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return float(process.create_time())
+    except psutil.Error:
+        return None
+
+
+def swarm_process() -> dict[str, Any]:
+    """This process as ``run.json``'s ``swarm_process``: ``{pid, host, started}``."""
+    pid = os.getpid()
+    return {"pid": pid, "host": socket.gethostname(), "started": _process_started(pid)}
+
+
+def swarm_process_gone(record: RunRecord) -> bool:
+    """Whether the swarm process that ran ``record`` has ended, as far as this host can tell.
+
+    ``False`` when it cannot tell: no process recorded (an older run.json) or another host.
+    A live process with the recorded pid but another start time is a reused pid: gone.
+    """
+    owner = record.swarm_process
+    pid, started = owner.get("pid"), owner.get("started")
+    if not isinstance(pid, int) or isinstance(pid, bool):
+        return False
+    if owner.get("host") != socket.gethostname():
+        return False
+    now_started = _process_started(pid)
+    if now_started is None:
+        return True
+    return isinstance(started, int | float) and abs(now_started - started) > _SAME_START_S
+
+
+def settle_abandoned(run_dir: Path, *, now: datetime | None = None) -> RunRecord | None:
+    """Record a run whose swarm process died without finishing it as ``interrupted``.
+
+    A run's ``run.json`` says ``running`` (or another ``ACTIVE_STATUSES``) until swarm
+    finishes it; if swarm was SIGKILLed, nothing ever will. When the recorded process is
+    gone, the run ends ``interrupted`` with exit code 130, at the last time anything in its
+    folder was written. Returns the new record, or ``None`` when there was nothing to do
+    (or ``run.json`` is unreadable, or another command rewrote it first).
+    """
+    try:
+        record = read_run_record(run_dir)
+    except ReportError:
+        return None
+    if record.status not in ACTIVE_STATUSES or not swarm_process_gone(record):
+        return None
+    last_write = max(
+        (entry.stat().st_mtime for entry in Path(run_dir).iterdir() if entry.is_file()),
+        default=None,
+    )
+    ended = datetime.fromtimestamp(last_write, UTC) if last_write else (now or datetime.now(UTC))
+    message = (
+        f"swarm (pid {record.swarm_process['pid']}) ended without finishing the run "
+        "(killed?); a later swarm command found it gone and recorded the run as interrupted"
+    )
+    folder = RunFolder(Path(run_dir), record)
+    with contextlib.suppress(OSError):  # another command settling it at the same moment
+        folder.finish("interrupted", ExitCode.INTERRUPTED, ended, message)
+        return folder.record
+    return None

@@ -5,23 +5,72 @@ few lines a child prints outside its logging (an interpreter's traceback) are ma
 line by line as they are copied, with the same declared secret values and nothing else.
 
 Each child gets its own session, so a terminal Ctrl-C reaches swarm only, and swarm decides
-how each child stops (a polite signal first, SIGKILL if it will not go).
+how each child stops (a polite signal first, SIGKILL if it will not go). Two things are set
+in each child before it runs (``child_setup``):
+
+- SIGINT and SIGTERM are back to their default handling. A shell starts a background job
+  (``swarm run … &`` in a script) with SIGINT ignored, an ignore is inherited across
+  ``exec``, and Python then installs no ``KeyboardInterrupt`` handler: Locust would never
+  see the SIGINT by which swarm asks it to stop.
+- On Linux, the child gets SIGKILL when swarm dies (``PR_SET_PDEATHSIG``), so a SIGKILLed
+  or crashed swarm takes its Locust master and workers with it instead of leaving them
+  loading the target. The kernel sends it when the *thread* that started the child ends,
+  so start children from a thread that outlives them (swarm uses its main thread).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["LoggedProcess"]
+__all__ = ["LoggedProcess", "child_setup"]
 
 LineHandler = Callable[[str], None]
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_RESET_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _libc() -> ctypes.CDLL | None:
+    """The C library for ``prctl``, loaded here: a forked child must not ``dlopen``."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def child_setup() -> Callable[[], None]:
+    """A ``preexec_fn`` for ``Popen``: default SIGINT/SIGTERM, and die with this process.
+
+    Call it in the parent just before ``Popen`` (it notes the parent's pid); the function
+    it returns runs in the child between ``fork`` and ``exec``, so it only makes system
+    calls. If the parent is already gone by then, the child kills itself.
+    """
+    parent = os.getpid()
+
+    def setup() -> None:
+        for sig in _RESET_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _RESET_SIGNALS)
+        if _LIBC is not None:
+            _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return setup
 
 
 class LoggedProcess:
@@ -52,6 +101,7 @@ class LoggedProcess:
             text=True,
             errors="replace",
             start_new_session=True,
+            preexec_fn=child_setup(),
         )
         self._pump = threading.Thread(target=self._copy_output, name=f"log-{name}", daemon=True)
         self._pump.start()

@@ -2,16 +2,20 @@
 
 Locust runs in child processes — one local process, or a master with worker processes —
 each in its own session, so gevent never patches the CLI and a terminal Ctrl-C reaches
-swarm first: swarm then asks the master to stop with SIGINT (Locust's graceful path: it
-writes its reports and tells workers to quit; a headless shape run only installs its
-SIGTERM handler once the shape ends, so SIGTERM would kill it outright), and a second
-Ctrl-C kills everything.
+swarm first. On Ctrl-C or SIGTERM swarm asks the master to stop with SIGINT (Locust's
+graceful path: it stops the users, writes its reports and tells workers to quit; a headless
+shape run only installs its SIGTERM handler once the shape ends, so SIGTERM would kill it
+outright). The children start with SIGINT at its default even when swarm itself was started
+with it ignored (a background job of a script), and die with swarm if swarm is killed
+(``framework.run.processes``). A second Ctrl-C, or a master still running
+``_INTERRUPT_GRACE_S`` after the first, kills everything.
 Locust's log is shown live, copied to the run folder, and read for phase changes and lost
-workers. Secret values are kept out where texts are made: inside Locust (see
-``locust_glue.redaction``), and here in what swarm itself writes (``run.json`` holds the
-host and tags as the redacted scenario has them). Each output line is masked as it is
-copied, for what Locust's process prints outside its logging (a crash's traceback); no
-file is rewritten after the run.
+workers. A distributed master runs with Locust's rebalancing on, so the users of a lost
+worker go to the workers that remain. Secret values are kept out where texts are made:
+inside Locust (see ``locust_glue.redaction``), and here in what swarm itself writes
+(``run.json`` holds the host and tags as the redacted scenario has them). Each output line
+is masked as it is copied, for what Locust's process prints outside its logging (a crash's
+traceback); no file is rewritten after the run.
 """
 
 from __future__ import annotations
@@ -35,7 +39,13 @@ from framework.errors import ExitCode, RunError
 from framework.plan.load_plan import plan_for
 from framework.plan.record import PlanRecord
 from framework.run.bundle import write_bundle
-from framework.run.folder import RunFolder, RunRecord, create_run_folder, new_run_id
+from framework.run.folder import (
+    RunFolder,
+    RunRecord,
+    create_run_folder,
+    new_run_id,
+    swarm_process,
+)
 from framework.run.processes import LoggedProcess
 from framework.run.revision import git_revision
 from framework.scenario.interpolation import MASK, mask_url_password
@@ -63,6 +73,7 @@ _PHASE_MARKERS = (
 _MISSING = "failed to send heartbeat, setting state to missing"
 _HEALED = "self-healed with heartbeat"
 _WORKERS_QUIT_GRACE_S = 15.0
+_INTERRUPT_GRACE_S = 15.0  # after Ctrl-C/SIGTERM: time for Locust to stop and write its reports
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,9 @@ def locust_command(
         command += ["--master-bind-port", str(master_port)]
         command += ["--expect-workers", str(options.workers + options.expect_workers)]
         command += ["--expect-workers-max-wait", f"{options.workers_timeout_s:g}"]
+        # A lost worker's users go to the others (Locust calls start() again when it marks
+        # a worker missing), so the plan's user count holds.
+        command += ["--enable-rebalancing"]
     else:
         command += ["-f", str(_entry_file()), "--scenario", str(loaded.path)]
     command += ["--html", str(run_dir / "locust_report.html"), "--csv", str(run_dir / "locust")]
@@ -182,6 +196,8 @@ class _Run:
         self.lock = threading.Lock()
         self.seen = {"starting"}
         self.interrupted = threading.Event()
+        self.interrupted_at: datetime | None = None
+        self.interrupt_noted = False
         self.missing: set[str] = set()
         self.process_deaths: list[str] = []
 
@@ -239,6 +255,7 @@ def run_scenario(
         mode="web" if options.web else "headless",
         workers=options.workers + options.expect_workers,
         plan=PlanRecord.from_plan(plan),
+        swarm_process=swarm_process(),
         swarm_version=__version__,
         locust_version=_locust_version(),
     )
@@ -257,40 +274,22 @@ def run_scenario(
 
     run = _Run(loaded, options, folder)
     env = {**os.environ, **options.env, "PYTHONUNBUFFERED": "1"}
-    try:
-        master = LoggedProcess(
-            "master" if options.distributed else "locust",
-            command,
-            log_path=folder.path / "locust.log",
-            env=env,
-            secrets=loaded.secrets,
-            echo=out,
-            on_line=run.on_master_line,
-        )
-        workers = [
-            LoggedProcess(
-                f"worker-{i}",
-                worker_command("127.0.0.1", master_port),
-                log_path=folder.path / f"worker-{i}.log",
-                env=env,
-                secrets=loaded.secrets,
-            )
-            for i in range(1, options.workers + 1)
-        ]
-    except OSError as exc:
-        folder.finish("failed", ExitCode.RUN_FAILED, _now(), f"cannot start locust: {exc}")
-        raise RunError(f"cannot start locust: {exc}", path=folder.path) from None
+    processes: list[LoggedProcess] = []
 
-    def stop(_signum: int, _frame: FrameType | None) -> None:
+    def stop(signum: int, _frame: FrameType | None) -> None:
         if run.interrupted.is_set():
             out.write("swarm: second interrupt, killing locust\n")
-            for process in (master, *workers):
+            for process in processes:
                 process.signal(signal.SIGKILL)
             return
+        run.interrupted_at = _now()
         run.interrupted.set()
-        out.write("swarm: interrupted, stopping locust (Ctrl-C again to kill it)\n")
-        master.signal(signal.SIGINT)
+        name = signal.Signals(signum).name
+        out.write(f"swarm: {name}, stopping locust (Ctrl-C again to kill it)\n")
+        if processes:
+            processes[0].signal(signal.SIGINT)
 
+    # Before the children start, so a signal in between is not lost.
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = (
         {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -298,6 +297,36 @@ def run_scenario(
         else {}
     )
     try:
+        try:
+            processes.append(
+                LoggedProcess(
+                    "master" if options.distributed else "locust",
+                    command,
+                    log_path=folder.path / "locust.log",
+                    env=env,
+                    secrets=loaded.secrets,
+                    echo=out,
+                    on_line=run.on_master_line,
+                )
+            )
+            for i in range(1, options.workers + 1):
+                processes.append(
+                    LoggedProcess(
+                        f"worker-{i}",
+                        worker_command("127.0.0.1", master_port),
+                        log_path=folder.path / f"worker-{i}.log",
+                        env=env,
+                        secrets=loaded.secrets,
+                    )
+                )
+        except OSError as exc:
+            for process in processes:
+                process.stop()
+            folder.finish("failed", ExitCode.RUN_FAILED, _now(), f"cannot start locust: {exc}")
+            raise RunError(f"cannot start locust: {exc}", path=folder.path) from None
+        if run.interrupted.is_set():  # a signal while the children were starting
+            processes[0].signal(signal.SIGINT)
+        master, workers = processes[0], processes[1:]
         returncode = _supervise(run, master, workers)
     finally:
         for sig, handler in previous.items():
@@ -311,7 +340,11 @@ def run_scenario(
 
 
 def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -> int:
-    """Wait for the master, noting workers that die under it; then see the workers out."""
+    """Wait for the master, noting workers that die under it; then see the workers out.
+
+    After an interrupt the master has ``_INTERRUPT_GRACE_S`` to stop; then it and the
+    workers are killed, so a Locust that does not react to SIGINT cannot keep the load on.
+    """
     alive = {w.name: w for w in workers}
     while True:
         returncode = master.wait(0.25)
@@ -322,8 +355,20 @@ def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -
                 run.on_worker_exit(name, code)
         if returncode is not None:
             break
+        if run.interrupted_at is not None and not run.interrupt_noted:
+            run.interrupt_noted = True
+            with run.lock:  # the signal's time, unless Locust's log said "stopping" first
+                if run.folder.record.status != "stopping":
+                    run.folder.phase("stopping", run.interrupted_at)
+        if (
+            run.interrupted_at is not None
+            and (_now() - run.interrupted_at).total_seconds() > _INTERRUPT_GRACE_S
+        ):
+            for process in (master, *alive.values()):
+                process.signal(signal.SIGKILL)
+    grace_s = 3.0 if run.interrupted.is_set() else _WORKERS_QUIT_GRACE_S
     for worker in alive.values():
-        if worker.wait(_WORKERS_QUIT_GRACE_S) is None:
+        if worker.wait(grace_s) is None:
             worker.stop()
     return returncode
 

@@ -3,7 +3,9 @@
 A worker host needs swarm installed, the master's address and, in its own environment,
 the values of the scenario's secret ``${VAR}``s; nothing else is copied to it. Workers
 exit when the master tells them to quit; if the master dies instead, they give up after
-``$SWARM_MASTER_TIMEOUT`` seconds (default 15) without a master heartbeat.
+``$SWARM_MASTER_TIMEOUT`` seconds (default 15) without a master heartbeat. Like the
+children of ``swarm run``, they take SIGINT even when ``swarm worker`` was started with it
+ignored, and die with ``swarm worker`` (``framework.run.processes.child_setup``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import time
 from types import FrameType
 
+from framework.run.processes import child_setup
 from framework.run.runner import worker_command
 
 __all__ = ["run_workers"]
@@ -22,7 +25,11 @@ __all__ = ["run_workers"]
 def run_workers(master_host: str, master_port: int, processes: int = 1) -> int:
     """Start ``processes`` workers and wait for all; returns the worst exit code."""
     children = [
-        subprocess.Popen(worker_command(master_host, master_port), start_new_session=True)
+        subprocess.Popen(
+            worker_command(master_host, master_port),
+            start_new_session=True,
+            preexec_fn=child_setup(),
+        )
         for _ in range(processes)
     ]
     print(

@@ -23,7 +23,7 @@ Example::
 
     store = ResultsStore(Path("reports"))
     store.index(Path("reports/20261127T094512Z-checkout"))   # after the run's report
-    store.latest("checkout")                  # RunSummary of the newest finished run
+    store.latest("checkout")                  # RunSummary of the newest finished run (exit 0)
     store.history("checkout", metric="p95")   # HistoryPoint(run_id, started_at, value, low, high)s
 """
 
@@ -240,9 +240,15 @@ class ResultsStore:
         status: str | None = "finished",
         exclude_run_id: str | None = None,
     ) -> RunSummary | None:
-        """The newest run of ``scenario`` (started before ``before``, an ISO time) or ``None``."""
+        """The newest run of ``scenario`` (started before ``before``, an ISO time) or ``None``.
+
+        A ``finished`` run counts only if it exited 0: one that finished with exit code 3
+        (a worker was lost) is no baseline.
+        """
         self.sync()
         where, params = _filters(scenario=scenario, status=status)
+        if status == "finished":
+            where += " AND COALESCE(r.exit_code, 0) = 0"
         if before is not None:
             where += " AND r.started_at < ?"
             params.append(iso_time(before))

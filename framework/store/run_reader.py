@@ -54,7 +54,7 @@ def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "ended_at": iso_time(run.ended_at) if run.ended_at else None,
         "status": run.status or "unknown",
         "exit_code": run.exit_code,
-        "verdict": results.get("verdict") if results else None,
+        "verdict": _verdict(run.exit_code, results),
         "git_revision": run.git_revision,
         "host": run.host,
         "tags": json.dumps(run.tags, sort_keys=True),
@@ -71,6 +71,18 @@ def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             )
             figures.append(_figure_row(key.strip(), endpoint))
     return row, figures
+
+
+def _verdict(exit_code: int | None, results: Mapping[str, Any] | None) -> str | None:
+    """results.json's verdict, but never ``passed`` for a run that exited non-zero.
+
+    A report written before swarm judged lost workers could say ``passed`` for a run that
+    exited 3; the index must not offer such a run as a good one.
+    """
+    verdict = results.get("verdict") if results else None
+    if verdict == "passed" and exit_code not in (None, 0):
+        return "failed"
+    return verdict
 
 
 def folder_signature(run_dir: Path) -> str:

@@ -4,7 +4,10 @@ Every read of the store first syncs, so this has to be cheap when nothing change
 ``stat`` calls per folder (``folder_signature``) decide which folders are new or rewritten,
 and only those are read. Folders deleted by hand are dropped, folders removed with
 ``swarm runs remove`` (listed in store.json) are left out, and folders that cannot be read
-yet (no run.json, broken JSON) are skipped and reported. The writes go in batches of
+yet (no run.json, broken JSON) are skipped and reported. A run still ``running`` (or in
+another active phase) whose swarm process is gone — swarm was SIGKILLed — is recorded as
+``interrupted`` in its run.json first (``settle_abandoned``), so it lists as what it is.
+The writes go in batches of
 ``SYNC_BATCH`` runs, so each write transaction stays short even when a thousand folders
 are new and other swarm processes are indexing at the same time.
 
@@ -21,6 +24,7 @@ import os
 from pathlib import Path
 
 from framework.errors import ReportError, StoreError
+from framework.run.folder import ACTIVE_STATUSES, settle_abandoned
 from framework.store.database import IndexDatabase, upsert_run
 from framework.store.records import RebuildResult
 from framework.store.run_reader import folder_signature, read_folder
@@ -41,8 +45,9 @@ def sync_index(db: IndexDatabase, state_path: Path, *, force: bool = False) -> R
     if not reports_dir.is_dir():
         return RebuildResult(0, ())
     with db.transaction(write=False) as conn:
-        rows = conn.execute("SELECT run_id, path, signature FROM runs").fetchall()
+        rows = conn.execute("SELECT run_id, path, signature, status FROM runs").fetchall()
     known = {row[1]: (row[0], row[2]) for row in rows}
+    active = {row[1] for row in rows if row[3] in ACTIVE_STATUSES}
     removed = read_state(state_path)["removed"]
     signatures = {}  # path as stored: signature, of every folder holding a run.json
     folders = {}
@@ -56,6 +61,8 @@ def sync_index(db: IndexDatabase, state_path: Path, *, force: bool = False) -> R
     # Folders indexed from outside the reports folder stay while they exist.
     folders.update({p: db.folder(p) for p in known if os.path.isabs(p)})
     for path, folder in folders.items():
+        if path not in removed and (path not in known or path in active):
+            settle_abandoned(folder)  # rewrites run.json, so its signature changes
         signature = folder_signature(folder)
         if not signature.startswith("-"):
             signatures[path] = signature

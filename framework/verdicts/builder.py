@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
-from framework.errors import ConfigError, ReportError
+from framework.errors import ConfigError, ExitCode, ReportError
 from framework.run.folder import RunRecord, read_run_json
 from framework.scenario.budgets import Budgets, ValidationRules
 from framework.timeline.columns import TimelineColumns
@@ -234,6 +234,12 @@ def _build_results(
     if data.record.status in ("failed", "interrupted"):
         detail = data.record.message
         reasons.append(f"the run {data.record.status}" + (f": {detail}" if detail else ""))
+    elif data.record.exit_code not in (None, ExitCode.OK):
+        # A run that finished but exited non-zero (3: a worker was lost) never passes.
+        detail = data.record.message
+        reasons.append(
+            f"the run exited {data.record.exit_code}" + (f": {detail}" if detail else "")
+        )
     inconclusive = [v.message for v in verdicts if v.verdict == "inconclusive"]
     if reasons:
         verdict: Literal["passed", "failed", "inconclusive"] = "failed"

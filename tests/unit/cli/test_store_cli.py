@@ -45,13 +45,14 @@ def make_run(
     scenario: str = "checkout",
     p95: float = 100.0,
     status: str = "finished",
+    exit_code: int = 0,
 ) -> Path:
     """A run folder with run.json and results.json, as ``swarm run`` leaves it."""
     folder = reports / run_id
     folder.mkdir(parents=True)
     run = {"run_id": run_id, "scenario": scenario, "scenario_file": "scenario.yaml",
            "host": "http://shop.local", "started_at": started, "ended_at": started,
-           "status": status, "exit_code": 0, "tags": {"env": "ci"}}  # fmt: skip
+           "status": status, "exit_code": exit_code, "tags": {"env": "ci"}}  # fmt: skip
     (folder / "run.json").write_text(json.dumps(run), encoding="utf-8")
     window = Window("steady", 0, 60, 4, _endpoint("Aggregated", "", p95),
                     (_endpoint("/", "GET", p95 * 0.8),))  # fmt: skip
@@ -201,6 +202,15 @@ def test_baseline_latest_is_the_newest_finished_run_of_the_scenario(reports):
     assert older.name == "20261101T090000Z-checkout"
     with pytest.raises(NoBaselineError, match="no finished run of scenario 'nothing'"):
         resolve_baseline("latest", "nothing", reports)
+
+
+def test_baseline_latest_skips_a_run_that_lost_a_worker(reports, capsys):
+    """Finished with exit code 3: listed as failed, and no baseline for ``latest``."""
+    lost = make_run(reports, "20261105T090000Z-checkout", "2026-11-05T09:00:00.000Z", exit_code=3)
+    assert resolve_baseline("latest", "checkout", reports).name == "20261102T090000Z-checkout"
+    assert swarm("runs", "list", "--scenario", "checkout", "--limit", "1") == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[:6] == [lost.name, "checkout", "2026-11-05", "09:00", "finished", "failed"]
 
 
 def test_baseline_latest_for_a_re_reported_run_is_the_one_before_it(reports):

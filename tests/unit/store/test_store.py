@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import psutil
 import pytest
 
 from framework.errors import ReportError, StoreError, UnknownRunError, UsageError
@@ -160,6 +162,46 @@ def test_latest_is_the_newest_finished_run_of_the_scenario(reports, store):
     assert store.latest("checkout", before="2026-11-02T09:00:00Z").run_id == "a"
     assert store.latest("checkout", status=None).run_id == "c"
     assert store.latest("nothing") is None
+
+
+def test_latest_skips_a_finished_run_that_exited_3(reports, store):
+    """A run that lost a worker finishes with exit code 3: it is no baseline."""
+    write_run(reports, "a", started="2026-11-01T09:00:00Z")
+    write_run(reports, "lost", started="2026-11-02T09:00:00Z", exit_code=3)
+    assert store.latest("checkout").run_id == "a"
+    assert store.latest("checkout", status=None).run_id == "lost"
+
+
+def test_a_run_that_exited_3_is_never_listed_as_passed(reports, store):
+    """Even when its results.json (written by an older swarm) says passed."""
+    write_run(reports, "lost", exit_code=3, verdict="passed")
+    write_run(reports, "clean", started="2026-11-26T09:00:00Z", verdict="passed")
+    assert {r.run_id: r.verdict for r in store.list()} == {"lost": "failed", "clean": "passed"}
+    assert store.show("lost").run.verdict == "failed"
+
+
+def test_a_running_run_whose_swarm_process_died_lists_as_interrupted(reports, store):
+    """Indexed while its swarm lived, the run is re-checked at each sync until it ends."""
+    swarm = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        owner = {
+            "pid": swarm.pid,
+            "host": socket.gethostname(),
+            "started": psutil.Process(swarm.pid).create_time(),
+        }
+        write_run(reports, "r1", status="running", p95=None, exit_code=None, swarm_process=owner)
+        assert [(r.run_id, r.status) for r in store.list()] == [("r1", "running")]
+        assert [(r.run_id, r.status) for r in store.list()] == [("r1", "running")]
+    finally:
+        swarm.kill()
+        swarm.wait(10)
+    (run,) = store.list()
+    assert (run.run_id, run.status, run.exit_code) == ("r1", "interrupted", 130)
+    assert run.ended_at is not None
+    record = json.loads((reports / "r1" / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "interrupted"
+    assert f"swarm (pid {swarm.pid}) ended without finishing the run" in record["message"]
+    assert store.list(status="interrupted")[0].run_id == "r1"
 
 
 def test_pinning_replaces_the_scenarios_previous_pin(reports, store):

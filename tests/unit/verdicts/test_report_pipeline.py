@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import socket
 
 import pytest
 import yaml
@@ -141,6 +142,47 @@ def test_an_interrupted_run_without_message_has_a_clean_reason(tmp_path):
     folder = run(tmp_path / "run", status="interrupted")
     results, _ = build_results(load_run(folder), ReportOptions(), created_at="2024-01-01T00:00:00Z")
     assert results.reasons == ("the run interrupted",)
+
+
+def test_a_run_that_lost_a_worker_is_reported_as_failed_with_its_worker_events(tmp_path):
+    """Finished, but exit code 3: the figures are there, the verdict is never passed."""
+    folder = run(tmp_path / "run")
+    record = json.loads((folder / "run.json").read_text())
+    record.update(
+        exit_code=3,
+        message="lost 1 worker(s) during the run; see worker_events",
+        worker_events=[
+            {"at": "2026-11-27T09:45:20.000Z", "worker": "worker-1", "event": "process exited"},
+            {"at": "2026-11-27T09:45:24.000Z", "worker": "vm-1f2e", "event": "missing"},
+        ],
+    )
+    (folder / "run.json").write_text(json.dumps(record))
+    assert main(["report", str(folder)]) == 1
+    results = results_of(folder)
+    assert results["verdict"] == "failed"
+    assert results["reasons"] == [
+        "the run exited 3: lost 1 worker(s) during the run; see worker_events"
+    ]
+    markdown = (folder / "report.md").read_text()
+    events = markdown.split("### Worker events", 1)[1]
+    assert "| worker-1 | process exited |" in events and "| vm-1f2e | missing |" in events
+    assert "vm-1f2e" in (folder / "report.html").read_text()
+
+
+def test_a_run_whose_swarm_was_killed_is_reported_interrupted_not_passed(tmp_path):
+    """run.json still says running, but the swarm process it names is gone."""
+    folder = run(tmp_path / "run", status="running")
+    record = json.loads((folder / "run.json").read_text())
+    record.update(
+        exit_code=None,
+        swarm_process={"pid": 2**31 - 1, "host": socket.gethostname(), "started": 1.0},
+    )
+    (folder / "run.json").write_text(json.dumps(record))
+    assert main(["report", str(folder)]) == 1
+    results = results_of(folder)
+    assert (results["run"]["status"], results["run"]["exit_code"]) == ("interrupted", 130)
+    (reason,) = results["reasons"]
+    assert reason.startswith(f"the run interrupted: swarm (pid {2**31 - 1}) ended without")
 
 
 def test_warmup_moves_the_analysed_window(tmp_path):

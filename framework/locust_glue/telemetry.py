@@ -225,8 +225,7 @@ class Telemetry:
         if self.closed:
             return
         self.closed = True
-        if self._greenlet is not None and self._greenlet is not gevent.getcurrent():
-            self._greenlet.kill(block=False)
+        self._stop_ticking()
         now = time.time()
         if self.merger is not None:
             if self.recorder is not None:
@@ -242,9 +241,22 @@ class Telemetry:
             os.close(self._raw_fd)
             self._raw_fd = None
 
+    def _stop_ticking(self) -> None:
+        """End the tick greenlet before the writer closes, and wait until it has ended.
+
+        A kill that does not wait only schedules the greenlet's exit: if its sleep is due
+        in the same loop turn, it wakes first and ticks once more into the closed writer
+        (the "I/O operation on closed file" that ended every distributed run).
+        """
+        greenlet, self._greenlet = self._greenlet, None
+        if greenlet is not None and greenlet is not gevent.getcurrent():
+            greenlet.kill(block=True)
+
     def _tick_forever(self) -> None:
         while True:
             gevent.sleep(self.tick_s)
+            if self.closed:
+                return
             try:
                 self.tick(time.time())
             except Exception:

@@ -66,6 +66,8 @@ __all__ = [
     "HISTOGRAM_SIGNIFICANT_DIGITS",
     "LAYOUT",
     "VERSION",
+    "DamagedLine",
+    "DecodedEndpoint",
     "RequestRecord",
     "RequestSecond",
     "Second",
@@ -294,13 +296,37 @@ class Second:
 
 
 @dataclass(frozen=True)
+class DamagedLine:
+    """A timeline line the reader skipped: its 1-based number and what was wrong with it."""
+
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class DecodedEndpoint:
+    """One endpoint's histograms as the reader decoded them to check them: the second of
+    each blob (ascending, one blob per second) and ``decode_buckets(blobs)``."""
+
+    times: Sequence[int]
+    blobs: Sequence[str]
+    buckets: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
 class Timeline:
     """A read timeline: closed seconds in time order, plus what the reader noticed.
 
     ``complete`` is true when the ``end`` line was found (the run shut down cleanly);
     ``truncated`` when the last line was cut off (a crash mid-write), which is tolerated.
     ``late_records`` counts correction lines (data that arrived after its second was
-    written); they are already added into ``seconds``.
+    written); they are already added into ``seconds``. ``damaged_records`` counts lines
+    skipped as damaged (not JSON, a field missing, of the wrong type or out of range, a
+    histogram that does not decode or disagrees with its count); ``damaged`` keeps the
+    first few of them with their reasons. Nothing of a damaged line is in ``seconds``.
     """
 
     path: Path | None
@@ -310,10 +336,28 @@ class Timeline:
     truncated: bool = False
     late_records: int = 0
     end: Mapping[str, Any] | None = None
+    damaged_records: int = 0
+    damaged: tuple[DamagedLine, ...] = ()
 
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     """What the fast readers derive once: an index of records by endpoint, the whole run's
     merged per-second histograms. Derived from ``seconds`` alone, which never change."""
+
+    def keep_decoded(self, decoded: Mapping[tuple[str, str], DecodedEndpoint]) -> None:
+        """Keep histograms the reader decoded already as those endpoints' bucket rows.
+
+        They are exactly what ``buckets`` would decode for the whole run, so reading the
+        file to check it costs no second decoding later.
+        """
+        if not decoded:
+            return
+        times = self._second_times()
+        kept = self._memo.setdefault("endpoint_rows", {})
+        for endpoint, found in decoded.items():
+            rows = np.searchsorted(times, np.asarray(found.times, dtype=np.int64))
+            kept[endpoint] = rows_from_blobs(
+                rows, found.blobs, len(self.seconds), narrow=True, decoded=found.buckets
+            )
 
     def _rows_of(self, start_s: int | None, end_s: int | None) -> tuple[int, int]:
         """Positions of the seconds in ``[start_s, end_s)`` (seconds are in time order)."""

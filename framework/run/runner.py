@@ -36,6 +36,7 @@ from framework.run.processes import LoggedProcess
 from framework.run.revision import git_revision
 from framework.scenario.interpolation import MASK
 from framework.scenario.loader import LoadedScenario
+from framework.timeline.writer import WRITE_FAILURE_END
 
 __all__ = [
     "RunOptions",
@@ -59,6 +60,7 @@ _PHASE_MARKERS = (
 _MISSING = "failed to send heartbeat, setting state to missing"
 _HEALED = "self-healed with heartbeat"
 _WORKERS_QUIT_GRACE_S = 15.0
+_WRITE_FAILURE = "swarm: cannot write "
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class RunOutcome:
     exit_code: int
     status: str
     scenario: Mapping[str, Any] | None = None
+    message: str | None = None
 
 
 def _now() -> datetime:
@@ -183,22 +186,34 @@ class _Run:
 
     def on_master_line(self, line: str) -> None:
         with self.lock:
-            for marker, phase in _PHASE_MARKERS:
-                if marker in line and phase != self.folder.record.status:
-                    self.seen.add(phase)
-                    self.folder.phase(phase, _now())
-            if _MISSING in line or _HEALED in line:
-                worker = line.split("Worker ", 1)[-1].split(" ", 1)[0]
-                event = "missing" if _MISSING in line else "recovered"
-                (self.missing.add if event == "missing" else self.missing.discard)(worker)
-                self._worker_event(worker, event)
+            try:
+                self._read_master_line(line)
+            except RunError as exc:  # run.json could not be saved: the disk is full
+                self.folder.note_write_failure(str(exc))
+
+    def _read_master_line(self, line: str) -> None:
+        if _WRITE_FAILURE in line and WRITE_FAILURE_END in line:
+            start = line.index(_WRITE_FAILURE) + len("swarm: ")
+            self.folder.note_write_failure(line[start : line.index(WRITE_FAILURE_END)])
+        for marker, phase in _PHASE_MARKERS:
+            if marker in line and phase != self.folder.record.status:
+                self.seen.add(phase)
+                self.folder.phase(phase, _now())
+        if _MISSING in line or _HEALED in line:
+            worker = line.split("Worker ", 1)[-1].split(" ", 1)[0]
+            event = "missing" if _MISSING in line else "recovered"
+            (self.missing.add if event == "missing" else self.missing.discard)(worker)
+            self._worker_event(worker, event)
 
     def on_worker_exit(self, name: str, code: int) -> None:
         with self.lock:
             if "stopping" in self.seen or self.interrupted.is_set():
                 return
             self.process_deaths.append(name)
-            self._worker_event(name, f"process exited with code {code}")
+            try:
+                self._worker_event(name, f"process exited with code {code}")
+            except RunError as exc:
+                self.folder.note_write_failure(str(exc))
 
     def _worker_event(self, worker: str, event: str) -> None:
         self.folder.record.worker_events.append(
@@ -301,8 +316,29 @@ def run_scenario(
     ]
     scrub_secrets(folder.path, loaded.secrets)
     status, code, message = _verdict(run, returncode)
-    folder.finish(status, code, _now(), message)
-    return RunOutcome(run_dir=folder.path, exit_code=code, status=status, scenario=loaded.redacted)
+    for process in (master, *workers):
+        if process.write_error:
+            folder.note_write_failure(process.write_error)
+    if folder.write_failures and code != ExitCode.INTERRUPTED:
+        status, code, message = "failed", ExitCode.RUN_FAILED, folder.write_failures[0]
+    _finish(folder, status, code, message, out)
+    return RunOutcome(
+        run_dir=folder.path,
+        exit_code=code,
+        status=status,
+        scenario=loaded.redacted,
+        message=message,
+    )
+
+
+def _finish(folder: RunFolder, status: str, code: int, message: str | None, out: TextIO) -> None:
+    """Record the end in run.json, with the reserved space given back first, so that a full
+    disk still leaves run.json saying ``failed`` and why."""
+    folder.release_reserve()
+    try:
+        folder.finish(status, code, _now(), message)
+    except RunError as exc:
+        out.write(f"swarm: {exc}; run.json could not record how the run ended\n")
 
 
 def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -> int:

@@ -243,7 +243,9 @@ class RunFolder:
         self.save()
 
     def finish(self, status: str, exit_code: int, at: datetime, message: str | None = None) -> None:
-        """Record how the run ended."""
+        """Record how the run ended; the reserve is given back first, so that this last
+        save of run.json finds room even on a full disk."""
+        self.release_reserve()
         self.record.ended_at = _utc_iso(at)
         self.record.exit_code = exit_code
         self.record.message = message

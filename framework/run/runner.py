@@ -332,9 +332,8 @@ def run_scenario(
 
 
 def _finish(folder: RunFolder, status: str, code: int, message: str | None, out: TextIO) -> None:
-    """Record the end in run.json, with the reserved space given back first, so that a full
-    disk still leaves run.json saying ``failed`` and why."""
-    folder.release_reserve()
+    """Record the end in run.json (``finish`` gives the reserve back first, so a full disk
+    still leaves it saying ``failed`` and why); if even that fails, say so."""
     try:
         folder.finish(status, code, _now(), message)
     except RunError as exc:

@@ -12,6 +12,7 @@ phase changes and lost workers.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import os
@@ -19,7 +20,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,35 +186,35 @@ class _Run:
         self.process_deaths: list[str] = []
 
     def on_master_line(self, line: str) -> None:
-        with self.lock:
-            try:
-                self._read_master_line(line)
-            except RunError as exc:  # run.json could not be saved: the disk is full
-                self.folder.note_write_failure(str(exc))
-
-    def _read_master_line(self, line: str) -> None:
-        if _WRITE_FAILURE in line and WRITE_FAILURE_END in line:
-            start = line.index(_WRITE_FAILURE) + len("swarm: ")
-            self.folder.note_write_failure(line[start : line.index(WRITE_FAILURE_END)])
-        for marker, phase in _PHASE_MARKERS:
-            if marker in line and phase != self.folder.record.status:
-                self.seen.add(phase)
-                self.folder.phase(phase, _now())
-        if _MISSING in line or _HEALED in line:
-            worker = line.split("Worker ", 1)[-1].split(" ", 1)[0]
-            event = "missing" if _MISSING in line else "recovered"
-            (self.missing.add if event == "missing" else self.missing.discard)(worker)
-            self._worker_event(worker, event)
+        with self.lock, self._noting_write_failures():
+            if _WRITE_FAILURE in line and WRITE_FAILURE_END in line:
+                start = line.index(_WRITE_FAILURE) + len("swarm: ")
+                self.folder.note_write_failure(line[start : line.index(WRITE_FAILURE_END)])
+            for marker, phase in _PHASE_MARKERS:
+                if marker in line and phase != self.folder.record.status:
+                    self.seen.add(phase)
+                    self.folder.phase(phase, _now())
+            if _MISSING in line or _HEALED in line:
+                worker = line.split("Worker ", 1)[-1].split(" ", 1)[0]
+                event = "missing" if _MISSING in line else "recovered"
+                (self.missing.add if event == "missing" else self.missing.discard)(worker)
+                self._worker_event(worker, event)
 
     def on_worker_exit(self, name: str, code: int) -> None:
-        with self.lock:
+        with self.lock, self._noting_write_failures():
             if "stopping" in self.seen or self.interrupted.is_set():
                 return
             self.process_deaths.append(name)
-            try:
-                self._worker_event(name, f"process exited with code {code}")
-            except RunError as exc:
-                self.folder.note_write_failure(str(exc))
+            self._worker_event(name, f"process exited with code {code}")
+
+    @contextlib.contextmanager
+    def _noting_write_failures(self) -> Iterator[None]:
+        """run.json that cannot be saved mid-run (a full disk) fails the run at its end;
+        it must not end the thread that reads Locust's output."""
+        try:
+            yield
+        except RunError as exc:
+            self.folder.note_write_failure(str(exc))
 
     def _worker_event(self, worker: str, event: str) -> None:
         self.folder.record.worker_events.append(

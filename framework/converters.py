@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from framework.durations import parse_duration
 
-__all__ = ["duration", "fraction", "integer", "non_negative", "port", "positive"]
+__all__ = ["confidence", "duration", "fraction", "integer", "non_negative", "port", "positive"]
 
 
 def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -35,16 +35,36 @@ positive = integer(1)
 port = integer(1, 65535)
 
 
-def fraction(text: str) -> float:
-    """``5%`` or ``0.05`` → 0.05."""
+def _fraction_value(text: str) -> float:
     try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a fraction or percentage, got {text!r}"
+            f"expected a fraction or percentage (0.05 or 5%), got {text!r}"
         ) from None
+
+
+def fraction(text: str) -> float:
+    """``5%`` or ``0.05`` → 0.05; from 0 up to (not including) 10, i.e. 1000%."""
+    value = _fraction_value(text)
     if not 0 <= value < 10:
-        raise argparse.ArgumentTypeError(f"out of range: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be from 0 to less than 10 (0% to 1000%), got {text!r}"
+        )
+    return value
+
+
+def confidence(text: str) -> float:
+    """A confidence level, ``0.95`` or ``95%``: strictly between 0 and 1.
+
+    Checked here so that ``swarm run --confidence 2`` stops before any load is sent,
+    instead of after the whole run when the first interval is computed.
+    """
+    value = _fraction_value(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and 1, both excluded (0.95 or 95%), got {text!r}"
+        )
     return value
 
 

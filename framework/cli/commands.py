@@ -19,7 +19,7 @@ from framework.errors import ExitCode, NoBaselineError, UsageError
 from framework.run.demo import DEFAULT_DEMO_SCENARIO
 from framework.run.folder import RunFolder, settle_abandoned, validate_run_id
 from framework.run.runner import RunOptions
-from framework.scenario.loader import load_budgets, load_scenario
+from framework.scenario.loader import LoadedScenario, load_budgets, load_scenario
 
 if TYPE_CHECKING:
     from framework.verdicts.builder import ReportOptions
@@ -78,15 +78,27 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         from framework.run.demo import run_demo
 
         report_options = _report_options(args)
+        baselines: list[Path | None] = []
+
+        def resolve_first(loaded: LoadedScenario) -> None:
+            baselines.append(_baseline_before_run(args, loaded.scenario.name))
+
         outcome = run_demo(
             Path(args.scenario),
             reports_dir=Path(args.out),
             port_offset=args.port_offset,
             workers=args.workers,
             locust_args=tuple(extra),
+            before_run=resolve_first,
         )
         code = _report(
-            args, outcome.run_dir, Path(args.out), options=report_options, scenario=outcome.scenario
+            args,
+            outcome.run_dir,
+            Path(args.out),
+            options=report_options,
+            baseline=baselines[0] if baselines else None,
+            baseline_resolved=True,
+            scenario=outcome.scenario,
         )
         html = outcome.run_dir / "report.html"
         final = html if html.exists() else outcome.run_dir / "results.json"
@@ -136,16 +148,10 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     from framework.run.runner import run_scenario
 
     report_options = _report_options(args)
-    baseline = None
-    if args.baseline:
-        try:
-            baseline = resolve_baseline(args.baseline, loaded.scenario.name, Path(args.out))
-        except NoBaselineError as exc:
-            if exc.reference != "latest":
-                raise
-            print(f"swarm: warning: {exc}; not comparing", file=sys.stderr)
+    baseline = _baseline_before_run(args, loaded.scenario.name)
     outcome = run_scenario(loaded, options, on_start=announce)
-    print(f"swarm: run {outcome.status}; results in {outcome.run_dir}", file=sys.stderr)
+    why = f": {outcome.message}" if outcome.message and outcome.status == "failed" else ""
+    print(f"swarm: run {outcome.status}{why}; results in {outcome.run_dir}", file=sys.stderr)
     if not (outcome.run_dir / "timeline.jsonl").exists():
         record_run(outcome.run_dir, Path(args.out))
         return outcome.exit_code
@@ -155,9 +161,27 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         Path(args.out),
         options=report_options,
         baseline=baseline,
+        baseline_resolved=True,
         scenario=outcome.scenario,
     )
     return outcome.exit_code or code
+
+
+def _baseline_before_run(args: argparse.Namespace, scenario_name: str) -> Path | None:
+    """``--baseline`` resolved before any load is sent, so a wrong one stops the run at once.
+
+    ``latest`` with no earlier run of the scenario is the one exception, a warning: a first
+    run in CI has nothing to compare with yet.
+    """
+    if not args.baseline:
+        return None
+    try:
+        return resolve_baseline(args.baseline, scenario_name, Path(args.out))
+    except NoBaselineError as exc:
+        if exc.reference != "latest":
+            raise
+        print(f"swarm: warning: {exc}; not comparing", file=sys.stderr)
+        return None
 
 
 def _report_options(args: argparse.Namespace) -> ReportOptions:
@@ -181,13 +205,16 @@ def _report(
     *,
     options: ReportOptions | None = None,
     baseline: Path | None = None,
+    baseline_resolved: bool = False,
     scenario: Mapping[str, Any] | None = None,
 ) -> int:
+    """Analyse ``run_dir`` and write its reports; ``baseline_resolved`` says ``baseline`` was
+    looked up before the run (``None`` then means: nothing to compare with)."""
     from framework.reports.console import summarise
     from framework.reports.run_report import report_run
 
     options = options or _report_options(args)
-    if baseline is None and args.baseline:
+    if baseline is None and args.baseline and not baseline_resolved:
         baseline = resolve_baseline_for_run(args.baseline, run_dir, reports_dir)
     outcome = report_run(run_dir, options, baseline=baseline, scenario=scenario)
     record_run(run_dir, reports_dir)

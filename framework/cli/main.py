@@ -17,8 +17,17 @@ from collections.abc import Sequence
 from framework import __version__
 from framework.cli.commands import DEFAULT_DEMO_SCENARIO, dispatch
 from framework.cli.store_commands import add_commands as add_store_commands
-from framework.converters import duration, fraction, integer, non_negative, port, positive
+from framework.converters import (
+    confidence,
+    duration,
+    fraction,
+    integer,
+    non_negative,
+    port,
+    positive,
+)
 from framework.errors import ExitCode, SwarmError, exit_code_for
+from framework.scenario.metrics import KEY_METRICS
 from framework.suggestions import did_you_mean, nearest
 
 __all__ = ["build_parser", "main"]
@@ -27,6 +36,8 @@ COMMANDS = (
     "run", "master", "worker", "report", "compare", "runs", "history",
     "validate", "plan", "schema", "mocks", "demo",
 )  # fmt: skip
+OVERHEAD_METRICS = (*KEY_METRICS, "median", "p50_ms", "p95_ms", "p99_ms")
+"""What ``swarm compare --metric`` accepts: the key metrics and their usual other names."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,7 +54,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis and verdicts")
-    group.add_argument("--confidence", type=fraction, default=0.95, help="default 0.95")
+    group.add_argument("--confidence", type=confidence, default=0.95, help="default 0.95")
     group.add_argument("--warmup", type=duration, help="warm-up to skip (default: the ramp-up)")
     group.add_argument("--budgets", help="budgets YAML file (instead of the scenario's)")
     group.add_argument(
@@ -139,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", default="reports", help="reports folder for run ids")
     compare.add_argument("--min-effect", type=fraction, default=0.05, help="default 5%%")
     compare.add_argument("--correction", choices=("holm", "bh"), default="holm")
-    compare.add_argument("--confidence", type=fraction, default=0.95, help="default 0.95")
+    compare.add_argument("--confidence", type=confidence, default=0.95, help="default 0.95")
     compare.add_argument("--warmup", type=duration, help="warm-up to skip (default: ramp-up)")
     compare.add_argument(
         "--max-overhead",
@@ -147,7 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="overhead mode: does the candidate cost less than this much more (e.g. 1%%)?",
     )
     compare.add_argument(
-        "--metric", default="mean", help="metric for --max-overhead (default mean latency)"
+        "--metric",
+        default="mean",
+        choices=OVERHEAD_METRICS,
+        help="metric for --max-overhead (default mean latency)",
     )
     add_store_commands(commands)  # runs list|show|pin|unpin|rm|rebuild, history
 

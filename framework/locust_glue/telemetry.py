@@ -38,7 +38,7 @@ from locust import __version__ as locust_version
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
-from framework.errors import RunError
+from framework.errors import ExitCode, RunError
 from framework.timeline.recorder import (
     PAYLOAD_VERSION,
     MergeResult,
@@ -47,7 +47,7 @@ from framework.timeline.recorder import (
     failure_kind,
 )
 from framework.timeline.records import FILE_NAME
-from framework.timeline.writer import TimelineWriter
+from framework.timeline.writer import WRITE_FAILURE_END, TimelineWriter
 
 __all__ = ["PAYLOAD_KEY", "RAW_LATENCY_LOG_ENV", "Telemetry", "install"]
 
@@ -227,8 +227,7 @@ class Telemetry:
         if self.closed:
             return
         self.closed = True
-        if self._greenlet is not None and self._greenlet is not gevent.getcurrent():
-            self._greenlet.kill(block=False)
+        self._stop_ticking()
         now = time.time()
         if self.merger is not None:
             if self.recorder is not None:
@@ -237,16 +236,29 @@ class Telemetry:
             if self._writer is not None:
                 try:
                     self._writer.close(ended_s=now, reason=reason)
-                except OSError as exc:
-                    logger.error("Could not finish timeline %s: %s", self.path, exc)
+                except RunError as exc:
+                    self._write_failed_with(exc)
         self._flush_raw()
         if self._raw_fd is not None:
             os.close(self._raw_fd)
             self._raw_fd = None
 
+    def _stop_ticking(self) -> None:
+        """End the tick greenlet before the writer closes, and wait until it has ended.
+
+        A kill that does not wait only schedules the greenlet's exit: if its sleep is due
+        in the same loop turn, it wakes first and ticks once more into the closed writer
+        (the "I/O operation on closed file" that ended every distributed run).
+        """
+        greenlet, self._greenlet = self._greenlet, None
+        if greenlet is not None and greenlet is not gevent.getcurrent():
+            greenlet.kill(block=True)
+
     def _tick_forever(self) -> None:
         while True:
             gevent.sleep(self.tick_s)
+            if self.closed:
+                return
             try:
                 self.tick(time.time())
             except Exception:
@@ -274,12 +286,27 @@ class Telemetry:
             for record in result.late:
                 self._writer.write_late(record)
             self._writer.flush(now_s)
-        except OSError as exc:
-            # keep the run going; the folder keeps what was written so far
-            self._write_failed = True
-            logger.error(
-                "Writing timeline %s failed, no more seconds are written: %s", self.path, exc
-            )
+        except RunError as exc:
+            self._write_failed_with(exc)
+
+    def _write_failed_with(self, exc: RunError) -> None:
+        """The timeline cannot be written (a full disk): say which file and why, and stop.
+
+        A run whose timeline stops is measuring nothing, so the load ends at once and Locust
+        exits 3; the one log line (ending in ``WRITE_FAILURE_END``) is how ``swarm run`` learns
+        why, to record it in run.json. The timeline keeps every whole line written so far.
+        """
+        if self._write_failed:
+            return
+        self._write_failed = True
+        logger.error("swarm: %s%s", exc, WRITE_FAILURE_END)
+        self.environment.process_exit_code = int(ExitCode.RUN_FAILED)
+        options = self.environment.parsed_options
+        if options is not None and getattr(options, "html_file", None):
+            options.html_file = None  # Locust's report would not fit either, and would crash it
+        runner = self.environment.runner
+        if runner is not None and not self.closed:
+            gevent.spawn(runner.quit)
 
     def _flush_raw(self) -> None:
         if self._raw_fd is not None and self._raw_lines:

@@ -211,6 +211,12 @@ def _headline(results: Results) -> list[str]:
         f" · data quality **{overall.quality.grade}** · meets requirements "
         f"**{'yes' if results.meets_requirements else 'no'}**",
     ]
+    damaged = results.settings.get("damaged_records")
+    if damaged:
+        lines += [
+            "",
+            f"⚠️ **{damaged} damaged timeline line(s) skipped**: their requests are in no figure.",
+        ]
     if results.reasons:
         lines += ["", "**Why:**", *_bullets(results.reasons, _CAPS["lines"], "reasons")]
     return lines

@@ -7,16 +7,17 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 
+from framework.errors import ReportError
 from framework.reports.html import render_html
 from framework.reports.junit import render_junit
 from framework.reports.markdown import render_markdown
 from framework.reports.prometheus import render_prometheus
+from framework.run.folder import write_atomically, write_failure
 from framework.verdicts.results import Results
 
 __all__ = ["RENDERERS", "write_reports"]
@@ -42,12 +43,17 @@ RENDERERS: dict[str, Renderer] = {
 
 
 def write_reports(run_dir: Path, results: Results) -> dict[str, Path]:
-    """Render every format into ``run_dir`` (each file replaced atomically)."""
+    """Render every format into ``run_dir`` (each file replaced atomically).
+
+    A file that cannot be written (a full disk) is a ``ReportError`` naming it and why,
+    with no ``.tmp`` left behind.
+    """
     written = {}
     for name, render in RENDERERS.items():
         target = run_dir / name
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(render(results), encoding="utf-8")
-        os.replace(tmp, target)
+        try:
+            write_atomically(target, render(results))
+        except OSError as exc:
+            raise ReportError(write_failure(target, exc), path=target) from None
         written[name] = target
     return written

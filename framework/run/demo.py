@@ -11,11 +11,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from framework.errors import RunError
 from framework.run.runner import RunOptions, RunOutcome, run_scenario
-from framework.scenario.loader import load_scenario
+from framework.scenario.loader import LoadedScenario, load_scenario
 
 __all__ = ["DEFAULT_DEMO_SCENARIO", "run_demo"]
 
@@ -49,12 +50,16 @@ def run_demo(
     port_offset: int = 0,
     workers: int = 2,
     locust_args: tuple[str, ...] = (),
+    before_run: Callable[[LoadedScenario], None] | None = None,
 ) -> RunOutcome:
     """Run ``scenario`` on a master and ``workers`` local workers against freshly started
-    mock detectors; always stop them after."""
+    mock detectors; always stop them after. ``before_run`` sees the loaded scenario before
+    anything starts (the CLI resolves ``--baseline`` there, so a wrong one sends no load)."""
     port = _MOCK_BASE_PORT + port_offset
     host = f"http://127.0.0.1:{port}"
     loaded = load_scenario(scenario, host=host, require_host=True)
+    if before_run is not None:
+        before_run(loaded)
     command = [
         sys.executable, "-m", "mock_detectors",
         "--only", "success", "--port-offset", str(port_offset), "--log-level", "WARNING",

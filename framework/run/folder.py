@@ -33,6 +33,7 @@ from framework.run.revision import recorded_revision
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "RESERVE_FILE",
     "RUN_FILE",
     "RUN_FORMAT_VERSION",
     "RunFolder",
@@ -46,10 +47,39 @@ __all__ = [
     "swarm_process",
     "swarm_process_gone",
     "validate_run_id",
+    "write_atomically",
+    "write_failure",
 ]
 
 RUN_FILE = "run.json"
 RUN_FORMAT_VERSION = 1
+RESERVE_FILE = ".swarm-reserve"
+"""Space set aside in every run folder and given back once Locust has exited, just before
+run.json is written for the last time: a full disk still leaves it saying ``failed`` and
+why."""
+RESERVE_BYTES = 256 * 1024
+
+
+def write_failure(path: Path | str, exc: OSError) -> str:
+    """``cannot write reports/r1/timeline.jsonl: no space left on device``: which file, why."""
+    reason = exc.strerror or str(exc)
+    return f"cannot write {path}: {reason[:1].lower()}{reason[1:]}"
+
+
+def write_atomically(target: Path, text: str) -> None:
+    """Write ``target`` through ``target.tmp`` and a rename, so a reader finds the old file
+    or the new one, never half of one; on failure the ``.tmp`` is removed and the
+    ``OSError`` raised again."""
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 ACTIVE_STATUSES = frozenset({"starting", "web-ui", "waiting-for-workers", "running", "stopping"})
 """Statuses of a run still going; every other status is how a run ended."""
@@ -205,11 +235,29 @@ def read_run_record(run_dir: Path) -> RunRecord:
 
 
 class RunFolder:
-    """One run's folder; the only writer of ``run.json``."""
+    """One run's folder; the only writer of ``run.json``.
+
+    ``write_failures`` lists what could not be written into the folder (first first): a
+    run that lost a file to a full disk is ``failed`` with that reason.
+    """
 
     def __init__(self, path: Path, record: RunRecord) -> None:
         self.path = path
         self.record = record
+        self.write_failures: list[str] = []
+
+    def note_write_failure(self, message: str) -> None:
+        """Remember that a file of the run could not be written (once per message)."""
+        if message not in self.write_failures:
+            self.write_failures.append(message)
+
+    def release_reserve(self) -> bool:
+        """Give the reserved space back to the disk; ``True`` if there was some to give."""
+        try:
+            (self.path / RESERVE_FILE).unlink()
+        except OSError:
+            return False
+        return True
 
     @property
     def run_json(self) -> Path:
@@ -222,16 +270,26 @@ class RunFolder:
         self.save()
 
     def finish(self, status: str, exit_code: int, at: datetime, message: str | None = None) -> None:
-        """Record how the run ended."""
+        """Record how the run ended; the reserve is given back first, so that this last
+        save of run.json finds room even on a full disk."""
+        self.release_reserve()
         self.record.ended_at = _utc_iso(at)
         self.record.exit_code = exit_code
         self.record.message = message
         self.phase(status, at)
 
     def save(self) -> None:
-        tmp = self.run_json.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.record.to_record(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.run_json)
+        """Rewrite ``run.json`` atomically; ``RunError`` naming the file and the reason (and
+        noted in ``write_failures``) if it cannot be written. The reserve is not touched
+        here: while Locust runs it would fill it; ``release_reserve`` before the last save.
+        """
+        text = json.dumps(self.record.to_record(), indent=2) + "\n"
+        try:
+            write_atomically(self.run_json, text)
+        except OSError as exc:
+            message = write_failure(self.run_json, exc)
+            self.note_write_failure(message)
+            raise RunError(message, path=self.run_json) from None
 
     def write_scenario(self, redacted: dict[str, Any]) -> Path:
         """Save the resolved scenario with secrets replaced by their ``${VAR}`` names."""
@@ -265,6 +323,8 @@ def create_run_folder(
     record.started_at = _utc_iso(started)
     folder = RunFolder(target, record)
     folder.save()
+    with contextlib.suppress(OSError):  # no reserve on a disk already full: save() said so
+        (target / RESERVE_FILE).write_bytes(bytes(RESERVE_BYTES))
     return folder
 
 
@@ -319,7 +379,11 @@ def settle_abandoned(run_dir: Path, *, now: datetime | None = None) -> RunRecord
     if record.status not in ACTIVE_STATUSES or not swarm_process_gone(record):
         return None
     last_write = max(
-        (entry.stat().st_mtime for entry in Path(run_dir).iterdir() if entry.is_file()),
+        (
+            entry.stat().st_mtime
+            for entry in Path(run_dir).iterdir()
+            if entry.is_file() and entry.name != RESERVE_FILE  # made with the folder
+        ),
         default=None,
     )
     ended = datetime.fromtimestamp(last_write, UTC) if last_write else (now or datetime.now(UTC))

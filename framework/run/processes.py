@@ -92,6 +92,7 @@ class LoggedProcess:
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
         self._echo = echo
         self._on_line = on_line
+        self.write_error: str | None = None
         self.process = subprocess.Popen(
             list(command),
             stdout=subprocess.PIPE,
@@ -111,18 +112,36 @@ class LoggedProcess:
         return self.process.pid
 
     def _copy_output(self) -> None:
+        """Copy the child's output; if the log cannot be written (a full disk), say so in
+        ``write_error`` and keep reading, so the child never blocks on a full pipe."""
         assert self.process.stdout is not None
-        with self.log_path.open("w", encoding="utf-8") as log:
-            for line in self.process.stdout:
-                for secret in self._secrets:
-                    line = line.replace(secret, "***")
-                log.write(line)
-                log.flush()
-                if self._echo is not None:
-                    self._echo.write(line)
-                    self._echo.flush()
-                if self._on_line is not None:
-                    self._on_line(line)
+        log: TextIO | None = None
+        try:
+            log = self.log_path.open("w", encoding="utf-8")
+        except OSError as exc:
+            self._log_failed(exc)
+        for line in self.process.stdout:
+            for secret in self._secrets:
+                line = line.replace(secret, "***")
+            if log is not None:
+                try:
+                    log.write(line)
+                    log.flush()
+                except OSError as exc:
+                    self._log_failed(exc)
+                    _closed(log)
+                    log = None
+            if self._echo is not None:
+                self._echo.write(line)
+                self._echo.flush()
+            if self._on_line is not None:
+                self._on_line(line)
+        if log is not None:
+            _closed(log)
+
+    def _log_failed(self, exc: OSError) -> None:
+        reason = exc.strerror or str(exc)
+        self.write_error = f"cannot write {self.log_path}: {reason[:1].lower()}{reason[1:]}"
 
     def poll(self) -> int | None:
         return self.process.poll()
@@ -150,3 +169,9 @@ class LoggedProcess:
         code = self.wait()
         assert code is not None
         return code
+
+
+def _closed(log: TextIO) -> None:
+    """Close a log whose disk may be full (closing flushes, which may fail again)."""
+    with contextlib.suppress(OSError):
+        log.close()

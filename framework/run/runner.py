@@ -20,6 +20,7 @@ traceback); no file is rewritten after the run.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import os
@@ -27,7 +28,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,7 @@ from framework.run.processes import LoggedProcess
 from framework.run.revision import git_revision
 from framework.scenario.interpolation import MASK, mask_url_password
 from framework.scenario.loader import LoadedScenario
+from framework.timeline.writer import WRITE_FAILURE_END
 
 __all__ = [
     "RunOptions",
@@ -74,6 +76,7 @@ _MISSING = "failed to send heartbeat, setting state to missing"
 _HEALED = "self-healed with heartbeat"
 _WORKERS_QUIT_GRACE_S = 15.0
 _INTERRUPT_GRACE_S = 15.0  # after Ctrl-C/SIGTERM: time for Locust to stop and write its reports
+_WRITE_FAILURE = "swarm: cannot write "
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class RunOutcome:
     exit_code: int
     status: str
     scenario: Mapping[str, Any] | None = None
+    message: str | None = None
 
 
 def _now() -> datetime:
@@ -202,7 +206,10 @@ class _Run:
         self.process_deaths: list[str] = []
 
     def on_master_line(self, line: str) -> None:
-        with self.lock:
+        with self.lock, self._noting_write_failures():
+            if _WRITE_FAILURE in line and WRITE_FAILURE_END in line:
+                start = line.index(_WRITE_FAILURE) + len("swarm: ")
+                self.folder.note_write_failure(line[start : line.index(WRITE_FAILURE_END)])
             for marker, phase in _PHASE_MARKERS:
                 if marker in line and phase != self.folder.record.status:
                     self.seen.add(phase)
@@ -214,11 +221,20 @@ class _Run:
                 self._worker_event(worker, event)
 
     def on_worker_exit(self, name: str, code: int) -> None:
-        with self.lock:
+        with self.lock, self._noting_write_failures():
             if "stopping" in self.seen or self.interrupted.is_set():
                 return
             self.process_deaths.append(name)
             self._worker_event(name, f"process exited with code {code}")
+
+    @contextlib.contextmanager
+    def _noting_write_failures(self) -> Iterator[None]:
+        """run.json that cannot be saved mid-run (a full disk) fails the run at its end;
+        it must not end the thread that reads Locust's output."""
+        try:
+            yield
+        except RunError as exc:
+            self.folder.note_write_failure(str(exc))
 
     def _worker_event(self, worker: str, event: str) -> None:
         self.folder.record.worker_events.append(
@@ -335,8 +351,28 @@ def run_scenario(
         {"name": w.name, "pid": w.pid, "exit_code": w.poll()} for w in workers
     ]
     status, code, message = _verdict(run, returncode)
-    folder.finish(status, code, _now(), message)
-    return RunOutcome(run_dir=folder.path, exit_code=code, status=status, scenario=loaded.redacted)
+    for process in (master, *workers):
+        if process.write_error:
+            folder.note_write_failure(process.write_error)
+    if folder.write_failures and code != ExitCode.INTERRUPTED:
+        status, code, message = "failed", ExitCode.RUN_FAILED, folder.write_failures[0]
+    _finish(folder, status, code, message, out)
+    return RunOutcome(
+        run_dir=folder.path,
+        exit_code=code,
+        status=status,
+        scenario=loaded.redacted,
+        message=message,
+    )
+
+
+def _finish(folder: RunFolder, status: str, code: int, message: str | None, out: TextIO) -> None:
+    """Record the end in run.json (``finish`` gives the reserve back first, so a full disk
+    still leaves it saying ``failed`` and why); if even that fails, say so."""
+    try:
+        folder.finish(status, code, _now(), message)
+    except RunError as exc:
+        out.write(f"swarm: {exc}; run.json could not record how the run ended\n")
 
 
 def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -> int:

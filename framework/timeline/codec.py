@@ -273,14 +273,21 @@ _CHUNK_ROWS = 64  # rows merged at once: a dense block of 64 x the buckets in us
 
 
 def rows_from_blobs(
-    blob_rows: np.ndarray, blobs: Sequence[str], rows: int, *, narrow: bool = False
+    blob_rows: np.ndarray,
+    blobs: Sequence[str],
+    rows: int,
+    *,
+    narrow: bool = False,
+    decoded: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> BucketRows:
     """Per-row histograms from blobs (each tagged with its row, rows ascending), adding the
-    blobs that share a row. ``narrow`` keeps the result in the smallest integer types."""
+    blobs that share a row. ``narrow`` keeps the result in the smallest integer types.
+    ``decoded`` is ``decode_buckets(blobs)`` when the caller has it already (the reader
+    decodes every blob once to check it), used when there is one blob per row at most."""
     if len(blobs) == 0:
         return BucketRows(np.zeros(rows + 1, dtype=np.int64), *_NO_BUCKETS, LAYOUT)
     if np.all(np.diff(blob_rows) > 0):  # one blob per row at most
-        indptr, index, counts = decode_buckets(blobs)
+        indptr, index, counts = decoded if decoded is not None else decode_buckets(blobs)
         row_indptr = np.zeros(rows + 1, dtype=np.int64)
         row_indptr[blob_rows + 1] = np.diff(indptr)
         if narrow:

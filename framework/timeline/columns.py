@@ -171,7 +171,10 @@ class TimelineColumns:
         return found[0] if len(found) == 1 else None
 
     def _endpoint_rows(self, endpoint: Endpoint) -> BucketRows:
-        """The endpoint's histograms over the whole run, decoded on first use and kept."""
+        """The endpoint's histograms over the whole run, decoded on first use and kept (or
+        as the reader decoded them to check them)."""
+        if endpoint not in self._rows and endpoint in self.timeline.decoded_rows:
+            self._rows[endpoint] = self.timeline.decoded_rows[endpoint]
         if endpoint not in self._rows:
             at, records = self._records[endpoint]
             blobs = [b for r in records for b in r.hist_blobs]

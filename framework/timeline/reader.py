@@ -1,25 +1,42 @@
 """Reading a run timeline back: ``read_timeline`` -> ``framework.timeline.records.Timeline``.
 
-Tolerates a cut-off last line (a crash mid-write) and adds late corrections into their
-second; every other defect is a ``ReportError`` naming the file and line.
+Tolerates a cut-off last line (a crash mid-write), adds late corrections into their
+second, and skips and counts damaged lines (``framework.timeline.validation`` says what a
+sound line is): one bad line costs its own data, never the whole analysis. Only a file
+that cannot be read, is not a swarm timeline or has an unknown version is a
+``ReportError`` naming the file (and line).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from framework.errors import ReportError
+from framework.timeline.codec import rows_from_blobs
 from framework.timeline.gc_pause import collector_paused
+from framework.timeline.histograms import BucketRows
 from framework.timeline.records import (
     FORMAT,
     READABLE_VERSIONS,
+    DamagedLine,
+    DecodedEndpoint,
     RequestSecond,
     Second,
     Timeline,
+)
+from framework.timeline.validation import (
+    TimeBounds,
+    gauges_problem,
+    histogram_totals,
+    latency_count,
+    request_problem,
 )
 
 __all__ = ["read_timeline"]
@@ -32,7 +49,8 @@ def read_timeline(path: Path | str) -> Timeline:
     """Read a timeline file, tolerating a cut-off last line.
 
     Raises ``ReportError`` naming the file and line when the file is missing, is not a
-    swarm timeline, has a version this code does not read, or is corrupt before its end.
+    swarm timeline, or has a version this code does not read. Damaged lines after the
+    header are skipped and counted in ``Timeline.damaged_records``.
     """
     with collector_paused():  # ~100k records an hour, in no reference cycle
         return _read_timeline(Path(path))
@@ -66,34 +84,46 @@ def _read_timeline(path: Path) -> Timeline:
             line=1,
         )
 
-    gauges: dict[int, tuple[int | None, int | None]] = {}
-    cells: dict[tuple[int, str, str], RequestSecond] = {}
+    bounds = TimeBounds.around(header.get("created_s"))
+    damage = _Damage()
+    gauges: dict[int, tuple[int | None, int | None, float | None]] = {}
+    requests: list[tuple[int, str, dict[str, Any]]] = []  # (line number, type, object)
     truncated = complete = False
-    late = 0
     end: dict[str, Any] | None = None
     for number, line in enumerate(lines[1:], start=2):
-        is_last = number == len(lines)
         try:
-            obj = _parse_line(path, number, line, last=is_last)
+            obj = _parse_line(path, number, line, last=number == len(lines))
         except _TruncatedLine:
             truncated = True
             break
+        except _DamagedLine as exc:
+            damage.add(number, str(exc))
+            continue
         kind = obj.get("type")
-        try:
-            if kind in ("req", "late"):
-                r = RequestSecond.from_record(obj)
-                k = (r.t, r.method, r.name)
-                cells[k] = cells[k].combine(r) if k in cells else r
-                late += kind == "late"
-            elif kind == "sec":
-                gauges[int(obj["t"])] = (obj.get("users"), obj.get("workers"), obj.get("cpu"))
-            elif kind == "end":
-                complete, end = True, obj
-            # unknown types are skipped: version 1 readers accept additive extensions
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ReportError(
-                f"{path}:{number}: malformed {kind!r} record: {exc!r}", path=path, line=number
-            ) from exc
+        if kind in ("req", "late"):
+            problem = request_problem(obj, bounds)
+            if problem:
+                damage.add(number, f"{kind}: {problem}")
+            else:
+                requests.append((number, kind, obj))
+        elif kind == "sec":
+            problem = gauges_problem(obj, bounds)
+            if problem:
+                damage.add(number, f"sec: {problem}")
+            else:
+                gauges[obj["t"]] = (obj.get("users"), obj.get("workers"), obj.get("cpu"))
+        elif kind == "end":
+            complete, end = True, obj
+        # unknown types are skipped: version 1 readers accept additive extensions
+
+    kept, decoded = _with_sound_histograms(requests, damage)
+    cells: dict[tuple[int, str, str], RequestSecond] = {}
+    late = 0
+    for kind, obj in kept:
+        r = RequestSecond.from_record(obj)
+        k = (r.t, r.method, r.name)
+        cells[k] = cells[k].combine(r) if k in cells else r
+        late += kind == "late"
 
     by_second: dict[int, list[RequestSecond]] = {t: [] for t in gauges}
     for (t, _m, _n), r in cells.items():
@@ -116,7 +146,120 @@ def _read_timeline(path: Path) -> Timeline:
         truncated=truncated,
         late_records=late,
         end=end,
+        damaged_records=damage.count,
+        damaged=tuple(damage.first),
+        decoded_rows=_decoded_rows(seconds, decoded),
     )
+
+
+class _Damage:
+    """Damaged lines: how many, and the first ``_DAMAGE_SHOWN`` with their reasons."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[DamagedLine] = []
+
+    def add(self, number: int, reason: str) -> None:
+        self.count += 1
+        if len(self.first) < _DAMAGE_SHOWN:
+            self.first.append(DamagedLine(number, reason))
+
+
+_DAMAGE_SHOWN = 10
+
+
+def _with_sound_histograms(
+    requests: list[tuple[int, str, dict[str, Any]]], damage: _Damage
+) -> tuple[list[tuple[str, dict[str, Any]]], dict[tuple[str, str], DecodedEndpoint]]:
+    """The request lines whose histograms decode and hold exactly their latencies: ``hist``
+    the successful requests' (every request's in version 1), ``fail_hist`` the failed ones'.
+
+    Blobs are decoded per endpoint, in one batch each; the ``hist`` batches of endpoints
+    whose every line is a sound ``req`` line of its own second are returned too, as
+    ``Timeline.decoded_rows``: the analysis then reads them without decoding again.
+    """
+    refused: set[int] = set()
+    decoded: dict[tuple[str, str], DecodedEndpoint] = {}
+    for endpoint, items in _by_endpoint(requests, "hist").items():
+        blobs = [obj["hist"] for _n, _k, obj in items]
+        batch = _check_blobs(items, blobs, latency_count, _HIST, damage, refused)
+        times = [obj["t"] for _n, _k, obj in items]
+        if (
+            batch is not None
+            and not refused.intersection(n for n, _k, _o in items)
+            and all(k == "req" for _n, k, _o in items)
+            and all(a < b for a, b in itertools.pairwise(times))
+        ):
+            decoded[endpoint] = DecodedEndpoint(times=times, blobs=blobs, buckets=batch)
+    for items in _by_endpoint(requests, "fail_hist").values():
+        blobs = [obj["fail_hist"] for _n, _k, obj in items]
+        _check_blobs(items, blobs, _failed, "its failure histogram", damage, refused)
+    kept = [(kind, obj) for number, kind, obj in requests if number not in refused]
+    return kept, decoded
+
+
+def _by_endpoint(
+    requests: list[tuple[int, str, dict[str, Any]]], field: str
+) -> dict[tuple[str, str], list[tuple[int, str, dict[str, Any]]]]:
+    """The lines that carry a ``field`` histogram, by endpoint, in file order."""
+    found: dict[tuple[str, str], list[tuple[int, str, dict[str, Any]]]] = {}
+    for item in requests:
+        obj = item[2]
+        if obj.get(field):
+            found.setdefault((obj["method"], obj["name"]), []).append(item)
+    return found
+
+
+def _check_blobs(
+    items: list[tuple[int, str, dict[str, Any]]],
+    blobs: list[str],
+    expected: Callable[[dict[str, Any]], int],
+    what: str,
+    damage: _Damage,
+    refused: set[int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Refuse each line whose blob (``what``) does not decode or holds other than
+    ``expected(line)`` latencies; return the batch decoded (``None`` when some did not)."""
+    totals, batch = histogram_totals(blobs)
+    for (number, kind, obj), total in zip(items, totals, strict=True):
+        wanted = expected(obj)
+        if isinstance(total, str):
+            damage.add(number, f"{kind}: {total}" if what == _HIST else f"{kind}: {what}: {total}")
+            refused.add(number)
+        elif total != wanted:
+            held = "count" if what == _HIST and "fail_sum_us" not in obj else "latencies"
+            damage.add(number, f"{kind}: {held} {wanted} but {total} in {what}")
+            refused.add(number)
+    return batch
+
+
+_HIST = "its histogram"
+
+
+def _failed(obj: Mapping[str, Any]) -> int:
+    return sum((obj.get("failures") or {}).values())
+
+
+def _decoded_rows(
+    seconds: tuple[Second, ...], decoded: Mapping[tuple[str, str], DecodedEndpoint]
+) -> dict[tuple[str, str], BucketRows]:
+    """Each endpoint's decoded batch as its bucket rows over the whole run: exactly what
+    ``TimelineColumns`` would decode from the records."""
+    times = np.array([s.t for s in seconds], dtype=np.int64)
+    return {
+        endpoint: rows_from_blobs(
+            np.searchsorted(times, np.asarray(found.times, dtype=np.int64)),
+            found.blobs,
+            len(seconds),
+            narrow=True,
+            decoded=found.buckets,
+        )
+        for endpoint, found in decoded.items()
+    }
+
+
+class _DamagedLine(Exception):
+    """A line that is not a JSON object: a private signal to skip and count it."""
 
 
 class _TruncatedLine(Exception):
@@ -135,15 +278,19 @@ def _parse_line(path: Path, number: int, line: bytes, *, last: bool) -> dict[str
         except ValueError as exc:
             if last:
                 raise _TruncatedLine from exc
-            raise ReportError(
-                f"{path}:{number}: corrupt line (not JSON): {exc}", path=path, line=number
-            ) from exc
+            if number == 1:
+                raise ReportError(
+                    f"{path}:1: corrupt line (not JSON): {exc}", path=path, line=1
+                ) from exc
+            raise _DamagedLine(f"not JSON ({exc})") from exc
     if not isinstance(obj, dict):
         if last:
             raise _TruncatedLine
-        raise ReportError(
-            f"{path}:{number}: expected a JSON object, found {type(obj).__name__}",
-            path=path,
-            line=number,
-        )
+        if number == 1:
+            raise ReportError(
+                f"{path}:1: expected a JSON object, found {type(obj).__name__}",
+                path=path,
+                line=1,
+            )
+        raise _DamagedLine(f"expected a JSON object, found {type(obj).__name__}")
     return obj

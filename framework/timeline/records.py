@@ -68,6 +68,8 @@ __all__ = [
     "LAYOUT",
     "READABLE_VERSIONS",
     "VERSION",
+    "DamagedLine",
+    "DecodedEndpoint",
     "RequestRecord",
     "RequestSecond",
     "Second",
@@ -373,18 +375,46 @@ class Second:
 
 
 @dataclass(frozen=True)
+class DamagedLine:
+    """A timeline line the reader skipped: its 1-based number and what was wrong with it."""
+
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class DecodedEndpoint:
+    """One endpoint's histograms as the reader decoded them to check them: the second of
+    each blob (ascending, one blob per second) and ``decode_buckets(blobs)``."""
+
+    times: Sequence[int]
+    blobs: Sequence[str]
+    buckets: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
 class Timeline:
     """A read timeline: closed seconds in time order, plus what the reader noticed.
 
     ``complete`` is true when the ``end`` line was found (the run shut down cleanly);
     ``truncated`` when the last line was cut off (a crash mid-write), which is tolerated.
     ``late_records`` counts correction lines (data that arrived after its second was
-    written); they are already added into ``seconds``.
+    written); they are already added into ``seconds``. ``damaged_records`` counts lines
+    skipped as damaged (not JSON, a field missing, of the wrong type or out of range, a
+    histogram that does not decode or disagrees with its count); ``damaged`` keeps the
+    first few of them with their reasons. Nothing of a damaged line is in ``seconds``.
 
     A value that keeps nothing: every method reads the records afresh. A caller that reads
     many endpoints or ranges (the report) holds a
     :class:`~framework.timeline.columns.TimelineColumns`, which indexes the records and
     decodes each endpoint's histograms once.
+
+    ``decoded_rows`` holds the histograms the reader decoded to check them, as each
+    endpoint's bucket rows over the whole run: read once, so ``TimelineColumns`` need not
+    decode them again. It is data from the file, not a cache: it never changes.
     """
 
     path: Path | None
@@ -394,6 +424,12 @@ class Timeline:
     truncated: bool = False
     late_records: int = 0
     end: Mapping[str, Any] | None = None
+    damaged_records: int = 0
+    damaged: tuple[DamagedLine, ...] = ()
+
+    decoded_rows: Mapping[tuple[str, str], BucketRows] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def _range(self, start_s: int | None, end_s: int | None) -> tuple[Second, ...]:
         """The seconds in ``[start_s, end_s)`` (seconds are in time order)."""

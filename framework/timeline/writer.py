@@ -6,6 +6,8 @@ here and ``framework.timeline.reader`` reads them back.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -21,7 +23,12 @@ from framework.timeline.codec import (
 )
 from framework.timeline.records import FORMAT, VERSION, RequestSecond, Second
 
-__all__ = ["TimelineWriter"]
+__all__ = ["WRITE_FAILURE_END", "TimelineWriter"]
+
+WRITE_FAILURE_END = "; stopping the run"
+"""How the log line ends in which a Locust process says the timeline could not be written
+(``swarm: cannot write PATH: REASON; stopping the run``); ``swarm run`` reads it as the
+run's failure."""
 
 
 class TimelineWriter:
@@ -30,6 +37,10 @@ class TimelineWriter:
     Lines are written whole and flushed to the OS on every ``flush``; ``fsync`` runs when
     ``sync_every_s`` has passed since the last one (times are passed in), so a machine crash
     loses at most that much. Refuses to overwrite an existing file: a run folder is evidence.
+
+    When a write fails (a full disk), the file is cut back to its last whole line, so it
+    stays readable, and ``RunError`` says which file and why (``failure`` keeps it); the
+    writer writes nothing more, and ``close`` only closes the file.
     """
 
     def __init__(
@@ -46,8 +57,11 @@ class TimelineWriter:
         self.sync_every_s = sync_every_s
         self.late_records = 0
         self.late_requests = 0
+        self.failure: RunError | None = None
+        self._pending: list[bytes] = []
+        self._size = 0  # bytes of whole lines on disk
         try:
-            self._file = self.path.open("x", encoding="utf-8")
+            self._file = self.path.open("xb", buffering=0)
         except FileExistsError as exc:
             raise RunError(
                 f"{self.path}: a timeline already exists; refusing to overwrite", path=self.path
@@ -91,27 +105,61 @@ class TimelineWriter:
         self._write([{"type": "late", **record.to_record()}])
 
     def flush(self, now_s: float | None = None) -> None:
-        """Hand buffered lines to the OS; fsync too if due (or always when ``now_s`` is None)."""
-        self._file.flush()
-        if now_s is None or now_s - self._last_sync_s >= self.sync_every_s:
-            os.fsync(self._file.fileno())
-            if now_s is not None:
-                self._last_sync_s = now_s
+        """Hand buffered lines to the OS; fsync too if due (or always when ``now_s`` is None).
+
+        Raises ``RunError`` (file and reason) if the lines cannot be written.
+        """
+        if self.failure is not None:
+            raise self.failure
+        data = b"".join(self._pending)
+        self._pending.clear()
+        try:
+            view = memoryview(data)
+            while view:  # a raw write may write less than it was given
+                written = self._file.write(view)
+                if not written:
+                    raise OSError(errno.EIO, "the file took no bytes")
+                view = view[written:]
+            self._size += len(data)
+            if now_s is None or now_s - self._last_sync_s >= self.sync_every_s:
+                os.fsync(self._file.fileno())
+                if now_s is not None:
+                    self._last_sync_s = now_s
+        except OSError as exc:
+            self._fail(exc)
 
     def close(self, *, ended_s: float | None = None, reason: str = "closed") -> None:
-        """Write the ``end`` line (it marks the run as complete), fsync and close."""
+        """Write the ``end`` line (it marks the run as complete), fsync and close.
+
+        After a failed write it only closes the file; a failure of the ``end`` line itself
+        is raised as ``RunError`` once the file is closed.
+        """
         if self._file.closed:
             return
-        end = {
-            "type": "end",
-            "t_s": ended_s,
-            "reason": reason,
-            "late_records": self.late_records,
-            "late_requests": self.late_requests,
-        }
-        self._write([end])
-        self.flush(None)
-        self._file.close()
+        try:
+            if self.failure is None:
+                end = {
+                    "type": "end",
+                    "t_s": ended_s,
+                    "reason": reason,
+                    "late_records": self.late_records,
+                    "late_requests": self.late_requests,
+                }
+                self._write([end])
+                self.flush(None)
+        finally:
+            self._file.close()
+
+    def _fail(self, exc: OSError) -> None:
+        """Cut the file back to its last whole line, remember why, and raise it."""
+        with contextlib.suppress(OSError):  # truncating frees space; a device may refuse it
+            os.ftruncate(self._file.fileno(), self._size)
+            os.lseek(self._file.fileno(), self._size, os.SEEK_SET)
+        reason = exc.strerror or str(exc)
+        self.failure = RunError(
+            f"cannot write {self.path}: {reason[:1].lower()}{reason[1:]}", path=self.path
+        )
+        raise self.failure from exc
 
     def __enter__(self) -> Self:
         return self
@@ -125,4 +173,7 @@ class TimelineWriter:
         self.close(reason="closed" if exc is None else f"error: {type(exc).__name__}")
 
     def _write(self, objects: Iterable[Mapping[str, Any]]) -> None:
-        self._file.write("".join(json.dumps(o, separators=(",", ":")) + "\n" for o in objects))
+        if self.failure is not None:
+            raise self.failure
+        text = "".join(json.dumps(o, separators=(",", ":")) + "\n" for o in objects)
+        self._pending.append(text.encode("utf-8"))

@@ -139,6 +139,17 @@ def _series(timeline: Timeline, columns: TimelineColumns) -> tuple[SeriesPoint, 
     return tuple(points)
 
 
+def _damage_warnings(timeline: Timeline) -> list[str]:
+    """The warning every report shows when the reader skipped damaged timeline lines."""
+    if not timeline.damaged_records:
+        return []
+    first = timeline.damaged[0] if timeline.damaged else None
+    return [
+        f"{timeline.damaged_records} damaged timeline line(s) skipped; their requests are in "
+        "no figure" + (f" (first: {first})" if first else "")
+    ]
+
+
 def _recommendations(window: Window, run: RunRecord, target: float) -> list[str]:
     advice = []
     for endpoint in (window.overall, *window.endpoints):
@@ -262,6 +273,8 @@ def _build_results(
             "inconclusive_budgets": policy,
             "timeline_complete": data.timeline.complete,
             "late_records": data.timeline.late_records,
+            "damaged_records": data.timeline.damaged_records,
+            "damaged_lines": [str(d) for d in data.timeline.damaged],
             "failures_in_latency": data.timeline.failures_in_latency,
         },
         baseline=analysed.window,
@@ -275,7 +288,8 @@ def _build_results(
         series=_series(data.timeline, columns),
         failures_by_kind=dict(analysed.window.overall.failures_by_kind),
         recommendations=tuple(
-            _recommendations(analysed.window, data.record, analysis.target_half_width)
+            _damage_warnings(data.timeline)
+            + _recommendations(analysed.window, data.record, analysis.target_half_width)
         ),
         verdict=verdict,
         reasons=tuple(reasons),

@@ -185,12 +185,12 @@ def test_a_taken_run_folder_names_its_path(tmp_path):
     assert caught.value.path == (tmp_path / "r1").resolve()
 
 
-def test_a_corrupt_timeline_line_names_the_file_and_line(tmp_path):
+def test_a_timeline_of_an_unknown_version_names_the_file_and_line(tmp_path):
     path = tmp_path / "timeline.jsonl"
-    path.write_text('{"type": "header", "format": "swarm-timeline", "version": 1}\n[]\n{}\n')
+    path.write_text('{"type": "header", "format": "swarm-timeline", "version": 7}\n[]\n{}\n')
     with pytest.raises(ReportError) as caught:
         read_timeline(path)
-    assert (caught.value.path, caught.value.line) == (path, 2)
+    assert (caught.value.path, caught.value.line) == (path, 1)
 
 
 def test_an_unknown_run_names_the_id_the_folder_and_the_closest_ids(tmp_path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import resource
+import signal
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -69,7 +71,7 @@ def test_run_folder_is_created_inside_the_reports_folder(tmp_path):
     folder = create_run_folder(reports, "r1", _record(), started=T0)
     assert folder.path == (reports / "r1").resolve()
     assert folder.path.is_dir()
-    assert sorted(p.name for p in folder.path.iterdir()) == ["run.json"]
+    assert sorted(p.name for p in folder.path.iterdir()) == [".swarm-reserve", "run.json"]
 
 
 @pytest.mark.parametrize("run_id", ["../outside", "/tmp/abs", "a/b", "."])
@@ -158,3 +160,28 @@ def test_scenario_is_saved_as_yaml_in_the_run_folder(tmp_path):
     target = folder.write_scenario(redacted)
     assert target == folder.path / "scenario.yaml"
     assert yaml.safe_load(target.read_text(encoding="utf-8")) == redacted
+
+
+def test_a_run_json_that_cannot_be_saved_names_itself_and_leaves_no_tmp(tmp_path):
+    """RLIMIT_FSIZE (SIGXFSZ ignored) makes the write fail for real; the space the reserve
+    gives back is proved on a full tmpfs in tests/integration/test_faults.py."""
+    folder = create_run_folder(tmp_path / "reports", "r1", _record(), started=T0)
+    assert (folder.path / ".swarm-reserve").stat().st_size == 256 * 1024
+    limit = folder.path.stat().st_size  # any file size: RLIMIT_FSIZE stands in for the disk
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (min(limit, 64), hard))
+    try:
+        with pytest.raises(RunError) as caught:
+            folder.phase("stopping", T0)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert str(caught.value) == f"cannot write {folder.run_json}: file too large"
+    assert folder.write_failures == [str(caught.value)]
+    assert sorted(p.name for p in folder.path.iterdir()) == [".swarm-reserve", "run.json"]
+    folder.finish("failed", 3, T0, folder.write_failures[0])
+    assert sorted(p.name for p in folder.path.iterdir()) == ["run.json"]
+    saved = json.loads(folder.run_json.read_text())
+    assert (saved["status"], saved["exit_code"]) == ("failed", 3)
+    assert saved["message"].endswith("run.json: file too large")

@@ -186,24 +186,27 @@ def test_files_that_are_not_timelines_are_report_errors(tmp_path, content, messa
         read_timeline(path)
 
 
-def test_corrupt_line_before_the_end_names_file_and_line(tmp_path):
+def test_corrupt_line_before_the_end_is_skipped_and_counted_with_its_line(tmp_path):
     path = tmp_path / FILE_NAME
     _write_run(path)
     lines = path.read_text().splitlines()
     lines[3] = lines[3][:20]
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ReportError, match=rf"{FILE_NAME}:4: corrupt line"):
-        read_timeline(path)
+    tl = read_timeline(path)
+    assert tl.damaged_records == 1 and str(tl.damaged[0]).startswith("line 4: not JSON")
+    assert tl.complete
 
 
-def test_malformed_record_is_a_report_error(tmp_path):
+def test_malformed_record_is_skipped_and_counted(tmp_path):
     path = tmp_path / FILE_NAME
     _write_run(path, close=False)
     with path.open("a") as f:
         f.write(json.dumps({"type": "req", "t": 104, "method": "GET"}) + "\n")
         f.write(json.dumps({"type": "sec", "t": 104}) + "\n")
-    with pytest.raises(ReportError, match=r":12: malformed 'req' record"):
-        read_timeline(path)
+    tl = read_timeline(path)
+    assert tl.damaged_records == 1 and tl.damaged[0].line == 12
+    assert "req: name must be text" in tl.damaged[0].reason
+    assert tl.seconds[-1].t == 104 and tl.seconds[-1].count == 0
 
 
 def test_missing_file_is_a_report_error(tmp_path):

@@ -339,3 +339,24 @@ def test_series_percentiles_are_each_seconds_own(tmp_path):
         for p in results.series
         for v in vars(p).values()
     )
+
+
+def test_damaged_timeline_lines_are_skipped_counted_and_warned_about_in_every_report(tmp_path):
+    folder = run(tmp_path / "run")
+    timeline = folder / "timeline.jsonl"
+    lines = timeline.read_text().splitlines()
+    requests = [i for i, line in enumerate(lines) if '"type":"req"' in line]
+    damaged = json.loads(lines[requests[40]]) | {"count": -1000}
+    lines[requests[40]] = json.dumps(damaged)
+    lines[requests[41]] = "garbage"
+    timeline.write_text("\n".join(lines) + "\n")
+    assert main(["report", str(folder)]) in (0, 1)
+    results = results_of(folder)
+    assert results["settings"]["damaged_records"] == 2
+    assert results["settings"]["damaged_lines"][0].startswith(f"line {requests[40] + 1}: req: ")
+    assert results["settings"]["late_records"] == 0
+    assert results["recommendations"][0].startswith("2 damaged timeline line(s) skipped")
+    assert all(p["requests"] >= 0 for p in results["series"])
+    assert results["baseline"]["overall"]["throughput_rps"]["value"] > 0
+    assert "2 damaged timeline line(s) skipped" in (folder / "report.md").read_text()
+    assert "2 damaged timeline line(s) were skipped" in (folder / "report.html").read_text()

@@ -17,7 +17,15 @@ from collections.abc import Sequence
 from framework import __version__
 from framework.cli.commands import DEFAULT_DEMO_SCENARIO, dispatch
 from framework.cli.store_commands import add_commands as add_store_commands
-from framework.converters import duration, fraction, integer, non_negative, port, positive
+from framework.converters import (
+    duration,
+    fraction,
+    integer,
+    milliseconds,
+    non_negative,
+    port,
+    positive,
+)
 from framework.errors import ExitCode, SwarmError, exit_code_for
 from framework.suggestions import did_you_mean, nearest
 
@@ -50,7 +58,15 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
         "--baseline",
         help="compare with a run folder, run id, 'latest' or 'pinned'; regressions fail",
     )
-    group.add_argument("--min-effect", type=fraction, default=0.05, help="default 5%%")
+    group.add_argument(
+        "--min-effect", type=fraction, default=0.05, help="smallest relative change (default 5%%)"
+    )
+    group.add_argument(
+        "--min-effect-ms",
+        type=milliseconds,
+        default=1.0,
+        help="smallest latency change in ms; a change must clear both (default 1)",
+    )
     group.add_argument("--correction", choices=("holm", "bh"), default="holm")
     group.add_argument(
         "--inconclusive",
@@ -137,7 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("baseline", help="baseline run folder (or run id)")
     compare.add_argument("candidate", help="candidate run folder (or run id)")
     compare.add_argument("--out", default="reports", help="reports folder for run ids")
-    compare.add_argument("--min-effect", type=fraction, default=0.05, help="default 5%%")
+    compare.add_argument(
+        "--min-effect", type=fraction, default=0.05, help="smallest relative change (default 5%%)"
+    )
+    compare.add_argument(
+        "--min-effect-ms",
+        type=milliseconds,
+        default=1.0,
+        help="smallest latency change in ms; a change must clear both (default 1)",
+    )
     compare.add_argument("--correction", choices=("holm", "bh"), default="holm")
     compare.add_argument("--confidence", type=fraction, default=0.95, help="default 0.95")
     compare.add_argument("--warmup", type=duration, help="warm-up to skip (default: ramp-up)")

@@ -11,7 +11,16 @@ from collections.abc import Callable
 
 from framework.durations import parse_duration
 
-__all__ = ["confidence", "duration", "fraction", "integer", "non_negative", "port", "positive"]
+__all__ = [
+    "confidence",
+    "duration",
+    "fraction",
+    "integer",
+    "milliseconds",
+    "non_negative",
+    "port",
+    "positive",
+]
 
 
 def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -65,6 +74,20 @@ def confidence(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"must be between 0 and 1, both excluded (0.95 or 95%), got {text!r}"
         )
+    return value
+
+
+def milliseconds(text: str) -> float:
+    """``1``, ``0.5`` or ``2ms`` → milliseconds (>= 0, finite)."""
+    number = text.strip().removesuffix("ms").strip()
+    try:
+        value = float(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected milliseconds such as 1 or 2.5ms, got {text!r}"
+        ) from None
+    if not 0 <= value < 3_600_000:
+        raise argparse.ArgumentTypeError(f"must be 0 ms or more (under an hour), got {text!r}")
     return value
 
 

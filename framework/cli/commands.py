@@ -193,6 +193,7 @@ def _report_options(args: argparse.Namespace) -> ReportOptions:
         budgets=load_budgets(args.budgets) if args.budgets else None,
         inconclusive=args.inconclusive,
         min_effect=args.min_effect,
+        min_effect_ms=args.min_effect_ms,
         correction=args.correction,
         gate_on_validation=args.require_valid,
     )
@@ -262,11 +263,20 @@ def _compare(args: argparse.Namespace) -> int:
         print(test)
         return ExitCode.OK if test.startswith("pass") else ExitCode.CHECK_FAILED
     rows = compare_runs(
-        base, cand, settings, min_effect=args.min_effect, correction=args.correction
+        base,
+        cand,
+        settings,
+        min_effect=args.min_effect,
+        min_effect_ms=args.min_effect_ms,
+        correction=args.correction,
     )
-    print(f"swarm compare: {cand.path.name} against {base.path.name}")
+    print(
+        f"swarm compare: {cand.path.name} against {base.path.name} (baseline → candidate, "
+        f"candidate ÷ baseline with its {args.correction}-adjusted interval; a change must "
+        f"clear {args.min_effect:.0%} and {args.min_effect_ms:g} ms)"
+    )
     for row in rows:
-        print(f"  {row.verdict:<20} {row.message}")
+        print(f"  {row.message}")
     regressions = [r for r in rows if r.verdict == "regression"]
     print(f"swarm compare: {len(regressions)} regression(s) in {len(rows)} comparisons")
     return ExitCode.CHECK_FAILED if regressions else ExitCode.OK

@@ -22,6 +22,7 @@ from framework.converters import (
     duration,
     fraction,
     integer,
+    milliseconds,
     non_negative,
     port,
     positive,
@@ -61,7 +62,15 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
         "--baseline",
         help="compare with a run folder, run id, 'latest' or 'pinned'; regressions fail",
     )
-    group.add_argument("--min-effect", type=fraction, default=0.05, help="default 5%%")
+    group.add_argument(
+        "--min-effect", type=fraction, default=0.05, help="smallest relative change (default 5%%)"
+    )
+    group.add_argument(
+        "--min-effect-ms",
+        type=milliseconds,
+        default=1.0,
+        help="smallest latency change in ms; a change must clear both (default 1)",
+    )
     group.add_argument("--correction", choices=("holm", "bh"), default="holm")
     group.add_argument(
         "--inconclusive",
@@ -148,7 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("baseline", help="baseline run folder (or run id)")
     compare.add_argument("candidate", help="candidate run folder (or run id)")
     compare.add_argument("--out", default="reports", help="reports folder for run ids")
-    compare.add_argument("--min-effect", type=fraction, default=0.05, help="default 5%%")
+    compare.add_argument(
+        "--min-effect", type=fraction, default=0.05, help="smallest relative change (default 5%%)"
+    )
+    compare.add_argument(
+        "--min-effect-ms",
+        type=milliseconds,
+        default=1.0,
+        help="smallest latency change in ms; a change must clear both (default 1)",
+    )
     compare.add_argument("--correction", choices=("holm", "bh"), default="holm")
     compare.add_argument("--confidence", type=confidence, default=0.95, help="default 0.95")
     compare.add_argument("--warmup", type=duration, help="warm-up to skip (default: ramp-up)")

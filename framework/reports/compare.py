@@ -85,6 +85,7 @@ class Comparison:
     min_effect: float
     correction: str
     created_at: str
+    min_effect_ms: float = 1.0
 
     @property
     def runs(self) -> tuple[ComparedRun, ...]:
@@ -132,6 +133,7 @@ def build_comparison(
             base.estimates,
             estimates.estimates,
             min_effect=options.min_effect,
+            min_effect_ms=options.min_effect_ms,
             confidence=options.analysis.confidence,
             correction=options.correction,
         )
@@ -145,6 +147,7 @@ def build_comparison(
         min_effect=options.min_effect,
         correction=options.correction,
         created_at=created_at,
+        min_effect_ms=options.min_effect_ms,
     )
 
 
@@ -253,7 +256,7 @@ def _md(comparison: Comparison, cap: int) -> str:
         f"Baseline **{escape_markdown(c.baseline.run_id, 80)}** against "
         f"{len(c.candidates)} candidate run{'s' if len(c.candidates) != 1 else ''} · "
         f"{c.confidence:.0%} intervals · {escape_markdown(c.correction)}-adjusted · "
-        f"±{c.min_effect:.0%} is no practical change",
+        f"a change under ±{c.min_effect:.0%} or {c.min_effect_ms:g} ms is no practical change",
         "",
         "### Runs",
         "",
@@ -316,7 +319,7 @@ def summarise_comparison(comparison: Comparison) -> str:
     lines = [
         f"swarm report --compare: {'REGRESSED' if c.regressed else 'NO REGRESSION'} — "
         f"{c.scenario} (baseline {c.baseline.run_id}; {c.confidence:.0%} intervals, "
-        f"{c.correction}, min effect {c.min_effect:.0%})"
+        f"{c.correction}, min effect {c.min_effect:.0%} and {c.min_effect_ms:g} ms)"
     ]
     for run in c.candidates:
         changed = [r for r in run.rows if r.verdict != "no detectable change"]
@@ -325,7 +328,7 @@ def summarise_comparison(comparison: Comparison) -> str:
             f"{run.count('improvement')} improvement(s), "
             f"{run.count('no detectable change')} unchanged; run verdict {run.results.verdict}"
         )
-        lines += [f"    {r.verdict:<12} {r.message}" for r in changed]
+        lines += [f"    {r.message}" for r in changed]
     return "\n".join(lines)
 
 

@@ -44,7 +44,7 @@ def summarise(results: Results) -> str:
         lines.append(f"  budget {verdict.verdict:<12} {verdict.message}")
     for row in results.comparison:
         if row.verdict != "no detectable change":
-            lines.append(f"  {row.verdict:<19} {row.message}")
+            lines.append(f"  {row.message}")
     if results.compared_to and not any(
         r.verdict != "no detectable change" for r in results.comparison
     ):

@@ -78,6 +78,8 @@ class Estimate:
     blocks) and ``block_s`` the Politis-White block length in seconds: batches shorter than
     ``DEPENDENCE_RATIO`` block lengths make the interval too narrow.  ``censored`` marks a
     percentile that falls among timed-out requests, so it is only known to be >= the timeout.
+    ``intervals`` is the number of consecutive intervals of ``interval_s`` seconds behind the
+    estimate: how much correlation a run this long could detect depends on it.
     """
 
     value: float
@@ -94,6 +96,8 @@ class Estimate:
     se: float = math.nan
     block_s: float = math.nan
     censored: bool = False
+    intervals: int = 0
+    interval_s: float = 1.0
 
     @property
     def half_width(self) -> float:
@@ -257,6 +261,8 @@ def _estimate(
         se=spread.se,
         block_s=block * cols.interval_s,
         censored=s.censored,
+        intervals=intervals,
+        interval_s=cols.interval_s,
     )
     return _bounded(est, cols)
 

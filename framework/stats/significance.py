@@ -30,6 +30,7 @@ __all__ = [
     "benjamini_hochberg",
     "compare",
     "compare_estimates",
+    "effect_bounds",
     "holm",
     "overhead",
     "overhead_estimates",
@@ -44,10 +45,16 @@ _HIGHER_IS_BETTER = frozenset({"throughput"})
 class Comparison:
     """Run B against baseline A on one metric: the ratio B/A, its interval and a verdict.
 
-    ``verdict`` is "regression" (worse by at least ``min_effect`` and significant), "improvement"
-    (better by at least ``min_effect``) or "no detectable change".  ``equivalent`` says the whole
-    interval lies within ±``min_effect``, i.e. a change of that size is ruled out.  ``p_value`` is
-    for "no change" (two-sided); ``adjusted`` names the multiple-testing correction applied to it.
+    ``verdict`` is "regression" (worse by at least the minimum effect and significant),
+    "improvement" (better by as much) or "no detectable change"; it is read off the interval
+    ``[low, high]`` shown, so the two never disagree: an interval wholly beyond the minimum
+    effect is a change, one that contains 1 is not.  The minimum effect is ``min_effect``
+    (relative) and, when set, ``min_effect_abs`` (in the metric's units): a change must clear
+    both, so the ratio bounds are ``effect_bounds``.  ``equivalent`` says the whole interval
+    lies within those bounds, i.e. a change of that size is ruled out.  ``p_value`` is for "no
+    change" (two-sided); ``adjusted`` names the multiple-testing correction applied to it, and
+    then ``level`` is the (wider) confidence level of the interval that correction reads;
+    ``se`` is the standard error of log(ratio).
     """
 
     metric: str
@@ -64,6 +71,15 @@ class Comparison:
     b: Estimate
     notes: tuple[str, ...] = ()
     adjusted: str | None = None
+    min_effect_abs: float = 0.0
+    level: float = math.nan
+    se: float = math.nan
+
+    @property
+    def effect_bounds(self) -> tuple[float, float]:
+        """The ratios below and above which a change counts: ±``min_effect`` on the log
+        scale, widened so that the change is also at least ``min_effect_abs`` in size."""
+        return effect_bounds(self.a.value, self.min_effect, self.min_effect_abs)
 
 
 @dataclass(frozen=True)
@@ -101,35 +117,83 @@ def _log_ratio(a: Estimate, b: Estimate) -> tuple[float, float, float]:
     return math.log(b.value / a.value), math.sqrt(var), df
 
 
+def effect_bounds(
+    baseline: float, min_effect: float, min_effect_abs: float = 0.0
+) -> tuple[float, float]:
+    """Ratios B/A that are "no practical change": (1 / (1 + min_effect), 1 + min_effect),
+    widened to ``baseline -+ min_effect_abs`` when that is wider (a 5% change of a 1 ms
+    endpoint is 0.05 ms, below anything anyone would act on).
+
+    >>> effect_bounds(1000.0, 0.05, 1000.0)
+    (0.0, 2.0)
+    """
+    low, high = 1 / (1 + min_effect), 1 + min_effect
+    if min_effect_abs > 0 and baseline > 0:
+        low = max(min(low, 1 - min_effect_abs / baseline), 0.0)
+        high = max(high, 1 + min_effect_abs / baseline)
+    return low, high
+
+
 def _verdict(
-    metric: str, ratio: float, p_value: float, confidence: float, min_effect: float
+    metric: str,
+    ratio: float,
+    low: float,
+    high: float,
+    p_value: float,
+    alpha: float,
+    bounds: tuple[float, float],
 ) -> Verdict:
-    if math.isnan(ratio) or not p_value < 1 - confidence:
+    """Read the verdict off the interval: significant when it excludes 1 (the p-value when
+    there is no ratio interval), a change when the ratio is also beyond ``bounds``."""
+    if math.isnan(ratio):
         return "no detectable change"
-    if 0 < ratio < math.inf and abs(math.log(ratio)) < math.log1p(min_effect):
+    if math.isfinite(low) and math.isfinite(high) and low < high:
+        significant = low > 1 or high < 1
+    else:
+        significant = p_value < alpha
+    if not significant:
+        return "no detectable change"
+    if 0 < ratio < math.inf and bounds[0] <= ratio <= bounds[1]:
         return "no detectable change"  # real, perhaps, but smaller than anyone asked about
     worse = ratio < 1 if metric in _HIGHER_IS_BETTER else ratio > 1
     return "regression" if worse else "improvement"
 
 
+def _log_interval(d: float, se: float, df: float, level: float) -> tuple[float, float]:
+    half = t_quantile(0.5 + level / 2, df) * se
+    return math.exp(d - half), math.exp(d + half)
+
+
 def compare_estimates(
-    a: Estimate, b: Estimate, *, min_effect: float = 0.05, confidence: float = 0.95
+    a: Estimate,
+    b: Estimate,
+    *,
+    min_effect: float = 0.05,
+    confidence: float = 0.95,
+    min_effect_abs: float = 0.0,
 ) -> Comparison:
-    """Compare run B with baseline A from their estimates (see :func:`compare`)."""
+    """Compare run B with baseline A from their estimates (see :func:`compare`).
+
+    ``min_effect_abs`` is the smallest change that counts in the metric's own units (µs
+    for latency): a change must clear it as well as ``min_effect``.
+    """
     if a.metric != b.metric:
         raise ValueError(f"cannot compare {a.metric!r} with {b.metric!r}")
     if not min_effect >= 0:
         raise ValueError(f"min_effect must be >= 0, got {min_effect!r}")
+    if not min_effect_abs >= 0:
+        raise ValueError(f"min_effect_abs must be >= 0, got {min_effect_abs!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     notes: list[str] = []
     usable = all(math.isfinite(e.se) for e in (a, b))
+    log_se = math.nan
     if usable and a.value > 0 and b.value > 0:
         d, se, df = _log_ratio(a, b)
         ratio = math.exp(d)
+        log_se = se
         if se > 0:
-            half = t_quantile(0.5 + confidence / 2, df) * se
-            low, high = math.exp(d - half), math.exp(d + half)
+            low, high = _log_interval(d, se, df, confidence)
             p_value = float(2 * t_sf(abs(d) / se, df))
         else:
             low = high = ratio
@@ -145,7 +209,7 @@ def compare_estimates(
     else:
         ratio, low, high, p_value, df = math.nan, math.nan, math.nan, 1.0, math.nan
         notes.append("no ratio: values are zero or have no interval")
-    bound = 1 + min_effect
+    bounds = effect_bounds(a.value, min_effect, min_effect_abs)
     return Comparison(
         metric=a.metric,
         ratio=ratio,
@@ -154,12 +218,15 @@ def compare_estimates(
         confidence=confidence,
         p_value=p_value,
         df=df,
-        verdict=_verdict(a.metric, ratio, p_value, confidence, min_effect),
+        verdict=_verdict(a.metric, ratio, low, high, p_value, 1 - confidence, bounds),
         min_effect=min_effect,
-        equivalent=bool(low >= 1 / bound and high <= bound),
+        equivalent=bool(low >= bounds[0] and high <= bounds[1]),
         a=a,
         b=b,
         notes=tuple(notes),
+        min_effect_abs=min_effect_abs,
+        level=confidence,
+        se=log_se,
     )
 
 
@@ -174,6 +241,7 @@ def compare(
     batches: int = DEFAULT_BATCHES,
     method: Method = "auto",
     seed: int | np.random.Generator | None = 0,
+    min_effect_abs: float = 0.0,
 ) -> Comparison:
     """Ratio B/A of a metric between run B and baseline A, with a batch-means log-ratio test.
 
@@ -182,7 +250,7 @@ def compare(
     Rank tests such as Mann-Whitney treat requests as independent and raised false alarms in
     36% of no-change comparisons on autocorrelated data; this test held 5%.  The verdict is a
     "regression" or "improvement" only if the change is significant at ``confidence`` and at
-    least ``min_effect`` (0.05 = 5%) in size.
+    least ``min_effect`` (0.05 = 5%) and ``min_effect_abs`` (the metric's units) in size.
 
     Example::
 
@@ -192,7 +260,9 @@ def compare(
     kwargs = dict(interval_s=interval_s, batches=batches, method=method, seed=seed)
     a = estimate(a_intervals, metric, confidence=confidence, **kwargs)  # type: ignore[arg-type]
     b = estimate(b_intervals, metric, confidence=confidence, **kwargs)  # type: ignore[arg-type]
-    return compare_estimates(a, b, min_effect=min_effect, confidence=confidence)
+    return compare_estimates(
+        a, b, min_effect=min_effect, confidence=confidence, min_effect_abs=min_effect_abs
+    )
 
 
 def holm(p_values: Sequence[float]) -> tuple[float, ...]:
@@ -232,22 +302,37 @@ def benjamini_hochberg(p_values: Sequence[float]) -> tuple[float, ...]:
 def adjust(
     comparisons: Sequence[Comparison], method: Literal["holm", "bh"] = "holm"
 ) -> tuple[Comparison, ...]:
-    """Comparisons with multiple-testing adjusted p-values and verdicts recomputed from them.
+    """Comparisons with multiple-testing adjusted p-values, and the intervals and verdicts
+    that go with them.
 
-    The intervals are left as they were (per-comparison), so a comparison whose interval
-    excludes 1 may still read "no detectable change" after adjustment.
+    Each interval is recomputed at the level the adjusted test reads: 1 - alpha * p / p_adj,
+    which excludes 1 exactly when the adjusted p-value is below alpha (Bonferroni's
+    alpha / m interval when the adjustment is a factor m). The verdict is read off that
+    interval, so a row never shows an interval wholly beyond the minimum effect beside "no
+    detectable change", nor a change whose interval contains 1.
     """
     if method not in ("holm", "bh"):
         raise ValueError(f"method must be 'holm' or 'bh', got {method!r}")
     adjusted = (holm if method == "holm" else benjamini_hochberg)([c.p_value for c in comparisons])
-    return tuple(
-        replace(
-            c,
-            p_value=p,
-            adjusted=method,
-            verdict=_verdict(c.metric, c.ratio, p, c.confidence, c.min_effect),
-        )
-        for c, p in zip(comparisons, adjusted, strict=True)
+    return tuple(_adjusted(c, p, method) for c, p in zip(comparisons, adjusted, strict=True))
+
+
+def _adjusted(c: Comparison, p_adj: float, method: str) -> Comparison:
+    alpha = 1 - c.confidence
+    low, high, level = c.low, c.high, c.level
+    if math.isfinite(c.se) and c.se > 0 and math.isfinite(low) and p_adj > 0:
+        level = 1 - alpha * min(c.p_value / p_adj, 1.0)
+        low, high = _log_interval(math.log(c.ratio), c.se, c.df, level)
+    bounds = c.effect_bounds
+    return replace(
+        c,
+        p_value=p_adj,
+        adjusted=method,
+        low=low,
+        high=high,
+        level=level,
+        verdict=_verdict(c.metric, c.ratio, low, high, p_adj, alpha, bounds),
+        equivalent=bool(low >= bounds[0] and high <= bounds[1]),
     )
 
 

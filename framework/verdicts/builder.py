@@ -50,6 +50,7 @@ class ReportOptions:
     budgets: Budgets | None = None
     inconclusive: Literal["pass", "fail"] | None = None
     min_effect: float = 0.05
+    min_effect_ms: float = 1.0
     correction: Literal["holm", "bh"] = "holm"
     gate_on_validation: bool = False
 
@@ -228,6 +229,7 @@ def _build_results(
                 base.estimates,
                 analysed.estimates,
                 min_effect=options.min_effect,
+                min_effect_ms=options.min_effect_ms,
                 confidence=analysis.confidence,
                 correction=options.correction,
             )
@@ -269,6 +271,7 @@ def _build_results(
             "window": {"start_s": steady.start_s, "end_s": steady.end_s},
             "target_half_width": analysis.target_half_width,
             "min_effect": options.min_effect,
+            "min_effect_ms": options.min_effect_ms,
             "correction": options.correction,
             "inconclusive_budgets": policy,
             "timeline_complete": data.timeline.complete,

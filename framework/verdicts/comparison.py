@@ -28,13 +28,16 @@ def compare_runs(
     settings: AnalysisSettings,
     *,
     min_effect: float = 0.05,
+    min_effect_ms: float = 1.0,
     correction: Literal["holm", "bh"] = "holm",
 ) -> list[ComparisonRow]:
-    """Every shared name and metric, false alarms controlled across all of them."""
+    """Every shared name and metric, false alarms controlled across all of them; a latency
+    change counts when it clears both ``min_effect`` and ``min_effect_ms``."""
     return compare_windows(
         _estimates(baseline, settings),
         _estimates(candidate, settings),
         min_effect=min_effect,
+        min_effect_ms=min_effect_ms,
         confidence=settings.confidence,
         correction=correction,
     )

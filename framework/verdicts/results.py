@@ -213,7 +213,11 @@ class ValidationMessage:
 
 @dataclass(frozen=True)
 class ComparisonRow:
-    """Candidate against baseline on one name and metric: the ratio, its interval, a verdict."""
+    """Candidate against baseline on one name and metric: the ratio, its interval, a verdict.
+
+    ``low``/``high`` is the interval the multiple-testing correction reads, at confidence
+    ``level`` (wider than the nominal one), and the verdict is read off it: a change when it
+    excludes 1 and the ratio clears the minimum effects, never otherwise."""
 
     scope: str
     metric: str
@@ -226,6 +230,7 @@ class ComparisonRow:
     adjusted_p_value: float | None
     verdict: Change
     message: str
+    level: float | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from framework.scenario.budgets import BUDGET_METRICS, Budgets, LimitSet, Valida
 from framework.scenario.grades import grade_rank
 from framework.scenario.metrics import FIGURE_FIELDS, KEY_METRICS, LATENCY_METRICS
 from framework.stats.estimators import Estimate
-from framework.stats.significance import adjust, compare_estimates
+from framework.stats.significance import Comparison, adjust, compare_estimates
 from framework.timeline.endpoints import OVERALL, selects
 from framework.verdicts.budgets import judge
 from framework.verdicts.results import (
@@ -219,45 +219,106 @@ def _unit(metric: str) -> float:
     return 1 / 1000 if metric in LATENCY_METRICS else 1.0
 
 
+def _compared(
+    baseline: Mapping[str, Mapping[str, Estimate]], candidate: Mapping[str, Mapping[str, Estimate]]
+) -> list[tuple[str, str]]:
+    """The (name, metric) pairs both runs have, each figure once: when each run has a single
+    request name, "overall" is the same data as that name, so its figures are left out
+    rather than tested twice (which would count them twice in the correction)."""
+    keys = sorted(set(baseline) & set(candidate))
+    names = [k for k in keys if k]
+    one_name = len(names) == 1 and "" in keys and len(baseline) == len(candidate) == 2
+    pairs = []
+    for key in keys:
+        for metric in COMPARED_METRICS:
+            if baseline[key].get(metric) is None or candidate[key].get(metric) is None:
+                continue
+            if (
+                key == ""
+                and one_name
+                and metric in baseline[names[0]]
+                and metric in candidate[names[0]]
+            ):
+                continue
+            pairs.append((key, metric))
+    return pairs
+
+
 def compare_windows(
     baseline: Mapping[str, Mapping[str, Estimate]],
     candidate: Mapping[str, Mapping[str, Estimate]],
     *,
     min_effect: float = 0.05,
+    min_effect_ms: float = 0.0,
     confidence: float = 0.95,
     correction: Literal["holm", "bh"] = "holm",
 ) -> list[ComparisonRow]:
     """Candidate vs baseline for every shared name and metric, false alarms controlled
-    across all of them (Holm by default, or Benjamini–Hochberg)."""
+    across all of them (Holm by default, or Benjamini–Hochberg).
+
+    A latency change counts only when it is at least ``min_effect`` (relative) and
+    ``min_effect_ms`` (absolute; the CLI's default is 1 ms, none here); each row's interval
+    is the one its adjusted test reads, and its verdict is read off that interval.
+    """
     scopes, metrics, found = [], [], []
-    for key in sorted(set(baseline) & set(candidate)):
-        for metric in COMPARED_METRICS:
-            a, b = baseline[key].get(metric), candidate[key].get(metric)
-            if a is not None and b is not None:
-                scopes.append(key or OVERALL)
-                metrics.append(metric)
-                found.append(compare_estimates(a, b, min_effect=min_effect, confidence=confidence))
+    for key, metric in _compared(baseline, candidate):
+        scopes.append(key or OVERALL)
+        metrics.append(metric)
+        absolute = min_effect_ms * 1000 if metric in LATENCY_METRICS else 0.0
+        found.append(
+            compare_estimates(
+                baseline[key][metric],
+                candidate[key][metric],
+                min_effect=min_effect,
+                confidence=confidence,
+                min_effect_abs=absolute,
+            )
+        )
     if not found:
         return []
     rows = []
     adjusted = adjust(found, correction)
     for scope, metric, raw, c in zip(scopes, metrics, found, adjusted, strict=True):
-        finite = math.isfinite(c.low) and math.isfinite(c.high) and math.isfinite(c.ratio)
-        shown = f"{c.ratio:.3f} [{c.low:.3f}, {c.high:.3f}]" if finite else "no ratio"
-        rows.append(
-            ComparisonRow(
-                scope=scope,
-                metric=metric,
-                baseline=c.a.value * _unit(metric),
-                candidate=c.b.value * _unit(metric),
-                ratio=c.ratio if math.isfinite(c.ratio) else None,
-                low=c.low if finite else None,
-                high=c.high if finite else None,
-                p_value=raw.p_value,
-                adjusted_p_value=c.p_value,
-                verdict=c.verdict,
-                message=f"{scope} {metric}: candidate/baseline {shown}, "
-                f"adjusted p={c.p_value:.3g} ({correction}): {c.verdict}",
-            )
-        )
+        rows.append(_row(scope, metric, raw, c, correction))
     return rows
+
+
+def _row(scope: str, metric: str, raw: Comparison, c: Comparison, correction: str) -> ComparisonRow:
+    unit = _unit(metric)
+    finite = math.isfinite(c.low) and math.isfinite(c.high) and math.isfinite(c.ratio)
+    base, cand = c.a.value * unit, c.b.value * unit
+    suffix = " ms" if metric in LATENCY_METRICS else ""
+    shown = f"×{c.ratio:.3f} [{c.low:.3f}, {c.high:.3f}]" if finite else "no ratio"
+    why = ""
+    if c.verdict == "no detectable change" and finite and (c.low > 1 or c.high < 1):
+        lower, upper = c.effect_bounds
+        small = f"within ±{c.min_effect:.0%}"
+        if c.min_effect_abs > 0 and (upper > 1 + c.min_effect or lower < 1 / (1 + c.min_effect)):
+            small = f"under {c.min_effect_abs * unit:g}{suffix}"
+        why = f" (a change {small})"
+    return ComparisonRow(
+        scope=scope,
+        metric=metric,
+        baseline=base,
+        candidate=cand,
+        ratio=c.ratio if math.isfinite(c.ratio) else None,
+        low=c.low if finite else None,
+        high=c.high if finite else None,
+        p_value=raw.p_value,
+        adjusted_p_value=c.p_value,
+        verdict=c.verdict,
+        message=f"{scope} {metric}: {_value(base)} → {_value(cand)}{suffix}, {shown} "
+        f"at {_level(c)}, adjusted p={c.p_value:.3g} ({correction}): {c.verdict}{why}",
+        level=c.level if finite else None,
+    )
+
+
+def _value(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _level(c: Comparison) -> str:
+    """The interval's level, to a digit that tells it from the nominal one."""
+    level = c.level if math.isfinite(c.level) else c.confidence
+    text = f"{level:.1%}" if level < 0.999 else f"{level:.3%}"
+    return text.replace(".0%", "%")

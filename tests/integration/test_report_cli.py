@@ -78,10 +78,15 @@ def test_report_of_a_violated_budget_exits_1_and_says_why(runs, tmp_path):
 def test_report_against_a_slower_baseline_exits_1_with_regressions(runs, tmp_path):
     done = swarm("report", runs["slower"], "--baseline", runs["base"], cwd=tmp_path)
     assert done.returncode == 1, done.stderr
-    assert re.search(
-        r"regression +overall p95: candidate/baseline 1\.\d+ \[1\.\d+, 1\.", done.stdout
-    )
-    assert "→ overall p95: candidate/baseline" in done.stdout
+    # baseline → candidate, the ratio with the interval the correction reads, the verdict once
+    rows = [line for line in done.stdout.splitlines() if line.startswith("  overall p95:")]
+    assert len(rows) == 1, done.stdout
+    assert re.match(
+        r"  overall p95: [\d.]+ → [\d.]+ ms, ×1\.\d+ \[1\.\d+, 1\.\d+\] at [\d.]+%, "
+        r"adjusted p=\S+ \(holm\): regression$",
+        rows[0],
+    ), rows[0]
+    assert "→ overall p95: " in done.stdout
 
 
 def test_report_of_a_missing_folder_is_an_error_not_a_verdict(tmp_path):
@@ -93,7 +98,7 @@ def test_report_of_a_missing_folder_is_an_error_not_a_verdict(tmp_path):
 def test_compare_lists_every_comparison_and_exits_on_regressions(runs, tmp_path):
     same = swarm("compare", runs["base"], runs["same"], cwd=tmp_path)
     assert same.returncode == 0, same.stderr
-    assert same.stdout.splitlines()[0] == "swarm compare: same against base"
+    assert same.stdout.splitlines()[0].startswith("swarm compare: same against base (")
     assert same.stdout.splitlines()[-1] == "swarm compare: 0 regression(s) in 18 comparisons"
     slower = swarm("compare", runs["base"], runs["slower"], cwd=tmp_path)
     assert slower.returncode == 1, slower.stderr

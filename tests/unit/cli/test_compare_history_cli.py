@@ -148,3 +148,40 @@ def test_history_html_takes_a_file_and_a_request_name(history_reports, tmp_path,
 def test_history_of_an_unknown_scenario_is_a_usage_error(history_reports, capsys):
     assert main(["history", "nothere", "--html"]) == 2
     assert not list(Path("reports").glob("history-*.html"))
+
+
+@pytest.fixture(scope="module")
+def fast_runs(tmp_path_factory) -> Path:
+    """One request name near 1 ms: a baseline and a candidate 8% (0.08 ms) faster."""
+    reports = tmp_path_factory.mktemp("fast") / "reports"
+    for run_id, median_ms, seed in (("base", 1.0, 1), ("cand", 0.92, 2)):
+        write_run(reports / run_id, seconds=120, names=("GET /fast",), rps=200, seed=seed,
+                  latency=Latency(median_ms=median_ms, level_sd=0.0))  # fmt: skip
+    return reports
+
+
+def test_compare_prints_each_figure_once_with_values_ratio_interval_and_verdict(fast_runs, capsys):
+    assert main(["compare", "base", "cand", "--out", str(fast_runs), "--min-effect-ms", "0"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    # one request name: its figures are the overall ones, compared (and printed) once
+    assert [r.split(":")[0].strip() for r in rows] == [
+        f"GET /fast {m}" for m in ("mean", "p50", "p95", "p99", "throughput", "error_rate")
+    ]
+    mean = rows[0]
+    shape = r"mean: 1\.1\d+ → 1\.0\d+ ms, ×0\.9\d\d \[0\.9\d\d, 0\.9\d\d\] at 9"
+    assert re.search(shape, mean), mean
+    assert mean.endswith(": improvement") and mean.count("improvement") == 1, mean
+
+
+def test_a_sub_millisecond_change_is_no_detectable_change_by_default(fast_runs, capsys):
+    assert main(["compare", "base", "cand", "--out", str(fast_runs)]) == 0
+    out = capsys.readouterr().out
+    assert "improvement" not in out.replace("no detectable change", "")
+    assert "(a change under 1 ms)" in out
+
+
+def test_min_effect_ms_rejects_a_negative_value(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "a", "b", "--min-effect-ms", "-1"])
+    assert exc.value.code == 2
+    assert "--min-effect-ms" in capsys.readouterr().err

@@ -142,3 +142,72 @@ def test_overhead_on_throughput_is_the_throughput_lost():
     test = overhead_estimates(a, literal(97.0, 0.5, metric="throughput"), max_overhead=0.05)
     assert test.ratio == pytest.approx(100 / 97)
     assert test.verdict == "pass"
+
+
+# --------------------------------------------------------------------------- verdict vs interval
+
+
+def _family(rng: np.random.Generator, size: int) -> list:
+    """Comparisons of a metric whose candidates move by anything from -80% to +150%."""
+    out = []
+    for _ in range(size):
+        base = literal(100.0, float(rng.uniform(1, 40)), batches=int(rng.integers(5, 21)))
+        ratio = float(np.exp(rng.uniform(-1.6, 0.9)))
+        cand = literal(100.0 * ratio, float(rng.uniform(1, 40)) * ratio)
+        out.append(compare_estimates(base, cand, min_effect=0.05))
+    return out
+
+
+@pytest.mark.parametrize("method", ["holm", "bh"])
+def test_an_adjusted_verdict_never_contradicts_the_interval_shown(method):
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        for c in adjust(_family(rng, 14), method):
+            lower, upper = c.effect_bounds
+            if c.low > upper or c.high < lower:  # wholly beyond the minimum effect
+                assert c.verdict != "no detectable change", c
+            if c.verdict != "no detectable change":
+                assert c.low > 1 or c.high < 1, c  # a change rests on an interval without 1
+            assert c.level >= c.confidence or math.isclose(c.level, c.confidence)  # wider
+
+
+def test_the_issue_case_a_p95_ratio_far_below_one_reads_as_its_interval_does():
+    # p95 x0.224 with a per-comparison interval of about [0.07, 0.72], one of 14 rows:
+    # it used to read "no detectable change" beside that interval (Holm raised its p).
+    base = literal(1000.0, 400.0, batches=10)
+    cand = literal(224.0, 90.0, batches=10)
+    alone = compare_estimates(base, cand)
+    assert alone.high < 1 / 1.05 and alone.verdict == "improvement"
+    others = [compare_estimates(literal(100.0, 2.0), literal(100.0, 2.0)) for _ in range(13)]
+    adjusted = adjust([alone, *others])[0]
+    assert adjusted.p_value > 0.05
+    # the interval shown is the one the adjusted test reads: it contains 1, as the verdict says
+    assert adjusted.low < 1 < adjusted.high
+    assert adjusted.verdict == "no detectable change"
+    assert adjusted.level > 0.95  # wider than the per-comparison interval
+
+
+def test_bonferroni_sized_adjustment_gives_the_alpha_over_m_interval():
+    c = compare_estimates(literal(100.0, 2.0), literal(110.0, 2.2))
+    others = [compare_estimates(literal(100.0, 2.0), literal(100.0, 2.0)) for _ in range(3)]
+    adjusted = adjust([c, *others])[0]  # the smallest p of four: Holm multiplies it by 4
+    assert adjusted.p_value == pytest.approx(4 * c.p_value)
+    assert adjusted.level == pytest.approx(1 - 0.05 / 4)
+    half = stats.t.ppf(1 - 0.05 / 8, c.df) * c.se
+    assert adjusted.low == pytest.approx(c.ratio * math.exp(-half))
+
+
+def test_a_latency_change_under_the_absolute_minimum_is_no_detectable_change():
+    # a 1 ms endpoint, 6% faster and precisely measured: 0.06 ms is below a 1 ms minimum
+    base, cand = literal(1000.0, 2.0, metric="mean"), literal(940.0, 2.0, metric="mean")
+    assert compare_estimates(base, cand).verdict == "improvement"
+    c = compare_estimates(base, cand, min_effect_abs=1000.0)
+    assert c.verdict == "no detectable change"
+    assert c.equivalent  # a 1 ms change either way is ruled out
+    # the same relative change of a 100 ms endpoint clears 1 ms
+    slow = compare_estimates(
+        literal(100_000.0, 200.0, metric="mean"),
+        literal(94_000.0, 200.0, metric="mean"),
+        min_effect_abs=1000.0,
+    )
+    assert slow.verdict == "improvement"

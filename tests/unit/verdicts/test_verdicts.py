@@ -215,8 +215,10 @@ def family(p95: float, throughput: float = 100.0) -> dict[str, dict[str, Estimat
 def test_a_clear_latency_rise_is_a_regression_with_its_ratio_and_adjusted_p():
     rows = compare_windows(family(100.0), family(120.0))
     by = {(r.scope, r.metric): r for r in rows}
-    assert set(by) == {("overall", "p95"), ("overall", "throughput"), ("GET /a", "p95")}
-    row = by[("overall", "p95")]
+    # one request name: its p95 is the overall p95, compared once (overall has throughput
+    # only because these literals give the name none)
+    assert set(by) == {("overall", "throughput"), ("GET /a", "p95")}
+    row = by[("GET /a", "p95")]
     assert row.verdict == "regression"
     assert row.ratio == pytest.approx(1.2)
     assert row.low < 1.2 < row.high
@@ -257,3 +259,30 @@ def test_estimates_without_interval_give_no_ratio_and_no_verdict():
     (row,) = compare_windows(base, {"": {"p95": est("p95", 200.0, 1.0)}})
     assert (row.verdict, row.ratio, row.low) == ("no detectable change", None, None)
     assert "no ratio" in row.message
+
+
+def test_with_one_request_name_each_figure_is_compared_once():
+    def run(p95: float) -> dict[str, dict[str, Estimate]]:
+        figures = {"p95": est("p95", p95, 1.0), "throughput": est("throughput", 100.0, 0.5)}
+        return {"": dict(figures), "GET /a": dict(figures)}
+
+    rows = compare_windows(run(100.0), run(103.0), min_effect=0.01)
+    assert {(r.scope, r.metric) for r in rows} == {("GET /a", "p95"), ("GET /a", "throughput")}
+    # two tests, not four: Holm multiplies the smaller p-value by 2
+    p95 = next(r for r in rows if r.metric == "p95")
+    assert p95.adjusted_p_value == pytest.approx(2 * p95.p_value)
+
+
+def test_two_names_keep_the_overall_row():
+    base = {"": {"p95": est("p95", 100.0, 1.0)}, "GET /a": {"p95": est("p95", 100.0, 1.0)},
+            "GET /b": {"p95": est("p95", 100.0, 1.0)}}  # fmt: skip
+    assert {r.scope for r in compare_windows(base, base)} == {"overall", "GET /a", "GET /b"}
+
+
+def test_min_effect_ms_applies_to_latency_only():
+    # µs estimates: p95 100 -> 120 µs is +20% but 0.02 ms; throughput -20% is unaffected
+    rows = compare_windows(family(100.0), family(120.0, 80.0), min_effect_ms=1.0)
+    by = {(r.scope, r.metric): r.verdict for r in rows}
+    assert by[("GET /a", "p95")] == "no detectable change"
+    assert by[("overall", "throughput")] == "regression"
+    assert "(a change under 1 ms)" in next(r.message for r in rows if r.metric == "p95")

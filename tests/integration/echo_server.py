@@ -1,7 +1,7 @@
 """A target that echoes what it was sent — the API key header, the query, the path — back
 in its answers, as a careless API does in its error messages.
 
-Runs in its own process (``python echo_server.py`` prints ``PORT <n>``), like
+Runs in its own process (``python -m tests.integration.echo_server`` prints ``PORT <n>``), like
 ``recording_server``, so Locust's gevent patching in a test process cannot stall it.
 
 Routes (any method)::
@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["EchoServer"]
+from tests.integration.server_process import ServerProcess
 
-_START_DEADLINE_S = 10.0
-_STOP_DEADLINE_S = 5.0
+__all__ = ["EchoServer"]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -74,45 +70,14 @@ def _serve() -> None:
     server.server_close()
 
 
-class EchoServer:
+class EchoServer(ServerProcess):
     """Handle on an echo server process; a context manager."""
 
     def __init__(self) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve())],
-            stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        result: list[str] = []
-        reader = threading.Thread(
-            target=lambda: result.append(self._process.stdout.readline()),  # type: ignore[union-attr]
-            daemon=True,
-        )
-        reader.start()
-        reader.join(_START_DEADLINE_S)
-        line = result[0] if result else ""
-        if not line.startswith("PORT "):
-            self.stop()
-            raise RuntimeError(f"echo server did not start (got {line!r})")
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
-
-    def stop(self) -> None:
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(_STOP_DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(_STOP_DEADLINE_S)
-        if self._process.stdout is not None:
-            self._process.stdout.close()
+        super().__init__(__name__)
 
     def __enter__(self) -> EchoServer:
         return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """A real HTTP target for integration tests that records every request it answers.
 
-It runs in its own Python process (``python recording_server.py``): the test process
-imports Locust, which monkey-patches threads and sockets with gevent, and a server thread
-there would only answer while the test happens to yield to the gevent hub. In a process of
-its own it answers Locust in-process, Locust as a subprocess and ``swarm run`` alike.
+It runs in its own Python process (``python -m tests.integration.recording_server``): the
+test process imports Locust, which monkey-patches threads and sockets with gevent, and a
+server thread there would only answer while the test happens to yield to the gevent hub. In
+a process of its own it answers Locust in-process, Locust as a subprocess and ``swarm run``
+alike.
 
 Routes (any method)::
 
@@ -23,16 +24,16 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.integration.server_process import ServerProcess
 
 __all__ = ["OK_BODY", "SLOW_BODY", "SLOW_S", "RecordedRequest", "RecordingServer"]
 
@@ -46,8 +47,6 @@ _ROUTES: dict[str, tuple[int, dict[str, Any], float]] = {
     "/fail": (500, {"error": "boom"}, 0.0),
 }
 _NOT_FOUND = (404, {"error": "not found"}, 0.0)
-_START_DEADLINE_S = 10.0
-_STOP_DEADLINE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,7 @@ def _serve() -> None:
     server.server_close()
 
 
-class RecordingServer:
+class RecordingServer(ServerProcess):
     """Handle on a recording server process; use as a context manager or call ``stop()``.
 
     >>> with RecordingServer() as server:  # doctest: +SKIP
@@ -180,37 +179,7 @@ class RecordingServer:
     """
 
     def __init__(self) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve())],
-            stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            self.port = self._read_port()
-        except BaseException:
-            self.stop()
-            raise
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def _read_port(self) -> int:
-        assert self._process.stdout is not None
-        result: list[str] = []
-        reader = threading.Thread(
-            target=lambda: result.append(self._process.stdout.readline()), daemon=True
-        )
-        reader.start()
-        reader.join(_START_DEADLINE_S)
-        line = result[0] if result else ""
-        if not line.startswith("PORT "):
-            raise RuntimeError(
-                f"recording server did not start within {_START_DEADLINE_S:g} s (got {line!r})"
-            )
-        return int(line.split()[1])
-
-    @property
-    def pid(self) -> int:
-        return self._process.pid
+        super().__init__(__name__)
 
     def requests(self, path: str | None = None) -> list[RecordedRequest]:
         """Every request received so far (only those to ``path`` if given), in arrival order."""
@@ -233,18 +202,6 @@ class RecordingServer:
         request = urllib.request.Request(self.url + "/__reset", method="POST", data=b"")
         with urllib.request.urlopen(request, timeout=10):
             pass
-
-    def stop(self) -> None:
-        """Stop the process (SIGTERM, then SIGKILL after a deadline) and reap it."""
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(_STOP_DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(_STOP_DEADLINE_S)
-        if self._process.stdout is not None:
-            self._process.stdout.close()
 
     def __enter__(self) -> RecordingServer:
         return self

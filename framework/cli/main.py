@@ -53,6 +53,20 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
+def _add_comparison_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """What makes a change worth a verdict, the same for every command that compares runs."""
+    parser.add_argument(
+        "--min-effect", type=fraction, default=0.05, help="smallest relative change (default 5%%)"
+    )
+    parser.add_argument(
+        "--min-effect-ms",
+        type=milliseconds,
+        default=1.0,
+        help="smallest latency change in ms; a change must clear both (default 1)",
+    )
+    parser.add_argument("--correction", choices=("holm", "bh"), default="holm")
+
+
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis and verdicts")
     group.add_argument("--confidence", type=confidence, default=0.95, help="default 0.95")
@@ -62,16 +76,7 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
         "--baseline",
         help="compare with a run folder, run id, 'latest' or 'pinned'; regressions fail",
     )
-    group.add_argument(
-        "--min-effect", type=fraction, default=0.05, help="smallest relative change (default 5%%)"
-    )
-    group.add_argument(
-        "--min-effect-ms",
-        type=milliseconds,
-        default=1.0,
-        help="smallest latency change in ms; a change must clear both (default 1)",
-    )
-    group.add_argument("--correction", choices=("holm", "bh"), default="holm")
+    _add_comparison_options(group)
     group.add_argument(
         "--inconclusive",
         choices=("pass", "fail"),
@@ -157,16 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("baseline", help="baseline run folder (or run id)")
     compare.add_argument("candidate", help="candidate run folder (or run id)")
     compare.add_argument("--out", default="reports", help="reports folder for run ids")
-    compare.add_argument(
-        "--min-effect", type=fraction, default=0.05, help="smallest relative change (default 5%%)"
-    )
-    compare.add_argument(
-        "--min-effect-ms",
-        type=milliseconds,
-        default=1.0,
-        help="smallest latency change in ms; a change must clear both (default 1)",
-    )
-    compare.add_argument("--correction", choices=("holm", "bh"), default="holm")
+    _add_comparison_options(compare)
     compare.add_argument("--confidence", type=confidence, default=0.95, help="default 0.95")
     compare.add_argument("--warmup", type=duration, help="warm-up to skip (default: ramp-up)")
     compare.add_argument(

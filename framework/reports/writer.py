@@ -19,7 +19,10 @@ from framework.reports.markdown import render_markdown
 from framework.reports.prometheus import render_prometheus
 from framework.verdicts.results import Results
 
-__all__ = ["RENDERERS", "write_reports"]
+__all__ = ["LOCUST_REPORT", "RENDERERS", "write_reports"]
+
+LOCUST_REPORT = "locust_report.html"
+"""Locust's own HTML report in a run folder (``--html``), linked from report.html."""
 
 Renderer = Callable[[Results], str]
 
@@ -42,12 +45,19 @@ RENDERERS: dict[str, Renderer] = {
 
 
 def write_reports(run_dir: Path, results: Results) -> dict[str, Path]:
-    """Render every format into ``run_dir`` (each file replaced atomically)."""
+    """Render every format into ``run_dir`` (each file replaced atomically); report.html
+    links Locust's own report when the folder has one."""
     written = {}
+    locust_report = LOCUST_REPORT if (run_dir / LOCUST_REPORT).is_file() else None
     for name, render in RENDERERS.items():
         target = run_dir / name
         tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(render(results), encoding="utf-8")
+        text = (
+            render_html(results, locust_report=locust_report)
+            if render is render_html
+            else render(results)
+        )
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)
         written[name] = target
     return written

@@ -14,7 +14,7 @@ Trust has three levels: ``trusted`` (every validation rule holds and the data qu
 requests together is ``pass``), ``caveats`` (the rules hold, but the quality grade is
 ``warn``) and ``untrusted`` (a validation rule fails: the figures are not yet a baseline).
 
-    >>> Headline("passed", "untrusted", "but not yet trustworthy: too few samples").text
+    >>> Headline("passed", "untrusted", caveat="but not yet trustworthy: too few samples").text
     'PASSED — but not yet trustworthy: too few samples'
 """
 
@@ -43,17 +43,26 @@ _MAX_REASON_CHARS = 160
 
 @dataclass(frozen=True)
 class Headline:
-    """A run's verdict with its trust: ``word`` (``PASSED``), ``qualifier`` (what to read it
-    with, ``""`` when there is nothing to add), ``tone`` (how to colour it: a verdict that
-    passed on untrusted figures is not shown as a plain green pass)."""
+    """A run's verdict with its trust: ``word`` (``PASSED``), ``reason`` (why it failed or is
+    inconclusive: the first of the results' reasons), ``caveat`` (the trust, when it is not
+    full), ``qualifier`` (both, what ``text`` adds to the word), ``tone`` (how to colour it:
+    a verdict that passed on untrusted figures is not shown as a plain green pass).
+
+    report.html lists every reason beside its banner, so the banner adds only the caveat.
+    """
 
     verdict: str
     trust: Trust
-    qualifier: str = ""
+    reason: str = ""
+    caveat: str = ""
 
     @property
     def word(self) -> str:
         return self.verdict.upper()
+
+    @property
+    def qualifier(self) -> str:
+        return "; ".join(part for part in (self.reason, self.caveat) if part)
 
     @property
     def text(self) -> str:
@@ -107,13 +116,13 @@ def headline(results: Results) -> Headline:
     trust = _trust(results)
     if results.verdict == "passed":
         if trust == "untrusted":
-            qualifier = "but not yet trustworthy: " + _untrusted_because(results)
+            caveat = "but not yet trustworthy: " + _untrusted_because(results)
         elif trust == "caveats":
-            qualifier = _quality_caveats(results)
+            caveat = _quality_caveats(results)
         else:
-            qualifier = ""
-        return Headline(results.verdict, trust, qualifier)
-    parts = [_first_reason(results)]
+            caveat = ""
+        return Headline(results.verdict, trust, caveat=caveat)
+    caveat = ""
     if trust == "untrusted" and not results.evidence:
-        parts.append("figures not yet trustworthy: " + _untrusted_because(results))
-    return Headline(results.verdict, trust, "; ".join(p for p in parts if p))
+        caveat = "figures not yet trustworthy: " + _untrusted_because(results)
+    return Headline(results.verdict, trust, reason=_first_reason(results), caveat=caveat)

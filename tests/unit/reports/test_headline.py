@@ -110,11 +110,14 @@ def test_html_banner_shows_the_verdict_and_its_trust_together(case):
     results, text, tone, trust = CASES[case]
     html = render_html(results)
     assert f'class="banner verdict-{tone}" data-trust="{trust}"' in html
-    word, _, qualifier = text.partition(" — ")
+    found = headline(results)
     section = html.split('id="summary"', 1)[1].split(">", 1)[1].split("</section>", 1)[0]
     banner = parse(section).plain
-    assert banner.startswith(word)
-    assert qualifier in banner
+    assert banner.startswith(f"{found.word} {found.caveat}".strip())
+    for reason in results.reasons:  # listed beside the word, in full
+        assert reason in banner
+    if trust == "untrusted":
+        assert "565 requests analysed, below the minimum 1000" in banner
     assert f"<title>{text} ·" in html.replace("&#39;", "'")
 
 

@@ -45,6 +45,7 @@ from framework.timeline.recorder import (
     SecondRecorder,
     TimelineMerger,
     failure_kind,
+    failure_message,
 )
 from framework.timeline.records import FILE_NAME
 from framework.timeline.writer import WRITE_FAILURE_END, TimelineWriter
@@ -150,11 +151,12 @@ class Telemetry:
             url: str | None = None,
             **_kwargs: Any,
         ) -> None:
-            kind = None
+            kind = message = None
             if exception is not None:
                 kind = failure_kind(exception, getattr(response, "status_code", None))
+                message = failure_message(exception)
             latency_ms = response_time or 0.0
-            record(name, request_type, clock(), latency_ms, response_length or 0, kind)
+            record(name, request_type, clock(), latency_ms, response_length or 0, kind, message)
             if raw_lines is not None:
                 raw_lines.append(
                     json.dumps([request_type, name, latency_ms, kind is not None]) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from framework.reports.headline import headline
 from framework.verdicts.results import EndpointResult, Figure, Results
 
 __all__ = ["summarise"]
@@ -28,13 +29,25 @@ def _row(e: EndpointResult) -> str:
     )
 
 
+def _failure_lines(endpoints: tuple[EndpointResult, ...]) -> list[str]:
+    """The most frequent failure messages over every name, with their counts."""
+    found = [(m.count, e.key, m.message) for e in endpoints for m in e.failure_messages]
+    found.sort(key=lambda item: (-item[0], item[1], item[2]))
+    lines = [f"  failed {n:>6}× {key[:28]}: {message[:100]}" for n, key, message in found[:5]]
+    if len(found) > 5:
+        lines.append(f"  … {len(found) - 5} more failure messages: see report.html")
+    return lines
+
+
 def summarise(results: Results) -> str:
-    """A few lines: the verdict and why, a table of every name, budgets, regressions."""
+    """A few lines: the verdict with its trust, a table of every name, budgets, regressions,
+    the most frequent failure messages, and why."""
     w = results.baseline
     conf = f"{results.settings.get('confidence', 0.95):.0%}"
     lines = [
-        f"swarm report: {results.verdict.upper()} — {results.run.get('scenario', '')} "
-        f"({w.name}, {w.duration_s:.0f} s analysed, {conf} intervals)",
+        f"swarm report: {headline(results).text}",
+        f"  {results.run.get('scenario', '')}: {w.name}, {w.duration_s:.0f} s analysed, "
+        f"{conf} intervals",
         f"  {'name':<28} {'requests':>8} {'median ms':>22} {'p95 ms':>22} {'p99 ms':>22} "
         f"{'rps':>8} {'errors':>7} {'grade':>5}",
     ]
@@ -51,6 +64,7 @@ def summarise(results: Results) -> str:
         lines.append(f"  no detectable change against {results.compared_to}")
     if results.knee_reason:
         lines.append(f"  knee: {results.knee_reason}")
+    lines += _failure_lines(w.endpoints)
     for message in results.validation_errors:
         lines.append(f"  not yet trustworthy: {message}")
     for reason in results.reasons:

@@ -21,6 +21,7 @@ from framework.reports.chart_categories import Interval, IntervalSeries, bar_cha
 from framework.reports.chart_comparison import ratio_marker
 from framework.reports.chart_timeseries import Band, Line, line_chart
 from framework.reports.formatting import COMPARED_UNITS, VERDICT_ORDER, budget_unit, format_percent
+from framework.reports.headline import headline
 from framework.reports.html_templates import render_page
 from framework.reports.markdown import budgets_for
 from framework.run.folder import RunRecord
@@ -185,7 +186,22 @@ def _duration(results: Results) -> str:
     return charts.format_elapsed((end - start).total_seconds())
 
 
-def _view(results: Results) -> dict[str, Any]:
+def _failure_views(results: Results) -> list[dict[str, Any]]:
+    """Every name with failures: the failures' own latency and what they said, most failing
+    name first."""
+    failing = [e for e in results.baseline.endpoints if e.failures]
+    return [
+        {
+            "e": e,
+            "latency": e.failure_latency,
+            "messages": e.failure_messages,
+            "other": e.failure_messages_other,
+        }
+        for e in sorted(failing, key=lambda e: (-e.failures, e.key))
+    ]
+
+
+def _view(results: Results, locust_report: str | None = None) -> dict[str, Any]:
     window = results.baseline
     overall = window.overall
     endpoints = sorted(window.endpoints, key=lambda e: -e.count)
@@ -199,6 +215,9 @@ def _view(results: Results) -> dict[str, Any]:
     plan = RunRecord.from_record(run).plan
     return {
         "results": results,
+        "headline": headline(results),
+        "locust_report": locust_report,
+        "failing": _failure_views(results),
         "run": run,
         "plan": plan,
         "settings": results.settings,
@@ -219,6 +238,10 @@ def _view(results: Results) -> dict[str, Any]:
     }
 
 
-def render_html(results: Results) -> str:
-    """The HTML report of ``results`` (one file, no external resources)."""
-    return render_page("report.html.j2", _view(results))
+def render_html(results: Results, *, locust_report: str | None = None) -> str:
+    """The HTML report of ``results`` (one file, no external resources).
+
+    ``locust_report`` is the path, relative to the page, of Locust's own HTML report when
+    the run folder has one: the page links it, for Locust's views of the same run.
+    """
+    return render_page("report.html.j2", _view(results, locust_report))

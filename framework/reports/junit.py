@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from framework.reports.formatting import COMPARED_UNITS, budget_unit, format_figure, format_value
+from framework.reports.headline import headline
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, Figure, Results
 
 __all__ = ["render_junit"]
@@ -140,12 +141,15 @@ def _timestamp(results: Results) -> str:
 def render_junit(results: Results) -> str:
     """The JUnit XML report of ``results``."""
     run: Mapping[str, Any] = results.run
+    head = headline(results)
     properties = {
         "analysis_id": results.analysis_id,
         "run_id": str(run.get("run_id") or ""),
         "scenario": str(run.get("scenario") or ""),
         "verdict": results.verdict,
         "meets_requirements": str(results.meets_requirements).lower(),
+        "trust": head.trust,
+        "headline": head.text,
     }
     if results.compared_to:
         properties["compared_to"] = results.compared_to

@@ -22,6 +22,7 @@ from framework.reports.formatting import (
     format_time,
     format_value,
 )
+from framework.reports.headline import headline
 from framework.timeline.endpoints import OVERALL, selects
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, EndpointResult, Results
 
@@ -49,7 +50,9 @@ ICONS = {
 }
 """The emoji shown before a run verdict, a check grade, a budget or a comparison verdict."""
 
-_CAPS = {"requests": 40, "budgets": 40, "comparison": 30, "steps": 20, "lines": 15}
+_CAPS = {
+    "requests": 40, "budgets": 40, "comparison": 30, "steps": 20, "lines": 15, "messages": 40,
+}  # fmt: skip
 
 
 def budgets_for(endpoint: EndpointResult, results: Results) -> list[BudgetVerdict]:
@@ -186,6 +189,38 @@ def _step_rows(results: Results, cap: int) -> tuple[list[list[str]], int]:
     return rows, left
 
 
+def _failure_rows(results: Results, cap: int) -> tuple[list[list[str]], int]:
+    """Per failing name: its failures' own latency, then each message with its count."""
+    failing = sorted(
+        (e for e in results.baseline.endpoints if e.failures), key=lambda e: (-e.failures, e.key)
+    )
+    rows = []
+    for e in failing:
+        fl = e.failure_latency
+        latency = (
+            "–"
+            if fl is None
+            else f"mean {format_value(fl.mean_ms)} · p50 {format_value(fl.p50_ms)} · "
+            f"p95 {format_value(fl.p95_ms)} · max {format_value(fl.max_ms)}"
+        )
+        said = [(m.message, m.count) for m in e.failure_messages]
+        if e.failure_messages_other:
+            rest = "_other messages_" if said else "_messages not recorded_"
+            said.append((rest, e.failure_messages_other))
+        for i, (message, n) in enumerate(said or [("–", e.failures)]):
+            first = i == 0
+            rows.append(
+                [
+                    escape_markdown(e.key) if first else "",
+                    f"{e.failures:,}" if first else "",
+                    latency if first else "",
+                    message if message.startswith("_") else escape_markdown(message, 200),
+                    f"{n:,}",
+                ]
+            )
+    return _cut(rows, cap)
+
+
 def _bullets(items: Sequence[str], cap: int, what: str) -> list[str]:
     shown, left = _cut(list(items), cap)
     return [f"- {escape_markdown(item, 500)}" for item in shown] + _more(left, what)
@@ -197,8 +232,10 @@ def _headline(results: Results) -> list[str]:
     window = results.baseline
     overall = window.overall
     users = f" at {window.users} users" if window.users is not None else ""
+    head = headline(results)
+    qualifier = f" — {escape_markdown(head.qualifier)}" if head.qualifier else ""
     lines = [
-        f"## {ICONS[results.verdict]} swarm: {results.verdict.upper()} — {scenario}",
+        f"## {ICONS[head.tone]} swarm: {head.word} — {scenario}{qualifier}",
         "",
         f"Run {escape_markdown(run.get('run_id') or '?', 80)} · "
         f"started {_when(run.get('started_at'))} · status {escape_markdown(run.get('status'))}"
@@ -233,6 +270,19 @@ def _render(results: Results, scale: float) -> str:
         rows, "lrrrrrrrrll",
     )  # fmt: skip
     out += _more(left, "requests")
+    out += [
+        "",
+        "_Latency figures are those of the successful requests; the failed requests' own "
+        "latency is under Failures._",
+    ]
+    rows, left = _failure_rows(results, caps["messages"])
+    if rows:
+        out += ["", "### Failures", ""]
+        out += markdown_table(
+            ["Request", "Failures", "Failed requests' latency", "Message", "Count"],
+            rows, "lrllr",
+        )  # fmt: skip
+        out += _more(left, "failure messages")
     if results.budgets:
         rows, left = _budget_rows(results.budgets, caps["budgets"])
         out += ["", "### Budgets", ""]

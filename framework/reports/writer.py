@@ -20,7 +20,10 @@ from framework.reports.prometheus import render_prometheus
 from framework.run.folder import write_atomically, write_failure
 from framework.verdicts.results import Results
 
-__all__ = ["RENDERERS", "write_reports"]
+__all__ = ["LOCUST_REPORT", "RENDERERS", "write_reports"]
+
+LOCUST_REPORT = "locust_report.html"
+"""Locust's own HTML report in a run folder (``--html``), linked from report.html."""
 
 Renderer = Callable[[Results], str]
 
@@ -43,16 +46,23 @@ RENDERERS: dict[str, Renderer] = {
 
 
 def write_reports(run_dir: Path, results: Results) -> dict[str, Path]:
-    """Render every format into ``run_dir`` (each file replaced atomically).
+    """Render every format into ``run_dir`` (each file replaced atomically); report.html
+    links Locust's own report when the folder has one.
 
     A file that cannot be written (a full disk) is a ``ReportError`` naming it and why,
     with no ``.tmp`` left behind.
     """
     written = {}
+    locust_report = LOCUST_REPORT if (run_dir / LOCUST_REPORT).is_file() else None
     for name, render in RENDERERS.items():
         target = run_dir / name
+        text = (
+            render_html(results, locust_report=locust_report)
+            if render is render_html
+            else render(results)
+        )
         try:
-            write_atomically(target, render(results))
+            write_atomically(target, text)
         except OSError as exc:
             raise ReportError(write_failure(target, exc), path=target) from None
         written[name] = target

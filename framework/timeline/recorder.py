@@ -20,11 +20,14 @@ passed in, so the closing rules are tested on literals.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import TypedDict
 
 from framework.timeline.records import (
     HISTOGRAM_HIGHEST_US,
+    MAX_FAILURE_MESSAGES,
+    MAX_MESSAGE_CHARS,
     RequestRecord,
     RequestSecond,
     Second,
@@ -41,6 +44,7 @@ __all__ = [
     "SecondRecorder",
     "TimelineMerger",
     "failure_kind",
+    "failure_message",
     "is_timeout",
 ]
 
@@ -61,7 +65,7 @@ class RecorderPayload(TypedDict):
 # A cell is a list, not an object, because ``record`` runs once per request on the worker
 # and list indexing is the cheapest mutable access CPython offers:
 # [count, bytes, sum_us, sumsq_us, failures {kind: n}, buckets {hdr counts index: n},
-#  fail_sum_us, fail_sumsq_us, fail_buckets {hdr counts index: n}]
+#  fail_sum_us, fail_sumsq_us, fail_buckets {hdr counts index: n}, messages {text: n}]
 # The latency fields of successes and failures are kept apart (design contract 6).
 _Cell = list
 
@@ -87,12 +91,18 @@ class SecondRecorder:
         latency_ms: float,
         size_bytes: int,
         failure_kind: str | None,
+        failure_message: str | None = None,
     ) -> None:
-        """Count one request that completed at unix time ``t_s`` (seconds)."""
+        """Count one request that completed at unix time ``t_s`` (seconds).
+
+        A failure's ``failure_message`` (see ``failure_message``) is counted too, up to
+        ``MAX_FAILURE_MESSAGES`` distinct ones per second and endpoint; later new ones are
+        left out (the record's "other messages"), their failures still counted by kind.
+        """
         key = (math.floor(t_s), method, name)
         cell = self._cells.get(key)
         if cell is None:
-            cell = self._cells[key] = [0, 0, 0, 0, {}, {}, 0, 0, {}]
+            cell = self._cells[key] = [0, 0, 0, 0, {}, {}, 0, 0, {}, {}]
         us = round(latency_ms * 1000.0)
         if us < 0:
             us = 0
@@ -108,6 +118,13 @@ class SecondRecorder:
             cell[6] += us
             cell[7] += us * us
             buckets = cell[8]
+            if failure_message is not None:
+                messages = cell[9]
+                text = failure_message[:MAX_MESSAGE_CHARS]
+                if text in messages:
+                    messages[text] += 1
+                elif len(messages) < MAX_FAILURE_MESSAGES:
+                    messages[text] = 1
         v = us if us <= HISTOGRAM_HIGHEST_US else HISTOGRAM_HIGHEST_US
         bucket = (v | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
         index = ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (v >> bucket) - _HALF_COUNT
@@ -140,7 +157,7 @@ class SecondRecorder:
 
 def _cell_record(t: int, method: str, name: str, cell: _Cell) -> RequestRecord:
     count, size, sum_us, sumsq_us, failures, buckets, fail_sum_us, fail_sumsq_us, fail_buckets = (
-        cell
+        cell[:9]
     )
     record = RequestRecord(
         t=t,
@@ -157,6 +174,8 @@ def _cell_record(t: int, method: str, name: str, cell: _Cell) -> RequestRecord:
         record["fail_sum_us"] = fail_sum_us
         record["fail_sumsq_us"] = _wire_int(fail_sumsq_us)
         record["fail_hist"] = _encoded(fail_buckets)
+    if cell[9]:
+        record["failure_messages"] = cell[9]
     return record
 
 
@@ -209,6 +228,34 @@ def failure_kind(exception: object, status_code: int | None = None) -> str | Non
     if isinstance(exception, TimeoutError) or is_timeout(cls):
         return TIMEOUT
     return cls
+
+
+def failure_message(exception: object) -> str:
+    """What a failure said, short and stable enough to count: ``"CatchResponseError:
+    expected status 200, got 500"``, the exception's class and its text on one line, memory
+    addresses taken out (``<Foo object at 0x7f…>`` would make each failure unique), cut to
+    ``MAX_MESSAGE_CHARS``. The exception must already be clean of secrets: the glue's
+    request events are (``locust_glue.redaction``).
+
+    >>> failure_message(ConnectionRefusedError(111, "Connection refused"))
+    'ConnectionRefusedError: [Errno 111] Connection refused'
+    >>> failure_message("expected status 200, got 500")
+    'expected status 200, got 500'
+    """
+    if isinstance(exception, str):
+        text = exception
+    else:
+        original = getattr(exception, "original", None)
+        if isinstance(original, BaseException):  # geventhttpclient's RetriesExceeded
+            return failure_message(original)
+        cls = type(exception).__name__
+        try:
+            detail = str(exception)
+        except Exception:
+            detail = ""
+        text = f"{cls}: {detail}" if detail else cls
+    text = _ADDRESS.sub("", " ".join(text.split()))
+    return text[:MAX_MESSAGE_CHARS]
 
 
 def is_timeout(kind: str) -> bool:
@@ -364,4 +411,5 @@ PAYLOAD_VERSION = 2  # 2: failures' latencies apart from the successes' (timelin
 TIMEOUT = "timeout"
 TEMPLATE = "template"
 _TIMEOUT_WORDS = (TIMEOUT, "timed out")
+_ADDRESS = re.compile(r" (object )?at 0x[0-9a-fA-F]+")
 _SUB_BUCKET_MASK, _BUCKET_SHIFT, _HALF_COUNT_MAGNITUDE, _HALF_COUNT = _index_constants()

@@ -94,6 +94,7 @@ def request_problem(obj: Mapping[str, Any], bounds: TimeBounds) -> str | None:
         and (bool(hist) == (measured > 0))
         and (measured > 0 or not (sum_us or sumsq))
         and sumsq * measured >= sum_us * sum_us * (1 - 1e-9)  # no negative variance
+        and _messages_sound(obj.get("failure_messages", {}))
     ):
         return None
     return _request_reason(obj, bounds)
@@ -130,6 +131,8 @@ def _request_reason(obj: Mapping[str, Any], bounds: TimeBounds) -> str:
     hist = obj.get("hist") or ""
     if not isinstance(hist, str):
         return f"hist must be text, got {type(hist).__name__}"
+    if not _messages_sound(obj.get("failure_messages", {})):
+        return "failure_messages must be an object of counts >= 0 keyed by message text"
     measured = latency_count(obj)
     held = "successful requests" if "fail_sum_us" in obj else "count"
     if measured == 0 and (hist or obj.get("sum_us", 0) or sumsq):
@@ -137,6 +140,13 @@ def _request_reason(obj: Mapping[str, Any], bounds: TimeBounds) -> str:
     if measured > 0 and not hist:
         return f"{held} {measured} without a histogram"
     return "sumsq_us is too small for sum_us (a negative variance)"
+
+
+def _messages_sound(messages: Any) -> bool:
+    """Whether ``failure_messages`` is ``{message text: count >= 0}``."""
+    return type(messages) is dict and all(
+        type(k) is str and type(n) is int and n >= 0 for k, n in messages.items()
+    )
 
 
 def latency_count(obj: Mapping[str, Any]) -> int:

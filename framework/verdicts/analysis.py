@@ -32,11 +32,12 @@ from framework.timeline.histograms import (
     percentiles_us,
 )
 from framework.timeline.recorder import is_timeout
-from framework.timeline.records import RequestSecond, SecondCounters, Timeline
+from framework.timeline.records import RequestSecond, SecondCounters, Timeline, merge_messages
 from framework.verdicts.results import (
     LATENCY_BUCKETS_MS,
     EndpointResult,
     FailureLatency,
+    FailureMessage,
     Figure,
     QualityCheck,
     QualityResult,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
 
 __all__ = [
+    "REPORTED_FAILURE_MESSAGES",
     "Analysed",
     "AnalysisSettings",
     "GeneratorHealth",
@@ -58,6 +60,10 @@ __all__ = [
     "run_start_s",
     "steady_window",
 ]
+
+
+REPORTED_FAILURE_MESSAGES = 10
+"""Failure messages listed per name (and for all requests together), most frequent first."""
 
 
 @dataclass(frozen=True)
@@ -320,8 +326,30 @@ def _endpoint(
         quality=quality_result,
         latency_buckets_ms=_buckets(hist),
         failure_latency=_failure_latency(columns.timeline, key, window, counters),
+        **_failure_messages(columns.timeline, key, window, int(counters.failures.sum())),
     )
     return result, found
+
+
+def _failure_messages(
+    timeline: Timeline, key: str | None, window: PlannedWindow, failures: int
+) -> dict[str, Any]:
+    """The window's most frequent failure messages of ``key`` (all names for ``None``),
+    and how many failures they leave out."""
+    if not failures:
+        return {}
+    counts: dict[str, int] = {}
+    for r in timeline.select(key, window.start_s, window.end_s):
+        for message, n in r.failure_messages.items():
+            counts[message] = counts.get(message, 0) + n
+    top = merge_messages(counts, limit=REPORTED_FAILURE_MESSAGES)
+    shown = tuple(
+        FailureMessage(m, n) for m, n in sorted(top.items(), key=lambda item: (-item[1], item[0]))
+    )
+    return {
+        "failure_messages": shown,
+        "failure_messages_other": max(0, failures - sum(m.count for m in shown)),
+    }
 
 
 def _failure_latency(

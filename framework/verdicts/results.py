@@ -28,6 +28,7 @@ __all__ = [
     "ComparisonRow",
     "EndpointResult",
     "FailureLatency",
+    "FailureMessage",
     "Figure",
     "QualityCheck",
     "QualityResult",
@@ -133,6 +134,15 @@ class FailureLatency:
 
 
 @dataclass(frozen=True)
+class FailureMessage:
+    """One thing the failures of a name said (``"HTTP 500: upstream down"``), and how often,
+    counted from the timeline (never from Locust's CSV, which a crash can lose)."""
+
+    message: str
+    count: int
+
+
+@dataclass(frozen=True)
 class EndpointResult:
     """Every figure of one request name (or ``Aggregated``) over one window.
 
@@ -140,6 +150,9 @@ class EndpointResult:
     .. ``p99_ms``, ``min_ms``, ``max_ms``, ``p90_ms``, ``latency_buckets_ms``) are those of
     the successful requests (of all requests in a version-1 timeline, see
     ``Results.settings["failures_in_latency"]``); ``failure_latency`` the failed ones'.
+    ``failure_messages`` are the most frequent messages of the failures, most frequent
+    first; ``failure_messages_other`` counts the failures they leave out (rarer messages,
+    or none recorded: timelines from before messages were kept).
     """
 
     name: str
@@ -161,6 +174,8 @@ class EndpointResult:
     quality: QualityResult
     latency_buckets_ms: tuple[tuple[float, int], ...] = ()
     failure_latency: FailureLatency | None = None
+    failure_messages: tuple[FailureMessage, ...] = ()
+    failure_messages_other: int = 0
 
     @property
     def key(self) -> str:

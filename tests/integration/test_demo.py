@@ -1,8 +1,10 @@
 """The README's first Quick start command, ``swarm demo``, end to end.
 
-It starts the ``success`` mock detector, runs ``scenarios/smoke.yaml`` on a master with two
+It starts the ``success`` mock detector, runs ``scenarios/demo.yaml`` on a master with two
 workers, analyses the run and ends by printing the path of ``report.html``; its exit code
-is non-zero only when a budget fails.
+is non-zero only when a budget fails. The run is long enough to meet the default
+validation rules (about three and a half minutes): its figures are trustworthy, and its
+report says so.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pytest
 pytestmark = pytest.mark.integration
 
 SWARM = Path(sys.executable).with_name("swarm")
-DEMO_DEADLINE_S = 240
+DEMO_DEADLINE_S = 480
+MOCK_MAX_MS = 500.0  # the `success` detector: uniform 200–500 ms
 
 
 def _free_mock_offset() -> int:
@@ -71,6 +74,37 @@ def test_demo_runs_on_a_master_and_two_workers_against_the_mock(demo):
     assert results["baseline"]["overall"]["count"] > 0
     for name in ("report.md", "junit.xml", "metrics.prom", "timeline.jsonl"):
         assert (run_dir / name).is_file(), name
+
+
+def test_demo_run_meets_its_own_validation_rules(demo):
+    _returncode, stdout, _stderr, out, _offset = demo
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    results = json.loads((run_dir / "results.json").read_text())
+    slowest_ms = results["baseline"]["overall"]["max_ms"]
+    if not results["meets_requirements"] and slowest_ms > MOCK_MAX_MS * 1.02:
+        # The mock never waits longer than 500 ms: a slower answer means the machine was
+        # too busy to serve it on time (a neighbour's load), and the quality checks were
+        # right to distrust the run. That says nothing about the demo.
+        pytest.skip(f"machine too busy: an answer took {slowest_ms:.0f} ms, the mock's max is 500")
+    assert results["meets_requirements"], results["validation_errors"]
+    assert results["baseline"]["overall"]["count"] >= 1000
+    assert "not yet trustworthy" not in stdout
+    summary = next(line for line in stdout.splitlines() if line.startswith("swarm report:"))
+    assert summary.startswith("swarm report: PASSED")
+    assert "not yet trustworthy" not in (run_dir / "report.md").read_text()
+
+
+def test_demo_says_what_the_mock_answers_and_how_long_it_runs(demo):
+    _returncode, _stdout, stderr, _out, _offset = demo
+    assert "answers uniform 200–500 ms" in stderr
+    assert "for 3m30s (10 users, 2 workers)" in stderr
+
+
+def test_demo_report_links_locust_own_report(demo):
+    _returncode, _stdout, _stderr, out, _offset = demo
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    assert (run_dir / "locust_report.html").is_file()
+    assert 'href="locust_report.html"' in (run_dir / "report.html").read_text()
 
 
 def test_demo_leaves_no_mock_detector_running(demo):

@@ -173,6 +173,16 @@ def test_cluster_timeline_matches_locust_totals_and_raw_percentiles(
 
     _assert_percentiles_match_raw(tl, raw_log)
 
+    # what the failures said, merged from both workers: every failure of GET /fail counted
+    messages: dict[tuple[str, str], int] = defaultdict(int)
+    for second in tl.seconds:
+        for r in second.requests:
+            for message, n in r.failure_messages.items():
+                messages[(r.key, message)] += n
+    assert {key for key, _ in messages} == {"GET /fail"}
+    assert sum(messages.values()) == locust_final["GET /fail"][1]
+    assert all("500" in message for _, message in messages), messages
+
     # load columns: users and live workers for every second
     assert all(s.users is not None and s.workers is not None for s in tl.seconds)
     assert max(s.users for s in tl.seconds) == 10

@@ -75,6 +75,10 @@ DAMAGE = {
     "count disagrees with histogram": (_other_histogram, "count 5 but 1 in its histogram"),
     "corrupt histogram": (_flipped_byte, "histogram does not decode"),
     "histogram not base64": (_set("hist", "@@not base64@@"), "histogram does not decode"),
+    "failure messages not counts": (
+        _set("failure_messages", {"HTTP 500": "many"}),
+        "failure_messages must be an object of counts",
+    ),
 }
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from framework.durations import parse_duration
 
 __all__ = [
+    "MAX_PROCESSES",
+    "MAX_ROWS",
     "confidence",
     "duration",
     "fraction",
@@ -19,8 +21,18 @@ __all__ = [
     "milliseconds",
     "non_negative",
     "port",
+    "port_offset",
     "positive",
+    "processes",
+    "rows",
+    "workers",
 ]
+
+MAX_PROCESSES = 256
+"""Most worker (or mock) processes one command starts on this host: more would exhaust
+the machine before the first request, so it is a typo."""
+MAX_ROWS = 1_000_000
+"""Most rows a listing prints."""
 
 
 def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -30,7 +42,7 @@ def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected an integer, got {_shown(text)}") from None
         if value < minimum or (maximum is not None and value > maximum):
             upper = f"..{maximum}" if maximum is not None else " or more"
             raise argparse.ArgumentTypeError(f"must be {minimum}{upper}, got {value}")
@@ -42,6 +54,15 @@ def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
 non_negative = integer(0)
 positive = integer(1)
 port = integer(1, 65535)
+port_offset = integer(-65535, 65535)
+processes = integer(1, MAX_PROCESSES)
+workers = integer(0, MAX_PROCESSES)
+rows = integer(1, MAX_ROWS)
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted, cut short: a flag's value is echoed, never a whole file's worth."""
+    return repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
 
 
 def _fraction_value(text: str) -> float:
@@ -49,7 +70,7 @@ def _fraction_value(text: str) -> float:
         return float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a fraction or percentage (0.05 or 5%), got {text!r}"
+            f"expected a fraction or percentage (0.05 or 5%), got {_shown(text)}"
         ) from None
 
 
@@ -58,7 +79,7 @@ def fraction(text: str) -> float:
     value = _fraction_value(text)
     if not 0 <= value < 10:
         raise argparse.ArgumentTypeError(
-            f"must be from 0 to less than 10 (0% to 1000%), got {text!r}"
+            f"must be from 0 to less than 10 (0% to 1000%), got {_shown(text)}"
         )
     return value
 
@@ -72,7 +93,7 @@ def confidence(text: str) -> float:
     value = _fraction_value(text)
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(
-            f"must be between 0 and 1, both excluded (0.95 or 95%), got {text!r}"
+            f"must be between 0 and 1, both excluded (0.95 or 95%), got {_shown(text)}"
         )
     return value
 
@@ -84,10 +105,12 @@ def milliseconds(text: str) -> float:
         value = float(number)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected milliseconds such as 1 or 2.5ms, got {text!r}"
+            f"expected milliseconds such as 1 or 2.5ms, got {_shown(text)}"
         ) from None
     if not 0 <= value < 3_600_000:
-        raise argparse.ArgumentTypeError(f"must be 0 ms or more (under an hour), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be 0 ms or more (under an hour), got {_shown(text)}"
+        )
     return value
 
 

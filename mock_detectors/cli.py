@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from framework.converters import positive
+from framework.converters import port_offset, processes
 from framework.errors import SwarmError
 from framework.suggestions import did_you_mean, nearest
 from mock_detectors.config import describe_detector
@@ -71,14 +71,14 @@ def build_parser(prog: str = "swarm mocks") -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--port-offset",
-        type=int,
+        type=port_offset,
         default=0,
         metavar="N",
         help="add N to every configured port (to run two sets side by side)",
     )
     parser.add_argument(
         "--processes",
-        type=positive,
+        type=processes,
         default=1,
         metavar="N",
         help="serve every port from N processes with SO_REUSEPORT (default 1)",

@@ -13,10 +13,12 @@ afterwards; every field is documented in ``docs/mock_detectors.md``.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from framework.scenario.fields import NOT_BOOL, OnePassModel, shown
 from mock_detectors.latency import FixedLatency, LatencyModel, describe
 
 __all__ = [
@@ -38,12 +40,14 @@ DEFAULT_MAX_BODY_BYTES = 1 << 20
 DEFAULT_TIMEOUT_HANG_MS = 30_000.0
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
-_Rate = Annotated[float, Field(ge=0, le=1)]
-_ErrorStatus = Annotated[int, Field(ge=400, le=599)]
+_Rate = Annotated[float, Field(ge=0, le=1), NOT_BOOL]
+_ErrorStatus = Annotated[int, Field(ge=400, le=599), NOT_BOOL]
+_Port = Annotated[int, Field(ge=1, le=65535), NOT_BOOL]
+_BodyBytes = Annotated[int, Field(ge=64, le=1 << 30), NOT_BOOL]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Model(OnePassModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ErrorsConfig(_Model):
@@ -54,7 +58,7 @@ class ErrorsConfig(_Model):
     """
 
     rate: _Rate = 0.0
-    statuses: dict[_ErrorStatus, Annotated[float, Field(gt=0)]] = Field(
+    statuses: dict[_ErrorStatus, Annotated[float, Field(gt=0, le=1e9), NOT_BOOL]] = Field(
         default_factory=lambda: {500: 1.0}
     )
 
@@ -75,22 +79,22 @@ class TimeoutsConfig(_Model):
 
     rate: _Rate = 0.0
     hang: LatencyModel = Field(default_factory=lambda: FixedLatency(ms=DEFAULT_TIMEOUT_HANG_MS))
-    status: Annotated[int, Field(ge=200, le=599)] = 504
+    status: Annotated[int, Field(ge=200, le=599), NOT_BOOL] = 504
 
 
 class BatchConfig(_Model):
     """Enables ``POST /detect/batch``: latency is one base draw plus ``per_item_ms`` per item."""
 
-    per_item_ms: Annotated[float, Field(ge=0, le=600_000)] = 0.0
-    max_items: Annotated[int, Field(ge=1, le=100_000)] = 100
+    per_item_ms: Annotated[float, Field(ge=0, le=600_000), NOT_BOOL] = 0.0
+    max_items: Annotated[int, Field(ge=1, le=100_000), NOT_BOOL] = 100
 
 
 class DetectorConfig(_Model):
     """One detector: its own port, latency model, failure mix and verdicts."""
 
     description: str = ""
-    port: Annotated[int, Field(ge=0, le=65535)] | None = None
-    seed: int | None = None
+    port: Annotated[int, Field(ge=0, le=65535), NOT_BOOL] | None = None
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1), NOT_BOOL] | None = None
     latency: LatencyModel
     errors: ErrorsConfig = Field(default_factory=ErrorsConfig)
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
@@ -99,24 +103,27 @@ class DetectorConfig(_Model):
         default_factory=lambda: ["spam", "abuse", "pii"], min_length=1
     )
     flag_threshold: _Rate = 0.8
-    max_body_bytes: Annotated[int, Field(ge=64, le=1 << 30)] | None = None
+    max_body_bytes: _BodyBytes | None = None
 
-    @model_validator(mode="after")
-    def _rates_fit(self) -> DetectorConfig:
-        if self.errors.rate + self.timeouts.rate > 1:
-            raise ValueError(
-                f"errors.rate + timeouts.rate must be <= 1, got "
-                f"{self.errors.rate} + {self.timeouts.rate}"
-            )
-        return self
+    relation_fields: ClassVar[tuple[str, ...]] = ("errors", "timeouts")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"errors", "timeouts"} <= values.keys():
+            errors, timeouts = values["errors"].rate, values["timeouts"].rate
+            if errors + timeouts > 1:
+                yield (
+                    "timeouts",
+                    f"errors.rate + timeouts.rate must be <= 1, got {errors:g} + {timeouts:g}",
+                )
 
 
 class MocksConfig(_Model):
     """The whole file: shared defaults and the detectors, in start order."""
 
     host: str = DEFAULT_HOST
-    base_port: Annotated[int, Field(ge=1, le=65535)] = DEFAULT_BASE_PORT
-    max_body_bytes: Annotated[int, Field(ge=64, le=1 << 30)] = DEFAULT_MAX_BODY_BYTES
+    base_port: _Port = DEFAULT_BASE_PORT
+    max_body_bytes: _BodyBytes = DEFAULT_MAX_BODY_BYTES
     detectors: dict[str, DetectorConfig] = Field(min_length=1)
 
     @field_validator("detectors")
@@ -125,24 +132,28 @@ class MocksConfig(_Model):
         for name in value:
             if not _NAME.match(name):
                 raise ValueError(
-                    f"detector name {name!r} must be lower-case letters, digits, '_' or '-', "
+                    f"detector name {shown(name)} must be lower-case letters, digits, '_' or '-', "
                     "starting with a letter, at most 40 characters"
                 )
         return value
 
-    @model_validator(mode="after")
-    def _ports_distinct(self) -> MocksConfig:
+    relation_fields: ClassVar[tuple[str, ...]] = ("base_port", "detectors")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if not {"base_port", "detectors"} <= values.keys():
+            return
         seen: dict[int, str] = {}
-        for name in self.detectors:
-            port = self.port_of(name)
+        for index, (name, detector) in enumerate(values["detectors"].items()):
+            own = detector.port
+            port = own if own is not None else values["base_port"] + index
             if port == 0:
                 continue
             if port > 65535:
-                raise ValueError(f"detector {name!r}: port {port} (base_port + index) > 65535")
-            if port in seen:
-                raise ValueError(f"detectors {seen[port]!r} and {name!r} both use port {port}")
+                yield "detectors", f"detector {name!r}: port {port} (base_port + index) > 65535"
+            elif port in seen:
+                yield "detectors", f"detectors {seen[port]!r} and {name!r} both use port {port}"
             seen[port] = name
-        return self
 
     def port_of(self, name: str) -> int:
         """The port ``name`` listens on: its own ``port``, else ``base_port`` + its index."""

@@ -21,10 +21,12 @@ import bisect
 import itertools
 import math
 import random
-from collections.abc import Callable
-from typing import Annotated, Literal
+from collections.abc import Callable, Iterator, Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from framework.scenario.fields import NOT_BOOL, OnePassModel
 
 __all__ = [
     "Z95",
@@ -47,12 +49,12 @@ Sampler = Callable[[], float]
 Z95 = 1.6448536269514722
 """The standard normal quantile at 0.95: p95 = median * exp(Z95 * sigma) for a lognormal."""
 
-_NonNegativeMs = Annotated[float, Field(ge=0, le=3_600_000)]
-_PositiveMs = Annotated[float, Field(gt=0, le=3_600_000)]
+_NonNegativeMs = Annotated[float, Field(ge=0, le=3_600_000), NOT_BOOL]
+_PositiveMs = Annotated[float, Field(gt=0, le=3_600_000), NOT_BOOL]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Model(OnePassModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FixedLatency(_Model):
@@ -69,11 +71,15 @@ class UniformLatency(_Model):
     min_ms: _NonNegativeMs
     max_ms: _NonNegativeMs
 
-    @model_validator(mode="after")
-    def _ordered(self) -> UniformLatency:
-        if self.max_ms < self.min_ms:
-            raise ValueError(f"max_ms ({self.max_ms}) must be >= min_ms ({self.min_ms})")
-        return self
+    relation_fields: ClassVar[tuple[str, ...]] = ("min_ms", "max_ms")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"min_ms", "max_ms"} <= values.keys() and values["max_ms"] < values["min_ms"]:
+            yield (
+                "max_ms",
+                f"max_ms ({values['max_ms']}) must be >= min_ms ({values['min_ms']})",
+            )
 
 
 class NormalLatency(_Model):
@@ -89,16 +95,19 @@ class NormalLatency(_Model):
     stddev_ms: _NonNegativeMs
     min_ms: _NonNegativeMs = 0.0
 
-    @model_validator(mode="after")
-    def _floor_reachable(self) -> NormalLatency:
+    relation_fields: ClassVar[tuple[str, ...]] = ("mean_ms", "stddev_ms", "min_ms")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         # Redrawing stalls if the floor is far above the mean; 3 deviations keeps the
         # acceptance probability above 0.1 %.
-        if self.min_ms > self.mean_ms + 3 * self.stddev_ms:
-            raise ValueError(
-                f"min_ms ({self.min_ms}) must be <= mean_ms + 3 * stddev_ms "
-                f"({self.mean_ms + 3 * self.stddev_ms})"
-            )
-        return self
+        if set(cls.relation_fields) <= values.keys():
+            reach = values["mean_ms"] + 3 * values["stddev_ms"]
+            if values["min_ms"] > reach:
+                yield (
+                    "min_ms",
+                    f"min_ms ({values['min_ms']}) must be <= mean_ms + 3 * stddev_ms ({reach})",
+                )
 
 
 class LognormalLatency(_Model):
@@ -108,11 +117,15 @@ class LognormalLatency(_Model):
     median_ms: _PositiveMs
     p95_ms: _PositiveMs
 
-    @model_validator(mode="after")
-    def _ordered(self) -> LognormalLatency:
-        if self.p95_ms <= self.median_ms:
-            raise ValueError(f"p95_ms ({self.p95_ms}) must be > median_ms ({self.median_ms})")
-        return self
+    relation_fields: ClassVar[tuple[str, ...]] = ("median_ms", "p95_ms")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"median_ms", "p95_ms"} <= values.keys() and values["p95_ms"] <= values["median_ms"]:
+            yield (
+                "p95_ms",
+                f"p95_ms ({values['p95_ms']}) must be > median_ms ({values['median_ms']})",
+            )
 
 
 class ExponentialLatency(_Model):
@@ -132,7 +145,7 @@ class EmpiricalLatency(_Model):
     """
 
     model: Literal["empirical"] = "empirical"
-    percentiles: dict[Annotated[float, Field(ge=0, le=100)], _NonNegativeMs]
+    percentiles: dict[Annotated[float, Field(ge=0, le=100), NOT_BOOL], _NonNegativeMs]
 
     @model_validator(mode="after")
     def _table_is_a_cdf(self) -> EmpiricalLatency:

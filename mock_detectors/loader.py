@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from framework.errors import DetectorConfigError, Problem
+from framework.scenario.fields import shown
 from framework.scenario.problems import allowed_keys, locate, problem_at, union_tags
-from framework.scenario.yaml_source import Located, YamlSyntaxError, load_located
+from framework.scenario.yaml_source import Located, YamlSyntaxError, is_empty, load_located
 from framework.suggestions import did_you_mean, nearest
 from mock_detectors.config import MocksConfig
 
@@ -34,10 +35,17 @@ def load_config(path: str | Path) -> MocksConfig:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        message = (
+            f"not UTF-8 text (byte {exc.start} cannot be decoded), so it looks binary; "
+            "expected a YAML mapping with 'detectors'"
+        )
+        raise DetectorConfigError([Problem(str(path), line, None, "", message)]) from None
+    except OSError as exc:
         raise DetectorConfigError(
-            [Problem(str(path), None, None, "", f"cannot read the file: {exc}")]
-        ) from exc
+            [Problem(str(path), None, None, "", f"cannot read the file: {exc.strerror}")]
+        ) from None
     return parse_config(text, str(path))
 
 
@@ -49,12 +57,12 @@ def parse_config(text: str, filename: str = "<config>") -> MocksConfig:
         line, column = exc.position or (None, None)
         raise DetectorConfigError([Problem(filename, line, column, "", str(exc))]) from None
     data = located.data
-    if () not in located.values:  # nothing but comments and blank lines
+    if is_empty(located):  # nothing but comments and blank lines
         raise DetectorConfigError(
             [
                 Problem(
                     filename,
-                    None,
+                    1,
                     None,
                     "",
                     "the file is empty; expected a mapping with 'detectors'",
@@ -89,7 +97,7 @@ def _problem(error: ErrorDetails, located: Located, filename: str) -> Problem:
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind == "extra_forbidden":
         allowed = allowed_keys(MocksConfig, loc[:-1], _TAG)
-        message = f"unknown field {loc[-1]!r}"
+        message = f"unknown field {shown(loc[-1])}"
         near = nearest(str(loc[-1]), allowed)
         if near:
             message += f"; {did_you_mean([near])}"
@@ -108,9 +116,9 @@ def _problem(error: ErrorDetails, located: Located, filename: str) -> Problem:
         message = f"unknown {discriminator} {ctx.get('tag')!r}; allowed: {ctx.get('expected_tags')}"
     elif kind in _BOUNDS:
         bound = error.get("ctx", {}).get(_BOUNDS[kind][0])
-        message = f"must be {_BOUNDS[kind][1]} {bound}, got {error.get('input')!r}"
-    elif "input" in error and not isinstance(error["input"], dict | list):
-        message += f" (got {error['input']!r})"
+        message = f"must be {_BOUNDS[kind][1]} {bound}, got {shown(error.get('input'))}"
+    elif "input" in error and not isinstance(error["input"], dict | list) and "got " not in message:
+        message += f" (got {shown(error['input'])})"
     return problem_at(filename, located, path, message, key=True)
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from framework.cli import store_commands as cli_store
 from framework.cli.store_commands import record_run, resolve_baseline, resolve_baseline_for_run
 from framework.errors import ExitCode, NoBaselineError, UsageError
-from framework.run.demo import DEFAULT_DEMO_SCENARIO
+from framework.run.demo import DEFAULT_DEMO_SCENARIO, DEMO_MOCK_PORT
 from framework.run.folder import RunFolder, settle_abandoned, validate_run_id
 from framework.run.runner import RunOptions
 from framework.scenario.loader import LoadedScenario, load_budgets, load_scenario
@@ -24,7 +24,7 @@ from framework.scenario.loader import LoadedScenario, load_budgets, load_scenari
 if TYPE_CHECKING:
     from framework.verdicts.builder import ReportOptions
 
-__all__ = ["DEFAULT_DEMO_SCENARIO", "dispatch"]
+__all__ = ["DEFAULT_DEMO_SCENARIO", "DEMO_MOCK_PORT", "dispatch"]
 
 
 def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
@@ -77,6 +77,7 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "demo":
         from framework.run.demo import run_demo
 
+        _check_reports_folder(args.out)
         report_options = _report_options(args)
         baselines: list[Path | None] = []
 
@@ -107,7 +108,19 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     raise AssertionError(args.command)
 
 
+def _check_reports_folder(out: str) -> None:
+    """``--out`` names a folder that runs go into: an existing file there is a mistake."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(
+            f"--out {out}: is a file, not a folder; give the folder run folders go into "
+            "(default ./reports)",
+            flag="--out",
+            value=out,
+        )
+
+
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
+    _check_reports_folder(args.out)
     if args.run_id is not None:
         try:
             validate_run_id(args.run_id)

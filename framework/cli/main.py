@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from framework import __version__
-from framework.cli.commands import DEFAULT_DEMO_SCENARIO, dispatch
+from framework.cli.commands import DEFAULT_DEMO_SCENARIO, DEMO_MOCK_PORT, dispatch
 from framework.cli.store_commands import add_commands as add_store_commands
 from framework.converters import (
     confidence,
@@ -23,9 +23,9 @@ from framework.converters import (
     fraction,
     integer,
     milliseconds,
-    non_negative,
     port,
-    positive,
+    processes,
+    workers,
 )
 from framework.errors import ExitCode, SwarmError, exit_code_for
 from framework.scenario.metrics import KEY_METRICS
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(run)
     run.add_argument(
         "--workers",
-        type=non_negative,
+        type=workers,
         default=0,
         help="run a Locust master and N local worker processes (default 0: one process)",
     )
@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         "'swarm worker --master-host THIS_HOST'. Unknown arguments go to locust.",
     )
     _add_run_options(master)
-    master.add_argument("--workers", type=positive, default=1, help="workers to wait for")
+    master.add_argument("--workers", type=processes, default=1, help="workers to wait for")
     master.add_argument("--bind-host", default="0.0.0.0", help="address workers connect to")
     master.add_argument("--master-port", type=port, default=5557, help="default 5557")
     master.add_argument(
@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--master-host", required=True, help="address of the swarm master")
     worker.add_argument("--master-port", type=port, default=5557, help="default 5557")
-    worker.add_argument("--processes", type=positive, default=1, help="worker processes")
+    worker.add_argument("--processes", type=processes, default=1, help="worker processes")
 
     validate = commands.add_parser("validate", help="check a scenario and summarise it")
     validate.add_argument("scenario", help="scenario YAML file")
@@ -205,8 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="draw the users-over-time curve of a scenario")
     plan.add_argument("scenario", help="scenario YAML file")
-    plan.add_argument("--width", type=integer(20), default=72, help="chart width (>= 20)")
-    plan.add_argument("--height", type=integer(2), default=12, help="chart height (>= 2)")
+    plan.add_argument("--width", type=integer(20, 1000), default=72, help="chart width, 20..1000")
+    plan.add_argument("--height", type=integer(2, 200), default=12, help="chart height, 2..200")
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
 
@@ -217,9 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
         "scenario", nargs="?", default=str(DEFAULT_DEMO_SCENARIO), help="default: %(default)s"
     )
     demo.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
-    demo.add_argument("--port-offset", type=int, default=0, help="move the mock off port 8001")
     demo.add_argument(
-        "--workers", type=non_negative, default=2, help="local workers (default 2; 0: one process)"
+        "--port-offset",
+        type=integer(1 - DEMO_MOCK_PORT, 65535 - DEMO_MOCK_PORT),
+        default=0,
+        help=f"move the mock off port {DEMO_MOCK_PORT} (the port must stay 1..65535)",
+    )
+    demo.add_argument(
+        "--workers", type=workers, default=2, help="local workers (default 2; 0: one process)"
     )
     _add_report_options(demo)
 

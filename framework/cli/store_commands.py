@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from framework.converters import positive
+from framework.converters import rows
 from framework.errors import ExitCode, NoBaselineError, ReportError, SwarmError, UsageError
 from framework.run.folder import read_run_record
 from framework.store.history import format_value, render_trend, trend
@@ -53,7 +53,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     listing = actions.add_parser("list", parents=[common], help="the newest runs, newest first")
     listing.add_argument("--scenario", help="only runs of this scenario (its name)")
     listing.add_argument("--status", help="only runs with this status (finished, failed, ...)")
-    listing.add_argument("--limit", type=positive, default=20, help="at most N runs (default 20)")
+    listing.add_argument("--limit", type=rows, default=20, help="at most N runs (default 20)")
     show = actions.add_parser("show", parents=[common], help="one run's details and figures")
     show.add_argument("run", help="run id")
     pin = actions.add_parser(
@@ -83,7 +83,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         "--name", default=OVERALL, help=f"request name or key like 'GET /item' (default {OVERALL})"
     )
     history.add_argument("--metric", choices=HISTORY_METRICS, default="p95", help="default p95")
-    history.add_argument("--rows", type=positive, default=30, help="table rows (default 30)")
+    history.add_argument("--rows", type=rows, default=30, help="table rows (default 30)")
     history.add_argument(
         "--html",
         nargs="?",

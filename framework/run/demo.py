@@ -27,11 +27,12 @@ from framework.plan.load_plan import plan_for
 from framework.run.runner import RunOptions, RunOutcome, run_scenario
 from framework.scenario.loader import LoadedScenario, load_scenario
 
-__all__ = ["DEFAULT_DEMO_SCENARIO", "run_demo"]
+__all__ = ["DEFAULT_DEMO_SCENARIO", "DEMO_MOCK_PORT", "run_demo"]
 
 DEFAULT_DEMO_SCENARIO = Path("scenarios/demo.yaml")
 DEMO_DETECTOR = "success"
-_MOCK_BASE_PORT = 8001
+DEMO_MOCK_PORT = 8001
+"""The port of the demo's mock detector, before --port-offset."""
 _READY_TIMEOUT_S = 15.0
 
 
@@ -79,7 +80,7 @@ def run_demo(
     """Run ``scenario`` on a master and ``workers`` local workers against freshly started
     mock detectors; always stop them after. ``before_run`` sees the loaded scenario before
     anything starts (the CLI resolves ``--baseline`` there, so a wrong one sends no load)."""
-    port = _MOCK_BASE_PORT + port_offset
+    port = DEMO_MOCK_PORT + port_offset
     host = f"http://127.0.0.1:{port}"
     loaded = load_scenario(scenario, host=host, require_host=True)
     if before_run is not None:

@@ -5,15 +5,20 @@ They are judged by confidence interval in ``framework.verdicts.budgets``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import itertools
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from framework.scenario.fields import NOT_BOOL, OnePassModel, shown
 from framework.scenario.grades import GradeName
 from framework.scenario.metrics import FIGURE_FIELDS
 
 __all__ = [
     "BUDGET_METRICS",
+    "MAX_LATENCY_MS",
+    "MAX_THROUGHPUT",
     "Budgets",
     "LimitSet",
     "Percent",
@@ -22,26 +27,44 @@ __all__ = [
 ]
 
 
+MAX_LATENCY_MS = 3_600_000
+"""Largest latency budget in ms (an hour): more is a unit mistake, not a budget."""
+MAX_THROUGHPUT = 100_000_000
+"""Largest throughput budget in requests per second."""
+
+
 def parse_percent(value: Any) -> Any:
-    """``"10%"`` → 0.1; numbers are fractions already (0.1)."""
+    """``"10%"`` → 0.1; numbers are fractions already (0.1); ``true`` is neither."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a percentage (10%) or a fraction (0.1), got {value}")
     if isinstance(value, str):
         text = value.strip()
         if text.endswith("%"):
             try:
                 return float(text[:-1]) / 100
             except ValueError:
-                raise ValueError(f"invalid percentage {value!r}; write e.g. 10% or 0.1") from None
+                raise ValueError(
+                    f"invalid percentage {shown(value)}; write e.g. 10% or 0.1"
+                ) from None
+    return value
+
+
+def _within_100_percent(value: float) -> float:
+    if not 0 <= value <= 1:
+        raise ValueError(
+            f"percentages are 0% to 100% (fractions 0 to 1), got {value:g} ({value:.0%})"
+        )
     return value
 
 
 Percent = Annotated[
     float,
     BeforeValidator(parse_percent),
-    Field(ge=0),
+    AfterValidator(_within_100_percent),
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0},
+                {"type": "number", "minimum": 0, "maximum": 1},
                 {"type": "string", "pattern": r"^\d+(\.\d+)?%$"},
             ],
             "description": "A fraction (0.05) or a percentage ('5%').",
@@ -61,20 +84,38 @@ BUDGET_METRICS: dict[str, tuple[str, Literal["upper", "lower"], str]] = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Model(OnePassModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+LatencyMs = Annotated[float, Field(gt=0, le=MAX_LATENCY_MS), NOT_BOOL]
 
 
 class LimitSet(_Model):
     """Limits for one request name (or for all requests together)."""
 
-    p50_ms: float | None = Field(None, gt=0)
-    p95_ms: float | None = Field(None, gt=0)
-    p99_ms: float | None = Field(None, gt=0)
-    mean_ms: float | None = Field(None, gt=0)
+    p50_ms: LatencyMs | None = None
+    p95_ms: LatencyMs | None = None
+    p99_ms: LatencyMs | None = None
+    mean_ms: LatencyMs | None = None
     error_rate: Percent | None = None
-    min_throughput: float | None = Field(None, gt=0, description="Requests per second.")
+    min_throughput: Annotated[float, Field(gt=0, le=MAX_THROUGHPUT), NOT_BOOL] | None = Field(
+        None, description="Requests per second."
+    )
     tolerance: Percent | None = Field(None, description="Overrides the budgets' tolerance.")
+
+    relation_fields: ClassVar[tuple[str, ...]] = ("p50_ms", "p95_ms", "p99_ms")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        given = [(k, values[k]) for k in cls.relation_fields if values.get(k) is not None]
+        for (low_key, low), (high_key, high) in itertools.pairwise(given):
+            if high < low:
+                yield (
+                    high_key,
+                    f"must not be below {low_key} ({low:g}): a higher percentile is never "
+                    f"faster, got {high:g}",
+                )
 
 
 class Budgets(_Model):
@@ -91,7 +132,9 @@ class Budgets(_Model):
 class ValidationRules(_Model):
     """When a run's figures are good enough to be trusted as a baseline."""
 
-    min_samples: int = Field(1000, ge=0, description="Requests in the analysed window.")
+    min_samples: Annotated[int, Field(ge=0, le=10**12), NOT_BOOL] = Field(
+        1000, description="Requests in the analysed window."
+    )
     max_ci_half_width: Percent = Field(0.10, description="Relative half-width of p95's CI.")
     min_quality: GradeName = Field("warn", description="Worst data-quality grade still accepted.")
     max_error_rate: Percent = Field(0.05, description="Highest acceptable error rate.")

@@ -40,6 +40,11 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         rows = [dict(row) for row in reader]
     if not rows:
         raise ValueError(f"{path}: no data rows after the header")
+    for number, row in enumerate(rows, start=2):
+        if any("\x00" in value for value in row.values() if isinstance(value, str)):
+            raise ValueError(
+                f"{path}: row {number} holds a NUL byte, so it looks binary; expected CSV text"
+            )
     return rows
 
 

@@ -6,6 +6,7 @@ allowed, so a person can fix the whole file in one go instead of one error per a
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from framework.scenario.templates import (
     string_leaves,
     template_fields,
 )
-from framework.scenario.yaml_source import Located, YamlSyntaxError, load_located
+from framework.scenario.yaml_source import Located, YamlSyntaxError, is_empty, load_located
 
 __all__ = [
     "HOST_ENV_VAR",
@@ -55,6 +56,27 @@ __all__ = [
 ]
 
 HOST_ENV_VAR = "SWARM_HOST"
+
+_SCENARIO_EXPECTED = (
+    "expected a scenario: a YAML mapping with at least name, users and load "
+    "(see scenarios/smoke.yaml)"
+)
+_BUDGETS_EXPECTED = (
+    "expected the budgets section on its own: a YAML mapping of tolerance, inconclusive, "
+    "overall and requests, e.g. 'overall: {p95_ms: 500, error_rate: 1%}'"
+)
+
+
+def _not_text(exc: UnicodeDecodeError, expected: str) -> str:
+    """What to say of a file that is not UTF-8: most often a binary file given by mistake."""
+    return f"not UTF-8 text (byte {exc.start} cannot be decoded), so it looks binary; {expected}"
+
+
+def _byte_position(exc: UnicodeDecodeError) -> tuple[int, int]:
+    """The 1-based (line, column) of the byte that could not be decoded."""
+    data = exc.object
+    line = data.count(b"\n", 0, exc.start) + 1
+    return line, exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
 
 
 @dataclass(frozen=True)
@@ -159,8 +181,8 @@ def load_scenario(
             [Problem(label, None, None, "", "is a directory, not a file")]
         ) from None
     except UnicodeDecodeError as exc:
-        msg = f"not UTF-8 text (byte {exc.start})"
-        raise ScenarioError([Problem(label, None, None, "", msg)]) from None
+        msg = _not_text(exc, _SCENARIO_EXPECTED)
+        raise ScenarioError([Problem(label, *_byte_position(exc), "", msg)]) from None
     except OSError as exc:
         raise ScenarioError(
             [Problem(label, None, None, "", f"cannot read: {exc.strerror}")]
@@ -171,6 +193,9 @@ def load_scenario(
     except YamlSyntaxError as exc:
         line, col = exc.position or (None, None)
         raise ScenarioError([Problem(label, line, col, "", str(exc))]) from None
+    if is_empty(located):
+        msg = f"the file is empty (no YAML, only blanks or comments); {_SCENARIO_EXPECTED}"
+        raise ScenarioError([Problem(label, 1, None, "", msg)])
     if not isinstance(located.data, dict):
         found = type(located.data).__name__
         msg = f"a scenario must be a mapping of fields (name, users, load, ...), found {found}"
@@ -289,13 +314,24 @@ def load_budgets(path: str | os.PathLike[str]) -> Budgets:
         raise ConfigError(
             f"{label}: cannot read budgets file: {exc.strerror}", file=label
         ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{label}: not UTF-8 text", file=label) from None
+    except UnicodeDecodeError as exc:
+        line, col = _byte_position(exc)
+        message = _not_text(exc, _BUDGETS_EXPECTED)
+        where = f"{label}:{line}:{col}"
+        raise ConfigError(f"{where}: {message}", file=label) from None
     try:
         located = load_located(text)
     except YamlSyntaxError as exc:
         line, col = exc.position or (None, None)
         raise ConfigError(str(Problem(label, line, col, "", str(exc))), file=label) from None
+    if is_empty(located):
+        message = (
+            f"the budgets file is empty (no YAML, only blanks or comments); {_BUDGETS_EXPECTED}"
+        )
+        raise ConfigError(f"{label}:1: {message}", file=label)
+    if not isinstance(located.data, dict):
+        message = f"a budgets file must be a mapping, found {type(located.data).__name__}"
+        raise ConfigError(f"{label}:1:1: {message}; {_BUDGETS_EXPECTED}", file=label)
     try:
         return Budgets.model_validate(located.data)
     except ValidationError as exc:
@@ -307,10 +343,12 @@ def load_budgets(path: str | os.PathLike[str]) -> Budgets:
             root=Budgets,
             tag="shape",
         )
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         raise ConfigError(
             f"{len(problems)} problem(s) in budgets file:\n"
             + "\n".join(f"  {p}" for p in problems),
             file=label,
+            flag="--budgets",
         ) from None
 
 
@@ -325,13 +363,22 @@ def _template_problems(
     names = [str(k) for k in data_files] if isinstance(data_files, dict) else []
     problems = []
     for path, value in template_fields(data):
+        broken = False
+        for leaf_path, text in _leaves(path, value) if not isinstance(value, str) else ():
+            try:
+                compile_value(text, native=True, data_names=names)
+            except TemplateError as exc:
+                problems.append(problem_at(label, located, leaf_path, str(exc)))
+                broken = True
         try:
             if isinstance(value, str):
                 compile_value(value, data_names=names)
-            else:
+            elif not broken:
                 compile_tree(value, data_names=names)
         except TemplateError as exc:
             problems.append(problem_at(label, located, path, str(exc)))
+            continue
+        if broken:
             continue
         for text in string_leaves(value):
             for name, column in sorted(data_refs(text), key=str):
@@ -431,7 +478,10 @@ def _data_columns(
             rows = read_rows(file)
         except FileNotFoundError:
             problems.append(problem_at(label, located, path, f"data file not found: {file}"))
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            message = _not_text(exc, "expected a CSV text file with a header line")
+            problems.append(problem_at(label, located, path, f"data file {file}: {message}"))
+        except (OSError, ValueError, csv.Error) as exc:
             problems.append(problem_at(label, located, path, f"cannot use data file: {exc}"))
         else:
             columns[str(name)] = tuple(rows[0].keys())

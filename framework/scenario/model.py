@@ -13,11 +13,10 @@ and ``str()``, so a scenario printed anywhere shows ``***`` where a key was.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Annotated, Any, Literal, Self
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -30,15 +29,19 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from framework.durations import DURATION_FORMATS, parse_duration
+from framework.durations import DURATION_FORMATS, MAX_DURATION_S, parse_duration
 from framework.scenario.budgets import Budgets, ValidationRules
+from framework.scenario.fields import NOT_BOOL, Flag, OnePassModel, shown
 from framework.scenario.interpolation import mask_secrets
 
 __all__ = [
     "DUPLICATE_USER_NAMES",
+    "MAX_MS",
     "MAX_RATE",
     "MAX_SPAWN_RATE",
+    "MAX_STAGES",
     "MAX_USERS",
+    "MAX_WEIGHT",
     "METHODS",
     "SECRETS_CONTEXT",
     "ConstantLoad",
@@ -68,7 +71,7 @@ Duration = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0},
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
                 {
                     "type": "string",
                     "pattern": r"^(\d+(\.\d+)?)(ms|h|m|s)?((\d+(\.\d+)?)(ms|h|m|s))*$",
@@ -85,11 +88,20 @@ MAX_SPAWN_RATE = 1_000_000
 """Most users started per second (Locust starts a few hundred per second per worker)."""
 MAX_RATE = 1_000_000
 """Most requests per second one user may be paced at (``think_time.throughput``)."""
+MAX_MS = 3_600_000
+"""Longest think time or response-time limit in ms (an hour): more is a unit mistake."""
+MAX_WEIGHT = 1_000_000
+"""Largest weight of a user kind or a request: weights are ratios, not counts."""
+MAX_STAGES = 10_000
+"""Most steps of a stepped shape or entries of a stages list."""
 
-PositiveInt = Annotated[int, Field(ge=1)]
-UserCount = Annotated[int, Field(ge=1, le=MAX_USERS)]
-Users = Annotated[int, Field(ge=0, le=MAX_USERS)]
-SpawnRate = Annotated[float, Field(gt=0, le=MAX_SPAWN_RATE)]
+PositiveInt = Annotated[int, Field(ge=1), NOT_BOOL]
+Weight = Annotated[int, Field(ge=1, le=MAX_WEIGHT), NOT_BOOL]
+UserCount = Annotated[int, Field(ge=1, le=MAX_USERS), NOT_BOOL]
+Users = Annotated[int, Field(ge=0, le=MAX_USERS), NOT_BOOL]
+SpawnRate = Annotated[float, Field(gt=0, le=MAX_SPAWN_RATE), NOT_BOOL]
+Milliseconds = Annotated[float, Field(ge=0, le=MAX_MS), NOT_BOOL]
+Number = Annotated[float, NOT_BOOL]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -122,8 +134,10 @@ class _Secrets:
         return f"<{len(self.values)} secret values>"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class _Model(OnePassModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
     _secrets: _Secrets = PrivateAttr(default_factory=_Secrets)
 
     @model_validator(mode="after")
@@ -146,17 +160,20 @@ class ThinkTime(_Model):
     ``constant_throughput``: they count from the start of one task to the next.
     """
 
-    fixed_ms: float | None = Field(None, ge=0, description="Always wait this many ms.")
-    uniform_ms: tuple[float, float] | None = Field(
+    fixed_ms: Milliseconds | None = Field(None, description="Always wait this many ms.")
+    uniform_ms: tuple[Milliseconds, Milliseconds] | None = Field(
         None, description="Wait a uniformly random time in [low, high] ms."
     )
     pacing: Duration | None = Field(None, description="Start a request every this often.")
-    throughput: float | None = Field(
-        None, gt=0, le=MAX_RATE, description="Requests per second per user."
+    throughput: Annotated[float, Field(gt=0, le=MAX_RATE), NOT_BOOL] | None = Field(
+        None, description="Requests per second per user."
     )
+
+    relation_fields: ClassVar[tuple[str, ...]] = ("uniform_ms",)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ThinkTime:
+        """Which fields were given, once every one is valid (a typo'd key is not "none")."""
         given = [
             k
             for k in ("fixed_ms", "uniform_ms", "pacing", "throughput")
@@ -167,11 +184,18 @@ class ThinkTime(_Model):
             raise ValueError(
                 f"set exactly one of fixed_ms, uniform_ms, pacing, throughput (found: {found})"
             )
-        if self.uniform_ms is not None:
-            low, high = self.uniform_ms
-            if low < 0 or high < low:
-                raise ValueError(f"uniform_ms needs 0 <= low <= high, got [{low}, {high}]")
         return self
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if values.get("uniform_ms") is not None:
+            low, high = values["uniform_ms"]
+            if high < low:
+                yield (
+                    "uniform_ms",
+                    f"is a range [low, high] in ms; high must not be below low, "
+                    f"got [{low:g}, {high:g}] (write [{high:g}, {low:g}])",
+                )
 
 
 class JsonCheck(_Model):
@@ -180,10 +204,18 @@ class JsonCheck(_Model):
     path: str = Field(min_length=1)
     equals: Any = None
     one_of: list[Any] | None = Field(None, alias="in")
-    exists: bool | None = None
+    exists: Flag | None = None
     matches: str | None = None
-    gte: float | None = None
-    lte: float | None = None
+    gte: Number | None = None
+    lte: Number | None = None
+
+    relation_fields: ClassVar[tuple[str, ...]] = ("gte", "lte")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        low, high = values.get("gte"), values.get("lte")
+        if low is not None and high is not None and high < low:
+            yield "lte", f"must not be below gte ({low:g}): nothing would pass, got {high:g}"
 
     @field_validator("matches")
     @classmethod
@@ -214,6 +246,8 @@ def _parse_status(value: Any) -> Any:
         raise ValueError(f"expected a status code, list or range, got {value!r}")
     if isinstance(value, int):
         return (value,)
+    if isinstance(value, list) and any(isinstance(code, bool) for code in value):
+        raise ValueError(f"expected status codes, got {shown(value)}; true/false are not codes")
     if isinstance(value, str):
         text = value.strip().lower()
         if re.fullmatch(r"[1-5]xx", text):
@@ -223,12 +257,12 @@ def _parse_status(value: Any) -> Any:
         if match:
             low, high = int(match.group(1)), int(match.group(2))
             if high < low:
-                raise ValueError(f"status range {value!r} ends before it starts")
+                raise ValueError(f"status range {shown(value)} ends before it starts")
             return tuple(range(low, high + 1))
         if text.isdigit():
             return (int(text),)
         raise ValueError(
-            f"invalid status {value!r}; use a code (200), a list ([200, 201]), "
+            f"invalid status {shown(value)}; use a code (200), a list ([200, 201]), "
             "a class ('2xx') or a range ('200-299')"
         )
     return value
@@ -255,7 +289,9 @@ class Expect(_Model):
     ) = Field(None, description="Code, list of codes, class ('2xx') or range ('200-299').")
     json_checks: list[JsonCheck] = Field(default_factory=list, alias="json")
     body_contains: str | None = None
-    max_ms: float | None = Field(None, gt=0, description="Slower responses count as failures.")
+    max_ms: Annotated[float, Field(gt=0, le=MAX_MS), NOT_BOOL] | None = Field(
+        None, description="Slower responses count as failures."
+    )
 
     @field_validator("status")
     @classmethod
@@ -275,7 +311,7 @@ class RequestSpec(_Model):
     name: str | None = Field(None, min_length=1, description="Stats label; default: the path.")
     method: Literal[METHODS] = "GET"  # type: ignore[valid-type]
     path: str = Field(min_length=1)
-    weight: PositiveInt = 1
+    weight: Weight = 1
     query: dict[str, Any] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
     json_body: Any = Field(None, alias="json")
@@ -292,14 +328,17 @@ class RequestSpec(_Model):
     @classmethod
     def _path_or_url(cls, value: str) -> str:
         if not (value.startswith(("/", "http://", "https://", "{{"))):
-            raise ValueError(f"path must start with '/' (or be a full http(s) URL), got {value!r}")
+            raise ValueError(
+                f"path must start with '/' (or be a full http(s) URL), got {shown(value)}"
+            )
         return value
 
-    @model_validator(mode="after")
-    def _one_body(self) -> RequestSpec:
-        if self.json_body is not None and self.body is not None:
-            raise ValueError("set either json or body, not both")
-        return self
+    relation_fields: ClassVar[tuple[str, ...]] = ("json_body", "body")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if values.get("json_body") is not None and values.get("body") is not None:
+            yield "body", "set either json or body, not both"
 
     @property
     def label(self) -> str:
@@ -310,7 +349,7 @@ class UserSpec(_Model):
     """A kind of simulated user: compiled into one Locust ``FastHttpUser`` class."""
 
     name: str = Field(description="Identifier: letters, digits, _ and -.")
-    weight: PositiveInt = 1
+    weight: Weight = 1
     host: str | None = Field(None, description="Overrides the scenario host for this user.")
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: Duration | None = Field(None, gt=0)
@@ -323,7 +362,7 @@ class UserSpec(_Model):
         if not _NAME.match(value):
             raise ValueError(
                 f"user name must start with a letter or _ and hold only letters, digits, _ "
-                f"and -, got {value!r}"
+                f"and -, got {shown(value)}"
             )
         return value
 
@@ -351,7 +390,7 @@ def host_url(value: str, *, given_as: str = "host") -> str:
     'http://api:8001'
     """
     if not _HOST_URL.match(value):
-        raise ValueError(f"{given_as} must be an http:// or https:// URL, got {value!r}")
+        raise ValueError(f"{given_as} must be an http:// or https:// URL, got {shown(value)}")
     return value.rstrip("/")
 
 
@@ -374,19 +413,22 @@ class SteppedLoad(_Model):
     start_users: UserCount
     step_users: UserCount
     step_duration: Duration = Field(gt=0)
-    steps: PositiveInt
+    steps: Annotated[int, Field(ge=1, le=MAX_STAGES), NOT_BOOL]
     hold: Duration = 0.0
     spawn_rate: SpawnRate
 
-    @model_validator(mode="after")
-    def _peak_within_bound(self) -> SteppedLoad:
-        peak = self.start_users + (self.steps - 1) * self.step_users
-        if peak > MAX_USERS:
-            raise ValueError(
-                f"the last step would run {peak} users (start_users + (steps - 1) * "
-                f"step_users); at most {MAX_USERS} are allowed"
-            )
-        return self
+    relation_fields: ClassVar[tuple[str, ...]] = ("start_users", "step_users", "steps")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"start_users", "step_users", "steps"} <= values.keys():
+            peak = values["start_users"] + (values["steps"] - 1) * values["step_users"]
+            if peak > MAX_USERS:
+                yield (
+                    "steps",
+                    f"the last step would run {peak} users (start_users + (steps - 1) * "
+                    f"step_users); at most {MAX_USERS} are allowed",
+                )
 
 
 class SpikeLoad(_Model):
@@ -399,13 +441,14 @@ class SpikeLoad(_Model):
     spawn_rate: SpawnRate
     spike_spawn_rate: SpawnRate | None = None
 
-    @model_validator(mode="after")
-    def _spike_above_base(self) -> SpikeLoad:
-        if self.spike_users <= self.base_users:
-            raise ValueError(
-                f"spike_users ({self.spike_users}) must be above base_users ({self.base_users})"
-            )
-        return self
+    relation_fields: ClassVar[tuple[str, ...]] = ("base_users", "spike_users")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"base_users", "spike_users"} <= values.keys():
+            base, spike = values["base_users"], values["spike_users"]
+            if spike <= base:
+                yield "spike_users", f"must be above base_users ({base}), got {spike}"
 
 
 class WaveLoad(_Model):
@@ -416,13 +459,14 @@ class WaveLoad(_Model):
     duration: Duration = Field(gt=0)
     spawn_rate: SpawnRate
 
-    @model_validator(mode="after")
-    def _ordered(self) -> WaveLoad:
-        if self.max_users <= self.min_users:
-            raise ValueError(
-                f"max_users ({self.max_users}) must be above min_users ({self.min_users})"
-            )
-        return self
+    relation_fields: ClassVar[tuple[str, ...]] = ("min_users", "max_users")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"min_users", "max_users"} <= values.keys():
+            low, high = values["min_users"], values["max_users"]
+            if high <= low:
+                yield "max_users", f"must be above min_users ({low}), got {high}"
 
 
 class StageSpec(_Model):
@@ -433,7 +477,7 @@ class StageSpec(_Model):
 
 class StagesLoad(_Model):
     shape: Literal["stages"]
-    stages: list[StageSpec] = Field(min_length=1)
+    stages: list[StageSpec] = Field(min_length=1, max_length=MAX_STAGES)
 
 
 LoadSpec = Annotated[
@@ -478,7 +522,7 @@ class Scenario(_Model):
             if not _VARIABLE.match(name):
                 raise ValueError(
                     f"secrets lists variable names (letters, digits and _, not starting "
-                    f"with a digit), like API_KEY; got {name!r}"
+                    f"with a digit), like API_KEY; got {shown(name)}"
                 )
         return value
 
@@ -486,7 +530,7 @@ class Scenario(_Model):
     @classmethod
     def _printable(cls, value: str) -> str:
         if not value.strip() or any(ch in value for ch in "\n\r\t"):
-            raise ValueError(f"name must be one non-blank line, got {value!r}")
+            raise ValueError(f"name must be one non-blank line, got {shown(value)}")
         return value
 
     @model_validator(mode="after")

@@ -23,10 +23,12 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
 from framework.errors import Problem
+from framework.scenario.fields import RELATION
 from framework.scenario.yaml_source import KeyPath, Located
 from framework.suggestions import did_you_mean, nearest
 
 __all__ = [
+    "MESSAGE_LIMIT",
     "allowed_keys",
     "format_path",
     "locate",
@@ -36,6 +38,12 @@ __all__ = [
 ]
 
 _VALUE_ERROR = "Value error, "
+MESSAGE_LIMIT = 400
+"""Most characters of one problem's message: whatever a file holds, the error stays short."""
+_PLAIN = {
+    "finite_number": "must be a finite number (not inf or nan, and within ±1.8e308)",
+}
+"""Pydantic's wording replaced where it does not say what is allowed."""
 
 
 def format_path(path: Iterable[Any]) -> str:
@@ -54,7 +62,12 @@ def problem_at(
 ) -> Problem:
     """A problem at ``path`` (or its nearest ancestor in the file); ``key`` points at the key."""
     line, col = located.position(path, prefer_key=key) or (None, None)
-    return Problem(label, line, col, format_path(path), message)
+    if len(message) > MESSAGE_LIMIT:
+        message = message[: MESSAGE_LIMIT - 3] + "..."
+    text = format_path(path)
+    if len(text) > MESSAGE_LIMIT // 2:
+        text = text[: MESSAGE_LIMIT // 2 - 3] + "..."
+    return Problem(label, line, col, text, message)
 
 
 _MISSING = object()
@@ -216,24 +229,25 @@ def validation_problems(
             guess = nearest(key, allowed)
             hint = f"; {did_you_mean([guess])}" if guess else "."
             listing = f" Allowed: {', '.join(allowed)}." if allowed else ""
-            message = f"unknown key {key!r}{hint}{listing}"
+            message = f"unknown key {_found(key)}{hint}{listing}"
             problems.append(problem_at(label, located, path, message, key=True))
             continue
         if kind == "missing":
             problems.append(problem_at(label, located, path, "required field is missing"))
             continue
-        message = error["msg"].removeprefix(_VALUE_ERROR)
+        message = _PLAIN.get(kind) or error["msg"].removeprefix(_VALUE_ERROR)
         if kind == "union_tag_invalid":
             tags = error.get("ctx", {}).get("expected_tags", "")
             given = error.get("input")
             value = given.get(tag) if isinstance(given, dict) else given
-            message = f"unknown {tag} {value!r}; allowed: {tags}"
+            message = f"unknown {tag} {_found(value)}; allowed: {tags}"
             path = (*path, tag) if path and path[-1] != tag else path
         elif kind == "union_tag_not_found":
             allowed = ", ".join(union_tags(root, loc, tag))
             message = f"missing {tag!r}; allowed: {allowed}"
         elif (
             exists
+            and kind != RELATION
             and "input" in error
             and not isinstance(error["input"], dict | list)
             and "got " not in message

@@ -7,6 +7,11 @@ keeps the expression's type (``"{{ random_int(1, 9) }}"`` sends a number).
 Helpers available in every template:
 ``random_id()`` (32 hex chars), ``random_int(a, b)``, ``random_text(n)``, ``choice(items)``,
 ``now()`` (ISO-8601 UTC), ``user_id`` (this simulated user's number), ``data.<file>.<column>``.
+
+The helpers check their arguments (``random_text`` makes at most ``MAX_RANDOM_TEXT``
+characters, ``random_int`` needs whole numbers with ``a <= b``, ``choice`` a non-empty
+list): written as literals they are checked when the scenario loads, otherwise the request
+that passes a bad one fails as a template error.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from framework.scenario.yaml_source import KeyPath
 __all__ = [
     "HELPERS",
     "MAPPING_TEMPLATE_KEYS",
+    "MAX_RANDOM_TEXT",
     "REQUEST_TEMPLATE_KEYS",
     "RenderContext",
     "TemplateError",
@@ -46,8 +52,40 @@ _TEXT_ALPHABET = string.ascii_letters + string.digits + "      "
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
 
 
-def _random_text(n: int) -> str:
-    return "".join(random.choices(_TEXT_ALPHABET, k=int(n)))
+MAX_RANDOM_TEXT = 1 << 20
+"""Most characters ``random_text`` makes (1 MiB, the mock detectors' default body limit):
+``random_text(1e8)`` once turned a 5 s plan into 34 s of making text."""
+_MAX_INT = 2**63
+"""``random_int`` bounds stay within what a JSON consumer reads as a 64-bit integer."""
+
+
+def _whole(helper: str, name: str, value: Any) -> int:
+    """``value`` as an ``int``: a whole number, not a bool; ``ValueError`` naming the helper."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ValueError(f"{helper}: {name} must be a whole number, got {value!r}"[:200])
+    if not -_MAX_INT <= value <= _MAX_INT:
+        raise ValueError(f"{helper}: {name} must be within ±2**63, got {value:g}")
+    return int(value)
+
+
+def _random_text(n: Any) -> str:
+    count = _whole("random_text(n)", "n", n)
+    if not 0 <= count <= MAX_RANDOM_TEXT:
+        raise ValueError(f"random_text(n): n must be 0..{MAX_RANDOM_TEXT} characters, got {count}")
+    return "".join(random.choices(_TEXT_ALPHABET, k=count))
+
+
+def _random_int(a: Any, b: Any) -> int:
+    low, high = _whole("random_int(a, b)", "a", a), _whole("random_int(a, b)", "b", b)
+    if high < low:
+        raise ValueError(f"random_int(a, b): a must be <= b, got a={low}, b={high}")
+    return random.randint(low, high)
+
+
+def _choice(items: Any) -> Any:
+    if not isinstance(items, Sequence) or isinstance(items, str | bytes) or not items:
+        raise ValueError(f"choice(items): items must be a non-empty list, got {items!r}"[:200])
+    return random.choice(items)
 
 
 def _random_id() -> str:
@@ -60,10 +98,17 @@ def _now() -> str:
 
 HELPERS: dict[str, Callable[..., Any]] = {
     "random_id": _random_id,
-    "random_int": random.randint,
+    "random_int": _random_int,
     "random_text": _random_text,
-    "choice": random.choice,
+    "choice": _choice,
     "now": _now,
+}
+_USAGE = {
+    "random_id": "no arguments: random_id()",
+    "random_int": "two whole numbers: random_int(a, b)",
+    "random_text": "one length: random_text(n)",
+    "choice": "one list: choice(items)",
+    "now": "no arguments: now()",
 }
 _CONTEXT_NAMES = frozenset({"user_id", "data"})
 
@@ -265,10 +310,36 @@ def _check_names(source: str, data_names: Sequence[str]) -> None:
     if unknown:
         allowed = ", ".join(sorted([*HELPERS, *_CONTEXT_NAMES]))
         raise TemplateError(f"unknown template name(s) {sorted(unknown)}; allowed: {allowed}")
+    _check_literal_calls(parsed)
     for name in sorted(_data_files_used(parsed)):
         if name not in data_names:
             known = ", ".join(data_names) or "none are declared under 'data:'"
             raise TemplateError(f"template uses data file {name!r}; known data files: {known}")
+
+
+def _check_literal_calls(parsed: nodes.Template) -> None:
+    """Call each helper whose arguments are all literals once, so ``random_text(1e8)`` or
+    ``random_int(9, 1)`` is refused when the scenario loads, not per request."""
+    for call in parsed.find_all(nodes.Call):
+        if not (isinstance(call.node, nodes.Name) and call.node.name in HELPERS):
+            continue
+        if call.kwargs or call.dyn_args is not None or call.dyn_kwargs is not None:
+            continue
+        if not all(isinstance(arg, nodes.Const | nodes.List) for arg in call.args):
+            continue
+        try:
+            args = [arg.as_const() for arg in call.args]
+        except nodes.Impossible:
+            continue
+        try:
+            HELPERS[call.node.name](*args)
+        except TypeError:
+            usage = _USAGE[call.node.name]
+            raise TemplateError(
+                f"{call.node.name} takes {usage}, got {len(args)} argument(s)"
+            ) from None
+        except ValueError as exc:
+            raise TemplateError(str(exc)) from None
 
 
 def _direct_call(expression: str) -> Renderer | None:

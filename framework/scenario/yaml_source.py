@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Located", "Position", "YamlSyntaxError", "load_located"]
+__all__ = ["Located", "Position", "YamlSyntaxError", "is_empty", "load_located"]
 
 Position = tuple[int, int]
 KeyPath = tuple[str | int, ...]
@@ -65,11 +65,42 @@ def _syntax_error(exc: yaml.MarkedYAMLError) -> YamlSyntaxError:
     return YamlSyntaxError(f"invalid YAML: {problem}", where)
 
 
+def _position_of(text: str, index: int) -> Position:
+    """The 1-based (line, column) of character ``index`` of ``text``."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _unreadable(text: str, exc: yaml.reader.ReaderError) -> YamlSyntaxError:
+    """A character YAML does not allow, said plainly: a NUL byte means a binary file."""
+    where = _position_of(text, exc.position) if isinstance(exc.position, int) else None
+    if exc.character == 0:
+        message = (
+            "the file holds a NUL byte, so it looks like a binary file; expected YAML text (UTF-8)"
+        )
+    else:
+        message = (
+            f"control character U+{exc.character:04X} is not allowed in YAML text; remove "
+            f'it, or write it as an escape inside double quotes ("\\x{exc.character:02x}")'
+        )
+    return YamlSyntaxError(message, where)
+
+
+def is_empty(located: Located) -> bool:
+    """Whether the text held no YAML document at all: nothing but blanks and comments."""
+    return () not in located.values
+
+
 def load_located(text: str) -> Located:
-    """Parse one YAML document; an empty document becomes ``{}``."""
-    loader = yaml.SafeLoader(text)
+    """Parse one YAML document; an empty document becomes ``{}`` (see ``is_empty``)."""
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _unreadable(text, exc) from None
     try:
         root = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        raise _unreadable(text, exc) from None
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc) from None
     except yaml.YAMLError as exc:
@@ -106,7 +137,8 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath, out: Located
                     continue  # with several merged mappings, the first one wins
                 from_merge.add(key)
             elif key in result and key not in from_merge:
-                raise YamlSyntaxError(f"duplicate key {key!r}", _mark(key_node))
+                shown = repr(key) if len(repr(key)) <= 60 else repr(key)[:57] + "..."
+                raise YamlSyntaxError(f"duplicate key {shown}", _mark(key_node))
             else:
                 from_merge.discard(key)
             child = (*path, key)

@@ -66,20 +66,28 @@ CASES = [
     pytest.param(
         "",
         [
-            (None, None, "name", "required field is missing"),
-            (None, None, "users", "required field is missing"),
-            (None, None, "load", "required field is missing"),
+            (
+                1,
+                None,
+                "",
+                "the file is empty (no YAML, only blanks or comments); expected a scenario: a "
+                "YAML mapping with at least name, users and load (see scenarios/smoke.yaml)",
+            ),
         ],
-        id="empty-file-lists-required-fields",
+        id="empty-file-says-it-is-empty",
     ),
     pytest.param(
         "# only a comment\n",
         [
-            (None, None, "name", "required field is missing"),
-            (None, None, "users", "required field is missing"),
-            (None, None, "load", "required field is missing"),
+            (
+                1,
+                None,
+                "",
+                "the file is empty (no YAML, only blanks or comments); expected a scenario: a "
+                "YAML mapping with at least name, users and load (see scenarios/smoke.yaml)",
+            ),
         ],
-        id="comment-only-file-lists-required-fields",
+        id="comment-only-file-says-it-is-empty",
     ),
     pytest.param(
         "- name: t\n- users: []\n",
@@ -443,9 +451,10 @@ CASES = [
         [
             (
                 4,
-                17,
-                "users[0].think_time",
-                "uniform_ms needs 0 <= low <= high, got [300.0, 100.0]",
+                30,
+                "users[0].think_time.uniform_ms",
+                "is a range [low, high] in ms; high must not be below low, got [300, 100] "
+                "(write [100, 300])",
             )
         ],
         id="uniform-ms-reversed",
@@ -515,7 +524,7 @@ CASES = [
               recovery_duration: 1m
               spawn_rate: 5
         """),
-        [(4, 3, "load", "spike_users (10) must be above base_users (10)")],
+        [(6, 16, "load.spike_users", "must be above base_users (10), got 10")],
         id="spike-not-above-base",
     ),
     pytest.param(
@@ -525,7 +534,7 @@ CASES = [
             load: {shape: wave, min_users: 50, max_users: 5, period: 2m, duration: 6m,
                    spawn_rate: 5}
         """),
-        [(3, 7, "load", "max_users (5) must be above min_users (50)")],
+        [(3, 47, "load.max_users", "must be above min_users (50), got 5")],
         id="wave-max-below-min",
     ),
     pytest.param(
@@ -685,7 +694,7 @@ CASES = [
                     body: hello
             load: {shape: constant, users: 1, duration: 10s}
         """),
-        [(5, 9, "users[0].requests[0]", "set either json or body, not both")],
+        [(7, 15, "users[0].requests[0].body", "set either json or body, not both")],
         id="json-and-body",
     ),
     pytest.param(
@@ -759,8 +768,8 @@ CASES = [
         [
             (
                 7,
-                15,
-                "users[0].requests[0].json",
+                22,
+                "users[0].requests[0].json.user",
                 "template uses data file 'accounts'; "
                 "known data files: none are declared under 'data:'",
             )
@@ -1144,7 +1153,11 @@ def test_non_utf8_file_names_the_bad_byte(tmp_path, monkeypatch):
     (tmp_path / FILE).write_bytes(b"name: caf\xe9\n")
     with pytest.raises(ScenarioError) as info:
         load_scenario(FILE, env={})
-    assert [str(p) for p in info.value.problems] == ["scenario.yaml: not UTF-8 text (byte 9)"]
+    assert [str(p) for p in info.value.problems] == [
+        "scenario.yaml:1:10: not UTF-8 text (byte 9 cannot be decoded), so it looks binary; "
+        "expected a scenario: a YAML mapping with at least name, users and load "
+        "(see scenarios/smoke.yaml)"
+    ]
 
 
 def test_empty_data_file_is_refused_with_the_reason(tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from framework.errors import DetectorConfigError, Problem
+from framework.limits import YAML_BYTES, InputRefused, read_text
 from framework.scenario.problems import allowed_keys, locate, problem_at, union_tags
 from framework.scenario.yaml_source import Located, YamlSyntaxError, load_located
 from framework.suggestions import did_you_mean, nearest
@@ -33,7 +34,9 @@ def load_config(path: str | Path) -> MocksConfig:
     """Load and validate the file at ``path``; raise ``DetectorConfigError`` if unusable."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, YAML_BYTES)
+    except InputRefused as exc:
+        raise DetectorConfigError([Problem(str(path), None, None, "", str(exc))]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DetectorConfigError(
             [Problem(str(path), None, None, "", f"cannot read the file: {exc}")]

@@ -314,6 +314,16 @@ def create_run_folder(
         raise RunError(f"run id {run_id!r} would leave the reports folder {root}", path=target)
     try:
         root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        what = "is a file" if isinstance(exc, FileExistsError) else "is inside a file"
+        raise UsageError(
+            f"reports folder {root} {what}, not a folder; give --out a folder",
+            flag="--out",
+            value=str(reports_dir),
+        ) from None
+    except OSError as exc:
+        raise RunError(f"cannot create reports folder {root}: {exc.strerror}", path=root) from None
+    try:
         target.mkdir()
     except FileExistsError:
         raise RunError(

@@ -90,7 +90,7 @@ class Limit:
             f"{self.env}={_roomy(wanted)}" if wanted is not None else f"{self.env} above {limit}"
         )
         return InputRefused(
-            f"{found}, over the limit of {_amount(limit, self.unit)} for {self.what}; "
+            f"{found}; the limit for {self.what} is {_amount(limit, self.unit)}; "
             f"to allow more, set {setting}",
             limit=self,
         )
@@ -185,7 +185,7 @@ YAML_BYTES = Limit(
 )
 """A scenario is a few KiB; 256 KiB parses in well under a second with PyYAML."""
 YAML_VALUES = Limit(
-    "SWARM_MAX_YAML_VALUES", 10_000, "a YAML file, counting aliases expanded", unit="values"
+    "SWARM_MAX_YAML_VALUES", 10_000, "a YAML file", unit="values (aliases expanded)"
 )
 """Values (scalars, lists, mappings) after ``*alias`` expansion: stops a billion-laughs bomb
 of a few hundred bytes before it is built."""

@@ -132,11 +132,11 @@ def _prescan(text: str, *, max_depth: int, max_values: int) -> None:
             if isinstance(event, yaml.NodeEvent):
                 values += 1
                 if values > max_values:
-                    raise _refused(YAML_VALUES.refusal("holds more values"), _event_mark(event))
+                    raise _too_many(max_values, _event_mark(event))
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > max_depth:
-                    raise _refused(YAML_DEPTH.refusal("nested deeper"), _event_mark(event))
+                    raise _too_deep(max_depth, _event_mark(event))
     except yaml.YAMLError:
         return
     finally:
@@ -156,14 +156,15 @@ class _BoundedLoader(yaml.SafeLoader):
         self._max_values = max_values
 
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
-        at = _event_mark(self.peek_event())
+        event = self.peek_event()
         self._depth += 1
         self._composed += 1
+        at = _event_mark(event)
         try:
-            if self._depth > self._max_depth:
-                raise _refused(YAML_DEPTH.refusal("nested deeper"), at)
+            if self._depth > self._max_depth and isinstance(event, yaml.CollectionStartEvent):
+                raise _too_deep(self._max_depth, at)
             if self._composed > self._max_values:
-                raise _refused(YAML_VALUES.refusal("holds more values"), at)
+                raise _too_many(self._max_values, at)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -178,6 +179,18 @@ def _refused(exc: InputRefused, position: Position | None) -> YamlSyntaxError:
     return YamlSyntaxError(str(exc), position)
 
 
+def _too_deep(limit: int, position: Position | None, *, aliases: bool = False) -> YamlSyntaxError:
+    expanded = " once its aliases are expanded" if aliases else ""
+    return _refused(YAML_DEPTH.refusal(f"nested more than {limit} levels deep{expanded}"), position)
+
+
+def _too_many(limit: int, position: Position | None, *, aliases: bool = False) -> YamlSyntaxError:
+    found = f"holds more than {limit:,} values"
+    if aliases:
+        found = f"its aliases expand to more than {limit:,} values (an alias bomb?)"
+    return _refused(YAML_VALUES.refusal(found), position)
+
+
 def _check_expansion(root: yaml.Node, *, max_depth: int, max_values: int) -> None:
     """Refuse a node graph whose tree, aliases expanded, is deeper than ``max_depth`` or
     holds more than ``max_values`` values, or that contains itself (``&a [*a]``).
@@ -185,10 +198,12 @@ def _check_expansion(root: yaml.Node, *, max_depth: int, max_values: int) -> Non
     Aliases share nodes, so each node's expanded size and height are computed once
     (memoised by identity): linear in the file, however far it would expand.
     """
-    measured: dict[int, tuple[int, int]] = {}  # id(node) -> (values, height)
+    measured: dict[int, tuple[int, int]] = {}  # id(node) -> (values, levels of collections)
     active: set[int] = set()
 
-    def measure(node: yaml.Node, depth: int) -> tuple[int, int]:
+    def measure(node: yaml.Node, depth: int) -> tuple[int, int]:  # depth: collections above
+        if depth > max_depth:  # before recursing further
+            raise _too_deep(max_depth, _mark(node), aliases=True)
         key = id(node)
         if key in measured:
             values, height = measured[key]
@@ -200,23 +215,21 @@ def _check_expansion(root: yaml.Node, *, max_depth: int, max_values: int) -> Non
             )
         else:
             active.add(key)
-            values, height = 1, 1
+            values, height = 1, 0
             for child in _children(node):
                 child_values, child_height = measure(child, depth + 1)
                 values += child_values
-                height = max(height, child_height + 1)
+                height = max(height, child_height)
                 if values > max_values:
-                    found = "holds more values once its aliases are expanded"
-                    raise _refused(YAML_VALUES.refusal(found), _mark(node))
+                    raise _too_many(max_values, _mark(node), aliases=True)
+            height += isinstance(node, yaml.CollectionNode)
             active.discard(key)
             measured[key] = (values, height)
-        if depth + height - 1 > max_depth:
-            raise _refused(
-                YAML_DEPTH.refusal("nests deeper once its aliases are expanded"), _mark(node)
-            )
+        if depth + height > max_depth:
+            raise _too_deep(max_depth, _mark(node), aliases=True)
         return values, height
 
-    measure(root, 1)
+    measure(root, 0)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

@@ -80,9 +80,10 @@ def load_located(text: str) -> Located:
     """
     max_depth, max_values = YAML_DEPTH.value(), YAML_VALUES.value()
     _prescan(text, max_depth=max_depth, max_values=max_values)
-    loader = _BoundedLoader(text, max_depth=max_depth, max_values=max_values)
+    loader: _BoundedLoader | None = None
     try:
         try:
+            loader = _BoundedLoader(text, max_depth=max_depth, max_values=max_values)
             root = loader.get_single_node()
             if root is not None:
                 _check_expansion(root, max_depth=max_depth, max_values=max_values)
@@ -108,7 +109,8 @@ def load_located(text: str) -> Located:
         located.data = {} if built is None else built
         return located
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _prescan(text: str, *, max_depth: int, max_values: int) -> None:
@@ -122,7 +124,10 @@ def _prescan(text: str, *, max_depth: int, max_values: int) -> None:
     c_loader = getattr(yaml, "CSafeLoader", None)
     if c_loader is None:
         return
-    scanner = c_loader(text)
+    try:
+        scanner = c_loader(text)
+    except yaml.YAMLError:
+        return
     depth = values = 0
     try:
         while (event := scanner.get_event()) is not None:

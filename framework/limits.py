@@ -200,7 +200,8 @@ JSON_BYTES = Limit(
 )
 """``results.json`` of a run with hundreds of names is a few MiB."""
 TIMELINE_BYTES = Limit("SWARM_MAX_TIMELINE_BYTES", 2 * GIB, "a timeline")
-"""A timeline grows by about 1 MiB a minute for ten names: 2 GiB is a day and more."""
+"""A timeline grows by about 0.3 MiB a minute for ten busy names (measured): 2 GiB holds
+days of such a run."""
 
 LIMITS = (YAML_BYTES, YAML_VALUES, YAML_DEPTH, DATA_BYTES, JSON_BYTES, TIMELINE_BYTES)
 """Every limit, in the order the README's table lists them."""

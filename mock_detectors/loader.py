@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from framework.errors import DetectorConfigError, Problem
-from framework.limits import YAML_BYTES, InputRefused, read_text
+from framework.limits import YAML_BYTES, InputRefused, excerpt, read_text
 from framework.scenario.problems import allowed_keys, locate, problem_at, union_tags
 from framework.scenario.yaml_source import Located, YamlSyntaxError, load_located
 from framework.suggestions import did_you_mean, nearest
@@ -111,9 +111,9 @@ def _problem(error: ErrorDetails, located: Located, filename: str) -> Problem:
         message = f"unknown {discriminator} {ctx.get('tag')!r}; allowed: {ctx.get('expected_tags')}"
     elif kind in _BOUNDS:
         bound = error.get("ctx", {}).get(_BOUNDS[kind][0])
-        message = f"must be {_BOUNDS[kind][1]} {bound}, got {error.get('input')!r}"
+        message = f"must be {_BOUNDS[kind][1]} {bound}, got {excerpt(repr(error.get('input')))}"
     elif "input" in error and not isinstance(error["input"], dict | list):
-        message += f" (got {error['input']!r})"
+        message += f" (got {excerpt(repr(error['input']))})"
     return problem_at(filename, located, path, message, key=True)
 
 

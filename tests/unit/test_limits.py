@@ -40,7 +40,7 @@ from framework.scenario.yaml_source import YamlSyntaxError, load_located
 from framework.store.state import read_state
 from framework.timeline.reader import read_timeline
 from framework.verdicts.builder import load_run
-from mock_detectors.loader import load_config
+from mock_detectors.loader import load_config, parse_config
 
 BILLION_LAUGHS = "\n".join(
     ['lol0: &lol0 "lol"']
@@ -465,3 +465,9 @@ def test_validate_refuses_dev_zero_as_a_data_file(tmp_path, monkeypatch, capsys)
     _scenario(tmp_path, SCENARIO.replace("accounts.csv", "/dev/zero"))
     assert main(["validate", "scenario.yaml"]) == 2
     assert "/dev/zero: is a character device, not a regular file" in capsys.readouterr().err
+
+
+def test_a_long_mock_config_value_is_not_echoed_whole():
+    with pytest.raises(DetectorConfigError) as caught:
+        parse_config('detectors:\n  x: {port: "' + "y" * 5000 + '"}\n')
+    assert "y" * 100 not in str(caught.value) and "…" in str(caught.value)

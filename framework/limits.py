@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 _UNITS = {"": 1, "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
-_SETTING = re.compile(r"\s*(\d+)\s*([a-z]*)\s*", re.IGNORECASE)
+_SETTING = re.compile(r"\s*(\d{1,18})\s*([a-z]*)\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,13 @@ def test_settings_take_whole_numbers_and_binary_units(monkeypatch, limit, value,
 
 @pytest.mark.parametrize(
     ("limit", "value"),
-    [(YAML_BYTES, "lots"), (YAML_BYTES, "0"), (YAML_BYTES, "-5"), (YAML_DEPTH, "64k")],
+    [
+        (YAML_BYTES, "lots"),
+        (YAML_BYTES, "0"),
+        (YAML_BYTES, "-5"),
+        (YAML_DEPTH, "64k"),
+        (YAML_BYTES, "9" * 5000),  # past int()'s 4300 digits: still this error
+    ],
 )
 def test_a_bad_setting_is_a_config_error_naming_the_variable(monkeypatch, limit, value):
     monkeypatch.setenv(limit.env, value)

@@ -27,7 +27,9 @@ CLI because the run stage records exit codes in run.json, library errors answer
 Some exceptions stay beside the code that raises them because they never reach a user:
 they are signals between two functions of one stage (``YamlSyntaxError``,
 ``TemplateError``, ``DataExhaustedError``, ``RequestTimeout``, ``ChunkedBodyError``); each
-says so in its docstring.
+says so in its docstring. ``framework.limits.InputRefused`` (a file that is not a regular
+file, or past a size, depth or values limit) is such a signal too, shared by every reader:
+each wraps it in its own error beside the file's name.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from framework.errors import DetectorConfigError, Problem
+from framework.limits import YAML_BYTES, InputRefused, read_text
 from framework.scenario.fields import shown
 from framework.scenario.problems import allowed_keys, locate, problem_at, union_tags
 from framework.scenario.yaml_source import Located, YamlSyntaxError, is_empty, load_located
@@ -34,7 +35,9 @@ def load_config(path: str | Path) -> MocksConfig:
     """Load and validate the file at ``path``; raise ``DetectorConfigError`` if unusable."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, YAML_BYTES)
+    except InputRefused as exc:
+        raise DetectorConfigError([Problem(str(path), None, None, "", str(exc))]) from None
     except UnicodeDecodeError as exc:
         line = exc.object.count(b"\n", 0, exc.start) + 1
         message = (

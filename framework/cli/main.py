@@ -27,7 +27,8 @@ from framework.converters import (
     processes,
     workers,
 )
-from framework.errors import ExitCode, SwarmError, exit_code_for
+from framework.errors import ExitCode, SwarmError, UsageError, exit_code_for
+from framework.limits import excerpt
 from framework.scenario.metrics import KEY_METRICS
 from framework.suggestions import did_you_mean, nearest
 
@@ -236,6 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_reports_folder(out: str | None) -> None:
+    """Refuse an ``--out`` that is a file before any command takes it for a folder (and
+    reports the run folder or the index inside it as the problem)."""
+    if out is not None and os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(
+            f"--out {excerpt(out)} is a file, not a folder; --out names the reports folder "
+            "that holds the run folders (default: ./reports)",
+            flag="--out",
+            value=out,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``swarm`` console script; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -252,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown and args.command not in ("run", "master", "demo"):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
+        _check_reports_folder(getattr(args, "out", None))
         return dispatch(args, [*unknown, *passthrough])
     except SwarmError as exc:
         print(f"swarm: {exc}", file=sys.stderr)

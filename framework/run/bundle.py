@@ -19,6 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from framework.errors import RunError
+from framework.limits import DATA_BYTES, read_text
 from framework.scenario.loader import LoadedScenario
 
 __all__ = ["BUNDLE_DATA_DIR", "bundle_source", "write_bundle"]
@@ -37,7 +39,11 @@ def bundle_source(loaded: LoadedScenario) -> str:
     data_files: dict[str, str] = {}
     for name, spec in loaded.scenario.data.items():
         relative = f"{BUNDLE_DATA_DIR}/{name}.csv"
-        data_files[relative] = (loaded.base_dir / spec.file).read_text(encoding="utf-8")
+        source = loaded.base_dir / spec.file
+        try:
+            data_files[relative] = read_text(source, DATA_BYTES)
+        except (OSError, ValueError) as exc:  # changed since the scenario was validated
+            raise RunError(f"{source}: cannot bundle data file: {exc}", path=source) from None
         scenario["data"][name]["file"] = relative
     text = json.dumps(scenario, ensure_ascii=False, default=_json_scalar)
     return (

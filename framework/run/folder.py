@@ -28,6 +28,7 @@ import psutil
 import yaml
 
 from framework.errors import ExitCode, ReportError, RunError, UsageError
+from framework.limits import JSON_BYTES, read_bytes
 from framework.plan.record import PlanRecord
 from framework.run.revision import recorded_revision
 
@@ -218,10 +219,10 @@ def read_json_object(path: Path, *, advice: str = "") -> dict[str, Any]:
     not an object. ``FileNotFoundError`` is left to the caller: a missing file means
     something different to each (no run folder; a run not reported yet)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bytes(path, JSON_BYTES))
     except FileNotFoundError:
         raise
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # InputRefused is a ValueError
         hint = f"; {advice}" if advice else ""
         raise ReportError(f"{path}: unreadable ({exc}){hint}", path=path) from None
     if not isinstance(data, dict):
@@ -313,6 +314,16 @@ def create_run_folder(
         raise RunError(f"run id {run_id!r} would leave the reports folder {root}", path=target)
     try:
         root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        what = "is a file" if isinstance(exc, FileExistsError) else "is inside a file"
+        raise UsageError(
+            f"reports folder {root} {what}, not a folder; give --out a folder",
+            flag="--out",
+            value=str(reports_dir),
+        ) from None
+    except OSError as exc:
+        raise RunError(f"cannot create reports folder {root}: {exc.strerror}", path=root) from None
+    try:
         target.mkdir()
     except FileExistsError:
         raise RunError(

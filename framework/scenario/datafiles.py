@@ -10,11 +10,14 @@ reads its own copy of the file.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
+
+from framework.limits import DATA_BYTES, InputRefused, read_text
 
 __all__ = ["DataExhaustedError", "DataSource", "read_rows"]
 
@@ -32,12 +35,20 @@ class DataExhaustedError(RuntimeError):
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
-    """All rows of a CSV file with a header line; raise ``ValueError`` when it has none."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
+    """All rows of a CSV file with a header line; raise ``ValueError`` when it has none,
+    is not CSV, or is not a regular file within ``SWARM_MAX_DATA_BYTES`` (``InputRefused``,
+    read by ``framework.limits`` so that ``/dev/zero`` or a FIFO is refused, not read)."""
+    try:
+        text = read_text(path, DATA_BYTES)
+    except InputRefused as exc:
+        raise InputRefused(f"{path}: {exc}", limit=exc.limit) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         if not reader.fieldnames:
             raise ValueError(f"{path}: empty CSV file (a header line is required)")
         rows = [dict(row) for row in reader]
+    except csv.Error as exc:
+        raise ValueError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
     if not rows:
         raise ValueError(f"{path}: no data rows after the header")
     for number, row in enumerate(rows, start=2):

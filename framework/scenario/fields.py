@@ -33,6 +33,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, PydanticKnownError
 
+from framework.limits import excerpt
+
 __all__ = [
     "ECHO_LIMIT",
     "NOT_BOOL",
@@ -50,12 +52,13 @@ RELATION = "relation"
 
 
 def shown(value: Any, limit: int = ECHO_LIMIT) -> str:
-    """``repr(value)`` cut to ``limit`` characters, saying how long a long string was."""
+    """``repr(value)`` cut as ``framework.limits.excerpt`` cuts it, saying how long a long
+    string was."""
     text = repr(value)
     if len(text) <= limit:
         return text
     size = f" ({len(value)} characters)" if isinstance(value, str) else ""
-    return text[: limit - 3] + "..." + size
+    return excerpt(text, limit) + size
 
 
 def _not_bool(value: Any) -> Any:

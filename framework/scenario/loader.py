@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVariableError
+from framework.limits import YAML_BYTES, InputRefused, read_text
 from framework.scenario.budgets import Budgets
 from framework.scenario.datafiles import DataSource, read_rows
 from framework.scenario.interpolation import (
@@ -173,13 +174,11 @@ def load_scenario(
     file = Path(path)
     label = str(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_text(file, YAML_BYTES)
     except FileNotFoundError:
         raise ScenarioError([Problem(label, None, None, "", "file not found")]) from None
-    except IsADirectoryError:
-        raise ScenarioError(
-            [Problem(label, None, None, "", "is a directory, not a file")]
-        ) from None
+    except InputRefused as exc:
+        raise ScenarioError([Problem(label, None, None, "", str(exc))]) from None
     except UnicodeDecodeError as exc:
         msg = _not_text(exc, _SCENARIO_EXPECTED)
         raise ScenarioError([Problem(label, *_byte_position(exc), "", msg)]) from None
@@ -309,7 +308,9 @@ def load_budgets(path: str | os.PathLike[str]) -> Budgets:
     """Read a ``--budgets`` file (the ``budgets:`` section on its own); every problem at once."""
     label = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_text(path, YAML_BYTES)
+    except InputRefused as exc:
+        raise ConfigError(f"{label}: {exc}", file=label) from None
     except OSError as exc:
         raise ConfigError(
             f"{label}: cannot read budgets file: {exc.strerror}", file=label

@@ -3,6 +3,11 @@
 Pydantic reports problems by key path; people fix them by line and column. Walking
 PyYAML's node tree (instead of ``safe_load``) lets us map each key path back to its place
 in the file, so every error can say ``scenario.yaml:12:7``.
+
+Parsing is bounded (``framework.limits``): nesting deeper than ``SWARM_MAX_YAML_DEPTH``
+stops the parser where it happens, and a document whose values, ``*alias``es expanded,
+number more than ``SWARM_MAX_YAML_VALUES`` (a "billion laughs" bomb) is refused from its
+node graph before anything is built.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from framework.limits import YAML_DEPTH, YAML_VALUES, InputRefused, excerpt
 
 __all__ = ["Located", "Position", "YamlSyntaxError", "is_empty", "load_located"]
 
@@ -92,30 +99,202 @@ def is_empty(located: Located) -> bool:
 
 
 def load_located(text: str) -> Located:
-    """Parse one YAML document; an empty document becomes ``{}`` (see ``is_empty``)."""
+    """Parse one YAML document; an empty document becomes ``{}`` (see ``is_empty``).
+
+    ``YamlSyntaxError`` when it is not YAML, or is past the depth or values limit (the
+    message then names the limit and its variable).
+    """
+    max_depth, max_values = YAML_DEPTH.value(), YAML_VALUES.value()
+    _prescan(text, max_depth=max_depth, max_values=max_values)
+    loader: _BoundedLoader | None = None
     try:
-        loader = yaml.SafeLoader(text)
-    except yaml.reader.ReaderError as exc:
-        raise _unreadable(text, exc) from None
-    try:
-        root = loader.get_single_node()
-    except yaml.reader.ReaderError as exc:
-        raise _unreadable(text, exc) from None
-    except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc) from None
-    except yaml.YAMLError as exc:
-        raise YamlSyntaxError(f"invalid YAML: {exc}", None) from None
-    located = Located(data={})
-    if root is None:
-        return located
-    try:
-        built = _build(loader, root, (), located)
+        try:
+            loader = _BoundedLoader(text, max_depth=max_depth, max_values=max_values)
+            root = loader.get_single_node()
+            if root is not None:
+                _check_expansion(root, max_depth=max_depth, max_values=max_values)
+        except yaml.reader.ReaderError as exc:
+            raise _unreadable(text, exc) from None
+        except yaml.MarkedYAMLError as exc:
+            raise _syntax_error(exc) from None
+        except yaml.YAMLError as exc:
+            raise YamlSyntaxError(f"invalid YAML: {exc}", None) from None
+        except RecursionError:  # only with SWARM_MAX_YAML_DEPTH raised past Python's stack
+            raise _refused(
+                YAML_DEPTH.refusal("nested deeper than Python can parse"), None
+            ) from None
+        located = Located(data={})
+        if root is None:
+            return located
+        try:
+            built = _build(loader, root, (), located)
+        except yaml.MarkedYAMLError as exc:
+            raise _syntax_error(exc) from None
+        except RecursionError:  # as above
+            raise _refused(
+                YAML_DEPTH.refusal("nested deeper than Python can parse"), None
+            ) from None
         located.data = {} if built is None else built
-    except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc) from None
+        return located
     finally:
-        loader.dispose()
-    return located
+        if loader is not None:
+            loader.dispose()
+
+
+def _prescan(text: str, *, max_depth: int, max_values: int) -> None:
+    """Refuse a document past the depth or values limit in milliseconds, with libyaml's
+    event stream (when PyYAML has it), before the pure-Python parser that places every
+    value spends up to a second reaching the same limit (it rescans ahead for simple keys).
+
+    Only a refusal comes from here: where libyaml finds the text invalid, the Python
+    parser's own message (which the tests and docs quote) is the one reported.
+    """
+    c_loader = getattr(yaml, "CSafeLoader", None)
+    if c_loader is None:
+        return
+    try:
+        scanner = c_loader(text)
+    except yaml.YAMLError:
+        return
+    depth = values = 0
+    try:
+        while (event := scanner.get_event()) is not None:
+            if isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                continue
+            if isinstance(event, yaml.NodeEvent):
+                values += 1
+                if values > max_values:
+                    raise _too_many(max_values, _event_mark(event))
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > max_depth:
+                    raise _too_deep(max_depth, _event_mark(event))
+    except yaml.YAMLError:
+        return
+    finally:
+        scanner.dispose()
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, stopped where nesting passes ``max_depth`` or the values
+    composed pass ``max_values``: before the composer's recursion reaches Python's limit,
+    and before a huge document is held as nodes."""
+
+    def __init__(self, text: str, *, max_depth: int, max_values: int) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._composed = 0
+        self._max_depth = max_depth
+        self._max_values = max_values
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        event = self.peek_event()
+        self._depth += 1
+        self._composed += 1
+        at = _event_mark(event)
+        try:
+            if self._depth > self._max_depth and isinstance(event, yaml.CollectionStartEvent):
+                raise _too_deep(self._max_depth, at)
+            if self._composed > self._max_values:
+                raise _too_many(self._max_values, at)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _event_mark(event: yaml.Event) -> Position | None:
+    mark = event.start_mark
+    return (mark.line + 1, mark.column + 1) if mark is not None else None
+
+
+def _refused(exc: InputRefused, position: Position | None) -> YamlSyntaxError:
+    return YamlSyntaxError(str(exc), position)
+
+
+def _too_deep(limit: int, position: Position | None, *, aliases: bool = False) -> YamlSyntaxError:
+    expanded = " once its aliases are expanded" if aliases else ""
+    return _refused(YAML_DEPTH.refusal(f"nested more than {limit} levels deep{expanded}"), position)
+
+
+def _too_many(limit: int, position: Position | None, *, aliases: bool = False) -> YamlSyntaxError:
+    found = f"holds more than {limit:,} values"
+    if aliases:
+        found = f"its aliases expand to more than {limit:,} values (an alias bomb?)"
+    return _refused(YAML_VALUES.refusal(found), position)
+
+
+def _check_expansion(root: yaml.Node, *, max_depth: int, max_values: int) -> None:
+    """Refuse a node graph whose tree, aliases expanded, is deeper than ``max_depth`` or
+    holds more than ``max_values`` values, or that contains itself (``&a [*a]``).
+
+    Aliases share nodes, so each node's expanded size and height are computed once
+    (memoised by identity): linear in the file, however far it would expand.
+    """
+    measured: dict[int, tuple[int, int]] = {}  # id(node) -> (values, levels of collections)
+    active: set[int] = set()
+
+    def measure(node: yaml.Node, depth: int) -> tuple[int, int]:  # depth: collections above
+        if depth > max_depth:  # before recursing further
+            raise _too_deep(max_depth, _mark(node), aliases=True)
+        key = id(node)
+        if key in measured:
+            values, height = measured[key]
+        elif key in active:
+            raise YamlSyntaxError(
+                "a YAML alias refers to a node that contains it (a recursive alias); "
+                "swarm reads only finite documents",
+                _mark(node),
+            )
+        else:
+            active.add(key)
+            values, height = 1, 0
+            for child in _children(node):
+                child_values, child_height = measure(child, depth + 1)
+                values += child_values
+                height = max(height, child_height)
+                if values > max_values:
+                    raise _too_many(max_values, _mark(node), aliases=True)
+            height += isinstance(node, yaml.CollectionNode)
+            active.discard(key)
+            measured[key] = (values, height)
+        if depth + height > max_depth:
+            raise _too_deep(max_depth, _mark(node), aliases=True)
+        return values, height
+
+    measure(root, 0)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """A scalar (or a key) as PyYAML's safe constructor makes it; a value its tag cannot
+    hold (``!!int abc``, ``2001-13-45``) is a located ``YamlSyntaxError``, not a traceback."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.MarkedYAMLError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        value = excerpt(repr(node.value)) if isinstance(node, yaml.ScalarNode) else "value"
+        reason = f" ({excerpt(str(exc))})" if str(exc) else ""
+        raise YamlSyntaxError(
+            f"invalid YAML: {value} is not a valid {node.tag.rsplit(':', 1)[-1]}{reason}",
+            _mark(node),
+        ) from None
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath, out: Located) -> Any:
@@ -127,8 +306,8 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath, out: Located
         result: dict[Any, Any] = {}
         from_merge: set[Any] = set()
         for index, (key_node, value_node) in enumerate(node.value):
-            key = loader.construct_object(key_node, deep=True)
-            if isinstance(key, list | dict):
+            key = _construct(loader, key_node)
+            if not _hashable(key):
                 raise YamlSyntaxError(
                     "invalid YAML: a mapping key must be a scalar", _mark(key_node)
                 )
@@ -137,8 +316,7 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath, out: Located
                     continue  # with several merged mappings, the first one wins
                 from_merge.add(key)
             elif key in result and key not in from_merge:
-                shown = repr(key) if len(repr(key)) <= 60 else repr(key)[:57] + "..."
-                raise YamlSyntaxError(f"duplicate key {shown}", _mark(key_node))
+                raise YamlSyntaxError(f"duplicate key {excerpt(repr(key))}", _mark(key_node))
             else:
                 from_merge.discard(key)
             child = (*path, key)
@@ -147,4 +325,4 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath, out: Located
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*path, i), out) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _construct(loader, node)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import StoreError
+from framework.limits import JSON_BYTES, read_bytes
 
 __all__ = ["STATE_FILE", "read_state", "write_state"]
 
@@ -31,16 +32,26 @@ def read_state(path: Path) -> dict[str, dict[str, str]]:
     """``pins`` (scenario to run id) and ``removed`` (folder as stored to when); both empty
     when the file does not exist yet."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bytes(path, JSON_BYTES))
     except FileNotFoundError:
         data = {}
-    except (OSError, ValueError) as exc:
-        raise StoreError(
-            f"{path}: unreadable ({exc}); it holds the pinned runs; fix or "
-            "delete it (deleting forgets the pins)",
-            path=path,
-        ) from None
-    return {"pins": dict(data.get("pins", {})), "removed": dict(data.get("removed", {}))}
+    except (OSError, ValueError, RecursionError) as exc:  # InputRefused is a ValueError
+        raise _unreadable(path, str(exc)) from None
+    if not isinstance(data, dict):
+        raise _unreadable(path, f"expected a JSON object, found {type(data).__name__}")
+    state = {part: data.get(part, {}) for part in ("pins", "removed")}
+    for part, value in state.items():
+        if not isinstance(value, dict):
+            raise _unreadable(path, f"{part} must be an object, found {type(value).__name__}")
+    return {part: dict(value) for part, value in state.items()}
+
+
+def _unreadable(path: Path, reason: str) -> StoreError:
+    return StoreError(
+        f"{path}: unreadable ({reason}); it holds the pinned runs; fix or "
+        "delete it (deleting forgets the pins)",
+        path=path,
+    )
 
 
 def write_state(path: Path, state: Mapping[str, Any]) -> None:

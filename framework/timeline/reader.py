@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 
 from framework.errors import ReportError
+from framework.limits import TIMELINE_BYTES, InputRefused, excerpt, read_bytes
 from framework.timeline.codec import rows_from_blobs
 from framework.timeline.gc_pause import collector_paused
 from framework.timeline.histograms import BucketRows
@@ -58,7 +59,9 @@ def read_timeline(path: Path | str) -> Timeline:
 
 def _read_timeline(path: Path) -> Timeline:
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path, TIMELINE_BYTES)
+    except InputRefused as exc:
+        raise ReportError(f"{path}: cannot read timeline: {exc}", path=path) from None
     except OSError as exc:
         raise ReportError(
             f"{path}: cannot read timeline: {exc.strerror or exc}", path=path
@@ -72,13 +75,14 @@ def _read_timeline(path: Path) -> Timeline:
     if header.get("format") != FORMAT:
         raise ReportError(
             f"{path}:1: not a swarm timeline (expected format {FORMAT!r}, "
-            f"found {header.get('format')!r})",
+            f"found {excerpt(repr(header.get('format')))})",
             path=path,
             line=1,
         )
     if header.get("version") not in READABLE_VERSIONS:
         raise ReportError(
-            f"{path}:1: timeline format version {header.get('version')!r} is not supported "
+            f"{path}:1: timeline format version {excerpt(repr(header.get('version')))} "
+            "is not supported "
             f"(this swarm reads versions {', '.join(map(str, READABLE_VERSIONS))})",
             path=path,
             line=1,
@@ -275,7 +279,7 @@ def _parse_line(path: Path, number: int, line: bytes, *, last: bool) -> dict[str
     except orjson.JSONDecodeError:
         try:
             obj = json.loads(line)  # also reads integers past 64 bits, which orjson refuses
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # nested past orjson's 1024 levels
             if last:
                 raise _TruncatedLine from exc
             if number == 1:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from framework.limits import excerpt
 from framework.timeline.codec import decode_buckets
 
 __all__ = [
@@ -107,22 +108,22 @@ def _request_reason(obj: Mapping[str, Any], bounds: TimeBounds) -> str:
         return problem
     for key in ("method", "name"):
         if not isinstance(obj.get(key), str):
-            return f"{key} must be text, got {obj.get(key)!r}"
+            return f"{key} must be text, got {_shown(obj.get(key))}"
     count = obj.get("count")
     if not _is_count(count):
-        return f"count must be an integer >= 0, got {count!r}"
+        return f"count must be an integer >= 0, got {_shown(count)}"
     for key in ("bytes", "sum_us"):
         if not _is_count(obj.get(key, 0)):
-            return f"{key} must be an integer >= 0, got {obj.get(key)!r}"
+            return f"{key} must be an integer >= 0, got {_shown(obj.get(key))}"
     sumsq = obj.get("sumsq_us", 0)
     if not (_is_number(sumsq) and math.isfinite(sumsq) and sumsq >= 0):
-        return f"sumsq_us must be a number >= 0, got {sumsq!r}"
+        return f"sumsq_us must be a number >= 0, got {_shown(sumsq)}"
     failures = obj.get("failures") or {}
     if not isinstance(failures, Mapping):
-        return f"failures must be an object of counts, got {failures!r}"
+        return f"failures must be an object of counts, got {_shown(failures)}"
     for kind, n in failures.items():
         if not _is_count(n):
-            return f"failures[{kind!r}] must be an integer >= 0, got {n!r}"
+            return f"failures[{_shown(kind)}] must be an integer >= 0, got {_shown(n)}"
     failed = sum(failures.values())
     if failed > count:
         return f"{failed} failures out of {count} requests"
@@ -175,10 +176,10 @@ def _failures_apart_sound(obj: Mapping[str, Any], failed: int) -> bool:
 def _failures_apart_reason(obj: Mapping[str, Any], failed: int) -> str:
     """The first thing wrong with a version-2 line's ``fail_*`` fields."""
     if not _is_count(obj.get("fail_sum_us")):
-        return f"fail_sum_us must be an integer >= 0, got {obj.get('fail_sum_us')!r}"
+        return f"fail_sum_us must be an integer >= 0, got {_shown(obj.get('fail_sum_us'))}"
     fail_sumsq = obj.get("fail_sumsq_us", 0)
     if not (_is_number(fail_sumsq) and math.isfinite(fail_sumsq) and fail_sumsq >= 0):
-        return f"fail_sumsq_us must be a number >= 0, got {fail_sumsq!r}"
+        return f"fail_sumsq_us must be a number >= 0, got {_shown(fail_sumsq)}"
     fail_hist = obj.get("fail_hist") or ""
     if not isinstance(fail_hist, str):
         return f"fail_hist must be text, got {type(fail_hist).__name__}"
@@ -195,10 +196,10 @@ def gauges_problem(obj: Mapping[str, Any], bounds: TimeBounds) -> str | None:
     for key in ("users", "workers"):
         value = obj.get(key)
         if value is not None and not _is_count(value):
-            return f"{key} must be an integer >= 0 or null, got {value!r}"
+            return f"{key} must be an integer >= 0 or null, got {_shown(value)}"
     cpu = obj.get("cpu")
     if cpu is not None and not (_is_number(cpu) and math.isfinite(cpu) and cpu >= 0):
-        return f"cpu must be a number >= 0 or null, got {cpu!r}"
+        return f"cpu must be a number >= 0 or null, got {_shown(cpu)}"
     return None
 
 
@@ -238,7 +239,7 @@ _DECODE_ERRORS = (Exception,)
 
 def _time_problem(t: Any, bounds: TimeBounds) -> str | None:
     if not _is_int(t):
-        return f"t must be a whole unix second, got {t!r}"
+        return f"t must be a whole unix second, got {_shown(t)}"
     if not bounds.low <= t <= bounds.high:
         return f"t {t} is out of range for this timeline ({bounds.low}..{bounds.high})"
     return None
@@ -254,3 +255,8 @@ def _is_count(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _shown(value: object) -> str:
+    """A value as a reason quotes it: its ``repr``, cut to 80 characters."""
+    return excerpt(repr(value))

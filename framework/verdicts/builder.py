@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import ValidationError
 
 from framework.errors import ConfigError, ExitCode, ReportError
+from framework.limits import YAML_BYTES, read_text
 from framework.run.folder import RunRecord, read_run_json
 from framework.scenario.budgets import Budgets, ValidationRules
+from framework.scenario.yaml_source import load_located
 from framework.timeline.columns import TimelineColumns
 from framework.timeline.gc_pause import collector_paused
 from framework.timeline.reader import read_timeline
@@ -92,11 +93,9 @@ def load_run(run_dir: Path, *, scenario: Mapping[str, Any] | None = None) -> Run
     scenario_file = run_dir / "scenario.yaml"
     if scenario_file.exists():
         try:
-            loaded = yaml.safe_load(scenario_file.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ReportError(
-                f"{scenario_file}: invalid YAML ({exc})", path=scenario_file
-            ) from None
+            loaded = load_located(read_text(scenario_file, YAML_BYTES)).data
+        except (OSError, ValueError) as exc:  # YamlSyntaxError and InputRefused too
+            raise ReportError(f"{scenario_file}: unreadable ({exc})", path=scenario_file) from None
         scenario = loaded if isinstance(loaded, dict) else {}
     return RunData(run_dir, run, timeline, scenario, record)
 

@@ -29,7 +29,7 @@ STAGES = [
     "store",
     "cli",
 ]
-SHARED = {"errors", "suggestions", "converters", "durations"}
+SHARED = {"errors", "suggestions", "converters", "durations", "limits"}
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:

@@ -151,10 +151,10 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None) -> int:
         listeners = plan_listeners(
             config, host=args.host, only=args.only, port_offset=args.port_offset
         )
+        token = admin_token(args.admin_token, os.environ.get(TOKEN_ENV))
         if args.check:
             _print_lines(out, [(item, item.port) for item in listeners])
             return 0
-        token = admin_token(args.admin_token, os.environ.get(TOKEN_ENV))
         service = Service(
             listeners,
             processes=args.processes,

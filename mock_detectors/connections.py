@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import resource
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -114,7 +113,7 @@ class ConnectionTable:
         self.limits = limits
         self._loop = loop
         self._open: set[Connection] = set()
-        self._idle: OrderedDict[Connection, None] = OrderedDict()
+        self._idle: dict[Connection, None] = {}  # in the order they became idle
         self._sweeper: asyncio.TimerHandle | None = None
         self.evicted = 0
         self.refused = 0
@@ -143,9 +142,8 @@ class ConnectionTable:
 
     def idle(self, connection: Connection) -> None:
         """``connection`` answered everything it read; it is now the newest idle one."""
-        if connection in self._open:
+        if connection in self._open:  # ``busy`` took it out, so it goes in last
             self._idle[connection] = None
-            self._idle.move_to_end(connection)
 
     def closed(self, connection: Connection) -> None:
         """Forget ``connection`` (called again when its transport reports the loss)."""

@@ -52,6 +52,7 @@ MAX_HEAD_BYTES = 64 * 1024
 
 _PAUSE_AT, _RESUME_AT = 256, 32  # pipelined answers queued on one connection
 _SLICE = 16 * 1024  # bytes fed to the parser at once, so a pause can stop between slices
+_VERSIONS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps with options
 # builds a new encoder per call; reusing one is measurably cheaper per request
 _REASONS = {s.value: s.phrase for s in HTTPStatus} | {499: "Client Closed Request"}
@@ -212,7 +213,8 @@ class HttpProtocol(asyncio.Protocol):
         self._body_size = 0
         self._chunked = False
         self._expect_continue = False
-        self._idle_since = loop.time()
+        self._version = "HTTP/1.1"
+        self._now = self._idle_since = loop.time()
 
     # -- asyncio callbacks -------------------------------------------------
 
@@ -240,14 +242,16 @@ class HttpProtocol(asyncio.Protocol):
         if self._paused:
             self._unread += data
             return
+        self._now = self._loop.time()  # one clock read per read, shared by the callbacks
         if self._in_body:
-            self._body_read_at = self._loop.time()
+            self._body_read_at = self._now
         self._feed(data)
 
     # -- the connection table ------------------------------------------------
 
     def close(self) -> None:
         """Drop the connection now; answers not yet sent are abandoned."""
+        self._closing = True
         if self._transport is not None:
             self._transport.close()
 
@@ -269,60 +273,74 @@ class HttpProtocol(asyncio.Protocol):
                     f"{limits.header_timeout_s:g} s",
                 )
         elif now - self._idle_since > limits.idle_timeout_s:
-            self._closing = True
             self.close()
 
     # -- feeding the parser ----------------------------------------------------
 
     def _feed(self, data: bytes) -> None:
         """Feed ``data`` in slices: a head is counted against ``MAX_HEAD_BYTES`` as it
-        arrives, and a pause (too many answers queued) stops between slices."""
+        arrives, and a pause (too many answers queued) stops between slices.
+
+        The count starts when the previous request ends; a pipelined head that begins
+        inside a slice is also held to the limit by ``on_header``'s own count.
+        """
         parser = self._parser
-        while data:
+        while True:
             if self._in_head:
                 room = MAX_HEAD_BYTES - self._head_bytes
                 if room <= 0:
                     self._refuse(431, "request line and headers exceed 64 KiB")
                     return
-                size = min(room, _SLICE)
-                self._head_bytes += min(size, len(data))
+                if room > _SLICE:
+                    room = _SLICE
             else:
-                size = _SLICE
-            piece, data = (data, b"") if len(data) <= size else (data[:size], data[size:])
+                room = _SLICE
+            if len(data) > room:
+                piece, data = data[:room], data[room:]
+            else:
+                piece, data = data, b""
+            if self._in_head:
+                self._head_bytes += len(piece)
             try:
                 parser.feed_data(piece)
-            except httptools.HttpParserCallbackError as exc:
-                refusal = exc.__context__
-                if isinstance(refusal, _Refusal):
-                    self._refuse(refusal.status, str(refusal))
-                elif not self._closing:
-                    raise
+            except httptools.HttpParserError as exc:
+                self._parser_error(exc)
+                return
             except httptools.HttpParserUpgrade:
                 pass  # answered as a plain request, then closed: see on_message_complete
-            except httptools.HttpParserError as exc:
-                if not self._closing:
-                    self._refuse(400, f"malformed request: {exc}")
-            if self._closing:
-                return
-            if self._in_head and self._head_bytes >= MAX_HEAD_BYTES:
+            if not data or self._closing or self._paused:
+                break
+        if self._closing:
+            return
+        if self._paused:
+            self._unread = data + self._unread
+        elif self._in_head:
+            if self._head_bytes >= MAX_HEAD_BYTES:
                 self._refuse(431, "request line and headers exceed 64 KiB")
-                return
-            if self._paused:
-                self._unread = data + self._unread
-                return
-        if self._in_body and self._expect_continue:
+        elif self._expect_continue:
             self._expect_continue = False
             if self._transport is not None:  # tell the client to send its body
                 self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
+    def _parser_error(self, exc: httptools.HttpParserError) -> None:
+        """A refusal raised in a callback, or llhttp's own complaint, becomes the answer."""
+        cause = exc.__context__
+        if isinstance(cause, _Refusal):
+            self._refuse(cause.status, str(cause))
+        elif self._closing:
+            return  # after ``Connection: close`` the rest is not read
+        elif isinstance(exc, httptools.HttpParserCallbackError) and cause is not None:
+            raise cause  # a bug in the application: asyncio logs it and drops the connection
+        else:
+            self._refuse(400, f"malformed request: {exc}")
+
     # -- llhttp callbacks ------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._head_started = self._loop.time()
+        self._head_started = self._now
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._head_size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_size += len(name) + len(value) + 4
@@ -333,12 +351,13 @@ class HttpProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_bytes = 0
-        headers = self._headers
         version = self._parser.get_http_version()
         if version != "1.1" and version != "1.0":
             raise _Refusal(505, f"HTTP/{version} is not supported; send HTTP/1.1 or HTTP/1.0")
-        encoding = headers.get("transfer-encoding")
-        if encoding is not None:
+        self._version = _VERSIONS[version]
+        headers = self._headers
+        if "transfer-encoding" in headers:
+            encoding = headers["transfer-encoding"]
             if encoding.lower() != "chunked":
                 raise _Refusal(501, f"transfer-encoding {encoding!r} is not supported")
             self._chunked = True
@@ -347,39 +366,40 @@ class HttpProtocol(asyncio.Protocol):
             limit = self._app.max_body_bytes
             if length > limit:
                 raise _Refusal(413, f"body of {length} bytes exceeds the limit of {limit} bytes")
-        self._in_body = True
-        self._body_read_at = cast(float, self._head_started)
         if "expect" in headers and headers["expect"].lower() == "100-continue":
             self._expect_continue = True
+        self._in_body = True
+        self._body_read_at = self._now
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
-        self._body_size += len(body)
-        if self._chunked and self._body_size > self._app.max_body_bytes:
-            raise _Refusal(413, f"body exceeds the limit of {self._app.max_body_bytes} bytes")
+        if self._chunked:
+            self._body_size += len(body)
+            if self._body_size > self._app.max_body_bytes:
+                raise _Refusal(413, f"body exceeds the limit of {self._app.max_body_bytes} bytes")
 
     def on_message_complete(self) -> None:
         parser = self._parser
         body = self._body
-        method = parser.get_method().decode("ascii")
-        target = self._url.decode("latin-1")
-        path, _, query = target.partition("?")
+        path, _, query = self._url.decode("latin-1").partition("?")
         request = Request(
-            method,
+            parser.get_method().decode("ascii"),
             path,
             query,
-            "HTTP/" + parser.get_http_version(),
+            self._version,
             self._headers,
             body[0] if len(body) == 1 else b"".join(body),
-            self._loop.time(),
+            self._now,
         )
         # an Upgrade (websocket, h2c) is not taken: answer as usual, then close
         keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
-        self._in_head, self._in_body, self._chunked = True, False, False
-        self._expect_continue = False
-        self._head_bytes = self._head_size = 0
+        self._in_head = True
+        self._in_body = self._expect_continue = False
         self._head_started = None
-        self._url, self._headers, self._body, self._body_size = b"", {}, [], 0
+        self._head_size = 0
+        self._url, self._headers, self._body = b"", {}, []
+        if self._chunked:
+            self._chunked, self._body_size = False, 0
         self._dispatch(request, keep_alive)
 
     # -- answering ---------------------------------------------------------
@@ -418,10 +438,11 @@ class HttpProtocol(asyncio.Protocol):
         response = cast(Response, pending.response)
         pending.timer = None
         pending.data = encode_response(response, pending.keep_alive, self._wall())
-        self._app.finished(response, self._loop.time() - pending.request_arrived)
-        self._flush()
+        now = self._loop.time()
+        self._app.finished(response, now - pending.request_arrived)
+        self._flush(now)
 
-    def _flush(self) -> None:
+    def _flush(self, now: float) -> None:
         transport = self._transport
         queue = self._pending
         while queue and queue[0].data is not None:
@@ -434,7 +455,7 @@ class HttpProtocol(asyncio.Protocol):
                 transport.close()
                 return
         if not queue:
-            self._idle_since = self._loop.time()
+            self._idle_since = now
             self._table.idle(self)
         if self._paused and len(queue) <= _RESUME_AT and transport is not None:
             self._paused = False

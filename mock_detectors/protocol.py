@@ -53,6 +53,7 @@ MAX_HEAD_BYTES = 64 * 1024
 _PAUSE_AT, _RESUME_AT = 256, 32  # pipelined answers queued on one connection
 _SLICE = 16 * 1024  # bytes fed to the parser at once, so a pause can stop between slices
 _VERSIONS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
+_METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH")}
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps with options
 # builds a new encoder per call; reusing one is measurably cheaper per request
 _REASONS = {s.value: s.phrase for s in HTTPStatus} | {499: "Client Closed Request"}
@@ -245,6 +246,19 @@ class HttpProtocol(asyncio.Protocol):
         self._now = self._loop.time()  # one clock read per read, shared by the callbacks
         if self._in_body:
             self._body_read_at = self._now
+        elif len(data) + self._head_bytes < min(MAX_HEAD_BYTES, _SLICE):
+            # the usual read: one or more small requests, fed at once
+            self._head_bytes += len(data)
+            try:
+                self._parser.feed_data(data)
+            except httptools.HttpParserError as exc:
+                self._parser_error(exc)
+                return
+            except httptools.HttpParserUpgrade:
+                return  # answered as a plain request, then closed: see on_message_complete
+            if self._expect_continue:
+                self._feed(b"")  # only its ending: the 100 Continue, if still wanted
+            return
         self._feed(data)
 
     # -- the connection table ------------------------------------------------
@@ -285,7 +299,7 @@ class HttpProtocol(asyncio.Protocol):
         inside a slice is also held to the limit by ``on_header``'s own count.
         """
         parser = self._parser
-        while True:
+        while data:
             if self._in_head:
                 room = MAX_HEAD_BYTES - self._head_bytes
                 if room <= 0:
@@ -308,7 +322,7 @@ class HttpProtocol(asyncio.Protocol):
                 return
             except httptools.HttpParserUpgrade:
                 pass  # answered as a plain request, then closed: see on_message_complete
-            if not data or self._closing or self._paused:
+            if self._closing or self._paused:
                 break
         if self._closing:
             return
@@ -382,8 +396,9 @@ class HttpProtocol(asyncio.Protocol):
         parser = self._parser
         body = self._body
         path, _, query = self._url.decode("latin-1").partition("?")
+        method = parser.get_method()
         request = Request(
-            parser.get_method().decode("ascii"),
+            _METHODS.get(method) or method.decode("ascii"),
             path,
             query,
             self._version,

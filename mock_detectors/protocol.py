@@ -200,6 +200,7 @@ class HttpProtocol(asyncio.Protocol):
         self._pending: deque[_Pending] = deque()
         self._closing = False
         self._paused = False
+        self._write_blocked = False
         self._unread = b""  # data received while paused, fed on resume
         # the request being read
         self._in_head = True  # no request, or one whose headers are incomplete
@@ -260,6 +261,18 @@ class HttpProtocol(asyncio.Protocol):
                 self._feed(b"")  # only its ending: the 100 Continue, if still wanted
             return
         self._feed(data)
+
+    def pause_writing(self) -> None:
+        """The client is not reading its answers: read no more of its requests until it
+        does, so answers cannot pile up in memory (the idle timeout ends it)."""
+        self._write_blocked = True
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._write_blocked = False
+        if self._transport is not None and not self._paused and not self._closing:
+            self._transport.resume_reading()
 
     # -- the connection table ------------------------------------------------
 
@@ -474,7 +487,8 @@ class HttpProtocol(asyncio.Protocol):
             self._table.idle(self)
         if self._paused and len(queue) <= _RESUME_AT and transport is not None:
             self._paused = False
-            transport.resume_reading()
+            if not self._write_blocked:
+                transport.resume_reading()
             if self._unread:
                 data, self._unread = self._unread, b""
                 self._feed(data)

@@ -268,3 +268,15 @@ def test_when_every_connection_is_busy_a_newcomer_gets_503(
     assert app.refusals[0][0] == 503 and transport.closed and not busy_transport.closed
     assert table.refused == 1
     busy.connection_lost(None)  # cancels the pending answer's timer
+
+
+def test_a_client_that_does_not_read_its_answers_is_not_read_either(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    protocol, transport, app = connect(loop)
+    protocol.pause_writing()  # the transport's buffer passed its high-water mark
+    assert transport.paused
+    protocol.resume_writing()
+    assert not transport.paused
+    protocol.data_received(b"GET / HTTP/1.1\r\n\r\n")
+    assert len(app.requests) == 1

@@ -205,7 +205,7 @@ class HttpProtocol(asyncio.Protocol):
         # the request being read
         self._in_head = True  # no request, or one whose headers are incomplete
         self._head_bytes = 0  # fed to the parser since the current head began
-        self._head_size = 0  # request line and headers seen whole, in bytes
+        self._head_size = 0  # header lines seen whole, in bytes (names, values, separators)
         self._head_started: float | None = None  # loop time of its first byte
         self._in_body = False
         self._body_read_at = 0.0  # loop time of the last body progress

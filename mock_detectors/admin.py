@@ -12,6 +12,7 @@ start without one), sent as ``Authorization: Bearer TOKEN`` or ``X-Admin-Token``
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -114,13 +115,41 @@ class AdminApi:
         return None
 
 
+_EXPECTED = {
+    "float_type": "a number",
+    "int_type": "a whole number",
+    "bool_type": "true or false",
+    "finite_number": "a finite number",
+    "model_type": "a JSON object",
+}
+_RANGES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
 def _problems(exc: ValidationError) -> list[dict[str, Any]]:
-    """pydantic errors as ``{"field", "message"}``; unknown fields list the allowed ones."""
+    """pydantic errors as ``{"field", "message"}``; unknown fields list the allowed ones,
+    and a value of the wrong JSON type says what was expected and what came."""
     out = []
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "body"
         message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
+        kind = error["type"]
+        if kind == "extra_forbidden":
             message = f"unknown field; allowed: {', '.join(FaultSpec.model_fields)}"
+        elif kind in _EXPECTED:
+            message = f"must be {_EXPECTED[kind]}, got {_describe(error.get('input'))}"
+        elif kind in _RANGES:
+            message = f"{message}, got {_describe(error.get('input'))}"
         out.append({"field": field, "message": message})
     return out
+
+
+def _describe(value: object) -> str:
+    """A JSON value as the client sent it, with its JSON type: ``"yes" (a string)``."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "null"
+    kind = {bool: "a boolean", str: "a string"}.get(type(value), "a number")
+    return f"{json.dumps(value)[:60]} ({kind})"

@@ -4,9 +4,11 @@
     swarm mocks --config my.yaml --only fast,slow --port-offset 100
     swarm mocks --host 0.0.0.0 --admin-token s3cret --processes 2
     swarm mocks --config my.yaml --check         # validate and print, then exit
+    swarm mocks --idle-timeout 30 --header-timeout 5 --max-connections 5000
 
 Exit codes: 0 after a clean stop (SIGTERM or Ctrl-C) or a passing ``--check``;
-2 for a bad config or bad flags (the message names file, line and field);
+2 for a bad config or bad flags (the message names file, line and field), a blank
+admin token, or a ``--max-connections`` above what the file-descriptor limit allows;
 3 when the service cannot run (a port in use, a process that died).
 This is the only module that turns errors into exit codes.
 """
@@ -16,24 +18,28 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from framework.converters import port_offset, processes
-from framework.errors import SwarmError
+from framework.converters import duration, port_offset, positive, processes
+from framework.errors import ConfigError, SwarmError
 from framework.suggestions import did_you_mean, nearest
 from mock_detectors.config import describe_detector
+from mock_detectors.connections import DEFAULT_HEADER_TIMEOUT_S, DEFAULT_IDLE_TIMEOUT_S
 from mock_detectors.loader import DEFAULT_CONFIG_PATH, load_config
 from mock_detectors.service import Listener, Service, plan_listeners
 
-__all__ = ["TOKEN_ENV", "build_parser", "main"]
+__all__ = ["TOKEN_ENV", "admin_token", "build_parser", "main"]
 
 TOKEN_ENV = "SWARM_MOCKS_ADMIN_TOKEN"
 """Environment variable read when ``--admin-token`` is not given."""
 
 READY_LINE = "mock detectors ready"
 """Printed once every detector listens; scripts and tests wait for it."""
+
+_TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a header carries unchanged
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,6 +97,30 @@ def build_parser(prog: str = "swarm mocks") -> argparse.ArgumentParser:
         "mandatory when --host is not loopback",
     )
     parser.add_argument(
+        "--header-timeout",
+        type=duration,
+        default=DEFAULT_HEADER_TIMEOUT_S,
+        metavar="SECONDS",
+        help="answer 408 and close when a request's line and headers have not all arrived "
+        f"this long after its first byte (default {DEFAULT_HEADER_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=duration,
+        default=DEFAULT_IDLE_TIMEOUT_S,
+        metavar="SECONDS",
+        help="close a kept-alive connection idle this long, or a request body stalled this "
+        f"long (default {DEFAULT_IDLE_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=positive,
+        default=None,
+        metavar="N",
+        help="open connections per process; beyond it the oldest idle one is closed "
+        "(default: what the file-descriptor limit leaves room for)",
+    )
+    parser.add_argument(
         "--check",
         action="store_true",
         help="validate the config, print the detectors and exit",
@@ -121,11 +151,18 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None) -> int:
         listeners = plan_listeners(
             config, host=args.host, only=args.only, port_offset=args.port_offset
         )
+        token = admin_token(args.admin_token, os.environ.get(TOKEN_ENV))
         if args.check:
             _print_lines(out, [(item, item.port) for item in listeners])
             return 0
-        token = args.admin_token or os.environ.get(TOKEN_ENV) or None
-        service = Service(listeners, processes=args.processes, admin_token=token)
+        service = Service(
+            listeners,
+            processes=args.processes,
+            admin_token=token,
+            header_timeout_s=args.header_timeout,
+            idle_timeout_s=args.idle_timeout,
+            max_connections=args.max_connections,
+        )
 
         def ready(bound: list[tuple[Listener, int]]) -> None:
             _print_lines(out, bound)
@@ -139,6 +176,31 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 0
+
+
+def admin_token(flag: str | None, environment: str | None) -> str | None:
+    """The admin token from ``--admin-token`` or else the environment; None if neither is set.
+
+    A token that is set but blank, or holds spaces or characters a header would not
+    carry unchanged, is refused (``ConfigError``, exit 2): the service would start with
+    an admin API nobody can unlock.
+    """
+    source, token = ("--admin-token", flag) if flag is not None else (TOKEN_ENV, environment)
+    if token is None:
+        return None
+    if not token.strip():
+        raise ConfigError(
+            f"{source} is set but blank; give a token of visible characters, "
+            f"or leave {source} unset for no token (loopback only)",
+            flag="--admin-token",
+        )
+    if not _TOKEN.fullmatch(token):
+        raise ConfigError(
+            f"{source} must be visible ASCII characters without spaces (as a header sends "
+            "them), got a token with spaces or other characters",
+            flag="--admin-token",
+        )
+    return token
 
 
 def _print_lines(out: TextIO, bound: Sequence[tuple[Listener, int]]) -> None:

@@ -49,6 +49,14 @@ _ERROR_NAMES = {
     504: ("timeout", "upstream timed out"),
 }
 _RETRY_AFTER = (("Retry-After", "1"),)
+_REFUSALS = {  # the server's own refusals, before a request reaches a route
+    408: "request_timeout",
+    413: "payload_too_large",
+    431: "headers_too_large",
+    501: "not_implemented",
+    503: "too_many_connections",
+    505: "http_version_not_supported",
+}
 
 
 class DetectorApp:
@@ -134,8 +142,11 @@ class DetectorApp:
 
     def reject(self, status: int, message: str, path: str) -> Response:
         endpoint = _ROUTES.get(path, (_OTHER, ()))[0]
-        error = "payload_too_large" if status == 413 else "bad_request"
-        return json_response(status, {"error": error, "message": message}, endpoint)
+        error = _REFUSALS.get(status, "bad_request")
+        headers = _RETRY_AFTER if status == 503 else ()
+        return json_response(
+            status, {"error": error, "message": message}, endpoint, headers=headers
+        )
 
     def started(self) -> None:
         self._metrics.started()

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["ActiveFault", "FaultBoard", "FaultSpec"]
 
-_Rate = Annotated[float, Field(ge=0, le=1)]
+_Rate = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 _HEADER = struct.Struct("<qq")  # generation, length of the JSON that follows
 _SIZE = 1 << 16
 
@@ -38,15 +38,19 @@ class FaultSpec(BaseModel):
     ``timeout_probability`` replace the configured rates; latency becomes
     ``sampled * latency_multiplier + added_latency_ms``; ``outage`` answers 503 to
     everything except ``/metrics`` and the admin API.
+
+    Strict types: a number must be a JSON number (``true`` is not 1, ``"5"`` is not
+    5) and ``outage`` a JSON boolean (``"yes"`` is refused), so a typo in a script
+    gets a 400 naming the field instead of a fault nobody meant.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    duration_s: Annotated[float, Field(gt=0, le=86_400)]
+    duration_s: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)]
     error_rate: _Rate | None = None
     error_status: Annotated[int, Field(ge=400, le=599)] = 503
-    added_latency_ms: Annotated[float, Field(ge=0, le=600_000)] = 0.0
-    latency_multiplier: Annotated[float, Field(gt=0, le=1000)] = 1.0
+    added_latency_ms: Annotated[float, Field(ge=0, le=600_000, allow_inf_nan=False)] = 0.0
+    latency_multiplier: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 1.0
     timeout_probability: _Rate | None = None
     outage: bool = False
 

@@ -5,7 +5,8 @@ more, the parent builds the shared fault and metrics boards, forks N children th
 each bind every port with ``SO_REUSEPORT`` (the kernel spreads connections across
 them), waits for all to report ready, and on SIGTERM or Ctrl-C stops them. Either
 way ``run`` returns 0 after a clean stop and raises ``RunError`` when a port cannot
-be bound or a child dies.
+be bound or a child dies. Before serving it lifts the file-descriptor limit to the
+hard limit and bounds each process's connections below it (see ``connections.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -26,6 +28,15 @@ from dataclasses import dataclass, field
 from framework.errors import ConfigError, RunError
 from framework.suggestions import did_you_mean, nearest
 from mock_detectors.config import DetectorConfig, MocksConfig
+from mock_detectors.connections import (
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    ConnectionLimits,
+    ConnectionTable,
+    backlog_for,
+    fd_reserve,
+    raise_fd_limit,
+)
 from mock_detectors.detector import DetectorApp
 from mock_detectors.faults import FaultBoard
 from mock_detectors.metrics import MetricsBoard, render
@@ -119,15 +130,37 @@ class _Shared:
 
 @dataclass
 class Service:
-    """The running mock detectors. ``admin_token`` is masked in the repr."""
+    """The running mock detectors. ``admin_token`` is masked in the repr.
+
+    ``max_connections`` bounds the open connections of each process (``None``: as
+    many as the file-descriptor limit leaves room for); the timeouts are in seconds.
+    """
 
     listeners: list[Listener]
     processes: int = 1
     admin_token: str | None = field(default=None, repr=False)
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    max_connections: int | None = None
+    _fd_limit: int = field(default=1024, init=False, repr=False)  # set by ``run``
+    _limits: ConnectionLimits = field(
+        default_factory=lambda: ConnectionLimits(1), init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if self.processes < 1:
             raise ConfigError(f"--processes must be >= 1, got {self.processes}", flag="--processes")
+        for flag, value in (
+            ("--header-timeout", self.header_timeout_s),
+            ("--idle-timeout", self.idle_timeout_s),
+        ):
+            if not (math.isfinite(value) and 0 < value <= 86_400):
+                raise ConfigError(f"{flag} must be > 0 and <= 86400 s, got {value}", flag=flag)
+        if self.max_connections is not None and self.max_connections < 1:
+            raise ConfigError(
+                f"--max-connections must be >= 1, got {self.max_connections}",
+                flag="--max-connections",
+            )
         if self.processes > 1 and any(item.port == 0 for item in self.listeners):
             raise ConfigError(
                 "port 0 (any free port) cannot be shared by --processes > 1", flag="--processes"
@@ -142,6 +175,16 @@ class Service:
 
     def run(self, on_ready: Callable[[list[tuple[Listener, int]]], None]) -> int:
         """Serve until SIGTERM/SIGINT; call ``on_ready`` with each bound port; return 0."""
+        self._fd_limit = raise_fd_limit()[0]
+        self._limits = self.connection_limits(self._fd_limit)
+        log.info(
+            "at most %d open connections per process (file-descriptor limit %d); "
+            "header timeout %g s, idle timeout %g s",
+            self._limits.max_connections,
+            self._fd_limit,
+            self._limits.header_timeout_s,
+            self._limits.idle_timeout_s,
+        )
         shared = {
             item.name: _Shared(FaultBoard(), MetricsBoard(self.processes))
             for item in self.listeners
@@ -149,6 +192,26 @@ class Service:
         if self.processes == 1:
             return asyncio.run(self._run_here(shared, on_ready))
         return self._run_forked(shared, on_ready)
+
+    def connection_limits(self, fd_limit: int) -> ConnectionLimits:
+        """The bound and timeouts for a process allowed ``fd_limit`` file descriptors.
+
+        Raises ``ConfigError`` if ``max_connections`` would not fit: a process out of
+        descriptors cannot accept even a health check.
+        """
+        room = max(1, fd_limit - fd_reserve(fd_limit) - len(self.listeners))
+        bound = self.max_connections
+        if bound is None:
+            bound = room
+        elif bound > room:
+            raise ConfigError(
+                f"--max-connections {bound} does not fit the file-descriptor limit of "
+                f"{fd_limit} (at most {room}, keeping {fd_limit - room} spare): raise the "
+                "hard limit (ulimit -Hn, LimitNOFILE=, docker --ulimit nofile=) or lower "
+                "--max-connections",
+                flag="--max-connections",
+            )
+        return ConnectionLimits(bound, self.header_timeout_s, self.idle_timeout_s)
 
     async def _run_here(
         self,
@@ -159,10 +222,10 @@ class Service:
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        servers, connections, ports = await _start(self, shared, 0)
+        servers, table, ports = await _start(self, shared, 0)
         on_ready(list(zip(self.listeners, ports, strict=True)))
         await stop.wait()
-        await _stop(servers, connections)
+        await _stop(servers, table)
         return 0
 
     def _run_forked(
@@ -229,10 +292,11 @@ class Service:
 
 async def _start(
     service: Service, shared: dict[str, _Shared], index: int
-) -> tuple[list[asyncio.Server], set[HttpProtocol], list[int]]:
-    """Bind every listener in this process; return the servers and the bound ports."""
+) -> tuple[list[asyncio.Server], ConnectionTable, list[int]]:
+    """Bind every listener in this process; return the servers, their connections and ports."""
     loop = asyncio.get_running_loop()
-    connections: set[HttpProtocol] = set()
+    table = ConnectionTable(service._limits, loop)
+    table.start()
     servers: list[asyncio.Server] = []
     ports: list[int] = []
     try:
@@ -240,11 +304,11 @@ async def _start(
             app = _make_app(item, shared[item.name], index, service.admin_token, loop)
             try:
                 server = await loop.create_server(
-                    lambda app=app: HttpProtocol(app, loop, connections, time.time),
+                    lambda app=app: HttpProtocol(app, loop, table, time.time),
                     item.host,
                     item.port,
                     reuse_port=service.processes > 1,
-                    backlog=2048,
+                    backlog=backlog_for(service._fd_limit),
                 )
             except OSError as exc:
                 raise RunError(
@@ -253,9 +317,9 @@ async def _start(
             servers.append(server)
             ports.append(server.sockets[0].getsockname()[1])
     except BaseException:
-        await _stop(servers, connections)
+        await _stop(servers, table)
         raise
-    return servers, connections, ports
+    return servers, table, ports
 
 
 def _make_app(
@@ -290,11 +354,10 @@ def _make_app(
     )
 
 
-async def _stop(servers: list[asyncio.Server], connections: set[HttpProtocol]) -> None:
+async def _stop(servers: list[asyncio.Server], table: ConnectionTable) -> None:
     for server in servers:
         server.close()
-    for connection in list(connections):
-        connection.close()
+    table.stop()
     for server in servers:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.wait_closed(), _STOP_TIMEOUT_S)
@@ -316,13 +379,13 @@ def _child_main(
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         try:
-            servers, connections, _ = await _start(service, shared, index)
+            servers, table, _ = await _start(service, shared, index)
         except RunError as exc:
             reports.send(("error", index, str(exc)))
             return
         reports.send(("ready", index, ""))
         await stop.wait()
-        await _stop(servers, connections)
+        await _stop(servers, table)
 
     asyncio.run(serve())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -96,8 +97,21 @@ def write_config(path: Path, text: str) -> Path:
     return path
 
 
-def start_service(config: Path, *extra: str, env: dict[str, str] | None = None) -> MockService:
-    """Start the service and wait (bounded) until it prints its ready line."""
+def start_service(
+    config: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    fd_limits: tuple[int, int] | None = None,
+) -> MockService:
+    """Start the service and wait (bounded) until it prints its ready line.
+
+    ``fd_limits`` sets the child's (soft, hard) ``RLIMIT_NOFILE`` before it starts.
+    """
+
+    def limit_fds() -> None:
+        if fd_limits is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, fd_limits)
+
     process = subprocess.Popen(
         [sys.executable, "-m", "mock_detectors", "--config", str(config), *extra],
         stdout=subprocess.PIPE,
@@ -106,6 +120,7 @@ def start_service(config: Path, *extra: str, env: dict[str, str] | None = None) 
         text=True,
         cwd=REPO,
         env={**os.environ, **(env or {})},
+        preexec_fn=limit_fds if fd_limits is not None else None,
     )
     service = MockService(process, {})
     threading.Thread(target=_drain, args=(process.stderr, service.stderr), daemon=True).start()

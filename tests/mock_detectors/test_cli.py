@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import signal
 import socket
 import subprocess
@@ -22,7 +23,9 @@ pytestmark = pytest.mark.integration
 BODY = {"content": "x"}
 
 
-def run_cli(*args: str, timeout_s: float = 20) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, timeout_s: float = 20, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mock_detectors", *args],
         capture_output=True,
@@ -30,6 +33,7 @@ def run_cli(*args: str, timeout_s: float = 20) -> subprocess.CompletedProcess[st
         timeout=timeout_s,
         cwd=REPO,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -68,6 +72,26 @@ def test_listening_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
     result = run_cli("--config", str(one_detector(tmp_path)), "--host", "0.0.0.0")
     assert result.returncode == 2
     assert "admin API needs a token" in result.stderr and "SWARM_MOCKS_ADMIN_TOKEN" in result.stderr
+
+
+@pytest.mark.parametrize("token", ["", "   ", "\t"])
+def test_blank_admin_token_is_refused_at_start_with_exit_2(tmp_path: Path, token: str) -> None:
+    result = run_cli("--config", str(one_detector(tmp_path)), "--admin-token", token)
+    assert result.returncode == 2
+    assert "--admin-token is set but blank" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_blank_admin_token_in_the_environment_is_refused_with_exit_2(tmp_path: Path) -> None:
+    result = run_cli("--config", str(one_detector(tmp_path)), env={"SWARM_MOCKS_ADMIN_TOKEN": "  "})
+    assert result.returncode == 2
+    assert "SWARM_MOCKS_ADMIN_TOKEN is set but blank" in result.stderr
+
+
+def test_admin_token_with_spaces_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    for token in (" s3cret", "s3 cret", "sécret"):  # a header would not carry it unchanged
+        assert main(["--check", "--admin-token", token]) == 2
+        assert "visible ASCII characters without spaces" in capsys.readouterr().err
+    assert main(["--check", "--only", "success", "--admin-token", "s3cret"]) == 0
 
 
 def test_port_in_use_exits_3(tmp_path: Path) -> None:

@@ -164,6 +164,39 @@ def test_bad_fault_body_is_400_naming_the_field(mocks: MockService) -> None:
     assert request(url, "PUT", "/admin/faults", "{nope").status == 400
 
 
+@pytest.mark.parametrize(
+    ("fault", "field", "message"),
+    [
+        ({"duration_s": True, "outage": True}, "duration_s", "must be a number, got true"),
+        ({"duration_s": "5", "outage": True}, "duration_s", 'must be a number, got "5"'),
+        ({"duration_s": 5, "outage": "yes"}, "outage", 'must be true or false, got "yes"'),
+        ({"duration_s": 5, "outage": 1}, "outage", "must be true or false, got 1"),
+        ({"duration_s": 5, "error_rate": True}, "error_rate", "must be a number, got true"),
+        ({"duration_s": 5, "error_rate": 1, "error_status": True}, "error_status", "whole"),
+        ({"duration_s": 5, "error_rate": 1.5}, "error_rate", "less than or equal to 1, got 1.5"),
+        ({"duration_s": 1e6, "outage": True}, "duration_s", "less than or equal to 86400"),
+    ],
+)
+def test_fault_of_the_wrong_type_or_range_is_400_naming_the_field(
+    mocks: MockService, fault: dict, field: str, message: str
+) -> None:
+    url = mocks.urls["faulty"]
+    reply = request(url, "PUT", "/admin/faults", fault)
+    assert reply.status == 400, reply.body
+    problems = reply.json()["problems"]
+    assert [problem["field"] for problem in problems] == [field]
+    assert message in problems[0]["message"]
+    assert request(url, "GET", "/admin/faults").json()["active"] is False
+
+
+def test_non_finite_fault_numbers_are_400(mocks: MockService) -> None:
+    reply = request(
+        mocks.urls["faulty"], "PUT", "/admin/faults", '{"duration_s": NaN, "outage": true}'
+    )
+    assert reply.status == 400
+    assert reply.json()["problems"][0]["message"] == "must be a finite number, got NaN (a number)"
+
+
 def test_metrics_counts_equal_requests_sent(mocks: MockService) -> None:
     url = mocks.urls["counted"]
     detect_many(url, 37)

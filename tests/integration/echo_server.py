@@ -13,13 +13,11 @@ Routes (any method)::
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.integration.server_process import ServerProcess
+from tests.integration.server_process import ServerProcess, serve
 
 __all__ = ["EchoServer"]
 
@@ -59,15 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
 def _serve() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
-
-    def stop(_signum: int, _frame: object) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"PORT {server.server_address[1]}", flush=True)
-    server.serve_forever(poll_interval=0.05)
-    server.server_close()
+    serve(server)
 
 
 class EchoServer(ServerProcess):

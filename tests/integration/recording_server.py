@@ -23,7 +23,6 @@ by a JSON check.
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import threading
 import time
@@ -33,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.integration.server_process import ServerProcess
+from tests.integration.server_process import ServerProcess, serve
 
 __all__ = ["OK_BODY", "SLOW_BODY", "SLOW_S", "RecordedRequest", "RecordingServer"]
 
@@ -157,15 +156,7 @@ def _serve() -> None:
     """Bind 127.0.0.1 on a free port, print ``PORT <n>``, serve until SIGTERM or SIGINT."""
     handler = type("Handler", (_Handler,), {"recorder": _Recorder()})
     server = _Server(("127.0.0.1", 0), handler)
-
-    def stop(_signum: int, _frame: object) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"PORT {server.server_address[1]}", flush=True)
-    server.serve_forever(poll_interval=0.05)
-    server.server_close()
+    serve(server)
 
 
 class RecordingServer(ServerProcess):

@@ -8,16 +8,31 @@ process, which would otherwise stall it.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
+from http.server import HTTPServer
 from pathlib import Path
 
-__all__ = ["ServerProcess"]
+__all__ = ["ServerProcess", "serve"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _START_DEADLINE_S = 10.0
 _STOP_DEADLINE_S = 5.0
+
+
+def serve(server: HTTPServer) -> None:
+    """The server process's side: print ``PORT <n>``, serve until SIGTERM or SIGINT."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"PORT {server.server_address[1]}", flush=True)
+    server.serve_forever(poll_interval=0.05)
+    server.server_close()
 
 
 class ServerProcess:

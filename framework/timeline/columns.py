@@ -145,6 +145,19 @@ class TimelineColumns:
             fail_sumsq_us=columns["fail_sumsq_us"],
         )
 
+    def select(
+        self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
+    ) -> list[RequestSecond]:
+        """The records ``Timeline.select`` gives, an endpoint's found through the index
+        instead of by scanning every second."""
+        endpoint = None if name is None else self._one_endpoint(name)
+        if endpoint is None:
+            return list(self.timeline.select(name, start_s, end_s))
+        first, last = self._positions(start_s, end_s)
+        rows, records = self._records[endpoint]
+        lo, hi = np.searchsorted(rows, (first, last))
+        return records[lo:hi]
+
     def buckets(
         self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
     ) -> BucketRows:

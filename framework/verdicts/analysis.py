@@ -23,6 +23,7 @@ from framework.stats.histogram_sums import HistogramSums
 from framework.stats.interval_data import IntervalColumns, IntervalData, columns_from_rows
 from framework.stats.precision import minimum_detectable_change, required_duration_s
 from framework.stats.quality import assess
+from framework.timeline.codec import sum_blobs
 from framework.timeline.columns import TimelineColumns
 from framework.timeline.endpoints import AGGREGATED
 from framework.timeline.histograms import (
@@ -325,7 +326,7 @@ def _endpoint(
         },
         quality=quality_result,
         latency_buckets_ms=_buckets(hist),
-        failure_latency=_failure_latency(columns.timeline, key, window, counters),
+        failure_latency=_failure_latency(columns, key, window, counters),
         **_failure_messages(columns.timeline, key, window, int(counters.failures.sum())),
     )
     return result, found
@@ -353,20 +354,17 @@ def _failure_messages(
 
 
 def _failure_latency(
-    timeline: Timeline, key: str | None, window: PlannedWindow, counters: SecondCounters
+    columns: TimelineColumns, key: str | None, window: PlannedWindow, counters: SecondCounters
 ) -> FailureLatency | None:
     """The failed requests' own latency figures (``None`` without failures, or when a
     version-1 timeline mixed them into the successes')."""
     failed = int(counters.failures.sum())
     if not failed or counters.fail_sum_us is None:
         return None
-    if any(
-        r.failures_in_latency
-        for r in timeline.select(key, window.start_s, window.end_s)
-        if r.failure_count
-    ):
+    records = columns.select(key, window.start_s, window.end_s)
+    if any(r.failures_in_latency for r in records if r.failure_count):
         return None
-    hist = timeline.failure_histogram(key, window.start_s, window.end_s)
+    hist = sum_blobs([b for r in records for b in r.fail_hist_blobs])
     ms = 1 / 1000
     p50, p95 = percentiles_us(hist, (50, 95))
     return FailureLatency(

@@ -13,6 +13,11 @@
 - **local**: the recorder and the merger live in one process; the same greenlet drains one
   into the other.
 
+Every second the master (or local process) closes also goes to the process's one
+``LiveFeed`` (``feed_of(environment)``), with the run's state changes (``starting →
+running`` on ``test_start``, ``stopping`` on ``test_stop``, ``finished`` on ``quit``): the
+terminal progress, the web UI tab, the sinks and the abort guards all read it.
+
 The timeline is finished on Locust's ``quit`` event, which fires after the master has
 waited for the workers' final reports (``quitting`` comes too early for that). Library
 users that never fire ``quit`` call ``Telemetry.close()``.
@@ -39,6 +44,9 @@ from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from framework.errors import ExitCode, RunError
+from framework.live.announce import announcement
+from framework.live.feed import LiveFeed
+from framework.live.state import State
 from framework.timeline.recorder import (
     PAYLOAD_VERSION,
     MergeResult,
@@ -50,7 +58,7 @@ from framework.timeline.recorder import (
 from framework.timeline.records import FILE_NAME
 from framework.timeline.writer import WRITE_FAILURE_END, TimelineWriter
 
-__all__ = ["PAYLOAD_KEY", "RAW_LATENCY_LOG_ENV", "Telemetry", "install"]
+__all__ = ["PAYLOAD_KEY", "RAW_LATENCY_LOG_ENV", "Telemetry", "feed_of", "install"]
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +109,9 @@ class Telemetry:
         self.tick_s = tick_s
         self.recorder = SecondRecorder() if role in ("worker", "local") else None
         self.merger = TimelineMerger(grace_s=grace_s) if role in ("master", "local") else None
+        self.feed = LiveFeed(started_s=time.time()) if self.merger is not None else None
+        if self.feed is not None:
+            self.feed.state_changed.add_listener(_announce_state)
         self.closed = False
         self._cpu = _CpuMeter()
         self._worker_cpu: dict[str, float] = {}
@@ -200,13 +211,17 @@ class Telemetry:
         self._worker_cpu.clear()
         if self.closed or self.merger is None:
             return
-        self._sample(time.time())
+        now = time.time()
+        self._move("running", now)
+        self._sample(now)
         if self._greenlet is None:
             self._greenlet = gevent.spawn(self._tick_forever)
 
     def on_test_stop(self, **_kwargs: Any) -> None:
         if not self.closed and self.merger is not None:
-            self.tick(time.time())
+            now = time.time()
+            self.tick(now)
+            self._move("stopping", now)
 
     def on_quit(self, **_kwargs: Any) -> None:
         self.close(reason="quit")
@@ -235,6 +250,8 @@ class Telemetry:
             if self.recorder is not None:
                 self.merger.add("local", self.recorder.drain(now), now)
             self._emit(self.merger.finish(), now)
+            self._move("stopping", now)
+            self._move("finished", now)
             if self._writer is not None:
                 try:
                     self._writer.close(ended_s=now, reason=reason)
@@ -279,7 +296,16 @@ class Telemetry:
             cpu = self._cpu.percent(min_interval_s=1.0)
         self.merger.observe(now_s, users=runner.user_count, workers=workers, cpu_percent=cpu)
 
+    def _move(self, state: State, now_s: float, reason: str | None = None) -> None:
+        """Move the feed's run to ``state`` if that is a step it can take from where it is
+        (Locust's events arrive more than once: a test_stop per stop, a quit after it)."""
+        if self.feed is not None and self.feed.run_state.allows(state):
+            self.feed.move(state, now_s, reason)
+
     def _emit(self, result: MergeResult, now_s: float) -> None:
+        if self.feed is not None:
+            for second in result.seconds:
+                self.feed.add_second(second)
         if self._writer is None or self._write_failed:
             return
         try:
@@ -315,6 +341,18 @@ class Telemetry:
             data = "".join(self._raw_lines).encode()
             self._raw_lines.clear()  # in place: the request listener holds this list
             os.write(self._raw_fd, data)  # one O_APPEND write: lines never interleave
+
+
+def _announce_state(*, state: str, at_s: float, reason: str | None, **_kwargs: Any) -> None:
+    """Tell ``swarm run`` (reading this log) of the new state, to record it in run.json."""
+    logger.info(announcement("state", state=state, at_s=round(at_s, 3), reason=reason))
+
+
+def feed_of(environment: Environment) -> LiveFeed | None:
+    """The live feed of ``environment``'s master or local runner (``None`` on workers, or
+    before ``install``): where plugins, sinks and the web UI tab listen."""
+    telemetry = getattr(environment, _ATTRIBUTE, None)
+    return telemetry.feed if isinstance(telemetry, Telemetry) else None
 
 
 def install(
@@ -361,6 +399,7 @@ def install(
         sync_every_s=sync_every_s,
         meta=meta,
     )
+    setattr(environment, _ATTRIBUTE, telemetry)
     events = environment.events
     if telemetry.on_request is not None:
         events.request.add_listener(telemetry.on_request)
@@ -377,3 +416,4 @@ def install(
 PAYLOAD_KEY = "swarm_timeline"
 CPU_KEY = "swarm_cpu_percent"
 RAW_LATENCY_LOG_ENV = "SWARM_RAW_LATENCY_LOG"
+_ATTRIBUTE = "swarm_telemetry"

@@ -37,6 +37,7 @@ from typing import Any, TextIO
 
 from framework import __version__
 from framework.errors import ExitCode, RunError
+from framework.live.announce import read_announcement
 from framework.plan.load_plan import plan_for
 from framework.plan.record import PlanRecord
 from framework.run.bundle import write_bundle
@@ -72,6 +73,7 @@ _PHASE_MARKERS = (
     ("Run time limit reached", "stopping"),
     ("Shutting down", "stopping"),
 )
+_LIVE_STATES = ("running", "paused", "stopping")
 _MISSING = "failed to send heartbeat, setting state to missing"
 _HEALED = "self-healed with heartbeat"
 _WORKERS_QUIT_GRACE_S = 15.0
@@ -207,6 +209,10 @@ class _Run:
 
     def on_master_line(self, line: str) -> None:
         with self.lock, self._noting_write_failures():
+            announced = read_announcement(line)
+            if announced is not None:
+                self.on_announcement(announced)
+                return
             if _WRITE_FAILURE in line and WRITE_FAILURE_END in line:
                 start = line.index(_WRITE_FAILURE) + len("swarm: ")
                 self.folder.note_write_failure(line[start : line.index(WRITE_FAILURE_END)])
@@ -219,6 +225,18 @@ class _Run:
                 event = "missing" if _MISSING in line else "recovered"
                 (self.missing.add if event == "missing" else self.missing.discard)(worker)
                 self._worker_event(worker, event)
+
+    def on_announcement(self, announced: dict[str, Any]) -> None:
+        """A state the master's run moved to: record the live ones (running, paused,
+        stopping) as phases at the master's time; how the run ended is decided here."""
+        state = announced.get("state")
+        if announced["event"] != "state" or state not in _LIVE_STATES:
+            return
+        if state != self.folder.record.status:
+            self.seen.add(state)
+            at_s = announced.get("at_s")
+            at = datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
+            self.folder.phase(state, at)
 
     def on_worker_exit(self, name: str, code: int) -> None:
         with self.lock, self._noting_write_failures():

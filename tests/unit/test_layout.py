@@ -2,7 +2,8 @@
 
 The order is the one ``docs/architecture.md`` draws. ``timeline`` comes before
 ``locust_glue`` because it is the record format the load generators write and every later
-stage reads. Modules at the top of ``framework`` (errors, suggestions, converters) belong
+stage reads; ``stats`` and ``live`` come before it too, because the master computes live
+figures (with intervals) from the seconds it merges. Modules at the top of ``framework`` (errors, suggestions, converters) belong
 to no stage and may be imported by any; nothing imports the CLI, and only
 ``framework.locust_glue`` imports Locust or gevent.
 """
@@ -21,9 +22,10 @@ STAGES = [
     "scenario",
     "plan",
     "timeline",
+    "stats",
+    "live",
     "locust_glue",
     "run",
-    "stats",
     "verdicts",
     "reports",
     "store",

@@ -1,0 +1,99 @@
+"""The one live feed of a run: closed seconds and state changes in, hooks out.
+
+The master's telemetry calls ``add_second`` for every second the merger closes (in order,
+as it is written to the timeline) and ``move`` on every change of the run's state; every
+live consumer — terminal progress, web UI tab, InfluxDB and Prometheus sinks, abort guards,
+plugins — listens to the hooks and reads ``statistics``, never Locust's own numbers.
+
+    >>> from framework.timeline.records import RequestSecond, Second
+    >>> feed = LiveFeed(started_s=100.0)
+    >>> _ = feed.move("running", 100.5)
+    >>> seen = []
+    >>> _ = feed.second_closed.add_listener(lambda *, second, **_kw: seen.append(second.t))
+    >>> feed.add_second(Second(t=101, users=1, workers=1,
+    ...     requests=(RequestSecond.from_latencies(101, "GET", "/x", [2.0, 4.0]),)))
+    >>> seen, feed.statistics.snapshot().count
+    ([101], 2)
+"""
+
+from __future__ import annotations
+
+from framework.live.hooks import Hook
+from framework.live.state import RunState, State, Transition
+from framework.live.statistics import LiveStatistics
+from framework.timeline.records import Second
+
+__all__ = ["LiveFeed"]
+
+
+class LiveFeed:
+    """Hooks (keyword-only payloads, each also given ``feed=self``):
+
+    - ``second_closed(second, counted)``: a second of the merged timeline has closed;
+      ``counted`` is false when the run was paused in it (left out of every statistic).
+    - ``state_changed(state, previous, at_s, reason)``: the run moved to ``state``.
+    - ``run_finished(state)``: the run has ended (``finished``, ``failed``, ``aborted`` or
+      ``interrupted``); fired once, after the last second.
+    - ``run_started(run_id)``: ``start_run`` began another run in the same process (each
+      start in the web UI is a run of its own); statistics and state start afresh.
+
+    One feed lives as long as its Locust process, so listeners are added once.
+    """
+
+    def __init__(
+        self,
+        *,
+        started_s: float,
+        run_id: str | None = None,
+        statistics: LiveStatistics | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.statistics = statistics or LiveStatistics()
+        self.run_state = RunState.starting(started_s)
+        self.latest: Second | None = None
+        self.second_closed = Hook("second_closed")
+        self.state_changed = Hook("state_changed")
+        self.run_finished = Hook("run_finished")
+        self.run_started = Hook("run_started")
+
+    def start_run(self, started_s: float, run_id: str | None = None) -> None:
+        """Begin the next run in this process: fresh statistics and state, same listeners."""
+        self.run_id = run_id
+        self.statistics = LiveStatistics(
+            recent_s=self.statistics.recent_s, max_rows=self.statistics.max_rows
+        )
+        self.run_state = RunState.starting(started_s)
+        self.latest = None
+        self.run_started.fire(run_id=run_id, feed=self)
+
+    def __repr__(self) -> str:
+        return f"LiveFeed(state={self.state!r}, seconds={self.statistics.seconds})"
+
+    @property
+    def state(self) -> State:
+        return self.run_state.state
+
+    def add_second(self, second: Second, *, counted: bool | None = None) -> None:
+        """Take a closed second; by default it counts unless the run is paused now."""
+        if counted is None:
+            counted = self.state != "paused"
+        self.latest = second
+        self.statistics.add_second(second, counted=counted)
+        self.second_closed.fire(second=second, counted=counted, feed=self)
+
+    def move(self, state: State, at_s: float, reason: str | None = None) -> Transition:
+        """Change the run's state (``IllegalTransition`` says why not) and tell listeners."""
+        previous = self.state
+        transition = self.run_state.move(state, at_s, reason)
+        self.state_changed.fire(state=state, previous=previous, at_s=at_s, reason=reason, feed=self)
+        if self.run_state.ended:
+            self.run_finished.fire(state=state, feed=self)
+        return transition
+
+    def plan_elapsed_s(self, now_s: float) -> float:
+        """Where the load plan is: time since the run first started running, less the time
+        it has spent paused (pausing freezes the plan's clock)."""
+        started = next((t.at_s for t in self.run_state.history if t.state == "running"), None)
+        if started is None:
+            return 0.0
+        return max(0.0, now_s - started - self.run_state.seconds_in("paused", now_s))

@@ -168,6 +168,7 @@ class LiveStatistics:
         self.max_rows = max_rows
         self._series: dict[str, _Series] = {}
         self._endpoints: dict[str, tuple[str, str]] = {}
+        self._estimated: dict[tuple[str, tuple[str, ...], float], Mapping[str, Estimate]] = {}
         self.seconds = 0
         self.last_t: int | None = None
 
@@ -177,6 +178,7 @@ class LiveStatistics:
         if not counted:
             return
         self.seconds += 1
+        self._estimated.clear()
         by_key: dict[str, list[RequestSecond]] = {}
         for record in second.requests:
             by_key.setdefault(record.key, []).append(record)
@@ -230,7 +232,16 @@ class LiveStatistics:
         """The run so far's estimates with intervals; empty until ``min_seconds`` are in
         (an interval of fewer seconds would not be honest about autocorrelation). Units are
         :mod:`framework.stats`'s: latencies in µs, throughput per second, rates as fractions.
+        Kept until the next counted second: every live view may ask, the work is done once.
         """
+        memo = (key, tuple(metrics), confidence)
+        if memo not in self._estimated:
+            self._estimated[memo] = self._estimates(key, memo[1], confidence, min_seconds)
+        return self._estimated[memo]
+
+    def _estimates(
+        self, key: str, metrics: tuple[str, ...], confidence: float, min_seconds: int
+    ) -> Mapping[str, Estimate]:
         series = self._series.get(key)
         if series is None or series.seconds < min_seconds or len(series.rows) < 10:
             return {}

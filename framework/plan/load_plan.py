@@ -53,13 +53,17 @@ _DIGITS = 9  # durations to the nanosecond: 0.1 * 30 s is 3 s, not 3.00000000000
 def scale_load(load: LoadSpec, factor: float) -> LoadSpec:
     """``load`` with every duration times ``factor`` and every stated spawn rate divided by
     it; ``ValueError`` unless ``factor`` is a finite number > 0."""
+    _check_factor(factor)
+    if isinstance(load, StagesLoad):
+        return load.model_copy(update={"stages": [_scaled(s, factor) for s in load.stages]})
+    return _scaled(load, factor)
+
+
+def _check_factor(factor: object) -> None:
     if isinstance(factor, bool) or not isinstance(factor, int | float):
         raise ValueError(f"time_scale must be a number > 0, got {factor!r}")
     if not (math.isfinite(factor) and factor > 0):
         raise ValueError(f"time_scale must be a finite number > 0, got {factor!r}")
-    if isinstance(load, StagesLoad):
-        return load.model_copy(update={"stages": [_scaled(s, factor) for s in load.stages]})
-    return _scaled(load, factor)
 
 
 def _scaled(model: Any, factor: float) -> Any:
@@ -76,6 +80,7 @@ def _scaled(model: Any, factor: float) -> Any:
 
 def plan_for(load: LoadSpec, *, time_scale: float = 1.0) -> LoadPlan:
     """The plan a validated ``load`` section describes, its time scaled by ``time_scale``."""
+    _check_factor(time_scale)
     if time_scale != 1.0:
         load = scale_load(load, time_scale)
     match load:

@@ -65,8 +65,8 @@ class Override:
 
     @property
     def flag(self) -> str:
-        """``--set load.users``: where a problem with this value points."""
-        return f"{SET_FLAG} {self.written_path}"
+        """``--set load.users``: where a problem with this value points (a long path cut)."""
+        return f"{SET_FLAG} {excerpt(self.written_path)}"
 
 
 def parse_override(text: str) -> Override:

@@ -48,6 +48,15 @@ class Located:
             probe = probe[:-1]
         return None
 
+    def origins_below(self, path: KeyPath) -> list[str]:
+        """The flags that set something strictly inside ``path``, in the order given."""
+        probe = tuple(path)
+        return [
+            flag
+            for at, flag in self.origins.items()
+            if len(at) > len(probe) and at[: len(probe)] == probe
+        ]
+
     def position(self, path: KeyPath, *, prefer_key: bool = False) -> Position | None:
         """The closest known place for ``path``: itself, else its nearest ancestor."""
         probe = tuple(path)

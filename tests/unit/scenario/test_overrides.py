@@ -192,6 +192,14 @@ def test_a_problem_below_an_overridden_section_names_the_flag_and_the_field(scen
     assert f"{scenario}: --set load: load.spawn_rate: required field is missing" in problems
 
 
+def test_a_problem_of_the_file_s_section_names_the_flags_that_changed_it(scenario):
+    (problem,) = _problems(scenario, "users.0.think_time.pacing=1s")
+    assert problem == (
+        f"{scenario}:6:17: users[0].think_time: set exactly one of fixed_ms, uniform_ms, "
+        "pacing, throughput (found: fixed_ms, pacing) (with --set users.0.think_time.pacing)"
+    )
+
+
 def test_an_unset_variable_in_a_value_names_the_flag(scenario):
     assert _problems(scenario, "load.users=${NOPE}") == [
         f"{scenario}: --set load.users: ${{NOPE}} is not set and has no default; set NOPE "

@@ -7,6 +7,7 @@ Shared by ``swarm``'s own parser, its store commands and ``swarm mocks``.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 from framework.durations import parse_duration
@@ -25,6 +26,7 @@ __all__ = [
     "positive",
     "processes",
     "rows",
+    "time_scale",
     "workers",
 ]
 
@@ -120,3 +122,17 @@ def duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def time_scale(text: str) -> float:
+    """``--time-scale``: a finite number > 0 (``0.1`` runs a 1 h plan in 6 min)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"expected a number > 0 that every duration of the plan is multiplied by "
+            f"(0.1: ten times shorter, 2: twice as long), got {_shown(text)}"
+        )
+    return value

@@ -81,7 +81,9 @@ class Problem:
     """One thing wrong with an input file, located as precisely as we can.
 
     ``line`` and ``column`` are 1-based; ``None`` when the problem has no single place
-    (for example a missing key, which is reported at its parent mapping).
+    (for example a missing key, which is reported at its parent mapping). ``flag`` names
+    the command-line flag the value came from instead of the file (``--set load.users``);
+    the field is then left out of the text when the flag already names it.
     """
 
     file: str
@@ -89,6 +91,7 @@ class Problem:
     column: int | None
     path: str
     message: str
+    flag: str | None = None
 
     def __str__(self) -> str:
         where = self.file
@@ -96,7 +99,10 @@ class Problem:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        field = f" {self.path}:" if self.path else ""
+        if self.flag:
+            where += f": {self.flag}"
+        named = bool(self.flag) and self.flag.endswith(f" {self.path}")
+        field = f" {self.path}:" if self.path and not named else ""
         return f"{where}:{field} {self.message}"
 
 

@@ -24,7 +24,11 @@ from framework.scenario.loader import LoadedScenario, load_budgets, load_scenari
 if TYPE_CHECKING:
     from framework.verdicts.builder import ReportOptions
 
-__all__ = ["DEFAULT_DEMO_SCENARIO", "DEMO_MOCK_PORT", "dispatch"]
+__all__ = ["DEFAULT_DEMO_SCENARIO", "DEMO_MOCK_PORT", "MIN_SCALED_PLAN_S", "dispatch"]
+
+MIN_SCALED_PLAN_S = 1.0
+"""Shortest plan ``--time-scale`` may leave: Locust's shape is asked once a second, and the
+timeline counts whole seconds, so less would measure nothing."""
 
 
 def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
@@ -42,16 +46,17 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "validate":
         from framework.plan.summary import describe_scenario
 
-        loaded = load_scenario(args.scenario, host=args.host, render_templates=True)
+        loaded = _load(args, host=args.host, render_templates=True)
         print(describe_scenario(loaded))
         return ExitCode.OK
     if args.command == "plan":
         from framework.plan.chart import render_plan
         from framework.plan.load_plan import plan_for
 
-        loaded = load_scenario(args.scenario)
+        loaded = _load(args)
         print(f"{loaded.scenario.name}: users over time")
-        print(render_plan(plan_for(loaded.scenario.load), width=args.width, height=args.height))
+        plan = plan_for(loaded.scenario.load, time_scale=loaded.time_scale)
+        print(render_plan(plan, width=args.width, height=args.height))
         return ExitCode.OK
     if args.command in ("run", "master"):
         return _run(args, extra)
@@ -119,6 +124,28 @@ def _check_reports_folder(out: str) -> None:
         )
 
 
+def _load(args: argparse.Namespace, **options: Any) -> LoadedScenario:
+    """The scenario as the command line has it: the file with ``--set`` applied and
+    ``--time-scale`` recorded; a scale that leaves less than a second of plan is refused."""
+    from framework.plan.load_plan import plan_for
+
+    loaded = load_scenario(
+        args.scenario, overrides=args.overrides, time_scale=args.time_scale, **options
+    )
+    if loaded.time_scale != 1.0:
+        scaled = plan_for(loaded.scenario.load, time_scale=loaded.time_scale).duration_s
+        if scaled < MIN_SCALED_PLAN_S:
+            whole = plan_for(loaded.scenario.load).duration_s
+            raise UsageError(
+                f"--time-scale {loaded.time_scale:g} leaves {scaled:g} s of a {whole:g} s plan; "
+                f"a run needs at least {MIN_SCALED_PLAN_S:g} s (--time-scale "
+                f"{MIN_SCALED_PLAN_S / whole:.3g} or more)",
+                flag="--time-scale",
+                value=loaded.time_scale,
+            )
+    return loaded
+
+
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
     _check_reports_folder(args.out)
     if args.run_id is not None:
@@ -126,7 +153,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
             validate_run_id(args.run_id)
         except ValueError as exc:
             raise UsageError(f"--run-id: {exc}", flag="--run-id", value=args.run_id) from None
-    loaded = load_scenario(args.scenario, host=args.host, require_host=True)
+    loaded = _load(args, host=args.host, require_host=True)
     common = {
         "reports_dir": Path(args.out),
         "run_id": args.run_id,

@@ -25,11 +25,13 @@ from framework.converters import (
     milliseconds,
     port,
     processes,
+    time_scale,
     workers,
 )
 from framework.errors import ExitCode, SwarmError, UsageError, exit_code_for
 from framework.limits import excerpt
 from framework.scenario.metrics import KEY_METRICS
+from framework.scenario.overrides import Override, parse_override
 from framework.suggestions import did_you_mean, nearest
 
 __all__ = ["build_parser", "main"]
@@ -90,10 +92,41 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _override(text: str) -> Override:
+    """``--set PATH=VALUE`` read at the boundary, so a malformed one stops argparse (exit 2)."""
+    try:
+        return parse_override(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_scenario_changes(parser: argparse.ArgumentParser) -> None:
+    """``--set`` and ``--time-scale``: for every command that loads a scenario to run or show."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        type=_override,
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="change one value of the scenario, validated as the file is (repeatable): "
+        "load.users=50, load.duration=2m, users.0.think_time.fixed_ms=0",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=time_scale,
+        default=1.0,
+        metavar="F",
+        help="multiply every duration of the load plan by F (> 0) and divide its spawn rates "
+        "by F: 0.1 runs a 1 h soak in 6 min",
+    )
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    """What ``swarm run`` and ``swarm master`` share: the scenario, the target, the run
-    folder, the web UI, worker loss and the analysis at the end."""
+    """What ``swarm run`` and ``swarm master`` share: the scenario and its changes, the
+    target, the run folder, the web UI, worker loss and the analysis at the end."""
     parser.add_argument("scenario", help="scenario YAML file")
+    _add_scenario_changes(parser)
     parser.add_argument("--host", help="target base URL (overrides the scenario and SWARM_HOST)")
     parser.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
     parser.add_argument("--run-id", help="name of the run folder (default: <UTC time>-<scenario>)")
@@ -203,9 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a scenario and summarise it")
     validate.add_argument("scenario", help="scenario YAML file")
     validate.add_argument("--host", help="target base URL to check with")
+    _add_scenario_changes(validate)
 
     plan = commands.add_parser("plan", help="draw the users-over-time curve of a scenario")
     plan.add_argument("scenario", help="scenario YAML file")
+    _add_scenario_changes(plan)
     plan.add_argument("--width", type=integer(20, 1000), default=72, help="chart width, 20..1000")
     plan.add_argument("--height", type=integer(2, 200), default=12, help="chart height, 2..200")
 

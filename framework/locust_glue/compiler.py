@@ -85,7 +85,7 @@ def compile_scenario(loaded: LoadedScenario) -> CompiledScenario:
     classes = tuple(
         _user_class(loaded, index, sources, ids) for index in range(len(scenario.users))
     )
-    plan = plan_for(scenario.load)
+    plan = plan_for(scenario.load, time_scale=loaded.time_scale)
     return CompiledScenario(user_classes=classes, shape_class=shape_class(plan), plan=plan)
 
 

@@ -62,9 +62,11 @@ def expose_bundle(
     scenario_name: str,
     scenario_json: str,
     data_files: Mapping[str, str],
+    time_scale: float = 1.0,
 ) -> CompiledScenario:
     """``expose`` for a bundle: unpack its data files, then validate and compile the scenario
-    it carries as JSON (``${VAR}``s resolved from this process's environment; no YAML read)."""
+    it carries as JSON (``${VAR}``s resolved from this process's environment; no YAML read),
+    its plan scaled by the run's ``time_scale``."""
     folder = Path(tempfile.mkdtemp(prefix="swarm-bundle-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     for relative, text in data_files.items():
@@ -72,7 +74,10 @@ def expose_bundle(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     path = folder / Path(scenario_name).name
-    return _expose(namespace, lambda: load_scenario_data(json.loads(scenario_json), path))
+    return _expose(
+        namespace,
+        lambda: load_scenario_data(json.loads(scenario_json), path, time_scale=time_scale),
+    )
 
 
 def _expose(

@@ -1,7 +1,23 @@
-"""Turn a scenario's ``load`` section into a pure ``LoadPlan`` (one factory per shape)."""
+"""Turn a scenario's ``load`` section into a pure ``LoadPlan`` (one factory per shape).
+
+``--time-scale F`` is applied here, to the section, before the plan is made: every duration
+is multiplied by ``F`` and every spawn rate the scenario states is divided by it, so the
+plan is the one a person would get by writing the scaled numbers into the file. Each ramp
+then takes ``F`` times as long and still reaches its target within its scaled stage, and
+the plan's phases (ramps split off at ``ceil(|Δusers| / spawn_rate)`` whole seconds) are
+computed for the scaled plan, not scaled afterwards. A spawn rate left to its default
+(``constant`` and ``spike_spawn_rate``: "within about a second") keeps that meaning.
+
+    >>> from framework.scenario.model import ConstantLoad
+    >>> soak = ConstantLoad(shape="constant", users=50, spawn_rate=5, duration=3600)
+    >>> plan = plan_for(soak, time_scale=0.1)
+    >>> plan.duration_s, plan.stage_at(0)
+    (360.0, Stage(users=50, spawn_rate=50.0))
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from framework.plan import shapes
@@ -12,15 +28,61 @@ from framework.scenario.model import (
     LoadSpec,
     SpikeLoad,
     StagesLoad,
+    StageSpec,
     SteppedLoad,
     WaveLoad,
 )
 
-__all__ = ["plan_for", "plan_record"]
+__all__ = ["SCALED_FIELDS", "plan_for", "plan_record", "scale_load"]
+
+SCALED_FIELDS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ConstantLoad: (("duration",), ("spawn_rate",)),
+    SteppedLoad: (("step_duration", "hold"), ("spawn_rate",)),
+    SpikeLoad: (
+        ("base_duration", "spike_duration", "recovery_duration"),
+        ("spawn_rate", "spike_spawn_rate"),
+    ),
+    WaveLoad: (("period", "duration"), ("spawn_rate",)),
+    StageSpec: (("duration",), ("spawn_rate",)),
+}
+"""Per load model, its ``(durations, spawn rates)``: what ``--time-scale`` multiplies and
+divides. A test checks that every duration field of every load model is listed."""
+_DIGITS = 9  # durations to the nanosecond: 0.1 * 30 s is 3 s, not 3.0000000000000004
 
 
-def plan_for(load: LoadSpec) -> LoadPlan:
-    """The plan a validated ``load`` section describes."""
+def scale_load(load: LoadSpec, factor: float) -> LoadSpec:
+    """``load`` with every duration times ``factor`` and every stated spawn rate divided by
+    it; ``ValueError`` unless ``factor`` is a finite number > 0."""
+    _check_factor(factor)
+    if isinstance(load, StagesLoad):
+        return load.model_copy(update={"stages": [_scaled(s, factor) for s in load.stages]})
+    return _scaled(load, factor)
+
+
+def _check_factor(factor: object) -> None:
+    if isinstance(factor, bool) or not isinstance(factor, int | float):
+        raise ValueError(f"time_scale must be a number > 0, got {factor!r}")
+    if not (math.isfinite(factor) and factor > 0):
+        raise ValueError(f"time_scale must be a finite number > 0, got {factor!r}")
+
+
+def _scaled(model: Any, factor: float) -> Any:
+    durations, rates = SCALED_FIELDS[type(model)]
+    update: dict[str, float] = {}
+    for name in durations:
+        update[name] = round(getattr(model, name) * factor, _DIGITS)
+    for name in rates:
+        rate = getattr(model, name)
+        if rate is not None:
+            update[name] = rate / factor
+    return model.model_copy(update=update)
+
+
+def plan_for(load: LoadSpec, *, time_scale: float = 1.0) -> LoadPlan:
+    """The plan a validated ``load`` section describes, its time scaled by ``time_scale``."""
+    _check_factor(time_scale)
+    if time_scale != 1.0:
+        load = scale_load(load, time_scale)
     match load:
         case ConstantLoad():
             rate = load.spawn_rate if load.spawn_rate is not None else float(load.users)

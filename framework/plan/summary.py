@@ -34,7 +34,7 @@ def describe_scenario(loaded: LoadedScenario) -> str:
     def shown(text: str | None) -> str | None:
         return mask_url_password(redactor.text(text)) if text else text
 
-    plan = plan_for(s.load)
+    plan = plan_for(s.load, time_scale=loaded.time_scale)
     total_user_weight = sum(u.weight for u in s.users)
     lines = [f"{loaded.path.name}: valid scenario {s.name!r}"]
     if s.description:
@@ -65,7 +65,10 @@ def describe_scenario(loaded: LoadedScenario) -> str:
     lines.append(
         f"  load: {plan.name}, peak {plan.peak_users} users, {format_duration(plan.duration_s)} "
         f"in {len(plan.phases)} phases"
+        + (f" (time scaled by {loaded.time_scale:g})" if loaded.time_scale != 1.0 else "")
     )
+    if loaded.overrides:
+        lines.append(f"  overrides: {', '.join(f'--set {o}' for o in loaded.shown_overrides)}")
     if s.data:
         lines.append(
             "  data: " + ", ".join(f"{k} ({v.file}, {v.order})" for k, v in s.data.items())

@@ -9,6 +9,9 @@ resolved (workers must hit what the master announced), and the contents of its C
 The scenario travels as the JSON of the data the master validated, not as YAML: a worker
 validates that data (:func:`framework.scenario.loader.load_scenario_data`) and never parses
 YAML again. No secret value is in it, so Locust may save it on the worker as it does.
+That data has the run's ``--set`` overrides applied, and the bundle carries its
+``--time-scale``, so whatever imports it (the master, the workers, the one Locust process of
+a run the command line changed) runs the same scenario and plan.
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ def bundle_source(loaded: LoadedScenario) -> str:
         "from framework.locust_glue.entry import expose_bundle\n\n"
         f"SCENARIO_NAME = {loaded.path.name!r}\n"
         f"SCENARIO_JSON = {text!r}\n"
-        f"DATA_FILES = {data_files!r}\n\n"
-        "expose_bundle(globals(), SCENARIO_NAME, SCENARIO_JSON, DATA_FILES)\n"
+        f"DATA_FILES = {data_files!r}\n"
+        f"TIME_SCALE = {loaded.time_scale!r}\n\n"
+        "expose_bundle(globals(), SCENARIO_NAME, SCENARIO_JSON, DATA_FILES, TIME_SCALE)\n"
     )
 
 

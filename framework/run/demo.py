@@ -112,7 +112,7 @@ def _announce(
     """Say what the mock answers and how long the plan runs, before the wait begins."""
     answers = f": answers {profile}" if profile else ""
     print(f"swarm demo: mock detector '{DEMO_DETECTOR}' at {host}{answers}", file=sys.stderr)
-    plan = plan_for(loaded.scenario.load)
+    plan = plan_for(loaded.scenario.load, time_scale=loaded.time_scale)
     print(
         f"swarm demo: running {scenario} for {format_duration(plan.duration_s)} "
         f"({plan.peak_users} users, {workers} workers)",

@@ -18,7 +18,7 @@ import json
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,6 +129,8 @@ class RunRecord:
     exit_code: int | None = None
     phases: list[dict[str, str]] = field(default_factory=list)
     plan: PlanRecord = field(default_factory=PlanRecord)
+    overrides: list[str] = field(default_factory=list)
+    time_scale: float = 1.0
     mode: str = "headless"
     workers: int = 0
     master: str | None = None
@@ -168,6 +170,8 @@ class RunRecord:
             exit_code=_typed(data.get("exit_code"), int, None),
             phases=_mappings(data.get("phases")),
             plan=PlanRecord.from_record(data.get("plan")),
+            overrides=[str(o) for o in _typed(data.get("overrides"), list, [])],
+            time_scale=_scale(data.get("time_scale")),
             mode=_text(data.get("mode")) or "",
             workers=_typed(data.get("workers"), int, 0),
             master=_text(data.get("master")),
@@ -189,6 +193,13 @@ def _text(value: Any) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value:
         return str(value)
     return None
+
+
+def _scale(value: Any) -> float:
+    """``time_scale`` as written, else 1 (an older run.json: the plan ran as written)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return 1.0
 
 
 def _typed(value: Any, kind: type, default: Any) -> Any:
@@ -292,10 +303,13 @@ class RunFolder:
             self.note_write_failure(message)
             raise RunError(message, path=self.run_json) from None
 
-    def write_scenario(self, redacted: dict[str, Any]) -> Path:
-        """Save the resolved scenario with secrets replaced by their ``${VAR}`` names."""
+    def write_scenario(self, redacted: dict[str, Any], comment: Sequence[str] = ()) -> Path:
+        """Save the resolved scenario with secrets replaced by their ``${VAR}`` names;
+        ``comment`` lines go first, as YAML comments (how the command line changed it)."""
         target = self.path / "scenario.yaml"
         text = yaml.safe_dump(redacted, sort_keys=False, allow_unicode=True)
+        lines = (line.replace("\r", "\\r").replace("\n", "\\n") for line in comment)
+        text = "".join(f"# {line}\n" for line in lines) + text
         target.write_text(text, encoding="utf-8")
         return target
 

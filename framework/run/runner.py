@@ -162,8 +162,13 @@ def locust_command(
 ) -> list[str]:
     """The ``locust`` command line of the local process or master (no secrets in it)."""
     command = [sys.executable, "-m", "locust"]
+    if options.distributed or loaded.modified:
+        # The scenario as the command line changed it (--set, --time-scale) is in the bundle.
+        command += ["-f", str(run_dir / "swarm_bundle.py")]
+    else:
+        command += ["-f", str(_entry_file()), "--scenario", str(loaded.path)]
     if options.distributed:
-        command += ["-f", str(run_dir / "swarm_bundle.py"), "--master"]
+        command += ["--master"]
         command += ["--master-bind-host", options.master_bind_host]
         command += ["--master-bind-port", str(master_port)]
         command += ["--expect-workers", str(options.workers + options.expect_workers)]
@@ -171,8 +176,6 @@ def locust_command(
         # A lost worker's users go to the others (Locust calls start() again when it marks
         # a worker missing), so the plan's user count holds.
         command += ["--enable-rebalancing"]
-    else:
-        command += ["-f", str(_entry_file()), "--scenario", str(loaded.path)]
     command += ["--html", str(run_dir / "locust_report.html"), "--csv", str(run_dir / "locust")]
     command += ["--exit-code-on-error", "0", "--swarm-run-dir", str(run_dir)]
     if loaded.host_override:
@@ -182,6 +185,23 @@ def locust_command(
     else:
         command += ["--headless", "--only-summary"]
     return command + list(options.locust_args)
+
+
+def _changes_comment(loaded: LoadedScenario) -> list[str]:
+    """The head of the saved ``scenario.yaml`` when the command line changed the scenario:
+    the file it came from, each ``--set`` (already applied below) and the ``--time-scale``
+    (applied to the plan in ``run.json``, not to the durations below)."""
+    if not loaded.modified:
+        return []
+    lines = [f"The scenario as this run used it: {loaded.path.name} with"]
+    lines += [f"  --set {text}" for text in loaded.shown_overrides]
+    if loaded.time_scale != 1.0:
+        lines.append(
+            f"  --time-scale {loaded.time_scale:g} (every duration of load below times "
+            f"{loaded.time_scale:g}, its spawn rates divided by it; run.json's plan is the "
+            "plan that ran)"
+        )
+    return lines
 
 
 def worker_command(master_host: str, master_port: int) -> list[str]:
@@ -275,7 +295,7 @@ def run_scenario(
     """Run ``loaded`` to the end of its plan (or until interrupted) and return the outcome."""
     started = _now()
     run_id = options.run_id or new_run_id(loaded.scenario.name, started)
-    plan = plan_for(loaded.scenario.load)
+    plan = plan_for(loaded.scenario.load, time_scale=loaded.time_scale)
     redactor = loaded.redactor
     tags = loaded.redacted.get("tags")
     record = RunRecord(
@@ -289,15 +309,18 @@ def run_scenario(
         mode="web" if options.web else "headless",
         workers=options.workers + options.expect_workers,
         plan=PlanRecord.from_plan(plan),
+        overrides=loaded.shown_overrides,
+        time_scale=loaded.time_scale,
         swarm_process=swarm_process(),
         swarm_version=__version__,
         locust_version=_locust_version(),
     )
     folder = create_run_folder(options.reports_dir, run_id, record, started=started)
-    folder.write_scenario(loaded.redacted)
+    folder.write_scenario(loaded.redacted, _changes_comment(loaded))
     master_port = 0
-    if options.distributed:
+    if options.distributed or loaded.modified:
         write_bundle(loaded, folder.path)
+    if options.distributed:
         master_port = options.master_port or _free_port(options.master_bind_host)
         folder.record.master = f"{options.master_bind_host}:{master_port}"
     command = locust_command(loaded, folder.path, options, master_port=master_port)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from framework.scenario.model import (
     UserSpec,
     host_url,
 )
+from framework.scenario.overrides import Override, apply_overrides
 from framework.scenario.problems import format_path, problem_at, validation_problems
 from framework.scenario.templates import (
     RenderContext,
@@ -88,8 +89,10 @@ class LoadedScenario:
     ``${VAR}`` reference: the only form that may be saved or shown. ``secrets`` are the
     values of the secret variables ``secret_names`` (see ``secret_variables``), which must
     never be written. ``source`` is the file's data before any substitution (references
-    intact), which bundles ship to workers. ``repr()`` masks the secret values (in
-    ``scenario`` too) and only counts ``secrets``.
+    intact, ``--set`` overrides applied), which bundles ship to workers. ``overrides`` are
+    the ``--set`` texts as given and ``time_scale`` the ``--time-scale`` factor the plan is
+    made with (``framework.plan.load_plan.plan_for``); the scenario itself is as written.
+    ``repr()`` masks the secret values (in ``scenario`` too) and only counts ``secrets``.
     """
 
     scenario: Scenario
@@ -99,6 +102,8 @@ class LoadedScenario:
     host_override: str | None = None
     source: dict[str, Any] = field(default_factory=dict)
     secret_names: frozenset[str] = frozenset()
+    overrides: tuple[str, ...] = ()
+    time_scale: float = 1.0
 
     def __repr__(self) -> str:
         host = self.host_override
@@ -107,8 +112,21 @@ class LoadedScenario:
             f"LoadedScenario(scenario={self.scenario!r}, path={self.path!r}, "
             f"redacted={self.redacted!r}, secrets=<{len(self.secrets)} hidden>, "
             f"host_override={shown_host!r}, source={self.source!r}, "
-            f"secret_names={sorted(self.secret_names)!r})"
+            f"secret_names={sorted(self.secret_names)!r}, "
+            f"overrides={self.shown_overrides!r}, time_scale={self.time_scale!r})"
         )
+
+    @property
+    def modified(self) -> bool:
+        """Whether the command line changed the scenario (``--set``, ``--time-scale``), so
+        that a Locust process must be given it as a bundle rather than read the file."""
+        return bool(self.overrides) or self.time_scale != 1.0
+
+    @property
+    def shown_overrides(self) -> list[str]:
+        """The ``--set`` texts as they may be saved: a secret value in one (a shell that
+        expanded ``"${API_KEY}"``) masked; a ``${VAR}`` reference is kept as written."""
+        return [self.redactor.text(text) for text in self.overrides]
 
     @property
     def redactor(self) -> Redactor:
@@ -162,6 +180,8 @@ def load_scenario(
     host: str | None = None,
     require_host: bool = False,
     render_templates: bool = False,
+    overrides: Sequence[Override] = (),
+    time_scale: float = 1.0,
 ) -> LoadedScenario:
     """Read and validate ``path``; raise ``ScenarioError`` listing every problem found.
 
@@ -169,6 +189,9 @@ def load_scenario(
     scenario's ``host``. ``render_templates`` (``swarm validate``) also renders every
     template once with sample data, to catch what fails only at render time; a run does
     not, since a template that fails now and then is the run's to count, not to refuse.
+    ``overrides`` (``--set``) are applied to the file's data before anything else, so they
+    are substituted and validated as the file is; a problem in one names its flag.
+    ``time_scale`` is only recorded (see ``LoadedScenario``).
     """
     env = os.environ if env is None else env
     file = Path(path)
@@ -199,7 +222,9 @@ def load_scenario(
         found = type(located.data).__name__
         msg = f"a scenario must be a mapping of fields (name, users, load, ...), found {found}"
         raise ScenarioError([Problem(label, 1, 1, "", msg)])
-    return _checked(
+    applied = apply_overrides(located.data, overrides, label)
+    located = Located(applied.data, located.values, located.keys, applied.origins)
+    loaded = _checked(
         label,
         file,
         located,
@@ -207,7 +232,9 @@ def load_scenario(
         host=host,
         require_host=require_host,
         render_templates=render_templates,
+        problems=applied.problems,
     )
+    return replace(loaded, overrides=tuple(o.text for o in overrides), time_scale=time_scale)
 
 
 def load_scenario_data(
@@ -215,6 +242,7 @@ def load_scenario_data(
     path: str | os.PathLike[str],
     *,
     env: Mapping[str, str] | None = None,
+    time_scale: float = 1.0,
 ) -> LoadedScenario:
     """Validate a scenario that is already plain data (a bundle's JSON), as ``load_scenario``
     does a file, but without reading or parsing YAML.
@@ -222,13 +250,16 @@ def load_scenario_data(
     ``path`` names the scenario in problems and is where its data files are looked up; every
     ``${VAR}`` is resolved from ``env`` (default ``os.environ``) here, so a worker's secrets
     come from its own environment. Problems name fields but no lines: there is no file.
+    ``time_scale`` is the master's ``--time-scale``; a bundle's data has its ``--set``
+    overrides applied already.
     """
     env = os.environ if env is None else env
     if not isinstance(data, Mapping):
         found = type(data).__name__
         msg = f"a scenario must be a mapping of fields (name, users, load, ...), found {found}"
         raise ScenarioError([Problem(str(path), None, None, "", msg)])
-    return _checked(str(path), Path(path), Located(data=dict(data)), env)
+    loaded = _checked(str(path), Path(path), Located(data=dict(data)), env)
+    return replace(loaded, time_scale=time_scale)
 
 
 def _checked(
@@ -240,10 +271,13 @@ def _checked(
     host: str | None = None,
     require_host: bool = False,
     render_templates: bool = False,
+    problems: Sequence[Problem] = (),
 ) -> LoadedScenario:
-    """Resolve ``${VAR}``s in ``located.data`` and validate it; every problem in one error."""
+    """Resolve ``${VAR}``s in ``located.data`` and validate it; every problem in one error
+    (with ``problems`` found before: overrides that could not be applied)."""
     values = interpolate(located.data, env)
-    problems = [
+    problems = list(problems)
+    problems.extend(
         problem_at(
             label,
             located,
@@ -252,7 +286,7 @@ def _checked(
             f"or write ${{{m.name}:-default}}",
         )
         for m in values.missing
-    ]
+    )
     unresolved = {m.path for m in values.missing}
     scenario: Scenario | None = None
     try:

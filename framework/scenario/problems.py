@@ -60,14 +60,24 @@ def format_path(path: Iterable[Any]) -> str:
 def problem_at(
     label: str, located: Located, path: KeyPath, message: str, *, key: bool = False
 ) -> Problem:
-    """A problem at ``path`` (or its nearest ancestor in the file); ``key`` points at the key."""
-    line, col = located.position(path, prefer_key=key) or (None, None)
+    """A problem at ``path`` (or its nearest ancestor in the file); ``key`` points at the key.
+
+    Where ``path`` was set on the command line (``located.origin``), the problem names that
+    flag instead of a line of the file, which holds some other value there or none; where
+    flags set something inside it (a think time given a second kind), the problem is the
+    file's, and the message names them too.
+    """
+    flag = located.origin(path)
+    line, col = (None, None) if flag else located.position(path, prefer_key=key) or (None, None)
+    inside = located.origins_below(path) if path and not flag else []
+    if inside:
+        message = f"{message} (with {', '.join(inside)})"
     if len(message) > MESSAGE_LIMIT:
         message = message[: MESSAGE_LIMIT - 3] + "..."
     text = format_path(path)
     if len(text) > MESSAGE_LIMIT // 2:
         text = text[: MESSAGE_LIMIT // 2 - 3] + "..."
-    return Problem(label, line, col, text, message)
+    return Problem(label, line, col, text, message, flag)
 
 
 _MISSING = object()

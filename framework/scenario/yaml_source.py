@@ -27,11 +27,35 @@ KeyPath = tuple[str | int, ...]
 
 @dataclass
 class Located:
-    """Plain data plus the 1-based (line, column) of each value and of each mapping key."""
+    """Plain data plus the 1-based (line, column) of each value and of each mapping key.
+
+    ``origins`` marks the parts of ``data`` that came from the command line instead of the
+    file (``--set load.users=50``): the key path where each was put, and the flag that put
+    it there. A problem there is reported at that flag, not at a line of the file.
+    """
 
     data: Any
     values: dict[KeyPath, Position] = field(default_factory=dict)
     keys: dict[KeyPath, Position] = field(default_factory=dict)
+    origins: dict[KeyPath, str] = field(default_factory=dict)
+
+    def origin(self, path: KeyPath) -> str | None:
+        """The flag that set ``path`` or an ancestor of it (the nearest), else ``None``."""
+        probe = tuple(path)
+        while probe:
+            if probe in self.origins:
+                return self.origins[probe]
+            probe = probe[:-1]
+        return None
+
+    def origins_below(self, path: KeyPath) -> list[str]:
+        """The flags that set something strictly inside ``path``, in the order given."""
+        probe = tuple(path)
+        return [
+            flag
+            for at, flag in self.origins.items()
+            if len(at) > len(probe) and at[: len(probe)] == probe
+        ]
 
     def position(self, path: KeyPath, *, prefer_key: bool = False) -> Position | None:
         """The closest known place for ``path``: itself, else its nearest ancestor."""

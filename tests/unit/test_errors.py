@@ -19,6 +19,7 @@ from framework.errors import (
     DetectorConfigError,
     ExitCode,
     NoBaselineError,
+    Problem,
     ReportError,
     RunError,
     ScenarioError,
@@ -250,3 +251,13 @@ def test_a_damaged_index_is_a_corrupt_store_error(tmp_path):
 
 def test_distributed_error_is_gone():
     assert not hasattr(errors, "DistributedError")
+
+
+def test_a_problem_from_a_flag_names_the_flag_instead_of_a_line():
+    at_flag = Problem("s.yaml", None, None, "load.users", "must be >= 1", "--set load.users")
+    assert str(at_flag) == "s.yaml: --set load.users: must be >= 1"
+    below = Problem("s.yaml", None, None, "load.steps", "required field is missing", "--set load")
+    assert str(below) == "s.yaml: --set load: load.steps: required field is missing"
+    assert str(Problem("s.yaml", 3, 7, "load.users", "must be >= 1")) == (
+        "s.yaml:3:7: load.users: must be >= 1"
+    )

@@ -731,7 +731,72 @@ FLAG_CASES = [
     _flag("mocks-unknown-flag", ("mocks", "--chek"), "--chek", "did you mean --check"),
 ]
 
-CASES = [*SCENARIO_CASES, *BUDGET_CASES, *DATA_CASES, *MOCK_CASES, *FLAG_CASES]
+OVERRIDE_CASES = [
+    _flag(
+        "run-set-unknown-key",
+        ("run", "s.yaml", "--set", "load.userz=5"),
+        "s.yaml: --set load.userz: unknown key 'userz'",
+        "did you mean 'users'? Allowed: shape, users, spawn_rate, duration.",
+    ),
+    _flag(
+        "run-set-wrong-type",
+        ("run", "s.yaml", "--set", "load.users=lots"),
+        "s.yaml: --set load.users: ",
+        "valid integer, unable to parse string as an integer (found 'lots')",
+    ),
+    _flag(
+        "run-set-index-out-of-range",
+        ("run", "s.yaml", "--set", "users.3.weight=2"),
+        "s.yaml: --set users.3.weight: ",
+        "index 3 is out of range: users has 1 entry (index 0)",
+    ),
+    _flag(
+        "run-set-through-a-plain-value",
+        ("run", "s.yaml", "--set", "load.users.max=2"),
+        "--set load.users.max",
+        "load.users is a number (1), not a mapping or a list",
+    ),
+    _flag("run-set-no-equals", ("run", "s.yaml", "--set", "load.users"), "--set", "PATH=VALUE"),
+    _flag("run-time-scale-zero", ("run", "s.yaml", "--time-scale", "0"), "--time-scale", "> 0"),
+    _flag(
+        "run-time-scale-too-small",
+        ("run", "s.yaml", "--time-scale", "0.01"),
+        "--time-scale 0.01",
+        "leaves 0.05 s of a 5 s plan; a run needs at least 1 s (--time-scale 0.2 or more)",
+    ),
+    _flag(
+        "master-set-below-minimum",
+        ("master", "s.yaml", "--set", "load.users=-1"),
+        "s.yaml: --set load.users: ",
+        "greater than or equal to 1",
+    ),
+    _flag("master-scale-text", ("master", "s.yaml", "--time-scale", "x"), "--time-scale", "> 0"),
+    _flag(
+        "validate-set-not-yaml",
+        ("validate", "s.yaml", "--set", "load.users=[1"),
+        "--set",
+        "is not a YAML value",
+    ),
+    _flag(
+        "validate-set-empty-part",
+        ("validate", "s.yaml", "--set", "load..users=1"),
+        "--set",
+        "empty or malformed part",
+    ),
+    _flag(
+        "validate-scale-inf", ("validate", "s.yaml", "--time-scale", "inf"), "--time-scale", "> 0"
+    ),
+    _flag(
+        "plan-set-unknown-name",
+        ("plan", "s.yaml", "--set", "users.uu.weight=2"),
+        "s.yaml: --set users.uu.weight: users has no entry named 'uu'",
+        "did you mean 'u'? Give an index (index 0) or a name: u.",
+    ),
+    _flag("plan-time-scale-nan", ("plan", "s.yaml", "--time-scale", "nan"), "--time-scale", "> 0"),
+]
+"""``--set`` and ``--time-scale``: each problem names the flag (and the path), not a line."""
+
+CASES = [*SCENARIO_CASES, *BUDGET_CASES, *DATA_CASES, *MOCK_CASES, *FLAG_CASES, *OVERRIDE_CASES]
 
 
 @pytest.fixture(autouse=True)
@@ -790,7 +855,7 @@ def test_every_flag_that_takes_a_value_has_a_malformed_case() -> None:
     """A flag added later without a case here fails this test, not a user's CI run."""
     covered = {
         (" ".join(c.argv[:2] if c.argv[0] == "runs" else c.argv[:1]), arg.split("=")[0])
-        for c in FLAG_CASES
+        for c in (*FLAG_CASES, *OVERRIDE_CASES)
         for arg in c.argv
         if arg.startswith("--")
     }

@@ -35,10 +35,11 @@ def bundle_source(loaded: LoadedScenario) -> str:
     """Python source of a locustfile that runs ``loaded`` wherever it is imported."""
     scenario = copy.deepcopy(loaded.source)
     if loaded.scenario.host is not None:
-        scenario["host"] = loaded.scenario.host
+        scenario["host"] = _host(loaded, loaded.scenario.host, scenario.get("host"))
     for index, user in enumerate(loaded.scenario.users):
         if user.host is not None:
-            scenario["users"][index]["host"] = user.host
+            source = scenario["users"][index].get("host")
+            scenario["users"][index]["host"] = _host(loaded, user.host, source)
     data_files: dict[str, str] = {}
     for name, spec in loaded.scenario.data.items():
         relative = f"{BUNDLE_DATA_DIR}/{name}.csv"
@@ -60,6 +61,15 @@ def bundle_source(loaded: LoadedScenario) -> str:
         f"TIME_SCALE = {loaded.time_scale!r}\n\n"
         "expose_bundle(globals(), SCENARIO_NAME, SCENARIO_JSON, DATA_FILES, TIME_SCALE)\n"
     )
+
+
+def _host(loaded: LoadedScenario, resolved: str, source: Any) -> Any:
+    """The host as the master resolved it, unless a secret is in it (a password in the URL
+    from a ``${VAR}``): then the file's ``${VAR}`` form, which each worker resolves itself,
+    because no secret value may be written to the run folder (design contract 5)."""
+    if any(secret and secret in resolved for secret in loaded.secrets) and source is not None:
+        return source
+    return resolved
 
 
 def _json_scalar(value: Any) -> str:

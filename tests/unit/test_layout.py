@@ -3,9 +3,9 @@
 The order is the one ``docs/architecture.md`` draws. ``timeline`` comes before
 ``locust_glue`` because it is the record format the load generators write and every later
 stage reads; ``stats`` and ``live`` come before it too, because the master computes live
-figures (with intervals) from the seconds it merges. Modules at the top of ``framework`` (errors, suggestions, converters) belong
-to no stage and may be imported by any; nothing imports the CLI, and only
-``framework.locust_glue`` imports Locust or gevent.
+figures (with intervals) from the seconds it merges. Modules at the top of ``framework``
+(errors, suggestions, converters) belong to no stage and may be imported by any; nothing
+imports the CLI, and only ``framework.locust_glue`` imports Locust or gevent.
 """
 
 from __future__ import annotations

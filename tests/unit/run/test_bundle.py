@@ -122,3 +122,28 @@ def test_importing_the_bundle_compiles_the_scenario_without_yaml(master, tmp_pat
     )
     assert done.returncode == 0, done.stderr
     assert "buyer" in done.stdout
+
+
+def test_a_secret_password_in_the_host_stays_a_reference_in_the_bundle(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        textwrap.dedent(
+            """\
+            name: private
+            secrets: [TARGET_PASSWORD]
+            host: "http://perf:${TARGET_PASSWORD}@shop.local"
+            users:
+              - name: buyer
+                host: "http://perf:${TARGET_PASSWORD}@admin.local"
+                requests: [{path: /}]
+            load: {shape: constant, users: 1, duration: 5s}
+            """
+        ),
+        encoding="utf-8",
+    )
+    loaded = load_scenario(scenario, env={"TARGET_PASSWORD": "hunter2-secret"})
+    source = bundle_source(loaded)
+    assert "hunter2-secret" not in source
+    data = json.loads(_constants(source)["SCENARIO_JSON"])
+    assert data["host"] == "http://perf:${TARGET_PASSWORD}@shop.local"
+    assert data["users"][0]["host"] == "http://perf:${TARGET_PASSWORD}@admin.local"

@@ -42,7 +42,7 @@ def _scenario(folder: Path, url: str, seconds: int, abort: str) -> Path:
               - name: caller
                 think_time: {{fixed_ms: 50}}
                 requests:
-                  - {{name: detect, method: POST, path: /detect, json: {{text: hi}}}}
+                  - {{name: detect, method: POST, path: /detect, json: {{content: hi}}}}
             load: {{shape: constant, users: 2, spawn_rate: 10, duration: {seconds}s}}
             """
         )
@@ -145,8 +145,10 @@ def test_an_error_rate_guard_aborts_a_run_once_an_injected_outage_lasts_its_for(
     for name in ("timeline.jsonl", "report.html", "report.md", "results.json", "junit.xml"):
         assert (run_dir / name).exists(), name
     assert (run_dir / "locust_report.html").exists()
-    timeline = (run_dir / "timeline.jsonl").read_text().splitlines()
-    assert json.loads(timeline[-1])["type"] == "end"
+    timeline = [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()]
+    assert timeline[-1]["type"] == "end"
+    healthy = [r for r in timeline if r["type"] == "req" and not r.get("failures")]
+    assert healthy and all(r["t"] < figures["from_second"] for r in healthy)
     results = json.loads((run_dir / "results.json").read_text())
     assert results["verdict"] == "failed"
     assert results["reasons"][0].startswith("the run was aborted: abort guard 'error_rate")

@@ -190,7 +190,8 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     report_options = _report_options(args)
     baseline = _baseline_before_run(args, loaded.scenario.name)
     outcome = run_scenario(loaded, options, on_start=announce)
-    why = f": {outcome.message}" if outcome.message and outcome.status == "failed" else ""
+    shown = ("failed", "aborted")
+    why = f": {outcome.message}" if outcome.message and outcome.status in shown else ""
     print(f"swarm: run {outcome.status}{why}; results in {outcome.run_dir}", file=sys.stderr)
     if not (outcome.run_dir / "timeline.jsonl").exists():
         record_run(outcome.run_dir, Path(args.out))

@@ -3,7 +3,8 @@
 Locust collects ``User`` and ``LoadTestShape`` classes from the locustfile's module
 namespace, so ``expose`` writes them into the caller's ``globals()``. It also adds the
 ``--swarm-run-dir`` option, installs the per-second timeline recorder on whichever
-runner Locust creates (local, master or worker) and, once Locust has set up its logging,
+runner Locust creates (local, master or worker), attaches the scenario's abort guards to
+the master's (or local process's) live feed and, once Locust has set up its logging,
 masks the scenario's secrets in every log record (``redaction``).
 """
 
@@ -24,6 +25,7 @@ from locust.env import Environment
 
 from framework.errors import ScenarioError
 from framework.locust_glue import telemetry
+from framework.locust_glue.abort_guards import install_abort_guards
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
 from framework.locust_glue.redaction import install_log_redaction
 from framework.scenario.loader import LoadedScenario, load_scenario, load_scenario_data
@@ -95,4 +97,7 @@ def _expose(
     events.init_command_line_parser.add_listener(_add_options)
     events.init.add_listener(lambda **_kwargs: install_log_redaction(redactor))
     events.init.add_listener(_install_telemetry)
+    events.init.add_listener(
+        lambda environment, **_kwargs: install_abort_guards(environment, loaded.scenario)
+    )
     return compiled

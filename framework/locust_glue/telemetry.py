@@ -58,7 +58,14 @@ from framework.timeline.recorder import (
 from framework.timeline.records import FILE_NAME
 from framework.timeline.writer import WRITE_FAILURE_END, TimelineWriter
 
-__all__ = ["PAYLOAD_KEY", "RAW_LATENCY_LOG_ENV", "Telemetry", "feed_of", "install"]
+__all__ = [
+    "PAYLOAD_KEY",
+    "RAW_LATENCY_LOG_ENV",
+    "Telemetry",
+    "feed_of",
+    "install",
+    "telemetry_of",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +120,7 @@ class Telemetry:
         if self.feed is not None:
             self.feed.state_changed.add_listener(_announce_state)
         self.closed = False
+        self._end: tuple[State, str | None] = ("finished", None)
         self._cpu = _CpuMeter()
         self._worker_cpu: dict[str, float] = {}
         self._writer: TimelineWriter | None = None
@@ -251,7 +259,7 @@ class Telemetry:
                 self.merger.add("local", self.recorder.drain(now), now)
             self._emit(self.merger.finish(), now)
             self._move("stopping", now)
-            self._move("finished", now)
+            self._move(*self._end, now)
             if self._writer is not None:
                 try:
                     self._writer.close(ended_s=now, reason=reason)
@@ -261,6 +269,11 @@ class Telemetry:
         if self._raw_fd is not None:
             os.close(self._raw_fd)
             self._raw_fd = None
+
+    def end_as(self, state: State, reason: str | None = None) -> None:
+        """The state the run ends in when the timeline closes, instead of ``finished``
+        (an abort guard that tripped ends it ``aborted``, with its reason)."""
+        self._end = (state, reason)
 
     def _stop_ticking(self) -> None:
         """End the tick greenlet before the writer closes, and wait until it has ended.
@@ -351,8 +364,14 @@ def _announce_state(*, state: str, at_s: float, reason: str | None, **_kwargs: A
 def feed_of(environment: Environment) -> LiveFeed | None:
     """The live feed of ``environment``'s master or local runner (``None`` on workers, or
     before ``install``): where plugins, sinks and the web UI tab listen."""
+    telemetry = telemetry_of(environment)
+    return telemetry.feed if telemetry is not None else None
+
+
+def telemetry_of(environment: Environment) -> Telemetry | None:
+    """The ``Telemetry`` that ``install`` attached to ``environment`` (``None`` before)."""
     telemetry = getattr(environment, _ATTRIBUTE, None)
-    return telemetry.feed if isinstance(telemetry, Telemetry) else None
+    return telemetry if isinstance(telemetry, Telemetry) else None
 
 
 def install(

@@ -159,7 +159,7 @@ def render_junit(results: Results) -> str:
     status = str(run.get("status") or "unknown")
     suite = _Suite("swarm.run", stamp, properties)
     message = f"the run {status}" + (f": {run['message']}" if run.get("message") else "")
-    if status in ("failed", "interrupted"):
+    if status in ("failed", "interrupted", "aborted"):
         suite.case("swarm.run", "status", failure=("run", message, message))
     else:
         suite.case("swarm.run", "status", output=message)

@@ -141,6 +141,9 @@ class RunRecord:
     swarm_process: dict[str, Any] = field(default_factory=dict)
     swarm_version: str = ""
     locust_version: str = ""
+    # abort guards (F): the guard that stopped the run, its rule and the figures that
+    # tripped it (``status`` is then ``aborted``); ``None`` when no guard tripped
+    abort: dict[str, Any] | None = None
     format_version: int = RUN_FORMAT_VERSION
 
     def to_record(self) -> dict[str, Any]:
@@ -182,6 +185,7 @@ class RunRecord:
             swarm_process=dict(_typed(data.get("swarm_process"), dict, {})),
             swarm_version=_text(data.get("swarm_version")) or "",
             locust_version=_text(data.get("locust_version")) or "",
+            abort=_typed(data.get("abort"), dict, None),
             format_version=_typed(data.get("format_version"), int, RUN_FORMAT_VERSION),
         )
 

@@ -79,6 +79,7 @@ _HEALED = "self-healed with heartbeat"
 _WORKERS_QUIT_GRACE_S = 15.0
 _INTERRUPT_GRACE_S = 15.0  # after Ctrl-C/SIGTERM: time for Locust to stop and write its reports
 _WRITE_FAILURE = "swarm: cannot write "
+_ABORT_FIELDS = ("rule", "kind", "message", "figures", "second", "elapsed_s")
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ class _Run:
         self.interrupt_noted = False
         self.missing: set[str] = set()
         self.process_deaths: list[str] = []
+        self.aborted_at: datetime | None = None
 
     def on_master_line(self, line: str) -> None:
         with self.lock, self._noting_write_failures():
@@ -249,6 +251,9 @@ class _Run:
     def on_announcement(self, announced: dict[str, Any]) -> None:
         """A state the master's run moved to: record the live ones (running, paused,
         stopping) as phases at the master's time; how the run ended is decided here."""
+        if announced["event"] == "abort":
+            self._on_abort(announced)
+            return
         state = announced.get("state")
         if announced["event"] != "state" or state not in _LIVE_STATES:
             return
@@ -257,6 +262,26 @@ class _Run:
             at_s = announced.get("at_s")
             at = datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
             self.folder.phase(state, at)
+
+    def _on_abort(self, announced: dict[str, Any]) -> None:
+        """An abort guard tripped in the master: keep its rule and figures in run.json (the
+        run ends ``aborted`` once Locust has stopped)."""
+        at_s = announced.get("at_s")
+        self.aborted_at = (
+            datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
+        )
+        self.folder.record.abort = {
+            "at": _iso(self.aborted_at),
+            **{k: announced.get(k) for k in _ABORT_FIELDS},
+        }
+        self.folder.save()
+
+    @property
+    def aborted_first(self) -> bool:
+        """A guard stopped the run (before any Ctrl-C, which then only hurried it)."""
+        if self.aborted_at is None:
+            return False
+        return self.interrupted_at is None or self.aborted_at <= self.interrupted_at
 
     def on_worker_exit(self, name: str, code: int) -> None:
         with self.lock, self._noting_write_failures():
@@ -451,6 +476,9 @@ def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -
 
 
 def _verdict(run: _Run, returncode: int) -> tuple[str, int, str | None]:
+    if run.aborted_first and returncode == 0:
+        abort = run.folder.record.abort or {}
+        return "aborted", ExitCode.CHECK_FAILED, str(abort.get("message") or "aborted")
     if run.interrupted.is_set():
         return "interrupted", ExitCode.INTERRUPTED, "stopped by Ctrl-C or SIGTERM"
     if returncode == 2 and "running" not in run.seen:

@@ -11,12 +11,13 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from framework.scenario.fields import NOT_BOOL, OnePassModel, shown
+from framework.scenario.fields import NOT_BOOL, Duration, Flag, OnePassModel, shown
 from framework.scenario.grades import GradeName
 from framework.scenario.metrics import FIGURE_FIELDS
 
 __all__ = [
     "BUDGET_METRICS",
+    "DEFAULT_ABORT_AFTER_S",
     "MAX_LATENCY_MS",
     "MAX_THROUGHPUT",
     "Budgets",
@@ -31,6 +32,9 @@ MAX_LATENCY_MS = 3_600_000
 """Largest latency budget in ms (an hour): more is a unit mistake, not a budget."""
 MAX_THROUGHPUT = 100_000_000
 """Largest throughput budget in requests per second."""
+DEFAULT_ABORT_AFTER_S = 60.0
+"""Running time before ``abort_on_fail`` may stop a run: the ramp-up and a first honest
+interval (the live estimates wait for 20 s) are in by then."""
 
 
 def parse_percent(value: Any) -> Any:
@@ -127,6 +131,18 @@ class Budgets(_Model):
     )
     overall: LimitSet | None = None
     requests: dict[str, LimitSet] = Field(default_factory=dict)
+    abort_on_fail: Flag = Field(
+        False,
+        description=(
+            "Stop the run as soon as a budget fails with confidence (its whole interval "
+            "beyond the limit); the run ends aborted, exit code 1."
+        ),
+    )
+    abort_after: Duration = Field(
+        DEFAULT_ABORT_AFTER_S,
+        ge=0,
+        description="With abort_on_fail: running time before budgets may stop the run (1m).",
+    )
 
 
 class ValidationRules(_Model):

@@ -27,18 +27,22 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ModelWrapValidatorHandler,
+    PlainSerializer,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, PydanticKnownError
 
+from framework.durations import DURATION_FORMATS, MAX_DURATION_S, parse_duration
 from framework.limits import excerpt
 
 __all__ = [
     "ECHO_LIMIT",
     "NOT_BOOL",
     "RELATION",
+    "Duration",
     "Flag",
     "OnePassModel",
     "shown",
@@ -86,6 +90,26 @@ def _flag(value: Any) -> bool:
 
 Flag = Annotated[bool, BeforeValidator(_flag)]
 """``true`` or ``false`` only: not ``"yes"``, not ``1``."""
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda s: s, return_type=float),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
+                {
+                    "type": "string",
+                    "pattern": r"^(\d+(\.\d+)?)(ms|h|m|s)?((\d+(\.\d+)?)(ms|h|m|s))*$",
+                },
+            ],
+            "description": f"Duration: {DURATION_FORMATS}",
+        }
+    ),
+]
+"""Seconds, written ``90``, ``90s``, ``2m``, ``1h30m`` or ``250ms`` (at most 30 days)."""
 
 
 class OnePassModel(BaseModel):

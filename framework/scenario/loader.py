@@ -48,6 +48,7 @@ from framework.scenario.templates import (
     template_fields,
 )
 from framework.scenario.yaml_source import Located, YamlSyntaxError, is_empty, load_located
+from framework.suggestions import closest, did_you_mean
 
 __all__ = [
     "HOST_ENV_VAR",
@@ -308,6 +309,8 @@ def _checked(
     if render_templates and not template_problems and not data_problems:
         problems.extend(_render_problems(label, located, values.resolved, samples))
     problems.extend(_duplicate_user_problems(label, located, values.resolved))
+    if scenario is not None:
+        problems.extend(_abort_problems(label, located, scenario))
 
     override = (host or env.get(HOST_ENV_VAR) or "").rstrip("/") or None
     if override is not None:
@@ -488,6 +491,30 @@ def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any])
             message = f"two users entries are named {name!r}; names must be unique"
             problems.append(problem_at(label, located, ("users", u, "name"), message))
         seen.add(name)
+    return problems
+
+
+def _abort_problems(label: str, located: Located, scenario: Scenario) -> list[Problem]:
+    """Abort rules that could never trip as written: on a request name the scenario does
+    not send, or a second ``target_down`` item (which one would hold?)."""
+    names = {r.label for u in scenario.users for r in u.requests}
+    keys = sorted(names | {f"{r.method} {r.label}" for u in scenario.users for r in u.requests})
+    problems = []
+    seen_target_down = False
+    for i, rule in enumerate(scenario.abort):
+        if rule.request is not None and rule.request not in keys:
+            close = closest(rule.request, keys)
+            hint = f" ({did_you_mean(close)})" if close else ""
+            message = (
+                f"no request of the scenario is named {rule.request!r}{hint}, so this rule "
+                f"would never trip; request names: {', '.join(sorted(names))} (or 'METHOD name')"
+            )
+            problems.append(problem_at(label, located, ("abort", i, "request"), message))
+        if rule.target_down is not None:
+            if seen_target_down:
+                message = "target_down is given twice; keep one item (true with its for, or false)"
+                problems.append(problem_at(label, located, ("abort", i, "target_down"), message))
+            seen_target_down = True
     return problems
 
 

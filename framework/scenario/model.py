@@ -20,7 +20,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     PrivateAttr,
     ValidationInfo,
     WithJsonSchema,
@@ -29,9 +28,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from framework.durations import DURATION_FORMATS, MAX_DURATION_S, parse_duration
+from framework.scenario.abort import AbortRule
 from framework.scenario.budgets import Budgets, ValidationRules
-from framework.scenario.fields import NOT_BOOL, Flag, OnePassModel, shown
+from framework.scenario.fields import NOT_BOOL, Duration, Flag, OnePassModel, shown
 from framework.scenario.interpolation import mask_secrets
 
 __all__ = [
@@ -64,23 +63,6 @@ __all__ = [
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    PlainSerializer(lambda s: s, return_type=float),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
-                {
-                    "type": "string",
-                    "pattern": r"^(\d+(\.\d+)?)(ms|h|m|s)?((\d+(\.\d+)?)(ms|h|m|s))*$",
-                },
-            ],
-            "description": f"Duration: {DURATION_FORMATS}",
-        }
-    ),
-]
 MAX_USERS = 10_000_000
 """Most simulated users a load shape may ask for: far beyond what a Locust cluster runs
 (a few thousand per worker core), so a larger number is a typo, not a plan."""
@@ -506,6 +488,14 @@ class Scenario(_Model):
         ),
     )
     budgets: Budgets | None = Field(None, description="Limits judged by confidence interval.")
+    abort: list[AbortRule] = Field(
+        default_factory=list,
+        description=(
+            "Abort guards: conditions that stop the run once they held for their 'for' "
+            "(the run ends aborted, exit code 1). The target_down guard (every request "
+            "failed for 30 s) is on unless an item names target_down."
+        ),
+    )
     validation: ValidationRules = Field(
         default_factory=ValidationRules, description="When figures are good enough to trust."
     )

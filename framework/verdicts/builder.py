@@ -243,7 +243,11 @@ def _build_results(
     reasons += [r.message for r in comparison if r.verdict == "regression"]
     if options.gate_on_validation:
         reasons += [v.message for v in validation if not v.passed]
-    if data.record.status in ("failed", "interrupted"):
+    if data.record.status == "aborted":
+        # first: why the run stopped early explains the figures that follow
+        detail = data.record.message or (data.record.abort or {}).get("message")
+        reasons.insert(0, "the run was aborted" + (f": {detail}" if detail else ""))
+    elif data.record.status in ("failed", "interrupted"):
         detail = data.record.message
         reasons.append(f"the run {data.record.status}" + (f": {detail}" if detail else ""))
     elif data.record.exit_code not in (None, ExitCode.OK):

@@ -4,7 +4,8 @@ Locust collects ``User`` and ``LoadTestShape`` classes from the locustfile's mod
 namespace, so ``expose`` writes them into the caller's ``globals()``. It also adds the
 ``--swarm-run-dir`` option, installs the per-second timeline recorder on whichever
 runner Locust creates (local, master or worker) and, once Locust has set up its logging,
-masks the scenario's secrets in every log record (``redaction``).
+masks the scenario's secrets in every log record (``redaction``). The master (or local
+process) also serves the live Prometheus ``/metrics`` (``metrics_server``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from locust import events
 from locust.env import Environment
 
 from framework.errors import ScenarioError
-from framework.locust_glue import telemetry
+from framework.locust_glue import metrics_server, telemetry
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
 from framework.locust_glue.redaction import install_log_redaction
 from framework.scenario.loader import LoadedScenario, load_scenario, load_scenario_data
@@ -90,4 +91,11 @@ def _expose(
     events.init_command_line_parser.add_listener(_add_options)
     events.init.add_listener(lambda **_kwargs: install_log_redaction(redactor))
     events.init.add_listener(_install_telemetry)
+    scenario = loaded.scenario
+    events.init_command_line_parser.add_listener(metrics_server.add_options)
+    events.init.add_listener(
+        lambda environment, **_kw: metrics_server.install(
+            environment, scenario=scenario.name, budgets=scenario.budgets
+        )
+    )
     return compiled

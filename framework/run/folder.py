@@ -139,6 +139,8 @@ class RunRecord:
     swarm_process: dict[str, Any] = field(default_factory=dict)
     swarm_version: str = ""
     locust_version: str = ""
+    # Live Prometheus /metrics (owner: H): where the run could be scraped while it ran.
+    metrics_url: str | None = None
     format_version: int = RUN_FORMAT_VERSION
 
     def to_record(self) -> dict[str, Any]:
@@ -178,6 +180,7 @@ class RunRecord:
             swarm_process=dict(_typed(data.get("swarm_process"), dict, {})),
             swarm_version=_text(data.get("swarm_version")) or "",
             locust_version=_text(data.get("locust_version")) or "",
+            metrics_url=_text(data.get("metrics_url")),
             format_version=_typed(data.get("format_version"), int, RUN_FORMAT_VERSION),
         )
 

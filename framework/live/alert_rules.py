@@ -86,7 +86,7 @@ def _figure(limit: BudgetLimit, selector: str, window: str) -> str:
 
     if limit.metric in _QUANTILES:
         buckets = (
-            f"sum by ({_BY}, le) (rate(swarm_request_duration_milliseconds_bucket{sel}[{window}]))"  # noqa: E501
+            f"sum by ({_BY}, le) (rate(swarm_request_duration_milliseconds_bucket{sel}[{window}]))"
         )
         return f"histogram_quantile({_QUANTILES[limit.metric]}, {buckets})"
     if limit.metric == "mean_ms":
@@ -129,7 +129,7 @@ def _budget_rule(
         ""
         if limit.limit == limit.budget
         else f" (budget {_shown(limit.budget, limit.unit)} with its tolerance)"
-    )  # noqa: E501
+    )
     return {
         "alert": _ALERTS[limit.metric],
         "expr": expr,

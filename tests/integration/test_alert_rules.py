@@ -171,7 +171,7 @@ def test_alert_rules_fire_on_series_that_breach_and_stay_quiet_on_series_that_do
                     ),
                     # before `for:` has passed nothing fires, even where the series breach
                     *({"eval_time": "45s", "alertname": name, "exp_alerts": []} for name in alerts),
-                ],  # fmt: skip
+                ],
             }
         ],
     }

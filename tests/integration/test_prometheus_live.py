@@ -23,7 +23,6 @@ import re
 import shutil
 import socket
 import sys
-import textwrap
 import time
 import urllib.parse
 import urllib.request
@@ -228,7 +227,7 @@ def scraped_run(
             run_id,
             "--metrics-port",
             str(metrics_port),
-        ],  # fmt: skip
+        ],
         log=log,
         extra_env=ENV,
         marker=run_id,
@@ -275,7 +274,7 @@ def test_live_metrics_are_served_during_a_headless_run_and_recorded_in_run_json(
     names = {s.labels["name"] for s in families["swarm_requests"].samples}
     assert names <= {"detect", "detect-failing"} and names
     record = json.loads((scraped_run.run_dir / "run.json").read_text(encoding="utf-8"))
-    assert record["metrics_url"].endswith(f"/metrics")
+    assert record["metrics_url"].endswith("/metrics")
     assert record["metrics_url"].startswith("http://127.0.0.1:")
 
 

@@ -138,7 +138,7 @@ def _add_alerts_command(commands: argparse._SubParsersAction) -> None:
         "'promtool check rules FILE'.",
     )
     alerts.add_argument("scenario", help="scenario YAML file")
-    alerts.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    alerts.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
     alerts.add_argument(
         "--for",
         dest="for_s",

@@ -15,6 +15,7 @@ import json
 import random
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -242,6 +243,24 @@ def test_grafana_is_provisioned_with_influxdb_prometheus_and_a_dashboard(
         dashboard = json.loads(path.read_text(encoding="utf-8"))
         for panel in dashboard["panels"]:
             assert panel["datasource"]["uid"] in uids, (path.name, panel["title"])
+
+
+def test_docker_compose_config_accepts_the_file() -> None:
+    """Compose's own check, where a compose binary is installed (the rest needs none)."""
+    for command in (["docker-compose"], ["docker", "compose"]):
+        if shutil.which(command[0]) is None:
+            continue
+        done = subprocess.run(
+            [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if command == ["docker", "compose"] and "unknown" in done.stderr:
+            continue  # a docker without the compose plugin
+        assert done.returncode == 0, done.stderr
+        return
+    pytest.skip("neither docker-compose nor the docker compose plugin is installed")
 
 
 def test_dockerfile_builds_swarm_from_this_repo_on_python_311_slim() -> None:

@@ -294,6 +294,7 @@ def test_prometheus_rate_over_the_steady_state_is_within_2_percent_of_the_timeli
     )
     assert found, "Prometheus has no swarm_requests_total"
     measured = float(found[0]["value"][1])
+    print(f"prometheus rate {measured:.3f}/s over {window}s, timeline {expected:.3f}/s")
     assert measured == pytest.approx(expected, rel=0.02), (measured, expected, window)
 
 

@@ -29,6 +29,7 @@ RUN pip install --no-deps . \
     && chown swarm:swarm reports
 
 USER swarm
-# 5557 Locust master (ZeroMQ), 8089 Locust web UI, 8001-8005 the mock detectors.
-EXPOSE 5557 8089 8001-8005
+# 5557 Locust master (ZeroMQ), 8089 Locust web UI, 9646 live Prometheus /metrics,
+# 8001-8005 the mock detectors.
+EXPOSE 5557 8089 9646 8001-8005
 CMD ["swarm", "--help"]

@@ -60,6 +60,8 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         return ExitCode.OK
     if args.command in ("run", "master"):
         return _run(args, extra)
+    if args.command == "alerts":
+        return _alerts(args)
     if args.command == "report":
         from framework.reports.run_report import resolve_run
 
@@ -146,6 +148,34 @@ def _load(args: argparse.Namespace, **options: Any) -> LoadedScenario:
     return loaded
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    """``swarm alerts SCENARIO``: Prometheus alerting rules from the scenario's budgets."""
+    from framework.live.alert_rules import render_alert_rules
+
+    loaded = load_scenario(args.scenario)
+    if args.window < 1:
+        raise UsageError(f"--window must be at least 1s, got {args.window:g}s", flag="--window")
+    endpoints = {(r.method, r.label) for u in loaded.scenario.users for r in u.requests}
+    text = render_alert_rules(
+        loaded.scenario.name,
+        loaded.scenario.budgets,
+        endpoints=sorted(endpoints),
+        for_s=args.for_s,
+        window_s=args.window,
+    )
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"-o {args.output}: cannot write: {exc.strerror or exc}", flag="--output"
+            ) from None
+        print(f"swarm: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return ExitCode.OK
+
+
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
     _check_reports_folder(args.out)
     if args.run_id is not None:
@@ -162,6 +192,8 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         "web_port": args.web_port,
         "locust_args": tuple(extra),
         "allow_worker_loss": args.allow_worker_loss,
+        "metrics_host": args.metrics_host,
+        "metrics_port": args.metrics_port or 0,
     }
     if args.command == "master":
         options = RunOptions(
@@ -184,6 +216,8 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
             )
         if args.web:
             print(f"swarm: web UI at http://{args.web_host}:{args.web_port}", file=sys.stderr)
+        if folder.record.metrics_url:
+            print(f"swarm: Prometheus metrics at {folder.record.metrics_url}", file=sys.stderr)
 
     from framework.run.runner import run_scenario
 

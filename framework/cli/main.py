@@ -38,7 +38,7 @@ __all__ = ["build_parser", "main"]
 
 COMMANDS = (
     "run", "master", "worker", "report", "compare", "runs", "history",
-    "validate", "plan", "schema", "mocks", "demo",
+    "validate", "plan", "schema", "mocks", "demo", "alerts",
 )  # fmt: skip
 OVERHEAD_METRICS = (*KEY_METRICS, "median", "p50_ms", "p95_ms", "p99_ms")
 """What ``swarm compare --metric`` accepts: the key metrics and their usual other names."""
@@ -140,7 +140,51 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit 0 even if a worker was lost during the run",
     )
+    _add_metrics_options(parser)
     _add_report_options(parser)
+
+
+def _add_metrics_options(parser: argparse.ArgumentParser) -> None:
+    """Live Prometheus ``/metrics`` of the master (with ``--web`` also on the web UI's port)."""
+    group = parser.add_argument_group("live Prometheus metrics")
+    group.add_argument(
+        "--metrics-port",
+        type=port,
+        default=None,
+        help="serve Prometheus /metrics on this port during the run (a port in use: exit 2, "
+        "nothing runs); with --web, /metrics is on the web UI's port anyway",
+    )
+    group.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address of --metrics-port (default 127.0.0.1; 0.0.0.0 for a scraper elsewhere)",
+    )
+
+
+def _add_alerts_command(commands: argparse._SubParsersAction) -> None:
+    alerts = commands.add_parser(
+        "alerts",
+        help="write Prometheus alerting rules from a scenario's budgets",
+        description="Write Prometheus alerting rules for the live /metrics of a run of "
+        "SCENARIO: one rule per budget (p50/p95/p99 by histogram_quantile, mean, error rate, "
+        "throughput floor) and one for a run that stalled. Check them with "
+        "'promtool check rules FILE'.",
+    )
+    alerts.add_argument("scenario", help="scenario YAML file")
+    alerts.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
+    alerts.add_argument(
+        "--for",
+        dest="for_s",
+        type=duration,
+        default=60.0,
+        help="how long a breach must last before the alert fires (default 1m)",
+    )
+    alerts.add_argument(
+        "--window",
+        type=duration,
+        default=60.0,
+        help="the rate() window of every rule (default 1m; at least 4 scrape intervals)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--height", type=integer(2, 200), default=12, help="chart height, 2..200")
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+    _add_alerts_command(commands)
 
     demo = commands.add_parser(
         "demo", help="start a mock detector, run a scenario against it, print the run folder"

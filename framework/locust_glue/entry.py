@@ -5,7 +5,8 @@ namespace, so ``expose`` writes them into the caller's ``globals()``. It also ad
 ``--swarm-run-dir`` option, installs the per-second timeline recorder on whichever
 runner Locust creates (local, master or worker), attaches the scenario's abort guards to
 the master's (or local process's) live feed and, once Locust has set up its logging,
-masks the scenario's secrets in every log record (``redaction``).
+masks the scenario's secrets in every log record (``redaction``). The master (or local
+process) also serves the live Prometheus ``/metrics`` (``metrics_server``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from locust import events
 from locust.env import Environment
 
 from framework.errors import ScenarioError
-from framework.locust_glue import telemetry
+from framework.locust_glue import metrics_server, telemetry
 from framework.locust_glue.abort_guards import install_abort_guards
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
 from framework.locust_glue.redaction import install_log_redaction
@@ -99,5 +100,12 @@ def _expose(
     events.init.add_listener(_install_telemetry)
     events.init.add_listener(
         lambda environment, **_kwargs: install_abort_guards(environment, loaded.scenario)
+    )
+    scenario = loaded.scenario
+    events.init_command_line_parser.add_listener(metrics_server.add_options)
+    events.init.add_listener(
+        lambda environment, **_kw: metrics_server.install(
+            environment, scenario=scenario.name, budgets=scenario.budgets
+        )
     )
     return compiled

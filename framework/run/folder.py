@@ -144,6 +144,8 @@ class RunRecord:
     # abort guards (F): the guard that stopped the run, its rule and the figures that
     # tripped it (``status`` is then ``aborted``); ``None`` when no guard tripped
     abort: dict[str, Any] | None = None
+    # Live Prometheus /metrics (owner: H): where the run could be scraped while it ran.
+    metrics_url: str | None = None
     format_version: int = RUN_FORMAT_VERSION
 
     def to_record(self) -> dict[str, Any]:
@@ -186,6 +188,7 @@ class RunRecord:
             swarm_version=_text(data.get("swarm_version")) or "",
             locust_version=_text(data.get("locust_version")) or "",
             abort=_typed(data.get("abort"), dict, None),
+            metrics_url=_text(data.get("metrics_url")),
             format_version=_typed(data.get("format_version"), int, RUN_FORMAT_VERSION),
         )
 

@@ -36,7 +36,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from framework import __version__
-from framework.errors import ExitCode, RunError
+from framework.errors import ExitCode, RunError, UsageError
 from framework.live.announce import read_announcement
 from framework.plan.load_plan import plan_for
 from framework.plan.record import PlanRecord
@@ -57,7 +57,9 @@ from framework.timeline.writer import WRITE_FAILURE_END
 __all__ = [
     "RunOptions",
     "RunOutcome",
+    "check_metrics_port",
     "locust_command",
+    "metrics_url",
     "run_scenario",
     "worker_command",
 ]
@@ -104,6 +106,9 @@ class RunOptions:
     master_port: int = 0
     allow_worker_loss: bool = False
     workers_timeout_s: float = 60.0
+    # Live Prometheus /metrics (owner: H): a port of its own besides the web UI's (0: none).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
 
     def __repr__(self) -> str:
         shown = {
@@ -158,6 +163,40 @@ def _free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
+def metrics_url(options: RunOptions) -> str | None:
+    """Where the run's live ``/metrics`` can be scraped: its own port if given, else the web
+    UI's; ``None`` for a headless run without ``--metrics-port``. A wildcard address is
+    written as 127.0.0.1 (the URL must be one a scraper on this machine can open)."""
+    if options.metrics_port:
+        host, port = options.metrics_host, options.metrics_port
+    elif options.web:
+        host, port = options.web_host, options.web_port
+    else:
+        return None
+    host = "127.0.0.1" if host in ("", "*", "0.0.0.0", "::") else host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}/metrics"
+
+
+def check_metrics_port(host: str, port: int) -> None:
+    """``UsageError`` (exit 2, before any load is sent) when ``host:port`` cannot be bound:
+    a user who asked for ``/metrics`` there expects it, and a run without it would pass
+    unwatched."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise UsageError(
+                f"--metrics-port {port}: cannot serve /metrics at {host}:{port}: {reason}; "
+                "choose a free port (or stop what listens there)",
+                flag="--metrics-port",
+                value=str(port),
+            ) from None
+
+
 def locust_command(
     loaded: LoadedScenario, run_dir: Path, options: RunOptions, *, master_port: int = 0
 ) -> list[str]:
@@ -181,6 +220,9 @@ def locust_command(
     command += ["--exit-code-on-error", "0", "--swarm-run-dir", str(run_dir)]
     if loaded.host_override:
         command += ["--host", loaded.host_override]
+    if options.metrics_port:
+        command += ["--swarm-metrics-host", options.metrics_host]
+        command += ["--swarm-metrics-port", str(options.metrics_port)]
     if options.web:
         command += ["--web-host", options.web_host, "--web-port", str(options.web_port)]
     else:
@@ -318,6 +360,8 @@ def run_scenario(
     on_start: Callable[[RunFolder], None] | None = None,
 ) -> RunOutcome:
     """Run ``loaded`` to the end of its plan (or until interrupted) and return the outcome."""
+    if options.metrics_port:
+        check_metrics_port(options.metrics_host, options.metrics_port)
     started = _now()
     run_id = options.run_id or new_run_id(loaded.scenario.name, started)
     plan = plan_for(loaded.scenario.load, time_scale=loaded.time_scale)
@@ -350,6 +394,7 @@ def run_scenario(
         folder.record.master = f"{options.master_bind_host}:{master_port}"
     command = locust_command(loaded, folder.path, options, master_port=master_port)
     folder.record.locust_args = [mask_url_password(redactor.text(a)) for a in command[3:]]
+    folder.record.metrics_url = metrics_url(options)
     folder.phase("starting", started)
     if on_start:
         on_start(folder)

@@ -15,6 +15,7 @@ import json
 import random
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -191,10 +192,17 @@ def test_bind_mounts_exist_and_prometheus_scrapes_every_mock(compose: dict[str, 
             if source.startswith("."):
                 assert (REPO_ROOT / source).exists(), f"{name}: {source} does not exist"
     config = yaml.safe_load((REPO_ROOT / "deploy/prometheus/prometheus.yml").read_text())
-    (job,) = config["scrape_configs"]
-    assert job.get("metrics_path", "/metrics") == "/metrics"
-    targets = {t for group in job["static_configs"] for t in group["targets"]}
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"swarm", "mock-detectors"}
+    for job in jobs.values():
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+    targets = {t for group in jobs["mock-detectors"]["static_configs"] for t in group["targets"]}
     assert targets == {f"mocks:{port}" for port in range(8001, 8006)}
+    # the master's live /metrics: the port its command serves, on every interface
+    (master,) = [t for group in jobs["swarm"]["static_configs"] for t in group["targets"]]
+    argv = _command(compose["services"]["master"], {})
+    assert master == f"master:{argv[argv.index('--metrics-port') + 1]}"
+    assert argv[argv.index("--metrics-host") + 1] == "0.0.0.0"
     assert (
         "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"
         in compose["services"]["prometheus"]["volumes"]
@@ -235,6 +243,24 @@ def test_grafana_is_provisioned_with_influxdb_prometheus_and_a_dashboard(
         dashboard = json.loads(path.read_text(encoding="utf-8"))
         for panel in dashboard["panels"]:
             assert panel["datasource"]["uid"] in uids, (path.name, panel["title"])
+
+
+def test_docker_compose_config_accepts_the_file() -> None:
+    """Compose's own check, where a compose binary is installed (the rest needs none)."""
+    for command in (["docker-compose"], ["docker", "compose"]):
+        if shutil.which(command[0]) is None:
+            continue
+        done = subprocess.run(
+            [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if command == ["docker", "compose"] and "unknown" in done.stderr:
+            continue  # a docker without the compose plugin
+        assert done.returncode == 0, done.stderr
+        return
+    pytest.skip("neither docker-compose nor the docker compose plugin is installed")
 
 
 def test_dockerfile_builds_swarm_from_this_repo_on_python_311_slim() -> None:
@@ -312,15 +338,17 @@ _TO_LOOPBACK = {
     ("--host", "0.0.0.0"),
     ("--web-host", "0.0.0.0"),
     ("--master-host", "master"),
+    ("--metrics-host", "0.0.0.0"),
 }
 
 
 class Translation:
     """Compose → localhost: host names to 127.0.0.1, compose ports to free local ones."""
 
-    def __init__(self, port_offset: int, master_port: int) -> None:
+    def __init__(self, port_offset: int, master_port: int, metrics_port: int = 0) -> None:
         self.port_offset = port_offset
         self.master_port = master_port
+        self.metrics_port = metrics_port or _free_port()
 
     def url(self, value: str) -> str:
         value = re.sub(
@@ -336,6 +364,8 @@ class Translation:
                 out[i + 1] = "127.0.0.1"
             elif word == "--master-port":
                 out[i + 1] = str(self.master_port)
+            elif word == "--metrics-port":
+                out[i + 1] = str(self.metrics_port)
         if out[:2] == ["swarm", "mocks"]:
             out += ["--port-offset", str(self.port_offset)]
         return [*_swarm_script(), *out[1:]]
@@ -400,6 +430,7 @@ def test_compose_commands_run_a_two_worker_cluster_on_localhost(
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     assert (record["status"], record["exit_code"], record["workers"]) == ("finished", 0, 2)
     assert record["host"] == success_url and record["worker_events"] == []
+    assert record["metrics_url"] == f"http://127.0.0.1:{local.metrics_port}/metrics"
     timeline = read_timeline(run_dir / "timeline.jsonl")
     assert timeline.complete
     assert set(timeline.names()) == {"POST detect", "GET health"}

@@ -454,6 +454,17 @@ FLAG_CASES = [
     _flag("run-web", ("run", "s.yaml", "--web=yes"), "--web", "ignored explicit argument"),
     _flag("run-web-port", ("run", "s.yaml", "--web-port", "0"), "--web-port", "1..65535"),
     _flag(
+        "run-metrics-port", ("run", "s.yaml", "--metrics-port", "0"), "--metrics-port", "1..65535"
+    ),
+    _flag(
+        "master-metrics-port",
+        ("master", "s.yaml", "--metrics-port", "x"),
+        "--metrics-port",
+        "expected an integer",
+    ),
+    _flag("alerts-for", ("alerts", "s.yaml", "--for", "soon"), "--for", "2m"),
+    _flag("alerts-window", ("alerts", "s.yaml", "--window", "0"), "--window", "at least 1s"),
+    _flag(
         "run-allow-worker-loss",
         ("run", "s.yaml", "--allow-worker-loss=1"),
         "--allow-worker-loss",
@@ -873,6 +884,7 @@ def test_every_flag_that_takes_a_value_has_a_malformed_case() -> None:
         "--compare",
         "--host",
         "--master-host",
+        "--metrics-host",
     }
     missing = sorted(
         (command, flag)

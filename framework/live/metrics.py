@@ -1,0 +1,264 @@
+"""Live Prometheus metrics of a run, made from the one ``LiveFeed`` and nothing else.
+
+``LiveMetrics`` is a prometheus-client *collector*: it listens to ``feed.second_closed``
+(each second the master merged, the same seconds written to timeline.jsonl), adds each
+second's counts into its own running totals, and renders them at every scrape. It keeps no
+per-request counting of its own and never reads Locust's statistics (design contract 7).
+The exposition (every family, labels in braces)::
+
+    swarm_requests_total{method,name}                      counter
+    swarm_requests_failed_total{method,name}               counter
+    swarm_request_failures_by_kind_total{method,name,kind} counter
+    swarm_request_timeouts_total{method,name}              counter
+    swarm_response_bytes_total{method,name}                counter
+    swarm_request_duration_milliseconds{method,name}       histogram, le 1 … 5000 ms
+    swarm_users, swarm_workers                             gauges, of the last closed second
+    swarm_run_state{state}                                 1 for the run's state, 0 for the 7 others
+    swarm_run_info{run_id,scenario}                        1: the run now (or last) in this process
+    swarm_seconds_closed_total                             counter of merged seconds
+    swarm_budget_status{scope,metric,status}               1 for each budget's status, else 0
+    swarm_budget_limit{scope,metric}                       the limit (budget plus tolerance)
+    swarm_budget_value{scope,metric,bound}                 the run so far's figure and interval
+
+The names follow ``metrics.prom`` (``framework.reports.prometheus``), with two deliberate
+differences: there is no ``name="Aggregated"`` series (``sum()`` over the names gives it,
+and an aggregated series would double every sum), and ``swarm_budget_status`` here is one
+series per status (``pending``, ``passing``, ``at risk``, ``failing``), as live statuses are
+four, not the final verdict's three numbers.
+
+Counters count for the life of the master process: in the web UI, where each start is a new
+run in the same process, they keep counting instead of starting again at zero, so
+``rate()`` and ``increase()`` stay right across runs; ``swarm_run_info`` says which run is
+on. Every request sent is counted, paused seconds included (the figures the budgets are
+judged on leave paused time out; a counter of what was sent does not). Latency is of the
+successful requests, in milliseconds, bucketed at :data:`LATENCY_BUCKETS_MS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from framework.live.budget_status import BudgetLimit, BudgetStatus, budget_statuses
+from framework.live.feed import LiveFeed
+from framework.live.state import STATES
+from framework.timeline.codec import sum_blobs
+from framework.timeline.histograms import cumulative_counts
+from framework.timeline.recorder import is_timeout
+from framework.timeline.records import RequestSecond, Second
+
+__all__ = ["BUDGET_STATUSES", "LATENCY_BUCKETS_MS", "LiveMetrics"]
+
+LATENCY_BUCKETS_MS: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+"""Bucket bounds of ``swarm_request_duration_milliseconds``: the same as ``metrics.prom``'s
+(``framework.verdicts.results.LATENCY_BUCKETS_MS``, a later stage, so repeated here; a unit
+test keeps the two equal)."""
+
+BUDGET_STATUSES = ("pending", "passing", "at risk", "failing")
+
+_BOUNDS_US = [b * 1000 for b in LATENCY_BUCKETS_MS]
+_LE = [str(b) for b in LATENCY_BUCKETS_MS]
+
+
+@dataclass
+class _Totals:
+    """Running totals of one ``(method, name)``."""
+
+    count: int = 0
+    failures: int = 0
+    timeouts: int = 0
+    bytes: int = 0
+    latency_count: int = 0
+    sum_us: float = 0.0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    buckets: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS_MS))
+
+    def add(self, record: RequestSecond) -> None:
+        self.count += record.count
+        self.bytes += record.bytes
+        for kind, n in record.failures.items():
+            self.failures += n
+            self.by_kind[kind] = self.by_kind.get(kind, 0) + n
+            if is_timeout(kind):
+                self.timeouts += n
+        self.latency_count += record.latency_count
+        self.sum_us += record.sum_us
+        if record.hist_blobs and record.latency_count:
+            counts = cumulative_counts(sum_blobs(record.hist_blobs), _BOUNDS_US)
+            self.buckets = [a + b for a, b in zip(self.buckets, counts, strict=True)]
+
+
+class LiveMetrics(Collector):
+    """The metrics of ``feed``'s runs, for a ``CollectorRegistry`` of their own.
+
+    ``limits`` are the scenario's budgets (``budget_limits``); their status is recomputed
+    every ``budget_every_s`` counted seconds (an interval estimate costs more than a scrape
+    should) and when a run ends. ``run_id`` names the run until the feed names one
+    (``feed.start_run``).
+    """
+
+    def __init__(
+        self,
+        feed: LiveFeed,
+        *,
+        scenario: str,
+        limits: Sequence[BudgetLimit] = (),
+        run_id: str | None = None,
+        budget_every_s: int = 5,
+    ) -> None:
+        self.feed = feed
+        self.scenario = scenario
+        self.limits = list(limits)
+        self.run_id = feed.run_id or run_id or ""
+        self.budget_every_s = max(1, budget_every_s)
+        self.totals: dict[tuple[str, str], _Totals] = {}
+        self.seconds = 0
+        self.users: int | None = None
+        self.workers: int | None = None
+        self.statuses: list[BudgetStatus] = [BudgetStatus(limit, "pending") for limit in limits]
+        self._judged_at = 0
+        feed.second_closed.add_listener(self.on_second)
+        feed.run_started.add_listener(self.on_run_started)
+        feed.run_finished.add_listener(self.on_run_finished)
+
+    def __repr__(self) -> str:
+        return f"LiveMetrics(run_id={self.run_id!r}, seconds={self.seconds})"
+
+    # -- the feed's hooks ------------------------------------------------------------------
+
+    def on_second(self, *, second: Second, **_kwargs: Any) -> None:
+        """Add one closed second to the totals (every second: paused ones too)."""
+        self.seconds += 1
+        if second.users is not None:
+            self.users = second.users
+        if second.workers is not None:
+            self.workers = second.workers
+        for record in second.requests:
+            key = (record.method, record.name)
+            totals = self.totals.get(key)
+            if totals is None:
+                totals = self.totals[key] = _Totals()
+            totals.add(record)
+        counted = self.feed.statistics.seconds
+        if self.limits and counted - self._judged_at >= self.budget_every_s:
+            self._judge()
+
+    def on_run_started(self, *, run_id: str | None, **_kwargs: Any) -> None:
+        """A new run in this process (web UI): name it; budgets start again as pending."""
+        self.run_id = run_id or self.run_id
+        self.statuses = [BudgetStatus(limit, "pending") for limit in self.limits]
+        self._judged_at = 0
+
+    def on_run_finished(self, **_kwargs: Any) -> None:
+        if self.limits:
+            self._judge()
+
+    def _judge(self) -> None:
+        self._judged_at = self.feed.statistics.seconds
+        self.statuses = budget_statuses(self.limits, self.feed.statistics)
+
+    # -- the exposition --------------------------------------------------------------------
+
+    def describe(self) -> Iterable[Any]:
+        """Nothing up front: the registry then never calls ``collect`` on registration."""
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        """Every family, from the totals so far (cheap: no statistics computed here)."""
+        endpoint = ["method", "name"]
+        requests = CounterMetricFamily(
+            "swarm_requests", "Requests sent, by request name (merged timeline).", labels=endpoint
+        )
+        failed = CounterMetricFamily(
+            "swarm_requests_failed", "Requests that failed, by request name.", labels=endpoint
+        )
+        by_kind = CounterMetricFamily(
+            "swarm_request_failures_by_kind",
+            "Failed requests by kind (HTTP 500, timeout, ConnectionRefusedError, ...).",
+            labels=[*endpoint, "kind"],
+        )
+        timeouts = CounterMetricFamily(
+            "swarm_request_timeouts", "Requests that timed out.", labels=endpoint
+        )
+        nbytes = CounterMetricFamily(
+            "swarm_response_bytes", "Bytes of the responses received.", labels=endpoint
+        )
+        duration = HistogramMetricFamily(
+            "swarm_request_duration_milliseconds",
+            "Response times of successful requests, in milliseconds.",
+            labels=endpoint,
+        )
+        for (method, name), t in sorted(self.totals.items()):
+            labels = [method, name]
+            requests.add_metric(labels, t.count)
+            failed.add_metric(labels, t.failures)
+            timeouts.add_metric(labels, t.timeouts)
+            nbytes.add_metric(labels, t.bytes)
+            for kind, n in sorted(t.by_kind.items()):
+                by_kind.add_metric([*labels, kind], n)
+            buckets = [*zip(_LE, t.buckets, strict=True), ("+Inf", t.latency_count)]
+            duration.add_metric(labels, buckets=buckets, sum_value=t.sum_us / 1000)
+        yield from (requests, failed, by_kind, timeouts, nbytes, duration)
+        yield from self._load_and_state()
+        yield from self._budgets()
+
+    def _load_and_state(self) -> Iterator[Any]:
+        users = GaugeMetricFamily("swarm_users", "Users running, in the last closed second.")
+        workers = GaugeMetricFamily(
+            "swarm_workers", "Load generators connected, in the last closed second (1: local)."
+        )
+        if self.users is not None:
+            users.add_metric([], self.users)
+        if self.workers is not None:
+            workers.add_metric([], self.workers)
+        state = GaugeMetricFamily(
+            "swarm_run_state", "1 for the state the run is in, 0 for the others.", labels=["state"]
+        )
+        for name in STATES:
+            state.add_metric([name], 1.0 if name == self.feed.state else 0.0)
+        info = GaugeMetricFamily(
+            "swarm_run_info",
+            "The run now (or last) in this master; labels name it. Always 1.",
+            labels=["run_id", "scenario"],
+        )
+        info.add_metric([self.run_id, self.scenario], 1)
+        seconds = CounterMetricFamily(
+            "swarm_seconds_closed", "Seconds of the timeline the master has merged and closed."
+        )
+        seconds.add_metric([], self.seconds)
+        yield from (users, workers, state, info, seconds)
+
+    def _budgets(self) -> Iterator[Any]:
+        labels = ["scope", "metric"]
+        status = GaugeMetricFamily(
+            "swarm_budget_status",
+            "1 for each budget's live status (pending, passing, at risk, failing), else 0; "
+            "failing only when the whole confidence interval is beyond the limit.",
+            labels=[*labels, "status"],
+        )
+        limit = GaugeMetricFamily(
+            "swarm_budget_limit",
+            "The limit a budget is judged against (budget plus tolerance), in its unit "
+            "(ms, requests per second, or a fraction).",
+            labels=labels,
+        )
+        value = GaugeMetricFamily(
+            "swarm_budget_value",
+            "A budget's figure on the run so far (bound estimate) and its confidence "
+            "interval (low, high), in the budget's unit.",
+            labels=[*labels, "bound"],
+        )
+        for current in self.statuses:
+            scope = [current.limit.scope, current.limit.metric]
+            for name in BUDGET_STATUSES:
+                status.add_metric([*scope, name], 1.0 if name == current.status else 0.0)
+            limit.add_metric(scope, current.limit.limit)
+            for bound, figure in (("estimate", current.value), ("low", current.low),
+                                  ("high", current.high)):  # fmt: skip
+                if figure is not None:
+                    value.add_metric([*scope, bound], figure)
+        yield from (status, limit, value)

@@ -3,7 +3,8 @@
 Locust collects ``User`` and ``LoadTestShape`` classes from the locustfile's module
 namespace, so ``expose`` writes them into the caller's ``globals()``. It also adds the
 ``--swarm-run-dir`` option, installs the per-second timeline recorder on whichever
-runner Locust creates (local, master or worker) and, once Locust has set up its logging,
+runner Locust creates (local, master or worker), the InfluxDB sink on the master when
+``INFLUXDB_V2_URL`` is set (``influx_sink``) and, once Locust has set up its logging,
 masks the scenario's secrets in every log record (``redaction``).
 """
 
@@ -25,6 +26,7 @@ from locust.env import Environment
 from framework.errors import ScenarioError
 from framework.locust_glue import telemetry
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
+from framework.locust_glue.influx_sink import install_influx_sink
 from framework.locust_glue.redaction import install_log_redaction
 from framework.scenario.loader import LoadedScenario, load_scenario, load_scenario_data
 
@@ -90,4 +92,10 @@ def _expose(
     events.init_command_line_parser.add_listener(_add_options)
     events.init.add_listener(lambda **_kwargs: install_log_redaction(redactor))
     events.init.add_listener(_install_telemetry)
+    scenario_name = loaded.scenario.name
+    events.init.add_listener(
+        lambda environment, **_kw: install_influx_sink(
+            environment, telemetry.feed_of(environment), scenario=scenario_name
+        )
+    )
     return compiled

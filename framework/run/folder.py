@@ -139,6 +139,9 @@ class RunRecord:
     swarm_process: dict[str, Any] = field(default_factory=dict)
     swarm_version: str = ""
     locust_version: str = ""
+    # Live sinks (InfluxDB): each sink's name -> where it wrote, its status ("ok",
+    # "failed", "failing" while the run goes on), points written and dropped, the error.
+    sinks: dict[str, dict[str, Any]] = field(default_factory=dict)
     format_version: int = RUN_FORMAT_VERSION
 
     def to_record(self) -> dict[str, Any]:
@@ -178,6 +181,11 @@ class RunRecord:
             swarm_process=dict(_typed(data.get("swarm_process"), dict, {})),
             swarm_version=_text(data.get("swarm_version")) or "",
             locust_version=_text(data.get("locust_version")) or "",
+            sinks={
+                str(k): dict(v)
+                for k, v in _typed(data.get("sinks"), dict, {}).items()
+                if isinstance(v, Mapping)
+            },
             format_version=_typed(data.get("format_version"), int, RUN_FORMAT_VERSION),
         )
 

@@ -229,6 +229,9 @@ class _Run:
     def on_announcement(self, announced: dict[str, Any]) -> None:
         """A state the master's run moved to: record the live ones (running, paused,
         stopping) as phases at the master's time; how the run ended is decided here."""
+        if announced["event"] == "sink":
+            self._note_sink(announced)
+            return
         state = announced.get("state")
         if announced["event"] != "state" or state not in _LIVE_STATES:
             return
@@ -237,6 +240,16 @@ class _Run:
             at_s = announced.get("at_s")
             at = datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
             self.folder.phase(state, at)
+
+    def _note_sink(self, announced: dict[str, Any]) -> None:
+        """A live sink's news (InfluxDB: writing, failing, its totals at the end): the
+        latest of each sink goes to run.json's ``sinks``."""
+        name = announced.get("sink")
+        name = name if isinstance(name, str) and name else "influxdb"
+        self.folder.record.sinks[name] = {
+            k: v for k, v in announced.items() if k not in ("event", "sink")
+        }
+        self.folder.save()
 
     def on_worker_exit(self, name: str, code: int) -> None:
         with self.lock, self._noting_write_failures():

@@ -13,6 +13,12 @@
     figure (the rps ratio of a CPU-bound Locust is the inverse CPU-per-request ratio).
 (c) memory: a simulated one-hour, 20-endpoint run through the merger and writer, traced
     with tracemalloc at two request rates: it must stay flat, whatever the rate or length.
+(d) sinks: on the seconds (a) merged, the master's added cost per second of run: feeding
+    the ``LiveFeed`` (its ``LiveStatistics``) and the InfluxDB sink's part on the event loop
+    (``InfluxSink.on_second``: the points of the second, into the bounded buffer), as a
+    fraction of one core next to (a)'s merge (target: < 10% on top of it). With
+    ``--influx-url URL`` (and ``--influx-bucket``), also the writing thread's CPU, writing
+    every point to that server in the sink's batches.
 """
 
 from __future__ import annotations
@@ -65,7 +71,10 @@ def _shifted(template: RecorderPayload, base_s: int) -> RecorderPayload:
     )
 
 
-def bench_merge(workers: int, seconds: int, rate_per_name: int) -> dict[str, float]:
+def bench_merge(
+    workers: int, seconds: int, rate_per_name: int, closed: list | None = None
+) -> dict[str, float]:
+    """``closed``, when given, receives every second the merger closes (for ``bench_sinks``)."""
     templates = _templates(rate_per_name, count=8, seed=1)
     # what arrives on the wire: msgpack bytes, prepared before the clock starts
     reports = []
@@ -84,10 +93,14 @@ def bench_merge(workers: int, seconds: int, rate_per_name: int) -> dict[str, flo
             if base != last_base:
                 for second in merger.close(now_s=now).seconds:
                     writer.write_second(second)
+                    if closed is not None:
+                        closed.append(second)
                 writer.flush(now)
                 last_base = base
         for second in merger.finish().seconds:
             writer.write_second(second)
+            if closed is not None:
+                closed.append(second)
         writer.close(ended_s=1_000_000.0 + seconds)
         cpu = time.process_time() - cpu0
         size = (Path(tmp) / "timeline.jsonl").stat().st_size
@@ -100,6 +113,52 @@ def bench_merge(workers: int, seconds: int, rate_per_name: int) -> dict[str, flo
         "core_fraction": cpu / seconds,
         "timeline_bytes_per_s": size / seconds,
     }
+
+
+def bench_sinks(
+    seconds: list, simulated_s: int, influx_url: str | None = None, bucket: str = "swarm"
+) -> dict[str, float]:
+    """CPU per simulated second of what the live sinks add on the master, by part."""
+    from framework.live.feed import LiveFeed
+    from framework.live.influx import InfluxSettings, second_points
+    from framework.locust_glue.influx_sink import BATCH_POINTS, InfluxSink, _influx_writer
+
+    feed = LiveFeed(started_s=0.0, run_id="bench")
+    feed.move("running", 0.0)
+    cpu0 = time.process_time()
+    for second in seconds:
+        feed.add_second(second)
+    feed_cpu = time.process_time() - cpu0
+
+    cpu0 = time.process_time()
+    points = 0
+    for second in seconds:
+        points += len(second_points(second, run_id="bench", scenario="s", state="running"))
+    points_cpu = time.process_time() - cpu0
+
+    settings = InfluxSettings(url=influx_url or "http://127.0.0.1:9", org="swarm", bucket=bucket)
+    sink = InfluxSink(settings, scenario="s", run_id="bench")  # not started: no thread
+    cpu0 = time.process_time()
+    for second in seconds:
+        sink.on_second(second=second, counted=True, feed=feed)
+    sink_cpu = time.process_time() - cpu0
+    found = {
+        "seconds": len(seconds),
+        "points_per_s": points / simulated_s,
+        "live_feed_core_fraction": feed_cpu / simulated_s,
+        "influx_points_core_fraction": points_cpu / simulated_s,
+        "influx_on_second_core_fraction": sink_cpu / simulated_s,
+        "sinks_on_loop_core_fraction": (feed_cpu + sink_cpu) / simulated_s,
+    }
+    if influx_url:
+        write, close = _influx_writer(settings, timeout_s=10.0)
+        held = sink.buffer.take(len(sink.buffer))
+        cpu0 = time.process_time()
+        for i in range(0, len(held), BATCH_POINTS):
+            write(held[i : i + BATCH_POINTS])
+        found["influx_thread_core_fraction"] = (time.process_time() - cpu0) / simulated_s
+        close()
+    return found
 
 
 def bench_record(n: int) -> dict[str, float]:
@@ -334,6 +393,8 @@ def main() -> None:
     parser.add_argument("--toggles", type=int, default=2, help="Locust runs toggling each second")
     parser.add_argument("--run-s", type=int, default=10, help="seconds per run (toggled: twice)")
     parser.add_argument("--only-locust", action="store_true", help="just the rps comparison")
+    parser.add_argument("--influx-url", help="(d): also write the points to this server")
+    parser.add_argument("--influx-bucket", default="swarm", help="(d): its bucket")
     args = parser.parse_args()
     quick = args.quick
     if args.only_locust:
@@ -343,12 +404,22 @@ def main() -> None:
         return
 
     for rate in (20,) if quick else (20, 100):
-        merge = bench_merge(workers=50, seconds=15 if quick else 60, rate_per_name=rate)
+        closed: list = []
+        merge = bench_merge(
+            workers=50, seconds=15 if quick else 60, rate_per_name=rate, closed=closed
+        )
         print(f"(a) merge: {json.dumps(merge)}")
         print(
             f"    master CPU for {merge['workers']} workers x {merge['names']} names at "
             f"{merge['requests_per_s']} requests/s: {merge['core_fraction']:.1%} of one core "
             "(target < 25%)"
+        )
+        sinks = bench_sinks(closed, merge["simulated_s"], args.influx_url, args.influx_bucket)
+        print(f"(d) sinks: {json.dumps(sinks)}")
+        print(
+            f"    on the master's loop: LiveFeed {sinks['live_feed_core_fraction']:.1%} + "
+            f"InfluxDB points {sinks['influx_on_second_core_fraction']:.1%} of one core, "
+            f"on top of the merge's {merge['core_fraction']:.1%} (target < 10%)"
         )
     record = bench_record(100_000 if quick else 500_000)
     print(f"(b) record: {json.dumps(record)}")

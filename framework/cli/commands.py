@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from framework.cli import store_commands as cli_store
 from framework.cli.store_commands import record_run, resolve_baseline, resolve_baseline_for_run
 from framework.errors import ExitCode, NoBaselineError, UsageError
+from framework.live.influx import ENV_BUCKET, ENV_ORG, ENV_TOKEN, ENV_URL, influx_settings
 from framework.run.demo import DEFAULT_DEMO_SCENARIO, DEMO_MOCK_PORT
 from framework.run.folder import RunFolder, settle_abandoned, validate_run_id
 from framework.run.runner import RunOptions
@@ -185,6 +187,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
             raise UsageError(f"--run-id: {exc}", flag="--run-id", value=args.run_id) from None
     loaded = _load(args, host=args.host, require_host=True)
     common = {
+        "env": _influx_env(args),
         "reports_dir": Path(args.out),
         "run_id": args.run_id,
         "web": args.web,
@@ -240,6 +243,31 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         scenario=outcome.scenario,
     )
     return outcome.exit_code or code
+
+
+_INFLUX_FLAGS = (
+    ("--influx-url", "influx_url", ENV_URL),
+    ("--influx-org", "influx_org", ENV_ORG),
+    ("--influx-bucket", "influx_bucket", ENV_BUCKET),
+    ("--influx-token", "influx_token", ENV_TOKEN),
+)
+
+
+def _influx_env(args: argparse.Namespace) -> dict[str, str]:
+    """The InfluxDB sink's settings for Locust: the flags given, as influxdb-client's own
+    variables (so the token is on no command line and in no file). Settings that cannot
+    work stop here, before any load is sent."""
+    given = {env: getattr(args, attr) for _flag, attr, env in _INFLUX_FLAGS}
+    given = {env: value for env, value in given.items() if value is not None}
+    try:
+        influx_settings({**os.environ, **given})
+    except ValueError as exc:
+        env, flag = next(
+            ((e, f) for f, _a, e in _INFLUX_FLAGS if str(exc).startswith(e)), (None, None)
+        )
+        where = f" ({flag} sets {env})" if flag else ""
+        raise UsageError(f"InfluxDB sink: {exc}{where}", flag=flag, value=None) from None
+    return given
 
 
 def _baseline_before_run(args: argparse.Namespace, scenario_name: str) -> Path | None:

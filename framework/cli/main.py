@@ -141,6 +141,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="exit 0 even if a worker was lost during the run",
     )
     _add_metrics_options(parser)
+    _add_influx_options(parser)
     _add_report_options(parser)
 
 
@@ -184,6 +185,20 @@ def _add_alerts_command(commands: argparse._SubParsersAction) -> None:
         type=duration,
         default=60.0,
         help="the rate() window of every rule (default 1m; at least 4 scrape intervals)",
+    )
+
+
+def _add_influx_options(parser: argparse.ArgumentParser) -> None:
+    """The InfluxDB sink; each flag stands in for influxdb-client's own variable."""
+    group = parser.add_argument_group(
+        "InfluxDB sink (default: influxdb-client's INFLUXDB_V2_* variables)"
+    )
+    group.add_argument("--influx-url", help="write the live run to this InfluxDB (v2 write API)")
+    group.add_argument("--influx-org", help="its organisation (INFLUXDB_V2_ORG)")
+    group.add_argument("--influx-bucket", help="its bucket (INFLUXDB_V2_BUCKET)")
+    group.add_argument(
+        "--influx-token",
+        help="its API token; prefer INFLUXDB_V2_TOKEN: a flag shows in the process list",
     )
 
 

@@ -4,7 +4,8 @@ Locust collects ``User`` and ``LoadTestShape`` classes from the locustfile's mod
 namespace, so ``expose`` writes them into the caller's ``globals()``. It also adds the
 ``--swarm-run-dir`` option, installs the per-second timeline recorder on whichever
 runner Locust creates (local, master or worker), attaches the scenario's abort guards to
-the master's (or local process's) live feed and, once Locust has set up its logging,
+the master's (or local process's) live feed, starts the InfluxDB sink on the master when
+``INFLUXDB_V2_URL`` is set (``influx_sink``) and, once Locust has set up its logging,
 masks the scenario's secrets in every log record (``redaction``). The master (or local
 process) also serves the live Prometheus ``/metrics`` (``metrics_server``).
 """
@@ -28,6 +29,7 @@ from framework.errors import ScenarioError
 from framework.locust_glue import metrics_server, telemetry
 from framework.locust_glue.abort_guards import install_abort_guards
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
+from framework.locust_glue.influx_sink import install_influx_sink
 from framework.locust_glue.redaction import install_log_redaction
 from framework.scenario.loader import LoadedScenario, load_scenario, load_scenario_data
 
@@ -106,6 +108,11 @@ def _expose(
     events.init.add_listener(
         lambda environment, **_kw: metrics_server.install(
             environment, scenario=scenario.name, budgets=scenario.budgets
+        )
+    )
+    events.init.add_listener(
+        lambda environment, **_kw: install_influx_sink(
+            environment, telemetry.feed_of(environment), scenario=scenario.name
         )
     )
     return compiled

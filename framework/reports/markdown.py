@@ -333,6 +333,25 @@ def _render(results: Results, scale: float) -> str:
             "lll",
         )
         out += _more(left, "worker events")
+    sinks = results.run.get("sinks")
+    if isinstance(sinks, Mapping) and sinks:
+        out += ["", "### Live sinks", ""]
+        out += markdown_table(
+            ["Sink", "Where", "Status", "Written", "Dropped", "Error"],
+            (
+                [
+                    escape_markdown(name, 40),
+                    escape_markdown(sink.get("url"), 120),
+                    escape_markdown(sink.get("status"), 20),
+                    escape_markdown(sink.get("written"), 20),
+                    escape_markdown(sink.get("dropped"), 20),
+                    escape_markdown(sink.get("error") or "", 300),
+                ]
+                for name, sink in sinks.items()
+                if isinstance(sink, Mapping)
+            ),
+            "lllrrl",
+        )
     if results.recommendations:
         out += ["", "### Recommendations", ""]
         out += _bullets(results.recommendations, caps["lines"], "recommendations")

@@ -146,6 +146,9 @@ class RunRecord:
     abort: dict[str, Any] | None = None
     # Live Prometheus /metrics (owner: H): where the run could be scraped while it ran.
     metrics_url: str | None = None
+    # Live sinks (InfluxDB): each sink's name -> where it wrote, its status ("ok",
+    # "failed", "failing" while the run goes on), points written and dropped, the error.
+    sinks: dict[str, dict[str, Any]] = field(default_factory=dict)
     format_version: int = RUN_FORMAT_VERSION
 
     def to_record(self) -> dict[str, Any]:
@@ -189,6 +192,11 @@ class RunRecord:
             locust_version=_text(data.get("locust_version")) or "",
             abort=_typed(data.get("abort"), dict, None),
             metrics_url=_text(data.get("metrics_url")),
+            sinks={
+                str(k): dict(v)
+                for k, v in _typed(data.get("sinks"), dict, {}).items()
+                if isinstance(v, Mapping)
+            },
             format_version=_typed(data.get("format_version"), int, RUN_FORMAT_VERSION),
         )
 

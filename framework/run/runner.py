@@ -296,6 +296,9 @@ class _Run:
         if announced["event"] == "abort":
             self._on_abort(announced)
             return
+        if announced["event"] == "sink":
+            self._note_sink(announced)
+            return
         state = announced.get("state")
         if announced["event"] != "state" or state not in _LIVE_STATES:
             return
@@ -324,6 +327,16 @@ class _Run:
         if self.aborted_at is None:
             return False
         return self.interrupted_at is None or self.aborted_at <= self.interrupted_at
+
+    def _note_sink(self, announced: dict[str, Any]) -> None:
+        """A live sink's news (InfluxDB: writing, failing, its totals at the end): the
+        latest of each sink goes to run.json's ``sinks``."""
+        name = announced.get("sink")
+        name = name if isinstance(name, str) and name else "influxdb"
+        self.folder.record.sinks[name] = {
+            k: v for k, v in announced.items() if k not in ("event", "sink")
+        }
+        self.folder.save()
 
     def on_worker_exit(self, name: str, code: int) -> None:
         with self.lock, self._noting_write_failures():

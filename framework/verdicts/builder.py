@@ -171,6 +171,27 @@ def _recommendations(window: Window, run: RunRecord, target: float) -> list[str]
         advice.append(f"{rate:.1%} of requests failed: fix errors before trusting latency figures")
     if run.worker_events:
         advice.append("workers were lost or went missing during the run: check worker_events")
+    advice += _sink_advice(run)
+    return advice
+
+
+_SINK_LABELS = {"influxdb": "InfluxDB"}
+
+
+def _sink_advice(run: RunRecord) -> list[str]:
+    """A live sink that failed or dropped points: what the live view missed, and why."""
+    advice = []
+    for name, sink in run.sinks.items():
+        dropped = sink.get("dropped") if isinstance(sink.get("dropped"), int) else 0
+        if sink.get("status") not in ("failed", "failing") and not dropped:
+            continue
+        error = sink.get("error") or "no reason recorded"
+        where = f" {sink['url']}" if isinstance(sink.get("url"), str) else ""
+        advice.append(
+            f"the {_SINK_LABELS.get(name, name)} sink{where} failed ({error}): {dropped} "
+            f"points dropped, {sink.get('written') or 0} written; the live view missed "
+            "them, this report and the timeline have every second"
+        )
     return advice
 
 

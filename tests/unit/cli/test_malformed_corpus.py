@@ -449,6 +449,30 @@ MOCK_CASES = [
 FLAG_CASES = [
     _flag("unknown-command", ("valdiate", "s.yaml"), "valdiate", "did you mean"),
     _flag("run-host", ("run", "s.yaml", "--host", "ftp://x"), "--host", "http://"),
+    _flag(
+        "run-influx-url",
+        ("run", "s.yaml", "--influx-url", "db:8086", "--influx-bucket", "b"),
+        "--influx-url",
+        "http://",
+    ),
+    _flag(
+        "run-influx-bucket",
+        ("run", "s.yaml", "--influx-url", "http://db:8086", "--influx-bucket", " "),
+        "--influx-bucket",
+        "must name the bucket",
+    ),
+    _flag(
+        "master-influx-url",
+        ("master", "s.yaml", "--influx-url", "http://db:x", "--influx-bucket", "b"),
+        "--influx-url",
+        "http://",
+    ),
+    _flag(
+        "master-influx-bucket",
+        ("master", "s.yaml", "--influx-url", "https://db", "--influx-bucket", ""),
+        "--influx-bucket",
+        "must name the bucket",
+    ),
     _flag("run-out-is-a-file", ("run", "s.yaml", "--out", "afile"), "--out", "not a folder"),
     _flag("run-run-id", ("run", "s.yaml", "--run-id", "../x"), "--run-id", "use 1-128 letters"),
     _flag("run-web", ("run", "s.yaml", "--web=yes"), "--web", "ignored explicit argument"),
@@ -885,6 +909,8 @@ def test_every_flag_that_takes_a_value_has_a_malformed_case() -> None:
         "--host",
         "--master-host",
         "--metrics-host",
+        "--influx-org",
+        "--influx-token",
     }
     missing = sorted(
         (command, flag)

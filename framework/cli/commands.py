@@ -53,6 +53,10 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"{loaded.scenario.name}: users over time")
         print(render_plan(plan_for(loaded.scenario.load), width=args.width, height=args.height))
         return ExitCode.OK
+    if args.command == "ctl":
+        from framework.cli.ctl import run_ctl
+
+        return run_ctl(args)
     if args.command in ("run", "master"):
         return _run(args, extra)
     if args.command == "report":
@@ -135,6 +139,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         "web_port": args.web_port,
         "locust_args": tuple(extra),
         "allow_worker_loss": args.allow_worker_loss,
+        "plugins": _plugins(args.plugin),
     }
     if args.command == "master":
         options = RunOptions(
@@ -178,6 +183,23 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         scenario=outcome.scenario,
     )
     return outcome.exit_code or code
+
+
+def _plugins(given: list[str]) -> tuple[Path, ...]:
+    """``--plugin`` files, checked before anything starts: each an existing ``.py`` file."""
+    found = []
+    for text in given:
+        path = Path(text)
+        if path.suffix != ".py" or not path.is_file():
+            what = "is not a .py file" if path.is_file() else "does not exist"
+            raise UsageError(
+                f"--plugin {text}: {what}; give a Python file (e.g. "
+                "examples/plugins/slack_like_notifier.py)",
+                flag="--plugin",
+                value=text,
+            )
+        found.append(path.resolve())
+    return tuple(found)
 
 
 def _baseline_before_run(args: argparse.Namespace, scenario_name: str) -> Path | None:

@@ -2,9 +2,10 @@
 
 Locust collects ``User`` and ``LoadTestShape`` classes from the locustfile's module
 namespace, so ``expose`` writes them into the caller's ``globals()``. It also adds the
-``--swarm-run-dir`` option, installs the per-second timeline recorder on whichever
-runner Locust creates (local, master or worker) and, once Locust has set up its logging,
-masks the scenario's secrets in every log record (``redaction``).
+``--swarm-run-dir`` option, installs the per-second timeline recorder and the pause / resume
+control (``control``) on whichever runner Locust creates (local, master or worker) and,
+once Locust has set up its logging, masks the scenario's secrets in every log record
+(``redaction``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from locust import events
 from locust.env import Environment
 
 from framework.errors import ScenarioError
-from framework.locust_glue import telemetry
+from framework.locust_glue import control, telemetry
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
 from framework.locust_glue.redaction import install_log_redaction
 from framework.scenario.loader import LoadedScenario, load_scenario, load_scenario_data
@@ -46,6 +47,7 @@ def _install_telemetry(environment: Environment, **_kwargs: Any) -> None:
     options = environment.parsed_options
     run_dir = getattr(options, "swarm_run_dir", None) if options else None
     telemetry.install(environment, Path(run_dir) if run_dir else None)
+    control.install(environment)  # after telemetry: it moves the feed telemetry made
 
 
 def expose(namespace: MutableMapping[str, Any], path: str | Path) -> CompiledScenario:

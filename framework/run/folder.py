@@ -82,7 +82,9 @@ def write_atomically(target: Path, text: str) -> None:
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-ACTIVE_STATUSES = frozenset({"starting", "web-ui", "waiting-for-workers", "running", "stopping"})
+ACTIVE_STATUSES = frozenset(
+    {"starting", "web-ui", "waiting-for-workers", "running", "paused", "stopping"}
+)
 """Statuses of a run still going; every other status is how a run ended."""
 _SAME_START_S = 1.0  # two start times of one pid further apart than this are two processes
 
@@ -139,6 +141,10 @@ class RunRecord:
     swarm_process: dict[str, Any] = field(default_factory=dict)
     swarm_version: str = ""
     locust_version: str = ""
+    # pause / resume (issue 13): the running master's control endpoint (``swarm ctl``), and
+    # every state the master's run moved to, with its time and reason
+    control: str | None = None
+    transitions: list[dict[str, Any]] = field(default_factory=list)
     format_version: int = RUN_FORMAT_VERSION
 
     def to_record(self) -> dict[str, Any]:
@@ -178,6 +184,8 @@ class RunRecord:
             swarm_process=dict(_typed(data.get("swarm_process"), dict, {})),
             swarm_version=_text(data.get("swarm_version")) or "",
             locust_version=_text(data.get("locust_version")) or "",
+            control=_text(data.get("control")),
+            transitions=_mappings(data.get("transitions")),
             format_version=_typed(data.get("format_version"), int, RUN_FORMAT_VERSION),
         )
 

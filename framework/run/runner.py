@@ -79,6 +79,7 @@ _HEALED = "self-healed with heartbeat"
 _WORKERS_QUIT_GRACE_S = 15.0
 _INTERRUPT_GRACE_S = 15.0  # after Ctrl-C/SIGTERM: time for Locust to stop and write its reports
 _WRITE_FAILURE = "swarm: cannot write "
+_FORWARDED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)  # pause, resume (locust_glue.control)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class RunOptions:
     master_port: int = 0
     allow_worker_loss: bool = False
     workers_timeout_s: float = 60.0
+    plugins: tuple[Path, ...] = ()  # Python files Locust loads beside the scenario (hooks)
 
     def __repr__(self) -> str:
         shown = {
@@ -157,13 +159,19 @@ def _free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
+def _locustfiles(entry: Path, options: RunOptions) -> str:
+    """Locust's ``-f``: the entry file, then each plugin (Locust imports them in this order,
+    so a plugin's ``init`` listener runs after swarm's and finds the live feed)."""
+    return ",".join(str(p) for p in (entry, *options.plugins))
+
+
 def locust_command(
     loaded: LoadedScenario, run_dir: Path, options: RunOptions, *, master_port: int = 0
 ) -> list[str]:
     """The ``locust`` command line of the local process or master (no secrets in it)."""
     command = [sys.executable, "-m", "locust"]
     if options.distributed:
-        command += ["-f", str(run_dir / "swarm_bundle.py"), "--master"]
+        command += ["-f", _locustfiles(run_dir / "swarm_bundle.py", options), "--master"]
         command += ["--master-bind-host", options.master_bind_host]
         command += ["--master-bind-port", str(master_port)]
         command += ["--expect-workers", str(options.workers + options.expect_workers)]
@@ -172,7 +180,7 @@ def locust_command(
         # a worker missing), so the plan's user count holds.
         command += ["--enable-rebalancing"]
     else:
-        command += ["-f", str(_entry_file()), "--scenario", str(loaded.path)]
+        command += ["-f", _locustfiles(_entry_file(), options), "--scenario", str(loaded.path)]
     command += ["--html", str(run_dir / "locust_report.html"), "--csv", str(run_dir / "locust")]
     command += ["--exit-code-on-error", "0", "--swarm-run-dir", str(run_dir)]
     if loaded.host_override:
@@ -229,7 +237,13 @@ class _Run:
     def on_announcement(self, announced: dict[str, Any]) -> None:
         """A state the master's run moved to: record the live ones (running, paused,
         stopping) as phases at the master's time; how the run ended is decided here."""
+        if announced["event"] == "control" and isinstance(announced.get("url"), str):
+            self.folder.record.control = announced["url"]  # where ``swarm ctl`` reaches it
+            self.folder.save()
+            return
         state = announced.get("state")
+        if announced["event"] == "state" and isinstance(state, str):
+            self._transition(state, announced.get("at_s"), announced.get("reason"))
         if announced["event"] != "state" or state not in _LIVE_STATES:
             return
         if state != self.folder.record.status:
@@ -237,6 +251,15 @@ class _Run:
             at_s = announced.get("at_s")
             at = datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
             self.folder.phase(state, at)
+
+    def _transition(self, state: str, at_s: Any, reason: Any) -> None:
+        """Note one of the master's transitions (with its reason) in run.json's
+        ``transitions``."""
+        at = datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
+        self.folder.record.transitions.append(
+            {"state": state, "at": _iso(at), "reason": reason if isinstance(reason, str) else None}
+        )
+        self.folder.save()
 
     def on_worker_exit(self, name: str, code: int) -> None:
         with self.lock, self._noting_write_failures():
@@ -323,10 +346,20 @@ def run_scenario(
         if processes:
             processes[0].signal(signal.SIGINT)
 
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        """SIGUSR1 / SIGUSR2 pause / resume: the master's control handles them once it has
+        announced its control endpoint (before that they would end it)."""
+        name = signal.Signals(signum).name
+        if processes and folder.record.control and not run.interrupted.is_set():
+            processes[0].signal(signum)
+        else:
+            out.write(f"swarm: {name} ignored: the run cannot be paused or resumed yet\n")
+
     # Before the children start, so a signal in between is not lost.
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = (
         {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        | {s: signal.signal(s, forward) for s in _FORWARDED_SIGNALS}
         if on_main_thread
         else {}
     )

@@ -265,8 +265,15 @@ def analyse_window(
         endpoints.append(result)
     overall, everything = _endpoint(columns, None, window, settings, health)
     found: dict[str, Mapping[str, Estimate]] = {"": everything, **per_name}
+    paused_s = sum(window.start_s <= s.t < window.end_s for s in timeline.paused)
     result_window = Window(
-        window.name, window.start_s, window.end_s, window.users, overall, tuple(endpoints)
+        window.name,
+        window.start_s,
+        window.end_s,
+        window.users,
+        overall,
+        tuple(endpoints),
+        paused_s=float(paused_s),
     )
     return Analysed(result_window, found)
 

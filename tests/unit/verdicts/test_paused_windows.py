@@ -72,7 +72,9 @@ def test_the_steady_window_ends_at_the_plan_end_plus_the_paused_time(timeline) -
 
 def test_no_figure_counts_the_paused_seconds(timeline) -> None:
     window = steady_window(_record(), timeline, warmup_s=0.0)
-    overall = analyse_window(timeline, window, AnalysisSettings(warmup_s=0.0)).window.overall
+    analysed = analyse_window(timeline, window, AnalysisSettings(warmup_s=0.0)).window
+    assert (analysed.paused_s, analysed.duration_s) == (10.0, 60.0)
+    overall = analysed.overall
     assert overall.count == 60 * 10  # 60 running seconds; the 1000 paused requests left out
     assert overall.throughput_rps.value == pytest.approx(10.0)  # time denominators skip the pause
     assert overall.max_ms < 10  # none of the paused seconds' 900 ms latencies

@@ -60,6 +60,10 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         plan = plan_for(loaded.scenario.load, time_scale=loaded.time_scale)
         print(render_plan(plan, width=args.width, height=args.height))
         return ExitCode.OK
+    if args.command == "ctl":
+        from framework.cli.ctl import run_ctl
+
+        return run_ctl(args)
     if args.command in ("run", "master"):
         return _run(args, extra)
     if args.command == "alerts":
@@ -197,6 +201,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         "allow_worker_loss": args.allow_worker_loss,
         "metrics_host": args.metrics_host,
         "metrics_port": args.metrics_port or 0,
+        "plugins": _plugins(args.plugin),
     }
     if args.command == "master":
         options = RunOptions(
@@ -268,6 +273,23 @@ def _influx_env(args: argparse.Namespace) -> dict[str, str]:
         where = f" ({flag} sets {env})" if flag else ""
         raise UsageError(f"InfluxDB sink: {exc}{where}", flag=flag, value=None) from None
     return given
+
+
+def _plugins(given: list[str]) -> tuple[Path, ...]:
+    """``--plugin`` files, checked before anything starts: each an existing ``.py`` file."""
+    found = []
+    for text in given:
+        path = Path(text)
+        if path.suffix != ".py" or not path.is_file():
+            what = "is not a .py file" if path.is_file() else "does not exist"
+            raise UsageError(
+                f"--plugin {text}: {what}; give a Python file (e.g. "
+                "examples/plugins/slack_like_notifier.py)",
+                flag="--plugin",
+                value=text,
+            )
+        found.append(path.resolve())
+    return tuple(found)
 
 
 def _baseline_before_run(args: argparse.Namespace, scenario_name: str) -> Path | None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from framework import __version__
 from framework.cli.commands import DEFAULT_DEMO_SCENARIO, DEMO_MOCK_PORT, dispatch
+from framework.cli.ctl import add_command as add_ctl_command
 from framework.cli.store_commands import add_commands as add_store_commands
 from framework.converters import (
     confidence,
@@ -38,7 +39,7 @@ __all__ = ["build_parser", "main"]
 
 COMMANDS = (
     "run", "master", "worker", "report", "compare", "runs", "history",
-    "validate", "plan", "schema", "mocks", "demo", "alerts",
+    "validate", "plan", "schema", "mocks", "demo", "alerts", "ctl",
 )  # fmt: skip
 OVERHEAD_METRICS = (*KEY_METRICS, "median", "p50_ms", "p95_ms", "p99_ms")
 """What ``swarm compare --metric`` accepts: the key metrics and their usual other names."""
@@ -142,6 +143,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     _add_metrics_options(parser)
     _add_influx_options(parser)
+    _add_control_options(parser)
     _add_report_options(parser)
 
 
@@ -199,6 +201,18 @@ def _add_influx_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--influx-token",
         help="its API token; prefer INFLUXDB_V2_TOKEN: a flag shows in the process list",
+    )
+
+
+def _add_control_options(parser: argparse.ArgumentParser) -> None:
+    """Pause / resume and lifecycle hooks: plugins loaded into the master."""
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="a Python file Locust loads beside the scenario (repeatable); it can listen to "
+        "the run's lifecycle hooks (README: Lifecycle hooks and plugins)",
     )
 
 
@@ -270,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="metric for --max-overhead (default mean latency)",
     )
     add_store_commands(commands)  # runs list|show|pin|unpin|rm|rebuild, history
+    add_ctl_command(commands)  # ctl pause|resume|stop|status RUN
 
     master = commands.add_parser(
         "master",

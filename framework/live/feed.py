@@ -74,9 +74,10 @@ class LiveFeed:
         return self.run_state.state
 
     def add_second(self, second: Second, *, counted: bool | None = None) -> None:
-        """Take a closed second; by default it counts unless the run is paused now."""
+        """Take a closed second; by default it counts unless the run was paused in it
+        (``Second.paused``, as the master marks it before writing, or ``paused_in``)."""
         if counted is None:
-            counted = self.state != "paused"
+            counted = not (second.paused or self.paused_in(second.t))
         self.latest = second
         self.statistics.add_second(second, counted=counted)
         self.second_closed.fire(second=second, counted=counted, feed=self)
@@ -89,6 +90,11 @@ class LiveFeed:
         if self.run_state.ended:
             self.run_finished.fire(state=state, feed=self)
         return transition
+
+    def paused_in(self, t: int) -> bool:
+        """Whether the run was paused at any moment of the second ``[t, t + 1)``: such a
+        second is marked paused in the timeline and left out of every statistic."""
+        return self.run_state.was_in("paused", float(t), float(t + 1))
 
     def plan_elapsed_s(self, now_s: float) -> float:
         """Where the load plan is: time since the run first started running, less the time

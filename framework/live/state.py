@@ -113,3 +113,18 @@ class RunState:
                 end = following.at_s if following is not None else now_s
                 total += max(0.0, end - current.at_s)
         return total
+
+    def spans(self, state: State, now_s: float) -> list[tuple[float, float]]:
+        """Each stretch ``(start_s, end_s)`` spent in ``state``; one still going ends at
+        ``now_s``. The paused spans are what the timeline marks and the analysis skips."""
+        found = []
+        for current, following in zip(self.history, [*self.history[1:], None], strict=True):
+            if current.state == state:
+                end = following.at_s if following is not None else max(now_s, current.at_s)
+                found.append((current.at_s, end))
+        return found
+
+    def was_in(self, state: State, start_s: float, end_s: float) -> bool:
+        """Whether the run was in ``state`` at any moment of ``[start_s, end_s)``: a
+        second the run was paused in, even partly, is a paused second."""
+        return any(lo < end_s and hi > start_s for lo, hi in self.spans(state, end_s))

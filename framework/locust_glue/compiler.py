@@ -33,6 +33,7 @@ from locust import (
 )
 
 from framework.locust_glue.checks import compile_expect
+from framework.locust_glue.control import wait_while_paused
 from framework.locust_glue.redaction import RedactingRequestEvent, guard_task
 from framework.locust_glue.shape import shape_class
 from framework.plan.load_plan import plan_for
@@ -222,6 +223,7 @@ def _task(
             static_kwargs["data"] = body(None)
 
         def static_task(user: FastHttpUser) -> None:
+            wait_while_paused(user.environment)
             _send(user, method, static_url, static_kwargs, check, needs_body)
 
         static_task.__name__ = static_task.__qualname__ = f"request_{name}"
@@ -250,6 +252,7 @@ def _task(
         return url, kwargs
 
     def task(user: FastHttpUser) -> None:
+        wait_while_paused(user.environment)
         try:
             url, kwargs = render(user)
         except TemplateRenderError as exc:

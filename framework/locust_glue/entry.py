@@ -2,12 +2,13 @@
 
 Locust collects ``User`` and ``LoadTestShape`` classes from the locustfile's module
 namespace, so ``expose`` writes them into the caller's ``globals()``. It also adds the
-``--swarm-run-dir`` option, installs the per-second timeline recorder on whichever
-runner Locust creates (local, master or worker), attaches the scenario's abort guards to
-the master's (or local process's) live feed, starts the InfluxDB sink on the master when
-``INFLUXDB_V2_URL`` is set (``influx_sink``) and, once Locust has set up its logging,
-masks the scenario's secrets in every log record (``redaction``). The master (or local
-process) also serves the live Prometheus ``/metrics`` (``metrics_server``).
+``--swarm-run-dir`` option, installs the per-second timeline recorder and the pause / resume
+control (``control``) on whichever runner Locust creates (local, master or worker),
+attaches the scenario's abort guards to the master's (or local process's) live feed,
+starts the InfluxDB sink on the master when ``INFLUXDB_V2_URL`` is set (``influx_sink``)
+and, once Locust has set up its logging, masks the scenario's secrets in every log record
+(``redaction``). The master (or local process) also serves the live Prometheus
+``/metrics`` (``metrics_server``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from locust import events
 from locust.env import Environment
 
 from framework.errors import ScenarioError
-from framework.locust_glue import metrics_server, telemetry
+from framework.locust_glue import control, metrics_server, telemetry
 from framework.locust_glue.abort_guards import install_abort_guards
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
 from framework.locust_glue.influx_sink import install_influx_sink
@@ -51,6 +52,7 @@ def _install_telemetry(environment: Environment, **_kwargs: Any) -> None:
     options = environment.parsed_options
     run_dir = getattr(options, "swarm_run_dir", None) if options else None
     telemetry.install(environment, Path(run_dir) if run_dir else None)
+    control.install(environment)  # after telemetry: it moves the feed telemetry made
 
 
 def expose(namespace: MutableMapping[str, Any], path: str | Path) -> CompiledScenario:

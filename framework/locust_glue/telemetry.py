@@ -35,6 +35,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -316,13 +317,18 @@ class Telemetry:
             self.feed.move(state, now_s, reason)
 
     def _emit(self, result: MergeResult, now_s: float) -> None:
+        seconds = result.seconds
         if self.feed is not None:
-            for second in result.seconds:
-                self.feed.add_second(second)
+            # a second the run was paused in (even partly) is marked: the timeline keeps its
+            # requests, and every statistic — live or in the report — leaves it out
+            feed = self.feed
+            seconds = [replace(s, paused=True) if feed.paused_in(s.t) else s for s in seconds]
+            for second in seconds:
+                feed.add_second(second)
         if self._writer is None or self._write_failed:
             return
         try:
-            for second in result.seconds:
+            for second in seconds:
                 self._writer.write_second(second)
             for record in result.late:
                 self._writer.write_late(record)

@@ -82,7 +82,9 @@ def write_atomically(target: Path, text: str) -> None:
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-ACTIVE_STATUSES = frozenset({"starting", "web-ui", "waiting-for-workers", "running", "stopping"})
+ACTIVE_STATUSES = frozenset(
+    {"starting", "web-ui", "waiting-for-workers", "running", "paused", "stopping"}
+)
 """Statuses of a run still going; every other status is how a run ended."""
 _SAME_START_S = 1.0  # two start times of one pid further apart than this are two processes
 
@@ -149,6 +151,10 @@ class RunRecord:
     # Live sinks (InfluxDB): each sink's name -> where it wrote, its status ("ok",
     # "failed", "failing" while the run goes on), points written and dropped, the error.
     sinks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # pause / resume (issue 13): the running master's control endpoint (``swarm ctl``), and
+    # every state the master's run moved to, with its time and reason
+    control: str | None = None
+    transitions: list[dict[str, Any]] = field(default_factory=list)
     format_version: int = RUN_FORMAT_VERSION
 
     def to_record(self) -> dict[str, Any]:
@@ -197,6 +203,8 @@ class RunRecord:
                 for k, v in _typed(data.get("sinks"), dict, {}).items()
                 if isinstance(v, Mapping)
             },
+            control=_text(data.get("control")),
+            transitions=_mappings(data.get("transitions")),
             format_version=_typed(data.get("format_version"), int, RUN_FORMAT_VERSION),
         )
 

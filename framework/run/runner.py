@@ -82,6 +82,7 @@ _WORKERS_QUIT_GRACE_S = 15.0
 _INTERRUPT_GRACE_S = 15.0  # after Ctrl-C/SIGTERM: time for Locust to stop and write its reports
 _WRITE_FAILURE = "swarm: cannot write "
 _ABORT_FIELDS = ("rule", "kind", "message", "figures", "second", "elapsed_s")
+_FORWARDED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)  # pause, resume (locust_glue.control)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class RunOptions:
     # Live Prometheus /metrics (owner: H): a port of its own besides the web UI's (0: none).
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 0
+    plugins: tuple[Path, ...] = ()  # Python files Locust loads beside the scenario (hooks)
 
     def __repr__(self) -> str:
         shown = {
@@ -197,6 +199,12 @@ def check_metrics_port(host: str, port: int) -> None:
             ) from None
 
 
+def _locustfiles(entry: Path, options: RunOptions) -> str:
+    """Locust's ``-f``: the entry file, then each plugin (Locust imports them in this order,
+    so a plugin's ``init`` listener runs after swarm's and finds the live feed)."""
+    return ",".join(str(p) for p in (entry, *options.plugins))
+
+
 def locust_command(
     loaded: LoadedScenario, run_dir: Path, options: RunOptions, *, master_port: int = 0
 ) -> list[str]:
@@ -204,9 +212,9 @@ def locust_command(
     command = [sys.executable, "-m", "locust"]
     if options.distributed or loaded.modified:
         # The scenario as the command line changed it (--set, --time-scale) is in the bundle.
-        command += ["-f", str(run_dir / "swarm_bundle.py")]
+        command += ["-f", _locustfiles(run_dir / "swarm_bundle.py", options)]
     else:
-        command += ["-f", str(_entry_file()), "--scenario", str(loaded.path)]
+        command += ["-f", _locustfiles(_entry_file(), options), "--scenario", str(loaded.path)]
     if options.distributed:
         command += ["--master"]
         command += ["--master-bind-host", options.master_bind_host]
@@ -299,7 +307,13 @@ class _Run:
         if announced["event"] == "sink":
             self._note_sink(announced)
             return
+        if announced["event"] == "control" and isinstance(announced.get("url"), str):
+            self.folder.record.control = announced["url"]  # where ``swarm ctl`` reaches it
+            self.folder.save()
+            return
         state = announced.get("state")
+        if announced["event"] == "state" and isinstance(state, str):
+            self._transition(state, announced.get("at_s"), announced.get("reason"))
         if announced["event"] != "state" or state not in _LIVE_STATES:
             return
         if state != self.folder.record.status:
@@ -336,6 +350,15 @@ class _Run:
         self.folder.record.sinks[name] = {
             k: v for k, v in announced.items() if k not in ("event", "sink")
         }
+        self.folder.save()
+
+    def _transition(self, state: str, at_s: Any, reason: Any) -> None:
+        """Note one of the master's transitions (with its reason) in run.json's
+        ``transitions``."""
+        at = datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
+        self.folder.record.transitions.append(
+            {"state": state, "at": _iso(at), "reason": reason if isinstance(reason, str) else None}
+        )
         self.folder.save()
 
     def on_worker_exit(self, name: str, code: int) -> None:
@@ -429,10 +452,20 @@ def run_scenario(
         if processes:
             processes[0].signal(signal.SIGINT)
 
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        """SIGUSR1 / SIGUSR2 pause / resume: the master's control handles them once it has
+        announced its control endpoint (before that they would end it)."""
+        name = signal.Signals(signum).name
+        if processes and folder.record.control and not run.interrupted.is_set():
+            processes[0].signal(signum)
+        else:
+            out.write(f"swarm: {name} ignored: the run cannot be paused or resumed yet\n")
+
     # Before the children start, so a signal in between is not lost.
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = (
         {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        | {s: signal.signal(s, forward) for s in _FORWARDED_SIGNALS}
         if on_main_thread
         else {}
     )

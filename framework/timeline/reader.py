@@ -91,6 +91,7 @@ def _read_timeline(path: Path) -> Timeline:
     bounds = TimeBounds.around(header.get("created_s"))
     damage = _Damage()
     gauges: dict[int, tuple[int | None, int | None, float | None]] = {}
+    paused: set[int] = set()
     requests: list[tuple[int, str, dict[str, Any]]] = []  # (line number, type, object)
     truncated = complete = False
     end: dict[str, Any] | None = None
@@ -116,6 +117,8 @@ def _read_timeline(path: Path) -> Timeline:
                 damage.add(number, f"sec: {problem}")
             else:
                 gauges[obj["t"]] = (obj.get("users"), obj.get("workers"), obj.get("cpu"))
+                if obj.get("paused"):
+                    paused.add(obj["t"])
         elif kind == "end":
             complete, end = True, obj
         # unknown types are skipped: version 1 readers accept additive extensions
@@ -132,16 +135,21 @@ def _read_timeline(path: Path) -> Timeline:
     by_second: dict[int, list[RequestSecond]] = {t: [] for t in gauges}
     for (t, _m, _n), r in cells.items():
         by_second.setdefault(t, []).append(r)
-    seconds = tuple(
+    every = [
         Second(
             t=t,
             users=gauges.get(t, _NO_GAUGES)[0],
             workers=gauges.get(t, _NO_GAUGES)[1],
             cpu_percent=gauges.get(t, _NO_GAUGES)[2],
             requests=tuple(sorted(by_second[t], key=lambda r: r.key)),
+            paused=t in paused,
         )
         for t in sorted(by_second)
-    )
+    ]
+    # paused seconds are kept apart: no statistic read from ``seconds`` counts them
+    seconds = tuple(s for s in every if not s.paused)
+    if paused:
+        decoded = {e: d for e, d in decoded.items() if paused.isdisjoint(d.times)}
     return Timeline(
         path=path,
         header=header,
@@ -153,6 +161,7 @@ def _read_timeline(path: Path) -> Timeline:
         damaged_records=damage.count,
         damaged=tuple(damage.first),
         decoded_rows=_decoded_rows(seconds, decoded),
+        paused=tuple(s for s in every if s.paused),
     )
 
 

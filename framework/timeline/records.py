@@ -369,7 +369,8 @@ class Second:
     previous sample when none fell in it); ``workers`` the live load generators (1 when
     local). Both are ``None`` for a second whose ``sec`` line was never written (crash).
     ``cpu_percent`` is the busiest load generator's CPU use (Locust's own sample), for the
-    load-generator health check; ``None`` when not sampled.
+    load-generator health check; ``None`` when not sampled. ``paused`` marks a second in
+    which the run was paused (even partly): it is recorded, and left out of every statistic.
     """
 
     t: int
@@ -377,6 +378,7 @@ class Second:
     workers: int | None = None
     requests: tuple[RequestSecond, ...] = ()
     cpu_percent: float | None = None
+    paused: bool = False
 
     def get(self, name: str) -> RequestSecond | None:
         """The record for ``"METHOD name"`` (or a bare name, if only one method uses it)."""
@@ -426,6 +428,11 @@ class Timeline:
     histogram that does not decode or disagrees with its count); ``damaged`` keeps the
     first few of them with their reasons. Nothing of a damaged line is in ``seconds``.
 
+    ``seconds`` holds the counted seconds only: a second marked ``paused`` (the run was
+    paused in it) is in ``paused`` instead, requests and all, so no statistic, window,
+    chart or estimate read from ``seconds`` counts paused time (their requests were
+    recorded, and are kept there).
+
     A value that keeps nothing: every method reads the records afresh. A caller that reads
     many endpoints or ranges (the report) holds a
     :class:`~framework.timeline.columns.TimelineColumns`, which indexes the records and
@@ -449,6 +456,7 @@ class Timeline:
     decoded_rows: Mapping[tuple[str, str], BucketRows] = field(
         default_factory=dict, repr=False, compare=False
     )
+    paused: tuple[Second, ...] = ()
 
     def _range(self, start_s: int | None, end_s: int | None) -> tuple[Second, ...]:
         """The seconds in ``[start_s, end_s)`` (seconds are in time order)."""

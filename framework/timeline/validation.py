@@ -200,6 +200,9 @@ def gauges_problem(obj: Mapping[str, Any], bounds: TimeBounds) -> str | None:
     cpu = obj.get("cpu")
     if cpu is not None and not (_is_number(cpu) and math.isfinite(cpu) and cpu >= 0):
         return f"cpu must be a number >= 0 or null, got {_shown(cpu)}"
+    paused = obj.get("paused", False)
+    if not isinstance(paused, bool):
+        return f"paused must be true or false, got {_shown(paused)}"
     return None
 
 

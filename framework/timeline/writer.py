@@ -95,6 +95,7 @@ class TimelineWriter:
         lines.append(
             {"type": "sec", "t": second.t, "users": second.users, "workers": second.workers}
             | ({"cpu": second.cpu_percent} if second.cpu_percent is not None else {})
+            | ({"paused": True} if second.paused else {})
         )
         self._write(lines)
 

@@ -57,9 +57,11 @@ __all__ = [
     "analyse_window",
     "interval_data",
     "load_generator_health",
+    "paused_spans",
     "planned_windows",
     "run_start_s",
     "steady_window",
+    "wall_time_s",
 ]
 
 
@@ -104,6 +106,35 @@ def run_start_s(run: RunRecord | Mapping[str, Any], timeline: Timeline) -> float
     return float(timeline.start_s or 0)
 
 
+def paused_spans(run: RunRecord | Mapping[str, Any]) -> list[tuple[float, float]]:
+    """Each stretch ``(start_s, end_s)`` the run spent paused, from its phases: a
+    ``paused`` phase lasts until the next phase (a run that ended paused, until its end)."""
+    phases = _run_record(run).phases
+    spans = []
+    for i, phase in enumerate(phases):
+        if phase.get("name") != "paused" or not isinstance(phase.get("at"), str):
+            continue
+        following = next(
+            (p.get("at") for p in phases[i + 1 :] if isinstance(p.get("at"), str)), None
+        )
+        spans.append((_parse_time(phase["at"]), _parse_time(following) if following else math.inf))
+    return spans
+
+
+def wall_time_s(start_s: float, plan_s: float, spans: Sequence[tuple[float, float]]) -> float:
+    """The unix time at which the plan reached ``plan_s``: its clock stands still while
+    the run is paused, so each pause that began before that moment pushes it later.
+
+        >>> wall_time_s(100.0, 30.0, [(110.0, 125.0)])
+        145.0
+    """
+    wall = start_s + plan_s
+    for lo, hi in sorted(spans):
+        if lo < wall:
+            wall += hi - lo
+    return wall
+
+
 def _observed_end_s(timeline: Timeline) -> int:
     """One past the last whole second: the final second is cut short by the stop."""
     return (timeline.end_s or 0) - 1
@@ -114,7 +145,9 @@ def steady_window(
 ) -> PlannedWindow:
     """The analysed window: after the warm-up, up to the end of the plan (or of the data).
 
-    The default warm-up is the plan's opening ramp (every ``ramp`` phase before the first
+    Times are the plan's, moved later by the pauses before them (``wall_time_s``); the
+    paused seconds inside the window are not in ``timeline.seconds``, so no figure counts
+    them. The default warm-up is the plan's opening ramp (every ``ramp`` phase before the first
     plateau), since latency while users are still arriving is not the steady state.
     """
     record = _run_record(run)
@@ -126,8 +159,9 @@ def steady_window(
             if phase.kind != "ramp":
                 break
             warmup_s = float(phase.end_s)
-    plan_end = start + float(plan.duration_s or math.inf)
-    first = math.ceil(start + warmup_s)
+    spans = paused_spans(record)
+    plan_end = wall_time_s(start, float(plan.duration_s or math.inf), spans)
+    first = math.ceil(wall_time_s(start, warmup_s, spans))
     last = min(math.floor(plan_end), _observed_end_s(timeline))
     return PlannedWindow("steady state", first, max(first, last), plan.peak_users)
 
@@ -139,12 +173,13 @@ def planned_windows(run: RunRecord | Mapping[str, Any], timeline: Timeline) -> l
         return []
     start = run_start_s(record, timeline)
     end = _observed_end_s(timeline)
+    spans = paused_spans(record)
     windows = []
     for phase in record.plan.phases:
         if phase.kind != "plateau":
             continue
-        first = math.ceil(start + float(phase.start_s))
-        last = min(math.floor(start + float(phase.end_s)), end)
+        first = math.ceil(wall_time_s(start, float(phase.start_s), spans))
+        last = min(math.floor(wall_time_s(start, float(phase.end_s), spans)), end)
         if last - first >= 2:
             windows.append(PlannedWindow(phase.name, first, last, phase.users))
     return windows
@@ -230,8 +265,15 @@ def analyse_window(
         endpoints.append(result)
     overall, everything = _endpoint(columns, None, window, settings, health)
     found: dict[str, Mapping[str, Estimate]] = {"": everything, **per_name}
+    paused_s = sum(window.start_s <= s.t < window.end_s for s in timeline.paused)
     result_window = Window(
-        window.name, window.start_s, window.end_s, window.users, overall, tuple(endpoints)
+        window.name,
+        window.start_s,
+        window.end_s,
+        window.users,
+        overall,
+        tuple(endpoints),
+        paused_s=float(paused_s),
     )
     return Analysed(result_window, found)
 

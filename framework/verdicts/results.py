@@ -189,7 +189,10 @@ class EndpointResult:
 
 @dataclass(frozen=True)
 class Window:
-    """A stretch of the run analysed on its own: the steady state, or one step's plateau."""
+    """A stretch of the run analysed on its own: the steady state, or one step's plateau.
+
+    ``start_s`` and ``end_s`` are unix seconds; a pause inside the window is left out of
+    every figure, and ``paused_s`` says how many of its seconds that was."""
 
     name: str
     start_s: float
@@ -197,10 +200,12 @@ class Window:
     users: int | None
     overall: EndpointResult
     endpoints: tuple[EndpointResult, ...]
+    paused_s: float = 0.0  # seconds of [start_s, end_s) the run was paused in: not analysed
 
     @property
     def duration_s(self) -> float:
-        return self.end_s - self.start_s
+        """The seconds analysed: the window less its paused seconds."""
+        return self.end_s - self.start_s - self.paused_s
 
 
 @dataclass(frozen=True)

@@ -567,6 +567,10 @@ FLAG_CASES = [
         "--web-port",
         "expected an integer",
     ),
+    _flag("run-plugin", ("run", "s.yaml", "--plugin", "missing.py"), "missing.py", "not exist"),
+    _flag("master-plugin", ("master", "s.yaml", "--plugin", "afile"), "afile", "not a .py file"),
+    _flag("ctl-unknown-run", ("ctl", "pause", "nope", "--reason", "x"), "'nope'", "no run folder"),
+    _flag("ctl-action", ("ctl", "freeze", "latest"), "freeze", "choose from"),
     _flag("worker-master-host-missing", ("worker",), "--master-host", "required"),
     _flag(
         "worker-master-port",

@@ -8,6 +8,7 @@ and stopped with SIGINT as a person would with Ctrl-C. Every wait is a poll with
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -270,3 +271,52 @@ def test_ctrl_c_with_no_run_started_exits_0(tmp_path, child_processes, free_port
         web.process.send_signal(signal.SIGINT)
         assert web.process.wait(timeout=30) == 0, web.log.read_text()[-3000:]
     assert not list(web.reports.glob(f"{web.session_id}-*"))
+
+
+# --- the start form, in a real browser ------------------------------------------------------
+
+
+@pytest.fixture
+def browser():
+    """Debian's headless chromium driven by its chromedriver (skipped where they are missing)."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    service_path = shutil.which("chromedriver")
+    if service_path is None or shutil.which("chromium") is None:
+        pytest.skip("needs chromium and chromedriver (apt-get install chromium-driver)")
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    options.binary_location = shutil.which("chromium")
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(service_path))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_start_form_asks_nothing_the_plan_decides_and_starts_a_run(
+    browser, tmp_path, child_processes, free_port
+):
+    from selenium.webdriver.common.by import By
+
+    with RecordingServer() as server:
+        web = _start_session(tmp_path, child_processes, free_port, server.url, 0)
+        browser.get(web.base + "/")
+        _wait("the start form", lambda: browser.find_elements(By.NAME, "userCount"), 20, web.log)
+        for name in ("userCount", "spawnRate", "runTime"):
+            for field in browser.find_elements(By.NAME, name):
+                assert not field.is_displayed(), name
+        visible = [e for e in browser.find_elements(By.CSS_SELECTOR, "input") if e.is_displayed()]
+        assert [e.get_attribute("name") for e in visible] == ["host"]
+        assert not [e for e in visible if e.get_attribute("required")]
+        note = browser.execute_script(
+            "return getComputedStyle(document.querySelector('form'), '::before').content"
+        )
+        assert "load plan: stages, 3 s, up to 2 users" in note
+        browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        _wait("a run started from the form", lambda: _status(web.run_dir(1)) == "running", 20,
+              web.log)  # fmt: skip
+        assert _post(web.base + "/stop")["success"] is True
+        _wait("its end", lambda: _status(web.run_dir(1)) == "finished", 30, web.log)
+        web.process.send_signal(signal.SIGINT)
+        assert web.process.wait(timeout=40) == 0, web.log.read_text()[-3000:]

@@ -10,13 +10,13 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.cli import store_commands as cli_store
 from framework.cli.store_commands import record_run, resolve_baseline, resolve_baseline_for_run
-from framework.errors import ExitCode, NoBaselineError, UsageError
+from framework.errors import ExitCode, NoBaselineError, SwarmError, UsageError
 from framework.live.influx import ENV_BUCKET, ENV_ORG, ENV_TOKEN, ENV_URL, influx_settings
 from framework.run.demo import DEFAULT_DEMO_SCENARIO, DEMO_MOCK_PORT
 from framework.run.folder import RunFolder, settle_abandoned, validate_run_id
@@ -186,7 +186,8 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     _check_reports_folder(args.out)
     if args.run_id is not None:
         try:
-            validate_run_id(args.run_id)
+            # with --web the id names the session, and its runs are <id>-1, <id>-2, ...
+            validate_run_id(args.run_id + ("-9999" if args.web else ""))
         except ValueError as exc:
             raise UsageError(f"--run-id: {exc}", flag="--run-id", value=args.run_id) from None
     loaded = _load(args, host=args.host, require_host=True)
@@ -215,7 +216,14 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         options = RunOptions(**common, workers=args.workers)
 
     def announce(folder: RunFolder) -> None:
-        print(f"swarm: run folder {folder.path}", file=sys.stderr)
+        if args.web:
+            print(
+                f"swarm: web UI session folder {folder.path}; each start in the UI is a run "
+                f"with a folder of its own: {folder.path}-1, {folder.path}-2, ...",
+                file=sys.stderr,
+            )
+        else:
+            print(f"swarm: run folder {folder.path}", file=sys.stderr)
         if args.command == "master":
             print(
                 f"swarm: waiting for {args.workers} worker(s): "
@@ -231,6 +239,8 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 
     report_options = _report_options(args)
     baseline = _baseline_before_run(args, loaded.scenario.name)
+    if args.web:
+        return _web_session(args, loaded, options, announce, report_options)
     outcome = run_scenario(loaded, options, on_start=announce)
     shown = ("failed", "aborted")
     why = f": {outcome.message}" if outcome.message and outcome.status in shown else ""
@@ -290,6 +300,50 @@ def _plugins(given: list[str]) -> tuple[Path, ...]:
             )
         found.append(path.resolve())
     return tuple(found)
+
+
+def _web_session(
+    args: argparse.Namespace,
+    loaded: LoadedScenario,
+    options: RunOptions,
+    announce: Callable[[RunFolder], None],
+    report_options: ReportOptions,
+) -> int:
+    """``swarm run --web``: every run the session makes gets its report and index entry as
+    soon as it ends (``--baseline`` is looked up for each run: ``latest`` is then the run
+    before it); the session's exit code is ``run_scenario``'s (see the README)."""
+    from framework.run.runner import RunEnd, run_scenario
+
+    _baseline_before_run(args, loaded.scenario.name)  # a wrong --baseline stops it at once
+
+    def report(end: RunEnd) -> int | None:
+        if not (end.run_dir / "timeline.jsonl").exists():
+            record_run(end.run_dir, Path(args.out))
+            return None
+        baseline = None
+        if args.baseline:
+            try:
+                baseline = resolve_baseline_for_run(args.baseline, end.run_dir, Path(args.out))
+            except SwarmError as exc:
+                print(f"swarm: warning: {exc}; not comparing", file=sys.stderr)
+        return _report(
+            args,
+            end.run_dir,
+            Path(args.out),
+            options=report_options,
+            baseline=baseline,
+            baseline_resolved=True,
+            scenario=end.scenario,
+        )
+
+    outcome = run_scenario(loaded, options, on_start=announce, on_run_end=report)
+    why = f" ({outcome.message})" if outcome.message and outcome.status != "finished" else ""
+    print(
+        f"swarm: web UI session {outcome.status}{why}: {len(outcome.runs)} run(s); "
+        f"session folder {outcome.run_dir}",
+        file=sys.stderr,
+    )
+    return outcome.exit_code
 
 
 def _baseline_before_run(args: argparse.Namespace, scenario_name: str) -> Path | None:

@@ -2,13 +2,14 @@
 
 Locust collects ``User`` and ``LoadTestShape`` classes from the locustfile's module
 namespace, so ``expose`` writes them into the caller's ``globals()``. It also adds the
-``--swarm-run-dir`` option, installs the per-second timeline recorder and the pause / resume
-control (``control``) on whichever runner Locust creates (local, master or worker),
+``--swarm-run-dir`` option (and ``--swarm-session-dir``, a web-UI session where every start
+is a run folder of its own), installs the per-second timeline recorder and the pause /
+resume control (``control``) on whichever runner Locust creates (local, master or worker),
 attaches the scenario's abort guards to the master's (or local process's) live feed,
-starts the InfluxDB sink on the master when ``INFLUXDB_V2_URL`` is set (``influx_sink``)
-and, once Locust has set up its logging, masks the scenario's secrets in every log record
-(``redaction``). The master (or local process) also serves the live Prometheus
-``/metrics`` (``metrics_server``).
+starts the InfluxDB sink on the master when ``INFLUXDB_V2_URL`` is set (``influx_sink``),
+adds swarm's pieces to the web UI (``locust_glue.web_ui``) and, once Locust has set up its
+logging, masks the scenario's secrets in every log record (``redaction``). The master (or
+local process) also serves the live Prometheus ``/metrics`` (``metrics_server``).
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from framework.locust_glue.abort_guards import install_abort_guards
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
 from framework.locust_glue.influx_sink import install_influx_sink
 from framework.locust_glue.redaction import install_log_redaction
+from framework.locust_glue.web_ui import install_web_ui
 from framework.scenario.loader import LoadedScenario, load_scenario, load_scenario_data
 
-__all__ = ["RUN_DIR_OPTION", "expose", "expose_bundle"]
+__all__ = ["RUN_DIR_OPTION", "SESSION_DIR_OPTION", "expose", "expose_bundle"]
 
 RUN_DIR_OPTION = "--swarm-run-dir"
+SESSION_DIR_OPTION = "--swarm-session-dir"
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
@@ -46,13 +49,26 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="swarm run folder: where the master writes the per-second timeline",
         include_in_web_ui=False,
     )
+    parser.add_argument(
+        SESSION_DIR_OPTION,
+        default=None,
+        help="swarm web-UI session folder: each start writes a run folder beside it",
+        include_in_web_ui=False,
+    )
 
 
 def _install_telemetry(environment: Environment, **_kwargs: Any) -> None:
     options = environment.parsed_options
     run_dir = getattr(options, "swarm_run_dir", None) if options else None
-    telemetry.install(environment, Path(run_dir) if run_dir else None)
+    session_dir = getattr(options, "swarm_session_dir", None) if options else None
+    installed = telemetry.install(
+        environment,
+        Path(run_dir) if run_dir and not session_dir else None,
+        session_dir=Path(session_dir) if session_dir else None,
+    )
     control.install(environment)  # after telemetry: it moves the feed telemetry made
+    if environment.web_ui is not None:
+        install_web_ui(environment.web_ui, installed)
 
 
 def expose(namespace: MutableMapping[str, Any], path: str | Path) -> CompiledScenario:

@@ -18,6 +18,16 @@ Every second the master (or local process) closes also goes to the process's one
 running`` on ``test_start``, ``stopping`` on ``test_stop``, ``finished`` on ``quit``): the
 terminal progress, the web UI tab, the sinks and the abort guards all read it.
 
+**Web-UI sessions** (``install(..., session_dir=...)``, what ``swarm run --web`` asks for):
+each start in the UI is a run of its own. ``test_start`` opens the next run folder of the
+session (``framework.locust_glue.session``), a new timeline in it and a fresh run of the
+feed (``feed.start_run``), and announces ``run`` ``phase="started"``; Stop or the end of
+the plan moves it to ``stopping``, and once the workers' last reports are in (their promises
+pass the second after the stop, or ``grace_s`` + 2 s) its timeline gets its ``end`` line,
+the feed ``finished``, and ``run`` ``phase="ended"`` is announced. A ``test_stop`` while the
+feed is ``paused`` (users stopped by a pause) does not end the run, nor does the
+``test_start`` of a resume open another.
+
 The timeline is finished on Locust's ``quit`` event, which fires after the master has
 waited for the workers' final reports (``quitting`` comes too early for that). Library
 users that never fire ``quit`` call ``Telemetry.close()``.
@@ -48,6 +58,7 @@ from framework.errors import ExitCode, RunError
 from framework.live.announce import announcement
 from framework.live.feed import LiveFeed
 from framework.live.state import State
+from framework.locust_glue.session import WebSession
 from framework.timeline.recorder import (
     PAYLOAD_VERSION,
     MergeResult,
@@ -110,8 +121,10 @@ class Telemetry:
         tick_s: float,
         sync_every_s: float,
         meta: Mapping[str, Any] | None,
+        session: WebSession | None = None,
     ) -> None:
         self.environment = environment
+        self.session = session
         self.role = role
         self.path = path
         self.tick_s = tick_s
@@ -129,16 +142,16 @@ class Telemetry:
         self._write_failed = False
         self._raw_fd: int | None = None
         self._raw_lines: list[str] = []
-        if path is not None and self.merger is not None:
+        self._writer_options = {
+            "source": role,
+            "grace_s": grace_s,
+            "meta": {"locust_version": locust_version, **(meta or {})},
+            "sync_every_s": sync_every_s,
+        }
+        self._stop_reason = "stopped"
+        if path is not None and self.merger is not None and session is None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = TimelineWriter(
-                path,
-                created_s=time.time(),
-                source=role,
-                grace_s=grace_s,
-                meta={"locust_version": locust_version, **(meta or {})},
-                sync_every_s=sync_every_s,
-            )
+            self._writer = TimelineWriter(path, created_s=time.time(), **self._writer_options)
         raw_path = os.environ.get(RAW_LATENCY_LOG_ENV)
         if raw_path and self.recorder is not None:
             self._raw_fd = os.open(raw_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -199,6 +212,10 @@ class Telemetry:
         payload = data.get(PAYLOAD_KEY)
         if payload is None or self.merger is None:
             return
+        if self.session is not None:
+            payload = self._of_current_run(payload)
+            if payload is None:
+                return
         if payload.get("v") != PAYLOAD_VERSION:
             logger.error(
                 "Worker %s sent timeline payload version %r, this master reads %r; "
@@ -221,16 +238,29 @@ class Telemetry:
         if self.closed or self.merger is None:
             return
         now = time.time()
+        if self.session is not None and not self._resuming():
+            if self._run_open:  # started again before the last run's final reports came
+                self._end_run(now)
+            self._begin_run(now)
         self._move("running", now)
         self._sample(now)
         if self._greenlet is None:
             self._greenlet = gevent.spawn(self._tick_forever)
 
     def on_test_stop(self, **_kwargs: Any) -> None:
-        if not self.closed and self.merger is not None:
-            now = time.time()
-            self.tick(now)
-            self._move("stopping", now)
+        if self.closed or self.merger is None:
+            return
+        now = time.time()
+        self.tick(now)
+        self._move("stopping", now)
+        run = self.session.current if self.session is not None else None
+        if run is not None and run.open and run.stopped_s is None:
+            run.stopped_s = now
+            runner = self.environment.runner
+            by_plan = runner is not None and runner.shape_greenlet is gevent.getcurrent()
+            self._stop_reason = "the load plan ended" if by_plan else "stopped in the web UI"
+            if self.role == "local":  # nothing to wait for: every request is recorded here
+                self._end_run(now)
 
     def on_quit(self, **_kwargs: Any) -> None:
         self.close(reason="quit")
@@ -241,12 +271,26 @@ class Telemetry:
         """Move finished seconds to disk: drain (local), sample load, release, write, flush."""
         if self.merger is None:
             return
+        if self.session is not None and not self._run_open:
+            if self.recorder is not None:
+                self.recorder.drain(now_s)  # between runs nothing belongs to any run
+            return
         if self.recorder is not None:
             whole = math.floor(now_s)
             self.merger.add("local", self.recorder.drain(now_s, before_s=whole), now_s)
             self._flush_raw()
         self._sample(now_s)
         self._emit(self.merger.close(now_s), now_s)
+        run = self.session.current if self.session is not None else None
+        if run is not None and run.stopped_s is not None and run.open:
+            # Locust fires test_stop once the workers report no users, or at once when none
+            # had spawned yet: their last requests may complete a moment after it.
+            last = math.floor(run.stopped_s) + 1
+            if (
+                self.merger.promised_through(last, now_s)
+                or now_s >= run.stopped_s + self.merger.grace_s + 2
+            ):
+                self._end_run(now_s)
 
     def close(self, reason: str = "closed") -> None:
         """Write everything still held and the ``end`` line; safe to call twice."""
@@ -255,7 +299,13 @@ class Telemetry:
         self.closed = True
         self._stop_ticking()
         now = time.time()
-        if self.merger is not None:
+        if self.session is not None:
+            run = self.session.current
+            if run is not None and run.open:
+                if run.stopped_s is None:  # quit while it ran: swarm run decides what that was
+                    self._stop_reason = reason
+                self._end_run(now)
+        elif self.merger is not None:
             if self.recorder is not None:
                 self.merger.add("local", self.recorder.drain(now), now)
             self._emit(self.merger.finish(), now)
@@ -275,6 +325,95 @@ class Telemetry:
         """The state the run ends in when the timeline closes, instead of ``finished``
         (an abort guard that tripped ends it ``aborted``, with its reason)."""
         self._end = (state, reason)
+
+    # -- the runs of a web-UI session ------------------------------------------------------
+
+    @property
+    def _run_open(self) -> bool:
+        run = self.session.current if self.session is not None else None
+        return run is not None and run.open
+
+    def _resuming(self) -> bool:
+        """A ``test_start`` that continues the open run (a resume after a pause)."""
+        run = self.session.current if self.session is not None else None
+        return run is not None and run.open and run.stopped_s is None
+
+    def _begin_run(self, now_s: float) -> None:
+        """Open the session's next run: its folder, a timeline in it, a fresh feed run."""
+        assert self.session is not None and self.merger is not None
+        try:
+            run = self.session.open_run(now_s)
+        except OSError as exc:
+            self._write_failed_with(RunError(f"cannot create a run folder: {exc}"))
+            return
+        if self.recorder is not None:
+            self.recorder.drain(now_s)
+        self.merger = self.merger.fresh()
+        self._write_failed = False
+        self._stop_reason = "stopped"
+        self._end = ("finished", None)
+        logger.info(
+            announcement(
+                "run",
+                phase="started",
+                run_id=run.run_id,
+                run_dir=str(run.path.resolve()),
+                at_s=round(now_s, 3),
+            )
+        )
+        try:
+            self._writer = TimelineWriter(
+                run.path / FILE_NAME, created_s=now_s, **self._writer_options
+            )
+        except RunError as exc:
+            self._writer = None
+            self._write_failed_with(exc)
+        if self.feed is not None:
+            self.feed.start_run(now_s, run_id=run.run_id)
+
+    def _end_run(self, now_s: float) -> None:
+        """Close the open run: its last seconds, its timeline's ``end``, ``finished``."""
+        assert self.session is not None and self.merger is not None
+        run = self.session.current
+        assert run is not None
+        if self.recorder is not None:
+            self.merger.add("local", self.recorder.drain(now_s), now_s)
+        self._emit(self.merger.finish(), now_s)
+        run.ended_s = now_s
+        if run.stopped_s is None:
+            run.stopped_s = now_s
+        state, reason = self._end
+        self._move("stopping", now_s)
+        self._move(state, now_s, reason if state != "finished" else self._stop_reason)
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.close(ended_s=now_s, reason=self._stop_reason)
+            except RunError as exc:
+                self._write_failed_with(exc)
+        self._flush_raw()
+        logger.info(
+            announcement(
+                "run",
+                phase="ended",
+                run_id=run.run_id,
+                run_dir=str(run.path.resolve()),
+                at_s=round(now_s, 3),
+                state=self.feed.state if self.feed is not None else "finished",
+                reason=self._stop_reason,
+            )
+        )
+
+    def _of_current_run(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """A worker's payload with only the open run's records (none between runs: a late
+        report of a run already ended, or of idle workers)."""
+        run = self.session.current if self.session is not None else None
+        if run is None or not run.open:
+            return None
+        first = math.floor(run.started_s)
+        records = payload.get("records") or []
+        kept = [r for r in records if isinstance(r, Mapping) and r.get("t", first) >= first]
+        return payload if len(kept) == len(records) else {**payload, "records": kept}
 
     def _stop_ticking(self) -> None:
         """End the tick greenlet before the writer closes, and wait until it has ended.
@@ -388,12 +527,14 @@ def install(
     tick_s: float = 0.5,
     sync_every_s: float = 5.0,
     meta: Mapping[str, Any] | None = None,
+    session_dir: Path | None = None,
 ) -> Telemetry:
     """Attach timeline recording to ``environment``'s runner; call it from the ``init`` event.
 
     The master or local runner writes ``run_dir/timeline.jsonl`` (``run_dir`` is created if
-    needed, and ignored on workers). Raises ``RunError`` if the runner does not exist yet,
-    or the timeline file already exists.
+    needed, and ignored on workers). With ``session_dir`` instead (a web-UI session), every
+    start writes a run folder of its own beside it (see the module docstring). Raises
+    ``RunError`` if the runner does not exist yet, or the timeline file already exists.
 
     Example, in a locustfile::
 
@@ -415,6 +556,7 @@ def install(
             f"event or after create_*_runner() (found {type(runner).__name__})"
         )
     path = run_dir / FILE_NAME if run_dir is not None and role != "worker" else None
+    session = WebSession(session_dir) if session_dir is not None and role != "worker" else None
     telemetry = Telemetry(
         environment,
         role,
@@ -423,6 +565,7 @@ def install(
         tick_s=tick_s,
         sync_every_s=sync_every_s,
         meta=meta,
+        session=session,
     )
     setattr(environment, _ATTRIBUTE, telemetry)
     events = environment.events

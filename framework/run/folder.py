@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
 import yaml
@@ -37,8 +37,10 @@ __all__ = [
     "RESERVE_FILE",
     "RUN_FILE",
     "RUN_FORMAT_VERSION",
+    "SESSION_FILE",
     "RunFolder",
     "RunRecord",
+    "SessionFolder",
     "create_run_folder",
     "new_run_id",
     "read_json_object",
@@ -53,6 +55,9 @@ __all__ = [
 ]
 
 RUN_FILE = "run.json"
+SESSION_FILE = "session.json"
+"""A web-UI session's record (``swarm run --web``): laid out as run.json, but a session is
+no run, so the results index (which looks for run.json) leaves its folder out."""
 RUN_FORMAT_VERSION = 1
 RESERVE_FILE = ".swarm-reserve"
 """Space set aside in every run folder and given back once Locust has exited, just before
@@ -155,6 +160,9 @@ class RunRecord:
     # every state the master's run moved to, with its time and reason
     control: str | None = None
     transitions: list[dict[str, Any]] = field(default_factory=list)
+    # Web mode (swarm run --web): in a run's run.json, the session it was started in
+    # ({"id", "folder", "run", "log"}); in session.json, {"id", "runs": [{"run_id", ...}]}.
+    session: dict[str, Any] = field(default_factory=dict)
     format_version: int = RUN_FORMAT_VERSION
 
     def to_record(self) -> dict[str, Any]:
@@ -205,6 +213,7 @@ class RunRecord:
             },
             control=_text(data.get("control")),
             transitions=_mappings(data.get("transitions")),
+            session=dict(_typed(data.get("session"), dict, {})),
             format_version=_typed(data.get("format_version"), int, RUN_FORMAT_VERSION),
         )
 
@@ -276,6 +285,8 @@ class RunFolder:
     run that lost a file to a full disk is ``failed`` with that reason.
     """
 
+    file_name: ClassVar[str] = RUN_FILE
+
     def __init__(self, path: Path, record: RunRecord) -> None:
         self.path = path
         self.record = record
@@ -296,7 +307,7 @@ class RunFolder:
 
     @property
     def run_json(self) -> Path:
-        return self.path / RUN_FILE
+        return self.path / self.file_name
 
     def phase(self, name: str, at: datetime) -> None:
         """Enter phase ``name`` at ``at`` and save ``run.json`` at once."""
@@ -337,10 +348,29 @@ class RunFolder:
         return target
 
 
+class SessionFolder(RunFolder):
+    """A web-UI session's folder: ``session.json`` (a ``RunRecord`` of the session: its
+    phases, how it ended, ``session["runs"]``) beside the session's whole Locust log; each
+    start in the UI is a run folder of its own beside it (``<session>-1``, ``<session>-2``)."""
+
+    file_name: ClassVar[str] = SESSION_FILE
+
+
 def create_run_folder(
-    reports_dir: Path, run_id: str, record: RunRecord, *, started: datetime
+    reports_dir: Path,
+    run_id: str,
+    record: RunRecord,
+    *,
+    started: datetime,
+    adopt: bool = False,
+    kind: type[RunFolder] = RunFolder,
 ) -> RunFolder:
-    """Make ``reports_dir/run_id`` (never outside ``reports_dir``, never reusing a folder)."""
+    """Make ``reports_dir/run_id`` (never outside ``reports_dir``, never reusing a folder).
+
+    ``adopt`` takes a folder that exists already but holds no record yet (the Locust master
+    of a web-UI session makes each run's folder, with its timeline, and ``swarm run`` then
+    writes its ``run.json``). ``kind`` is ``SessionFolder`` for a session.
+    """
     try:
         validate_run_id(run_id)
     except ValueError as exc:
@@ -361,7 +391,9 @@ def create_run_folder(
     except OSError as exc:
         raise RunError(f"cannot create reports folder {root}: {exc.strerror}", path=root) from None
     try:
-        target.mkdir()
+        target.mkdir(exist_ok=adopt)
+        if adopt and (target / kind.file_name).exists():
+            raise FileExistsError(target)
     except FileExistsError:
         raise RunError(
             f"run folder {target} already exists; choose another --run-id", path=target
@@ -369,7 +401,7 @@ def create_run_folder(
     except OSError as exc:
         raise RunError(f"cannot create run folder {target}: {exc.strerror}", path=target) from None
     record.started_at = _utc_iso(started)
-    folder = RunFolder(target, record)
+    folder = kind(target, record)
     folder.save()
     with contextlib.suppress(OSError):  # no reserve on a disk already full: save() said so
         (target / RESERVE_FILE).write_bytes(bytes(RESERVE_BYTES))

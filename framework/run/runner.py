@@ -16,6 +16,10 @@ inside Locust (see ``locust_glue.redaction``), and here in what swarm itself wri
 (``run.json`` holds the host and tags as the redacted scenario has them). Each output line
 is masked as it is copied, for what Locust's process prints outside its logging (a crash's
 traceback); no file is rewritten after the run.
+
+With ``--web`` the Locust process is a *session* and each start in its UI a run of its own
+(``framework.run.web_session``): the session folder holds ``session.json`` and the whole
+log, each run its own folder, run.json, report and index entry.
 """
 
 from __future__ import annotations
@@ -44,17 +48,20 @@ from framework.run.bundle import write_bundle
 from framework.run.folder import (
     RunFolder,
     RunRecord,
+    SessionFolder,
     create_run_folder,
     new_run_id,
     swarm_process,
 )
 from framework.run.processes import LoggedProcess
 from framework.run.revision import git_revision
+from framework.run.web_session import RunEnd, RunEndHandler, WebRuns
 from framework.scenario.interpolation import MASK, mask_url_password
 from framework.scenario.loader import LoadedScenario
 from framework.timeline.writer import WRITE_FAILURE_END
 
 __all__ = [
+    "RunEnd",
     "RunOptions",
     "RunOutcome",
     "check_metrics_port",
@@ -76,6 +83,8 @@ _PHASE_MARKERS = (
     ("Shutting down", "stopping"),
 )
 _LIVE_STATES = ("running", "paused", "stopping")
+# What Locust's log says of a web-UI session itself (its runs' phases are announced).
+_SESSION_PHASES = ("web-ui", "waiting-for-workers")
 _MISSING = "failed to send heartbeat, setting state to missing"
 _HEALED = "self-healed with heartbeat"
 _WORKERS_QUIT_GRACE_S = 15.0
@@ -134,6 +143,8 @@ class RunOutcome:
     status: str
     scenario: Mapping[str, Any] | None = None
     message: str | None = None
+    runs: tuple[RunEnd, ...] = ()
+    """With ``--web``: the session's runs (``run_dir`` is then the session folder)."""
 
 
 def _now() -> datetime:
@@ -225,7 +236,8 @@ def locust_command(
         # a worker missing), so the plan's user count holds.
         command += ["--enable-rebalancing"]
     command += ["--html", str(run_dir / "locust_report.html"), "--csv", str(run_dir / "locust")]
-    command += ["--exit-code-on-error", "0", "--swarm-run-dir", str(run_dir)]
+    folder_option = "--swarm-session-dir" if options.web else "--swarm-run-dir"
+    command += ["--exit-code-on-error", "0", folder_option, str(run_dir)]
     if loaded.host_override:
         command += ["--host", loaded.host_override]
     if options.metrics_port:
@@ -266,11 +278,31 @@ def worker_command(master_host: str, master_port: int) -> list[str]:
 class _Run:
     """The mutable state of one run while its processes live."""
 
-    def __init__(self, loaded: LoadedScenario, options: RunOptions, folder: RunFolder) -> None:
+    def __init__(
+        self,
+        loaded: LoadedScenario,
+        options: RunOptions,
+        folder: RunFolder,
+        *,
+        on_run_end: RunEndHandler | None = None,
+        out: TextIO = sys.stdout,
+    ) -> None:
         self.loaded = loaded
         self.options = options
         self.folder = folder
         self.lock = threading.Lock()
+        self.web = (
+            WebRuns(
+                folder,
+                scenario=loaded.redacted,
+                lock=self.lock,
+                on_run_end=on_run_end,
+                out=out,
+                interrupted_at=lambda: self.interrupted_at,
+            )
+            if isinstance(folder, SessionFolder)
+            else None
+        )
         self.seen = {"starting"}
         self.interrupted = threading.Event()
         self.interrupted_at: datetime | None = None
@@ -282,13 +314,22 @@ class _Run:
     def on_master_line(self, line: str) -> None:
         with self.lock, self._noting_write_failures():
             announced = read_announcement(line)
+            starts = announced is not None and announced["event"] == "run"
+            starts = starts and announced.get("phase") == "started"
+            if self.web is not None and not starts:
+                self.web.copy_line(line)
             if announced is not None:
                 self.on_announcement(announced)
+                if self.web is not None and starts:
+                    self.web.copy_line(line)
                 return
             if _WRITE_FAILURE in line and WRITE_FAILURE_END in line:
                 start = line.index(_WRITE_FAILURE) + len("swarm: ")
-                self.folder.note_write_failure(line[start : line.index(WRITE_FAILURE_END)])
+                failed = self.web.target() if self.web is not None else self.folder
+                failed.note_write_failure(line[start : line.index(WRITE_FAILURE_END)])
             for marker, phase in _PHASE_MARKERS:
+                if self.web is not None and phase not in _SESSION_PHASES:
+                    continue
                 if marker in line and phase != self.folder.record.status:
                     self.seen.add(phase)
                     self.folder.phase(phase, _now())
@@ -300,7 +341,12 @@ class _Run:
 
     def on_announcement(self, announced: dict[str, Any]) -> None:
         """A state the master's run moved to: record the live ones (running, paused,
-        stopping) as phases at the master's time; how the run ended is decided here."""
+        stopping) as phases at the master's time; how the run ended is decided here.
+        With ``--web``, ``run`` starts and ends a run of the session, and states, aborts,
+        sinks' news and transitions are the current run's."""
+        if announced["event"] == "run" and self.web is not None:
+            self.web.on_run(announced)
+            return
         if announced["event"] == "abort":
             self._on_abort(announced)
             return
@@ -316,11 +362,24 @@ class _Run:
             self._transition(state, announced.get("at_s"), announced.get("reason"))
         if announced["event"] != "state" or state not in _LIVE_STATES:
             return
+        if self.web is not None:
+            at_s = announced.get("at_s")
+            at = datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
+            self.web.on_state(state, at)
+            return
         if state != self.folder.record.status:
             self.seen.add(state)
             at_s = announced.get("at_s")
             at = datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
             self.folder.phase(state, at)
+
+    @property
+    def current_folder(self) -> RunFolder:
+        """Where the master's news goes: the run folder, or in a web-UI session the folder
+        of its current run (the session's own record when no run has started)."""
+        if self.web is not None and self.web.current is not None:
+            return self.web.current
+        return self.folder
 
     def _on_abort(self, announced: dict[str, Any]) -> None:
         """An abort guard tripped in the master: keep its rule and figures in run.json (the
@@ -329,11 +388,12 @@ class _Run:
         self.aborted_at = (
             datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
         )
-        self.folder.record.abort = {
+        folder = self.current_folder
+        folder.record.abort = {
             "at": _iso(self.aborted_at),
             **{k: announced.get(k) for k in _ABORT_FIELDS},
         }
-        self.folder.save()
+        folder.save()
 
     @property
     def aborted_first(self) -> bool:
@@ -347,19 +407,21 @@ class _Run:
         latest of each sink goes to run.json's ``sinks``."""
         name = announced.get("sink")
         name = name if isinstance(name, str) and name else "influxdb"
-        self.folder.record.sinks[name] = {
+        folder = self.current_folder
+        folder.record.sinks[name] = {
             k: v for k, v in announced.items() if k not in ("event", "sink")
         }
-        self.folder.save()
+        folder.save()
 
     def _transition(self, state: str, at_s: Any, reason: Any) -> None:
         """Note one of the master's transitions (with its reason) in run.json's
         ``transitions``."""
         at = datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
-        self.folder.record.transitions.append(
+        folder = self.current_folder
+        folder.record.transitions.append(
             {"state": state, "at": _iso(at), "reason": reason if isinstance(reason, str) else None}
         )
-        self.folder.save()
+        folder.save()
 
     def on_worker_exit(self, name: str, code: int) -> None:
         with self.lock, self._noting_write_failures():
@@ -378,10 +440,9 @@ class _Run:
             self.folder.note_write_failure(str(exc))
 
     def _worker_event(self, worker: str, event: str) -> None:
-        self.folder.record.worker_events.append(
-            {"at": _iso(_now()), "worker": worker, "event": event}
-        )
-        self.folder.save()
+        folder = self.web.target() if self.web is not None else self.folder
+        folder.record.worker_events.append({"at": _iso(_now()), "worker": worker, "event": event})
+        folder.save()
 
     @property
     def lost_workers(self) -> int:
@@ -394,8 +455,15 @@ def run_scenario(
     *,
     out: TextIO = sys.stdout,
     on_start: Callable[[RunFolder], None] | None = None,
+    on_run_end: RunEndHandler | None = None,
 ) -> RunOutcome:
-    """Run ``loaded`` to the end of its plan (or until interrupted) and return the outcome."""
+    """Run ``loaded`` to the end of its plan (or until interrupted) and return the outcome.
+
+    With ``options.web`` this is a web-UI session: ``options.run_id`` (or a new id) names the
+    session folder, each start in the UI makes a run, and ``on_run_end`` is called for each
+    run once it has ended (on a worker thread, one at a time; its return value, the report's
+    exit code, is noted in session.json). The outcome is then the session's (see
+    ``_session_verdict``), with its runs in ``runs``."""
     if options.metrics_port:
         check_metrics_port(options.metrics_host, options.metrics_port)
     started = _now()
@@ -420,7 +488,13 @@ def run_scenario(
         swarm_version=__version__,
         locust_version=_locust_version(),
     )
-    folder = create_run_folder(options.reports_dir, run_id, record, started=started)
+    folder = create_run_folder(
+        options.reports_dir,
+        run_id,
+        record,
+        started=started,
+        kind=SessionFolder if options.web else RunFolder,
+    )
     folder.write_scenario(loaded.redacted, _changes_comment(loaded))
     master_port = 0
     if options.distributed or loaded.modified:
@@ -435,7 +509,7 @@ def run_scenario(
     if on_start:
         on_start(folder)
 
-    run = _Run(loaded, options, folder)
+    run = _Run(loaded, options, folder, on_run_end=on_run_end, out=out)
     env = {**os.environ, **options.env, "PYTHONUNBUFFERED": "1"}
     processes: list[LoggedProcess] = []
 
@@ -507,7 +581,13 @@ def run_scenario(
     folder.record.worker_processes = [
         {"name": w.name, "pid": w.pid, "exit_code": w.poll()} for w in workers
     ]
-    status, code, message = _verdict(run, returncode)
+    if run.web is not None:
+        run.web.settle(_now(), locust_code=returncode)
+    status, code, message = (
+        _session_verdict(run, run.web, returncode)
+        if run.web is not None
+        else _verdict(run, returncode)
+    )
     for process in (master, *workers):
         if process.write_error:
             folder.note_write_failure(process.write_error)
@@ -520,6 +600,7 @@ def run_scenario(
         status=status,
         scenario=loaded.redacted,
         message=message,
+        runs=tuple(run.web.ended) if run.web is not None else (),
     )
 
 
@@ -551,6 +632,8 @@ def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -
         if run.interrupted_at is not None and not run.interrupt_noted:
             run.interrupt_noted = True
             with run.lock:  # the signal's time, unless Locust's log said "stopping" first
+                if run.web is not None:
+                    run.web.interrupt(run.interrupted_at)
                 if run.folder.record.status != "stopping":
                     run.folder.phase("stopping", run.interrupted_at)
         if (
@@ -564,6 +647,24 @@ def _supervise(run: _Run, master: LoggedProcess, workers: list[LoggedProcess]) -
         if worker.wait(grace_s) is None:
             worker.stop()
     return returncode
+
+
+def _session_verdict(run: _Run, web: WebRuns, returncode: int) -> tuple[str, int, str | None]:
+    """How a web-UI session ends. Its runs' verdicts are theirs (in each report and in the
+    index); the session exits 130 only if Ctrl-C or SIGTERM interrupted a run in progress,
+    3 if Locust failed or a run could not be recorded, and 0 otherwise: Ctrl-C after the
+    runs (or before any) is how a web-UI session ends."""
+    count = f"{len(web.ended)} run(s)"
+    if web.interrupted_runs:
+        return "interrupted", ExitCode.INTERRUPTED, f"interrupted {web.interrupted_runs[0]}"
+    if returncode == 2 and not web.ended and not run.interrupted.is_set():
+        return "failed", ExitCode.INVALID_INPUT, "locust rejected its arguments; see locust.log"
+    if returncode != 0 and not run.interrupted.is_set():
+        return "failed", ExitCode.RUN_FAILED, f"locust exited with code {returncode}; {count}"
+    if web.failed_runs:
+        failed = web.failed_runs[0]
+        return "failed", ExitCode.RUN_FAILED, f"run {failed.run_id} failed: {failed.message}"
+    return "finished", ExitCode.OK, count
 
 
 def _verdict(run: _Run, returncode: int) -> tuple[str, int, str | None]:

@@ -367,6 +367,23 @@ class TimelineMerger:
         promised = min(reporting) if reporting else floor_now
         return self._release(max(limit, min(promised, floor_now)))
 
+    def fresh(self) -> TimelineMerger:
+        """An empty merger for the next run in this process that keeps the workers' promises,
+        so its first seconds wait for their reports as a running merger's would."""
+        merger = TimelineMerger(grace_s=self.grace_s)
+        merger._watermark = dict(self._watermark)
+        merger._last_seen_s = dict(self._last_seen_s)
+        return merger
+
+    def promised_through(self, second: int, now_s: float) -> bool:
+        """Whether every reporting worker has promised nothing more for ``second`` and before:
+        after a stop, the master's sign that the run's last requests have all arrived."""
+        return all(
+            mark > second
+            for worker, mark in self._watermark.items()
+            if self._last_seen_s[worker] >= now_s - self.grace_s
+        )
+
     def finish(self) -> MergeResult:
         """Release everything held, the partial last second included (the run is over)."""
         known = [*self._pending, *self._gauges]

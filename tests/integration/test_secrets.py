@@ -284,7 +284,7 @@ def web_run(tmp_path_factory, module_child_processes, free_port) -> WebRun:
     return WebRun(
         pages=pages,
         failed_names=names,
-        folder_leaks_after_kill=_folder_leaks(run_dir),
+        folder_leaks_after_kill=_folder_leaks(run_dir.parent),  # the session and its runs
         swarm_exit=swarm_exit,
     )
 

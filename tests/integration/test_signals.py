@@ -127,6 +127,8 @@ def _sigterm_background_run(
     """``bash -c 'swarm run … & wait $!'``, SIGTERM to swarm once the target sees traffic."""
     run_id = f"sig-{uuid.uuid4().hex[:12]}"
     run_dir = folder / "reports" / run_id
+    # with --web, run_dir is the session folder (Locust's files) and the start its run -1
+    record_dir = run_dir.with_name(f"{run_id}-1") if "--web" in extra else run_dir
     pid_file = folder / "swarm.pid"
     log = folder / "swarm.log"
     scenario = _write_scenario(folder, server.url)
@@ -145,7 +147,7 @@ def _sigterm_background_run(
     if start_load is not None:
         start_load(log)
     _wait_for(
-        lambda: _run_json(run_dir).get("status") == "running", START_DEADLINE_S, "running", log
+        lambda: _run_json(record_dir).get("status") == "running", START_DEADLINE_S, "running", log
     )
     _wait_for(lambda: len(server.requests("/ok")) >= 20, START_DEADLINE_S, "traffic", log)
     signalled_at = time.time()
@@ -157,7 +159,7 @@ def _sigterm_background_run(
     return StoppedRun(
         exit_code=code,
         run_dir=run_dir,
-        record=_run_json(run_dir),
+        record=_run_json(record_dir),
         signalled_at=signalled_at,
         last_request_at=max(r.received_at for r in server.requests("/ok")),
         leftovers=children.pids_with_marker(run_id),

@@ -178,33 +178,41 @@ class WebSession:
     status_after_restart: str | None
     returncode: int
     final: dict[str, Any]
+    session: dict[str, Any]
     leftover_pids: list[int]
 
 
-def _run_status(run_dir: Path) -> str | None:
+def _run_status(run_dir: Path, file_name: str = "run.json") -> str | None:
     try:
-        return json.loads((run_dir / "run.json").read_text())["status"]
+        return json.loads((run_dir / file_name).read_text())["status"]
     except (OSError, ValueError):
         return None
 
 
-def _poll_status(run_dir: Path, wanted: str, deadline_s: float) -> str | None:
-    """Poll run.json until its status is ``wanted``; return the last status seen."""
+def _poll_status(
+    run_dir: Path, wanted: str, deadline_s: float, file_name: str = "run.json"
+) -> str | None:
+    """Poll run.json (or session.json) until its status is ``wanted``; return the last seen."""
     deadline = time.monotonic() + deadline_s
-    status = _run_status(run_dir)
+    status = _run_status(run_dir, file_name)
     while status != wanted and time.monotonic() < deadline:
         time.sleep(POLL_S / 2)
-        status = _run_status(run_dir)
+        status = _run_status(run_dir, file_name)
     return status
 
 
 @pytest.fixture(scope="module")
 def web_session(tmp_path_factory, module_child_processes, free_port) -> WebSession:
-    """``swarm run --web``: start a run in the UI, let the shape end, restart, SIGTERM."""
+    """``swarm run --web``: start a run in the UI, let the shape end, restart, SIGTERM.
+
+    The session folder is ``reports/<run id>`` (session.json); each start is a run folder
+    ``<run id>-1``, ``<run id>-2`` (see test_web_runs.py for the rest of that behaviour).
+    """
     folder = tmp_path_factory.mktemp("swarm_web")
     scenario = _write(folder, SHORT_STAGES_SCENARIO)
     run_id = f"web-{uuid.uuid4().hex[:12]}"
-    run_dir = folder / "reports" / run_id
+    session_dir = folder / "reports" / run_id
+    first, second = session_dir.with_name(f"{run_id}-1"), session_dir.with_name(f"{run_id}-2")
     with RecordingServer() as server, (folder / "swarm.log").open("w") as out:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -218,39 +226,41 @@ def web_session(tmp_path_factory, module_child_processes, free_port) -> WebSessi
             stderr=subprocess.STDOUT,
         )
         _wait_for_ui(base, swarm, folder / "swarm.log")
-        when_up = _poll_status(run_dir, "web-ui", 5)
+        when_up = _poll_status(session_dir, "web-ui", 5, "session.json")
         assert _post(base + "/swarm")["success"] is True
-        after_start = _poll_status(run_dir, "running", 15)
-        after_end = _poll_status(run_dir, "stopping", 10)
+        after_start = _poll_status(first, "running", 15)
+        after_end = _poll_status(first, "finished", 15)
         # Restart only once Locust has really stopped the first run's users.
         _sample(base, time.monotonic(), lambda s: s[-1].state == "stopped", 20)
         assert _post(base + "/swarm")["success"] is True
-        after_restart = _poll_status(run_dir, "running", 15)
+        after_restart = _poll_status(second, "running", 15)
         swarm.send_signal(signal.SIGTERM)
-        returncode = swarm.wait(timeout=20)
+        returncode = swarm.wait(timeout=30)
     return WebSession(
         status_when_ui_up=when_up,
         status_after_start=after_start,
         status_after_shape_end=after_end,
         status_after_restart=after_restart,
         returncode=returncode,
-        final=json.loads((run_dir / "run.json").read_text()),
+        final=json.loads((second / "run.json").read_text()),
+        session=json.loads((session_dir / "session.json").read_text()),
         leftover_pids=module_child_processes.pids_with_marker(run_id),
     )
 
 
-def test_swarm_web_run_records_web_ui_then_running_then_stopping(web_session):
+def test_swarm_web_session_records_web_ui_then_a_run_running_then_finished(web_session):
     assert web_session.status_when_ui_up == "web-ui"
     assert web_session.status_after_start == "running"
-    assert web_session.status_after_shape_end == "stopping"
+    assert web_session.status_after_shape_end == "finished"
 
 
-def test_swarm_web_run_ends_interrupted_with_130_on_sigterm(web_session):
+def test_swarm_web_sigterm_during_a_run_exits_130_with_that_run_interrupted(web_session):
     assert web_session.returncode == 130
     assert web_session.final["status"] == "interrupted"
     assert web_session.final["mode"] == "web"
+    assert web_session.session["status"] == "interrupted"
     assert web_session.leftover_pids == []
 
 
-def test_swarm_web_run_json_shows_running_again_after_a_restart(web_session):
+def test_swarm_web_restart_is_a_new_run_that_runs(web_session):
     assert web_session.status_after_restart == "running"

@@ -3,8 +3,9 @@
 Locust collects ``User`` and ``LoadTestShape`` classes from the locustfile's module
 namespace, so ``expose`` writes them into the caller's ``globals()``. It also adds the
 ``--swarm-run-dir`` option, installs the per-second timeline recorder on whichever
-runner Locust creates (local, master or worker) and, once Locust has set up its logging,
-masks the scenario's secrets in every log record (``redaction``).
+runner Locust creates (local, master or worker), adds the Swarm tab to the web UI (master
+or local, when there is one: ``web_tab``) and, once Locust has set up its logging, masks
+the scenario's secrets in every log record (``redaction``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from locust import events
 from locust.env import Environment
 
 from framework.errors import ScenarioError
-from framework.locust_glue import telemetry
+from framework.live.budget_status import budget_limits
+from framework.locust_glue import telemetry, web_tab
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
 from framework.locust_glue.redaction import install_log_redaction
+from framework.plan.record import PlanRecord
 from framework.scenario.loader import LoadedScenario, load_scenario, load_scenario_data
 
 __all__ = ["RUN_DIR_OPTION", "expose", "expose_bundle"]
@@ -90,4 +93,8 @@ def _expose(
     events.init_command_line_parser.add_listener(_add_options)
     events.init.add_listener(lambda **_kwargs: install_log_redaction(redactor))
     events.init.add_listener(_install_telemetry)
+    plan, limits = PlanRecord.from_plan(compiled.plan), budget_limits(loaded.scenario.budgets)
+    events.init.add_listener(
+        lambda environment, **_kwargs: web_tab.install(environment, plan=plan, limits=limits)
+    )
     return compiled

@@ -194,11 +194,7 @@ class TabView:
         rows = []
         for key in [ALL, *statistics.keys()]:
             method, name = endpoints.get(key, ("", key))
-            found = [
-                s
-                for s in statuses
-                if (s.limit.scope == OVERALL if key == ALL else selects(s.limit.scope, method, name))
-            ]
+            found = [s for s in statuses if _covers(s.limit.scope, key, method, name)]
             rows.append(self._row(statistics, key, method, name, found, grade_now=grade_now))
         return rows
 
@@ -272,6 +268,11 @@ class TabView:
             },
             "phases": [p.name for p in plan.phases],
         }
+
+
+def _covers(scope: str, key: str, method: str, name: str) -> bool:
+    """Whether a budget of ``scope`` is on this row (``overall`` is on all requests only)."""
+    return scope == OVERALL if key == ALL else selects(scope, method, name)
 
 
 def _point_ms(snap: Snapshot, metric: str) -> float | None:

@@ -203,8 +203,10 @@ def test_the_data_is_strict_json_with_unknown_figures_as_null():
             t, "GET", "/down", [], failures={"ConnectionRefused": 3}, failed_ms=[1.0] * 3
         )
         feed.add_second(Second(t=t, users=1, workers=1, requests=(failed,)))
-    data = TabView(plan=PLAN, limits=[]).data(feed, now_s=31.0)
+    limits = budget_limits(Budgets.model_validate({"requests": {"/down": {"p95_ms": 100}}}))
+    data = TabView(plan=PLAN, limits=limits).data(feed, now_s=31.0)
     json.dumps(data, allow_nan=False)
+    assert data["budgets"][0]["status"] == "at risk" and "nan" not in data["budgets"][0]["text"]
     down = _rows(data)["GET /down"]
     assert down["p95_ms"] == {"value": None, "low": None, "high": None}
     assert down["error_rate"]["value"] == 1.0

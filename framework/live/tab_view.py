@@ -31,6 +31,7 @@ from typing import Any
 
 from framework.live.budget_status import BudgetLimit, BudgetStatus, budget_statuses
 from framework.live.feed import LiveFeed
+from framework.live.state import ENDED
 from framework.live.statistics import ALL, LiveStatistics, Snapshot
 from framework.plan.record import PlanRecord
 from framework.stats.estimators import DEFAULT_BATCHES, Estimate, estimates
@@ -51,6 +52,7 @@ _LATENCY = ("p50", "p95", "p99")
 _METRICS = (*_LATENCY, "throughput", "error_rate")
 _QUALITY_METRICS = ("mean", "p95", "p99")
 _RANK = {"pending": 0, "passing": 1, "at risk": 2, "failing": 3}
+_STOPPED = ENDED | {"stopping"}
 
 
 class FailureMessages:
@@ -248,7 +250,8 @@ class TabView:
         plan = self.plan
         if plan is None or not plan.recorded or plan.duration_s is None:
             return None
-        end_s = feed.run_state.history[-1].at_s if feed.run_state.ended else now_s
+        stopped = [t.at_s for t in feed.run_state.history if t.state in _STOPPED]
+        end_s = stopped[0] if stopped else now_s  # the plan's clock ends when the run stops
         elapsed = min(feed.plan_elapsed_s(end_s), float(plan.duration_s))
         phase = next((p for p in plan.phases if p.start_s <= elapsed < p.end_s), None)
         return {

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -36,6 +37,7 @@ if not SWARM.exists():
     SWARM = Path(shutil.which("swarm") or "swarm")
 UI_DEADLINE_S = 40.0
 INTERVALS_DEADLINE_S = 60.0  # 20 counted seconds, plus workers reporting every 3 s
+PAUSED_S = 2.0
 HOSTILE_NAME = '<img src=x onerror="window.swarmInjected=1">list'
 
 SCENARIO = f"""
@@ -299,16 +301,18 @@ def test_pause_and_resume_from_the_swarm_tab(
     _press(browser, "swarm-pause")
     wait_for(lambda: _text(browser, "#swarm-state") == "paused", 15, "paused", shown=panel)
     assert _get(run.base + "/swarm/live")["state"] == "paused"
+    assert _get(run.base + "/swarm/live")["transitions"][-1]["state"] == "paused"
     frozen = _get(run.base + "/swarm/live")["plan"]["elapsed_s"]
-    wait_for(
-        lambda: _get(run.base + "/swarm/live")["transitions"][-1]["state"] == "paused",
-        5,
-        "paused transition",
-    )
+    time.sleep(PAUSED_S)  # a measured interval: the plan's clock must not move in it
+    assert _get(run.base + "/swarm/live")["plan"]["elapsed_s"] == frozen
 
     _press(browser, "swarm-resume")
     wait_for(lambda: _text(browser, "#swarm-state") == "running", 15, "resumed", shown=panel)
-    assert _get(run.base + "/swarm/live")["plan"]["elapsed_s"] >= frozen
+    wait_for(
+        lambda: _get(run.base + "/swarm/live")["plan"]["elapsed_s"] > frozen,
+        10,
+        "the plan's clock moving again",
+    )
 
     # a stale page: Resume pressed while running is refused, and the tab shows why
     browser.execute_script("document.getElementById('swarm-resume').disabled = false")

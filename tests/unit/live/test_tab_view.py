@@ -188,9 +188,11 @@ def test_plan_position_leaves_paused_time_out_and_names_the_phase():
     assert plan["fraction"] == pytest.approx(0.35)
     assert plan["phase"]["name"] == "steady" and plan["phases"] == ["ramp-up", "steady"]
     feed.move("stopping", 70.0)
+    stopping = TabView(plan=PLAN, limits=[]).data(feed, now_s=90.0)
+    assert stopping["plan"]["elapsed_s"] == 45.0  # frozen where the run was stopped
     feed.move("finished", 71.0)
     ended = TabView(plan=PLAN, limits=[]).data(feed, now_s=500.0)
-    assert ended["plan"]["elapsed_s"] == 46.0  # frozen where the run ended
+    assert ended["plan"]["elapsed_s"] == 45.0
     assert [t["state"] for t in ended["transitions"]][-2:] == ["stopping", "finished"]
     assert TabView(plan=None, limits=[]).data(feed, now_s=60.0)["plan"] is None
 

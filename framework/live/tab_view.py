@@ -12,7 +12,7 @@ Intervals are not free (about 8 ms per name for the five metrics, and 6 ms more 
 quality checks, at any run length), so however often the tab asks, the figures are
 recomputed only when a second has closed since and ``refresh_s`` (2 s) have passed, and the
 quality grade, which moves slowly, at most every ``quality_every_s`` (10 s): at 20 names that
-is under 10% of the master's core, and nothing at all while no one watches. A new run (a new
+is about a tenth of the master's core, and nothing at all while no one watches. A new run (a new
 ``LiveStatistics``) is computed at once. State and plan position are cheap and always fresh.
 
     >>> from framework.live.feed import LiveFeed

@@ -14,6 +14,7 @@ Abort guards act on ``failing`` alone, so a run is never stopped on a point esti
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -103,8 +104,10 @@ def _keys_of(scope: str, statistics: LiveStatistics) -> list[str]:
 
 
 def _status(limit: BudgetLimit, estimate: Estimate | None) -> BudgetStatus:
-    if estimate is None or estimate.value is None or estimate.low is None:
-        return BudgetStatus(limit, "at risk")
+    if estimate is None or not all(
+        map(math.isfinite, (estimate.value, estimate.low, estimate.high))
+    ):
+        return BudgetStatus(limit, "at risk")  # no figure yet (no successful request, say)
     scale = 1 / 1000 if limit.estimator_metric in LATENCY_METRICS else 1.0
     value, low, high = estimate.value * scale, estimate.low * scale, estimate.high * scale
     if limit.kind == "upper":

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from framework.stats.estimators import Estimate, estimates
-from framework.stats.interval_data import columns_from_rows
+from framework.stats.interval_data import IntervalColumns, columns_from_rows
 from framework.timeline.codec import LAYOUT, decode_buckets
 from framework.timeline.endpoints import AGGREGATED
 from framework.timeline.histograms import BucketRows, SparseHistogram, percentiles_us
@@ -168,7 +168,7 @@ class LiveStatistics:
         self.max_rows = max_rows
         self._series: dict[str, _Series] = {}
         self._endpoints: dict[str, tuple[str, str]] = {}
-        self._estimated: dict[tuple[str, tuple[str, ...], float], Mapping[str, Estimate]] = {}
+        self._estimated: dict[tuple[str, tuple[str, ...], float, int], Mapping[str, Estimate]] = {}
         self.seconds = 0
         self.last_t: int | None = None
 
@@ -234,20 +234,28 @@ class LiveStatistics:
         :mod:`framework.stats`'s: latencies in µs, throughput per second, rates as fractions.
         Kept until the next counted second: every live view may ask, the work is done once.
         """
-        memo = (key, tuple(metrics), confidence)
+        memo = (key, tuple(metrics), confidence, min_seconds)
         if memo not in self._estimated:
-            self._estimated[memo] = self._estimates(key, memo[1], confidence, min_seconds)
+            columns = self.columns(key, min_seconds=min_seconds)
+            found = (
+                {} if columns is None else estimates(columns, list(memo[1]), confidence=confidence)
+            )
+            self._estimated[memo] = found
         return self._estimated[memo]
 
-    def _estimates(
-        self, key: str, metrics: tuple[str, ...], confidence: float, min_seconds: int
-    ) -> Mapping[str, Estimate]:
+    def columns(self, key: str = ALL, *, min_seconds: int = 20) -> IntervalColumns | None:
+        """The run so far of ``key`` as per-interval columns (each interval ``row_s`` long),
+        as the estimators and the data-quality grade (:func:`framework.stats.quality.assess`)
+        take them; ``None`` until ``min_seconds`` are in.
+
+        A part-filled last row is left out: it would weigh less than the others.
+        """
         series = self._series.get(key)
         if series is None or series.seconds < min_seconds or len(series.rows) < 10:
-            return {}
+            return None
         rows = series.rows
         if series.filling < series.row_s and len(rows) > 10:
-            rows = rows[:-1]  # a part-filled last row would weigh less than the others
+            rows = rows[:-1]
         counters = np.array([r.counters for r in rows])
         indptr = np.concatenate([[0], np.cumsum([r.index.size for r in rows])])
         bucket_rows = BucketRows(
@@ -256,7 +264,7 @@ class LiveStatistics:
             np.concatenate([r.counts for r in rows]),
             LAYOUT,
         )
-        columns = columns_from_rows(
+        return columns_from_rows(
             counters[:, 0],
             counters[:, 1],
             counters[:, 4],
@@ -266,7 +274,6 @@ class LiveStatistics:
             interval_s=float(series.row_s),
             latency_counts=counters[:, 3],
         )
-        return estimates(columns, list(metrics), confidence=confidence)
 
 
 def _snapshot(key: str, seconds: int, row: _Totals) -> Snapshot:

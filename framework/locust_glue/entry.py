@@ -7,9 +7,10 @@ is a run folder of its own), installs the per-second timeline recorder and the p
 resume control (``control``) on whichever runner Locust creates (local, master or worker),
 attaches the scenario's abort guards to the master's (or local process's) live feed,
 starts the InfluxDB sink on the master when ``INFLUXDB_V2_URL`` is set (``influx_sink``),
-adds swarm's pieces to the web UI (``locust_glue.web_ui``) and, once Locust has set up its
-logging, masks the scenario's secrets in every log record (``redaction``). The master (or
-local process) also serves the live Prometheus ``/metrics`` (``metrics_server``).
+adds swarm's pieces to the web UI (``locust_glue.web_ui``) and the Swarm tab (master or
+local, when there is a web UI: ``web_tab``) and, once Locust has set up its logging, masks
+the scenario's secrets in every log record (``redaction``). The master (or local process)
+also serves the live Prometheus ``/metrics`` (``metrics_server``).
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from locust import events
 from locust.env import Environment
 
 from framework.errors import ScenarioError
-from framework.locust_glue import control, metrics_server, telemetry
+from framework.live.budget_status import budget_limits
+from framework.locust_glue import control, metrics_server, telemetry, web_tab
 from framework.locust_glue.abort_guards import install_abort_guards
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
 from framework.locust_glue.influx_sink import install_influx_sink
 from framework.locust_glue.redaction import install_log_redaction
 from framework.locust_glue.web_ui import install_web_ui
+from framework.plan.record import PlanRecord
 from framework.scenario.loader import LoadedScenario, load_scenario, load_scenario_data
 
 __all__ = ["RUN_DIR_OPTION", "SESSION_DIR_OPTION", "expose", "expose_bundle"]
@@ -132,5 +135,9 @@ def _expose(
         lambda environment, **_kw: install_influx_sink(
             environment, telemetry.feed_of(environment), scenario=scenario.name
         )
+    )
+    plan, limits = PlanRecord.from_plan(compiled.plan), budget_limits(loaded.scenario.budgets)
+    events.init.add_listener(
+        lambda environment, **_kwargs: web_tab.install(environment, plan=plan, limits=limits)
     )
     return compiled

@@ -1,4 +1,5 @@
-"""Shared fixtures of the integration suite: a recording target, free ports, child processes.
+"""Shared fixtures of the integration suite: a recording target, free ports, child processes,
+a headless browser.
 
 Everything binds 127.0.0.1 and is stopped at teardown, so a failing test leaves no server or
 Locust process behind.
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from tests.integration.browser import open_browser
 from tests.integration.child_processes import ChildProcesses
 from tests.integration.recording_server import RecordingServer
 
@@ -52,3 +55,15 @@ def module_child_processes() -> Iterator[ChildProcesses]:
         yield children
     finally:
         children.stop_all()
+
+
+@pytest.fixture
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A headless Chromium driven by selenium (``tests/integration/browser.py``); the test is
+    skipped, with the reason, when Chromium, chromedriver or selenium is missing."""
+    folder = tmp_path_factory.mktemp("browser")
+    driver = open_browser(folder / "profile", folder / "chromedriver.log")
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -126,7 +126,10 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
             validate_run_id(args.run_id)
         except ValueError as exc:
             raise UsageError(f"--run-id: {exc}", flag="--run-id", value=args.run_id) from None
+    from framework.run.progress import progress_interval_s
+
     loaded = load_scenario(args.scenario, host=args.host, require_host=True)
+    report_options = _report_options(args)
     common = {
         "reports_dir": Path(args.out),
         "run_id": args.run_id,
@@ -135,6 +138,9 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         "web_port": args.web_port,
         "locust_args": tuple(extra),
         "allow_worker_loss": args.allow_worker_loss,
+        "progress": not args.quiet and not args.web,
+        "progress_interval_s": progress_interval_s(),
+        "budgets": report_options.budgets,
     }
     if args.command == "master":
         options = RunOptions(
@@ -160,7 +166,6 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 
     from framework.run.runner import run_scenario
 
-    report_options = _report_options(args)
     baseline = _baseline_before_run(args, loaded.scenario.name)
     outcome = run_scenario(loaded, options, on_start=announce)
     why = f": {outcome.message}" if outcome.message and outcome.status == "failed" else ""

@@ -107,7 +107,18 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit 0 even if a worker was lost during the run",
     )
+    _add_live_options(parser)
     _add_report_options(parser)
+
+
+def _add_live_options(parser: argparse.ArgumentParser) -> None:
+    """What a run shows while it goes on (the terminal progress)."""
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress while the run goes on (headless: the live display on a terminal, "
+        "a line every 10 s otherwise)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

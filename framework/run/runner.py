@@ -33,13 +33,14 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from framework import __version__
 from framework.errors import ExitCode, RunError
 from framework.live.announce import read_announcement
 from framework.plan.load_plan import plan_for
 from framework.plan.record import PlanRecord
+from framework.plan.shapes import LoadPlan
 from framework.run.bundle import write_bundle
 from framework.run.folder import (
     RunFolder,
@@ -50,9 +51,13 @@ from framework.run.folder import (
 )
 from framework.run.processes import LoggedProcess
 from framework.run.revision import git_revision
+from framework.scenario.budgets import Budgets
 from framework.scenario.interpolation import MASK, mask_url_password
 from framework.scenario.loader import LoadedScenario
 from framework.timeline.writer import WRITE_FAILURE_END
+
+if TYPE_CHECKING:  # imported when a run shows it: rich and the statistics take a while
+    from framework.run.progress import TerminalProgress
 
 __all__ = [
     "RunOptions",
@@ -103,6 +108,11 @@ class RunOptions:
     master_port: int = 0
     allow_worker_loss: bool = False
     workers_timeout_s: float = 60.0
+    # Terminal progress of a headless run (framework.run.progress): off for library callers;
+    # ``budgets`` are those the report will judge (``--budgets``), else the scenario's.
+    progress: bool = False
+    progress_interval_s: float = 10.0
+    budgets: Budgets | None = None
 
     def __repr__(self) -> str:
         shown = {
@@ -195,8 +205,15 @@ def worker_command(master_host: str, master_port: int) -> list[str]:
 class _Run:
     """The mutable state of one run while its processes live."""
 
-    def __init__(self, loaded: LoadedScenario, options: RunOptions, folder: RunFolder) -> None:
+    def __init__(
+        self,
+        loaded: LoadedScenario,
+        options: RunOptions,
+        folder: RunFolder,
+        progress: TerminalProgress | None = None,
+    ) -> None:
         self.loaded = loaded
+        self.progress = progress
         self.options = options
         self.folder = folder
         self.lock = threading.Lock()
@@ -230,6 +247,14 @@ class _Run:
         """A state the master's run moved to: record the live ones (running, paused,
         stopping) as phases at the master's time; how the run ended is decided here."""
         state = announced.get("state")
+        if announced["event"] == "state" and self.progress is not None and isinstance(state, str):
+            at_s = announced.get("at_s")
+            reason = announced.get("reason")
+            self.progress.on_state(
+                state,
+                at_s if isinstance(at_s, int | float) else None,
+                reason if isinstance(reason, str) else None,
+            )
         if announced["event"] != "state" or state not in _LIVE_STATES:
             return
         if state != self.folder.record.status:
@@ -306,20 +331,23 @@ def run_scenario(
     if on_start:
         on_start(folder)
 
-    run = _Run(loaded, options, folder)
+    progress = _progress(loaded, options, folder, plan, out)
+    echo = progress.echo if progress is not None else out
+    say = progress.say if progress is not None else out.write
+    run = _Run(loaded, options, folder, progress)
     env = {**os.environ, **options.env, "PYTHONUNBUFFERED": "1"}
     processes: list[LoggedProcess] = []
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         if run.interrupted.is_set():
-            out.write("swarm: second interrupt, killing locust\n")
+            say("swarm: second interrupt, killing locust\n")
             for process in processes:
                 process.signal(signal.SIGKILL)
             return
         run.interrupted_at = _now()
         run.interrupted.set()
         name = signal.Signals(signum).name
-        out.write(f"swarm: {name}, stopping locust (Ctrl-C again to kill it)\n")
+        say(f"swarm: {name}, stopping locust (Ctrl-C again to kill it)\n")
         if processes:
             processes[0].signal(signal.SIGINT)
 
@@ -331,6 +359,8 @@ def run_scenario(
         else {}
     )
     try:
+        if progress is not None:
+            progress.start()
         try:
             processes.append(
                 LoggedProcess(
@@ -339,7 +369,7 @@ def run_scenario(
                     log_path=folder.path / "locust.log",
                     env=env,
                     secrets=loaded.secrets,
-                    echo=out,
+                    echo=echo,
                     on_line=run.on_master_line,
                 )
             )
@@ -363,6 +393,8 @@ def run_scenario(
         master, workers = processes[0], processes[1:]
         returncode = _supervise(run, master, workers)
     finally:
+        if progress is not None:
+            progress.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     folder.record.worker_processes = [
@@ -381,6 +413,25 @@ def run_scenario(
         status=status,
         scenario=loaded.redacted,
         message=message,
+    )
+
+
+def _progress(
+    loaded: LoadedScenario, options: RunOptions, folder: RunFolder, plan: LoadPlan, out: TextIO
+) -> TerminalProgress | None:
+    """The terminal progress of a headless run (``None`` in the web UI or when not asked)."""
+    if not options.progress or options.web:
+        return None
+    from framework.live.budget_status import budget_limits
+    from framework.run.progress import TerminalProgress
+
+    return TerminalProgress(
+        run_dir=folder.path,
+        plan=plan,
+        limits=budget_limits(options.budgets or loaded.scenario.budgets),
+        out=out,
+        scenario=loaded.scenario.name,
+        interval_s=options.progress_interval_s,
     )
 
 

@@ -8,7 +8,8 @@ statistics code as the master's), hears the run's state from the master's announ
 
 - on a terminal, a live display (``rich.live.Live``) refreshed about once a second.
   Locust's log then goes only to ``locust.log``, except its warnings, errors and
-  tracebacks (``LocustLogFilter``), which are printed above the display;
+  tracebacks (``LocustLogFilter``), which are printed above the display (a terminal is
+  a TTY whose ``TERM`` is not ``dumb``: ``is_terminal``);
 - elsewhere (CI, a pipe), one plain line every ``interval_s`` seconds (10 by default,
   ``SWARM_PROGRESS_INTERVAL_S``), between Locust's log lines as today.
 
@@ -57,6 +58,7 @@ __all__ = [
     "INTERVAL_ENV",
     "LocustLogFilter",
     "TerminalProgress",
+    "is_terminal",
     "progress_interval_s",
 ]
 
@@ -90,6 +92,17 @@ def progress_interval_s(environ: Mapping[str, str] = os.environ) -> float:
             value=raw,
         )
     return value
+
+
+def is_terminal(out: TextIO, environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether ``out`` is a terminal that can redraw a live display: a TTY whose ``TERM``
+    is not ``dumb``. Asked of the stream itself, so a ``FORCE_COLOR`` set for a CI log
+    never turns a pipe into a live display."""
+    try:
+        tty = out.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+    return tty and environ.get("TERM", "").strip().lower() not in ("dumb", "unknown")
 
 
 class LocustLogFilter:
@@ -154,8 +167,8 @@ class TerminalProgress:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.out = out
-        self.console = Console(file=out, highlight=False, soft_wrap=False)
-        self.live = self.console.is_interactive if live is None else live
+        self.live = is_terminal(out) if live is None else live
+        self.console = Console(file=out, highlight=False, force_terminal=self.live)
         self.interval_s = interval_s
         self.scenario = scenario
         self.clock = clock

@@ -10,7 +10,8 @@ with it ignored (a background job of a script), and die with swarm if swarm is k
 (``framework.run.processes``). A second Ctrl-C, or a master still running
 ``_INTERRUPT_GRACE_S`` after the first, kills everything.
 Locust's log is shown live, copied to the run folder, and read for phase changes and lost
-workers. A distributed master runs with Locust's rebalancing on, so the users of a lost
+workers; a headless run also shows its progress (``framework.run.progress``), which on a
+terminal replaces the echo of Locust's INFO lines. A distributed master runs with Locust's rebalancing on, so the users of a lost
 worker go to the workers that remain. Secret values are kept out where texts are made:
 inside Locust (see ``locust_glue.redaction``), and here in what swarm itself writes
 (``run.json`` holds the host and tags as the redacted scenario has them). Each output line

@@ -20,6 +20,7 @@ run's end, Ctrl-C, the master's death) within about a second.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import math
@@ -183,6 +184,7 @@ class TerminalProgress:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._display: Live | None = None
+        self._ended_as: str | None = None
 
     def __repr__(self) -> str:
         kind = "live" if self.live else f"a line every {self.interval_s:g} s"
@@ -207,8 +209,15 @@ class TerminalProgress:
         self._thread = threading.Thread(target=self._follow, name="swarm-progress", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """End the thread and leave the display's last state on screen; safe to call twice."""
+    def stop(self, ended_as: str | None = None) -> None:
+        """End the thread and leave the display's last state on screen; safe to call twice.
+
+        ``ended_as`` is how the run ended when the master's own last word would mislead:
+        a master stopped by Ctrl-C, or one that died, never says ``interrupted`` or
+        ``failed`` itself (it may even say ``finished``).
+        """
+        if ended_as in STATES:
+            self._ended_as = ended_as
         self._stopping.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
@@ -267,10 +276,10 @@ class TerminalProgress:
 
     def _renderable(self) -> RenderableType:
         with self._lock:
-            table = progress_table(
-                self.view.figures(self.feed, self.clock()), scenario=self.scenario
-            )
-        return _render(table)
+            figures = self.view.figures(self.feed, self.clock())
+        if self._ended_as is not None:
+            figures = dataclasses.replace(figures, state=self._ended_as)
+        return _render(progress_table(figures, scenario=self.scenario))
 
     # -- output ------------------------------------------------------------------------------
 

@@ -11,10 +11,11 @@ with it ignored (a background job of a script), and die with swarm if swarm is k
 ``_INTERRUPT_GRACE_S`` after the first, kills everything.
 Locust's log is shown live, copied to the run folder, and read for phase changes and lost
 workers; a headless run also shows its progress (``framework.run.progress``), which on a
-terminal replaces the echo of Locust's INFO lines. A distributed master runs with Locust's rebalancing on, so the users of a lost
-worker go to the workers that remain. Secret values are kept out where texts are made:
-inside Locust (see ``locust_glue.redaction``), and here in what swarm itself writes
-(``run.json`` holds the host and tags as the redacted scenario has them). Each output line
+terminal replaces the echo of Locust's INFO lines. A distributed master runs with Locust's
+rebalancing on, so the users of a lost worker go to the workers that remain. Secret values
+are kept out where texts are made: inside Locust (see ``locust_glue.redaction``), and here
+in what swarm itself writes (``run.json`` holds the host and tags as the redacted scenario
+has them). Each output line
 is masked as it is copied, for what Locust's process prints outside its logging (a crash's
 traceback); no file is rewritten after the run.
 """
@@ -395,7 +396,7 @@ def run_scenario(
         returncode = _supervise(run, master, workers)
     finally:
         if progress is not None:
-            progress.stop()
+            progress.stop(ended_as=_ended_as(run, processes))
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     folder.record.worker_processes = [
@@ -434,6 +435,15 @@ def _progress(
         scenario=loaded.scenario.name,
         interval_s=options.progress_interval_s,
     )
+
+
+def _ended_as(run: _Run, processes: list[LoggedProcess]) -> str | None:
+    """How the progress display should end when the master's last state would mislead:
+    ``interrupted`` after Ctrl-C, ``failed`` when Locust did not exit cleanly."""
+    if run.interrupted.is_set():
+        return "interrupted"
+    code = processes[0].poll() if processes else None
+    return None if code == 0 else "failed"
 
 
 def _finish(folder: RunFolder, status: str, code: int, message: str | None, out: TextIO) -> None:

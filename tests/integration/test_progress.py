@@ -239,6 +239,7 @@ def test_ctrl_c_on_a_terminal_ends_the_display_and_leaves_an_interrupted_run(
     assert code == 130, seen[-3000:]
     assert b"SIGINT, stopping locust" in seen
     assert b"\x1b[?25h" in seen  # the cursor is shown again
+    assert b" \xc2\xb7 interrupted \xc2\xb7 " in seen  # the display's last state says how it ended
     record = json.loads((tmp_path / "reports" / run_id / "run.json").read_text())
     assert record["status"] == "interrupted"
 

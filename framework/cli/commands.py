@@ -190,7 +190,10 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
             validate_run_id(args.run_id + ("-9999" if args.web else ""))
         except ValueError as exc:
             raise UsageError(f"--run-id: {exc}", flag="--run-id", value=args.run_id) from None
+    from framework.run.progress import progress_interval_s
+
     loaded = _load(args, host=args.host, require_host=True)
+    report_options = _report_options(args)
     common = {
         "env": _influx_env(args),
         "reports_dir": Path(args.out),
@@ -203,6 +206,9 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         "metrics_host": args.metrics_host,
         "metrics_port": args.metrics_port or 0,
         "plugins": _plugins(args.plugin),
+        "progress": not args.quiet and not args.web,
+        "progress_interval_s": progress_interval_s(),
+        "budgets": report_options.budgets,
     }
     if args.command == "master":
         options = RunOptions(
@@ -237,7 +243,6 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 
     from framework.run.runner import run_scenario
 
-    report_options = _report_options(args)
     baseline = _baseline_before_run(args, loaded.scenario.name)
     if args.web:
         return _web_session(args, loaded, options, announce, report_options)

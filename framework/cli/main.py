@@ -144,6 +144,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     _add_metrics_options(parser)
     _add_influx_options(parser)
     _add_control_options(parser)
+    _add_live_options(parser)
     _add_report_options(parser)
 
 
@@ -213,6 +214,16 @@ def _add_control_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE.py",
         help="a Python file Locust loads beside the scenario (repeatable); it can listen to "
         "the run's lifecycle hooks (README: Lifecycle hooks and plugins)",
+    )
+
+
+def _add_live_options(parser: argparse.ArgumentParser) -> None:
+    """What a run shows while it goes on (the terminal progress)."""
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress while the run goes on (headless: the live display on a terminal, "
+        "a line every 10 s otherwise)",
     )
 
 

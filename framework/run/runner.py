@@ -10,10 +10,12 @@ with it ignored (a background job of a script), and die with swarm if swarm is k
 (``framework.run.processes``). A second Ctrl-C, or a master still running
 ``_INTERRUPT_GRACE_S`` after the first, kills everything.
 Locust's log is shown live, copied to the run folder, and read for phase changes and lost
-workers. A distributed master runs with Locust's rebalancing on, so the users of a lost
-worker go to the workers that remain. Secret values are kept out where texts are made:
-inside Locust (see ``locust_glue.redaction``), and here in what swarm itself writes
-(``run.json`` holds the host and tags as the redacted scenario has them). Each output line
+workers; a headless run also shows its progress (``framework.run.progress``), which on a
+terminal replaces the echo of Locust's INFO lines. A distributed master runs with Locust's
+rebalancing on, so the users of a lost worker go to the workers that remain. Secret values
+are kept out where texts are made: inside Locust (see ``locust_glue.redaction``), and here
+in what swarm itself writes (``run.json`` holds the host and tags as the redacted scenario
+has them). Each output line
 is masked as it is copied, for what Locust's process prints outside its logging (a crash's
 traceback); no file is rewritten after the run.
 
@@ -37,13 +39,14 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from framework import __version__
 from framework.errors import ExitCode, RunError, UsageError
 from framework.live.announce import read_announcement
 from framework.plan.load_plan import plan_for
 from framework.plan.record import PlanRecord
+from framework.plan.shapes import LoadPlan
 from framework.run.bundle import write_bundle
 from framework.run.folder import (
     RunFolder,
@@ -56,9 +59,13 @@ from framework.run.folder import (
 from framework.run.processes import LoggedProcess
 from framework.run.revision import git_revision
 from framework.run.web_session import RunEnd, RunEndHandler, WebRuns
+from framework.scenario.budgets import Budgets
 from framework.scenario.interpolation import MASK, mask_url_password
 from framework.scenario.loader import LoadedScenario
 from framework.timeline.writer import WRITE_FAILURE_END
+
+if TYPE_CHECKING:  # imported when a run shows it: rich and the statistics take a while
+    from framework.run.progress import TerminalProgress
 
 __all__ = [
     "RunEnd",
@@ -120,6 +127,11 @@ class RunOptions:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 0
     plugins: tuple[Path, ...] = ()  # Python files Locust loads beside the scenario (hooks)
+    # Terminal progress of a headless run (framework.run.progress): off for library callers;
+    # ``budgets`` are those the report will judge (``--budgets``), else the scenario's.
+    progress: bool = False
+    progress_interval_s: float = 10.0
+    budgets: Budgets | None = None
 
     def __repr__(self) -> str:
         shown = {
@@ -286,8 +298,10 @@ class _Run:
         *,
         on_run_end: RunEndHandler | None = None,
         out: TextIO = sys.stdout,
+        progress: TerminalProgress | None = None,
     ) -> None:
         self.loaded = loaded
+        self.progress = progress
         self.options = options
         self.folder = folder
         self.lock = threading.Lock()
@@ -360,6 +374,14 @@ class _Run:
         state = announced.get("state")
         if announced["event"] == "state" and isinstance(state, str):
             self._transition(state, announced.get("at_s"), announced.get("reason"))
+        if announced["event"] == "state" and self.progress is not None and isinstance(state, str):
+            at_s = announced.get("at_s")
+            reason = announced.get("reason")
+            self.progress.on_state(
+                state,
+                at_s if isinstance(at_s, int | float) else None,
+                reason if isinstance(reason, str) else None,
+            )
         if announced["event"] != "state" or state not in _LIVE_STATES:
             return
         if self.web is not None:
@@ -509,20 +531,23 @@ def run_scenario(
     if on_start:
         on_start(folder)
 
-    run = _Run(loaded, options, folder, on_run_end=on_run_end, out=out)
+    progress = _progress(loaded, options, folder, plan, out)
+    echo = progress.echo if progress is not None else out
+    say = progress.say if progress is not None else out.write
+    run = _Run(loaded, options, folder, on_run_end=on_run_end, out=out, progress=progress)
     env = {**os.environ, **options.env, "PYTHONUNBUFFERED": "1"}
     processes: list[LoggedProcess] = []
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         if run.interrupted.is_set():
-            out.write("swarm: second interrupt, killing locust\n")
+            say("swarm: second interrupt, killing locust\n")
             for process in processes:
                 process.signal(signal.SIGKILL)
             return
         run.interrupted_at = _now()
         run.interrupted.set()
         name = signal.Signals(signum).name
-        out.write(f"swarm: {name}, stopping locust (Ctrl-C again to kill it)\n")
+        say(f"swarm: {name}, stopping locust (Ctrl-C again to kill it)\n")
         if processes:
             processes[0].signal(signal.SIGINT)
 
@@ -544,6 +569,8 @@ def run_scenario(
         else {}
     )
     try:
+        if progress is not None:
+            progress.start()
         try:
             processes.append(
                 LoggedProcess(
@@ -552,7 +579,7 @@ def run_scenario(
                     log_path=folder.path / "locust.log",
                     env=env,
                     secrets=loaded.secrets,
-                    echo=out,
+                    echo=echo,
                     on_line=run.on_master_line,
                 )
             )
@@ -576,6 +603,8 @@ def run_scenario(
         master, workers = processes[0], processes[1:]
         returncode = _supervise(run, master, workers)
     finally:
+        if progress is not None:
+            progress.stop(ended_as=_ended_as(run, processes))
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     folder.record.worker_processes = [
@@ -602,6 +631,34 @@ def run_scenario(
         message=message,
         runs=tuple(run.web.ended) if run.web is not None else (),
     )
+
+
+def _progress(
+    loaded: LoadedScenario, options: RunOptions, folder: RunFolder, plan: LoadPlan, out: TextIO
+) -> TerminalProgress | None:
+    """The terminal progress of a headless run (``None`` in the web UI or when not asked)."""
+    if not options.progress or options.web:
+        return None
+    from framework.live.budget_status import budget_limits
+    from framework.run.progress import TerminalProgress
+
+    return TerminalProgress(
+        run_dir=folder.path,
+        plan=plan,
+        limits=budget_limits(options.budgets or loaded.scenario.budgets),
+        out=out,
+        scenario=loaded.scenario.name,
+        interval_s=options.progress_interval_s,
+    )
+
+
+def _ended_as(run: _Run, processes: list[LoggedProcess]) -> str | None:
+    """How the progress display should end when the master's last state would mislead:
+    ``interrupted`` after Ctrl-C, ``failed`` when Locust did not exit cleanly."""
+    if run.interrupted.is_set():
+        return "interrupted"
+    code = processes[0].poll() if processes else None
+    return None if code == 0 else "failed"
 
 
 def _finish(folder: RunFolder, status: str, code: int, message: str | None, out: TextIO) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "gauges_problem",
     "histogram_totals",
     "latency_count",
+    "request_line_problem",
     "request_problem",
 ]
 
@@ -223,6 +224,33 @@ def histogram_totals(
     running = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
     totals = running[indptr[1:]] - running[indptr[:-1]]
     return totals.tolist(), decoded
+
+
+def request_line_problem(obj: Mapping[str, Any], bounds: TimeBounds) -> str | None:
+    """Why a ``req`` or ``late`` line read on its own is refused, histograms included.
+
+    The reader checks histograms in one batch per endpoint over the whole file; a live tail
+    (``framework.live.timeline_tail``) sees a few lines a second, so it checks each line's
+    ``hist`` and ``fail_hist`` here, by the same rule: each decodes and holds exactly the
+    latencies its counts say.
+    """
+    problem = request_problem(obj, bounds)
+    if problem is not None:
+        return problem
+    failed = sum((obj.get("failures") or {}).values())
+    for key, wanted, what in (
+        ("hist", latency_count(obj), "its histogram"),
+        ("fail_hist", failed, "its failure histogram"),
+    ):
+        blob = obj.get(key)
+        if not blob:
+            continue
+        total = _one_total(blob)
+        if isinstance(total, str):
+            return total if key == "hist" else f"{what}: {total}"
+        if total != wanted:
+            return f"{wanted} latencies but {total} in {what}"
+    return None
 
 
 def _one_total(blob: str) -> int | str:

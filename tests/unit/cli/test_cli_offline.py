@@ -198,3 +198,14 @@ def test_extra_arguments_are_refused_outside_run(capsys):
         main(["schema", "--bogus"])
     assert info.value.code == 2
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_a_bad_progress_interval_stops_swarm_run_before_any_run_folder(
+    scenario, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("SWARM_PROGRESS_INTERVAL_S", "soon")
+    assert main(["run", scenario(VALID), "--out", str(tmp_path / "reports")]) == 2
+    assert (
+        "SWARM_PROGRESS_INTERVAL_S='soon': must be a number of seconds" in capsys.readouterr().err
+    )
+    assert not (tmp_path / "reports").exists()

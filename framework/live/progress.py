@@ -88,9 +88,12 @@ class Progress:
 
 def add_closed_second(feed: LiveFeed, second: Second) -> None:
     """Give ``feed`` a second read back from the timeline, counted unless the run was
-    paused in it: the state in force at the middle of the second, from the state changes
-    the feed has heard (the file's seconds come a few seconds after the fact, so the state
-    now may already be another)."""
+    paused in it: marked so on its ``sec`` line, or else the state in force at the middle
+    of the second, from the state changes the feed has heard (the file's seconds come a
+    few seconds after the fact, so the state now may already be another)."""
+    if second.paused:
+        feed.add_second(second, counted=False)
+        return
     middle = second.t + 0.5
     state = feed.run_state.history[0].state
     for transition in feed.run_state.history:

@@ -166,4 +166,5 @@ def _second(t: int, cells: dict[str, RequestSecond], gauges: dict[str, Any] | No
         workers=gauges.get("workers"),
         cpu_percent=gauges.get("cpu"),
         requests=tuple(cells[key] for key in sorted(cells)),
+        paused=gauges.get("paused") is True,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -155,3 +156,12 @@ def test_table_has_recent_and_run_columns_and_one_line_per_budget():
 )
 def test_clock(seconds, text):
     assert clock(seconds) == text
+
+
+def test_a_second_the_timeline_marks_paused_is_left_out_whatever_the_state_heard():
+    feed = LiveFeed(started_s=START)
+    feed.move("running", START)  # the parent never heard of the pause (a late announcement)
+    add_closed_second(feed, _second(T0, n=10))
+    add_closed_second(feed, replace(_second(T0 + 1, n=99), paused=True))
+    assert feed.statistics.seconds == 1
+    assert feed.statistics.snapshot().count == 10

@@ -8,7 +8,6 @@ and stopped with SIGINT as a person would with Ctrl-C. Every wait is a poll with
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import time
@@ -274,24 +273,6 @@ def test_ctrl_c_with_no_run_started_exits_0(tmp_path, child_processes, free_port
 
 
 # --- the start form, in a real browser ------------------------------------------------------
-
-
-@pytest.fixture
-def browser():
-    """Debian's headless chromium driven by its chromedriver (skipped where they are missing)."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    service_path = shutil.which("chromedriver")
-    if service_path is None or shutil.which("chromium") is None:
-        pytest.skip("needs chromium and chromedriver (apt-get install chromium-driver)")
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(flag)
-    options.binary_location = shutil.which("chromium")
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(service_path))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def test_start_form_asks_nothing_the_plan_decides_and_starts_a_run(

@@ -309,8 +309,9 @@ class Telemetry:
             if self.recorder is not None:
                 self.merger.add("local", self.recorder.drain(now), now)
             self._emit(self.merger.finish(), now)
+            state, end_reason = self._end
             self._move("stopping", now)
-            self._move(*self._end, now)
+            self._move(state, now, end_reason)
             if self._writer is not None:
                 try:
                     self._writer.close(ended_s=now, reason=reason)

@@ -106,7 +106,8 @@ def test_web_mode_serves_live_metrics_on_the_web_ui_port(
     base = f"http://127.0.0.1:{web_port}"
     before = _poll("/metrics on the web UI port", lambda: _metrics(f"{base}/metrics"), 40, log)
     assert before["swarm_run_state"][(("state", "running"),)] == 0
-    assert before["swarm_run_info"] == {(("run_id", run_id), ("scenario", "metrics-cli")): 1}
+    # no run yet: each start in the web UI is a run of its own, <session>-1, <session>-2, ...
+    assert before["swarm_run_info"] == {(("run_id", ""), ("scenario", "metrics-cli")): 1}
     assert "swarm_requests_total" not in before  # nothing sent yet
     pending = (("metric", "p95_ms"), ("scope", "overall"), ("status", "pending"))
     assert before["swarm_budget_status"][pending] == 1
@@ -123,7 +124,9 @@ def test_web_mode_serves_live_metrics_on_the_web_ui_port(
     during = _poll("requests counted on /metrics", counting, 40, log)
     assert during["swarm_run_state"][(("state", "running"),)] == 1
     assert during["swarm_workers"][()] == 1
-    record = json.loads((tmp_path / "reports" / run_id / "run.json").read_text())
+    first = f"{run_id}-1"
+    assert during["swarm_run_info"] == {(("run_id", first), ("scenario", "metrics-cli")): 1}
+    record = json.loads((tmp_path / "reports" / first / "run.json").read_text())
     assert record["metrics_url"] == f"{base}/metrics"
     swarm.send_signal(signal.SIGINT)
     swarm.wait(60)

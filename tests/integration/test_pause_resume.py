@@ -376,7 +376,9 @@ def test_the_web_ui_answers_pause_resume_stop_and_state(tmp_path, child_processe
         "stopping",
     ]
     assert _sent_while_paused(received, paused_at, resumed_at) == 0
-    assert _run_json(tmp_path / "reports" / run_id).get("control") == web
+    run = _run_json(tmp_path / "reports" / f"{run_id}-1")  # the session's first run
+    assert run.get("control") == web
+    assert run["status"] == "finished"  # a stop from the UI ends the run, not the session
 
 
 # --- two workers, paused and resumed by signals to swarm run ---------------------------------

@@ -354,8 +354,8 @@ def test_the_web_ui_answers_pause_resume_stop_and_state(tmp_path, child_processe
         paused_at = time.time()
         _hold_pause(web)
         frozen = _state(web)
+        resumed_at = time.time()  # before asking: the gate opens before the answer comes back
         resumed = _http("POST", f"{web}/swarm/resume")
-        resumed_at = time.time()
         _poll("requests after resuming", lambda: server.requests()[-1].received_at > resumed_at)
         stopped = _http("POST", f"{web}/swarm/stop")
         state = _state(web)

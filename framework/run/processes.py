@@ -74,7 +74,8 @@ def child_setup() -> Callable[[], None]:
 
 
 class LoggedProcess:
-    """A running child: its output goes to ``log_path`` and, optionally, to ``echo``."""
+    """A running child: its output goes to ``log_path`` and, optionally, to ``echo`` (only the
+    lines ``echoes`` accepts, when given)."""
 
     def __init__(
         self,
@@ -85,12 +86,14 @@ class LoggedProcess:
         env: Mapping[str, str],
         secrets: Iterable[str] = (),
         echo: TextIO | None = None,
+        echoes: Callable[[str], bool] | None = None,
         on_line: LineHandler | None = None,
     ) -> None:
         self.name = name
         self.log_path = log_path
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
         self._echo = echo
+        self._echoes = echoes
         self._on_line = on_line
         self.write_error: str | None = None
         self.process = subprocess.Popen(
@@ -131,7 +134,7 @@ class LoggedProcess:
                     self._log_failed(exc)
                     _closed(log)
                     log = None
-            if self._echo is not None:
+            if self._echo is not None and (self._echoes is None or self._echoes(line)):
                 self._echo.write(line)
                 self._echo.flush()
             if self._on_line is not None:

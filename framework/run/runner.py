@@ -580,6 +580,7 @@ def run_scenario(
                     env=env,
                     secrets=loaded.secrets,
                     echo=echo,
+                    echoes=_not_announcement,
                     on_line=run.on_master_line,
                 )
             )
@@ -659,6 +660,11 @@ def _ended_as(run: _Run, processes: list[LoggedProcess]) -> str | None:
         return "interrupted"
     code = processes[0].poll() if processes else None
     return None if code == 0 else "failed"
+
+
+def _not_announcement(line: str) -> bool:
+    """Lines for the terminal: the master's announcements to swarm stay in ``locust.log``."""
+    return read_announcement(line) is None
 
 
 def _finish(folder: RunFolder, status: str, code: int, message: str | None, out: TextIO) -> None:

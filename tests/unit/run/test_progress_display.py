@@ -137,3 +137,27 @@ def test_state_announcements_move_the_feed_and_wrong_ones_are_ignored(tmp_path):
         "running",
         "stopping",
     ]
+
+
+def test_announcements_stay_in_the_log_and_off_the_terminal(tmp_path):
+    import io
+    import sys
+
+    from framework.live.announce import announcement
+    from framework.run.processes import LoggedProcess
+    from framework.run.runner import _not_announcement
+
+    said = announcement("state", state="paused", at_s=1.0, reason=None)
+    script = f"print('hello'); print({said!r}); print('bye')"
+    shown = io.StringIO()
+    child = LoggedProcess(
+        "child",
+        [sys.executable, "-c", script],
+        log_path=tmp_path / "child.log",
+        env={},
+        echo=shown,
+        echoes=_not_announcement,
+    )
+    assert child.wait(30) == 0
+    assert shown.getvalue() == "hello\nbye\n"
+    assert said in (tmp_path / "child.log").read_text()

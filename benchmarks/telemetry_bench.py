@@ -142,13 +142,17 @@ def bench_sinks(
     for second in seconds:
         sink.on_second(second=second, counted=True, feed=feed)
     sink_cpu = time.process_time() - cpu0
+    prometheus_cpu, scrape_cpu = _prometheus_cost(seconds)
     found = {
         "seconds": len(seconds),
         "points_per_s": points / simulated_s,
+        "prometheus_on_second_core_fraction": prometheus_cpu / simulated_s,
+        "prometheus_scrape_every_15s_core_fraction": scrape_cpu / 15.0,
         "live_feed_core_fraction": feed_cpu / simulated_s,
         "influx_points_core_fraction": points_cpu / simulated_s,
         "influx_on_second_core_fraction": sink_cpu / simulated_s,
-        "sinks_on_loop_core_fraction": (feed_cpu + sink_cpu) / simulated_s,
+        "sinks_on_loop_core_fraction": (feed_cpu + sink_cpu + prometheus_cpu) / simulated_s
+        + scrape_cpu / 15.0,
     }
     if influx_url:
         write, close = _influx_writer(settings, timeout_s=10.0)
@@ -159,6 +163,35 @@ def bench_sinks(
         found["influx_thread_core_fraction"] = (time.process_time() - cpu0) / simulated_s
         close()
     return found
+
+
+def _prometheus_cost(seconds: list) -> tuple[float, float]:
+    """CPU of the live ``/metrics`` collector: its part of every closed second (two budgets,
+    judged every 5 s, as a scenario with budgets has them) apart from the feed it listens
+    to, and of one scrape at the end of the run (the most series it ever renders)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from framework.live.budget_status import budget_limits
+    from framework.live.feed import LiveFeed
+    from framework.live.metrics import LiveMetrics
+    from framework.scenario.budgets import Budgets
+
+    def feed_all(registry: CollectorRegistry | None) -> float:
+        feed = LiveFeed(started_s=0.0, run_id="bench")
+        feed.move("running", 0.0)
+        if registry is not None:
+            budgets = Budgets.model_validate({"overall": {"p95_ms": 200, "error_rate": "1%"}})
+            registry.register(LiveMetrics(feed, scenario="s", limits=budget_limits(budgets)))
+        cpu0 = time.process_time()
+        for second in seconds:
+            feed.add_second(second)
+        return time.process_time() - cpu0
+
+    registry = CollectorRegistry(auto_describe=False)
+    bare, watched = feed_all(None), feed_all(registry)
+    cpu0 = time.process_time()
+    generate_latest(registry)
+    return max(0.0, watched - bare), time.process_time() - cpu0
 
 
 def bench_record(n: int) -> dict[str, float]:
@@ -418,8 +451,11 @@ def main() -> None:
         print(f"(d) sinks: {json.dumps(sinks)}")
         print(
             f"    on the master's loop: LiveFeed {sinks['live_feed_core_fraction']:.1%} + "
-            f"InfluxDB points {sinks['influx_on_second_core_fraction']:.1%} of one core, "
-            f"on top of the merge's {merge['core_fraction']:.1%} (target < 10%)"
+            f"InfluxDB points {sinks['influx_on_second_core_fraction']:.1%} + "
+            f"/metrics {sinks['prometheus_on_second_core_fraction']:.1%} (and a scrape every "
+            f"15 s {sinks['prometheus_scrape_every_15s_core_fraction']:.1%}) = "
+            f"{sinks['sinks_on_loop_core_fraction']:.1%} of one core, on top of the merge's "
+            f"{merge['core_fraction']:.1%} (target < 10%)"
         )
     record = bench_record(100_000 if quick else 500_000)
     print(f"(b) record: {json.dumps(record)}")

@@ -315,7 +315,9 @@ def test_swarm_ctl_stop_ends_the_run_finished_before_its_plan(tmp_path, child_pr
         scenario.write_text(text)
         child = _start_swarm(child_processes, tmp_path, [str(scenario)], run_id)
         run_dir = tmp_path / "reports" / run_id
-        _wait_running(run_dir)
+        control = _wait_running(run_dir)
+        # past the warm-up and the ramp's tail, so the stopped run has seconds to judge
+        _poll("8 s of the plan", lambda: (_state(control).get("plan_elapsed_s") or 0) >= 8.0)
         stop = _ctl("stop", run_id, out=tmp_path / "reports")
         returncode = child.wait(timeout=DEADLINE_S)
     assert stop.returncode == 0, stop.stderr

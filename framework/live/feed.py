@@ -98,8 +98,13 @@ class LiveFeed:
 
     def plan_elapsed_s(self, now_s: float) -> float:
         """Where the load plan is: time since the run first started running, less the time
-        it has spent paused (pausing freezes the plan's clock)."""
-        started = next((t.at_s for t in self.run_state.history if t.state == "running"), None)
+        it has spent paused (pausing freezes the plan's clock); it stops where the run
+        began stopping."""
+        history = self.run_state.history
+        started = next((t.at_s for t in history if t.state == "running"), None)
         if started is None:
             return 0.0
+        stopped = next((t.at_s for t in history if t.state == "stopping"), None)
+        if stopped is not None:
+            now_s = min(now_s, stopped)
         return max(0.0, now_s - started - self.run_state.seconds_in("paused", now_s))

@@ -383,13 +383,14 @@ class Telemetry:
         run.ended_s = now_s
         if run.stopped_s is None:
             run.stopped_s = now_s
-        state, reason = self._end
+        state, end_reason = self._end
+        reason = end_reason if state != "finished" and end_reason else self._stop_reason
         self._move("stopping", now_s)
-        self._move(state, now_s, reason if state != "finished" else self._stop_reason)
+        self._move(state, now_s, reason)
         writer, self._writer = self._writer, None
         if writer is not None:
             try:
-                writer.close(ended_s=now_s, reason=self._stop_reason)
+                writer.close(ended_s=now_s, reason=reason)
             except RunError as exc:
                 self._write_failed_with(exc)
         self._flush_raw()
@@ -401,7 +402,7 @@ class Telemetry:
                 run_dir=str(run.path.resolve()),
                 at_s=round(now_s, 3),
                 state=self.feed.state if self.feed is not None else "finished",
-                reason=self._stop_reason,
+                reason=reason,
             )
         )
 

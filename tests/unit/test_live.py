@@ -188,3 +188,13 @@ def test_budget_status_fails_only_when_the_whole_interval_is_beyond_the_limit():
     assert found[("overall", "min_throughput")].status == "passing"
     assert found[("/a", "mean_ms")].status == "passing"
     assert "overall p95_ms" in found[("overall", "p95_ms")].text
+
+
+def test_the_plan_clock_stops_where_the_run_began_stopping():
+    feed = LiveFeed(started_s=0.0)
+    feed.move("running", 10.0)
+    feed.move("paused", 12.0)
+    feed.move("running", 15.0)
+    feed.move("stopping", 20.0, "abort guard")
+    feed.move("aborted", 21.0, "abort guard")
+    assert feed.plan_elapsed_s(20.0) == feed.plan_elapsed_s(99.0) == 7.0

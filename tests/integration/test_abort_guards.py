@@ -197,3 +197,51 @@ def test_switched_off_the_target_down_guard_lets_the_run_go_to_its_end(
     assert record["abort"] is None
     assert code == 1  # no request succeeded: a run without evidence cannot pass
     assert _ran_s(record) >= 7
+
+
+def _json_of(url: str, data: bytes | None = None) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(url, data=data, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def _poll_for(what: str, check, deadline_s: float = RUN_DEADLINE_S):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            found = check()
+        except OSError:
+            found = None
+        if found:
+            return found
+        time.sleep(POLL_S)
+    pytest.fail(f"timed out after {deadline_s:g} s waiting for {what}")
+
+
+def test_a_guard_aborts_a_web_ui_run_and_the_session_goes_on(tmp_path, child_processes, free_port):
+    """In --web mode a trip ends that run ``aborted`` (exit 1 in its record, the rule as its
+    message) and leaves the web UI up for the next start; Ctrl-C then ends the session, 0."""
+    import signal
+
+    url = f"http://127.0.0.1:{free_port()}"
+    scenario = _scenario(tmp_path, url, seconds=60, abort="abort: [{target_down: true, for: 3s}]\n")
+    port = free_port()
+    child, session = _start(child_processes, tmp_path, scenario, "--web", "--web-port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    _poll_for("the web UI", lambda: _json_of(f"{base}/swarm/runs"))
+    assert _json_of(f"{base}/swarm", data=b"")["success"] is True
+
+    def ended() -> dict | None:
+        runs = _json_of(f"{base}/swarm/runs")["runs"]
+        return runs[0] if runs and runs[0]["state"] == "aborted" else None
+
+    run = _poll_for("the first run aborted", ended)
+    assert run["exit_code"] == 1
+    assert "abort guard 'target_down for 3 s' tripped" in run["message"]
+    record = _run_record(Path(run["folder"]))
+    assert record["status"] == "aborted" and record["abort"]["kind"] == "target_down"
+    assert _json_of(f"{base}/swarm/state")["state"] == "aborted"
+    child.send_signal(signal.SIGINT)
+    assert _wait(child) == 0, (tmp_path / "swarm.out").read_text()[-3000:]
+    assert session.name in run["run_id"]

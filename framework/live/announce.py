@@ -15,9 +15,11 @@ the log (``framework.run.runner``). JSON keeps it one line, whatever the reason 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["PREFIX", "announcement", "read_announcement"]
+__all__ = ["PREFIX", "announced_at", "announcement", "read_announcement"]
 
 PREFIX = "swarm-event: "
 
@@ -37,3 +39,12 @@ def read_announcement(line: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return found if isinstance(found, dict) and isinstance(found.get("event"), str) else None
+
+
+def announced_at(announced: Mapping[str, Any]) -> datetime:
+    """When the master says it happened (``at_s``, unix seconds), or now if the line does not
+    say (a line from an older master, or a damaged value)."""
+    at_s = announced.get("at_s")
+    if isinstance(at_s, int | float) and not isinstance(at_s, bool):
+        return datetime.fromtimestamp(at_s, UTC)
+    return datetime.now(UTC)

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from framework import __version__
 from framework.errors import ExitCode, RunError, UsageError
-from framework.live.announce import read_announcement
+from framework.live.announce import announced_at, read_announcement
 from framework.plan.load_plan import plan_for
 from framework.plan.record import PlanRecord
 from framework.plan.shapes import LoadPlan
@@ -358,41 +358,34 @@ class _Run:
         stopping) as phases at the master's time; how the run ended is decided here.
         With ``--web``, ``run`` starts and ends a run of the session, and states, aborts,
         sinks' news and transitions are the current run's."""
-        if announced["event"] == "run" and self.web is not None:
+        event = announced["event"]
+        if event == "run" and self.web is not None:
             self.web.on_run(announced)
-            return
-        if announced["event"] == "abort":
+        elif event == "abort":
             self._on_abort(announced)
-            return
-        if announced["event"] == "sink":
+        elif event == "sink":
             self._note_sink(announced)
-            return
-        if announced["event"] == "control" and isinstance(announced.get("url"), str):
+        elif event == "control" and isinstance(announced.get("url"), str):
             self.folder.record.control = announced["url"]  # where ``swarm ctl`` reaches it
             self.folder.save()
-            return
-        state = announced.get("state")
-        if announced["event"] == "state" and isinstance(state, str):
-            self._transition(state, announced.get("at_s"), announced.get("reason"))
-        if announced["event"] == "state" and self.progress is not None and isinstance(state, str):
+        elif event == "state" and isinstance(announced.get("state"), str):
+            self._on_state(announced)
+
+    def _on_state(self, announced: dict[str, Any]) -> None:
+        """A state of the master's run: a transition in run.json, the progress's state, and
+        for the live ones a phase (of the current run, in a web-UI session)."""
+        state, at = announced["state"], announced_at(announced)
+        reason = announced.get("reason") if isinstance(announced.get("reason"), str) else None
+        self._transition(state, at, reason)
+        if self.progress is not None:
             at_s = announced.get("at_s")
-            reason = announced.get("reason")
-            self.progress.on_state(
-                state,
-                at_s if isinstance(at_s, int | float) else None,
-                reason if isinstance(reason, str) else None,
-            )
-        if announced["event"] != "state" or state not in _LIVE_STATES:
+            self.progress.on_state(state, at_s if isinstance(at_s, int | float) else None, reason)
+        if state not in _LIVE_STATES:
             return
         if self.web is not None:
-            at_s = announced.get("at_s")
-            at = datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
             self.web.on_state(state, at)
-            return
-        if state != self.folder.record.status:
+        elif state != self.folder.record.status:
             self.seen.add(state)
-            at_s = announced.get("at_s")
-            at = datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
             self.folder.phase(state, at)
 
     @property
@@ -406,10 +399,7 @@ class _Run:
     def _on_abort(self, announced: dict[str, Any]) -> None:
         """An abort guard tripped in the master: keep its rule and figures in run.json (the
         run ends ``aborted`` once Locust has stopped)."""
-        at_s = announced.get("at_s")
-        self.aborted_at = (
-            datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
-        )
+        self.aborted_at = announced_at(announced)
         folder = self.current_folder
         folder.record.abort = {
             "at": _iso(self.aborted_at),
@@ -435,14 +425,11 @@ class _Run:
         }
         folder.save()
 
-    def _transition(self, state: str, at_s: Any, reason: Any) -> None:
+    def _transition(self, state: str, at: datetime, reason: str | None) -> None:
         """Note one of the master's transitions (with its reason) in run.json's
         ``transitions``."""
-        at = datetime.fromtimestamp(at_s, UTC) if isinstance(at_s, int | float) else _now()
         folder = self.current_folder
-        folder.record.transitions.append(
-            {"state": state, "at": _iso(at), "reason": reason if isinstance(reason, str) else None}
-        )
+        folder.record.transitions.append({"state": state, "at": _iso(at), "reason": reason})
         folder.save()
 
     def on_worker_exit(self, name: str, code: int) -> None:

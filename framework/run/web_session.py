@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from framework.errors import ExitCode, RunError
+from framework.live.announce import announced_at
 from framework.run.folder import (
     RunFolder,
     SessionFolder,
@@ -95,7 +96,7 @@ class WebRuns:
         run_id = announced.get("run_id")
         if not isinstance(run_id, str) or not self._ours(run_id):
             return
-        at = _time(announced.get("at_s"))
+        at = announced_at(announced)
         if announced.get("phase") == "started" and run_id not in self.runs:
             self._start(run_id, at)
         elif announced.get("phase") == "ended" and run_id in self.runs:
@@ -291,9 +292,3 @@ def _live_at(folder: RunFolder, at: datetime) -> bool:
         if entry.get("at", "") <= stamp:
             phase = entry.get("name")
     return phase in _LIVE
-
-
-def _time(at_s: Any) -> datetime:
-    if isinstance(at_s, int | float) and not isinstance(at_s, bool):
-        return datetime.fromtimestamp(at_s, UTC)
-    return datetime.now(UTC)

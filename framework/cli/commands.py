@@ -250,19 +250,31 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     shown = ("failed", "aborted")
     why = f": {outcome.message}" if outcome.message and outcome.status in shown else ""
     print(f"swarm: run {outcome.status}{why}; results in {outcome.run_dir}", file=sys.stderr)
-    if not (outcome.run_dir / "timeline.jsonl").exists():
-        record_run(outcome.run_dir, Path(args.out))
-        return outcome.exit_code
-    code = _report(
+    code = _report_ended_run(args, outcome.run_dir, outcome.scenario, report_options, baseline)
+    return outcome.exit_code or (code or 0)
+
+
+def _report_ended_run(
+    args: argparse.Namespace,
+    run_dir: Path,
+    scenario: Mapping[str, Any] | None,
+    report_options: ReportOptions,
+    baseline: Path | None,
+) -> int | None:
+    """The reports and index entry of a run that has ended; ``None`` when it has no timeline
+    to report on (it never started: only its index entry is written)."""
+    if not (run_dir / "timeline.jsonl").exists():
+        record_run(run_dir, Path(args.out))
+        return None
+    return _report(
         args,
-        outcome.run_dir,
+        run_dir,
         Path(args.out),
         options=report_options,
         baseline=baseline,
         baseline_resolved=True,
-        scenario=outcome.scenario,
+        scenario=scenario,
     )
-    return outcome.exit_code or code
 
 
 _INFLUX_FLAGS = (
@@ -322,24 +334,13 @@ def _web_session(
     _baseline_before_run(args, loaded.scenario.name)  # a wrong --baseline stops it at once
 
     def report(end: RunEnd) -> int | None:
-        if not (end.run_dir / "timeline.jsonl").exists():
-            record_run(end.run_dir, Path(args.out))
-            return None
         baseline = None
-        if args.baseline:
+        if args.baseline and (end.run_dir / "timeline.jsonl").exists():
             try:
                 baseline = resolve_baseline_for_run(args.baseline, end.run_dir, Path(args.out))
             except SwarmError as exc:
                 print(f"swarm: warning: {exc}; not comparing", file=sys.stderr)
-        return _report(
-            args,
-            end.run_dir,
-            Path(args.out),
-            options=report_options,
-            baseline=baseline,
-            baseline_resolved=True,
-            scenario=end.scenario,
-        )
+        return _report_ended_run(args, end.run_dir, end.scenario, report_options, baseline)
 
     outcome = run_scenario(loaded, options, on_start=announce, on_run_end=report)
     why = f" ({outcome.message})" if outcome.message and outcome.status != "finished" else ""

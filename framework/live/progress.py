@@ -29,14 +29,12 @@ from framework.live.state import ENDED, State
 from framework.live.statistics import ALL, Snapshot
 from framework.plan.shapes import LoadPlan, Phase
 from framework.stats.estimators import Estimate
-from framework.timeline.records import Second
 
 __all__ = [
     "Interval",
     "Progress",
     "ProgressTable",
     "ProgressView",
-    "add_closed_second",
     "clock",
     "progress_line",
     "progress_table",
@@ -84,23 +82,6 @@ class Progress:
         if self.state == "stopping" or self.state in ENDED:
             return 0.0
         return float(math.ceil(max(0.0, self.planned_s - self.elapsed_s)))
-
-
-def add_closed_second(feed: LiveFeed, second: Second) -> None:
-    """Give ``feed`` a second read back from the timeline, counted unless the run was
-    paused in it: marked so on its ``sec`` line, or else the state in force at the middle
-    of the second, from the state changes the feed has heard (the file's seconds come a
-    few seconds after the fact, so the state now may already be another)."""
-    if second.paused:
-        feed.add_second(second, counted=False)
-        return
-    middle = second.t + 0.5
-    state = feed.run_state.history[0].state
-    for transition in feed.run_state.history:
-        if transition.at_s > middle:
-            break
-        state = transition.state
-    feed.add_second(second, counted=state != "paused")
 
 
 class ProgressView:

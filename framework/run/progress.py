@@ -45,7 +45,6 @@ from framework.live.feed import LiveFeed
 from framework.live.progress import (
     ProgressTable,
     ProgressView,
-    add_closed_second,
     progress_line,
     progress_table,
 )
@@ -272,7 +271,7 @@ class TerminalProgress:
         seconds = self.tail.read()
         with self._lock:
             for second in seconds:
-                add_closed_second(self.feed, second)
+                self.feed.add_second(second)  # paused: marked, or by the states heard
 
     def _renderable(self) -> RenderableType:
         with self._lock:

@@ -12,7 +12,6 @@ from framework.live.budget_status import budget_limits
 from framework.live.feed import LiveFeed
 from framework.live.progress import (
     ProgressView,
-    add_closed_second,
     clock,
     progress_line,
     progress_table,
@@ -43,7 +42,7 @@ def _feed(seconds: int, *, n: int = 50, failed: int = 0) -> LiveFeed:
     feed = LiveFeed(started_s=START)
     feed.move("running", START + 0.5)
     for i in range(seconds):
-        add_closed_second(feed, _second(T0 + i, n, failed))
+        feed.add_second(_second(T0 + i, n, failed))
     return feed
 
 
@@ -131,7 +130,7 @@ def test_paused_seconds_are_left_out_of_the_figures():
     feed.move("paused", T0 + 2)  # from the middle of second T0+2 on
     feed.move("running", T0 + 4)
     for i in range(6):
-        add_closed_second(feed, _second(T0 + i, n=10))
+        feed.add_second(_second(T0 + i, n=10))
     assert feed.statistics.seconds == 4  # T0+2 and T0+3 were paused
     assert feed.statistics.snapshot().count == 40
 
@@ -161,7 +160,7 @@ def test_clock(seconds, text):
 def test_a_second_the_timeline_marks_paused_is_left_out_whatever_the_state_heard():
     feed = LiveFeed(started_s=START)
     feed.move("running", START)  # the parent never heard of the pause (a late announcement)
-    add_closed_second(feed, _second(T0, n=10))
-    add_closed_second(feed, replace(_second(T0 + 1, n=99), paused=True))
+    feed.add_second(_second(T0, n=10))
+    feed.add_second(replace(_second(T0 + 1, n=99), paused=True))
     assert feed.statistics.seconds == 1
     assert feed.statistics.snapshot().count == 10

@@ -315,8 +315,11 @@ def test_pause_and_resume_from_the_swarm_tab(
     )
 
     # a stale page: Resume pressed while running is refused, and the tab shows why
-    browser.execute_script("document.getElementById('swarm-resume').disabled = false")
-    _press(browser, "swarm-resume")
+    # enabled and clicked in one script: the tab's refresh (every 250 ms) would disable it
+    # again between two WebDriver calls
+    browser.execute_script(
+        "const b = document.getElementById('swarm-resume'); b.disabled = false; b.click();"
+    )
     message = wait_for(
         lambda: (
             _text(browser, "#swarm-message")

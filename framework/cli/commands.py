@@ -57,13 +57,15 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
 
         loaded = _load(args)
         schedule = schedule_for(loaded.scenario, time_scale=loaded.time_scale)
+        count = len(schedule.groups)
         if not schedule.engine:
             print(f"{loaded.scenario.name}: users over time")
+        elif count == 1:
+            print(f"{loaded.scenario.name}: arrivals per second over time (open load)")
         else:
-            count = len(schedule.groups)
             print(
-                f"{loaded.scenario.name}: {schedule.model} load over time, {count} group"
-                f"{'s' if count != 1 else ''} (closed in users, open in arrivals/s)"
+                f"{loaded.scenario.name}: {count} load groups over time "
+                f"(closed in users, open in arrivals/s)"
             )
         names = [user.name for user in loaded.scenario.users]
         print(render_schedule(schedule, width=args.width, height=args.height, user_names=names))

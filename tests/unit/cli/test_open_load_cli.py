@@ -168,3 +168,21 @@ def test_schema_exports_the_open_shapes(folder, capsys):
     assert {"OpenStagesLoad", "OpenStageSpec"} <= names
     assert "load" in schema["$defs"]["UserSpec"]["properties"]
     assert "load" not in schema.get("required", [])
+
+
+def test_the_readme_s_open_and_per_kind_examples_are_valid_scenarios(folder, capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    examples = re.findall(
+        r"```yaml\n(name: (?:checkout-open|readers-and-writers)\n.*?)```", readme, re.S
+    )
+    assert len(examples) == 2
+    for i, text in enumerate(examples):
+        (folder / f"e{i}.yaml").write_text(text, encoding="utf-8")
+        assert main(["validate", f"e{i}.yaml"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""  # no warning: both fit max_in_flight through their timeout
+    assert "  load: open, 1 group, peak 200 arrivals/s, 8m in 8 phases" in out
+    assert "  users writers: its own load, no think time" in out

@@ -45,7 +45,7 @@ from framework.locust_glue.load_groups import (
     PlanClock,
     open_user_class,
 )
-from framework.locust_glue.telemetry import telemetry_of
+from framework.locust_glue.telemetry import ACTIVE_KEY, telemetry_of
 from framework.plan.arrivals import ArrivalTimes, Share
 from framework.plan.groups import LoadSchedule
 
@@ -63,7 +63,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SCHEDULE_MESSAGE = "swarm_schedule"
-ACTIVE_KEY = "swarm_active"
 LOCAL_CLIENT_ID = "local"
 _FROM_START_S = 1.0
 """A generator that first hears of a run before this plan-time starts at arrival 0 (the
@@ -114,9 +113,7 @@ class Engine:
             self.stop()
             return
         ids = sorted(str(w) for w in workers)
-        self.share = (
-            Share(ids.index(self.client_id), len(ids)) if self.client_id in ids else None
-        )
+        self.share = Share(ids.index(self.client_id), len(ids)) if self.client_id in ids else None
         if self._started and plan_elapsed_s < self.clock.now() - _NEW_RUN_S:
             self.stop()  # the plan went back: a new run whose start this generator missed
         self.clock.set(state, float(plan_elapsed_s))
@@ -259,4 +256,3 @@ def install(
     events.test_stop.add_listener(engine.stop)
     events.quit.add_listener(engine.stop)
     return engine
-

@@ -31,6 +31,7 @@ from gevent.pool import Group
 from locust import User
 from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImmediately, StopUser
 
+from framework.locust_glue.telemetry import DUE_KEY
 from framework.plan.arrivals import ArrivalTimes, Share
 
 __all__ = [
@@ -114,7 +115,7 @@ def open_user_class(user_class: type[User]) -> type[User]:
     listener turns into the latency from the intended start."""
 
     def context(self: Any) -> dict[str, float]:
-        return {"swarm_due": self.swarm_due}
+        return {DUE_KEY: self.swarm_due}
 
     return type(
         user_class.__name__,
@@ -241,7 +242,8 @@ class OpenGroup:
                 user.on_start()
             now = time.perf_counter()
             lag_s = max(0.0, now - due_perf)
-            self.recorder.record_arrival(self.name, time.time() - lag_s, lag_s * 1000, self.in_flight)
+            due_s = time.time() - lag_s
+            self.recorder.record_arrival(self.name, due_s, lag_s * 1000, self.in_flight)
             user.swarm_due = due_perf  # type: ignore[attr-defined]
             task = self.rng.choice(user.tasks)
             task(user)

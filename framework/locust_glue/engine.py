@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -191,9 +192,10 @@ class ScheduleBroadcaster:
 
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
+        self.stopping = False
 
     def __repr__(self) -> str:
-        return "ScheduleBroadcaster()"
+        return f"ScheduleBroadcaster(stopping={self.stopping})"
 
     def message(self, now_s: float) -> dict[str, Any]:
         """What the workers are told now."""
@@ -204,7 +206,7 @@ class ScheduleBroadcaster:
             workers = sorted(c.id for c in runner.clients.values() if c.state != STATE_MISSING)
         else:
             workers = [LOCAL_CLIENT_ID]
-        state = schedule_state(feed.state if feed is not None else None)
+        state = "stopped" if self.stopping else schedule_state(feed.state if feed else None)
         plan_s = feed.plan_elapsed_s(now_s) if feed is not None else 0.0
         return {"state": state, "plan_elapsed_s": round(plan_s, 6), "workers": workers}
 
@@ -213,8 +215,17 @@ class ScheduleBroadcaster:
         if runner is not None:
             runner.send_message(SCHEDULE_MESSAGE, self.message(now_s))
 
-    def on_state_changed(self, *, at_s: float, **_kwargs: Any) -> None:
+    def on_state_changed(self, *, state: str, at_s: float, **_kwargs: Any) -> None:
+        if state == "running":  # a start (or a resume): load goes on again
+            self.stopping = False
         self.send(at_s)
+
+    def on_test_stopping(self, **_kwargs: Any) -> None:
+        """Locust begins to stop: say so before its ``stop`` reaches the workers, and say
+        nothing else until the feed runs again (it still reads ``running`` until Locust's
+        ``test_stop``, and a tick in between would start the workers' engines again)."""
+        self.stopping = True
+        self.send(time.time())
 
 
 def engine_of(environment: Environment) -> Engine | None:
@@ -241,6 +252,7 @@ def install(
     if isinstance(runner, MasterRunner | LocalRunner):
         broadcaster = ScheduleBroadcaster(environment)
         telemetry.ticked.append(broadcaster.send)
+        environment.events.test_stopping.add_listener(broadcaster.on_test_stopping)
         if telemetry.feed is not None:
             telemetry.feed.state_changed.add_listener(broadcaster.on_state_changed)
     if not isinstance(runner, WorkerRunner | LocalRunner) or telemetry.recorder is None:

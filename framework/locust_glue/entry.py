@@ -143,7 +143,9 @@ def _expose(
             environment, telemetry.feed_of(environment), scenario=scenario.name
         )
     )
-    plan, limits = PlanRecord.from_plan(compiled.plan), budget_limits(loaded.scenario.budgets)
+    names = [u.name for u in loaded.scenario.users]
+    plan = PlanRecord.from_schedule(compiled.schedule, names)
+    limits = budget_limits(loaded.scenario.budgets)
     events.init.add_listener(
         lambda environment, **_kwargs: web_tab.install(environment, plan=plan, limits=limits)
     )

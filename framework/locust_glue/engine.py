@@ -119,7 +119,8 @@ class Engine:
         ids = sorted(str(w) for w in workers)
         self.share = Share(ids.index(self.client_id), len(ids)) if self.client_id in ids else None
         if self._started and plan_elapsed_s < self.clock.now() - _NEW_RUN_S:
-            self.stop()  # the plan went back: a new run whose start this generator missed
+            self.stop()  # the plan went back: a new run whose stop this generator missed
+            self.armed = True
         self.clock.set(state, float(plan_elapsed_s))
         if not self._started and self.armed:
             self._start()

@@ -13,7 +13,7 @@ arithmetic, and say how many load generators would hold it::
     >>> s = Scenario.model_validate({"name": "s", "timeout": 30, "users": [
     ...     {"name": "u", "requests": [{"path": "/"}]}], "load": {"model": "open",
     ...     "shape": "constant", "rate": 100, "duration": 60, "max_in_flight": 500}})
-    >>> [(path, text[:48]) for path, text in load_warnings(s)]
+    >>> [(path, text[:47]) for path, text in load_warnings(s)]
     [(('load', 'max_in_flight'), 'peak rate 100 arrivals/s × request timeout 30 s')]
 """
 

@@ -119,7 +119,8 @@ class Engine:
         ids = sorted(str(w) for w in workers)
         self.share = Share(ids.index(self.client_id), len(ids)) if self.client_id in ids else None
         if self._started and plan_elapsed_s < self.clock.now() - _NEW_RUN_S:
-            self.stop()  # the plan went back: a new run whose start this generator missed
+            self.stop()  # the plan went back: a new run whose stop this generator missed
+            self.armed = True
         self.clock.set(state, float(plan_elapsed_s))
         if not self._started and self.armed:
             self._start()
@@ -226,22 +227,24 @@ class ScheduleBroadcaster:
         plan_s = feed.plan_elapsed_s(now_s) if feed is not None else 0.0
         return {"state": state, "plan_elapsed_s": round(plan_s, 6), "workers": workers}
 
-    def send(self, now_s: float) -> None:
+    def send(self, _at_s: float | None = None) -> None:
+        """Send the message, the plan's time read as it leaves: a tick's own time is
+        earlier by the writing and syncing it did, which would set the workers back."""
         runner = self.environment.runner
         if runner is not None:
-            runner.send_message(SCHEDULE_MESSAGE, self.message(now_s))
+            runner.send_message(SCHEDULE_MESSAGE, self.message(time.time()))
 
-    def on_state_changed(self, *, state: str, at_s: float, **_kwargs: Any) -> None:
+    def on_state_changed(self, *, state: str, **_kwargs: Any) -> None:
         if state == "running":  # a start (or a resume): load goes on again
             self.stopping = False
-        self.send(at_s)
+        self.send()
 
     def on_test_stopping(self, **_kwargs: Any) -> None:
         """Locust begins to stop: say so before its ``stop`` reaches the workers, and say
         nothing else until the feed runs again (it still reads ``running`` until Locust's
         ``test_stop``, and a tick in between would start the workers' engines again)."""
         self.stopping = True
-        self.send(time.time())
+        self.send()
 
 
 def engine_of(environment: Environment) -> Engine | None:

@@ -215,6 +215,8 @@ WEB_SCENARIO = """
 @dataclass(frozen=True)
 class WebRuns:
     first: int
+    paused: tuple[int, int]
+    resumed: int
     after_stop: int
     settled: int
     second: int
@@ -248,6 +250,15 @@ def web_runs(tmp_path_factory, module_child_processes, free_port) -> WebRuns:
         count = lambda: len(server.requests("/ok"))  # noqa: E731
         assert _post(base + "/swarm")["success"] is True
         first = _wait("requests of the first start", lambda: count() >= 30 and count(), 20)
+        assert _post(base + "/swarm/pause")["state"] == "paused"
+        time.sleep(0.3)  # a request in flight at the pause completes
+        held = count()
+        time.sleep(1.0)  # no arrival is due while paused: 20 would be, were it not
+        paused = (held, count())
+        assert _post(base + "/swarm/resume")["state"] == "running"
+        resumed = _wait(
+            "requests after resuming", lambda: count() >= paused[1] + 10 and count(), 20
+        )
         assert _post(base + "/stop")["success"] is True
         _wait("Locust stopped", lambda: _get(base + "/stats/requests")["state"] == "stopped", 20)
         after_stop = count()
@@ -261,11 +272,23 @@ def web_runs(tmp_path_factory, module_child_processes, free_port) -> WebRuns:
         _wait("Locust stopped", lambda: _get(base + "/stats/requests")["state"] == "stopped", 20)
         process.send_signal(signal.SIGINT)
         returncode = process.wait(timeout=40)
-    return WebRuns(first, after_stop, settled, second, returncode, folder / "reports", session_id)
+    return WebRuns(
+        first,
+        paused,
+        resumed,
+        after_stop,
+        settled,
+        second,
+        returncode,
+        folder / "reports",
+        session_id,
+    )
 
 
-def test_web_start_runs_the_engine_and_stop_stops_it(web_runs: WebRuns) -> None:
+def test_web_start_runs_the_engine_pause_holds_it_and_stop_stops_it(web_runs: WebRuns) -> None:
     assert web_runs.first >= 30
+    assert web_runs.paused[0] == web_runs.paused[1]  # pausing stops the plan's clock
+    assert web_runs.resumed >= web_runs.paused[1] + 10
     assert web_runs.settled == web_runs.after_stop  # nothing sent once stopped
     assert web_runs.second >= web_runs.settled + 20  # a second start runs it again
     assert web_runs.returncode == 0

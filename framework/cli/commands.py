@@ -53,12 +53,12 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         return ExitCode.OK
     if args.command == "plan":
         from framework.plan.chart import render_plan
-        from framework.plan.load_plan import plan_for
+        from framework.plan.groups import schedule_for
 
         loaded = _load(args)
         print(f"{loaded.scenario.name}: users over time")
-        plan = plan_for(loaded.scenario.load, time_scale=loaded.time_scale)
-        print(render_plan(plan, width=args.width, height=args.height))
+        schedule = schedule_for(loaded.scenario, time_scale=loaded.time_scale)
+        print(render_plan(schedule.locust_plan(), width=args.width, height=args.height))
         return ExitCode.OK
     if args.command == "ctl":
         from framework.cli.ctl import run_ctl
@@ -135,15 +135,15 @@ def _check_reports_folder(out: str) -> None:
 def _load(args: argparse.Namespace, **options: Any) -> LoadedScenario:
     """The scenario as the command line has it: the file with ``--set`` applied and
     ``--time-scale`` recorded; a scale that leaves less than a second of plan is refused."""
-    from framework.plan.load_plan import plan_for
+    from framework.plan.groups import schedule_for
 
     loaded = load_scenario(
         args.scenario, overrides=args.overrides, time_scale=args.time_scale, **options
     )
     if loaded.time_scale != 1.0:
-        scaled = plan_for(loaded.scenario.load, time_scale=loaded.time_scale).duration_s
+        scaled = schedule_for(loaded.scenario, time_scale=loaded.time_scale).duration_s
         if scaled < MIN_SCALED_PLAN_S:
-            whole = plan_for(loaded.scenario.load).duration_s
+            whole = schedule_for(loaded.scenario).duration_s
             raise UsageError(
                 f"--time-scale {loaded.time_scale:g} leaves {scaled:g} s of a {whole:g} s plan; "
                 f"a run needs at least {MIN_SCALED_PLAN_S:g} s (--time-scale "

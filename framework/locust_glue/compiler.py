@@ -36,7 +36,7 @@ from framework.locust_glue.checks import compile_expect
 from framework.locust_glue.control import wait_while_paused
 from framework.locust_glue.redaction import RedactingRequestEvent, guard_task
 from framework.locust_glue.shape import shape_class
-from framework.plan.load_plan import plan_for
+from framework.plan.groups import LoadSchedule, schedule_for
 from framework.plan.shapes import LoadPlan
 from framework.scenario.datafiles import DataExhaustedError, DataSource, read_rows
 from framework.scenario.interpolation import Redactor
@@ -68,11 +68,17 @@ class RequestTimeout(Exception):
 
 @dataclass(frozen=True)
 class CompiledScenario:
-    """What a locustfile exposes: user classes (in scenario order), the shape and the plan."""
+    """What a locustfile exposes: user classes (in scenario order), the shape and the plan.
+
+    ``schedule`` is every load group of the scenario; ``plan`` is what Locust's shape runs,
+    ``schedule.locust_plan()`` (the one closed plan as before, or the idle plan that keeps
+    the run going while swarm's engine runs the groups, when ``schedule.engine``).
+    """
 
     user_classes: tuple[type[FastHttpUser], ...]
     shape_class: type[LoadTestShape]
     plan: LoadPlan
+    schedule: LoadSchedule
 
 
 def compile_scenario(loaded: LoadedScenario) -> CompiledScenario:
@@ -86,8 +92,11 @@ def compile_scenario(loaded: LoadedScenario) -> CompiledScenario:
     classes = tuple(
         _user_class(loaded, index, sources, ids) for index in range(len(scenario.users))
     )
-    plan = plan_for(scenario.load, time_scale=loaded.time_scale)
-    return CompiledScenario(user_classes=classes, shape_class=shape_class(plan), plan=plan)
+    schedule = schedule_for(scenario, time_scale=loaded.time_scale)
+    plan = schedule.locust_plan()
+    return CompiledScenario(
+        user_classes=classes, shape_class=shape_class(plan), plan=plan, schedule=schedule
+    )
 
 
 def _wait_time(think: ThinkTime | None) -> Callable[..., float]:

@@ -5,6 +5,8 @@ namespace, so ``expose`` writes them into the caller's ``globals()``. It also ad
 ``--swarm-run-dir`` option (and ``--swarm-session-dir``, a web-UI session where every start
 is a run folder of its own), installs the per-second timeline recorder and the pause /
 resume control (``control``) on whichever runner Locust creates (local, master or worker),
+and swarm's load engine when the scenario's load needs it (``engine``: open-model groups,
+user kinds with loads of their own),
 attaches the scenario's abort guards to the master's (or local process's) live feed,
 starts the InfluxDB sink on the master when ``INFLUXDB_V2_URL`` is set (``influx_sink``),
 adds swarm's pieces to the web UI (``locust_glue.web_ui``) and the Swarm tab (master or
@@ -30,7 +32,7 @@ from locust.env import Environment
 
 from framework.errors import ScenarioError
 from framework.live.budget_status import budget_limits
-from framework.locust_glue import control, metrics_server, telemetry, web_tab
+from framework.locust_glue import control, engine, metrics_server, telemetry, web_tab
 from framework.locust_glue.abort_guards import install_abort_guards
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
 from framework.locust_glue.influx_sink import install_influx_sink
@@ -121,6 +123,11 @@ def _expose(
     events.init_command_line_parser.add_listener(_add_options)
     events.init.add_listener(lambda **_kwargs: install_log_redaction(redactor))
     events.init.add_listener(_install_telemetry)
+    events.init.add_listener(  # after telemetry: the engine records into its recorder
+        lambda environment, **_kwargs: engine.install(
+            environment, compiled.schedule, compiled.user_classes
+        )
+    )
     events.init.add_listener(
         lambda environment, **_kwargs: install_abort_guards(environment, loaded.scenario)
     )
@@ -136,7 +143,9 @@ def _expose(
             environment, telemetry.feed_of(environment), scenario=scenario.name
         )
     )
-    plan, limits = PlanRecord.from_plan(compiled.plan), budget_limits(loaded.scenario.budgets)
+    names = [u.name for u in loaded.scenario.users]
+    plan = PlanRecord.from_schedule(compiled.schedule, names)
+    limits = budget_limits(loaded.scenario.budgets)
     events.init.add_listener(
         lambda environment, **_kwargs: web_tab.install(environment, plan=plan, limits=limits)
     )

@@ -71,6 +71,8 @@ from framework.timeline.records import FILE_NAME
 from framework.timeline.writer import WRITE_FAILURE_END, TimelineWriter
 
 __all__ = [
+    "ACTIVE_KEY",
+    "DUE_KEY",
     "PAYLOAD_KEY",
     "RAW_LATENCY_LOG_ENV",
     "Telemetry",
@@ -137,6 +139,11 @@ class Telemetry:
         self._end: tuple[State, str | None] = ("finished", None)
         self._cpu = _CpuMeter()
         self._worker_cpu: dict[str, float] = {}
+        self._worker_active: dict[str, dict[str, int]] = {}
+        self.active: Callable[[], Mapping[str, int]] | None = None
+        """This load generator's engine's load per group (set by ``engine.install``)."""
+        self.ticked: list[Callable[[float], None]] = []
+        """Called with the time at the end of every tick (the engine's schedule message)."""
         self._writer: TimelineWriter | None = None
         self._greenlet: gevent.Greenlet | None = None
         self._write_failed = False
@@ -169,7 +176,12 @@ class Telemetry:
         own ~20 µs stats listener). ``response_time`` None (hand-fired events only) counts
         as 0 ms, so that the histogram's count always equals ``count``.
         """
-        record, clock = recorder.record, time.time
+        record, record_open, clock, perf = (
+            recorder.record,
+            recorder.record_open,
+            time.time,
+            time.perf_counter,
+        )
         raw_lines = self._raw_lines if self._raw_fd is not None else None
 
         def on_request(
@@ -189,7 +201,22 @@ class Telemetry:
                 kind = failure_kind(exception, getattr(response, "status_code", None))
                 message = failure_message(exception)
             latency_ms = response_time or 0.0
-            record(name, request_type, clock(), latency_ms, response_length or 0, kind, message)
+            due = context.get(DUE_KEY) if context else None  # type: ignore[attr-defined]
+            if due is None:
+                record(name, request_type, clock(), latency_ms, response_length or 0, kind, message)
+            else:  # open model: the latency runs from when the arrival was due
+                service_ms = latency_ms
+                latency_ms = max((perf() - due) * 1000.0, service_ms)
+                record_open(
+                    name,
+                    request_type,
+                    clock(),
+                    latency_ms,
+                    service_ms,
+                    response_length or 0,
+                    kind,
+                    message,
+                )
             if raw_lines is not None:
                 raw_lines.append(
                     json.dumps([request_type, name, latency_ms, kind is not None]) + "\n"
@@ -204,11 +231,18 @@ class Telemetry:
         cpu = self._cpu.percent()
         if cpu is not None:
             data[CPU_KEY] = cpu
+        if self.active is not None:
+            data[ACTIVE_KEY] = dict(self.active())
         self._flush_raw()
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
         if isinstance(data.get(CPU_KEY), int | float):
             self._worker_cpu[client_id] = float(data[CPU_KEY])
+        active = data.get(ACTIVE_KEY)
+        if isinstance(active, Mapping):
+            self._worker_active[client_id] = {
+                str(k): int(v) for k, v in active.items() if isinstance(v, int | float)
+            }
         payload = data.get(PAYLOAD_KEY)
         if payload is None or self.merger is None:
             return
@@ -235,6 +269,7 @@ class Telemetry:
         # Start-up (imports, connecting) is not load generation: measure from here.
         self._cpu = _CpuMeter()
         self._worker_cpu.clear()
+        self._worker_active.clear()
         if self.closed or self.merger is None:
             return
         now = time.time()
@@ -281,6 +316,8 @@ class Telemetry:
             self._flush_raw()
         self._sample(now_s)
         self._emit(self.merger.close(now_s), now_s)
+        for listener in self.ticked:
+            listener(now_s)
         run = self.session.current if self.session is not None else None
         if run is not None and run.stopped_s is not None and run.open:
             # Locust fires test_stop once the workers report no users, or at once when none
@@ -442,14 +479,24 @@ class Telemetry:
         runner = self.environment.runner
         if self.merger is None or runner is None:
             return
+        users = runner.user_count
         if isinstance(runner, MasterRunner):
             workers = runner.worker_count
             live = [self._worker_cpu[c] for c in runner.clients if c in self._worker_cpu]
             cpu = max(live) if live else None
+            active: dict[str, int] = {}
+            for client_id in runner.clients:  # the latest report of each worker still there
+                for group, n in self._worker_active.get(client_id, {}).items():
+                    active[group] = active.get(group, 0) + n
         else:
             workers = 1
             cpu = self._cpu.percent(min_interval_s=1.0)
-        self.merger.observe(now_s, users=runner.user_count, workers=workers, cpu_percent=cpu)
+            active = dict(self.active()) if self.active is not None else {}
+        if active:  # engine mode: Locust runs no users of its own
+            users = sum(active.values())
+        self.merger.observe(
+            now_s, users=users, workers=workers, cpu_percent=cpu, active=active or None
+        )
 
     def _move(self, state: State, now_s: float, reason: str | None = None) -> None:
         """Move the feed's run to ``state`` if that is a step it can take from where it is
@@ -473,6 +520,8 @@ class Telemetry:
                 self._writer.write_second(second)
             for record in result.late:
                 self._writer.write_late(record)
+            for arrivals in result.late_arrivals:
+                self._writer.write_late_arrival(arrivals)
             self._writer.flush(now_s)
         except RunError as exc:
             self._write_failed_with(exc)
@@ -585,5 +634,9 @@ def install(
 
 PAYLOAD_KEY = "swarm_timeline"
 CPU_KEY = "swarm_cpu_percent"
+ACTIVE_KEY = "swarm_active"
+"""A worker's report: its engine's load per group (arrivals in flight, users running)."""
+DUE_KEY = "swarm_due"
+"""An open-model request's context: the ``perf_counter`` value at which its arrival was due."""
 RAW_LATENCY_LOG_ENV = "SWARM_RAW_LATENCY_LOG"
 _ATTRIBUTE = "swarm_telemetry"

@@ -20,12 +20,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from framework.plan import shapes
+from framework.plan import rates, shapes
+from framework.plan.rates import RatePlan
 from framework.plan.record import PlanRecord
 from framework.plan.shapes import LoadPlan
 from framework.scenario.model import (
     ConstantLoad,
     LoadSpec,
+    OpenConstantLoad,
+    OpenLoadSpec,
+    OpenSpikeLoad,
+    OpenStagesLoad,
+    OpenStageSpec,
+    OpenSteppedLoad,
+    OpenWaveLoad,
     SpikeLoad,
     StagesLoad,
     StageSpec,
@@ -33,7 +41,13 @@ from framework.scenario.model import (
     WaveLoad,
 )
 
-__all__ = ["SCALED_FIELDS", "plan_for", "plan_record", "scale_load"]
+__all__ = [
+    "SCALED_FIELDS",
+    "plan_for",
+    "plan_record",
+    "rate_plan_for",
+    "scale_load",
+]
 
 SCALED_FIELDS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ConstantLoad: (("duration",), ("spawn_rate",)),
@@ -44,9 +58,15 @@ SCALED_FIELDS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     WaveLoad: (("period", "duration"), ("spawn_rate",)),
     StageSpec: (("duration",), ("spawn_rate",)),
+    OpenConstantLoad: (("duration",), ()),
+    OpenSteppedLoad: (("step_duration", "hold", "ramp"), ()),
+    OpenSpikeLoad: (("base_duration", "spike_duration", "recovery_duration", "ramp"), ()),
+    OpenWaveLoad: (("period", "duration"), ()),
+    OpenStageSpec: (("duration", "ramp"), ()),
 }
 """Per load model, its ``(durations, spawn rates)``: what ``--time-scale`` multiplies and
-divides. A test checks that every duration field of every load model is listed."""
+divides. Open models' arrival rates are levels, like users, and are not scaled; their ramps
+are durations. A test checks that every duration field of every load model is listed."""
 _DIGITS = 9  # durations to the nanosecond: 0.1 * 30 s is 3 s, not 3.0000000000000004
 
 
@@ -54,7 +74,7 @@ def scale_load(load: LoadSpec, factor: float) -> LoadSpec:
     """``load`` with every duration times ``factor`` and every stated spawn rate divided by
     it; ``ValueError`` unless ``factor`` is a finite number > 0."""
     _check_factor(factor)
-    if isinstance(load, StagesLoad):
+    if isinstance(load, StagesLoad | OpenStagesLoad):
         return load.model_copy(update={"stages": [_scaled(s, factor) for s in load.stages]})
     return _scaled(load, factor)
 
@@ -79,7 +99,8 @@ def _scaled(model: Any, factor: float) -> Any:
 
 
 def plan_for(load: LoadSpec, *, time_scale: float = 1.0) -> LoadPlan:
-    """The plan a validated ``load`` section describes, its time scaled by ``time_scale``."""
+    """The plan a validated closed ``load`` section describes, its time scaled by
+    ``time_scale``; an open section is a ``TypeError`` (see :func:`rate_plan_for`)."""
     _check_factor(time_scale)
     if time_scale != 1.0:
         load = scale_load(load, time_scale)
@@ -116,7 +137,46 @@ def plan_for(load: LoadSpec, *, time_scale: float = 1.0) -> LoadPlan:
             )
         case StagesLoad():
             return shapes.stages(stages=[(s.duration, s.users, s.spawn_rate) for s in load.stages])
-    raise TypeError(f"unknown load section {type(load).__name__}")
+    raise TypeError(f"not a closed load section: {type(load).__name__}")
+
+
+def rate_plan_for(load: OpenLoadSpec, *, time_scale: float = 1.0) -> RatePlan:
+    """The plan a validated open ``load`` section describes, durations and ramps scaled by
+    ``time_scale`` (the rates are kept: a level, like a number of users)."""
+    _check_factor(time_scale)
+    if time_scale != 1.0:
+        load = scale_load(load, time_scale)
+    match load:
+        case OpenConstantLoad():
+            return rates.constant(rate=load.rate, duration_s=load.duration)
+        case OpenSteppedLoad():
+            return rates.stepped(
+                start_rate=load.start_rate,
+                step_rate=load.step_rate,
+                step_duration_s=load.step_duration,
+                steps=load.steps,
+                hold_s=load.hold,
+                ramp_s=load.ramp,
+            )
+        case OpenSpikeLoad():
+            return rates.spike(
+                base_rate=load.base_rate,
+                spike_rate=load.spike_rate,
+                base_s=load.base_duration,
+                spike_s=load.spike_duration,
+                recovery_s=load.recovery_duration,
+                ramp_s=load.ramp,
+            )
+        case OpenWaveLoad():
+            return rates.wave(
+                min_rate=load.min_rate,
+                max_rate=load.max_rate,
+                period_s=load.period,
+                duration_s=load.duration,
+            )
+        case OpenStagesLoad():
+            return rates.stages(stages=[(s.duration, s.rate, s.ramp) for s in load.stages])
+    raise TypeError(f"not an open load section: {type(load).__name__}")
 
 
 def plan_record(plan: LoadPlan) -> dict[str, Any]:

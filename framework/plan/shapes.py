@@ -65,7 +65,10 @@ class Phase:
     """A named, contiguous part of a plan, ``[start_s, end_s)``, for reports and warm-up exclusion.
 
     ``users`` is the target during the phase (for a ``"wave"`` phase, the crest it swings up to);
-    ``kind`` is one of ``"ramp"``, ``"plateau"``, ``"spike"``, ``"wave"``.
+    ``kind`` is one of ``"ramp"``, ``"plateau"``, ``"spike"``, ``"wave"``. ``rate`` is set on
+    phases of open plans (:mod:`framework.plan.rates`), whose ``users`` is 0: the arrival rate
+    of the level, by the same rule (a ramp: the level it ramps to; a wave: the crest). A phase
+    of a schedule mixing both models has both.
     """
 
     name: str
@@ -73,6 +76,7 @@ class Phase:
     end_s: float
     users: int
     kind: str
+    rate: float | None = None
 
     @property
     def duration_s(self) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from framework.plan.chart import format_duration
-from framework.plan.load_plan import plan_for
+from framework.plan.groups import LoadGroup, schedule_for
 from framework.scenario.interpolation import mask_url_password
 from framework.scenario.loader import LoadedScenario
 from framework.scenario.model import ThinkTime
@@ -23,6 +23,22 @@ def _think(think: ThinkTime | None) -> str:
     return f"{think.throughput:g} requests/s per user"
 
 
+def _group_line(group: LoadGroup, names: list[str]) -> str:
+    """One load group: who runs under it, its model, shape, peak and length."""
+    plan = group.plan
+    if group.model == "open":
+        level = (
+            f"peak {group.peak:g} arrivals/s, {group.arrivals}, "
+            f"max_in_flight {group.max_in_flight} per worker"
+        )
+    else:
+        level = f"peak {int(group.peak)} users"
+    return (
+        f"group {group.name} ({', '.join(names)}): {group.model} {plan.name}, {level}, "
+        f"{format_duration(plan.duration_s)}"
+    )
+
+
 def describe_scenario(loaded: LoadedScenario) -> str:
     """A human summary: target, users and their request mix, the load plan, the secrets.
 
@@ -34,7 +50,7 @@ def describe_scenario(loaded: LoadedScenario) -> str:
     def shown(text: str | None) -> str | None:
         return mask_url_password(redactor.text(text)) if text else text
 
-    plan = plan_for(s.load, time_scale=loaded.time_scale)
+    schedule = schedule_for(s, time_scale=loaded.time_scale)
     total_user_weight = sum(u.weight for u in s.users)
     lines = [f"{loaded.path.name}: valid scenario {s.name!r}"]
     if s.description:
@@ -62,11 +78,26 @@ def describe_scenario(loaded: LoadedScenario) -> str:
                 f"{loaded.request_path(u, r)}  weight {req.weight} "
                 f"({100 * req.weight / total:.0f}%){expect}"
             )
-    lines.append(
-        f"  load: {plan.name}, peak {plan.peak_users} users, {format_duration(plan.duration_s)} "
-        f"in {len(plan.phases)} phases"
-        + (f" (time scaled by {loaded.time_scale:g})" if loaded.time_scale != 1.0 else "")
-    )
+    scaled = f" (time scaled by {loaded.time_scale:g})" if loaded.time_scale != 1.0 else ""
+    if not schedule.engine:
+        plan = schedule.locust_plan()
+        lines.append(
+            f"  load: {plan.name}, peak {plan.peak_users} users, "
+            f"{format_duration(plan.duration_s)} in {len(plan.phases)} phases{scaled}"
+        )
+    else:
+        peaks = []
+        if schedule.model != "open":
+            peaks.append(f"{schedule.peak_users} users")
+        if schedule.model != "closed":
+            peaks.append(f"{schedule.peak_rate:g} arrivals/s")
+        lines.append(
+            f"  load: {schedule.model}, {len(schedule.groups)} group"
+            f"{'s' if len(schedule.groups) != 1 else ''}, peak {' and '.join(peaks)}, "
+            f"{format_duration(schedule.duration_s)} in {len(schedule.phases)} phases{scaled}"
+        )
+        for group in schedule.groups:
+            lines.append(f"    {_group_line(group, [s.users[i].name for i in group.users])}")
     if loaded.overrides:
         lines.append(f"  overrides: {', '.join(f'--set {o}' for o in loaded.shown_overrides)}")
     if s.data:

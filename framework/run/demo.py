@@ -23,7 +23,7 @@ from pathlib import Path
 
 from framework.errors import RunError
 from framework.plan.chart import format_duration
-from framework.plan.load_plan import plan_for
+from framework.plan.groups import schedule_for
 from framework.run.runner import RunOptions, RunOutcome, run_scenario
 from framework.scenario.loader import LoadedScenario, load_scenario
 
@@ -112,9 +112,14 @@ def _announce(
     """Say what the mock answers and how long the plan runs, before the wait begins."""
     answers = f": answers {profile}" if profile else ""
     print(f"swarm demo: mock detector '{DEMO_DETECTOR}' at {host}{answers}", file=sys.stderr)
-    plan = plan_for(loaded.scenario.load, time_scale=loaded.time_scale)
+    schedule = schedule_for(loaded.scenario, time_scale=loaded.time_scale)
+    load = f"{schedule.peak_users} users"
+    if schedule.model != "closed":
+        load = f"{schedule.peak_rate:g} arrivals/s" + (
+            f", {load}" if schedule.model == "mixed" else ""
+        )
     print(
-        f"swarm demo: running {scenario} for {format_duration(plan.duration_s)} "
-        f"({plan.peak_users} users, {workers} workers)",
+        f"swarm demo: running {scenario} for {format_duration(schedule.duration_s)} "
+        f"({load}, {workers} workers)",
         file=sys.stderr,
     )

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from framework import __version__
 from framework.errors import ExitCode, RunError, UsageError
 from framework.live.announce import announced_at, read_announcement
-from framework.plan.load_plan import plan_for
+from framework.plan.groups import schedule_for
 from framework.plan.record import PlanRecord
 from framework.plan.shapes import LoadPlan
 from framework.run.bundle import write_bundle
@@ -477,7 +477,8 @@ def run_scenario(
         check_metrics_port(options.metrics_host, options.metrics_port)
     started = _now()
     run_id = options.run_id or new_run_id(loaded.scenario.name, started)
-    plan = plan_for(loaded.scenario.load, time_scale=loaded.time_scale)
+    schedule = schedule_for(loaded.scenario, time_scale=loaded.time_scale)
+    plan = schedule.locust_plan()
     redactor = loaded.redactor
     tags = loaded.redacted.get("tags")
     record = RunRecord(
@@ -490,7 +491,7 @@ def run_scenario(
         git_revision=git_revision(str(loaded.path)),
         mode="web" if options.web else "headless",
         workers=options.workers + options.expect_workers,
-        plan=PlanRecord.from_plan(plan),
+        plan=PlanRecord.from_schedule(schedule, [u.name for u in loaded.scenario.users]),
         overrides=loaded.shown_overrides,
         time_scale=loaded.time_scale,
         swarm_process=swarm_process(),

@@ -29,6 +29,7 @@ from framework.scenario.interpolation import (
 )
 from framework.scenario.model import (
     DUPLICATE_USER_NAMES,
+    LOAD_TAGS,
     SECRETS_CONTEXT,
     Scenario,
     UserSpec,
@@ -298,7 +299,7 @@ def _checked(
         problems.extend(
             p
             for p in validation_problems(
-                label, located, values.resolved, errors, root=Scenario, tag="shape"
+                label, located, values.resolved, errors, root=Scenario, tag=LOAD_TAGS
             )
             if p.path not in {format_path(u) for u in unresolved}
         )

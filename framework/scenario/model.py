@@ -13,7 +13,7 @@ and ``str()``, so a scenario printed anywhere shows ``***`` where a key was.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -34,7 +34,12 @@ from framework.scenario.fields import NOT_BOOL, Duration, Flag, OnePassModel, sh
 from framework.scenario.interpolation import mask_secrets
 
 __all__ = [
+    "CLOSED_FIELDS",
+    "DEFAULT_MAX_IN_FLIGHT",
     "DUPLICATE_USER_NAMES",
+    "LOAD_TAGS",
+    "MAX_ARRIVAL_RATE",
+    "MAX_IN_FLIGHT",
     "MAX_MS",
     "MAX_RATE",
     "MAX_SPAWN_RATE",
@@ -42,13 +47,25 @@ __all__ = [
     "MAX_USERS",
     "MAX_WEIGHT",
     "METHODS",
+    "OPEN_FIELDS",
+    "OPEN_ONLY_SETTINGS",
     "SECRETS_CONTEXT",
+    "SHARED_GROUP",
+    "ArrivalRate",
+    "ClosedLoadSpec",
     "ConstantLoad",
     "DataFile",
     "Duration",
     "Expect",
     "JsonCheck",
     "LoadSpec",
+    "OpenConstantLoad",
+    "OpenLoadSpec",
+    "OpenSpikeLoad",
+    "OpenStageSpec",
+    "OpenStagesLoad",
+    "OpenSteppedLoad",
+    "OpenWaveLoad",
     "RequestSpec",
     "Scenario",
     "SpikeLoad",
@@ -88,6 +105,8 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+SHARED_GROUP = "scenario"
+"""The name of the load group of the users entries that share the scenario-level load."""
 DUPLICATE_USER_NAMES = "duplicate_user_names"
 """The pydantic error type of two ``users`` entries with one name (the loader places it)."""
 SECRETS_CONTEXT = "secrets"
@@ -327,6 +346,341 @@ class RequestSpec(_Model):
         return self.name or self.path
 
 
+CLOSED_FIELDS = frozenset(
+    {"users", "spawn_rate", "start_users", "step_users", "base_users", "spike_users",
+     "spike_spawn_rate", "min_users", "max_users"}
+)  # fmt: skip
+"""Fields only a closed load (a number of users) has: an open load written with one mixes
+the two models, and the message says so instead of "unknown key"."""
+OPEN_FIELDS = frozenset(
+    {"rate", "start_rate", "step_rate", "base_rate", "spike_rate", "min_rate", "max_rate",
+     "arrivals", "max_in_flight", "ramp"}
+)  # fmt: skip
+"""Fields only an open load (arrivals per second) has."""
+OPEN_ONLY_SETTINGS = ("arrivals", "max_in_flight", "ramp")
+"""Open-load settings that are not rates: on a closed shape they mean nothing."""
+DEFAULT_MAX_IN_FLIGHT = 1000
+"""Arrivals one load generator runs at once unless ``max_in_flight`` says otherwise."""
+MAX_ARRIVAL_RATE = 1_000_000
+"""Most arrivals per second an open load may ask for (a worker core sustains thousands)."""
+MAX_IN_FLIGHT = 1_000_000
+"""Largest ``max_in_flight``: each arrival in flight is a greenlet and a connection."""
+
+ArrivalRate = Annotated[float, Field(gt=0, le=MAX_ARRIVAL_RATE), NOT_BOOL]
+
+
+def _open_field_message(key: str, own: Sequence[str]) -> str:
+    """What to say of an open-model key written in a closed section with fields ``own``."""
+    if key in OPEN_ONLY_SETTINGS:
+        return (
+            f"{key} is an open-model setting; this load is closed (model: closed is the "
+            f"default), where it means nothing: write model: open, or drop {key}"
+        )
+    return (
+        f"{key} is an open-model field (arrivals per second); this load is closed, in "
+        f"users ({', '.join(own)}): one load takes the fields of one model, so write "
+        f"model: open with rates only, or drop {key}"
+    )
+
+
+def _closed_field_message(key: str, own: Sequence[str]) -> str:
+    """What to say of a closed-model key written in an open section with fields ``own``."""
+    return (
+        f"{key} is a closed-model field (users); this load is open (model: open), in "
+        f"arrivals per second ({', '.join(own)}): one load takes the fields of one model, "
+        f"so drop {key}, or drop model: open and write users only"
+    )
+
+
+class _ClosedSection(_Model):
+    """A closed load section: keys of the open model are named as such when written here."""
+
+    misplaced_keys: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        own = [n for n in cls.model_fields if n in CLOSED_FIELDS] or ["stages"]
+        cls.misplaced_keys = {k: _open_field_message(k, own) for k in sorted(OPEN_FIELDS)}
+
+
+class _OpenSection(_Model):
+    """An open load section: keys of the closed model are named as such when written here."""
+
+    misplaced_keys: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        own = [n for n in cls.model_fields if n.endswith("rate")] or ["stages"]
+        cls.misplaced_keys = {k: _closed_field_message(k, own) for k in sorted(CLOSED_FIELDS)}
+
+
+class _ClosedLoad(_ClosedSection):
+    model: Literal["closed"] = Field(
+        "closed", description="closed (default): a number of users, each waiting for answers."
+    )
+
+
+class _OpenLoad(_OpenSection):
+    """What every open shape shares: how arrivals are spaced and how many may run at once."""
+
+    model: Literal["open"] = Field(
+        description="open: arrivals per second, started on schedule whatever the target does."
+    )
+    arrivals: Literal["uniform", "poisson"] = Field(
+        "uniform", description="uniform (evenly spaced, default) or poisson (random gaps)."
+    )
+    max_in_flight: Annotated[int, Field(ge=1, le=MAX_IN_FLIGHT), NOT_BOOL] = Field(
+        DEFAULT_MAX_IN_FLIGHT,
+        description="Most arrivals in flight per load generator (worker); more are dropped.",
+    )
+
+    @property
+    def peak_rate(self) -> float:
+        """The highest rate the section asks for, in arrivals per second."""
+        raise NotImplementedError
+
+
+class ConstantLoad(_ClosedLoad):
+    shape: Literal["constant"]
+    users: UserCount
+    spawn_rate: SpawnRate | None = Field(None, description="Default: all users within 1 s.")
+    duration: Duration = Field(gt=0)
+
+
+class SteppedLoad(_ClosedLoad):
+    shape: Literal["stepped"]
+    start_users: UserCount
+    step_users: UserCount
+    step_duration: Duration = Field(gt=0)
+    steps: Annotated[int, Field(ge=1, le=MAX_STAGES), NOT_BOOL]
+    hold: Duration = 0.0
+    spawn_rate: SpawnRate
+
+    relation_fields: ClassVar[tuple[str, ...]] = ("start_users", "step_users", "steps")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"start_users", "step_users", "steps"} <= values.keys():
+            peak = values["start_users"] + (values["steps"] - 1) * values["step_users"]
+            if peak > MAX_USERS:
+                yield (
+                    "steps",
+                    f"the last step would run {peak} users (start_users + (steps - 1) * "
+                    f"step_users); at most {MAX_USERS} are allowed",
+                )
+
+
+class SpikeLoad(_ClosedLoad):
+    shape: Literal["spike"]
+    base_users: UserCount
+    spike_users: UserCount
+    base_duration: Duration = Field(gt=0)
+    spike_duration: Duration = Field(gt=0)
+    recovery_duration: Duration = Field(gt=0)
+    spawn_rate: SpawnRate
+    spike_spawn_rate: SpawnRate | None = None
+
+    relation_fields: ClassVar[tuple[str, ...]] = ("base_users", "spike_users")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"base_users", "spike_users"} <= values.keys():
+            base, spike = values["base_users"], values["spike_users"]
+            if spike <= base:
+                yield "spike_users", f"must be above base_users ({base}), got {spike}"
+
+
+class WaveLoad(_ClosedLoad):
+    shape: Literal["wave"]
+    min_users: Users
+    max_users: UserCount
+    period: Duration = Field(gt=0)
+    duration: Duration = Field(gt=0)
+    spawn_rate: SpawnRate
+
+    relation_fields: ClassVar[tuple[str, ...]] = ("min_users", "max_users")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"min_users", "max_users"} <= values.keys():
+            low, high = values["min_users"], values["max_users"]
+            if high <= low:
+                yield "max_users", f"must be above min_users ({low}), got {high}"
+
+
+class StageSpec(_ClosedSection):
+    duration: Duration = Field(gt=0)
+    users: Users
+    spawn_rate: SpawnRate
+
+
+class StagesLoad(_ClosedLoad):
+    shape: Literal["stages"]
+    stages: list[StageSpec] = Field(min_length=1, max_length=MAX_STAGES)
+
+
+def _ramp_problem(ramp: Any, duration: Any, duration_key: str) -> Iterator[tuple[str, str]]:
+    if ramp is not None and duration is not None and ramp > duration:
+        yield (
+            "ramp",
+            f"must not be longer than {duration_key} ({duration:g} s), got {ramp:g} s: "
+            f"the ramp is the first part of a level's duration",
+        )
+
+
+class OpenConstantLoad(_OpenLoad):
+    """``rate`` arrivals per second for ``duration``."""
+
+    shape: Literal["constant"]
+    rate: ArrivalRate = Field(description="Arrivals per second.")
+    duration: Duration = Field(gt=0)
+
+    @property
+    def peak_rate(self) -> float:
+        return self.rate
+
+
+class OpenSteppedLoad(_OpenLoad):
+    """``steps`` levels ``start_rate``, ``start_rate + step_rate``, …, each ``step_duration``."""
+
+    shape: Literal["stepped"]
+    start_rate: ArrivalRate
+    step_rate: ArrivalRate
+    step_duration: Duration = Field(gt=0)
+    steps: Annotated[int, Field(ge=1, le=MAX_STAGES), NOT_BOOL]
+    hold: Duration = 0.0
+    ramp: Duration = Field(0.0, description="Seconds the rate takes to move to each new level.")
+
+    relation_fields: ClassVar[tuple[str, ...]] = (
+        "start_rate", "step_rate", "steps", "ramp", "step_duration"
+    )  # fmt: skip
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"start_rate", "step_rate", "steps"} <= values.keys():
+            peak = values["start_rate"] + (values["steps"] - 1) * values["step_rate"]
+            if peak > MAX_ARRIVAL_RATE:
+                yield (
+                    "steps",
+                    f"the last step would ask for {peak:g} arrivals/s (start_rate + (steps - 1)"
+                    f" * step_rate); at most {MAX_ARRIVAL_RATE} are allowed",
+                )
+        yield from _ramp_problem(values.get("ramp"), values.get("step_duration"), "step_duration")
+
+    @property
+    def peak_rate(self) -> float:
+        return self.start_rate + (self.steps - 1) * self.step_rate
+
+
+class OpenSpikeLoad(_OpenLoad):
+    """``base_rate``, then ``spike_rate`` (the total, not the extra), then ``base_rate`` again."""
+
+    shape: Literal["spike"]
+    base_rate: ArrivalRate
+    spike_rate: ArrivalRate
+    base_duration: Duration = Field(gt=0)
+    spike_duration: Duration = Field(gt=0)
+    recovery_duration: Duration = Field(gt=0)
+    ramp: Duration = Field(0.0, description="Seconds the rate takes to move to each new level.")
+
+    relation_fields: ClassVar[tuple[str, ...]] = (
+        "base_rate", "spike_rate", "ramp", "base_duration", "spike_duration", "recovery_duration"
+    )  # fmt: skip
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"base_rate", "spike_rate"} <= values.keys():
+            base, spike = values["base_rate"], values["spike_rate"]
+            if spike <= base:
+                yield "spike_rate", f"must be above base_rate ({base:g}), got {spike:g}"
+        durations = [
+            (values[k], k)
+            for k in ("base_duration", "spike_duration", "recovery_duration")
+            if values.get(k) is not None
+        ]
+        if durations:
+            yield from _ramp_problem(values.get("ramp"), *min(durations))
+
+    @property
+    def peak_rate(self) -> float:
+        return self.spike_rate
+
+
+class OpenWaveLoad(_OpenLoad):
+    """A cosine between ``min_rate`` and ``max_rate``, starting at the trough."""
+
+    shape: Literal["wave"]
+    min_rate: ArrivalRate
+    max_rate: ArrivalRate
+    period: Duration = Field(gt=0)
+    duration: Duration = Field(gt=0)
+
+    relation_fields: ClassVar[tuple[str, ...]] = ("min_rate", "max_rate")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"min_rate", "max_rate"} <= values.keys():
+            low, high = values["min_rate"], values["max_rate"]
+            if high <= low:
+                yield "max_rate", f"must be above min_rate ({low:g}), got {high:g}"
+
+    @property
+    def peak_rate(self) -> float:
+        return self.max_rate
+
+
+class OpenStageSpec(_OpenSection):
+    duration: Duration = Field(gt=0)
+    rate: ArrivalRate = Field(description="Arrivals per second.")
+    ramp: Duration = Field(0.0, description="Seconds the rate takes to move to this level.")
+
+    relation_fields: ClassVar[tuple[str, ...]] = ("ramp", "duration")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        yield from _ramp_problem(values.get("ramp"), values.get("duration"), "duration")
+
+
+class OpenStagesLoad(_OpenLoad):
+    """Free-form stages of ``{duration, rate, ramp}``, one after the other."""
+
+    shape: Literal["stages"]
+    stages: list[OpenStageSpec] = Field(min_length=1, max_length=MAX_STAGES)
+
+    @property
+    def peak_rate(self) -> float:
+        return max(stage.rate for stage in self.stages)
+
+
+ClosedLoadSpec = Annotated[
+    ConstantLoad | SteppedLoad | SpikeLoad | WaveLoad | StagesLoad,
+    Field(discriminator="shape"),
+]
+OpenLoadSpec = Annotated[
+    OpenConstantLoad | OpenSteppedLoad | OpenSpikeLoad | OpenWaveLoad | OpenStagesLoad,
+    Field(discriminator="shape"),
+]
+LOAD_TAGS = ("model", "shape")
+"""The fields that pick a load section's model, then its shape (for the loader's messages)."""
+
+
+def _model_given(value: Any) -> Any:
+    """A load mapping without ``model`` is closed: today's files keep their meaning."""
+    if isinstance(value, Mapping) and "model" not in value:
+        return {"model": "closed", **value}
+    return value
+
+
+LoadSpec = Annotated[
+    ClosedLoadSpec | OpenLoadSpec,
+    Field(discriminator="model"),
+    BeforeValidator(_model_given),
+]
+"""A ``load`` section: closed (users) or open (arrivals per second), then one of five shapes."""
+
+
 class UserSpec(_Model):
     """A kind of simulated user: compiled into one Locust ``FastHttpUser`` class."""
 
@@ -337,6 +691,13 @@ class UserSpec(_Model):
     timeout: Duration | None = Field(None, gt=0)
     think_time: ThinkTime | None = None
     requests: list[RequestSpec] = Field(min_length=1)
+    load: LoadSpec | None = Field(
+        None,
+        description=(
+            "This kind's own load (closed or open), run beside the others; without it the "
+            "kind runs under the scenario's load, shared with the other kinds by weight."
+        ),
+    )
 
     @field_validator("name")
     @classmethod
@@ -383,93 +744,19 @@ class DataFile(_Model):
     order: Literal["sequential", "random", "unique"] = "sequential"
 
 
-class ConstantLoad(_Model):
-    shape: Literal["constant"]
-    users: UserCount
-    spawn_rate: SpawnRate | None = Field(None, description="Default: all users within 1 s.")
-    duration: Duration = Field(gt=0)
-
-
-class SteppedLoad(_Model):
-    shape: Literal["stepped"]
-    start_users: UserCount
-    step_users: UserCount
-    step_duration: Duration = Field(gt=0)
-    steps: Annotated[int, Field(ge=1, le=MAX_STAGES), NOT_BOOL]
-    hold: Duration = 0.0
-    spawn_rate: SpawnRate
-
-    relation_fields: ClassVar[tuple[str, ...]] = ("start_users", "step_users", "steps")
-
-    @classmethod
-    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        if {"start_users", "step_users", "steps"} <= values.keys():
-            peak = values["start_users"] + (values["steps"] - 1) * values["step_users"]
-            if peak > MAX_USERS:
-                yield (
-                    "steps",
-                    f"the last step would run {peak} users (start_users + (steps - 1) * "
-                    f"step_users); at most {MAX_USERS} are allowed",
-                )
-
-
-class SpikeLoad(_Model):
-    shape: Literal["spike"]
-    base_users: UserCount
-    spike_users: UserCount
-    base_duration: Duration = Field(gt=0)
-    spike_duration: Duration = Field(gt=0)
-    recovery_duration: Duration = Field(gt=0)
-    spawn_rate: SpawnRate
-    spike_spawn_rate: SpawnRate | None = None
-
-    relation_fields: ClassVar[tuple[str, ...]] = ("base_users", "spike_users")
-
-    @classmethod
-    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        if {"base_users", "spike_users"} <= values.keys():
-            base, spike = values["base_users"], values["spike_users"]
-            if spike <= base:
-                yield "spike_users", f"must be above base_users ({base}), got {spike}"
-
-
-class WaveLoad(_Model):
-    shape: Literal["wave"]
-    min_users: Users
-    max_users: UserCount
-    period: Duration = Field(gt=0)
-    duration: Duration = Field(gt=0)
-    spawn_rate: SpawnRate
-
-    relation_fields: ClassVar[tuple[str, ...]] = ("min_users", "max_users")
-
-    @classmethod
-    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        if {"min_users", "max_users"} <= values.keys():
-            low, high = values["min_users"], values["max_users"]
-            if high <= low:
-                yield "max_users", f"must be above min_users ({low}), got {high}"
-
-
-class StageSpec(_Model):
-    duration: Duration = Field(gt=0)
-    users: Users
-    spawn_rate: SpawnRate
-
-
-class StagesLoad(_Model):
-    shape: Literal["stages"]
-    stages: list[StageSpec] = Field(min_length=1, max_length=MAX_STAGES)
-
-
-LoadSpec = Annotated[
-    ConstantLoad | SteppedLoad | SpikeLoad | WaveLoad | StagesLoad,
-    Field(discriminator="shape"),
-]
+_LOAD_SOMEWHERE = {
+    "anyOf": [
+        {"required": ["load"]},
+        {"properties": {"users": {"items": {"required": ["load"]}}}},
+    ]
+}
+"""In the JSON Schema: a scenario-level load, or a load on every users entry."""
 
 
 class Scenario(_Model):
     """A whole load test: who calls what, how often, and how the load changes over time."""
+
+    model_config = ConfigDict(json_schema_extra=_LOAD_SOMEWHERE)
 
     name: str = Field(min_length=1, max_length=100)
     description: str = ""
@@ -478,7 +765,12 @@ class Scenario(_Model):
     timeout: Duration = Field(60.0, gt=0, description="Connect and read timeout per request.")
     data: dict[str, DataFile] = Field(default_factory=dict)
     users: list[UserSpec] = Field(min_length=1)
-    load: LoadSpec
+    load: LoadSpec | None = Field(
+        None,
+        description=(
+            "The load of every users entry without a load of its own; optional when each has one."
+        ),
+    )
     tags: dict[str, Any] = Field(default_factory=dict, description="Free labels for reports.")
     secrets: list[str] = Field(
         default_factory=list,
@@ -504,6 +796,31 @@ class Scenario(_Model):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return _check_url(value)
+
+    relation_fields: ClassVar[tuple[str, ...]] = ("users", "load")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        users = values.get("users")
+        if users is None or "load" not in values:
+            return
+        shared = [user.name for user in users if user.load is None]
+        if values["load"] is None and shared:
+            yield (
+                "load",
+                f"required field is missing: users {', '.join(map(repr, shared))} run under "
+                f"the scenario's load (they have no load of their own); add a load section, "
+                f"or give each users entry its own load",
+            )
+        if values["load"] is not None and shared:
+            named = [u.name for u in users if u.load is not None and u.name == SHARED_GROUP]
+            if named:
+                yield (
+                    "users",
+                    f"a users entry with its own load may not be named {SHARED_GROUP!r} "
+                    f"while others share the scenario's load: that load's group is called "
+                    f"{SHARED_GROUP!r} in the plan and the timeline; rename the entry",
+                )
 
     @field_validator("secrets")
     @classmethod

@@ -29,9 +29,11 @@ from framework.suggestions import did_you_mean, nearest
 
 __all__ = [
     "MESSAGE_LIMIT",
+    "Tags",
     "allowed_keys",
     "format_path",
     "locate",
+    "misplaced_key",
     "problem_at",
     "union_tags",
     "validation_problems",
@@ -98,14 +100,15 @@ def _child_key(node: Any, part: Any) -> Any:
 
 
 def locate(
-    data: Any, loc: tuple[Any, ...], root: type[BaseModel], tag: str
+    data: Any, loc: tuple[Any, ...], root: type[BaseModel], tag: Tags
 ) -> tuple[KeyPath, bool]:
     """Follow a pydantic ``loc`` through ``data``: the path as written, and whether it exists.
 
     ``data`` was validated as ``root``; ``tag`` names the field that picks a discriminated
-    union's member (``shape``, ``model``). Pydantic puts the member's tag right after such a
-    union (``load.stages.stages`` for ``shape: stages``) and ``[key]`` after an invalid mapping
-    key; neither is in the file, so both are dropped. A key pydantic reports as a string finds
+    union's member (``shape``), or the fields of nested ones (``("model", "shape")``).
+    Pydantic puts the member's tag right after such a union (``load.closed.stages.stages`` for
+    ``shape: stages``) and ``[key]`` after an invalid mapping key; neither is in the file, so
+    both are dropped. A key pydantic reports as a string finds
     the number YAML loaded. After the first part the data lacks, the rest of ``loc`` is kept.
     """
     path: list[Any] = []
@@ -152,22 +155,58 @@ def _members(tp: Any) -> list[Any]:
     return [tp]
 
 
-def _tag_values(member: Any, tag: str) -> tuple[Any, ...]:
-    """The ``Literal`` values of ``member``'s tag field (``shape: Literal["wave"]``)."""
+Tags = str | tuple[str, ...]
+"""The field that picks a discriminated union's member, or the fields of nested unions."""
+
+
+def _tag_names(tag: Tags) -> tuple[str, ...]:
+    return (tag,) if isinstance(tag, str) else tuple(tag)
+
+
+def _field_values(member: Any, name: str) -> tuple[Any, ...]:
+    """The ``Literal`` values of one field of ``member`` (``shape: Literal["wave"]``); for a
+    union member (a nested union), those of all its members."""
+    if typing.get_origin(member) in (typing.Union, types.UnionType):
+        values: list[Any] = []
+        for inner in _members(member):
+            values += [v for v in _field_values(inner, name) if v not in values]
+        return tuple(values)
     fields = (
         member.model_fields if isinstance(member, type) and issubclass(member, BaseModel) else {}
     )
-    field = fields.get(tag)
+    field = fields.get(name)
     return typing.get_args(field.annotation) if field is not None else ()
 
 
-def _tagged_union(tp: Any, tag: str) -> bool:
-    """Whether ``tp`` is a union whose members are picked by ``tag``."""
+def _union_tag(tp: Any, tag: Tags) -> str | None:
+    """Which of the ``tag`` fields picks the members of the union ``tp``: one whose values
+    every member has and no two members share; ``None`` if ``tp`` is not such a union."""
     members = _members(tp)
-    return len(members) > 1 and all(_tag_values(m, tag) for m in members)
+    if len(members) < 2:
+        return None
+    for name in _tag_names(tag):
+        values = [_field_values(m, name) for m in members]
+        flat = [v for vs in values for v in vs]
+        if all(values) and len(flat) == len(set(flat)):
+            return name
+    return None
 
 
-def _descend(tp: Any, part: Any, tag: str) -> Any:
+def _tag_values(member: Any, tag: Tags) -> tuple[Any, ...]:
+    """The values of the first ``tag`` field ``member`` has."""
+    for name in _tag_names(tag):
+        values = _field_values(member, name)
+        if values:
+            return values
+    return ()
+
+
+def _tagged_union(tp: Any, tag: Tags) -> bool:
+    """Whether ``tp`` is a union whose members are picked by (one of) ``tag``."""
+    return _union_tag(tp, tag) is not None
+
+
+def _descend(tp: Any, part: Any, tag: Tags) -> Any:
     """The type one ``loc`` step below ``tp``; a union's step is its member's tag."""
     tp = _unwrap(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -182,11 +221,14 @@ def _descend(tp: Any, part: Any, tag: str) -> Any:
     if origin is dict and len(args) == 2:
         return tp if part == "[key]" else args[1]
     if origin in (typing.Union, types.UnionType):
-        return next((m for m in _members(tp) if part in _tag_values(m, tag)), None)
+        name = _union_tag(tp, tag)
+        if name is None:
+            return None
+        return next((m for m in _members(tp) if part in _field_values(m, name)), None)
     return None
 
 
-def _type_at(root: type[BaseModel], loc: tuple[Any, ...], tag: str) -> Any:
+def _type_at(root: type[BaseModel], loc: tuple[Any, ...], tag: Tags) -> Any:
     tp: Any = root
     for part in loc:
         tp = _descend(tp, part, tag)
@@ -195,7 +237,7 @@ def _type_at(root: type[BaseModel], loc: tuple[Any, ...], tag: str) -> Any:
     return tp
 
 
-def allowed_keys(root: type[BaseModel], loc: tuple[Any, ...], tag: str) -> list[str]:
+def allowed_keys(root: type[BaseModel], loc: tuple[Any, ...], tag: Tags) -> list[str]:
     """The keys (aliases where set) of the model at pydantic ``loc`` under ``root``, else []."""
     tp = _unwrap(_type_at(root, loc, tag))
     if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -203,10 +245,33 @@ def allowed_keys(root: type[BaseModel], loc: tuple[Any, ...], tag: str) -> list[
     return []
 
 
-def union_tags(root: type[BaseModel], loc: tuple[Any, ...], tag: str) -> list[str]:
+def misplaced_key(root: type[BaseModel], loc: tuple[Any, ...], tag: Tags) -> str | None:
+    """What the model at pydantic ``loc`` says of its unknown key ``loc[-1]`` (a field of
+    another kind of section, ``misplaced_keys``), else ``None``."""
+    tp = _unwrap(_type_at(root, loc[:-1], tag))
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return getattr(tp, "misplaced_keys", {}).get(loc[-1])
+    return None
+
+
+def union_tags(root: type[BaseModel], loc: tuple[Any, ...], tag: Tags) -> list[str]:
     """The tag values that pick each member of the union at ``loc``, in declaration order."""
-    tags = [_tag_values(m, tag) for m in _members(_type_at(root, loc, tag))]
-    return [str(values[0]) for values in tags if values]
+    tp = _type_at(root, loc, tag)
+    name = _union_tag(tp, tag)
+    if name is None:
+        tags = [_tag_values(m, tag) for m in _members(tp)]
+        return [str(values[0]) for values in tags if values]
+    return [str(v) for m in _members(tp) for v in _field_values(m, name)]
+
+
+def _written(data: Any, path: KeyPath) -> Any:
+    """The value at ``path`` in ``data``, else ``None``."""
+    for part in path:
+        key = _child_key(data, part)
+        if key is _MISSING:
+            return None
+        data = data[key]
+    return data
 
 
 def _found(value: Any) -> str:
@@ -221,18 +286,23 @@ def validation_problems(
     errors: Iterable[ErrorDetails],
     *,
     root: type[BaseModel],
-    tag: str,
+    tag: Tags,
 ) -> list[Problem]:
     """One problem per pydantic error from validating ``data`` (the file's data) as ``root``.
 
-    ``tag`` names the field that picks a discriminated union's member. An unknown key gets the
-    allowed keys and the nearest of them; a missing tag, the tags allowed.
+    ``tag`` names the field that picks a discriminated union's member (or the fields of
+    nested unions, outermost first). An unknown key gets the allowed keys and the nearest of
+    them, or the model's own word for a key it knows belongs elsewhere (``misplaced_keys``);
+    a missing tag, the tags allowed.
     """
     problems = []
     for error in errors:
         loc = tuple(error["loc"])
         path, exists = locate(data, loc, root, tag)
         kind = error["type"]
+        if kind == "extra_forbidden" and (known := misplaced_key(root, loc, tag)):
+            problems.append(problem_at(label, located, path, known, key=True))
+            continue
         if kind == "extra_forbidden":
             key = str(path[-1])
             allowed = allowed_keys(root, loc[:-1], tag)
@@ -247,14 +317,27 @@ def validation_problems(
             continue
         message = _PLAIN.get(kind) or error["msg"].removeprefix(_VALUE_ERROR)
         if kind == "union_tag_invalid":
-            tags = error.get("ctx", {}).get("expected_tags", "")
+            ctx = error.get("ctx", {})
+            name = str(ctx.get("discriminator", "")).strip("'\"") or _tag_names(tag)[0]
             given = error.get("input")
-            value = given.get(tag) if isinstance(given, dict) else given
-            message = f"unknown {tag} {_found(value)}; allowed: {tags}"
-            path = (*path, tag) if path and path[-1] != tag else path
+            value = given.get(name) if isinstance(given, dict) else given
+            written = _written(data, path)
+            names = _tag_names(tag)
+            before = names[: names.index(name)] if name in names else ()
+            outer = [
+                f"{t}: {written[t]}"
+                for t in before
+                if isinstance(written, dict) and isinstance(written.get(t), str)
+            ]
+            context = f" for {', '.join(outer)}" if outer else ""
+            tags = ctx.get("expected_tags", "")
+            message = f"unknown {name} {_found(value)}{context}; allowed: {tags}"
+            path = (*path, name) if path and path[-1] != name else path
         elif kind == "union_tag_not_found":
+            ctx = error.get("ctx", {})
+            name = str(ctx.get("discriminator", "")).strip("'\"") or _tag_names(tag)[0]
             allowed = ", ".join(union_tags(root, loc, tag))
-            message = f"missing {tag!r}; allowed: {allowed}"
+            message = f"missing {name!r}; allowed: {allowed}"
         elif (
             exists
             and kind != RELATION

@@ -19,6 +19,7 @@ Example::
     counters = columns.counters("POST /detect", start_s, end_s)  # arrays, one row a second
     rows = columns.buckets("POST /detect", start_s, end_s)  # decoded once, then sliced
     everything = columns.buckets(None)  # the endpoints' rows merged, once
+    service = columns.service_buckets("POST /detect")  # open-model service times (v3)
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ _COUNTERS = (
     "latency_count",
     "fail_sum_us",
     "fail_sumsq_us",
+    "svc_count",
+    "svc_sum_us",
+    "svc_sumsq_us",
 )
 
 
@@ -67,6 +71,9 @@ class _EndpointCounters:
             "latency_count": np.array([r.latency_count for r in records], dtype=float),
             "fail_sum_us": np.array([float(r.fail_sum_us) for r in records]),
             "fail_sumsq_us": np.array([float(r.fail_sumsq_us) for r in records]),
+            "svc_count": np.array([r.svc_count for r in records], dtype=float),
+            "svc_sum_us": np.array([float(r.svc_sum_us) for r in records]),
+            "svc_sumsq_us": np.array([float(r.svc_sumsq_us) for r in records]),
         }
 
 
@@ -95,6 +102,7 @@ class TimelineColumns:
         self._counters = {e: _EndpointCounters(found) for e, (_, found) in self._records.items()}
         self._rows: dict[Endpoint, BucketRows] = {}
         self._all: BucketRows | None = None
+        self._service_rows: dict[Endpoint, BucketRows] = {}
 
     def __repr__(self) -> str:
         return (
@@ -143,6 +151,9 @@ class TimelineColumns:
             latency_count=columns["latency_count"].astype(np.int64),
             fail_sum_us=columns["fail_sum_us"],
             fail_sumsq_us=columns["fail_sumsq_us"],
+            svc_count=columns["svc_count"].astype(np.int64),
+            svc_sum_us=columns["svc_sum_us"],
+            svc_sumsq_us=columns["svc_sumsq_us"],
         )
 
     def select(
@@ -171,6 +182,35 @@ class TimelineColumns:
         if endpoint is None:
             return self._read(name, first, last)
         return self._endpoint_rows(endpoint).slice(first, last)
+
+    def service_buckets(
+        self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
+    ) -> BucketRows:
+        """The service-time histograms (actual send to response) of the successful
+        open-model requests of ``counters(name, start_s, end_s)``, row for row (the
+        ``svc_count`` column counts them); empty rows for closed-model requests. An
+        endpoint's are decoded once for the run, on first use, and kept."""
+        first, last = self._positions(start_s, end_s)
+        found = (
+            list(self._records) if name is None else [e for e in self._records if selects(name, *e)]
+        )
+        parts = [self._endpoint_service_rows(e) for e in found]
+        if len(parts) == 1:
+            return parts[0].slice(first, last)
+        merged = merged_rows(parts, len(self._times), narrow=True) if parts else None
+        if merged is None:
+            return rows_from_blobs(np.zeros(0, dtype=np.int64), [], last - first)
+        return merged.slice(first, last)
+
+    def _endpoint_service_rows(self, endpoint: Endpoint) -> BucketRows:
+        if endpoint not in self._service_rows:
+            at, records = self._records[endpoint]
+            blobs = [b for r in records for b in r.svc_hist_blobs]
+            rows = np.repeat(at, [len(r.svc_hist_blobs) for r in records])
+            self._service_rows[endpoint] = rows_from_blobs(
+                rows, blobs, len(self._times), narrow=True
+            )
+        return self._service_rows[endpoint]
 
     def _positions(self, start_s: int | None, end_s: int | None) -> tuple[int, int]:
         """Rows of the seconds in ``[start_s, end_s)`` (seconds are in time order)."""

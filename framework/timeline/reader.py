@@ -26,6 +26,7 @@ from framework.timeline.histograms import BucketRows
 from framework.timeline.records import (
     FORMAT,
     READABLE_VERSIONS,
+    ArrivalSecond,
     DamagedLine,
     DecodedEndpoint,
     RequestSecond,
@@ -34,16 +35,18 @@ from framework.timeline.records import (
 )
 from framework.timeline.validation import (
     TimeBounds,
+    arrival_problem,
     gauges_problem,
     histogram_totals,
     latency_count,
     request_problem,
+    service_count,
 )
 
 __all__ = ["parse_record", "read_timeline"]
 
 
-_NO_GAUGES = (None, None, None)
+_NO_GAUGES: tuple[int | None, int | None, float | None, Mapping[str, int]] = (None, None, None, {})
 
 
 def read_timeline(path: Path | str) -> Timeline:
@@ -90,9 +93,10 @@ def _read_timeline(path: Path) -> Timeline:
 
     bounds = TimeBounds.around(header.get("created_s"))
     damage = _Damage()
-    gauges: dict[int, tuple[int | None, int | None, float | None]] = {}
+    gauges: dict[int, tuple[int | None, int | None, float | None, Mapping[str, int]]] = {}
     paused: set[int] = set()
     requests: list[tuple[int, str, dict[str, Any]]] = []  # (line number, type, object)
+    arrivals: list[tuple[int, str, dict[str, Any]]] = []  # version 3: "arr" lines
     truncated = complete = False
     end: dict[str, Any] | None = None
     for number, line in enumerate(lines[1:], start=2):
@@ -116,9 +120,20 @@ def _read_timeline(path: Path) -> Timeline:
             if problem:
                 damage.add(number, f"sec: {problem}")
             else:
-                gauges[obj["t"]] = (obj.get("users"), obj.get("workers"), obj.get("cpu"))
+                gauges[obj["t"]] = (
+                    obj.get("users"),
+                    obj.get("workers"),
+                    obj.get("cpu"),
+                    obj.get("active") or {},
+                )
                 if obj.get("paused"):
                     paused.add(obj["t"])
+        elif kind == "arr":
+            problem = arrival_problem(obj, bounds)
+            if problem:
+                damage.add(number, f"arr: {problem}")
+            else:
+                arrivals.append((number, "arr", obj))
         elif kind == "end":
             complete, end = True, obj
         # unknown types are skipped: version 1 readers accept additive extensions
@@ -131,10 +146,20 @@ def _read_timeline(path: Path) -> Timeline:
         k = (r.t, r.method, r.name)
         cells[k] = cells[k].combine(r) if k in cells else r
         late += kind == "late"
+    groups: dict[tuple[int, str], ArrivalSecond] = {}
+    for obj in _with_sound_lags(arrivals, damage):
+        a = ArrivalSecond.from_record(obj)
+        held = groups.get((a.t, a.group))
+        groups[(a.t, a.group)] = held.combine(a) if held is not None else a
+        late += obj.get("late") is True
 
     by_second: dict[int, list[RequestSecond]] = {t: [] for t in gauges}
     for (t, _m, _n), r in cells.items():
         by_second.setdefault(t, []).append(r)
+    due: dict[int, list[ArrivalSecond]] = {}
+    for (t, _g), a in sorted(groups.items()):
+        due.setdefault(t, []).append(a)
+        by_second.setdefault(t, [])
     every = [
         Second(
             t=t,
@@ -143,6 +168,8 @@ def _read_timeline(path: Path) -> Timeline:
             cpu_percent=gauges.get(t, _NO_GAUGES)[2],
             requests=tuple(sorted(by_second[t], key=lambda r: r.key)),
             paused=t in paused,
+            arrivals=tuple(due.get(t, ())),
+            active=gauges.get(t, _NO_GAUGES)[3],
         )
         for t in sorted(by_second)
     ]
@@ -207,8 +234,27 @@ def _with_sound_histograms(
     for items in _by_endpoint(requests, "fail_hist").values():
         blobs = [obj["fail_hist"] for _n, _k, obj in items]
         _check_blobs(items, blobs, _failed, "its failure histogram", damage, refused)
+    for items in _by_endpoint(requests, "svc_hist").values():
+        blobs = [obj["svc_hist"] for _n, _k, obj in items]
+        _check_blobs(items, blobs, service_count, "its service histogram", damage, refused)
     kept = [(kind, obj) for number, kind, obj in requests if number not in refused]
     return kept, decoded
+
+
+def _with_sound_lags(
+    arrivals: list[tuple[int, str, dict[str, Any]]], damage: _Damage
+) -> list[dict[str, Any]]:
+    """The ``arr`` lines whose lag histogram decodes and holds exactly their started
+    arrivals, in one decoding batch; the others are counted as damaged."""
+    refused: set[int] = set()
+    items = [item for item in arrivals if item[2].get("lag_hist")]
+    blobs = [obj["lag_hist"] for _n, _k, obj in items]
+    _check_blobs(items, blobs, _started, _LAGS, damage, refused)
+    return [obj for number, _k, obj in arrivals if number not in refused]
+
+
+def _started(obj: Mapping[str, Any]) -> int:
+    return obj.get("started", 0)
 
 
 def _by_endpoint(
@@ -241,12 +287,14 @@ def _check_blobs(
             refused.add(number)
         elif total != wanted:
             held = "count" if what == _HIST and "fail_sum_us" not in obj else "latencies"
+            held = "started" if what == _LAGS else held
             damage.add(number, f"{kind}: {held} {wanted} but {total} in {what}")
             refused.add(number)
     return batch
 
 
 _HIST = "its histogram"
+_LAGS = "its lag histogram"
 
 
 def _failed(obj: Mapping[str, Any]) -> int:

@@ -15,19 +15,43 @@ passed in, so the closing rules are tested on literals.
     0
     >>> [(s.t, s.count) for s in merger.close(now_s=101.4).seconds]
     [(100, 1)]
+
+Open-model load (timeline version 3): an arrival due at 200.0 that started 2 ms late and
+was answered 30 ms after it was due, 28 ms after it was sent; another one due in that
+second found ``max_in_flight`` reached and was dropped. Arrivals are keyed by the second
+they were *due*, requests (as always) by the second they completed::
+
+    >>> rec = SecondRecorder()
+    >>> rec.record_arrival("writers", due_s=200.0, lag_ms=2.0, in_flight=1)
+    >>> rec.record_dropped("writers", due_s=200.5)
+    >>> rec.record_open("/w", "POST", t_s=200.03, latency_ms=30.0, service_ms=28.0,
+    ...                 size_bytes=5, failure_kind=None)
+    >>> payload = rec.drain(now_s=201.2)
+    >>> [(a["t"], a["group"], a["due"], a["started"], a["dropped"]) for a in payload["arrivals"]]
+    [(200, 'writers', 2, 1, 1)]
+    >>> merger = TimelineMerger(grace_s=5.0)
+    >>> merger.add("w1", payload, now_s=201.2)
+    0
+    >>> (second,) = merger.close(now_s=201.3).seconds
+    >>> r, a = second.requests[0], second.arrivals[0]
+    >>> r.sum_us, r.svc_sum_us, a.lag_sum_us, a.dropped
+    (30000, 28000, 2000, 1)
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from framework.timeline.records import (
     HISTOGRAM_HIGHEST_US,
     MAX_FAILURE_MESSAGES,
     MAX_MESSAGE_CHARS,
+    ArrivalRecord,
+    ArrivalSecond,
     RequestRecord,
     RequestSecond,
     Second,
@@ -54,20 +78,31 @@ class RecorderPayload(TypedDict):
 
     ``complete_before_s`` is the worker's promise that it holds nothing more for earlier
     seconds: requests are keyed by their completion second, so everything recorded later
-    belongs to that second or after.
+    belongs to that second or after. Arrivals (version 3) are keyed by the second they were
+    due: one that starts after that second was drained arrives late, and is merged as a
+    correction like a late request.
     """
 
     v: int
     complete_before_s: int
     records: list[RequestRecord]
+    arrivals: NotRequired[list[ArrivalRecord]]
 
 
 # A cell is a list, not an object, because ``record`` runs once per request on the worker
 # and list indexing is the cheapest mutable access CPython offers:
 # [count, bytes, sum_us, sumsq_us, failures {kind: n}, buckets {hdr counts index: n},
-#  fail_sum_us, fail_sumsq_us, fail_buckets {hdr counts index: n}, messages {text: n}]
-# The latency fields of successes and failures are kept apart (design contract 6).
+#  fail_sum_us, fail_sumsq_us, fail_buckets {hdr counts index: n}, messages {text: n},
+#  svc_count, svc_sum_us, svc_sumsq_us, svc_buckets {hdr counts index: n}]
+# The latency fields of successes and failures are kept apart (design contract 6); the
+# svc_* ones hold the service times of successful open-model requests (``record_open``).
 _Cell = list
+_Gauges = tuple[int | None, int | None, float | None, Mapping[str, int]]
+"""users, workers, cpu_percent, active: the load sampled in one second."""
+# An arrival cell, per (due second, group), for the same reason:
+# [started, dropped, lag_sum_us, lag_sumsq_us, lag_buckets {hdr counts index: n},
+#  in_flight_max]
+_ArrivalCell = list
 
 
 class SecondRecorder:
@@ -81,6 +116,7 @@ class SecondRecorder:
 
     def __init__(self) -> None:
         self._cells: dict[tuple[int, str, str], _Cell] = {}
+        self._arrivals: dict[tuple[int, str], _ArrivalCell] = {}
         self.recorded = 0
 
     def record(
@@ -102,7 +138,7 @@ class SecondRecorder:
         key = (math.floor(t_s), method, name)
         cell = self._cells.get(key)
         if cell is None:
-            cell = self._cells[key] = [0, 0, 0, 0, {}, {}, 0, 0, {}, {}]
+            cell = self._cells[key] = [0, 0, 0, 0, {}, {}, 0, 0, {}, {}, 0, 0, 0, {}]
         us = round(latency_ms * 1000.0)
         if us < 0:
             us = 0
@@ -131,6 +167,108 @@ class SecondRecorder:
         buckets[index] = buckets.get(index, 0) + 1
         self.recorded += 1
 
+    def record_open(
+        self,
+        name: str,
+        method: str,
+        t_s: float,
+        latency_ms: float,
+        service_ms: float,
+        size_bytes: int,
+        failure_kind: str | None,
+        failure_message: str | None = None,
+    ) -> None:
+        """Count one open-model request that completed at unix time ``t_s`` (seconds).
+
+        ``latency_ms`` is its response time from the *intended* start (the moment its
+        arrival was due): it goes where ``record`` puts a latency, so every figure shows
+        what a user of the service saw, coordinated omission included. ``service_ms`` is
+        the time from the actual send to the response (Locust's ``response_time``); it is
+        kept apart (``svc_*``) for successful requests only.
+
+        It spells out ``record``'s body rather than calling it: it runs once per request
+        on the load generator, and a second call and cell lookup would cost a third more.
+        """
+        key = (math.floor(t_s), method, name)
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = [0, 0, 0, 0, {}, {}, 0, 0, {}, {}, 0, 0, 0, {}]
+        us = round(latency_ms * 1000.0)
+        if us < 0:
+            us = 0
+        cell[0] += 1
+        cell[1] += size_bytes or 0
+        if failure_kind is None:
+            cell[2] += us
+            cell[3] += us * us
+            buckets = cell[5]
+            svc = round(service_ms * 1000.0)
+            if svc < 0:
+                svc = 0
+            cell[10] += 1
+            cell[11] += svc
+            cell[12] += svc * svc
+            v = svc if svc <= HISTOGRAM_HIGHEST_US else HISTOGRAM_HIGHEST_US
+            bucket = (v | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
+            index = ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (v >> bucket) - _HALF_COUNT
+            svc_buckets = cell[13]
+            svc_buckets[index] = svc_buckets.get(index, 0) + 1
+        else:
+            failures = cell[4]
+            failures[failure_kind] = failures.get(failure_kind, 0) + 1
+            cell[6] += us
+            cell[7] += us * us
+            buckets = cell[8]
+            if failure_message is not None:
+                messages = cell[9]
+                text = failure_message[:MAX_MESSAGE_CHARS]
+                if text in messages:
+                    messages[text] += 1
+                elif len(messages) < MAX_FAILURE_MESSAGES:
+                    messages[text] = 1
+        v = us if us <= HISTOGRAM_HIGHEST_US else HISTOGRAM_HIGHEST_US
+        bucket = (v | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
+        index = ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (v >> bucket) - _HALF_COUNT
+        buckets[index] = buckets.get(index, 0) + 1
+        self.recorded += 1
+
+    def record_arrival(self, group: str, due_s: float, lag_ms: float, in_flight: int) -> None:
+        """Count one arrival of load group ``group`` that started ``lag_ms`` after it was
+        due at unix time ``due_s``, with ``in_flight`` of the group's arrivals (itself
+        included) then in flight on this load generator.
+
+        Keyed by the second it was *due*, so a generator that falls behind shows it in the
+        seconds whose schedule it missed. A negative lag (a clock's jitter) counts as 0.
+        """
+        key = (math.floor(due_s), group)
+        cell = self._arrivals.get(key)
+        if cell is None:
+            cell = self._arrivals[key] = [0, 0, 0, 0, {}, 0]
+        us = round(lag_ms * 1000.0)
+        if us < 0:
+            us = 0
+        cell[0] += 1
+        cell[2] += us
+        cell[3] += us * us
+        v = us if us <= HISTOGRAM_HIGHEST_US else HISTOGRAM_HIGHEST_US
+        bucket = (v | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
+        index = ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (v >> bucket) - _HALF_COUNT
+        buckets = cell[4]
+        buckets[index] = buckets.get(index, 0) + 1
+        if in_flight > cell[5]:
+            cell[5] = in_flight
+
+    def record_dropped(self, group: str, due_s: float, count: int = 1) -> None:
+        """Count ``count`` arrivals of ``group`` due at unix time ``due_s`` that could not
+        start (no free slot under ``max_in_flight``): dropped, and never silently."""
+        if count < 0:
+            raise ValueError(f"record_dropped: count must be >= 0, got {count}")
+        key = (math.floor(due_s), group)
+        cell = self._arrivals.get(key)
+        if cell is None:
+            cell = self._arrivals[key] = [0, 0, 0, 0, {}, 0]
+        cell[1] += count
+
     def drain(self, now_s: float, *, before_s: int | None = None) -> RecorderPayload:
         """Hand over (and forget) what was recorded, by default the open second included.
 
@@ -142,17 +280,27 @@ class SecondRecorder:
         mark = math.floor(now_s)
         if before_s is None:
             cells, self._cells = self._cells, {}
+            arrivals, self._arrivals = self._arrivals, {}
         else:
             cells = {key: cell for key, cell in self._cells.items() if key[0] < before_s}
             for key in cells:
                 del self._cells[key]
+            arrivals = {key: cell for key, cell in self._arrivals.items() if key[0] < before_s}
+            for key in arrivals:
+                del self._arrivals[key]
             mark = min(mark, before_s)
         records = [_cell_record(t, method, name, cell) for (t, method, name), cell in cells.items()]
-        return RecorderPayload(v=PAYLOAD_VERSION, complete_before_s=mark, records=records)
+        return RecorderPayload(
+            v=PAYLOAD_VERSION,
+            complete_before_s=mark,
+            records=records,
+            arrivals=[_arrival_record(t, group, cell) for (t, group), cell in arrivals.items()],
+        )
 
     @property
     def pending_cells(self) -> int:
-        return len(self._cells)
+        """Cells held: one per second and endpoint, plus one per second and load group."""
+        return len(self._cells) + len(self._arrivals)
 
 
 def _cell_record(t: int, method: str, name: str, cell: _Cell) -> RequestRecord:
@@ -176,7 +324,27 @@ def _cell_record(t: int, method: str, name: str, cell: _Cell) -> RequestRecord:
         record["fail_hist"] = _encoded(fail_buckets)
     if cell[9]:
         record["failure_messages"] = cell[9]
+    if cell[10]:
+        record["svc_count"] = cell[10]
+        record["svc_sum_us"] = cell[11]
+        record["svc_sumsq_us"] = _wire_int(cell[12])
+        record["svc_hist"] = _encoded(cell[13])
     return record
+
+
+def _arrival_record(t: int, group: str, cell: _ArrivalCell) -> ArrivalRecord:
+    started, dropped, lag_sum_us, lag_sumsq_us, buckets, in_flight_max = cell
+    return ArrivalRecord(
+        t=t,
+        group=group,
+        due=started + dropped,
+        started=started,
+        dropped=dropped,
+        lag_sum_us=lag_sum_us,
+        lag_sumsq_us=_wire_int(lag_sumsq_us),
+        lag_hist=_encoded(buckets),
+        in_flight_max=in_flight_max,
+    )
 
 
 def _wire_int(value: int) -> int | float:
@@ -273,10 +441,17 @@ def is_timeout(kind: str) -> bool:
 
 @dataclass(frozen=True)
 class MergeResult:
-    """What ``TimelineMerger.close`` releases: seconds now complete, and corrections."""
+    """What ``TimelineMerger.close`` releases: seconds now complete, and corrections.
+
+    ``late`` holds request data for seconds already released (``TimelineWriter.write_late``),
+    ``late_arrivals`` arrivals due in seconds already released
+    (``TimelineWriter.write_late_arrival``): an arrival that started after its second was
+    released, or a worker's report that came after the grace.
+    """
 
     seconds: tuple[Second, ...] = ()
     late: tuple[RequestSecond, ...] = ()
+    late_arrivals: tuple[ArrivalSecond, ...] = ()
 
 
 class TimelineMerger:
@@ -288,6 +463,11 @@ class TimelineMerger:
     dead worker holds seconds back for at most ``grace_s``. Data for a second already
     released is kept and returned as a ``late`` correction, never dropped.
 
+    Arrivals (open-model load) are added per (due second, load group): counts and lag
+    histograms exactly, ``in_flight_max`` as the sum of the workers' maxima (an upper
+    bound of the cluster's peak: their peaks need not coincide). Arrivals for a second
+    already released are returned in ``late_arrivals``, as late requests are.
+
     Memory is bounded by the open seconds (about ``grace_s`` + the report interval), each
     holding undecoded histogram blobs, whatever the request rate or run length.
     """
@@ -298,14 +478,17 @@ class TimelineMerger:
         self.grace_s = grace_s
         self._pending: dict[int, dict[tuple[str, str], RequestSecond]] = {}
         self._late: dict[tuple[int, str, str], RequestSecond] = {}
+        self._pending_arrivals: dict[int, dict[str, ArrivalSecond]] = {}
+        self._late_arrivals: dict[tuple[int, str], ArrivalSecond] = {}
         self._watermark: dict[str, int] = {}
         self._last_seen_s: dict[str, float] = {}
-        self._gauges: dict[int, tuple[int | None, int | None, float | None]] = {}
-        self._carried: tuple[int | None, int | None, float | None] = (None, None, None)
+        self._gauges: dict[int, _Gauges] = {}
+        self._carried: _Gauges = (None, None, None, {})
         self._next_s: int | None = None
         self.late_records = 0
         self.late_requests = 0
         self.merged_requests = 0
+        self.late_arrival_records = 0
 
     @property
     def next_s(self) -> int | None:
@@ -317,7 +500,8 @@ class TimelineMerger:
         return len(self._pending)
 
     def add(self, worker_id: str, payload: RecorderPayload, now_s: float) -> int:
-        """Merge one worker payload received at master time ``now_s``; returns late records."""
+        """Merge one worker payload received at master time ``now_s``; returns late records
+        (request and arrival records for seconds already released)."""
         self._watermark[worker_id] = max(
             self._watermark.get(worker_id, payload["complete_before_s"]),
             payload["complete_before_s"],
@@ -337,6 +521,18 @@ class TimelineMerger:
             cells = self._pending.setdefault(r.t, {})
             endpoint = (r.method, r.name)
             cells[endpoint] = cells[endpoint].combine(r) if endpoint in cells else r
+        for arrival in payload.get("arrivals") or ():
+            a = ArrivalSecond.from_record(arrival)
+            if self._next_s is not None and a.t < self._next_s:
+                key = (a.t, a.group)
+                held = self._late_arrivals.get(key)
+                self._late_arrivals[key] = held.combine(a) if held is not None else a
+                self.late_arrival_records += 1
+                late += 1
+                continue
+            groups = self._pending_arrivals.setdefault(a.t, {})
+            held = groups.get(a.group)
+            groups[a.group] = held.combine(a) if held is not None else a
         return late
 
     def forget(self, worker_id: str) -> None:
@@ -351,9 +547,15 @@ class TimelineMerger:
         users: int | None,
         workers: int | None,
         cpu_percent: float | None = None,
+        active: Mapping[str, int] | None = None,
     ) -> None:
-        """Sample the load applied during second ``floor(now_s)``; the last sample wins."""
-        self._gauges[math.floor(now_s)] = (users, workers, cpu_percent)
+        """Sample the load applied during second ``floor(now_s)``; the last sample wins.
+
+        ``active`` is the load per group (closed groups: users running; open groups:
+        arrivals in flight), summed over the workers by the caller; ``None`` or empty when
+        the run has a single closed load.
+        """
+        self._gauges[math.floor(now_s)] = (users, workers, cpu_percent, dict(active or {}))
 
     def close(self, now_s: float) -> MergeResult:
         """Release every second that is complete at master time ``now_s``, in order."""
@@ -386,33 +588,48 @@ class TimelineMerger:
 
     def finish(self) -> MergeResult:
         """Release everything held, the partial last second included (the run is over)."""
-        known = [*self._pending, *self._gauges]
+        known = [*self._pending, *self._gauges, *self._pending_arrivals]
         limit = max(known) + 1 if known else (self._next_s or 0)
         return self._release(limit)
 
     def _release(self, limit: int) -> MergeResult:
         if self._next_s is None:
-            known = [*self._pending, *self._gauges]
+            known = [*self._pending, *self._gauges, *self._pending_arrivals]
             if not known:
-                return MergeResult(late=self._take_late())
+                return self._with_late(())
             self._next_s = min(known)
         seconds = []
         for t in range(self._next_s, limit):
-            users, workers, cpu = self._gauges.pop(t, self._carried)
-            self._carried = (users, workers, cpu)
+            gauges = self._gauges.pop(t, self._carried)
+            self._carried = gauges
+            users, workers, cpu, active = gauges
             cells = self._pending.pop(t, {})
             requests = tuple(sorted(cells.values(), key=lambda r: r.key))
+            groups = self._pending_arrivals.pop(t, {})
             seconds.append(
-                Second(t=t, users=users, workers=workers, requests=requests, cpu_percent=cpu)
+                Second(
+                    t=t,
+                    users=users,
+                    workers=workers,
+                    requests=requests,
+                    cpu_percent=cpu,
+                    arrivals=tuple(groups[g] for g in sorted(groups)),
+                    active=active,
+                )
             )
         self._next_s = max(self._next_s, limit)
         for t in [t for t in self._gauges if t < self._next_s]:
             del self._gauges[t]
-        return MergeResult(seconds=tuple(seconds), late=self._take_late())
+        return self._with_late(tuple(seconds))
 
-    def _take_late(self) -> tuple[RequestSecond, ...]:
+    def _with_late(self, seconds: tuple[Second, ...]) -> MergeResult:
         late, self._late = self._late, {}
-        return tuple(late[k] for k in sorted(late))
+        arrivals, self._late_arrivals = self._late_arrivals, {}
+        return MergeResult(
+            seconds=seconds,
+            late=tuple(late[k] for k in sorted(late)),
+            late_arrivals=tuple(arrivals[k] for k in sorted(arrivals)),
+        )
 
 
 def _index_constants() -> tuple[int, int, int, int]:
@@ -424,7 +641,8 @@ def _index_constants() -> tuple[int, int, int, int]:
     return h.sub_bucket_mask, shift, h.sub_bucket_half_count_magnitude, h.sub_bucket_half_count
 
 
-PAYLOAD_VERSION = 2  # 2: failures' latencies apart from the successes' (timeline version 2)
+PAYLOAD_VERSION = 3  # 2: failures' latencies apart from the successes' (timeline version 2)
+# 3: open-model requests' service times and arrivals (timeline version 3)
 TIMEOUT = "timeout"
 TEMPLATE = "template"
 _TIMEOUT_WORDS = (TIMEOUT, "timed out")

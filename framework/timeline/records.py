@@ -9,6 +9,7 @@ specified in ``docs/timeline.md``; in short, one JSON object per line::
 
     {"type": "header", "format": "swarm-timeline", "version": 1, ...}
     {"type": "req", "t": 1700000000, "method": "POST", "name": "/detect", "count": 98, ...}
+    {"type": "arr", "t": 1700000000, "group": "writers", "due": 50, "started": 50, ...}
     {"type": "sec", "t": 1700000000, "users": 10, "workers": 2}
     {"type": "late", "t": 1699999999, ...}          # correction: data that came after its second
     {"type": "end", "t_s": 1700000060.2, "reason": "quit", ...}
@@ -35,13 +36,19 @@ Example, writing a synthetic timeline and reading it back::
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from framework.timeline.arrivals import (
+    ALL_GROUPS,
+    ArrivalRecord,
+    ArrivalSecond,
+    added_arrivals,
+)
 from framework.timeline.codec import (
     HISTOGRAM_HIGHEST_US,
     HISTOGRAM_LOWEST_US,
@@ -60,6 +67,7 @@ if TYPE_CHECKING:
     from framework.timeline.columns import TimelineColumns
 
 __all__ = [
+    "ALL_GROUPS",
     "FILE_NAME",
     "FORMAT",
     "HISTOGRAM_HIGHEST_US",
@@ -70,6 +78,8 @@ __all__ = [
     "MAX_MESSAGE_CHARS",
     "READABLE_VERSIONS",
     "VERSION",
+    "ArrivalRecord",
+    "ArrivalSecond",
     "DamagedLine",
     "DecodedEndpoint",
     "RequestRecord",
@@ -110,6 +120,13 @@ class RequestRecord(TypedDict):
     # additive (version 2): failure message -> count, at most MAX_FAILURE_MESSAGES of them,
     # each at most MAX_MESSAGE_CHARS long; failures not listed are "other" (absent: none kept)
     failure_messages: NotRequired[dict[str, int]]
+    # version 3, open-model requests only: the service time (actual send -> response) of
+    # the successful ones; their main latency fields above hold the response time from the
+    # intended start (the moment the arrival was due). Absent when none of them succeeded.
+    svc_count: NotRequired[int]
+    svc_sum_us: NotRequired[int]
+    svc_sumsq_us: NotRequired[int | float]
+    svc_hist: NotRequired[str]
 
 
 @dataclass(frozen=True)
@@ -128,6 +145,13 @@ class RequestSecond:
     most frequent ``MAX_FAILURE_MESSAGES`` of them: a bounded sample, so the failures it
     does not list (``failure_count - sum``) are "other messages", never lost from the
     counts.
+
+    Open-model requests (version 3): their latency in ``sum_us``/``hist`` (and ``fail_*``)
+    is the response time from the *intended* start, the moment the arrival was due, so
+    every figure built on these fields shows what a user of the service would see.
+    ``svc_count``, ``svc_sum_us``, ``svc_sumsq_us`` and ``svc_hist_blobs`` hold the service
+    time (actual send to response) of the ``svc_count`` successful open-model requests
+    among them; all zero/empty for closed-model requests.
     """
 
     t: int
@@ -144,6 +168,10 @@ class RequestSecond:
     fail_hist_blobs: tuple[str, ...] = ()
     failures_in_latency: bool = False
     failure_messages: Mapping[str, int] = field(default_factory=dict)
+    svc_count: int = 0
+    svc_sum_us: int = 0
+    svc_sumsq_us: int | float = 0
+    svc_hist_blobs: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -197,6 +225,19 @@ class RequestSecond:
             return new_histogram()
         return sum_blobs(self.fail_hist_blobs).to_hdrhistogram()
 
+    @property
+    def service_mean_us(self) -> float | None:
+        """Exact mean service time of the successful open-model requests in µs; ``None``
+        without any."""
+        return self.svc_sum_us / self.svc_count if self.svc_count else None
+
+    def service_histogram(self) -> HdrHistogram:
+        """A fresh HdrHistogram (µs) of the successful open-model requests' service times
+        (actual send to response; empty for closed-model requests); decodes on each call."""
+        if not self.svc_hist_blobs:
+            return new_histogram()
+        return sum_blobs(self.svc_hist_blobs).to_hdrhistogram()
+
     def combine(self, other: RequestSecond) -> RequestSecond:
         """Add another record's counters and histograms to these; keeps this record's ``t``."""
         failures = dict(self.failures)
@@ -217,6 +258,10 @@ class RequestSecond:
             fail_hist_blobs=self.fail_hist_blobs + other.fail_hist_blobs,
             failures_in_latency=self.failures_in_latency or other.failures_in_latency,
             failure_messages=merge_messages(self.failure_messages, other.failure_messages),
+            svc_count=self.svc_count + other.svc_count,
+            svc_sum_us=self.svc_sum_us + other.svc_sum_us,
+            svc_sumsq_us=self.svc_sumsq_us + other.svc_sumsq_us,
+            svc_hist_blobs=self.svc_hist_blobs + other.svc_hist_blobs,
         )
 
     def to_record(self) -> RequestRecord:
@@ -242,6 +287,11 @@ class RequestSecond:
             record["fail_hist"] = _one_blob(self.fail_hist_blobs)
         if self.failure_messages:
             record["failure_messages"] = dict(self.failure_messages)
+        if self.svc_count:
+            record["svc_count"] = self.svc_count
+            record["svc_sum_us"] = self.svc_sum_us
+            record["svc_sumsq_us"] = self.svc_sumsq_us
+            record["svc_hist"] = _one_blob(self.svc_hist_blobs)
         return record
 
     @classmethod
@@ -256,6 +306,7 @@ class RequestSecond:
         fail_hist = record.get("fail_hist") or ""
         failures = record.get("failures") or {}
         messages = record.get("failure_messages") or {}
+        svc_hist = record.get("svc_hist") or ""
         fields = {
             "t": int(record["t"]),
             "method": str(record["method"]),
@@ -273,6 +324,10 @@ class RequestSecond:
             "failure_messages": (
                 merge_messages({str(k): int(v) for k, v in messages.items()}) if messages else {}
             ),
+            "svc_count": int(record.get("svc_count", 0)),
+            "svc_sum_us": int(record.get("svc_sum_us", 0)),
+            "svc_sumsq_us": record.get("svc_sumsq_us", 0),
+            "svc_hist_blobs": (svc_hist,) if svc_hist else (),
         }
         # Set the fields directly: a frozen dataclass's __init__ goes through
         # object.__setattr__ field by field, half the cost of reading an hour's ~100k lines.
@@ -291,29 +346,44 @@ class RequestSecond:
         failures: Mapping[str, int] | None = None,
         failed_ms: Iterable[float] | None = None,
         bytes: int = 0,
+        service_ms: Iterable[float] | None = None,
     ) -> RequestSecond:
         """Build a record from raw latencies, for synthetic timelines in tests and benchmarks.
 
         With ``failed_ms``, ``latencies_ms`` are the successful requests' and ``failed_ms``
         the failed ones' (``failures`` then names their kinds, one count per latency).
         Without it, ``failures`` counts are a subset of ``latencies_ms`` and the record
-        mixes them, as a version-1 timeline did (``failures_in_latency``).
+        mixes them, as a version-1 timeline did (``failures_in_latency``). ``service_ms``
+        makes them open-model requests: the service times of some of the successful ones
+        (``latencies_ms`` being their response times from the intended start).
         """
         count, sum_us, sumsq_us, blobs = _latency_sums(latencies_ms)
+        svc = _latency_sums(service_ms) if service_ms is not None else (0, 0, 0, ())
         found = dict(failures or {})
         if failed_ms is None:
-            return cls(
+            found_record = cls(
                 t=t, method=method, name=name, count=count, failures=found, bytes=bytes,
                 sum_us=sum_us, sumsq_us=sumsq_us, hist_blobs=blobs,
                 failures_in_latency=bool(found),
             )  # fmt: skip
-        failed, fail_sum_us, fail_sumsq_us, fail_blobs = _latency_sums(failed_ms)
-        if sum(found.values()) != failed:
-            raise ValueError(f"failures {found} must count the {failed} failed latencies")
-        return cls(
-            t=t, method=method, name=name, count=count + failed, failures=found, bytes=bytes,
-            sum_us=sum_us, sumsq_us=sumsq_us, hist_blobs=blobs, fail_sum_us=fail_sum_us,
-            fail_sumsq_us=fail_sumsq_us, fail_hist_blobs=fail_blobs,
+        else:
+            failed, fail_sum_us, fail_sumsq_us, fail_blobs = _latency_sums(failed_ms)
+            if sum(found.values()) != failed:
+                raise ValueError(f"failures {found} must count the {failed} failed latencies")
+            found_record = cls(
+                t=t, method=method, name=name, count=count + failed, failures=found,
+                bytes=bytes, sum_us=sum_us, sumsq_us=sumsq_us, hist_blobs=blobs,
+                fail_sum_us=fail_sum_us, fail_sumsq_us=fail_sumsq_us, fail_hist_blobs=fail_blobs,
+            )  # fmt: skip
+        if svc[0] > found_record.latency_count:
+            raise ValueError(
+                f"{svc[0]} service times for {found_record.latency_count} successful requests"
+            )
+        if not svc[0]:
+            return found_record
+        return replace(
+            found_record, svc_count=svc[0], svc_sum_us=svc[1], svc_sumsq_us=svc[2],
+            svc_hist_blobs=svc[3],
         )  # fmt: skip
 
 
@@ -356,6 +426,9 @@ class SecondCounters:
     latency_count: np.ndarray | None = None  # latencies in sum_us; None: as ``count``
     fail_sum_us: np.ndarray | None = None  # float64, failed requests
     fail_sumsq_us: np.ndarray | None = None
+    svc_count: np.ndarray | None = None  # successful open-model requests' service times
+    svc_sum_us: np.ndarray | None = None  # float64
+    svc_sumsq_us: np.ndarray | None = None  # float64
 
     def __len__(self) -> int:
         return len(self.t)
@@ -371,6 +444,11 @@ class Second:
     ``cpu_percent`` is the busiest load generator's CPU use (Locust's own sample), for the
     load-generator health check; ``None`` when not sampled. ``paused`` marks a second in
     which the run was paused (even partly): it is recorded, and left out of every statistic.
+
+    Version 3: ``arrivals`` holds the open-model arrivals *due* in this second, one record
+    per load group (sorted by group); ``active`` the load per group sampled like ``users``
+    (closed groups: users running; open groups: arrivals in flight), empty when the run
+    has a single closed load. ``users`` stays the total.
     """
 
     t: int
@@ -379,6 +457,8 @@ class Second:
     requests: tuple[RequestSecond, ...] = ()
     cpu_percent: float | None = None
     paused: bool = False
+    arrivals: tuple[ArrivalSecond, ...] = ()
+    active: Mapping[str, int] = field(default_factory=dict)
 
     def get(self, name: str) -> RequestSecond | None:
         """The record for ``"METHOD name"`` (or a bare name, if only one method uses it)."""
@@ -393,6 +473,11 @@ class Second:
     @property
     def failure_count(self) -> int:
         return sum(r.failure_count for r in self.requests)
+
+    def arrival(self, group: str) -> ArrivalSecond | None:
+        """The arrivals of load group ``group`` due in this second, or ``None``."""
+        found = [a for a in self.arrivals if a.group == group]
+        return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -558,6 +643,59 @@ class Timeline:
         ``TimelineColumns`` to read many)."""
         return self._columns().buckets(name, start_s, end_s)
 
+    def service_histogram(
+        self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
+    ) -> HdrHistogram:
+        """One HdrHistogram (µs) of the service times (actual send to response) of every
+        matching successful open-model request in ``[start_s, end_s)``; empty when none."""
+        blobs = [b for r in self.select(name, start_s, end_s) for b in r.svc_hist_blobs]
+        return sum_blobs(blobs).to_hdrhistogram() if blobs else new_histogram()
+
+    @property
+    def open_model(self) -> bool:
+        """Whether the run had open-model load: some arrival was due, or some request
+        carries a service time (version 3)."""
+        return any(
+            second.arrivals or any(r.svc_count for r in second.requests) for second in self.seconds
+        )
+
+    def arrival_groups(self) -> list[str]:
+        """Every load group with arrivals due in a counted second, sorted."""
+        return sorted({a.group for second in self.seconds for a in second.arrivals})
+
+    def arrivals_total(
+        self, group: str | None = None, start_s: int | None = None, end_s: int | None = None
+    ) -> ArrivalSecond:
+        """The arrivals of ``group`` (``None``: every group, labelled ``ALL_GROUPS``) due
+        in ``[start_s, end_s)``, added up (``t`` = first second of the range).
+
+        Counts and lag sums are exact; ``in_flight_max`` is the largest second's (within a
+        second the groups' add, as do the workers').
+        """
+        first = start_s if start_s is not None else (self.start_s or 0)
+        return added_arrivals(
+            first,
+            ALL_GROUPS if group is None else group,
+            (
+                [a for a in second.arrivals if group is None or a.group == group]
+                for second in self._range(start_s, end_s)
+            ),
+        )
+
+    def lag_histogram(
+        self, group: str | None = None, start_s: int | None = None, end_s: int | None = None
+    ) -> HdrHistogram:
+        """One HdrHistogram (µs) of the schedule lag (actual start − due) of every arrival
+        of ``group`` (``None``: all) that started, due in ``[start_s, end_s)``."""
+        blobs = [
+            b
+            for second in self._range(start_s, end_s)
+            for a in second.arrivals
+            if group is None or a.group == group
+            for b in a.lag_hist_blobs
+        ]
+        return sum_blobs(blobs).to_hdrhistogram() if blobs else new_histogram()
+
     def _columns(self) -> TimelineColumns:
         from framework.timeline.columns import TimelineColumns  # it builds on this module
 
@@ -593,6 +731,9 @@ def _added(t: int, method: str, name: str, records: Iterable[RequestSecond]) -> 
     messages: dict[str, int] = {}
     blobs: list[str] = []
     fail_blobs: list[str] = []
+    svc_blobs: list[str] = []
+    svc_count = svc_sum_us = 0
+    svc_sumsq_us: int | float = 0
     mixed = False
     for r in records:
         count += r.count
@@ -608,6 +749,11 @@ def _added(t: int, method: str, name: str, records: Iterable[RequestSecond]) -> 
         blobs += r.hist_blobs
         fail_blobs += r.fail_hist_blobs
         mixed = mixed or r.failures_in_latency
+        if r.svc_count:
+            svc_count += r.svc_count
+            svc_sum_us += r.svc_sum_us
+            svc_sumsq_us += r.svc_sumsq_us
+            svc_blobs += r.svc_hist_blobs
     return RequestSecond(
         t=t,
         method=method,
@@ -623,6 +769,10 @@ def _added(t: int, method: str, name: str, records: Iterable[RequestSecond]) -> 
         fail_hist_blobs=tuple(fail_blobs),
         failures_in_latency=mixed,
         failure_messages=merge_messages(messages),
+        svc_count=svc_count,
+        svc_sum_us=svc_sum_us,
+        svc_sumsq_us=svc_sumsq_us,
+        svc_hist_blobs=tuple(svc_blobs),
     )
 
 
@@ -652,10 +802,12 @@ def latency_us(latency_ms: float) -> int:
 
 
 FORMAT = "swarm-timeline"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 """Versions ``read_timeline`` reads: version 1 kept failed requests' latencies together
-with the successful ones'; version 2 keeps them apart (``fail_*`` fields)."""
+with the successful ones'; version 2 keeps them apart (``fail_*`` fields); version 3 adds
+open-model load (``arr`` lines, ``svc_*`` fields, ``sec.active``), and an open-model
+request's latency fields hold its response time from the intended start."""
 FILE_NAME = "timeline.jsonl"
 MAX_FAILURE_MESSAGES = 20
 """Distinct failure messages a record keeps (per second and endpoint, and when records are

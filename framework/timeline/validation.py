@@ -27,11 +27,14 @@ __all__ = [
     "MAX_CLOCK_SKEW_S",
     "MAX_RUN_S",
     "TimeBounds",
+    "arrival_line_problem",
+    "arrival_problem",
     "gauges_problem",
     "histogram_totals",
     "latency_count",
     "request_line_problem",
     "request_problem",
+    "service_count",
 ]
 
 MAX_CLOCK_SKEW_S = 86_400
@@ -97,6 +100,7 @@ def request_problem(obj: Mapping[str, Any], bounds: TimeBounds) -> str | None:
         and (measured > 0 or not (sum_us or sumsq))
         and sumsq * measured >= sum_us * sum_us * (1 - 1e-9)  # no negative variance
         and _messages_sound(obj.get("failure_messages", {}))
+        and ("svc_count" not in obj or _service_sound(obj, measured))
     ):
         return None
     return _request_reason(obj, bounds)
@@ -136,6 +140,8 @@ def _request_reason(obj: Mapping[str, Any], bounds: TimeBounds) -> str:
     if not _messages_sound(obj.get("failure_messages", {})):
         return "failure_messages must be an object of counts >= 0 keyed by message text"
     measured = latency_count(obj)
+    if "svc_count" in obj and not _service_sound(obj, measured):
+        return _service_reason(obj, measured)
     held = "successful requests" if "fail_sum_us" in obj else "count"
     if measured == 0 and (hist or obj.get("sum_us", 0) or sumsq):
         return f"latencies recorded for a {held} of 0"
@@ -157,6 +163,100 @@ def latency_count(obj: Mapping[str, Any]) -> int:
     if "fail_sum_us" in obj:
         return obj["count"] - sum((obj.get("failures") or {}).values())
     return obj["count"]
+
+
+def _service_sound(obj: Mapping[str, Any], successes: int) -> bool:
+    """Whether a version-3 line's ``svc_*`` fields are of the right types and agree: at
+    most one service time per successful request, a histogram exactly when some."""
+    n, total = obj.get("svc_count"), obj.get("svc_sum_us", 0)
+    sumsq, hist = obj.get("svc_sumsq_us", 0), obj.get("svc_hist") or ""
+    return (
+        type(n) is int
+        and 0 <= n <= successes
+        and type(total) is int
+        and total >= 0
+        and (type(sumsq) is int or (type(sumsq) is float and math.isfinite(sumsq)))
+        and sumsq >= 0
+        and type(hist) is str
+        and bool(hist) == (n > 0)
+        and (n > 0 or not (total or sumsq))
+        and sumsq * n >= total * total * (1 - 1e-9)
+    )
+
+
+def _service_reason(obj: Mapping[str, Any], successes: int) -> str:
+    """The first thing wrong with a version-3 line's ``svc_*`` fields."""
+    n = obj.get("svc_count")
+    if not _is_count(n):
+        return f"svc_count must be an integer >= 0, got {_shown(n)}"
+    if n > successes:
+        return f"svc_count {n} is more than the {successes} successful requests"
+    if not _is_count(obj.get("svc_sum_us", 0)):
+        return f"svc_sum_us must be an integer >= 0, got {_shown(obj.get('svc_sum_us'))}"
+    sumsq = obj.get("svc_sumsq_us", 0)
+    if not (_is_number(sumsq) and math.isfinite(sumsq) and sumsq >= 0):
+        return f"svc_sumsq_us must be a number >= 0, got {_shown(sumsq)}"
+    hist = obj.get("svc_hist") or ""
+    if not isinstance(hist, str):
+        return f"svc_hist must be text, got {type(hist).__name__}"
+    if bool(hist) != (n > 0):
+        return f"svc_count {n} with {'a' if hist else 'no'} service histogram"
+    if n == 0:
+        return "service times recorded for a svc_count of 0"
+    return "svc_sumsq_us is too small for svc_sum_us (a negative variance)"
+
+
+def service_count(obj: Mapping[str, Any]) -> int:
+    """How many service times a sound request line's ``svc_hist`` holds (version 3)."""
+    return obj.get("svc_count", 0)
+
+
+def arrival_problem(obj: Mapping[str, Any], bounds: TimeBounds) -> str | None:
+    """Why an ``arr`` line is refused, or ``None``; its ``lag_hist`` is checked apart
+    (``histogram_totals``), as a request line's histograms are."""
+    problem = _time_problem(obj.get("t"), bounds)
+    if problem:
+        return problem
+    if not isinstance(obj.get("group"), str):
+        return f"group must be text, got {_shown(obj.get('group'))}"
+    for key in ("due", "started", "dropped", "lag_sum_us", "in_flight_max"):
+        if not _is_count(obj.get(key, 0)):
+            return f"{key} must be an integer >= 0, got {_shown(obj.get(key))}"
+    started, dropped = obj.get("started", 0), obj.get("dropped", 0)
+    due = obj.get("due", started + dropped)
+    if due != started + dropped:
+        return f"due {due} is not started {started} + dropped {dropped}"
+    sumsq = obj.get("lag_sumsq_us", 0)
+    if not (_is_number(sumsq) and math.isfinite(sumsq) and sumsq >= 0):
+        return f"lag_sumsq_us must be a number >= 0, got {_shown(sumsq)}"
+    hist = obj.get("lag_hist") or ""
+    if not isinstance(hist, str):
+        return f"lag_hist must be text, got {type(hist).__name__}"
+    if bool(hist) != (started > 0):
+        return f"{started} started arrivals with {'a' if hist else 'no'} lag histogram"
+    lag_sum = obj.get("lag_sum_us", 0)
+    if started == 0 and (lag_sum or sumsq):
+        return "lags recorded for 0 started arrivals"
+    if sumsq * started < lag_sum * lag_sum * (1 - 1e-9):
+        return "lag_sumsq_us is too small for lag_sum_us (a negative variance)"
+    late = obj.get("late", False)
+    if not isinstance(late, bool):
+        return f"late must be true or false, got {_shown(late)}"
+    return None
+
+
+def arrival_line_problem(obj: Mapping[str, Any], bounds: TimeBounds) -> str | None:
+    """Why an ``arr`` line read on its own is refused, its lag histogram included (the
+    live tail's check; the reader checks histograms in one batch)."""
+    problem = arrival_problem(obj, bounds)
+    if problem is not None or not obj.get("lag_hist"):
+        return problem
+    total = _one_total(obj["lag_hist"])
+    if isinstance(total, str):
+        return f"its lag histogram: {total}"
+    if total != obj.get("started", 0):
+        return f"{obj.get('started', 0)} started arrivals but {total} lags in its lag histogram"
+    return None
 
 
 def _failures_apart_sound(obj: Mapping[str, Any], failed: int) -> bool:
@@ -204,6 +304,12 @@ def gauges_problem(obj: Mapping[str, Any], bounds: TimeBounds) -> str | None:
     paused = obj.get("paused", False)
     if not isinstance(paused, bool):
         return f"paused must be true or false, got {_shown(paused)}"
+    active = obj.get("active", {})
+    if not (
+        isinstance(active, Mapping)
+        and all(isinstance(k, str) and _is_count(n) for k, n in active.items())
+    ):
+        return f"active must be an object of counts >= 0 keyed by group, got {_shown(active)}"
     return None
 
 
@@ -241,6 +347,7 @@ def request_line_problem(obj: Mapping[str, Any], bounds: TimeBounds) -> str | No
     for key, wanted, what in (
         ("hist", latency_count(obj), "its histogram"),
         ("fail_hist", failed, "its failure histogram"),
+        ("svc_hist", service_count(obj), "its service histogram"),
     ):
         blob = obj.get(key)
         if not blob:

@@ -21,7 +21,7 @@ from framework.timeline.codec import (
     HISTOGRAM_LOWEST_US,
     HISTOGRAM_SIGNIFICANT_DIGITS,
 )
-from framework.timeline.records import FORMAT, VERSION, RequestSecond, Second
+from framework.timeline.records import FORMAT, VERSION, ArrivalSecond, RequestSecond, Second
 
 __all__ = ["WRITE_FAILURE_END", "TimelineWriter"]
 
@@ -88,14 +88,18 @@ class TimelineWriter:
         self.flush(None)  # the header is on disk before the first request
 
     def write_second(self, second: Second) -> None:
-        """Append a closed second: its ``req`` lines, then the ``sec`` line that closes it."""
+        """Append a closed second: its ``req`` lines, its ``arr`` lines (open-model
+        arrivals due in it), then the ``sec`` line that closes it."""
         lines: list[Mapping[str, Any]] = []
         for r in second.requests:
             lines.append({"type": "req", **r.to_record()})
+        for a in second.arrivals:
+            lines.append({"type": "arr", **a.to_record()})
         lines.append(
             {"type": "sec", "t": second.t, "users": second.users, "workers": second.workers}
             | ({"cpu": second.cpu_percent} if second.cpu_percent is not None else {})
             | ({"paused": True} if second.paused else {})
+            | ({"active": dict(second.active)} if second.active else {})
         )
         self._write(lines)
 
@@ -104,6 +108,12 @@ class TimelineWriter:
         self.late_records += 1
         self.late_requests += record.count
         self._write([{"type": "late", **record.to_record()}])
+
+    def write_late_arrival(self, record: ArrivalSecond) -> None:
+        """Append arrivals due in a second already written (``"late": true``); readers add
+        them into that second's arrivals of the same group."""
+        self.late_records += 1
+        self._write([{"type": "arr", **record.to_record(), "late": True}])
 
     def flush(self, now_s: float | None = None) -> None:
         """Hand buffered lines to the OS; fsync too if due (or always when ``now_s`` is None).

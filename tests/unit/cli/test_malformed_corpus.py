@@ -775,7 +775,7 @@ OVERRIDE_CASES = [
         "run-set-unknown-key",
         ("run", "s.yaml", "--set", "load.userz=5"),
         "s.yaml: --set load.userz: unknown key 'userz'",
-        "did you mean 'users'? Allowed: shape, users, spawn_rate, duration.",
+        "did you mean 'users'? Allowed: model, shape, users, spawn_rate, duration.",
     ),
     _flag(
         "run-set-wrong-type",

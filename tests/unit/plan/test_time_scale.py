@@ -12,7 +12,15 @@ from pydantic import BeforeValidator, TypeAdapter
 
 from framework.durations import parse_duration
 from framework.plan.load_plan import SCALED_FIELDS, plan_for, scale_load
-from framework.scenario.model import LoadSpec, StagesLoad, StageSpec
+from framework.scenario.model import (
+    ClosedLoadSpec,
+    LoadSpec,
+    OpenLoadSpec,
+    OpenStagesLoad,
+    OpenStageSpec,
+    StagesLoad,
+    StageSpec,
+)
 
 LOAD = TypeAdapter(LoadSpec)
 
@@ -138,10 +146,16 @@ def _is_duration(info: Any) -> bool:
     return any(isinstance(m, BeforeValidator) and m.func is parse_duration for m in info.metadata)
 
 
+def _members(spec: Any) -> list[Any]:
+    return list(typing.get_args(typing.get_args(spec)[0]))
+
+
 def test_every_duration_and_spawn_rate_of_every_load_model_is_scaled():
-    """A duration field added to a shape later fails here until ``--time-scale`` scales it."""
-    members = typing.get_args(typing.get_args(LoadSpec)[0])
-    models = {m for m in members if m is not StagesLoad} | {StageSpec}
+    """A duration field added to a shape later fails here until ``--time-scale`` scales it.
+    Open models' ramps are durations; their arrival rates are levels and are not scaled."""
+    members = _members(ClosedLoadSpec) + _members(OpenLoadSpec)
+    models = {m for m in members if m not in (StagesLoad, OpenStagesLoad)}
+    models |= {StageSpec, OpenStageSpec}
     assert set(SCALED_FIELDS) == models
     for model in models:
         durations = {n for n, info in model.model_fields.items() if _is_duration(info)}
@@ -150,4 +164,8 @@ def test_every_duration_and_spawn_rate_of_every_load_model_is_scaled():
             durations,
             rates,
         ), model.__name__
-    assert set(StagesLoad.model_fields) == {"shape", "stages"}
+    assert set(StagesLoad.model_fields) == {"model", "shape", "stages"}
+    assert set(OpenStagesLoad.model_fields) == {
+        "model", "shape", "stages", "arrivals", "max_in_flight"
+    }  # fmt: skip
+    assert {_members(LoadSpec)[0], _members(LoadSpec)[1]} == {ClosedLoadSpec, OpenLoadSpec}

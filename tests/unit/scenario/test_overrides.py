@@ -140,7 +140,7 @@ def test_overrides_reach_the_scenario_and_its_saved_copy(scenario):
 def test_an_unknown_key_names_the_flag_the_nearest_key_and_the_allowed_ones(scenario):
     assert _problems(scenario, "load.userz=5") == [
         f"{scenario}: --set load.userz: unknown key 'userz'; did you mean 'users'? "
-        "Allowed: shape, users, spawn_rate, duration."
+        "Allowed: model, shape, users, spawn_rate, duration."
     ]
 
 

@@ -23,7 +23,11 @@ TOP_KEYS = (
     "name, description, host, headers, timeout, data, users, load, tags, secrets, budgets, "
     "abort, validation"
 )
-USER_KEYS = "name, weight, host, headers, timeout, think_time, requests"
+USER_KEYS = "name, weight, host, headers, timeout, think_time, requests, load"
+MISSING_LOAD = (
+    "required field is missing: users 'u' run under the scenario's load (they have no load "
+    "of their own); add a load section, or give each users entry its own load"
+)
 REQUEST_KEYS = "name, method, path, weight, query, headers, json, body, expect, timeout"
 
 
@@ -136,7 +140,7 @@ CASES = [
             loads: {shape: constant, users: 1, duration: 10s}
         """),
         [
-            (1, 1, "load", "required field is missing"),
+            (1, 1, "load", MISSING_LOAD),
             (
                 3,
                 1,
@@ -229,7 +233,7 @@ CASES = [
                 25,
                 "load.user",
                 "unknown key 'user'; did you mean 'users'? "
-                "Allowed: shape, users, spawn_rate, duration.",
+                "Allowed: model, shape, users, spawn_rate, duration.",
             ),
         ],
         id="unknown-key-in-load",
@@ -305,7 +309,7 @@ CASES = [
             name: t
             users: [{name: u, requests: [{path: /x}]}]
         """),
-        [(1, 1, "load", "required field is missing")],
+        [(1, 1, "load", MISSING_LOAD)],
         id="missing-load",
     ),
     pytest.param(

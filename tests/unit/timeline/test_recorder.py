@@ -110,7 +110,12 @@ def test_drain_hands_over_once_and_is_msgpack_serialisable():
     payload = rec.drain(now_s=104.2)
     assert sum(p["count"] for p in payload["records"]) == 500
     assert msgpack.unpackb(msgpack.packb(payload)) == payload
-    assert rec.drain(now_s=105.0) == {"v": 2, "complete_before_s": 105, "records": []}
+    assert rec.drain(now_s=105.0) == {
+        "v": 3,
+        "complete_before_s": 105,
+        "records": [],
+        "arrivals": [],
+    }
 
 
 def test_drain_before_a_second_keeps_the_open_second_for_later():

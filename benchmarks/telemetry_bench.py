@@ -6,7 +6,9 @@
 (a) merge: 50 simulated workers x 20 endpoints report every 3 s (Locust's interval); the
     master msgpack-decodes each report, merges it, releases closed seconds and writes
     them. Figure: CPU seconds per wall second, i.e. the fraction of one core (target < 25%).
-(b) record: microseconds per ``SecondRecorder.record`` and per full request listener; and,
+(b) record: microseconds per ``SecondRecorder.record`` and per full request listener, and
+    per open-model request (``record_open``, ``record_arrival``, both: the open path, and
+    the listener given an open-model request's context with ``swarm_due``); and,
     unless --quick, requests/s of a real single-process Locust run against a fast local
     server, telemetry on vs off, alternating runs (target ratio >= 0.97). Locust's CPU
     seconds per request are reported too: on a shared machine they are the steadier
@@ -37,6 +39,7 @@ import tempfile
 import textwrap
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import msgpack
@@ -194,14 +197,51 @@ def _prometheus_cost(seconds: list) -> tuple[float, float]:
     return max(0.0, watched - bare), time.process_time() - cpu0
 
 
+def _per_call_us(run: Callable[[], None], n: int, repeats: int = 3) -> float:
+    """Microseconds per call of a loop of ``n`` calls: the best of ``repeats`` runs (the
+    others are the shared machine's noise)."""
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+    return best / n * 1e6
+
+
 def bench_record(n: int) -> dict[str, float]:
     rng = random.Random(2)
     samples = [(rng.choice(NAMES), 1e9 + i / 5000, rng.lognormvariate(3, 0.6)) for i in range(n)]
+    lags = [rng.expovariate(1.0) for _ in range(n)]
+
+    def closed() -> None:
+        rec = SecondRecorder()
+        for name, t_s, ms in samples:
+            rec.record(name, "GET", t_s, ms, 512, None)
+
+    def open_requests() -> None:
+        rec = SecondRecorder()
+        for (name, t_s, ms), lag in zip(samples, lags, strict=True):
+            rec.record_open(name, "GET", t_s, ms + lag, ms, 512, None)
+
+    def arrivals() -> None:
+        rec = SecondRecorder()
+        for (_name, t_s, _ms), lag in zip(samples, lags, strict=True):
+            rec.record_arrival("writers", t_s, lag, 10)
+
+    def open_path() -> None:  # what one open-model request costs: its arrival and its answer
+        rec = SecondRecorder()
+        for (name, t_s, ms), lag in zip(samples, lags, strict=True):
+            rec.record_arrival("writers", t_s, lag, 10)
+            rec.record_open(name, "GET", t_s, ms + lag, ms, 512, None)
+
+    # interleaved, best of three each: the ratio is what matters on a shared machine
+    record_us = _per_call_us(closed, n)
+    record_open_us = _per_call_us(open_requests, n)
+    record_arrival_us = _per_call_us(arrivals, n)
+    open_path_us = _per_call_us(open_path, n)
     rec = SecondRecorder()
-    t0 = time.perf_counter()
     for name, t_s, ms in samples:
         rec.record(name, "GET", t_s, ms, 512, None)
-    record_us = (time.perf_counter() - t0) / n * 1e6
     t0 = time.perf_counter()
     rec.drain(now_s=2e9)
     drain_ms = (time.perf_counter() - t0) * 1e3
@@ -233,7 +273,32 @@ def bench_record(n: int) -> dict[str, float]:
             url=name,
         )
     listener_us = (time.perf_counter() - t0) / n * 1e6
-    return {"requests": n, "record_us": record_us, "listener_us": listener_us, "drain_ms": drain_ms}
+    due = time.perf_counter()
+    t0 = time.perf_counter()
+    for name, _t_s, ms in samples:
+        on_request(
+            request_type="GET",
+            name=name,
+            response_time=ms,
+            response_length=512,
+            exception=None,
+            response=None,
+            context={"swarm_due": due},  # an open-model request (contract 4 of issue #15)
+            start_time=0.0,
+            url=name,
+        )
+    open_listener_us = (time.perf_counter() - t0) / n * 1e6
+    return {
+        "requests": n,
+        "record_us": record_us,
+        "record_open_us": record_open_us,
+        "record_arrival_us": record_arrival_us,
+        "open_path_us": open_path_us,
+        "record_open_over_record": record_open_us / record_us,
+        "listener_us": listener_us,
+        "open_listener_us": open_listener_us,
+        "drain_ms": drain_ms,
+    }
 
 
 def bench_memory(rate_per_name: int, seconds: int, workers: int = 2) -> dict[str, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from framework.reports.headline import headline
+from framework.reports.open_model import console_lines
 from framework.verdicts.results import EndpointResult, Figure, Results
 
 __all__ = ["summarise"]
@@ -53,6 +54,7 @@ def summarise(results: Results) -> str:
     ]
     lines += [_row(e) for e in w.endpoints]
     lines.append(_row(w.overall))
+    lines += console_lines(results)
     for verdict in results.budgets:
         lines.append(f"  budget {verdict.verdict:<12} {verdict.message}")
     for row in results.comparison:

@@ -24,6 +24,7 @@ from framework.reports.formatting import COMPARED_UNITS, VERDICT_ORDER, budget_u
 from framework.reports.headline import headline
 from framework.reports.html_templates import render_page
 from framework.reports.markdown import budgets_for
+from framework.reports.open_model import OPEN_MODEL_NOTE, latency_pairs, name_rows, phase_load
 from framework.run.folder import RunRecord
 from framework.verdicts.results import EndpointResult, Figure, Results, SeriesPoint
 
@@ -201,6 +202,38 @@ def _failure_views(results: Results) -> list[dict[str, Any]]:
     ]
 
 
+def _open_model_view(results: Results) -> dict[str, Any] | None:
+    """The "Open model" section: each name's latencies side by side, each group's schedule."""
+    found = results.open_model
+    if found is None:
+        return None
+    return {
+        "note": OPEN_MODEL_NOTE,
+        "rows": [
+            {
+                "label": label,
+                "row": row,
+                "overall": row is found.overall,
+                "pairs": latency_pairs(row),
+            }
+            for label, row in name_rows(found)
+        ],
+        "groups": found.groups,
+        "cpu": found.cpu_percent_max,
+    }
+
+
+def _group_phases_view(results: Results) -> list[dict[str, Any]]:
+    """Each load group with its phases' rows (several groups only)."""
+    return [
+        {
+            "g": group,
+            "phases": [{"p": phase, "load": phase_load(phase)} for phase in group.phases],
+        }
+        for group in results.group_phases
+    ]
+
+
 def _view(results: Results, locust_report: str | None = None) -> dict[str, Any]:
     window = results.baseline
     overall = window.overall
@@ -235,6 +268,8 @@ def _view(results: Results, locust_report: str | None = None) -> dict[str, Any]:
         "duration": _duration(results),
         "started": run.get("started_at"),
         "percent": format_percent,
+        "open_model": _open_model_view(results),
+        "group_phases": _group_phases_view(results),
     }
 
 

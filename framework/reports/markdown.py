@@ -23,6 +23,7 @@ from framework.reports.formatting import (
     format_value,
 )
 from framework.reports.headline import headline
+from framework.reports.open_model import OPEN_MODEL_NOTE, latency_pairs, name_rows, phase_load
 from framework.timeline.endpoints import OVERALL, selects
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, EndpointResult, Results
 
@@ -189,6 +190,90 @@ def _step_rows(results: Results, cap: int) -> tuple[list[list[str]], int]:
     return rows, left
 
 
+def _open_model(results: Results, cap: int) -> list[str]:
+    """The "Open model" section: each name's two latencies side by side, then each load
+    group's schedule lag and dropped arrivals (nothing for a closed-model run)."""
+    found = results.open_model
+    if found is None:
+        return []
+    out = ["", "### Open model", "", f"_{escape_markdown(OPEN_MODEL_NOTE, 500)}_"]
+    rows, left = _cut(name_rows(found), cap)
+    if rows:
+        header = ["Request", "Service-timed"]
+        for level in ("p50", "p95", "p99"):
+            header += [f"Response {level}", f"Service {level}"]
+        cells = []
+        for label, row in rows:
+            name = "**All requests**" if row is found.overall else escape_markdown(label)
+            pairs = latency_pairs(row)
+            figures = [format_figure(f) for p in pairs for f in (p.response, p.service)]
+            cells.append([name, f"{row.service_count:,}", *figures])
+        out += ["", *markdown_table(header, cells, "lrrrrrrr"), *_more(left, "requests")]
+    if found.groups:
+        cells = [
+            [
+                escape_markdown(g.group, 80),
+                f"{g.due:,}",
+                f"{g.started:,}",
+                f"{g.dropped:,}",
+                format_value(g.dropped_fraction, "%"),
+                format_figure(g.lag_p50_ms),
+                format_figure(g.lag_p99_ms),
+                f"{g.in_flight_max:,}",
+            ]
+            for g in found.groups
+        ]
+        out += ["", "**Schedule kept by each load group** (lag = actual start − due):", ""]
+        out += markdown_table(
+            ["Load group", "Due", "Started", "Dropped", "Dropped share", "Lag p50", "Lag p99",
+             "Max in flight"],
+            cells, "lrrrrrrr",
+        )  # fmt: skip
+    if found.cpu_percent_max is not None:
+        out += ["", f"Busiest load generator's CPU: up to {found.cpu_percent_max:.0f} %."]
+    return out
+
+
+def _group_phases(results: Results, cap: int) -> list[str]:
+    """Each load group's phases, over that group's request names (several groups only)."""
+    if not results.group_phases:
+        return []
+    out = ["", "### Phases per load group"]
+    for group in results.group_phases:
+        requests = ", ".join(escape_markdown(k, 80) for k in group.requests[:10])
+        more = f" and {len(group.requests) - 10} more" if len(group.requests) > 10 else ""
+        out += [
+            "",
+            f"**{escape_markdown(group.name, 80)}** ({escape_markdown(group.model, 20)}; users "
+            f"{escape_markdown(', '.join(group.users), 200)}; requests {requests}{more})",
+            "",
+        ]
+        shown, left = _cut(list(group.phases), cap)
+        rows = []
+        for phase in shown:
+            o = phase.window.overall
+            rows.append(
+                [
+                    escape_markdown(phase.window.name),
+                    escape_markdown(phase.kind, 20),
+                    escape_markdown(phase_load(phase)),
+                    f"{o.count:,}",
+                    format_figure(o.throughput_rps, "req/s"),
+                    format_figure(o.p95_ms),
+                    format_figure(o.p99_ms),
+                    format_figure(o.error_rate, "%"),
+                    f"{ICONS[o.quality.grade]} {o.quality.grade}",
+                ]
+            )
+        out += markdown_table(
+            ["Phase", "Kind", "Load", "Requests", "Throughput", "p95", "p99", "Error rate",
+             "Quality"],
+            rows, "lllrrrrrl",
+        )  # fmt: skip
+        out += _more(left, "phases")
+    return out
+
+
 def _failure_rows(results: Results, cap: int) -> tuple[list[list[str]], int]:
     """Per failing name: its failures' own latency, then each message with its count."""
     failing = sorted(
@@ -275,6 +360,7 @@ def _render(results: Results, scale: float) -> str:
         "_Latency figures are those of the successful requests; the failed requests' own "
         "latency is under Failures._",
     ]
+    out += _open_model(results, caps["requests"])
     rows, left = _failure_rows(results, caps["messages"])
     if rows:
         out += ["", "### Failures", ""]
@@ -309,6 +395,7 @@ def _render(results: Results, scale: float) -> str:
         out += _more(left, "steps")
         knee = escape_markdown(results.knee_reason or "no knee found")
         out += ["", f"**Knee:** {knee}"]
+    out += _group_phases(results, caps["steps"])
     if results.validation:
         out += ["", "### Validation", ""]
         out += [

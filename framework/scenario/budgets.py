@@ -18,6 +18,8 @@ from framework.scenario.metrics import FIGURE_FIELDS
 __all__ = [
     "BUDGET_METRICS",
     "DEFAULT_ABORT_AFTER_S",
+    "DEFAULT_MAX_DROPPED",
+    "DEFAULT_MAX_LAG_P99_MS",
     "MAX_LATENCY_MS",
     "MAX_THROUGHPUT",
     "Budgets",
@@ -32,6 +34,12 @@ MAX_LATENCY_MS = 3_600_000
 """Largest latency budget in ms (an hour): more is a unit mistake, not a budget."""
 MAX_THROUGHPUT = 100_000_000
 """Largest throughput budget in requests per second."""
+DEFAULT_MAX_LAG_P99_MS = 50.0
+"""Open model: the schedule lag p99 (ms) above which the generator is said to have fallen
+behind; far above a loop's scheduling jitter, far below the latencies it would distort."""
+DEFAULT_MAX_DROPPED = 0.001
+"""Open model: the share of arrivals that may be dropped (0.1%) before the figures stop
+describing the planned load."""
 DEFAULT_ABORT_AFTER_S = 60.0
 """Running time before ``abort_on_fail`` may stop a run: the ramp-up and a first honest
 interval (the live estimates wait for 20 s) are in by then."""
@@ -154,3 +162,14 @@ class ValidationRules(_Model):
     max_ci_half_width: Percent = Field(0.10, description="Relative half-width of p95's CI.")
     min_quality: GradeName = Field("warn", description="Worst data-quality grade still accepted.")
     max_error_rate: Percent = Field(0.05, description="Highest acceptable error rate.")
+    max_lag_p99_ms: LatencyMs = Field(
+        DEFAULT_MAX_LAG_P99_MS,
+        description=(
+            "Open model: highest acceptable p99 of the schedule lag (how late arrivals "
+            "started) in ms; above it the generator fell behind."
+        ),
+    )
+    max_dropped: Percent = Field(
+        DEFAULT_MAX_DROPPED,
+        description="Open model: highest acceptable share of arrivals dropped (0.1%).",
+    )

@@ -57,6 +57,8 @@ __all__ = [
     "load_budgets",
     "load_scenario",
     "load_scenario_data",
+    "requests_by_user",
+    "written_label",
 ]
 
 HOST_ENV_VAR = "SWARM_HOST"
@@ -141,10 +143,9 @@ class LoadedScenario:
         Read from ``redacted``, so a secret ``${VAR}`` in a path stays a reference in the
         name that Locust, the timeline and every report show.
         """
-        written = self._written_request(user_index, request_index)
-        label = written.get("name") or written.get("path")
-        if isinstance(label, str):
-            return label.replace("$${", "${")
+        label = written_label(self._written_request(user_index, request_index))
+        if label is not None:
+            return label
         return self.redactor.text(self.scenario.users[user_index].requests[request_index].label)
 
     def request_path(self, user_index: int, request_index: int) -> str:
@@ -173,6 +174,37 @@ class LoadedScenario:
         except (KeyError, IndexError, TypeError):
             return {}
         return written if isinstance(written, dict) else {}
+
+
+def written_label(written: Mapping[str, Any]) -> str | None:
+    """The statistics name of one request as the saved scenario writes it: its ``name``,
+    else its ``path`` (a secret's escaped ``$${VAR}`` shown as ``${VAR}``); ``None`` when it
+    has neither. The one rule for the Locust name and for reading a run folder back."""
+    label = written.get("name") or written.get("path")
+    return label.replace("$${", "${") if isinstance(label, str) else None
+
+
+def requests_by_user(redacted: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """Each ``users`` entry's requests as ``(METHOD, name)``, from a saved scenario's data
+    (a run folder's ``scenario.yaml``): which request names a user kind sends, for figures
+    per kind. Entries without a name, or not mappings, are left out."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    users = redacted.get("users")
+    for user in users if isinstance(users, list) else ():
+        if not isinstance(user, Mapping) or not isinstance(user.get("name"), str):
+            continue
+        requests = user.get("requests")
+        pairs = found.setdefault(user["name"], [])
+        for request in requests if isinstance(requests, list) else ():
+            if not isinstance(request, Mapping):
+                continue
+            label = written_label(request)
+            method = request.get("method", "GET")
+            if label is None or not isinstance(method, str):
+                continue
+            if (method.upper(), label) not in pairs:
+                pairs.append((method.upper(), label))
+    return found
 
 
 def load_scenario(

@@ -15,6 +15,10 @@ reading must not hide a censored p99.  The checks:
   or the latencies measure the generator rather than the system under test.
 - **errors**: failures mixed into latency figures, and percentiles censored by timeouts (the
   percentile's rank falls among timed-out requests, so it is only known to be >= the timeout).
+- **schedule** (open model only): the load generators started arrivals on time (schedule
+  lag p99 within ``max_lag_p99_ms``) and dropped at most ``max_dropped`` of them; otherwise
+  the load applied was not the load planned, and the message gives the busiest generator's
+  CPU, which usually explains why.
 
 Example::
 
@@ -47,12 +51,14 @@ from framework.stats.significance import holm
 __all__ = [
     "STATIONARITY_ALPHA",
     "Check",
+    "GroupSchedule",
     "Quality",
     "assess",
     "check_dependence",
     "check_errors",
     "check_load_generator",
     "check_precision",
+    "check_schedule",
     "check_stationarity",
     "check_tail_support",
     "grade",
@@ -399,6 +405,72 @@ def check_load_generator(
     if found != Grade.PASS:
         parts.append("latencies may include load-generator delay; add workers")
     return Check("load generator", found, "; ".join(parts))
+
+
+@dataclass(frozen=True)
+class GroupSchedule:
+    """How one open load group kept its schedule over a window: arrivals ``due`` and
+    ``dropped``, and the started ones' schedule lag p99 (ms; ``None``: none started)."""
+
+    group: str
+    due: int
+    dropped: int
+    lag_p99_ms: float | None
+
+
+def _ms_text(ms: float) -> str:
+    return f"{ms:.3g} ms" if ms < 1000 else f"{ms:,.0f} ms"
+
+
+def _share_text(x: float) -> str:
+    return f"{100 * x:.2g}%"
+
+
+def check_schedule(
+    groups: Sequence[GroupSchedule],
+    *,
+    max_lag_p99_ms: float,
+    max_dropped: float,
+    cpu_peak: float | None = None,
+) -> Check:
+    """Did the open model's load generators keep the schedule?  Warn when a group's lag
+    p99 exceeds ``max_lag_p99_ms`` or its dropped share exceeds ``max_dropped``.
+
+    A generator that falls behind starts arrivals late or not at all: the target then got
+    less load than planned, and the response times from the intended start include the
+    generator's own delay. The message gives the figures against the limits and the
+    busiest generator's CPU peak (``cpu_peak``, %), the usual cause::
+
+        the generator fell behind: lag p99 84 ms > 50 ms; load generator CPU up to 97 %
+    """
+    named = len(groups) > 1
+    problems, facts = [], []
+    for g in groups:
+        label = f"{g.group}: " if named else ""
+        parts = []
+        if g.lag_p99_ms is not None and g.lag_p99_ms > max_lag_p99_ms:
+            parts.append(f"lag p99 {_ms_text(g.lag_p99_ms)} > {_ms_text(max_lag_p99_ms)}")
+        share = g.dropped / g.due if g.due else 0.0
+        if share > max_dropped:
+            parts.append(
+                f"{_share_text(share)} of arrivals dropped ({g.dropped:,} of {g.due:,}) > "
+                f"{_share_text(max_dropped)}"
+            )
+        if parts:
+            problems.append(label + ", ".join(parts))
+        lag = "no arrival started" if g.lag_p99_ms is None else f"lag p99 {_ms_text(g.lag_p99_ms)}"
+        facts.append(f"{label}{lag}, {g.dropped:,} of {g.due:,} arrivals dropped")
+    cpu = (
+        f"load generator CPU up to {cpu_peak:.0f} %"
+        if cpu_peak is not None
+        else "load generator CPU not sampled"
+    )
+    if problems:
+        return Check(
+            "schedule", Grade.WARN, f"the generator fell behind: {'; '.join(problems)}; {cpu}"
+        )
+    limits = f"within lag p99 {_ms_text(max_lag_p99_ms)} and {_share_text(max_dropped)} dropped"
+    return Check("schedule", Grade.PASS, f"{'; '.join(facts)} ({limits}); {cpu}")
 
 
 def check_errors(

@@ -8,22 +8,25 @@ each plateau of a stepped plan is analysed on its own, and every figure comes fr
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from framework.plan.shapes import Phase
 from framework.run.folder import RunRecord
+from framework.scenario.budgets import ValidationRules
 from framework.scenario.metrics import FIGURE_FIELDS, KEY_METRICS, LATENCY_METRICS
 from framework.stats.estimators import DEFAULT_BATCHES, Estimate, estimates
 from framework.stats.histogram_sums import HistogramSums
 from framework.stats.interval_data import IntervalColumns, IntervalData, columns_from_rows
 from framework.stats.precision import minimum_detectable_change, required_duration_s
-from framework.stats.quality import assess
-from framework.timeline.codec import sum_blobs
+from framework.stats.quality import Check, assess, check_schedule, grade
+from framework.timeline.codec import merged_rows, sum_blobs
 from framework.timeline.columns import TimelineColumns
 from framework.timeline.endpoints import AGGREGATED
 from framework.timeline.histograms import (
@@ -34,12 +37,16 @@ from framework.timeline.histograms import (
 )
 from framework.timeline.recorder import is_timeout
 from framework.timeline.records import RequestSecond, SecondCounters, Timeline, merge_messages
+from framework.verdicts.open_model import arrival_groups, schedule_of, service_percentiles
 from framework.verdicts.results import (
     LATENCY_BUCKETS_MS,
     EndpointResult,
     FailureLatency,
     FailureMessage,
     Figure,
+    OpenModel,
+    OpenModelName,
+    Percentiles,
     QualityCheck,
     QualityResult,
     Window,
@@ -58,6 +65,7 @@ __all__ = [
     "interval_data",
     "load_generator_health",
     "paused_spans",
+    "phase_windows",
     "planned_windows",
     "run_start_s",
     "steady_window",
@@ -171,17 +179,29 @@ def planned_windows(run: RunRecord | Mapping[str, Any], timeline: Timeline) -> l
     record = _run_record(run)
     if record.plan.shape not in ("stepped", "stages"):
         return []
+    return [w for _, w in phase_windows(record, timeline, record.plan.phases, ("plateau",))]
+
+
+def phase_windows(
+    run: RunRecord | Mapping[str, Any],
+    timeline: Timeline,
+    phases: Iterable[Phase],
+    kinds: Collection[str],
+) -> list[tuple[Phase, PlannedWindow]]:
+    """The phases of ``kinds`` as windows of whole seconds, moved later by the pauses
+    before them; a phase shorter than 2 s there is left out (no interval rests on it)."""
+    record = _run_record(run)
     start = run_start_s(record, timeline)
     end = _observed_end_s(timeline)
     spans = paused_spans(record)
     windows = []
-    for phase in record.plan.phases:
-        if phase.kind != "plateau":
+    for phase in phases:
+        if phase.kind not in kinds:
             continue
         first = math.ceil(wall_time_s(start, float(phase.start_s), spans))
         last = min(math.floor(wall_time_s(start, float(phase.end_s), spans)), end)
         if last - first >= 2:
-            windows.append(PlannedWindow(phase.name, first, last, phase.users))
+            windows.append((phase, PlannedWindow(phase.name, first, last, phase.users)))
     return windows
 
 
@@ -234,10 +254,12 @@ def _columns(counters: SecondCounters, rows: BucketRows) -> IntervalColumns:
 @dataclass(frozen=True)
 class Analysed:
     """A window's results plus the raw estimates behind them, keyed by endpoint key
-    (``""`` for all requests together), for comparisons that need standard errors."""
+    (``""`` for all requests together), for comparisons that need standard errors;
+    ``open_model`` holds the window's open-model figures (``None`` for a closed run)."""
 
     window: Window
     estimates: Mapping[str, Mapping[str, Estimate]]
+    open_model: OpenModel | None = None
 
 
 def analyse_window(
@@ -246,6 +268,9 @@ def analyse_window(
     settings: AnalysisSettings,
     *,
     columns: TimelineColumns | None = None,
+    names: Collection[str] | None = None,
+    groups: Collection[str] | None = None,
+    rules: ValidationRules | None = None,
 ) -> Analysed:
     """Every figure of every request name, and of all together, within ``window``.
 
@@ -253,17 +278,43 @@ def analyse_window(
     for a caller that analyses several windows of one run: each name's histograms are then
     decoded once for all of them (and all requests together merged once). Without it, a
     fresh one serves this window.
+
+    ``names`` (endpoint keys) restricts the window to those names, "all requests" then
+    being them together (one load group's phase); ``groups`` restricts the open-model
+    arrivals read to those load groups. ``rules`` give the schedule limits of the
+    open-model quality check (the defaults without).
     """
     if columns is None:
         columns = TimelineColumns(timeline)
     elif columns.timeline is not timeline:
         raise ValueError("columns must be the TimelineColumns of this very timeline")
     health = load_generator_health(timeline, window)
+    keys = columns.names()
+    among = None
+    if names is not None and set(keys) - set(names):
+        keys = [k for k in keys if k in names]
+        among = tuple(keys)
+    schedule, service, arrivals = None, {}, ()
+    if timeline.open_model:
+        rules = rules or ValidationRules()
+        arrivals = arrival_groups(timeline, window, confidence=settings.confidence, groups=groups)
+        if arrivals:
+            schedule = check_schedule(
+                schedule_of(arrivals),
+                max_lag_p99_ms=rules.max_lag_p99_ms,
+                max_dropped=rules.max_dropped,
+                cpu_peak=max(health.cpu_percent, default=None),
+            )
+        for key in keys:
+            found_svc = service_percentiles(columns, key, window, confidence=settings.confidence)
+            if found_svc is not None:
+                service[key] = found_svc
     endpoints, per_name = [], {}
-    for key in columns.names():
-        result, per_name[key] = _endpoint(columns, key, window, settings, health)
+    for key in keys:
+        checked = schedule if key in service else None
+        result, per_name[key] = _endpoint(columns, key, window, settings, health, checked)
         endpoints.append(result)
-    overall, everything = _endpoint(columns, None, window, settings, health)
+    overall, everything = _endpoint(columns, None, window, settings, health, schedule, among=among)
     found: dict[str, Mapping[str, Estimate]] = {"": everything, **per_name}
     paused_s = sum(window.start_s <= s.t < window.end_s for s in timeline.paused)
     result_window = Window(
@@ -275,7 +326,41 @@ def analyse_window(
         tuple(endpoints),
         paused_s=float(paused_s),
     )
-    return Analysed(result_window, found)
+    open_model = None
+    if service or arrivals:
+        open_model = _open_model(columns, result_window, service, arrivals, health, settings)
+    return Analysed(result_window, found, open_model)
+
+
+def _open_model(
+    columns: TimelineColumns,
+    window: Window,
+    service: Mapping[str, tuple[int, Percentiles]],
+    arrivals: tuple,
+    health: GeneratorHealth,
+    settings: AnalysisSettings,
+) -> OpenModel:
+    """Each open-model name's two latencies side by side, the groups' schedule, and all
+    requests together when every name in the window is open-model."""
+
+    def side_by_side(e: EndpointResult, found: tuple[int, Percentiles]) -> OpenModelName:
+        response = Percentiles(e.median_ms, e.p95_ms, e.p99_ms)
+        return OpenModelName(e.name, e.method, found[0], response, found[1])
+
+    names = tuple(side_by_side(e, service[e.key]) for e in window.endpoints if e.key in service)
+    overall = None
+    measured = [e for e in window.endpoints if e.count]
+    if service and all(e.key in service for e in measured) and len(service) == len(measured):
+        planned = PlannedWindow(window.name, int(window.start_s), int(window.end_s), window.users)
+        found = service_percentiles(columns, None, planned, confidence=settings.confidence)
+        if found is not None:
+            overall = side_by_side(window.overall, found)
+    return OpenModel(
+        names=names,
+        overall=overall,
+        groups=arrivals,
+        cpu_percent_max=max(health.cpu_percent, default=None),
+    )
 
 
 @dataclass(frozen=True)
@@ -302,15 +387,69 @@ def load_generator_health(timeline: Timeline, window: PlannedWindow) -> Generato
     return GeneratorHealth(cpu, missing, peak * len(workers))
 
 
+def _counters(
+    columns: TimelineColumns, key: str | None, among: Sequence[str] | None, start: int, end: int
+) -> SecondCounters:
+    """``columns.counters``, or (``key`` None, ``among`` given) those names' added up."""
+    if key is not None or among is None:
+        return columns.counters(key, start, end)
+    parts = [columns.counters(k, start, end) for k in among]
+    if not parts:
+        return columns.counters("", start, end)  # no name: the seconds, all zero
+    added: dict[str, Any] = {}
+    for f in dataclasses.fields(SecondCounters):
+        values = [getattr(p, f.name) for p in parts]
+        if f.name == "t":
+            added[f.name] = values[0]
+        elif f.name == "failures_by_kind":
+            kinds: dict[str, np.ndarray] = {}
+            for found in values:
+                for kind, n in found.items():
+                    kinds[kind] = kinds[kind] + n if kind in kinds else n.copy()
+            added[f.name] = dict(sorted(kinds.items()))
+        elif any(v is None for v in values):
+            added[f.name] = None
+        else:
+            added[f.name] = sum(values[1:], values[0].copy())
+    return SecondCounters(**added)
+
+
+def _rows(
+    columns: TimelineColumns, key: str | None, among: Sequence[str] | None, start: int, end: int
+) -> BucketRows:
+    """``columns.buckets``, or (``key`` None, ``among`` given) those names' merged."""
+    if key is not None or among is None:
+        return columns.buckets(key, start, end)
+    parts = [columns.buckets(k, start, end) for k in among]
+    if len(parts) == 1:
+        return parts[0]
+    rows = len(columns.counters("", start, end))
+    return merged_rows(parts, rows, narrow=True) if parts else columns.buckets("", start, end)
+
+
+def _records(
+    columns: TimelineColumns, key: str | None, among: Sequence[str] | None, start: int, end: int
+) -> list[RequestSecond]:
+    """``columns.select``, or (``key`` None, ``among`` given) those names' records."""
+    if key is not None or among is None:
+        return list(columns.select(key, start, end))
+    return [r for k in among for r in columns.select(k, start, end)]
+
+
 def _endpoint(
     columns: TimelineColumns,
     key: str | None,
     window: PlannedWindow,
     settings: AnalysisSettings,
     health: GeneratorHealth,
+    schedule: Check | None = None,
+    *,
+    among: Sequence[str] | None = None,
 ) -> tuple[EndpointResult, Mapping[str, Estimate]]:
-    counters = columns.counters(key, window.start_s, window.end_s)
-    rows = columns.buckets(key, window.start_s, window.end_s)
+    """One name's figures (``key`` None: all names, or those ``among``); ``schedule``, the
+    open model's schedule check, joins its quality checks when given."""
+    counters = _counters(columns, key, among, window.start_s, window.end_s)
+    rows = _rows(columns, key, among, window.start_s, window.end_s)
     count = int(counters.count.sum())
     method, name = columns.endpoint(key) if key is not None else ("", AGGREGATED)
     ms = 1 / 1000
@@ -332,6 +471,8 @@ def _endpoint(
             timeout_s=settings.timeout_s,
             sums=sums,
         )
+        if schedule is not None:
+            quality = grade([*quality.checks, schedule])
         p95 = found["p95"]
         detectable = minimum_detectable_change(p95, confidence=settings.confidence)
         needed = required_duration_s(p95, max(len(intervals), 1), settings.target_half_width)
@@ -368,21 +509,31 @@ def _endpoint(
         },
         quality=quality_result,
         latency_buckets_ms=_buckets(hist),
-        failure_latency=_failure_latency(columns, key, window, counters),
-        **_failure_messages(columns.timeline, key, window, int(counters.failures.sum())),
+        failure_latency=_failure_latency(columns, key, window, counters, among),
+        **_failure_messages(columns, key, window, int(counters.failures.sum()), among),
     )
     return result, found
 
 
 def _failure_messages(
-    timeline: Timeline, key: str | None, window: PlannedWindow, failures: int
+    columns: TimelineColumns,
+    key: str | None,
+    window: PlannedWindow,
+    failures: int,
+    among: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The window's most frequent failure messages of ``key`` (all names for ``None``),
-    and how many failures they leave out."""
+    """The window's most frequent failure messages of ``key`` (all names for ``None``, or
+    those ``among``), and how many failures they leave out."""
     if not failures:
         return {}
     counts: dict[str, int] = {}
-    for r in timeline.select(key, window.start_s, window.end_s):
+    if key is None and among is None:
+        records: Iterable[RequestSecond] = columns.timeline.select(
+            None, window.start_s, window.end_s
+        )
+    else:
+        records = _records(columns, key, among, window.start_s, window.end_s)
+    for r in records:
         for message, n in r.failure_messages.items():
             counts[message] = counts.get(message, 0) + n
     top = merge_messages(counts, limit=REPORTED_FAILURE_MESSAGES)
@@ -396,14 +547,18 @@ def _failure_messages(
 
 
 def _failure_latency(
-    columns: TimelineColumns, key: str | None, window: PlannedWindow, counters: SecondCounters
+    columns: TimelineColumns,
+    key: str | None,
+    window: PlannedWindow,
+    counters: SecondCounters,
+    among: Sequence[str] | None = None,
 ) -> FailureLatency | None:
     """The failed requests' own latency figures (``None`` without failures, or when a
     version-1 timeline mixed them into the successes')."""
     failed = int(counters.failures.sum())
     if not failed or counters.fail_sum_us is None:
         return None
-    records = columns.select(key, window.start_s, window.end_s)
+    records = _records(columns, key, among, window.start_s, window.end_s)
     if any(r.failures_in_latency for r in records if r.failure_count):
         return None
     hist = sum_blobs([b for r in records for b in r.fail_hist_blobs])

@@ -31,6 +31,7 @@ from framework.verdicts.analysis import (
     planned_windows,
     steady_window,
 )
+from framework.verdicts.group_phases import group_phases
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window
 from framework.verdicts.rules import (
     budget_verdicts,
@@ -228,16 +229,19 @@ def _build_results(
     # the run's records as arrays, each name's histograms decoded once: every window
     # analysed below and the per-second series read them
     columns = TimelineColumns(data.timeline)
-    analysed = analyse_window(data.timeline, steady, analysis, columns=columns)
+    analysed = analyse_window(data.timeline, steady, analysis, columns=columns, rules=rules)
     steps = tuple(
-        analyse_window(data.timeline, w, analysis, columns=columns).window
+        analyse_window(data.timeline, w, analysis, columns=columns, rules=rules).window
         for w in planned_windows(data.record, data.timeline)
+    )
+    groups = group_phases(
+        data.run, data.timeline, data.scenario, analysis, columns=columns, rules=rules
     )
     verdicts: tuple[BudgetVerdict, ...] = ()
     if budgets is not None:
         verdicts = tuple(budget_verdicts(analysed.window, budgets))
     knee, knee_reason = find_knee(steps, budgets)
-    validation = tuple(validate(analysed.window, rules))
+    validation = tuple(validate(analysed.window, rules, analysed.open_model))
 
     comparison: tuple[ComparisonRow, ...] = ()
     compared_to = None
@@ -321,5 +325,7 @@ def _build_results(
         verdict=verdict,
         reasons=tuple(reasons),
         evidence=tuple(evidence),
+        open_model=analysed.open_model,
+        group_phases=groups,
     )
     return results, analysed

@@ -24,12 +24,18 @@ if TYPE_CHECKING:
 __all__ = [
     "LATENCY_BUCKETS_MS",
     "RESULTS_VERSION",
+    "ArrivalGroup",
     "BudgetVerdict",
     "ComparisonRow",
     "EndpointResult",
     "FailureLatency",
     "FailureMessage",
     "Figure",
+    "GroupPhase",
+    "GroupPhases",
+    "OpenModel",
+    "OpenModelName",
+    "Percentiles",
     "QualityCheck",
     "QualityResult",
     "Results",
@@ -209,6 +215,100 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Percentiles:
+    """p50, p95 and p99 of one latency, each with its interval (ms)."""
+
+    p50_ms: Figure
+    p95_ms: Figure
+    p99_ms: Figure
+
+
+@dataclass(frozen=True)
+class OpenModelName:
+    """One request name of an open-model run: its two latencies side by side.
+
+    ``response`` is the response time from the *intended* start, the moment the request was
+    due (the name's main latency, the same figures as its ``EndpointResult``): what a user
+    of the service experiences. ``service`` is the time from the actual send, over the
+    ``service_count`` successful open-model requests. Where the target stalled, requests
+    queued behind their schedule: the response time shows the wait, the service time (what
+    a closed model measures) hides it -- coordinated omission.
+    """
+
+    name: str
+    method: str
+    service_count: int
+    response: Percentiles
+    service: Percentiles
+
+    @property
+    def key(self) -> str:
+        return endpoint_key(self.method, self.name)
+
+
+@dataclass(frozen=True)
+class ArrivalGroup:
+    """How well one open load group kept its schedule over a window.
+
+    ``due`` arrivals were planned (``started + dropped``); ``dropped`` could not start
+    (``max_in_flight`` reached), ``dropped_fraction`` of the due ones. The schedule lag
+    (actual start - due) of the started ones has its p50 and p99 with intervals where the
+    seconds allow. ``in_flight_max`` is the largest count in flight in one second (summed
+    over load generators: an upper bound).
+    """
+
+    group: str
+    due: int
+    started: int
+    dropped: int
+    dropped_fraction: float | None
+    lag_p50_ms: Figure
+    lag_p99_ms: Figure
+    in_flight_max: int = 0
+
+
+@dataclass(frozen=True)
+class OpenModel:
+    """The open-model figures of a window: each name's response time from the intended
+    start beside its service time, and each load group's schedule lag and dropped arrivals.
+
+    ``overall`` is all requests together, given only when every name in the window has
+    open-model requests (in a mixed run the closed ones' latency has no service time
+    apart). ``cpu_percent_max`` is the busiest load generator's CPU peak in the window,
+    which explains a generator that fell behind.
+    """
+
+    names: tuple[OpenModelName, ...] = ()
+    overall: OpenModelName | None = None
+    groups: tuple[ArrivalGroup, ...] = ()
+    cpu_percent_max: float | None = None
+
+
+@dataclass(frozen=True)
+class GroupPhase:
+    """One phase of a load group analysed on its own, over that group's request names
+    only; ``rate`` is the planned arrivals per second of an open group (``None``: closed,
+    whose users are ``window.users``)."""
+
+    kind: str
+    rate: float | None
+    window: Window
+
+
+@dataclass(frozen=True)
+class GroupPhases:
+    """A load group (a users entry with its own load, or ``"scenario"`` for the shared
+    one) and the baselines of its phases: ``users`` are its users entries, ``requests``
+    the request names (keys) they send, on which its phases' figures rest."""
+
+    name: str
+    model: str
+    users: tuple[str, ...]
+    requests: tuple[str, ...]
+    phases: tuple[GroupPhase, ...]
+
+
+@dataclass(frozen=True)
 class BudgetVerdict:
     """One budget checked against a figure's interval, never against a bare number."""
 
@@ -292,6 +392,12 @@ class Results:
     """Why the run measured nothing a verdict can rest on (also among ``reasons``): no
     request completed or succeeded in the analysed window, or the window is empty."""
     version: int = RESULTS_VERSION
+    open_model: OpenModel | None = None
+    """The steady state's open-model figures; ``None`` for a closed-model run (and then
+    absent from results.json, which stays as it was)."""
+    group_phases: tuple[GroupPhases, ...] = ()
+    """Per-phase baselines of each load group, when the run had more than one (absent
+    from results.json otherwise)."""
 
     @property
     def meets_requirements(self) -> bool:
@@ -335,6 +441,10 @@ class Results:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (NaN and infinity become ``None``)."""
         data = _plain(self)
+        if self.open_model is None:
+            del data["open_model"]
+        if not self.group_phases:
+            del data["group_phases"]
         data["meets_requirements"] = self.meets_requirements
         data["validation_errors"] = list(self.validation_errors)
         summary = _plain(self.summary())
@@ -356,7 +466,7 @@ class Results:
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, EndpointResult):
+        if isinstance(value, EndpointResult | OpenModelName):
             out["key"] = value.key
         if isinstance(value, Figure):
             out["relative_half_width"] = _plain(value.relative_half_width)

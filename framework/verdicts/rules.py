@@ -23,6 +23,7 @@ from framework.verdicts.results import (
     ComparisonRow,
     EndpointResult,
     Figure,
+    OpenModel,
     ValidationMessage,
     Window,
 )
@@ -123,8 +124,14 @@ def _most(item: tuple[str, int]) -> tuple[int, str]:
 _LATENCY_FIELDS = frozenset(FIGURE_FIELDS[m] for m in LATENCY_METRICS)
 
 
-def validate(window: Window, rules: ValidationRules) -> list[ValidationMessage]:
-    """The validation rules on the steady-state window; each says what to do if it fails."""
+def validate(
+    window: Window, rules: ValidationRules, open_model: OpenModel | None = None
+) -> list[ValidationMessage]:
+    """The validation rules on the steady-state window; each says what to do if it fails.
+
+    With ``open_model`` (an open-model run's window) the schedule rules join them:
+    ``max_lag_p99_ms`` and ``max_dropped``, judged on every load group.
+    """
     overall = window.overall
     out = []
     n = overall.count
@@ -178,7 +185,48 @@ def validate(window: Window, rules: ValidationRules) -> list[ValidationMessage]:
             ),
         )
     )
+    if open_model is not None and open_model.groups:
+        out += _schedule_rules(open_model, rules)
     return out
+
+
+def _schedule_rules(open_model: OpenModel, rules: ValidationRules) -> list[ValidationMessage]:
+    """The open model's schedule rules: every group's lag p99 and dropped share within
+    the limits, or the generator fell behind (the message names the group and the CPU)."""
+    groups = open_model.groups
+    named = len(groups) > 1
+    cpu = (
+        f"; load generator CPU up to {open_model.cpu_percent_max:.0f} %"
+        if open_model.cpu_percent_max is not None
+        else ""
+    )
+    advice = ": the generator fell behind; add workers or lower the rate"
+    lags, drops = [], []
+    lag_ok = drop_ok = True
+    for g in groups:
+        label = f"{g.group} " if named else ""
+        lag = g.lag_p99_ms.value
+        if lag is None:
+            lags.append(f"{label}no arrival started")
+        else:
+            lag_ok = lag_ok and lag <= rules.max_lag_p99_ms
+            lags.append(f"{label}lag p99 {lag:.3g} ms")
+        share = g.dropped_fraction or 0.0
+        drop_ok = drop_ok and share <= rules.max_dropped
+        drops.append(f"{label}{share:.2%} of arrivals dropped ({g.dropped:,} of {g.due:,})")
+    limit = f"{rules.max_lag_p99_ms:.3g} ms"
+    return [
+        ValidationMessage(
+            "max_lag_p99_ms",
+            lag_ok,
+            ", ".join(lags) + ("" if lag_ok else f", above {limit}{advice}{cpu}"),
+        ),
+        ValidationMessage(
+            "max_dropped",
+            drop_ok,
+            ", ".join(drops) + ("" if drop_ok else f", above {rules.max_dropped:.2%}{advice}{cpu}"),
+        ),
+    ]
 
 
 def find_knee(steps: Sequence[Window], budgets: Budgets | None) -> tuple[str | None, str | None]:

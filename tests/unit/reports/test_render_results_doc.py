@@ -30,6 +30,7 @@ def test_every_field_of_results_json_is_documented():
     documented = {word for span in spans for word in re.findall(r"[a-z_0-9]+", span)}
     data = json.loads(json.dumps(rb.stepped_results().to_dict()))
     data.update(json.loads(json.dumps(rb.sample_results().to_dict())))
+    data.update(json.loads(json.dumps(rb.open_model_results().to_dict())))
     keys = _keys(data, set())
     # keys that are data, not schema: failure kinds, tags, window names
     keys -= set(rb.sample_results().failures_by_kind) | {"team", "kind", "HTTP 500"}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from framework.plan import rates
 from framework.plan.arrivals import ArrivalTimes, Share
 
 
@@ -164,3 +165,24 @@ def test_bad_arguments_are_refused_with_their_value() -> None:
         Share(0, 0)
     with pytest.raises(ValueError, match="after_s must be a number"):
         ArrivalTimes(CONSTANT).next_due(math.nan)
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        rates.wave(min_rate=5, max_rate=80, period_s=7, duration_s=20),
+        rates.stages(stages=[(5, 40, 2), (5, 10, 3), (4, 60, 0)]),
+        rates.spike(base_rate=10, spike_rate=90, base_s=4, spike_s=3, recovery_s=4, ramp_s=1),
+    ],
+    ids=["wave", "stages", "spike"],
+)
+def test_the_plans_shapes_keep_their_expected_arrivals_across_two_workers(
+    plan: rates.RatePlan,
+) -> None:
+    times = ArrivalTimes(plan)
+    whole = _all_due(times)
+    union = sorted(t for i in range(2) for t in _all_due(times, Share(i, 2)))
+    assert max(abs(a - b) for a, b in zip(union, whole, strict=True)) < 1e-6
+    for start in range(math.ceil(plan.duration_s)):
+        end = min(start + 1.0, plan.duration_s)
+        assert abs(_count(whole, start, end) - plan.expected_arrivals(start, end)) <= 1

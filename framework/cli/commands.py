@@ -52,13 +52,23 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         print(describe_scenario(loaded))
         return ExitCode.OK
     if args.command == "plan":
-        from framework.plan.chart import render_plan
+        from framework.plan.chart import render_schedule
         from framework.plan.groups import schedule_for
 
         loaded = _load(args)
-        print(f"{loaded.scenario.name}: users over time")
         schedule = schedule_for(loaded.scenario, time_scale=loaded.time_scale)
-        print(render_plan(schedule.locust_plan(), width=args.width, height=args.height))
+        count = len(schedule.groups)
+        if not schedule.engine:
+            print(f"{loaded.scenario.name}: users over time")
+        elif count == 1:
+            print(f"{loaded.scenario.name}: arrivals per second over time (open load)")
+        else:
+            print(
+                f"{loaded.scenario.name}: {count} load groups over time "
+                f"(closed in users, open in arrivals/s)"
+            )
+        names = [user.name for user in loaded.scenario.users]
+        print(render_schedule(schedule, width=args.width, height=args.height, user_names=names))
         return ExitCode.OK
     if args.command == "ctl":
         from framework.cli.ctl import run_ctl
@@ -140,6 +150,8 @@ def _load(args: argparse.Namespace, **options: Any) -> LoadedScenario:
     loaded = load_scenario(
         args.scenario, overrides=args.overrides, time_scale=args.time_scale, **options
     )
+    for warning in loaded.warnings:
+        print(f"swarm: warning: {warning}", file=sys.stderr)
     if loaded.time_scale != 1.0:
         scaled = schedule_for(loaded.scenario, time_scale=loaded.time_scale).duration_s
         if scaled < MIN_SCALED_PLAN_S:

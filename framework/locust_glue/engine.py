@@ -100,6 +100,9 @@ class Engine:
         self.groups: list[OpenGroup | ClosedGroup] = []
         self._open_classes = {cls: open_user_class(cls) for cls in self.user_classes}
         self._started = False
+        self.armed = False
+        """Locust has started a test here (``test_start``: on a worker, the master's spawn
+        has come, with the host); the engine runs only while armed and told to."""
 
     def __repr__(self) -> str:
         return f"Engine({self.client_id!r}, {self.clock!r}, share={self.share})"
@@ -118,8 +121,15 @@ class Engine:
         if self._started and plan_elapsed_s < self.clock.now() - _NEW_RUN_S:
             self.stop()  # the plan went back: a new run whose start this generator missed
         self.clock.set(state, float(plan_elapsed_s))
-        if not self._started:
-            self._start(from_start=plan_elapsed_s < _FROM_START_S)
+        if not self._started and self.armed:
+            self._start()
+
+    def on_test_start(self, **_kwargs: Any) -> None:
+        """Arm the engine; start it if the master has already said the run is on (its
+        message can come before the spawn that fires this on a worker)."""
+        self.armed = True
+        if not self._started and self.clock.state in ("running", "paused"):
+            self._start()
 
     def on_message(self, msg: Any, **_kwargs: Any) -> None:
         """The ``swarm_schedule`` listener (a worker's, or the local process's)."""
@@ -135,6 +145,7 @@ class Engine:
 
     def stop(self, **_kwargs: Any) -> None:
         """Kill every greenlet of the run and forget its user instances."""
+        self.armed = False
         self.clock.set("stopped", self.clock.now())
         if self._started:
             self.pool.kill(block=True, timeout=5)
@@ -142,7 +153,12 @@ class Engine:
         self.groups = []
         self._started = False
 
-    def _start(self, *, from_start: bool) -> None:
+    def _start(self) -> None:
+        from_start = self.clock.now() < _FROM_START_S
+        host = self.environment.host
+        if host:  # as Locust does for its own spawning (a worker learns it from the spawn)
+            for cls in self.user_classes:
+                cls.host = host
         self._started = True
         self.pool = Group()
         self.groups = [self._group(g, position) for position, g in enumerate(self.schedule.groups)]
@@ -265,6 +281,7 @@ def install(
     runner.register_message(SCHEDULE_MESSAGE, engine.on_message)
     telemetry.active = engine.active
     events = environment.events
+    events.test_start.add_listener(engine.on_test_start)
     events.test_stop.add_listener(engine.stop)
     events.quit.add_listener(engine.stop)
     return engine

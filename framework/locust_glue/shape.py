@@ -68,6 +68,7 @@ def shape_class(plan: LoadPlan) -> type[LoadTestShape]:
                 return feed.plan_elapsed_s(now_s)
             return self.get_run_time()
 
-    name = plan.name.title().replace("-", "").replace("_", "").replace(" ", "") + "Shape"
+    # a schedule of several groups is named "constant + spike": keep letters and digits only
+    name = "".join(ch for ch in plan.name.title() if ch.isalnum()) + "Shape"
     PlanShape.__name__ = PlanShape.__qualname__ = name
     return PlanShape

@@ -66,6 +66,10 @@ def _plan_text(web_ui: WebUI) -> str:
     plan = getattr(shape, "plan", None)
     if plan is None:
         return type(shape).__name__
+    rates = [p.rate for p in plan.phases if p.rate is not None]
+    if rates:  # open load groups: the engine starts arrivals, Locust's shape no users
+        users = f" and {plan.peak_users} users" if plan.peak_users else ""
+        return f"{plan.name}, {plan.duration_s:g} s, up to {max(rates):g} arrivals/s{users}"
     return f"{plan.name}, {plan.duration_s:g} s, up to {plan.peak_users} users"
 
 

@@ -102,6 +102,9 @@ class ArrivalTimes:
         self.rng = rng if rng is not None else random.Random()
         self._end_s = float(plan.duration_s)
         self._total = plan.expected_arrivals(0.0, self._end_s)
+        # Λ at the last point asked: the next call asks it again (from the due time it
+        # returned), which halves the integrals per arrival on a busy generator
+        self._last: tuple[float, float] = (0.0, 0.0)
 
     def __repr__(self) -> str:
         return f"ArrivalTimes({self.model}, duration_s={self._end_s:g}, total={self._total:g})"
@@ -112,7 +115,11 @@ class ArrivalTimes:
             return 0.0
         if elapsed_s >= self._end_s:
             return self._total
-        return self.plan.expected_arrivals(0.0, elapsed_s)
+        at, value = self._last
+        if elapsed_s != at:
+            value = self.plan.expected_arrivals(0.0, elapsed_s)
+            self._last = (elapsed_s, value)
+        return value
 
     def next_due(self, after_s: float, share: Share = Share()) -> float | None:
         """The first due plan-time of ``share``'s arrivals strictly after ``after_s``.

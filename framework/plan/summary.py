@@ -51,18 +51,19 @@ def describe_scenario(loaded: LoadedScenario) -> str:
         return mask_url_password(redactor.text(text)) if text else text
 
     schedule = schedule_for(s, time_scale=loaded.time_scale)
-    total_user_weight = sum(u.weight for u in s.users)
+    total_user_weight = sum(u.weight for u in s.users if u.load is None)
     lines = [f"{loaded.path.name}: valid scenario {s.name!r}"]
     if s.description:
         lines.append(f"  {redactor.text(s.description.strip().splitlines()[0])}")
     lines.append(f"  target: {shown(loaded.host) or '(none: pass --host or set SWARM_HOST)'}")
     for u, user in enumerate(s.users):
-        share = 100 * user.weight / total_user_weight
         host = f", host {shown(loaded.host_for(user))}" if user.host else ""
-        lines.append(
-            f"  users {user.name}: weight {user.weight} ({share:.0f}%), "
-            f"{_think(user.think_time)}{host}"
-        )
+        if user.load is None:
+            share = 100 * user.weight / total_user_weight
+            runs = f"weight {user.weight} ({share:.0f}%)"
+        else:
+            runs = "its own load"
+        lines.append(f"  users {user.name}: {runs}, {_think(user.think_time)}{host}")
         total = sum(r.weight for r in user.requests)
         for r, req in enumerate(user.requests):
             expect = ""

@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails
 from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVariableError
 from framework.limits import YAML_BYTES, InputRefused, read_text
 from framework.scenario.budgets import Budgets
+from framework.scenario.capacity import load_warnings
 from framework.scenario.datafiles import DataSource, read_rows
 from framework.scenario.interpolation import (
     Redactor,
@@ -95,8 +96,10 @@ class LoadedScenario:
     never be written. ``source`` is the file's data before any substitution (references
     intact, ``--set`` overrides applied), which bundles ship to workers. ``overrides`` are
     the ``--set`` texts as given and ``time_scale`` the ``--time-scale`` factor the plan is
-    made with (``framework.plan.load_plan.plan_for``); the scenario itself is as written.
-    ``repr()`` masks the secret values (in ``scenario`` too) and only counts ``secrets``.
+    made with (``framework.plan.groups.schedule_for``); the scenario itself is as written.
+    ``warnings`` are what is valid but will not run as written (``scenario.capacity``),
+    located as problems are; the commands print them and go on. ``repr()`` masks the
+    secret values (in ``scenario`` too) and only counts ``secrets``.
     """
 
     scenario: Scenario
@@ -108,6 +111,7 @@ class LoadedScenario:
     secret_names: frozenset[str] = frozenset()
     overrides: tuple[str, ...] = ()
     time_scale: float = 1.0
+    warnings: tuple[Problem, ...] = ()
 
     def __repr__(self) -> str:
         host = self.host_override
@@ -371,6 +375,9 @@ def _checked(
         host_override=override,
         source=located.data,
         secret_names=secret_variables(located.data),
+        warnings=tuple(
+            problem_at(label, located, path, message) for path, message in load_warnings(scenario)
+        ),
     )
 
 

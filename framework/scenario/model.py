@@ -373,7 +373,7 @@ def _open_field_message(key: str, own: Sequence[str]) -> str:
     """What to say of an open-model key written in a closed section with fields ``own``."""
     if key in OPEN_ONLY_SETTINGS:
         return (
-            f"{key} is an open-model setting; this load is closed (model: closed is the "
+            f"{key} is an open-model setting; this load is closed (model: closed, the "
             f"default), where it means nothing: write model: open, or drop {key}"
         )
     return (

@@ -14,9 +14,12 @@ from gevent.pool import Group
 from locust import User, task
 from locust.env import Environment
 
+from framework.locust_glue.engine import Engine
 from framework.locust_glue.load_groups import OpenGroup, PlanClock, open_user_class, share_of_users
 from framework.locust_glue.telemetry import DUE_KEY
+from framework.plan import rates, shapes
 from framework.plan.arrivals import ArrivalTimes, Share
+from framework.plan.groups import LoadGroup, LoadSchedule
 
 
 class FakePerf:
@@ -142,3 +145,41 @@ def test_arrivals_beyond_max_in_flight_are_dropped_and_instances_reused() -> Non
 def test_open_user_class_is_never_spawned_by_locust_itself() -> None:
     assert open_user_class(Blocking).abstract is True
     assert issubclass(open_user_class(Blocking), Blocking)
+
+
+def _engine(client_id: str) -> Engine:
+    schedule = LoadSchedule.of(
+        [
+            LoadGroup(
+                "readers",
+                (0,),
+                (1,),
+                "closed",
+                shapes.constant(users=3, spawn_rate=3, duration_s=60),
+            ),
+            LoadGroup("writers", (0,), (1,), "open", rates.constant(rate=5, duration_s=60)),
+        ]
+    )
+    return Engine(Environment(), schedule, [Blocking], client_id=client_id, recorder=Recorder())
+
+
+def test_engine_share_is_its_place_among_the_masters_workers() -> None:
+    engine = _engine("b")
+    engine.update("paused", 3.0, ["c", "a", "b"])
+    assert engine.share == Share(1, 3)
+    engine.update("paused", 3.5, ["c", "b"])  # a left: re-split from the same message
+    assert engine.share == Share(0, 2)
+    engine.update("paused", 4.0, ["a", "c"])  # not (yet) among them: no share of the load
+    assert engine.share is None
+
+
+def test_engine_waits_for_locusts_start_and_stops_on_stopped() -> None:
+    engine = _engine("local")
+    engine.update("paused", 0.0, ["local"])
+    assert engine.groups == []  # not armed: on a worker the spawn (and the host) comes later
+    engine.on_test_start()
+    assert [g.name for g in engine.groups] == ["readers", "writers"]
+    assert set(engine.active()) == {"readers", "writers"}
+    engine.update("stopped", 0.0, ["local"])
+    assert engine.groups == [] and not engine.armed
+    assert engine.clock.state == "stopped"

@@ -138,3 +138,37 @@ def test_render_all_zero_plan_draws_empty_chart():
 def test_render_rejects_too_small_sizes(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         render_plan(constant(users=5, spawn_rate=1, duration_s=10), **kwargs)
+
+
+def test_an_open_plan_is_drawn_in_arrivals_per_second_with_its_rates_in_the_table():
+    from framework.plan import rates
+
+    plan = rates.spike(base_rate=5, spike_rate=20, base_s=10, spike_s=5, recovery_s=5, ramp_s=1)
+    assert render_plan(plan, width=30, height=4).splitlines() == [
+        "spike: 20s, peak 20 arrivals/s",
+        "20 ┤              ██████",
+        "   │             ███████▇",
+        "10 ┤             ████████",
+        " 0 ┤▅█████████████████████████",
+        "   └┬────────────┬───────────┬",
+        "    0s           10s       20s",
+        "",
+        "phase             kind     start  end  arrivals/s",
+        "ramp-up           ramp        0s   1s           5",
+        "base              plateau     1s  10s           5",
+        "ramp to spike     ramp       10s  11s          20",
+        "spike             spike      11s  15s          20",
+        "ramp to recovery  ramp       15s  16s           5",
+        "recovery          plateau    16s  20s           5",
+    ]
+
+
+def test_a_fractional_peak_rate_is_labelled_as_written():
+    from framework.plan import rates
+
+    text = render_plan(rates.constant(rate=2.5, duration_s=10), width=20, height=2)
+    assert text.splitlines()[:3] == [
+        "constant: 10s, peak 2.5 arrivals/s",
+        "2.5 ┤███████████████",
+        "  0 ┤███████████████",
+    ]

@@ -18,7 +18,7 @@ For each worker count W (1, then 2):
    step below it kept lag p99 < 10 ms with no drop;
 3. open, fine (not with ``--quick``): the same between the last step kept and the first
    one behind, in ``--fine-steps`` steps, so the figure is within a few percent. Each
-   open run begins with an unjudged warm-up stage at a fifth of its first rate.
+   open run begins with an unjudged warm-up: a ramp from 0 to 90 % of its first rate.
 
 The mock detector runs on ``--server-cores`` (default core 0) and swarm (master and
 workers) on ``--client-cores`` (default core 1, or every core for W = 2, which then
@@ -153,14 +153,16 @@ def open_steps(
 ) -> list[StepResult]:
     """One stepped open run over ``rates``; each step judged on its seconds after the first.
 
-    A first, unjudged stage at a fifth of the first rate warms the worker up (its pool of
-    user instances and their connections), so no step pays for the start of the run.
+    A first, unjudged stage ramps from 0 to 90 % of the first rate over two steps' time,
+    warming the worker up (its pool of user instances and their connections) the way a
+    climb through lower steps would, so no step pays for the start of the run.
     """
     scenario = folder / f"open-{label}-{workers}.yaml"
-    warm_up = [(step_s, max(1, round(rates[0] / 5)))]
+    warm_up = (
+        f"    - {{duration: {2 * step_s}s, rate: {round(0.9 * rates[0])}, ramp: {2 * step_s}s}}"
+    )
     stages = "\n".join(
-        f"    - {{duration: {seconds}s, rate: {rate}}}"
-        for seconds, rate in [*warm_up, *((step_s, r) for r in rates)]
+        [warm_up, *(f"    - {{duration: {step_s}s, rate: {rate}}}" for rate in rates)]
     )
     scenario.write_text(OPEN.format(url=url, stages=stages))
     run_dir = _swarm(
@@ -169,12 +171,12 @@ def open_steps(
         cores,
         folder,
         f"open-{label}-{workers}",
-        (len(rates) + 1) * step_s + RUN_DEADLINE_PAD_S,
+        (len(rates) + 2) * step_s + RUN_DEADLINE_PAD_S,
     )
     timeline = read_timeline(run_dir / "timeline.jsonl")
     start = _plan_start(run_dir)
     results = []
-    for index, rate in enumerate(rates, start=1):
+    for index, rate in enumerate(rates, start=2):
         first = math.ceil(start + index * step_s + 1)  # skip the step's first second
         end = math.floor(start + (index + 1) * step_s)
         arrivals = timeline.arrivals_total(GROUP, first, end)

@@ -72,7 +72,7 @@ SCENARIO = """
         requests:
           - {{name: stalling open, method: POST, path: /detect, json: {{content: o}}}}
         load: {{model: open, shape: constant, rate: {rate}, duration: {duration}s,
-                max_in_flight: 400}}
+                max_in_flight: 500}}
       - name: closed_stalling
         host: {stalling}
         think_time: {{throughput: {closed_throughput}}}
@@ -85,7 +85,7 @@ SCENARIO = """
         requests:
           - {{name: steady open, method: POST, path: /detect, json: {{content: o}}}}
         load: {{model: open, shape: constant, rate: {rate}, duration: {duration}s,
-                max_in_flight: 400}}
+                max_in_flight: 500}}
       - name: closed_steady
         host: {steady}
         think_time: {{pacing: {steady_pacing_ms}ms}}

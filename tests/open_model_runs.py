@@ -117,7 +117,8 @@ def write_open_run(
         shape="constant",
         duration_s=seconds,
         peak_users=None,
-        phases=(Phase("steady", 0, seconds, 0, "plateau"),),
+        phases=(Phase("steady", 0, seconds, 0, "plateau", rate=float(rate)),),
+        model="open",
     )
     run = RunRecord(
         run_id=folder.name,

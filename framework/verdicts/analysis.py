@@ -189,7 +189,8 @@ def phase_windows(
     kinds: Collection[str],
 ) -> list[tuple[Phase, PlannedWindow]]:
     """The phases of ``kinds`` as windows of whole seconds, moved later by the pauses
-    before them; a phase shorter than 2 s there is left out (no interval rests on it)."""
+    before them; a phase shorter than 2 s there is left out (no interval rests on it).
+    An open phase (a ``rate``) has no users: its window's ``users`` is ``None``."""
     record = _run_record(run)
     start = run_start_s(record, timeline)
     end = _observed_end_s(timeline)
@@ -201,7 +202,8 @@ def phase_windows(
         first = math.ceil(wall_time_s(start, float(phase.start_s), spans))
         last = min(math.floor(wall_time_s(start, float(phase.end_s), spans)), end)
         if last - first >= 2:
-            windows.append((phase, PlannedWindow(phase.name, first, last, phase.users)))
+            users = None if phase.rate is not None else phase.users
+            windows.append((phase, PlannedWindow(phase.name, first, last, users)))
     return windows
 
 

@@ -235,7 +235,7 @@ def _build_results(
         for w in planned_windows(data.record, data.timeline)
     )
     groups = group_phases(
-        data.run, data.timeline, data.scenario, analysis, columns=columns, rules=rules
+        data.record, data.timeline, data.scenario, analysis, columns=columns, rules=rules
     )
     verdicts: tuple[BudgetVerdict, ...] = ()
     if budgets is not None:

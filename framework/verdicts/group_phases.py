@@ -10,17 +10,15 @@ Locust); the windows are the plan's phases moved by pauses, as the plan's own st
 
 Example::
 
-    found = group_phases(data.run, timeline, data.scenario, settings, columns=columns)
+    found = group_phases(data.record, timeline, data.scenario, settings, columns=columns)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
-from framework.plan.record import PlanRecord
-from framework.plan.shapes import Phase
+from framework.run.folder import RunRecord
 from framework.scenario.budgets import ValidationRules
 from framework.scenario.loader import requests_by_user
 from framework.timeline.columns import TimelineColumns
@@ -29,62 +27,15 @@ from framework.timeline.records import Timeline
 from framework.verdicts.analysis import AnalysisSettings, analyse_window, phase_windows
 from framework.verdicts.results import GroupPhase, GroupPhases
 
-__all__ = ["PHASE_KINDS", "LoadGroupRecord", "group_phases", "load_groups"]
+__all__ = ["PHASE_KINDS", "group_phases"]
 
 PHASE_KINDS = ("plateau", "spike", "wave")
 """The phases of a group analysed on their own: every kind but the ramps, whose load is
 still changing (a single group's plan analyses only its plateaus, as before)."""
 
 
-@dataclass(frozen=True)
-class LoadGroupRecord:
-    """One load group as ``run.json``'s plan records it: its name, model, users entries,
-    and its phases with the planned rate of each (``None`` for closed phases)."""
-
-    name: str
-    model: str
-    users: tuple[str, ...]
-    phases: tuple[tuple[Phase, float | None], ...]
-
-
-def _rate(data: Mapping[str, Any]) -> float | None:
-    rate = data.get("rate")
-    if isinstance(rate, bool) or not isinstance(rate, int | float):
-        return None
-    return float(rate)
-
-
-def load_groups(run: Mapping[str, Any]) -> list[LoadGroupRecord]:
-    """The load groups of ``run.json``'s plan (``plan.groups``), read tolerantly: a group
-    without a name, or a phase without name, start and end, is left out."""
-    plan = run.get("plan")
-    groups = plan.get("groups") if isinstance(plan, Mapping) else None
-    found = []
-    for group in groups if isinstance(groups, list) else ():
-        if not isinstance(group, Mapping) or not isinstance(group.get("name"), str):
-            continue
-        phases = []
-        for raw in group.get("phases") or ():
-            parsed = PlanRecord.from_record({"phases": [raw]}).phases
-            if parsed and isinstance(raw, Mapping):
-                phases.append((parsed[0], _rate(raw)))
-        users = group.get("users")
-        model = group.get("model")
-        found.append(
-            LoadGroupRecord(
-                name=group["name"],
-                model=model if isinstance(model, str) else "closed",
-                users=tuple(u for u in users if isinstance(u, str))
-                if isinstance(users, list)
-                else (),
-                phases=tuple(phases),
-            )
-        )
-    return found
-
-
 def group_phases(
-    run: Mapping[str, Any],
+    run: RunRecord,
     timeline: Timeline,
     scenario: Mapping[str, Any],
     settings: AnalysisSettings,
@@ -94,7 +45,7 @@ def group_phases(
 ) -> tuple[GroupPhases, ...]:
     """Each load group's phases analysed over that group's request names, when the plan
     has more than one group (``()`` otherwise, and for a group none of whose names ran)."""
-    groups = load_groups(run)
+    groups = run.plan.groups
     if len(groups) < 2:
         return ()
     sent = requests_by_user(scenario)
@@ -111,12 +62,8 @@ def group_phases(
         )
         if not keys:
             continue
-        rates = {phase: rate for phase, rate in group.phases}
         phases = []
-        for phase, window in phase_windows(run, timeline, rates, PHASE_KINDS):
-            rate = rates[phase]
-            if rate is not None:  # an open phase: its level is a rate, not users
-                window = replace(window, users=None)
+        for phase, window in phase_windows(run, timeline, group.phases, PHASE_KINDS):
             analysed = analyse_window(
                 timeline,
                 window,
@@ -126,6 +73,6 @@ def group_phases(
                 groups=(group.name,),
                 rules=rules,
             )
-            phases.append(GroupPhase(phase.kind, rate, analysed.window))
+            phases.append(GroupPhase(phase.kind, phase.rate, analysed.window))
         found.append(GroupPhases(group.name, group.model, group.users, keys, tuple(phases)))
     return tuple(found)

@@ -93,6 +93,7 @@ def test_html_has_an_escaped_open_model_section_and_the_group_phases(reported):
     assert "the coordinated omission a closed model hides" in section
     assert "writers 11,918 11,800 118 0.99%" in section
     assert "50 arrivals/s" in page.plain
+    assert "Arrivals/s" in page.plain  # the load plan's phases show their rate
 
 
 def test_the_terminal_summary_shows_both_p99s_and_the_groups_lag(reported):
@@ -114,6 +115,7 @@ def test_a_closed_run_renders_no_open_model_section(tmp_path):
     assert "Phases per load group" not in render_markdown(results)
     html = render_html(results)
     assert 'id="open-model"' not in html and 'id="group-phases"' not in html
+    assert "Arrivals/s" not in html
     assert "open model" not in summarise(results)
 
 

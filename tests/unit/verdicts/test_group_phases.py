@@ -6,7 +6,6 @@ import pytest
 
 from framework.scenario.loader import requests_by_user
 from framework.verdicts.builder import ReportOptions, build_results, load_run
-from framework.verdicts.group_phases import load_groups
 from tests.open_model_runs import write_open_run
 
 USERS = [
@@ -73,16 +72,6 @@ def test_request_names_of_each_users_entry_come_from_the_saved_scenario():
     assert requests_by_user({"users": [{"name": "x", "requests": [{"path": "/a$${KEY}"}]}]}) == {
         "x": [("GET", "/a${KEY}")]
     }
-
-
-def test_plan_groups_are_read_with_their_phase_rates():
-    run = {"plan": {"groups": [*GROUPS, {"no": "name"}, "junk"]}}
-    readers, writers = load_groups(run)
-    assert (readers.name, readers.model, readers.users) == ("scenario", "closed", ("readers",))
-    assert [(p.name, rate) for p, rate in writers.phases] == [
-        ("base", 5.0), ("spike", 50.0), ("recovery", 5.0)
-    ]  # fmt: skip
-    assert load_groups({"plan": {}}) == [] and load_groups({}) == []
 
 
 def test_each_group_gets_its_phases_over_its_own_names_only(mixed):

@@ -20,6 +20,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from framework.scenario.fields import NOT_BOOL, OnePassModel, shown
 from mock_detectors.latency import FixedLatency, LatencyModel, describe
+from mock_detectors.stall import StallConfig
 
 __all__ = [
     "DEFAULT_BASE_PORT",
@@ -99,6 +100,7 @@ class DetectorConfig(_Model):
     errors: ErrorsConfig = Field(default_factory=ErrorsConfig)
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
     batch: BatchConfig | None = None
+    stall: StallConfig | None = None
     labels: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         default_factory=lambda: ["spam", "abuse", "pii"], min_length=1
     )
@@ -184,6 +186,8 @@ def describe_detector(detector: DetectorConfig) -> str:
         parts.append(
             f"batch +{detector.batch.per_item_ms:g} ms/item (max {detector.batch.max_items})"
         )
+    if detector.stall is not None:
+        parts.append(detector.stall.describe())
     if detector.seed is not None:
         parts.append(f"seed {detector.seed}")
     return "; ".join(parts)

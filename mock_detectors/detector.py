@@ -30,6 +30,7 @@ from mock_detectors.faults import ActiveFault, FaultBoard
 from mock_detectors.latency import make_sampler
 from mock_detectors.metrics import ENDPOINTS, MetricsWriter
 from mock_detectors.protocol import Request, Response, json_response
+from mock_detectors.stall import StallClock
 
 __all__ = ["DetectorApp"]
 
@@ -80,8 +81,10 @@ class DetectorApp:
         rng: random.Random,
         admin_token: str | None,
         call_at: Callable[[float, Callable[[], None]], object] | None = None,
+        stall: StallClock | None = None,
     ) -> None:
         self.name = name
+        self._stall = stall
         self.max_body_bytes = max_body_bytes
         self._config = config
         self._faults = faults
@@ -167,7 +170,9 @@ class DetectorApp:
             return _bad_request(problem, _DETECT)
         request_id = self._request_id(request)
         result = {"detector": self.name, "request_id": request_id}
-        return self._answer(_DETECT, request_id, 0.0, lambda: result | self._verdict(payload))
+        return self._answer(
+            _DETECT, request, request_id, 0.0, lambda: result | self._verdict(payload)
+        )
 
     def _batch(self, request: Request) -> Response:
         batch = self._config.batch
@@ -210,7 +215,7 @@ class DetectorApp:
                 "results": results,
             }
 
-        return self._answer(_BATCH, request_id, batch.per_item_ms * len(items), body)
+        return self._answer(_BATCH, request, request_id, batch.per_item_ms * len(items), body)
 
     def _health(self) -> Response:
         now = self._clock()
@@ -227,26 +232,31 @@ class DetectorApp:
                 _HEALTH,
                 headers=_RETRY_AFTER,
             )
-        return json_response(
-            200,
-            {
-                "status": "ok",
-                "detector": self.name,
-                "faults": [] if fault is None else fault.spec.kinds(),
-            },
-            _HEALTH,
-        )
+        body: dict[str, Any] = {
+            "status": "ok",
+            "detector": self.name,
+            "faults": [] if fault is None else fault.spec.kinds(),
+        }
+        if self._stall is not None:
+            body["stall"] = self._stall.state(now)
+        return json_response(200, body, _HEALTH)
 
     # -- outcomes ----------------------------------------------------------
 
     def _answer(
         self,
         endpoint: int,
+        request: Request,
         request_id: str,
         extra_ms: float,
         success_body: Callable[[], dict[str, Any]],
     ) -> Response:
-        """Draw the outcome and latency, applying any injected fault."""
+        """Draw the outcome and latency, applying any injected fault and the stall.
+
+        A request that arrives during a stall window is held to the window's end, and
+        its drawn latency counts from there (``stall.py``); the body's ``latency_ms`` is
+        the whole delay and ``stalled_ms`` the part of it spent held.
+        """
         fault = self._faults.current(self._clock())
         if fault is not None and fault.spec.outage:
             return json_response(
@@ -262,25 +272,26 @@ class DetectorApp:
                 error_rate = spec.error_rate
             if spec.timeout_probability is not None:
                 timeout_rate = spec.timeout_probability
+        held_ms = 0.0 if self._stall is None else self._stall.wait_s(request.arrived) * 1000
         draw = self._rng.random()
         if error_rate <= draw < error_rate + timeout_rate:
-            latency_ms = self._adjust(self._hang(), fault)
+            latency_ms = self._adjust(self._hang(), fault) + held_ms
             status = self._config.timeouts.status
             payload = self._error_body(
                 status, request_id, f"simulated hang of {latency_ms:.0f} ms before answering"
             )
             if status < 400:
                 payload = success_body()
-            payload["latency_ms"] = round(latency_ms, 3)
+            _stamp(payload, latency_ms, held_ms)
             return json_response(status, payload, endpoint, delay_s=latency_ms / 1000)
-        latency_ms = self._adjust(self._latency() + extra_ms, fault)
+        latency_ms = self._adjust(self._latency() + extra_ms, fault) + held_ms
         if draw < error_rate:
             status, why = self._error_status(fault, error_rate)
             payload = self._error_body(status, request_id, why)
             headers = _RETRY_AFTER if status in (429, 503) else ()
         else:
             status, payload, headers = 200, success_body(), ()
-        payload["latency_ms"] = round(latency_ms, 3)
+        _stamp(payload, latency_ms, held_ms)
         return json_response(status, payload, endpoint, delay_s=latency_ms / 1000, headers=headers)
 
     def _adjust(self, latency_ms: float, fault: ActiveFault | None) -> float:
@@ -329,6 +340,12 @@ class DetectorApp:
         if given:
             return given[:128]
         return f"{self._id_prefix}{next(self._ids):06x}"
+
+
+def _stamp(payload: dict[str, Any], latency_ms: float, held_ms: float) -> None:
+    payload["latency_ms"] = round(latency_ms, 3)
+    if held_ms:
+        payload["stalled_ms"] = round(held_ms, 3)
 
 
 def _parse_json(body: bytes) -> tuple[Any, str | None]:

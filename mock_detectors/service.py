@@ -41,6 +41,7 @@ from mock_detectors.detector import DetectorApp
 from mock_detectors.faults import FaultBoard
 from mock_detectors.metrics import MetricsBoard, render
 from mock_detectors.protocol import HttpProtocol
+from mock_detectors.stall import StallClock
 
 __all__ = ["Listener", "Service", "is_loopback", "plan_listeners"]
 
@@ -146,6 +147,7 @@ class Service:
     _limits: ConnectionLimits = field(
         default_factory=lambda: ConnectionLimits(1), init=False, repr=False
     )
+    _started_at: float = field(default=0.0, init=False, repr=False)  # the stall clock's start
 
     def __post_init__(self) -> None:
         if self.processes < 1:
@@ -189,6 +191,9 @@ class Service:
             item.name: _Shared(FaultBoard(), MetricsBoard(self.processes))
             for item in self.listeners
         }
+        # One start for every process (time.monotonic is system-wide, and asyncio's
+        # loop.time reads it), so their stall windows coincide.
+        self._started_at = time.monotonic()
         if self.processes == 1:
             return asyncio.run(self._run_here(shared, on_ready))
         return self._run_forked(shared, on_ready)
@@ -301,7 +306,9 @@ async def _start(
     ports: list[int] = []
     try:
         for item in service.listeners:
-            app = _make_app(item, shared[item.name], index, service.admin_token, loop)
+            app = _make_app(
+                item, shared[item.name], index, service.admin_token, loop, service._started_at
+            )
             try:
                 server = await loop.create_server(
                     lambda app=app: HttpProtocol(app, loop, table, time.time),
@@ -328,8 +335,10 @@ def _make_app(
     index: int,
     admin_token: str | None,
     loop: asyncio.AbstractEventLoop,
+    started_at: float,
 ) -> DetectorApp:
     seed = item.detector.seed
+    stall = item.detector.stall
     name = item.name
 
     def metrics_text() -> bytes:
@@ -351,6 +360,7 @@ def _make_app(
         rng=random.Random(None if seed is None else seed + index),
         admin_token=admin_token,
         call_at=lambda when, callback: loop.call_at(when, callback),
+        stall=None if stall is None else StallClock.of(stall, started_at),
     )
 
 

@@ -44,7 +44,7 @@ import math
 import operator
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NotRequired, TypedDict
 
 import numpy as np
@@ -500,7 +500,8 @@ class TimelineMerger:
 
     Arrivals (open-model load) are added per (due second, load group): counts and lag
     histograms exactly, ``in_flight_max`` as the sum of the workers' maxima (an upper
-    bound of the cluster's peak: their peaks need not coincide). Arrivals for a second
+    bound of the cluster's peak: their peaks need not coincide). A worker whose second is
+    split across two of its reports counts its larger maximum once, not both. Arrivals for a second
     already released are returned in ``late_arrivals``, as late requests are.
 
     Memory is bounded by the open seconds (about ``grace_s`` + the report interval), each
@@ -514,6 +515,7 @@ class TimelineMerger:
         self._pending: dict[int, dict[tuple[str, str], RequestSecond]] = {}
         self._late: dict[tuple[int, str, str], RequestSecond] = {}
         self._pending_arrivals: dict[int, dict[str, ArrivalSecond]] = {}
+        self._arrival_peaks: dict[tuple[int, str], dict[str, int]] = {}
         self._late_arrivals: dict[tuple[int, str], ArrivalSecond] = {}
         self._watermark: dict[str, int] = {}
         self._last_seen_s: dict[str, float] = {}
@@ -568,6 +570,8 @@ class TimelineMerger:
             groups = self._pending_arrivals.setdefault(a.t, {})
             held = groups.get(a.group)
             groups[a.group] = held.combine(a) if held is not None else a
+            peaks = self._arrival_peaks.setdefault((a.t, a.group), {})
+            peaks[worker_id] = max(peaks.get(worker_id, 0), a.in_flight_max)
         return late
 
     def forget(self, worker_id: str) -> None:
@@ -648,7 +652,7 @@ class TimelineMerger:
                     workers=workers,
                     requests=requests,
                     cpu_percent=cpu,
-                    arrivals=tuple(groups[g] for g in sorted(groups)),
+                    arrivals=tuple(self._peaked(t, groups[g]) for g in sorted(groups)),
                     active=active,
                 )
             )
@@ -656,6 +660,11 @@ class TimelineMerger:
         for t in [t for t in self._gauges if t < self._next_s]:
             del self._gauges[t]
         return self._with_late(tuple(seconds))
+
+    def _peaked(self, t: int, arrival: ArrivalSecond) -> ArrivalSecond:
+        """``arrival`` with ``in_flight_max`` the sum of each worker's largest maximum."""
+        peaks = self._arrival_peaks.pop((t, arrival.group), None)
+        return arrival if peaks is None else replace(arrival, in_flight_max=sum(peaks.values()))
 
     def _with_late(self, seconds: tuple[Second, ...]) -> MergeResult:
         late, self._late = self._late, {}

@@ -123,6 +123,23 @@ def test_merged_arrivals_add_counts_and_lags_and_sum_the_workers_peaks():
     assert (r.count, r.svc_count, r.sum_us, r.svc_sum_us) == (2, 2, 80_000, 60_000)
 
 
+def test_a_worker_whose_second_spans_two_reports_counts_its_peak_in_flight_once():
+    def report(in_flight: list[int]) -> Any:
+        rec = SecondRecorder()
+        for n in in_flight:
+            rec.record_arrival("writers", due_s=T0 + 0.5, lag_ms=1.0, in_flight=n)
+        return rec.drain(now_s=T0 + 1.2)
+
+    merger = TimelineMerger(grace_s=5.0)
+    merger.add("w1", report([90, 80]), now_s=T0 + 0.6)
+    merger.add("w1", report([100]), now_s=T0 + 1.2)
+    merger.add("w2", report([5]), now_s=T0 + 1.2)
+    (second,) = merger.close(now_s=T0 + 1.3).seconds
+    (a,) = second.arrivals
+    assert a.started == 4
+    assert a.in_flight_max == 100 + 5  # w1's larger maximum once, plus w2's
+
+
 def test_arrivals_for_a_released_second_come_back_as_late_corrections(tmp_path):
     merger = TimelineMerger(grace_s=0.0)
     merger.add("w1", _worker([1.0], peak=1), now_s=T0 + 1.2)

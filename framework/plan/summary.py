@@ -19,8 +19,14 @@ def _think(think: ThinkTime | None) -> str:
     if think.uniform_ms is not None:
         return f"think {think.uniform_ms[0]:g}-{think.uniform_ms[1]:g} ms"
     if think.pacing is not None:
-        return f"one request every {format_duration(think.pacing)}"
+        pacing = think.pacing
+        every = f"{pacing * 1000:g} ms" if pacing < 1 else format_duration(pacing)
+        return f"one request every {every}"
     return f"{think.throughput:g} requests/s per user"
+
+
+def _phases(n: int) -> str:
+    return f"{n} phase" if n == 1 else f"{n} phases"
 
 
 def _group_line(group: LoadGroup, names: list[str]) -> str:
@@ -84,7 +90,7 @@ def describe_scenario(loaded: LoadedScenario) -> str:
         plan = schedule.locust_plan()
         lines.append(
             f"  load: {plan.name}, peak {plan.peak_users} users, "
-            f"{format_duration(plan.duration_s)} in {len(plan.phases)} phases{scaled}"
+            f"{format_duration(plan.duration_s)} in {_phases(len(plan.phases))}{scaled}"
         )
     else:
         peaks = []
@@ -95,7 +101,7 @@ def describe_scenario(loaded: LoadedScenario) -> str:
         lines.append(
             f"  load: {schedule.model}, {len(schedule.groups)} group"
             f"{'s' if len(schedule.groups) != 1 else ''}, peak {' and '.join(peaks)}, "
-            f"{format_duration(schedule.duration_s)} in {len(schedule.phases)} phases{scaled}"
+            f"{format_duration(schedule.duration_s)} in {_phases(len(schedule.phases))}{scaled}"
         )
         for group in schedule.groups:
             lines.append(f"    {_group_line(group, [s.users[i].name for i in group.users])}")

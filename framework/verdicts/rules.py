@@ -140,7 +140,8 @@ def validate(
         ""
         if enough
         else f", below the minimum {rules.min_samples}: run "
-        f"{math.ceil(rules.min_samples / max(n, 1))}× longer or with more users"
+        f"{math.ceil(rules.min_samples / max(n, 1))}× longer or "
+        + ("at a higher arrival rate" if open_model is not None else "with more users")
     )
     out.append(ValidationMessage("min_samples", enough, f"{n} requests analysed{advice}"))
     width = overall.p95_ms.relative_half_width

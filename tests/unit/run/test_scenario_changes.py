@@ -132,3 +132,15 @@ def test_validate_says_what_the_command_line_changed(changed):
     summary = describe_scenario(changed)
     assert "load: constant, peak 3 users, 6m in 2 phases (time scaled by 0.1)" in summary
     assert "overrides: --set load.users=3, --set tags.key=${API_KEY}" in summary
+
+
+def test_validate_shows_a_sub_second_pacing_in_milliseconds(tmp_path):
+    path = tmp_path / "paced.yaml"
+    path.write_text(
+        "name: paced\nhost: http://127.0.0.1:9\nusers:\n  - name: u\n"
+        "    think_time: {pacing: 40ms}\n    requests: [{path: /}]\n"
+        "load: {shape: constant, users: 1, duration: 1m}\n"
+    )
+    summary = describe_scenario(load_scenario(path))
+    assert "one request every 40 ms" in summary
+    assert "1m in 2 phases" in summary or "1m in 1 phase" in summary

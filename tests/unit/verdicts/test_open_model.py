@@ -143,6 +143,13 @@ def test_the_scenarios_validation_limits_are_used(tmp_path):
     assert rules["max_lag_p99_ms"].passed and rules["max_dropped"].passed
 
 
+def test_too_few_samples_of_an_open_run_ask_for_a_higher_arrival_rate(tmp_path):
+    folder = write_open_run(tmp_path / "short", scenario={"validation": {"min_samples": 10**9}})
+    (rule,) = [v for v in results_for(folder).validation if v.rule == "min_samples"]
+    assert not rule.passed
+    assert rule.message.endswith("longer or at a higher arrival rate")
+
+
 def test_validation_defaults_are_50_ms_and_a_tenth_of_a_percent():
     rules = ValidationRules()
     assert (rules.max_lag_p99_ms, rules.max_dropped) == (50.0, 0.001)

@@ -25,9 +25,9 @@ from typing import Any
 
 from markupsafe import Markup
 
+from framework.errors import UsageError
 from framework.reports.chart_categories import Interval, IntervalSeries, interval_chart
 from framework.reports.chart_comparison import ComparedLine, forest_plot, ratio_marker
-from framework.errors import UsageError
 from framework.reports.formatting import (
     COMPARED_UNITS,
     VERDICT_ORDER,
@@ -38,10 +38,10 @@ from framework.reports.formatting import (
 )
 from framework.reports.html_templates import render_page
 from framework.reports.markdown import ICONS, MAX_BYTES, escape_markdown, markdown_table
-from framework.verdicts.builder import ReportOptions, RunData, build_results
-from framework.timeline.endpoints import OVERALL
-from framework.verdicts.results import ComparisonRow, Results
 from framework.run.folder import RunRecord
+from framework.timeline.endpoints import OVERALL
+from framework.verdicts.builder import ReportOptions, RunData, build_results
+from framework.verdicts.results import ComparisonRow, Results
 from framework.verdicts.rules import compare_windows
 
 __all__ = [

@@ -56,7 +56,9 @@ def template_environment() -> jinja2.Environment:
 @cache
 def inline_asset(name: str) -> Markup:
     """A CSS or JS file from the templates folder, inlined as-is (it is ours, not input)."""
-    text = resources.files("framework.reports").joinpath(TEMPLATES, name).read_text(encoding="utf-8")
+    text = (
+        resources.files("framework.reports").joinpath(TEMPLATES, name).read_text(encoding="utf-8")
+    )
     return Markup(text)
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import UsageError
-from framework.reports.writer import write_reports
 from framework.reports.markdown import append_step_summary
+from framework.reports.writer import write_reports
 from framework.verdicts.builder import ReportOptions, build_results, load_run
 from framework.verdicts.results import Results
 

@@ -14,9 +14,7 @@ from framework.reports.html import render_html
 from framework.reports.junit import render_junit
 from framework.reports.markdown import escape_markdown, render_markdown
 from framework.verdicts.results import QualityCheck, QualityResult, Results, ValidationMessage
-
 from tests.fixtures.results import result_builders as rb
-
 from tests.html_page import parse
 
 

@@ -13,9 +13,7 @@ from framework.reports.html import render_html
 from framework.reports.markdown import escape_markdown, render_markdown
 from framework.reports.writer import write_reports
 from framework.verdicts.results import FailureLatency, FailureMessage, Results
-
 from tests.fixtures.results import result_builders as rb
-
 from tests.html_page import parse
 
 
@@ -24,7 +22,9 @@ def _results() -> Results:
     detect, hostile, quoted = base.baseline.endpoints
     detect = dataclasses.replace(
         detect,
-        failure_latency=FailureLatency(count=30, mean_ms=3.25, p50_ms=1.5, p95_ms=9.75, max_ms=31.0),
+        failure_latency=FailureLatency(
+            count=30, mean_ms=3.25, p50_ms=1.5, p95_ms=9.75, max_ms=31.0
+        ),
         failure_messages=(
             FailureMessage("HTTP 500: upstream down", 18),
             FailureMessage(f"echoed {rb.HOSTILE}", 7),
@@ -93,7 +93,9 @@ def test_markdown_lists_failures_per_name_with_latency_and_messages():
 def test_markdown_requests_table_has_every_names_p95_with_its_interval():
     text = render_markdown(RESULTS)
     for e in RESULTS.baseline.endpoints:
-        row = next(line for line in text.splitlines() if line.startswith(f"| {escape_markdown(e.key)} |"))
+        row = next(
+            line for line in text.splitlines() if line.startswith(f"| {escape_markdown(e.key)} |")
+        )
         assert format_figure(e.p95_ms) in row
 
 

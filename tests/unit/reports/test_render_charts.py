@@ -1,5 +1,5 @@
-"""framework.reports.charts and the chart modules: downsampling, ticks, and SVG that is valid, escaped
-and labelled."""
+"""framework.reports.charts and the chart modules: downsampling, ticks, and SVG that is
+valid, escaped and labelled."""
 
 from __future__ import annotations
 

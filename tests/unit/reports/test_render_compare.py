@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-from framework.reports.chart_comparison import forest_plot
 from framework.errors import UsageError
+from framework.reports.chart_comparison import forest_plot
 from framework.reports.compare import (
     ComparedRun,
     Comparison,
@@ -24,9 +22,7 @@ from framework.reports.compare import (
 from framework.reports.markdown import MAX_BYTES
 from framework.verdicts.builder import ReportOptions
 from framework.verdicts.results import ComparisonRow
-
 from tests.fixtures.results import result_builders as rb
-
 from tests.html_page import parse
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
 from framework.reports.html import render_html
-
 from tests.fixtures.results import result_builders as rb
-
 from tests.html_page import parse
 
 _EXTERNAL = re.compile(r"^\s*(https?:|//|ftp:)", re.IGNORECASE)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -11,9 +10,9 @@ import pytest
 
 from framework.reports.junit import render_junit
 from framework.verdicts.results import ValidationMessage
+from tests.fixtures.results import result_builders as rb
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "results"
-from tests.fixtures.results import result_builders as rb
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +15,6 @@ from framework.reports.markdown import (
     render_markdown,
 )
 from framework.verdicts.results import Figure
-
 from tests.fixtures.results import result_builders as rb
 
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from prometheus_client.parser import text_string_to_metric_families
 
 from framework.reports.prometheus import render_prometheus
-
 from tests.fixtures.results import result_builders as rb
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 from framework.verdicts.results import RESULTS_VERSION
-
 from tests.fixtures.results import result_builders as rb
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "results.md"

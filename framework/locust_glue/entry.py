@@ -135,7 +135,10 @@ def _expose(
     events.init_command_line_parser.add_listener(metrics_server.add_options)
     events.init.add_listener(
         lambda environment, **_kw: metrics_server.install(
-            environment, scenario=scenario.name, budgets=scenario.budgets
+            environment,
+            scenario=scenario.name,
+            budgets=scenario.budgets,
+            schedule=compiled.schedule,
         )
     )
     events.init.add_listener(

@@ -254,14 +254,16 @@ def open_rates(schedule: LoadSchedule | None) -> dict[str, RatePlan]:
 
 def planned_rate(plan: RatePlan, *, end_s: float, seconds: float) -> float | None:
     """The mean arrivals per second ``plan`` lays out over the ``seconds`` of plan time up to
-    ``end_s`` (0 past its end); ``None`` before the plan began or for an empty window.
+    ``end_s``; ``None`` before the plan began or for an empty window.
+
+    Time before the plan's start and after its end counts as time with nothing due, as the
+    achieved rate counts every second of its window: the two stay comparable at both ends.
 
         >>> from framework.plan.rates import stages
         >>> plan = stages(stages=[(10, 20.0, 0), (10, 40.0, 0)])
-        >>> planned_rate(plan, end_s=15.0, seconds=10), planned_rate(plan, end_s=30.0, seconds=5)
-        (30.0, 0.0)
+        >>> planned_rate(plan, end_s=15.0, seconds=10), planned_rate(plan, end_s=25.0, seconds=10)
+        (30.0, 20.0)
     """
     if seconds <= 0 or end_s <= 0:
         return None
-    start_s = max(0.0, end_s - seconds)
-    return plan.expected_arrivals(start_s, end_s) / (end_s - start_s)
+    return plan.expected_arrivals(max(0.0, end_s - seconds), end_s) / seconds

@@ -247,9 +247,7 @@ def test_open_groups_expose_arrivals_lag_histogram_in_flight_and_the_planned_rat
         (("group", "writers"), ("outcome", "started")): 4.0,
         (("group", "writers"), ("outcome", "dropped")): 2.0,
     }
-    buckets = {
-        dict(k)["le"]: v for k, v in found["swarm_schedule_lag_seconds_bucket"].items()
-    }
+    buckets = {dict(k)["le"]: v for k, v in found["swarm_schedule_lag_seconds_bucket"].items()}
     assert len(buckets) == len(LAG_BUCKETS_S) + 1
     assert (buckets["0.001"], buckets["0.005"], buckets["0.01"], buckets["1"]) == (1, 2, 3, 3)
     assert (buckets["2"], buckets["+Inf"]) == (4, 4)
@@ -264,7 +262,8 @@ def test_a_closed_run_has_no_open_model_families():
     feed = LiveFeed(started_s=100.0)
     metrics = LiveMetrics(feed, scenario="s")
     feed.add_second(_second(1000, [1.0]))
-    assert not any(name.startswith(("swarm_arrivals", "swarm_schedule")) for name in _scrape(metrics))
+    names = _scrape(metrics)
+    assert not any(name.startswith(("swarm_arrivals", "swarm_schedule")) for name in names)
 
 
 def test_open_groups_get_a_generator_behind_rule_with_the_validation_limits():

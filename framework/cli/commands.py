@@ -169,17 +169,21 @@ def _load(args: argparse.Namespace, **options: Any) -> LoadedScenario:
 def _alerts(args: argparse.Namespace) -> int:
     """``swarm alerts SCENARIO``: Prometheus alerting rules from the scenario's budgets."""
     from framework.live.alert_rules import render_alert_rules
+    from framework.plan.groups import schedule_for
 
     loaded = load_scenario(args.scenario)
     if args.window < 1:
         raise UsageError(f"--window must be at least 1s, got {args.window:g}s", flag="--window")
     endpoints = {(r.method, r.label) for u in loaded.scenario.users for r in u.requests}
+    schedule = schedule_for(loaded.scenario)
     text = render_alert_rules(
         loaded.scenario.name,
         loaded.scenario.budgets,
         endpoints=sorted(endpoints),
         for_s=args.for_s,
         window_s=args.window,
+        open_groups=[g.name for g in schedule.groups if g.model == "open"],
+        validation=loaded.scenario.validation,
     )
     if args.output:
         try:

@@ -1,7 +1,8 @@
 """Prometheus alerting rules from a scenario's budgets, over the live ``/metrics``.
 
 ``swarm alerts SCENARIO`` writes one rule per budget and one for a stalled run, in the
-rule-file format ``promtool check rules`` reads. Each rule:
+rule-file format ``promtool check rules`` reads; a scenario with open-model load groups gets
+one more, ``SwarmGeneratorBehind`` (below). Each budget rule:
 
 - computes the budget's figure from the live series (``framework.live.metrics``) over a
   ``rate()`` window: p50 / p95 / p99 by ``histogram_quantile`` over the rate of the
@@ -15,7 +16,14 @@ rule-file format ``promtool check rules`` reads. Each rule:
 These are point figures over a window, as alerting needs; the run's verdict (and
 ``swarm_budget_status``) judge the whole confidence interval instead.
 
-    >>> from framework.scenario.budgets import Budgets
+``SwarmGeneratorBehind`` fires, per load group, when over the window the schedule lag p99
+(``swarm_schedule_lag_seconds``) is above the scenario's ``validation.max_lag_p99_ms`` or
+the share of arrivals dropped (``swarm_arrivals_total``) is above ``validation.max_dropped``:
+the load generators no longer keep the open model's schedule, and the report's data quality
+will say so. Its ``reason`` label says which (``schedule lag`` or ``dropped``); its value is
+the lag p99 in ms or the dropped share in percent.
+
+    >>> from framework.scenario.budgets import Budgets, ValidationRules
     >>> rules = alert_rules("shop", Budgets.model_validate({"overall": {"p95_ms": 200}}))
     >>> [r["alert"] for r in rules["groups"][0]["rules"]]
     ['SwarmLatencyP95Budget', 'SwarmRunStalled']
@@ -30,7 +38,7 @@ from typing import Any
 import yaml
 
 from framework.live.budget_status import BudgetLimit, budget_limits
-from framework.scenario.budgets import Budgets
+from framework.scenario.budgets import Budgets, ValidationRules
 from framework.scenario.model import METHODS
 from framework.timeline.endpoints import OVERALL, selects
 
@@ -172,6 +180,49 @@ def _stalled_rule(scenario: str, window: str, for_: str) -> dict[str, Any]:
     }
 
 
+def _behind_rule(
+    scenario: str, open_groups: Iterable[str], rules: ValidationRules, window: str, for_: str
+) -> dict[str, Any]:
+    """Lag p99 (ms) above ``max_lag_p99_ms`` or dropped share (%) above ``max_dropped``."""
+    by = f"{_BY}, group"
+
+    def rate(series: str) -> str:
+        return f"sum by ({by}) (rate({series}[{window}]))"
+
+    lag_ms = (
+        f"1000 * histogram_quantile(0.99, sum by ({by}, le) "
+        f"(rate(swarm_schedule_lag_seconds_bucket[{window}])))"
+    )
+    dropped_series = 'swarm_arrivals_total{outcome="dropped"}'
+    dropped = f"100 * {rate(dropped_series)} / {rate('swarm_arrivals_total')}"
+    expr = (
+        f'(label_replace({lag_ms} > {rules.max_lag_p99_ms:.12g}, "reason", "schedule lag", '
+        f'"", "") or label_replace({dropped} > {rules.max_dropped * 100:.12g}, "reason", '
+        f'"dropped", "", "")) {_while_running(scenario)}'
+    )
+    groups = ", ".join(sorted(open_groups))
+    limits = f"lag p99 {rules.max_lag_p99_ms:g} ms, dropped {_shown(rules.max_dropped, '')}"
+    value = (
+        '{{ $labels.reason }} {{ $value | printf "%.4g" }}'
+        '{{ if eq $labels.reason "dropped" }}%{{ else }} ms{{ end }}'
+    )
+    return {
+        "alert": "SwarmGeneratorBehind",
+        "expr": expr,
+        "for": for_,
+        "labels": {"severity": "warning", "scenario": scenario},
+        "annotations": {
+            "summary": f"{scenario}: load group {{{{ $labels.group }}}} falls behind its "
+            "open-model schedule",
+            "description": f"Over the last {window}, load group {{{{ $labels.group }}}} of "
+            f"{scenario} on {{{{ $labels.instance }}}} has {value}, beyond the scenario's "
+            f"validation limits ({limits}), for {for_}: the load generators cannot start "
+            "arrivals on time (busy CPU, too few workers, max_in_flight reached), so the "
+            f"response times from the intended start include their delay. Open groups: {groups}.",
+        },
+    }
+
+
 def alert_rules(
     scenario: str,
     budgets: Budgets | None,
@@ -179,9 +230,14 @@ def alert_rules(
     endpoints: Iterable[tuple[str, str]] = (),
     for_s: float = 60.0,
     window_s: float = 60.0,
+    open_groups: Iterable[str] = (),
+    validation: ValidationRules | None = None,
 ) -> dict[str, Any]:
     """The rule file as data: one group named after the scenario. ``endpoints`` are the
-    scenario's ``(method, name)`` pairs, to tell a bare name from a ``"METHOD name"`` key."""
+    scenario's ``(method, name)`` pairs, to tell a bare name from a ``"METHOD name"`` key;
+    ``open_groups`` its open-model load groups (``SwarmGeneratorBehind`` when there are any),
+    judged by ``validation``'s ``max_lag_p99_ms`` and ``max_dropped``."""
+    open_groups = list(open_groups)
     endpoints = list(endpoints)
     window, for_ = _duration(window_s), _duration(for_s)
     rules = [
@@ -189,6 +245,10 @@ def alert_rules(
         for limit in budget_limits(budgets)
     ]
     rules.append(_stalled_rule(scenario, window, for_))
+    if open_groups:
+        rules.append(
+            _behind_rule(scenario, open_groups, validation or ValidationRules(), window, for_)
+        )
     return {"groups": [{"name": f"swarm-{scenario}", "rules": rules}]}
 
 
@@ -199,9 +259,19 @@ def render_alert_rules(
     endpoints: Iterable[tuple[str, str]] = (),
     for_s: float = 60.0,
     window_s: float = 60.0,
+    open_groups: Iterable[str] = (),
+    validation: ValidationRules | None = None,
 ) -> str:
     """``alert_rules`` as the YAML of a Prometheus rule file, with a header that says how."""
-    data = alert_rules(scenario, budgets, endpoints=endpoints, for_s=for_s, window_s=window_s)
+    data = alert_rules(
+        scenario,
+        budgets,
+        endpoints=endpoints,
+        for_s=for_s,
+        window_s=window_s,
+        open_groups=open_groups,
+        validation=validation,
+    )
     head = (
         f"# Prometheus alerting rules for scenario {scenario!r}, written by `swarm alerts`.\n"
         "# They read a swarm master's live /metrics (swarm run --metrics-port, or the web UI's\n"

@@ -18,10 +18,14 @@ plugins — listens to the hooks and reads ``statistics``, never Locust's own nu
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
+from framework.live.arrivals import GroupArrivals, planned_rate
 from framework.live.hooks import Hook
 from framework.live.state import RunState, State, Transition
 from framework.live.statistics import LiveStatistics
-from framework.timeline.records import Second
+from framework.plan.rates import RatePlan
+from framework.timeline.records import ArrivalSecond, Second
 
 __all__ = ["LiveFeed"]
 
@@ -34,6 +38,9 @@ class LiveFeed:
     - ``state_changed(state, previous, at_s, reason)``: the run moved to ``state``.
     - ``run_finished(state)``: the run has ended (``finished``, ``failed``, ``aborted`` or
       ``interrupted``); fired once, after the last second.
+    - ``arrival_late(arrival, counted)``: an ``ArrivalSecond`` due in a second already
+      closed (its arrivals started after the second was written: a late ``arr`` line of the
+      timeline), added into that second's arrival figures when ``counted``.
     - ``run_started(run_id)``: ``start_run`` began another run in the same process (each
       start in the web UI is a run of its own); statistics and state start afresh.
 
@@ -55,6 +62,7 @@ class LiveFeed:
         self.state_changed = Hook("state_changed")
         self.run_finished = Hook("run_finished")
         self.run_started = Hook("run_started")
+        self.arrival_late = Hook("arrival_late")
 
     def start_run(self, started_s: float, run_id: str | None = None) -> None:
         """Begin the next run in this process: fresh statistics and state, same listeners."""
@@ -81,6 +89,38 @@ class LiveFeed:
         self.latest = second
         self.statistics.add_second(second, counted=counted)
         self.second_closed.fire(second=second, counted=counted, feed=self)
+
+    def add_late_arrivals(self, arrivals: Iterable[ArrivalSecond]) -> None:
+        """Take arrivals due in seconds already closed (a correction, as the timeline's late
+        ``arr`` lines); those of a second the run was paused in count nowhere, as their
+        second does not."""
+        for record in arrivals:
+            counted = not self.paused_in(record.t)
+            if counted:
+                self.statistics.add_late_arrival(record)
+            self.arrival_late.fire(arrival=record, counted=counted, feed=self)
+
+    def group_arrivals(
+        self, rates: Mapping[str, RatePlan] | None = None, *, window_s: int = 10
+    ) -> tuple[GroupArrivals, ...]:
+        """Each open load group's arrivals (those with a plan in ``rates``, and any the
+        timeline has shown), sorted by name: the last ``window_s`` counted seconds against
+        the plan's rate over the same stretch of plan time, and the run so far. Empty for a
+        closed-model run."""
+        rates = rates or {}
+        arrivals = self.statistics.arrivals
+        names = sorted({*rates, *arrivals.groups()})
+        last_t = self.statistics.last_t
+        found = []
+        for name in names:
+            recent = arrivals.figures(name, window_s=window_s)
+            plan = rates.get(name)
+            planned = None
+            if plan is not None and last_t is not None and recent.seconds:
+                end_s = self.plan_elapsed_s(float(last_t + 1))
+                planned = planned_rate(plan, end_s=end_s, seconds=recent.seconds)
+            found.append(GroupArrivals(name, planned, recent, arrivals.figures(name)))
+        return tuple(found)
 
     def move(self, state: State, at_s: float, reason: str | None = None) -> Transition:
         """Change the run's state (``IllegalTransition`` says why not) and tell listeners."""

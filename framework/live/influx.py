@@ -14,8 +14,16 @@ One closed second of the merged timeline gives, at that second's timestamp (prec
 - ``swarm_run``: tags ``run_id``, ``scenario``; fields ``users``, ``workers``,
   ``requests``, ``failures`` (integers), ``rps`` (float), ``paused`` (1 when the second is
   left out of every statistic, else 0), ``state`` (the run's state, a string).
+- ``swarm_arrivals`` per open-model load group with arrivals due in that second: tags
+  ``run_id``, ``scenario``, ``group``; fields ``due``, ``started``, ``dropped``,
+  ``in_flight_max`` (integers), ``in_flight`` (integer, the arrivals in flight sampled in
+  the second, when reported), ``lag_mean_ms``, ``lag_p50_ms``, ``lag_p99_ms`` (floats, the
+  schedule lag of the started arrivals, when any started). Arrivals belong to the second
+  they were *due* in; those that started after it closed come later
+  (``LiveFeed.arrival_late``), and ``ArrivalSeconds`` rewrites that second's point with all
+  of them, so the point ends up holding the whole second.
 
-    >>> from framework.timeline.records import RequestSecond, Second
+    >>> from framework.timeline.records import ArrivalSecond, RequestSecond, Second
     >>> second = Second(t=1700000000, users=2, workers=1,
     ...     requests=(RequestSecond.from_latencies(1700000000, "GET", "/a b", [2.0, 4.0]),))
     >>> lines = second_points(second, run_id="r1", scenario="smoke", state="running")
@@ -43,12 +51,13 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from framework.scenario.interpolation import mask_url_password
-from framework.timeline.codec import LAYOUT, decode_buckets
+from framework.timeline.codec import LAYOUT, decode_buckets, sum_blobs
 from framework.timeline.histograms import SparseHistogram, percentiles_us
 from framework.timeline.recorder import is_timeout
-from framework.timeline.records import RequestSecond, Second
+from framework.timeline.records import ArrivalSecond, RequestSecond, Second
 
 __all__ = [
+    "ARRIVALS",
     "BUFFER_POINTS",
     "ENV_BUCKET",
     "ENV_ORG",
@@ -57,8 +66,10 @@ __all__ = [
     "FAILURES",
     "REQUESTS",
     "RUN",
+    "ArrivalSeconds",
     "InfluxSettings",
     "PointBuffer",
+    "arrival_point",
     "influx_settings",
     "run_point",
     "second_points",
@@ -68,6 +79,7 @@ __all__ = [
 REQUESTS = "swarm_requests"
 FAILURES = "swarm_failures"
 RUN = "swarm_run"
+ARRIVALS = "swarm_arrivals"
 
 ENV_URL = "INFLUXDB_V2_URL"
 ENV_ORG = "INFLUXDB_V2_ORG"
@@ -248,6 +260,9 @@ def second_points(
                 lines.append(f"{head} count={failures[kind]}i {t}")
         total += count
         failed += failure_count
+    for arrival in second.arrivals:
+        in_flight = second.active.get(arrival.group)
+        lines.append(arrival_point(arrival, run_id=run_id, scenario=scenario, in_flight=in_flight))
     lines.append(
         run_point(
             t,
@@ -262,6 +277,82 @@ def second_points(
         )
     )
     return lines
+
+
+def arrival_point(
+    record: ArrivalSecond, *, run_id: str, scenario: str, in_flight: int | None = None
+) -> str:
+    """The ``swarm_arrivals`` point of one load group's arrivals due in second ``record.t``
+    (lag fields only when some arrival started, ``in_flight`` only when known).
+
+        >>> a = ArrivalSecond.from_lags(1700000000, "writers", [0.5, 2.0], dropped=1)
+        >>> print(arrival_point(a, run_id="r1", scenario="s").replace(",", "\\n  "))
+        swarm_arrivals
+          run_id=r1
+          scenario=s
+          group=writers due=3i
+          started=2i
+          dropped=1i
+          in_flight_max=0i
+          lag_mean_ms=1.25
+          lag_p50_ms=0.5
+          lag_p99_ms=2.0 1700000000
+    """
+    head = _tags(ARRIVALS, (("run_id", run_id), ("scenario", scenario), ("group", record.group)))
+    fields = (
+        f"due={record.due}i,started={record.started}i,dropped={record.dropped}i,"
+        f"in_flight_max={record.in_flight_max}i"
+    )
+    if in_flight is not None:
+        fields += f",in_flight={int(in_flight)}i"
+    blobs = [b for b in record.lag_hist_blobs if b]
+    if record.started and blobs:
+        p50, p99 = percentiles_us(sum_blobs(blobs), (50.0, 99.0))
+        fields += f",lag_mean_ms={_float(record.lag_sum_us / record.started / 1000)}"
+        for label, value in (("lag_p50_ms", p50), ("lag_p99_ms", p99)):
+            if value is not None:
+                fields += f",{label}={_float(value / 1000)}"
+    return f"{head} {fields} {int(record.t)}"
+
+
+class ArrivalSeconds:
+    """The arrivals already written for the last ``keep_s`` seconds, per load group, so
+    that arrivals due in a written second (late ones) rewrite its point with all of them:
+    InfluxDB keeps the last value of each field of a point, so a point of the late ones
+    alone would replace the second's figures with a part of them.
+
+        >>> seconds = ArrivalSeconds(keep_s=60)
+        >>> seconds.note(Second(t=100, arrivals=(ArrivalSecond.from_lags(100, "w", [1.0]),)))
+        >>> whole = seconds.amended(ArrivalSecond.from_lags(100, "w", [2.0, 3.0]))
+        >>> whole.started, seconds.amended(ArrivalSecond(t=10, group="w", due=1, dropped=1))
+        (3, None)
+    """
+
+    def __init__(self, keep_s: int = 120) -> None:
+        self.keep_s = keep_s
+        self._held: dict[tuple[int, str], ArrivalSecond] = {}
+        self._latest_t: int | None = None
+
+    def note(self, second: Second) -> None:
+        """Remember the arrivals written with ``second``; forget those past ``keep_s``."""
+        for record in second.arrivals:
+            self._held[(record.t, record.group)] = record
+        self._latest_t = max(second.t, self._latest_t or second.t)
+        oldest = self._latest_t - self.keep_s
+        for key in [k for k in self._held if k[0] < oldest]:
+            del self._held[key]
+
+    def amended(self, record: ArrivalSecond) -> ArrivalSecond | None:
+        """Its second's arrivals with ``record`` added: what to write again. ``None`` when
+        the second is older than ``keep_s`` (its point stays as it was: the timeline and
+        the report have every arrival)."""
+        key = (record.t, record.group)
+        held = self._held.get(key)
+        if held is None and (self._latest_t is None or record.t < self._latest_t - self.keep_s):
+            return None
+        whole = held.combine(record) if held is not None else record
+        self._held[key] = whole
+        return whole
 
 
 def _percentiles(

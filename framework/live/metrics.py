@@ -19,6 +19,10 @@ The exposition (every family, labels in braces)::
     swarm_budget_status{scope,metric,status}               1 for each budget's status, else 0
     swarm_budget_limit{scope,metric}                       the limit (budget plus tolerance)
     swarm_budget_value{scope,metric,bound}                 the run so far's figure and interval
+    swarm_arrivals_total{group,outcome}                    counter, outcome started | dropped
+    swarm_schedule_lag_seconds{group}                      histogram, le 0.001 … 5 s
+    swarm_in_flight{group}                                 gauge, arrivals in flight (last second)
+    swarm_planned_arrival_rate{group}                      gauge, arrivals/s the plan asks for now
 
 The names follow ``metrics.prom`` (``framework.reports.prometheus``), with two deliberate
 differences: there is no ``name="Aggregated"`` series (``sum()`` over the names gives it,
@@ -32,11 +36,21 @@ run in the same process, they keep counting instead of starting again at zero, s
 on. Every request sent is counted, paused seconds included (the figures the budgets are
 judged on leave paused time out; a counter of what was sent does not). Latency is of the
 successful requests, in milliseconds, bucketed at :data:`LATENCY_BUCKETS_MS`.
+
+Open-model load groups (``load: {model: open}``) add the last four families, one series per
+group: the arrivals that started or were dropped (``max_in_flight`` reached), counted by the
+second they were *due* in and including those that started after their second closed (late
+``arr`` records); the schedule lag of the started ones (actual start − due) in seconds,
+bucketed at :data:`LAG_BUCKETS_S`; the arrivals in flight in the last closed second
+(``sec.active``); and the rate the plan asks for at scrape time (0 unless the run is
+running). ``rate(swarm_arrivals_total{outcome="started"}[1m])`` against
+``swarm_planned_arrival_rate`` says whether the generator keeps its schedule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,22 +60,31 @@ from prometheus_client.registry import Collector
 from framework.live.budget_status import BudgetLimit, BudgetStatus, budget_statuses
 from framework.live.feed import LiveFeed
 from framework.live.state import STATES
+from framework.plan.rates import RatePlan
 from framework.timeline.codec import sum_blobs
 from framework.timeline.histograms import cumulative_counts
 from framework.timeline.recorder import is_timeout
-from framework.timeline.records import RequestSecond, Second
+from framework.timeline.records import ArrivalSecond, RequestSecond, Second
 
-__all__ = ["BUDGET_STATUSES", "LATENCY_BUCKETS_MS", "LiveMetrics"]
+__all__ = ["BUDGET_STATUSES", "LAG_BUCKETS_S", "LATENCY_BUCKETS_MS", "LiveMetrics"]
 
 LATENCY_BUCKETS_MS: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 """Bucket bounds of ``swarm_request_duration_milliseconds``: the same as ``metrics.prom``'s
 (``framework.verdicts.results.LATENCY_BUCKETS_MS``, a later stage, so repeated here; a unit
 test keeps the two equal)."""
 
+LAG_BUCKETS_S: tuple[float, ...] = (
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+)  # fmt: skip
+"""Bucket bounds of ``swarm_schedule_lag_seconds``: a generator that keeps its schedule
+starts arrivals within a millisecond or two; seconds of lag mean it fell far behind."""
+
 BUDGET_STATUSES = ("pending", "passing", "at risk", "failing")
 
 _BOUNDS_US = [b * 1000 for b in LATENCY_BUCKETS_MS]
 _LE = [str(b) for b in LATENCY_BUCKETS_MS]
+_LAG_BOUNDS_US = [round(b * 1_000_000) for b in LAG_BUCKETS_S]
+_LAG_LE = [f"{b:g}" for b in LAG_BUCKETS_S]
 
 
 @dataclass
@@ -92,13 +115,33 @@ class _Totals:
             self.buckets = [a + b for a, b in zip(self.buckets, counts, strict=True)]
 
 
+@dataclass
+class _Arrivals:
+    """Running totals of one open load group's arrivals."""
+
+    started: int = 0
+    dropped: int = 0
+    lag_sum_us: int = 0
+    buckets: list[int] = field(default_factory=lambda: [0] * len(LAG_BUCKETS_S))
+
+    def add(self, record: ArrivalSecond) -> None:
+        self.started += record.started
+        self.dropped += record.dropped
+        self.lag_sum_us += record.lag_sum_us
+        blobs = [b for b in record.lag_hist_blobs if b]
+        if blobs and record.started:
+            counts = cumulative_counts(sum_blobs(blobs), _LAG_BOUNDS_US)
+            self.buckets = [a + b for a, b in zip(self.buckets, counts, strict=True)]
+
+
 class LiveMetrics(Collector):
     """The metrics of ``feed``'s runs, for a ``CollectorRegistry`` of their own.
 
     ``limits`` are the scenario's budgets (``budget_limits``); their status is recomputed
     every ``budget_every_s`` counted seconds (an interval estimate costs more than a scrape
     should) and when a run ends. ``run_id`` names the run until the feed names one
-    (``feed.start_run``).
+    (``feed.start_run``). ``rates`` are the open load groups' plans (``open_rates``), for
+    ``swarm_planned_arrival_rate`` at the time ``clock`` gives at each scrape.
     """
 
     def __init__(
@@ -109,8 +152,14 @@ class LiveMetrics(Collector):
         limits: Sequence[BudgetLimit] = (),
         run_id: str | None = None,
         budget_every_s: int = 5,
+        rates: Mapping[str, RatePlan] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.feed = feed
+        self.rates = dict(rates or {})
+        self.clock = clock
+        self.arrivals: dict[str, _Arrivals] = {name: _Arrivals() for name in sorted(self.rates)}
+        self.in_flight: dict[str, int] = {}
         self.scenario = scenario
         self.limits = list(limits)
         self.run_id = feed.run_id or run_id or ""
@@ -124,6 +173,7 @@ class LiveMetrics(Collector):
         feed.second_closed.add_listener(self.on_second)
         feed.run_started.add_listener(self.on_run_started)
         feed.run_finished.add_listener(self.on_run_finished)
+        feed.arrival_late.add_listener(self.on_arrival_late)
 
     def __repr__(self) -> str:
         return f"LiveMetrics(run_id={self.run_id!r}, seconds={self.seconds})"
@@ -143,9 +193,24 @@ class LiveMetrics(Collector):
             if totals is None:
                 totals = self.totals[key] = _Totals()
             totals.add(record)
+        for arrival in second.arrivals:
+            self._arrivals(arrival.group).add(arrival)
+        for group, n in second.active.items():
+            if group in self.arrivals:  # open groups only: closed ones run users
+                self.in_flight[group] = n
         counted = self.feed.statistics.seconds
         if self.limits and counted - self._judged_at >= self.budget_every_s:
             self._judge()
+
+    def on_arrival_late(self, *, arrival: ArrivalSecond, **_kwargs: Any) -> None:
+        """Arrivals due in a second already closed: counted as they come (paused ones too)."""
+        self._arrivals(arrival.group).add(arrival)
+
+    def _arrivals(self, group: str) -> _Arrivals:
+        found = self.arrivals.get(group)
+        if found is None:
+            found = self.arrivals[group] = _Arrivals()
+        return found
 
     def on_run_started(self, *, run_id: str | None, **_kwargs: Any) -> None:
         """A new run in this process (web UI): name it; budgets start again as pending."""
@@ -205,6 +270,45 @@ class LiveMetrics(Collector):
         yield from (requests, failed, by_kind, timeouts, nbytes, duration)
         yield from self._load_and_state()
         yield from self._budgets()
+        if self.arrivals:
+            yield from self._open_model()
+
+    def _open_model(self) -> Iterator[Any]:
+        arrivals = CounterMetricFamily(
+            "swarm_arrivals",
+            "Open-model arrivals by the second they were due: started, or dropped "
+            "(max_in_flight reached).",
+            labels=["group", "outcome"],
+        )
+        lag = HistogramMetricFamily(
+            "swarm_schedule_lag_seconds",
+            "Schedule lag of the started arrivals (actual start minus due), in seconds.",
+            labels=["group"],
+        )
+        in_flight = GaugeMetricFamily(
+            "swarm_in_flight",
+            "Open-model arrivals in flight, in the last closed second (all load generators).",
+            labels=["group"],
+        )
+        planned = GaugeMetricFamily(
+            "swarm_planned_arrival_rate",
+            "Arrivals per second the load plan asks for now (0 unless the run is running).",
+            labels=["group"],
+        )
+        running = self.feed.state == "running"
+        elapsed = self.feed.plan_elapsed_s(self.clock()) if running else 0.0
+        for group, t in sorted(self.arrivals.items()):
+            arrivals.add_metric([group, "started"], t.started)
+            arrivals.add_metric([group, "dropped"], t.dropped)
+            buckets = [*zip(_LAG_LE, t.buckets, strict=True), ("+Inf", t.started)]
+            lag.add_metric([group], buckets=buckets, sum_value=t.lag_sum_us / 1_000_000)
+            if group in self.in_flight:
+                in_flight.add_metric([group], self.in_flight[group])
+            plan = self.rates.get(group)
+            if plan is not None:
+                rate = (plan.rate_at(elapsed) or 0.0) if running else 0.0
+                planned.add_metric([group], rate)
+        yield from (arrivals, lag, in_flight, planned)
 
     def _load_and_state(self) -> Iterator[Any]:
         users = GaugeMetricFamily("swarm_users", "Users running, in the last closed second.")

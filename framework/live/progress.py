@@ -4,8 +4,10 @@
 and the run's state) against the load plan and the budgets, and gives ``Progress``: where
 the plan is (elapsed, phase, time left), the run's state, the load (users, workers), the
 last ``recent_s`` seconds (rps, failures, p50 / p95) and the run so far (the same, with
-confidence intervals once ``LiveStatistics.estimates`` gives them), and the provisional
-status of each budget. ``progress_line`` words it as one plain line (CI logs);
+confidence intervals once ``LiveStatistics.estimates`` gives them), the provisional
+status of each budget and, for an open-model run, each open load group's arrivals: the rate
+achieved against the plan's, the schedule lag p99 and the arrivals dropped (a closed-model
+run shows exactly what it did before). ``progress_line`` words it as one plain line (CI logs);
 ``progress_table`` as the rows of the live display (a terminal). Pure: the clock comes in
 as ``now_s``, so every word is tested on literals.
 
@@ -23,10 +25,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from framework.live.arrivals import ArrivalFigures, GroupArrivals
 from framework.live.budget_status import BudgetLimit, BudgetStatus, Status, budget_statuses
 from framework.live.feed import LiveFeed
 from framework.live.state import ENDED, State
 from framework.live.statistics import ALL, Snapshot
+from framework.plan.rates import RatePlan
 from framework.plan.shapes import LoadPlan, Phase
 from framework.stats.estimators import Estimate
 
@@ -62,6 +66,7 @@ class Progress:
     second so far; ``intervals`` holds the run so far's ``p50``, ``p95``, ``throughput``
     and ``error_rate`` with their intervals, empty until they are honest (enough seconds).
     ``users`` and ``workers`` are those of the latest second in (``None`` before it).
+    ``arrivals`` holds each open load group's arrivals (empty for a closed-model run).
     """
 
     state: State
@@ -74,6 +79,7 @@ class Progress:
     run: Snapshot
     intervals: Mapping[str, Interval]
     budgets: tuple[BudgetStatus, ...]
+    arrivals: tuple[GroupArrivals, ...] = ()
 
     @property
     def left_s(self) -> float:
@@ -89,7 +95,8 @@ class ProgressView:
 
     Intervals (and the budget statuses, which rest on them) cost more than point figures,
     so they are worked out again only every ``estimate_every_s`` new seconds; the point
-    figures are fresh at every call.
+    figures are fresh at every call. ``rates`` are the open load groups' plans
+    (``open_rates(schedule)``), what their achieved arrival rates are held against.
     """
 
     def __init__(
@@ -100,10 +107,12 @@ class ProgressView:
         recent_s: int = 10,
         estimate_every_s: int = 5,
         confidence: float = 0.95,
+        rates: Mapping[str, RatePlan] | None = None,
     ) -> None:
         if recent_s < 1 or estimate_every_s < 1:
             raise ValueError("recent_s and estimate_every_s must be >= 1")
         self.plan = plan
+        self.rates = dict(rates or {})
         self.limits = tuple(limits)
         self.recent_s = recent_s
         self.estimate_every_s = estimate_every_s
@@ -129,6 +138,7 @@ class ProgressView:
             run=statistics.snapshot(ALL),
             intervals=dict(self._intervals),
             budgets=self._budgets,
+            arrivals=feed.group_arrivals(self.rates, window_s=self.recent_s),
         )
 
     def _refresh_estimates(self, feed: LiveFeed) -> None:
@@ -233,11 +243,37 @@ def progress_line(progress: Progress) -> str:
             f"run p50 {_with_interval(intervals.get('p50'), _ms(run.p50_ms), _ms)} ms",
             f"p95 {_with_interval(intervals.get('p95'), _ms(run.p95_ms), _ms)} ms",
         ]
+        parts += [_arrival_words(g) for g in progress.arrivals]
         budgets = _budget_words(progress.budgets)
         if budgets:
             parts.append(f"budgets: {budgets}")
     parts.append(f"{clock(progress.left_s)} left")
     return " · ".join(parts)
+
+
+def _arrival_words(group: GroupArrivals) -> str:
+    """``"writers 48.2/50.0 arr/s, lag p99 3.10 ms, 2 dropped"``: the last seconds' achieved
+    arrival rate over the plan's, their lag p99, and the run so far's drops."""
+    recent, run = group.recent, group.run
+    return (
+        f"{group.group} {_arrival_rates(group)} arr/s, lag p99 {_ms(recent.lag_p99_ms)} ms, "
+        f"{run.dropped} dropped"
+    )
+
+
+def _arrival_rates(group: GroupArrivals) -> str:
+    achieved = f"{group.recent.rate:.1f}"
+    return achieved if group.planned_rate is None else f"{achieved}/{group.planned_rate:.1f}"
+
+
+def _dropped(figures: ArrivalFigures) -> str:
+    """``"2 (0.40%)"``; ``"0"`` when nothing was due or dropped."""
+    share = figures.dropped_fraction
+    return (
+        str(figures.dropped)
+        if not figures.dropped or share is None
+        else (f"{figures.dropped} ({_percent(share)})")
+    )
 
 
 def _count(value: int | None) -> str:
@@ -282,6 +318,21 @@ def progress_table(progress: Progress, *, scenario: str | None = None) -> Progre
                 _with_interval(intervals.get("p95"), _ms(run.p95_ms), _ms),
             ),
         ]
+        for group in progress.arrivals:
+            recent, run_arrivals = group.recent, group.run
+            rows += [
+                (
+                    f"{group.group} arrivals/s (achieved/planned)",
+                    _arrival_rates(group),
+                    f"{run_arrivals.rate:.1f}",
+                ),
+                (
+                    f"{group.group} lag p99 ms",
+                    _ms(recent.lag_p99_ms),
+                    _ms(run_arrivals.lag_p99_ms),
+                ),
+                (f"{group.group} dropped", _dropped(recent), _dropped(run_arrivals)),
+            ]
     else:
         rows.append(("requests", "waiting for the first second", ""))
     budgets = tuple(

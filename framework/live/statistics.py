@@ -14,6 +14,9 @@ per name; when they fill up, neighbouring rows are added together (an interval o
 then 4 s, …), which batch means tolerate because they only ever add intervals up.
 Seconds are fed in order; a second that came in paused is left out (``add_second``'s
 ``counted=False``), so paused time is in no statistic.
+
+Open-model arrivals (due, started, dropped, schedule lag, in flight) are kept per load group
+in ``arrivals`` (:class:`framework.live.arrivals.ArrivalStatistics`), from the same seconds.
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from framework.live.arrivals import ArrivalStatistics
 from framework.stats.estimators import Estimate, estimates
 from framework.stats.interval_data import IntervalColumns, columns_from_rows
 from framework.timeline.codec import LAYOUT, decode_buckets
 from framework.timeline.endpoints import AGGREGATED
 from framework.timeline.histograms import BucketRows, SparseHistogram, percentiles_us
 from framework.timeline.recorder import is_timeout
-from framework.timeline.records import RequestSecond, Second
+from framework.timeline.records import ArrivalSecond, RequestSecond, Second
 
 __all__ = ["ALL", "LiveStatistics", "Snapshot"]
 
@@ -171,10 +175,12 @@ class LiveStatistics:
         self._estimated: dict[tuple[str, tuple[str, ...], float, int], Mapping[str, Estimate]] = {}
         self.seconds = 0
         self.last_t: int | None = None
+        self.arrivals = ArrivalStatistics(recent_s=recent_s)
 
     def add_second(self, second: Second, *, counted: bool = True) -> None:
         """Take one closed second; ``counted=False`` (paused) leaves it out of every figure."""
         self.last_t = second.t
+        self.arrivals.add_second(second, counted=counted)
         if not counted:
             return
         self.seconds += 1
@@ -198,6 +204,11 @@ class LiveStatistics:
                 for _ in range(self.seconds - 1):  # the name appears now: earlier seconds
                     series.add(_empty_row())
             series.add(row)
+
+    def add_late_arrival(self, record: ArrivalSecond) -> None:
+        """Arrivals due in a second already taken (they started after it closed): added
+        into that second's figures. The caller leaves out those of a paused second."""
+        self.arrivals.add_late(record)
 
     def keys(self) -> list[str]:
         """Request keys seen so far (``"GET /x"``), sorted, without ``ALL``."""

@@ -6,7 +6,10 @@ for all requests together: p50 / p95 / p99 (ms) and throughput and error rate, e
 confidence interval once enough seconds are in (a point figure before), the data-quality
 grade of the run so far, and the worst budget status on that name; for the run: its state
 and transitions, the plan's phase and position (elapsed of planned time, with paused time
-left out), users and workers, each budget's status, and the most frequent failure messages.
+left out), users and workers, each budget's status, and the most frequent failure messages;
+for an open-model run, each open load group's arrivals (``arrivals``: the plan's rate and the
+rate achieved over the last ``ARRIVALS_WINDOW_S`` seconds, the schedule lag p50 / p99, the
+arrivals dropped and in flight; an empty list for a closed-model run).
 
 Intervals are not free (about 8 ms per name for the five metrics, and 6 ms more for the
 quality checks, at any run length), so however often the tab asks, the figures are
@@ -29,10 +32,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from framework.live.arrivals import GroupArrivals
 from framework.live.budget_status import BudgetLimit, BudgetStatus, budget_statuses
 from framework.live.feed import LiveFeed
 from framework.live.state import ENDED
 from framework.live.statistics import ALL, LiveStatistics, Snapshot
+from framework.plan.rates import RatePlan
 from framework.plan.record import PlanRecord
 from framework.stats.estimators import DEFAULT_BATCHES, Estimate, estimates
 from framework.stats.histogram_sums import HistogramSums
@@ -40,10 +45,13 @@ from framework.stats.quality import assess
 from framework.timeline.endpoints import OVERALL, selects
 from framework.timeline.records import Second
 
-__all__ = ["MAX_FAILURE_MESSAGES", "FailureMessages", "TabView"]
+__all__ = ["ARRIVALS_WINDOW_S", "MAX_FAILURE_MESSAGES", "FailureMessages", "TabView"]
 
 MAX_FAILURE_MESSAGES = 20
 """Failure messages the tab lists (the most frequent, of the run so far)."""
+
+ARRIVALS_WINDOW_S = 10
+"""Counted seconds over which the tab holds an open group's achieved rate against its plan."""
 
 _TRACKED_MESSAGES = 200
 """Distinct (name, message) pairs kept while counting; past it the rarest are dropped."""
@@ -96,7 +104,8 @@ class TabView:
     """The tab's data for one feed; keeps the last computed figures (see the module doc).
 
     ``plan`` is the run's load plan (``None``: no position shown), ``limits`` the scenario's
-    budgets (``budget_limits(scenario.budgets)``). ``computations`` and
+    budgets (``budget_limits(scenario.budgets)``), ``rates`` the open load groups' plans
+    (``open_rates(schedule)``). ``computations`` and
     ``quality_computations`` count how often the intervals and the grades were computed,
     which is what the cache bounds.
     """
@@ -110,8 +119,10 @@ class TabView:
         min_seconds: int = 20,
         refresh_s: float = 2.0,
         quality_every_s: float = 10.0,
+        rates: Mapping[str, RatePlan] | None = None,
     ) -> None:
         self.plan = plan
+        self.rates = dict(rates or {})
         self.limits = tuple(limits)
         self.confidence = confidence
         self.min_seconds = min_seconds
@@ -161,6 +172,10 @@ class TabView:
             "rows": list(figures.rows),
             "budgets": [_budget(status) for status in figures.budgets],
             "failures": self.failures.top(),
+            "arrivals": [
+                _arrivals(group)
+                for group in feed.group_arrivals(self.rates, window_s=ARRIVALS_WINDOW_S)
+            ],
         }
 
     def _current(self, statistics: LiveStatistics, now_s: float) -> _Figures:
@@ -296,6 +311,27 @@ def _figure(estimate: Estimate | None, point: float | None, scale: float = 1.0) 
         return {"value": _number(point), "low": None, "high": None}
     low, high = (_number(v * scale) for v in (estimate.low, estimate.high))
     return {"value": _number(estimate.value * scale), "low": low, "high": high}
+
+
+def _arrivals(group: GroupArrivals) -> dict[str, Any]:
+    """One open group's row: rates per second over the recent seconds, lags in ms (recent
+    and run so far), counts of the run so far."""
+    recent, run = group.recent, group.run
+    return {
+        "group": group.group,
+        "window_s": recent.seconds,
+        "planned_rate": _number(group.planned_rate),
+        "rate": _number(recent.rate) if recent.seconds else None,
+        "behind": group.behind,
+        "lag_p50_ms": _number(recent.lag_p50_ms),
+        "lag_p99_ms": _number(recent.lag_p99_ms),
+        "run_lag_p99_ms": _number(run.lag_p99_ms),
+        "due": run.due,
+        "started": run.started,
+        "dropped": run.dropped,
+        "dropped_fraction": _number(run.dropped_fraction),
+        "in_flight": run.in_flight,
+    }
 
 
 def _budget(status: BudgetStatus) -> dict[str, Any]:

@@ -7,9 +7,13 @@ and only whole lines (a line being written is left for the next call), parses ea
 as ``framework.timeline.reader`` does and checks it by the same rules
 (``framework.timeline.validation``): a damaged line is skipped and counted, never fatal.
 
-A second is complete when its ``sec`` line comes (the writer puts a second's ``req`` lines
-first, then its ``sec`` line). ``late`` lines are corrections of seconds already handed
-out: they are counted, not added, exactly as the master's own feed never sees them.
+A second is complete when its ``sec`` line comes (the writer puts a second's ``req`` and
+``arr`` lines first, then its ``sec`` line, whose ``active`` it carries). ``late`` lines are
+corrections of seconds already handed out: they are counted, not added, exactly as the
+master's own feed never sees them. Arrivals are different: an arrival belongs to the second
+it was *due* in, so one that started after that second was written comes as a late ``arr``
+line, and the master's feed takes it (``LiveFeed.add_late_arrivals``); so does the tail's
+reader, from ``late_arrivals()`` after each ``read``.
 
     >>> import pathlib, tempfile
     >>> from framework.timeline.records import RequestSecond, Second
@@ -36,9 +40,16 @@ from typing import Any
 
 from framework.limits import excerpt
 from framework.timeline.reader import parse_record
-from framework.timeline.records import FORMAT, READABLE_VERSIONS, RequestSecond, Second
+from framework.timeline.records import (
+    FORMAT,
+    READABLE_VERSIONS,
+    ArrivalSecond,
+    RequestSecond,
+    Second,
+)
 from framework.timeline.validation import (
     TimeBounds,
+    arrival_line_problem,
     gauges_problem,
     request_line_problem,
 )
@@ -70,6 +81,8 @@ class TimelineTail:
         self._line = 0
         self._bounds: TimeBounds | None = None
         self._pending: dict[int, dict[str, RequestSecond]] = {}
+        self._arrivals: dict[int, dict[str, ArrivalSecond]] = {}
+        self._late_arrivals: list[ArrivalSecond] = []
 
     def __repr__(self) -> str:
         return f"TimelineTail({str(self.path)!r}, line={self._line}, last_t={self.last_t})"
@@ -94,6 +107,12 @@ class TimelineTail:
             if self.problem is None:
                 seconds.extend(self._take(line))
         return seconds
+
+    def late_arrivals(self) -> list[ArrivalSecond]:
+        """The arrivals read so far that were due in seconds already handed out (late
+        ``arr`` lines), once each: give them to the feed after ``read``'s seconds."""
+        found, self._late_arrivals = self._late_arrivals, []
+        return found
 
     def _take(self, line: bytes) -> list[Second]:
         try:
@@ -125,12 +144,27 @@ class TimelineTail:
                 self.damaged += 1
                 return []
             return self._close(obj)
+        elif kind == "arr":
+            self._arrival(obj)
         elif kind == "late":
             self.late += 1
         elif kind == "end":
             self.ended = True
         # unknown types are skipped, as the reader does: version 1 allows additive types
         return []
+
+    def _arrival(self, obj: dict[str, Any]) -> None:
+        assert self._bounds is not None
+        if arrival_line_problem(obj, self._bounds) is not None:
+            self.damaged += 1
+            return
+        record = ArrivalSecond.from_record(obj)
+        if obj.get("late") is True or (self.last_t is not None and record.t <= self.last_t):
+            self._late_arrivals.append(record)  # its second was handed out already
+            return
+        cells = self._arrivals.setdefault(record.t, {})
+        held = cells.get(record.group)
+        cells[record.group] = held.combine(record) if held is not None else record
 
     def _header(self, header: dict[str, Any]) -> None:
         if header.get("format") != FORMAT:
@@ -151,14 +185,20 @@ class TimelineTail:
             self._pending.pop(t, None)
             return []
         closed = []
-        for earlier in sorted(k for k in self._pending if k < t):
-            closed.append(_second(earlier, self._pending.pop(earlier), None))
-        closed.append(_second(t, self._pending.pop(t, {}), gauges))
+        for earlier in sorted(k for k in {*self._pending, *self._arrivals} if k < t):
+            cells, arrivals = self._pending.pop(earlier, {}), self._arrivals.pop(earlier, {})
+            closed.append(_second(earlier, cells, arrivals, None))
+        closed.append(_second(t, self._pending.pop(t, {}), self._arrivals.pop(t, {}), gauges))
         self.last_t = t
         return closed
 
 
-def _second(t: int, cells: dict[str, RequestSecond], gauges: dict[str, Any] | None) -> Second:
+def _second(
+    t: int,
+    cells: dict[str, RequestSecond],
+    arrivals: dict[str, ArrivalSecond],
+    gauges: dict[str, Any] | None,
+) -> Second:
     gauges = gauges or {}
     return Second(
         t=t,
@@ -167,4 +207,6 @@ def _second(t: int, cells: dict[str, RequestSecond], gauges: dict[str, Any] | No
         cpu_percent=gauges.get("cpu"),
         requests=tuple(cells[key] for key in sorted(cells)),
         paused=gauges.get("paused") is True,
+        arrivals=tuple(arrivals[group] for group in sorted(arrivals)),
+        active=dict(gauges.get("active") or {}),
     )

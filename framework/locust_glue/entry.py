@@ -31,6 +31,7 @@ from locust import events
 from locust.env import Environment
 
 from framework.errors import ScenarioError
+from framework.live.arrivals import open_rates
 from framework.live.budget_status import budget_limits
 from framework.locust_glue import control, engine, metrics_server, telemetry, web_tab
 from framework.locust_glue.abort_guards import install_abort_guards
@@ -135,7 +136,10 @@ def _expose(
     events.init_command_line_parser.add_listener(metrics_server.add_options)
     events.init.add_listener(
         lambda environment, **_kw: metrics_server.install(
-            environment, scenario=scenario.name, budgets=scenario.budgets
+            environment,
+            scenario=scenario.name,
+            budgets=scenario.budgets,
+            schedule=compiled.schedule,
         )
     )
     events.init.add_listener(
@@ -146,7 +150,10 @@ def _expose(
     names = [u.name for u in loaded.scenario.users]
     plan = PlanRecord.from_schedule(compiled.schedule, names)
     limits = budget_limits(loaded.scenario.budgets)
+    rates = open_rates(compiled.schedule)
     events.init.add_listener(
-        lambda environment, **_kwargs: web_tab.install(environment, plan=plan, limits=limits)
+        lambda environment, **_kwargs: web_tab.install(
+            environment, plan=plan, limits=limits, rates=rates
+        )
     )
     return compiled

@@ -36,13 +36,15 @@ from framework.live.announce import announcement
 from framework.live.feed import LiveFeed
 from framework.live.influx import (
     BUFFER_POINTS,
+    ArrivalSeconds,
     InfluxSettings,
     PointBuffer,
+    arrival_point,
     influx_settings,
     second_points,
     state_point,
 )
-from framework.timeline.records import Second
+from framework.timeline.records import ArrivalSecond, Second
 
 __all__ = ["BATCH_POINTS", "FLUSH_S", "InfluxSink", "install_influx_sink"]
 
@@ -155,6 +157,7 @@ class InfluxSink:
         self._started = False
         self._greenlet: gevent.Greenlet | None = None
         self._last_t: int | None = None
+        self._arrivals = ArrivalSeconds()
 
     def __repr__(self) -> str:
         return f"InfluxSink({self.settings!r}, held={len(self.buffer)}, written={self.written})"
@@ -165,6 +168,7 @@ class InfluxSink:
         feed.second_closed.add_listener(self.on_second)
         feed.run_finished.add_listener(self.on_run_finished)
         feed.run_started.add_listener(self.on_run_started)
+        feed.arrival_late.add_listener(self.on_arrival_late)
 
     def start(self, now_s: float, state: str = "starting") -> None:
         """Start the writing thread; the first point (the run's state now) is the check."""
@@ -185,8 +189,19 @@ class InfluxSink:
             counted=counted,
         )
         self._last_t = second.t
+        self._arrivals.note(second)
         with self._lock:
             self.buffer.add(lines)
+
+    def on_arrival_late(self, *, arrival: ArrivalSecond, feed: LiveFeed, **_kw: Any) -> None:
+        """Arrivals due in a second already written: its ``swarm_arrivals`` point again,
+        with every arrival of that second."""
+        whole = self._arrivals.amended(arrival)
+        if whole is None:
+            return
+        line = arrival_point(whole, run_id=feed.run_id or self.run_id, scenario=self.scenario)
+        with self._lock:
+            self.buffer.add([line])
 
     def on_run_started(self, *, run_id: str | None, feed: LiveFeed, **_kw: Any) -> None:
         """Another run in this process (web UI): its own totals from here."""
@@ -195,6 +210,7 @@ class InfluxSink:
             self.buffer.dropped = 0
             self.error = None
         self._last_t = None
+        self._arrivals = ArrivalSeconds()
         if run_id:
             self.run_id = run_id
         self._state_point(int(time.time()), feed.state)

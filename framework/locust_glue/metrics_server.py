@@ -22,9 +22,11 @@ from locust.env import Environment
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.exposition import choose_encoder
 
+from framework.live.arrivals import open_rates
 from framework.live.budget_status import budget_limits
 from framework.live.metrics import LiveMetrics
 from framework.locust_glue.telemetry import feed_of
+from framework.plan.groups import LoadSchedule
 from framework.scenario.budgets import Budgets
 
 __all__ = ["HOST_OPTION", "METRICS_PATH", "PORT_OPTION", "add_options", "install"]
@@ -55,9 +57,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def install(
-    environment: Environment, *, scenario: str, budgets: Budgets | None
+    environment: Environment,
+    *,
+    scenario: str,
+    budgets: Budgets | None,
+    schedule: LoadSchedule | None = None,
 ) -> LiveMetrics | None:
     """Make this process's metrics and serve them; ``None`` on a worker (no feed there).
+    ``schedule`` gives the open load groups' planned rates (``swarm_planned_arrival_rate``).
 
     Call it from the ``init`` event, after the telemetry is installed.
     """
@@ -67,7 +74,13 @@ def install(
     options = environment.parsed_options
     run_dir = getattr(options, "swarm_run_dir", None) if options else None
     run_id = run_dir.rstrip("/").rsplit("/", 1)[-1] if run_dir else None
-    metrics = LiveMetrics(feed, scenario=scenario, limits=budget_limits(budgets), run_id=run_id)
+    metrics = LiveMetrics(
+        feed,
+        scenario=scenario,
+        limits=budget_limits(budgets),
+        run_id=run_id,
+        rates=open_rates(schedule),
+    )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(metrics)
     setattr(environment, _ATTRIBUTE, metrics)

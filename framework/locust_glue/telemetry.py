@@ -513,6 +513,7 @@ class Telemetry:
             seconds = [replace(s, paused=True) if feed.paused_in(s.t) else s for s in seconds]
             for second in seconds:
                 feed.add_second(second)
+            feed.add_late_arrivals(result.late_arrivals)  # after their seconds, as written
         if self._writer is None or self._write_failed:
             return
         try:

@@ -25,6 +25,7 @@
     "#swarm-tab [data-status=passing],#swarm-tab [data-grade=pass]{color:#2e7d32}",
     "#swarm-tab [data-status='at risk'],#swarm-tab [data-grade=warn]{color:#ed6c02}",
     "#swarm-tab [data-status=failing],#swarm-tab [data-grade=fail]{color:#d32f2f}",
+    "#swarm-tab [data-behind=true],#swarm-tab td.dropped[data-any=true]{color:#d32f2f}",
     "#swarm-tab button{margin-right:8px;padding:4px 14px;cursor:pointer}",
     "#swarm-tab progress{width:280px;vertical-align:middle;margin:0 8px}",
     "#swarm-message{margin-left:8px}",
@@ -80,6 +81,15 @@
     table.appendChild(el("thead")).appendChild(headRow);
     els.rows = table.appendChild(el("tbody", { id: "swarm-rows" }));
     panel.appendChild(table);
+
+    els.arrivalsTitle = panel.appendChild(el("h3", { hidden: "" }, "Arrivals (open model)"));
+    var arrivals = el("table", { id: "swarm-arrivals", hidden: "" });
+    var arrivalsHead = el("tr");
+    ["Load group", "Planned /s", "Achieved /s", "Lag p50 ms", "Lag p99 ms", "Dropped",
+      "In flight"].forEach(function (title) { arrivalsHead.appendChild(el("th", {}, title)); });
+    arrivals.appendChild(el("thead")).appendChild(arrivalsHead);
+    els.arrivalRows = arrivals.appendChild(el("tbody", { id: "swarm-arrival-rows" }));
+    els.arrivals = panel.appendChild(arrivals);
 
     panel.appendChild(el("h3", {}, "Budgets"));
     els.budgets = panel.appendChild(el("ul", { id: "swarm-budgets" }));
@@ -157,6 +167,26 @@
       if (row.budget) budget.setAttribute("data-status", row.budget);
       tr.appendChild(budget);
       els.rows.appendChild(tr);
+    });
+
+    var groups = data.arrivals || [];
+    els.arrivalsTitle.hidden = groups.length === 0;
+    els.arrivals.hidden = groups.length === 0;
+    clear(els.arrivalRows);
+    groups.forEach(function (g) {
+      var tr = el("tr", { "data-group": g.group });
+      tr.appendChild(el("td", { class: "name" }, g.group));
+      tr.appendChild(el("td", { class: "num", "data-metric": "planned_rate" }, fmt(g.planned_rate)));
+      tr.appendChild(el("td", { class: "num", "data-metric": "rate", "data-behind": String(g.behind) },
+        fmt(g.rate)));
+      tr.appendChild(el("td", { class: "num", "data-metric": "lag_p50_ms" }, fmt(g.lag_p50_ms)));
+      tr.appendChild(el("td", { class: "num", "data-metric": "lag_p99_ms" }, fmt(g.lag_p99_ms)));
+      tr.appendChild(el("td", { class: "num dropped", "data-metric": "dropped",
+        "data-any": String(g.dropped > 0) },
+        g.dropped + (g.dropped ? " (" + percent(g.dropped_fraction) + ")" : "")));
+      tr.appendChild(el("td", { class: "num", "data-metric": "in_flight" },
+        g.in_flight === null || g.in_flight === undefined ? "–" : g.in_flight));
+      els.arrivalRows.appendChild(tr);
     });
 
     clear(els.budgets);

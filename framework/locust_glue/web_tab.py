@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -32,6 +32,7 @@ from locust.runners import WorkerRunner
 from framework.live.budget_status import BudgetLimit
 from framework.live.tab_view import TabView
 from framework.locust_glue.telemetry import feed_of
+from framework.plan.rates import RatePlan
 from framework.plan.record import PlanRecord
 
 __all__ = ["SCRIPT_PATH", "TAB_KEY", "TAB_TITLE", "install"]
@@ -51,18 +52,22 @@ def _script() -> bytes:
 
 
 def install(
-    environment: Environment, *, plan: PlanRecord | None, limits: Sequence[BudgetLimit]
+    environment: Environment,
+    *,
+    plan: PlanRecord | None,
+    limits: Sequence[BudgetLimit],
+    rates: Mapping[str, RatePlan] | None = None,
 ) -> TabView | None:
     """Add the swarm tab to ``environment``'s web UI; call it from the ``init`` event after
     the telemetry is installed. ``None`` (nothing done) without a web UI, on a worker, or
-    without a live feed."""
+    without a live feed. ``rates``: the open load groups' plans, for their arrivals table."""
     web_ui = environment.web_ui
     if web_ui is None or isinstance(environment.runner, WorkerRunner):
         return None
     feed = feed_of(environment)
     if feed is None:
         return None
-    view = TabView(plan=plan, limits=limits)
+    view = TabView(plan=plan, limits=limits, rates=rates)
     view.attach(feed)
     setattr(environment, _ATTRIBUTE, view)
 

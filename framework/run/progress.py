@@ -50,6 +50,7 @@ from framework.live.progress import (
 )
 from framework.live.state import STATES
 from framework.live.timeline_tail import TimelineTail
+from framework.plan.rates import RatePlan
 from framework.plan.shapes import LoadPlan
 from framework.timeline.records import FILE_NAME
 
@@ -151,7 +152,8 @@ class TerminalProgress:
     """The progress of one headless run; ``start`` it before Locust, ``stop`` it after.
 
     ``live`` forces the display kind (default: a live display when ``out`` is an
-    interactive terminal); ``clock`` gives unix time (tests pass their own).
+    interactive terminal); ``clock`` gives unix time (tests pass their own); ``rates`` are
+    the open load groups' plans, against which their arrivals are shown.
     """
 
     def __init__(
@@ -165,6 +167,7 @@ class TerminalProgress:
         interval_s: float = DEFAULT_INTERVAL_S,
         live: bool | None = None,
         clock: Callable[[], float] = time.time,
+        rates: Mapping[str, RatePlan] | None = None,
     ) -> None:
         self.out = out
         self.live = is_terminal(out) if live is None else live
@@ -174,7 +177,7 @@ class TerminalProgress:
         self.clock = clock
         self.feed = LiveFeed(started_s=clock())
         self.tail = TimelineTail(run_dir / FILE_NAME)
-        self.view = ProgressView(plan, limits)
+        self.view = ProgressView(plan, limits, rates=rates)
         self.echo: TextIO = _Echo(self._echo_line)  # type: ignore[assignment]
         self.lines_written = 0
         self._filter = LocustLogFilter()
@@ -269,9 +272,11 @@ class TerminalProgress:
 
     def _poll(self) -> None:
         seconds = self.tail.read()
+        late = self.tail.late_arrivals()
         with self._lock:
             for second in seconds:
                 self.feed.add_second(second)  # paused: marked, or by the states heard
+            self.feed.add_late_arrivals(late)
 
     def _renderable(self) -> RenderableType:
         with self._lock:

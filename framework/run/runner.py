@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from framework import __version__
 from framework.errors import ExitCode, RunError, UsageError
 from framework.live.announce import announced_at, read_announcement
-from framework.plan.groups import schedule_for
+from framework.plan.groups import LoadSchedule, schedule_for
 from framework.plan.record import PlanRecord
 from framework.plan.shapes import LoadPlan
 from framework.run.bundle import write_bundle
@@ -519,7 +519,7 @@ def run_scenario(
     if on_start:
         on_start(folder)
 
-    progress = _progress(loaded, options, folder, plan, out)
+    progress = _progress(loaded, options, folder, plan, out, schedule=schedule)
     echo = progress.echo if progress is not None else out
     say = progress.say if progress is not None else out.write
     run = _Run(loaded, options, folder, on_run_end=on_run_end, out=out, progress=progress)
@@ -623,17 +623,26 @@ def run_scenario(
 
 
 def _progress(
-    loaded: LoadedScenario, options: RunOptions, folder: RunFolder, plan: LoadPlan, out: TextIO
+    loaded: LoadedScenario,
+    options: RunOptions,
+    folder: RunFolder,
+    plan: LoadPlan,
+    out: TextIO,
+    *,
+    schedule: LoadSchedule,
 ) -> TerminalProgress | None:
-    """The terminal progress of a headless run (``None`` in the web UI or when not asked)."""
+    """The terminal progress of a headless run (``None`` in the web UI or when not asked);
+    it shows the arrivals of the ``schedule``'s open load groups against their plans."""
     if not options.progress or options.web:
         return None
+    from framework.live.arrivals import open_rates
     from framework.live.budget_status import budget_limits
     from framework.run.progress import TerminalProgress
 
     return TerminalProgress(
         run_dir=folder.path,
         plan=plan,
+        rates=open_rates(schedule),
         limits=budget_limits(options.budgets or loaded.scenario.budgets),
         out=out,
         scenario=loaded.scenario.name,

@@ -182,3 +182,118 @@ def test_alert_rules_fire_on_series_that_breach_and_stay_quiet_on_series_that_do
     )
     assert done.returncode == 0, done.stdout + done.stderr + textwrap.shorten(str(tests), 300)
     assert "SUCCESS" in done.stdout
+
+
+OPEN_SCENARIO = """\
+name: checkout
+host: http://127.0.0.1:9
+users:
+  - name: shopper
+    requests:
+      - {name: /cart, path: /cart}
+    load: {model: open, shape: constant, rate: 10, duration: 10m}
+validation: {max_lag_p99_ms: 20, max_dropped: 1%}
+"""
+LAG_LE = ("0.001", "0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2", "5")
+
+
+def _open_master(instance: str, *, lag_le: str, dropped_per_step: int) -> list[dict]:
+    """An open group's series: 150 arrivals started every 15 s, their lags all at or under
+    ``lag_le``, ``dropped_per_step`` dropped; the run running."""
+    base = f'instance="{instance}",job="swarm"'
+    group = f'{base},group="shopper"'
+    lowest = LAG_LE.index(lag_le)
+    series = [
+        {"series": f'swarm_arrivals_total{{{group},outcome="started"}}', "values": "0+150x40"},
+        {
+            "series": f'swarm_arrivals_total{{{group},outcome="dropped"}}',
+            "values": f"0+{dropped_per_step}x40",
+        },
+        {"series": f'swarm_run_state{{{base},state="running"}}', "values": "1x40"},
+        {
+            "series": f'swarm_run_info{{{base},run_id="r-{instance}",scenario="checkout"}}',
+            "values": "1x40",
+        },
+        # it keeps sending: never stalled
+        {
+            "series": f'swarm_requests_total{{{base},method="GET",name="/cart"}}',
+            "values": "0+150x40",
+        },
+    ]
+    for i, le in enumerate((*LAG_LE, "+Inf")):
+        count = "0+150x40" if i >= lowest else "0x40"
+        series.append(
+            {"series": f'swarm_schedule_lag_seconds_bucket{{{group},le="{le}"}}', "values": count}
+        )
+    return series
+
+
+def test_generator_behind_fires_on_a_late_or_dropping_group_and_not_on_one_on_time(
+    tmp_path: Path,
+) -> None:
+    promtool = _promtool()
+    scenario = tmp_path / "open.yaml"
+    scenario.write_text(OPEN_SCENARIO, encoding="utf-8")
+    rules_file = tmp_path / "rules.yml"
+    done = subprocess.run(
+        [*SWARM, "alerts", str(scenario), "-o", str(rules_file), "--for", "1m", "--window", "1m"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    rules = yaml.safe_load(rules_file.read_text(encoding="utf-8"))
+    rule = next(r for r in rules["groups"][0]["rules"] if r["alert"] == "SwarmGeneratorBehind")
+
+    def expected(instance: str, reason: str, value: str) -> dict[str, Any]:
+        shown = f"{reason} {value}{'%' if reason == 'dropped' else ' ms'}"
+        annotations = {
+            key: text.replace("{{ $labels.instance }}", instance)
+            .replace("{{ $labels.group }}", "shopper")
+            .replace(
+                '{{ $labels.reason }} {{ $value | printf "%.4g" }}'
+                '{{ if eq $labels.reason "dropped" }}%{{ else }} ms{{ end }}',
+                shown,
+            )
+            for key, text in rule["annotations"].items()
+        }
+        labels = {"instance": instance, "job": "swarm", "group": "shopper", "reason": reason}
+        return {"exp_labels": {**labels, **rule["labels"]}, "exp_annotations": annotations}
+
+    # on time: every lag within 5 ms, nothing dropped; late: lags in (50, 100] ms, so p99 =
+    # 50 + 0.99 × 50 = 99.5 ms > 20; dropping: 3 of 153 a step dropped (1.961% > 1%)
+    series = [
+        *_open_master("ontime", lag_le="0.005", dropped_per_step=0),
+        *_open_master("late", lag_le="0.1", dropped_per_step=0),
+        *_open_master("dropping", lag_le="0.005", dropped_per_step=3),
+    ]
+    tests = {
+        "rule_files": [str(rules_file)],
+        "evaluation_interval": "15s",
+        "tests": [
+            {
+                "interval": "15s",
+                "input_series": series,
+                "alert_rule_test": [
+                    {
+                        "eval_time": "5m",
+                        "alertname": "SwarmGeneratorBehind",
+                        "exp_alerts": [
+                            expected("dropping", "dropped", "1.961"),
+                            expected("late", "schedule lag", "99.5"),
+                        ],
+                    },
+                    {"eval_time": "45s", "alertname": "SwarmGeneratorBehind", "exp_alerts": []},
+                ],
+            }
+        ],
+    }
+    test_file = tmp_path / "rules_test.yml"
+    test_file.write_text(yaml.safe_dump(tests, sort_keys=False, allow_unicode=True), "utf-8")
+    done = subprocess.run(
+        [promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout

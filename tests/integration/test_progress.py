@@ -47,7 +47,7 @@ SCENARIO = """
         think_time: {{fixed_ms: 20}}
         requests:
           - {{name: check, path: /ok}}
-    load: {{shape: constant, users: 2, spawn_rate: 10, duration: {duration}}}
+{extra_users}    load: {{shape: constant, users: 2, spawn_rate: 10, duration: {duration}}}
     budgets:
       overall: {{p95_ms: 5000, error_rate: 50%}}
 """
@@ -59,9 +59,19 @@ def target():
         yield server
 
 
-def _scenario(folder: Path, url: str, label: str, duration: str = "8s") -> Path:
+WRITERS = """\
+      - name: writers
+        requests:
+          - {{name: write, path: /ok}}
+        load: {{model: open, shape: constant, rate: {rate}, duration: {duration}}}
+"""
+
+
+def _scenario(
+    folder: Path, url: str, label: str, duration: str = "8s", extra_users: str = ""
+) -> Path:
     path = folder / "scenario.yaml"
-    text = SCENARIO.format(label=label, url=url, duration=duration)
+    text = SCENARIO.format(label=label, url=url, duration=duration, extra_users=extra_users)
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
 
@@ -151,8 +161,24 @@ def test_quiet_run_prints_no_progress_line(tmp_path, child_processes, target):
     assert (run_dir / "timeline.jsonl").exists()
 
 
-def test_two_worker_run_shows_two_workers(tmp_path, child_processes, target):
-    scenario = _scenario(tmp_path, target.url, "workers")
+def _arrivals(run_dir: Path) -> tuple[int, int]:
+    """The timeline's arrivals of every ``arr`` line, late ones included: (started, dropped)."""
+    started = dropped = 0
+    for line in (run_dir / "timeline.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record.get("type") == "arr":
+            started += record["started"]
+            dropped += record["dropped"]
+    return started, dropped
+
+
+def test_two_worker_run_shows_two_workers_and_the_open_groups_arrivals(
+    tmp_path, child_processes, target
+):
+    """Two workers share a closed group and an open one (10 arrivals/s): each progress line
+    shows the open group's achieved rate against the plan's, its lag p99 and its drops."""
+    writers = WRITERS.format(rate=10, duration="8s")
+    scenario = _scenario(tmp_path, target.url, "workers", extra_users=writers)
     code, stdout, run_dir = _piped_run(
         child_processes, tmp_path, scenario, "workers", "--workers", "2"
     )
@@ -162,6 +188,16 @@ def test_two_worker_run_shows_two_workers(tmp_path, child_processes, target):
     assert any("· workers 2 ·" in line for line in measured), measured
     closed = _closed_seconds(run_dir)
     assert all(_matches_a_prefix(line, closed) for line in measured), (measured, closed)
+    shown = re.compile(r"· writers ([\d.]+)/([\d.]+) arr/s, lag p99 ([\d.]+|–) ms, (\d+) dropped ·")
+    found = [shown.search(line) for line in measured]
+    assert all(found), measured
+    # the plan's rate over any stretch inside its 8 s is exactly 10 arrivals a second
+    assert any(float(m.group(2)) == 10.0 for m in found), measured
+    assert any(float(m.group(1)) > 0 for m in found), measured
+    started, dropped = _arrivals(run_dir)
+    assert started > 0
+    # drops shown are the run so far's: never more than the timeline's, all of them at last
+    assert all(int(m.group(4)) <= dropped for m in found), (measured, dropped)
 
 
 # --- a pseudo-terminal --------------------------------------------------------------------

@@ -156,3 +156,42 @@ def test_points_put_back_are_sent_first_in_their_order():
     buffer.add(["e"])
     buffer.put_back(batch)
     assert buffer.take(10) == ["a", "b", "c", "d", "e"]
+
+
+def test_each_open_group_gets_a_swarm_arrivals_point_with_counts_lags_and_in_flight():
+    from framework.timeline.records import ArrivalSecond
+
+    arrivals = (
+        ArrivalSecond.from_lags(T, "writers", [1.0, 2.0, 3.0, 90.0], dropped=1, in_flight_max=6),
+        ArrivalSecond(t=T, group="stuck", due=3, dropped=3),
+    )
+    second = Second(t=T, users=0, workers=1, arrivals=arrivals, active={"writers": 5})
+    lines = second_points(second, run_id="r1", scenario="s", state="running")
+    points = [line for line in lines if line.startswith("swarm_arrivals,")]
+    assert [p.split(" ")[0] for p in points] == [
+        "swarm_arrivals,run_id=r1,scenario=s,group=writers",
+        "swarm_arrivals,run_id=r1,scenario=s,group=stuck",
+    ]
+    writers, stuck = (_fields(p) for p in points)
+    assert (writers["due"], writers["started"], writers["dropped"]) == ("5i", "4i", "1i")
+    assert (writers["in_flight"], writers["in_flight_max"]) == ("5i", "6i")
+    assert float(writers["lag_p50_ms"]) == 2.0
+    assert float(writers["lag_p99_ms"]) == pytest.approx(90.0, rel=0.001)
+    assert float(writers["lag_mean_ms"]) == 24.0
+    assert "lag_p99_ms" not in stuck and "in_flight" not in stuck  # none started, none reported
+    assert lines[-1].startswith("swarm_run,")  # the run's point stays last
+
+
+def test_late_arrivals_rewrite_their_seconds_point_whole_while_it_is_remembered():
+    from framework.live.influx import ArrivalSeconds, arrival_point
+    from framework.timeline.records import ArrivalSecond
+
+    seconds = ArrivalSeconds(keep_s=10)
+    seconds.note(Second(t=T, arrivals=(ArrivalSecond.from_lags(T, "w", [1.0] * 9),)))
+    whole = seconds.amended(ArrivalSecond.from_lags(T, "w", [800.0], dropped=2))
+    fields = _fields(arrival_point(whole, run_id="r", scenario="s"))
+    assert (fields["due"], fields["started"], fields["dropped"]) == ("12i", "10i", "2i")
+    again = seconds.amended(ArrivalSecond.from_lags(T, "w", [1.0]))
+    assert again.started == 11  # the correction is kept for the next one
+    seconds.note(Second(t=T + 11))
+    assert seconds.amended(ArrivalSecond.from_lags(T, "w", [1.0])) is None  # forgotten

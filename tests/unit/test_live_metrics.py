@@ -222,3 +222,65 @@ def test_the_locust_command_carries_the_metrics_address_only_when_asked(tmp_path
     asked = locust_command(Loaded(), tmp_path, RunOptions(metrics_port=9646))  # type: ignore[arg-type]
     at = asked.index("--swarm-metrics-port")
     assert asked[at + 1] == "9646" and asked[asked.index("--swarm-metrics-host") + 1] == "127.0.0.1"
+
+
+def test_open_groups_expose_arrivals_lag_histogram_in_flight_and_the_planned_rate():
+    from framework.live.metrics import LAG_BUCKETS_S
+    from framework.plan.rates import constant as constant_rate
+    from framework.timeline.records import ArrivalSecond
+
+    feed = LiveFeed(started_s=100.0)
+    feed.move("running", 1000.0)
+    plan = constant_rate(rate=50, duration_s=60)
+    metrics = LiveMetrics(feed, scenario="s", rates={"writers": plan}, clock=lambda: 1010.0)
+    lags = [0.5, 3.0, 1500.0]  # ms: under 1 ms, under 5 ms, under 2 s
+    second = Second(
+        t=1000,
+        arrivals=(ArrivalSecond.from_lags(1000, "writers", lags, dropped=2),),
+        active={"writers": 4, "readers": 10},
+    )
+    feed.add_second(second)
+    feed.add_late_arrivals([ArrivalSecond.from_lags(1000, "writers", [7.0])])
+    found = _scrape(metrics)
+    writers = (("group", "writers"),)
+    assert found["swarm_arrivals_total"] == {
+        (("group", "writers"), ("outcome", "started")): 4.0,
+        (("group", "writers"), ("outcome", "dropped")): 2.0,
+    }
+    buckets = {dict(k)["le"]: v for k, v in found["swarm_schedule_lag_seconds_bucket"].items()}
+    assert len(buckets) == len(LAG_BUCKETS_S) + 1
+    assert (buckets["0.001"], buckets["0.005"], buckets["0.01"], buckets["1"]) == (1, 2, 3, 3)
+    assert (buckets["2"], buckets["+Inf"]) == (4, 4)
+    assert found["swarm_schedule_lag_seconds_sum"][writers] == pytest.approx(1.5105)
+    assert found["swarm_in_flight"] == {writers: 4.0}  # readers run users: not in flight
+    assert found["swarm_planned_arrival_rate"] == {writers: 50.0}
+    feed.move("paused", 1011.0)
+    assert _scrape(metrics)["swarm_planned_arrival_rate"] == {writers: 0.0}
+
+
+def test_a_closed_run_has_no_open_model_families():
+    feed = LiveFeed(started_s=100.0)
+    metrics = LiveMetrics(feed, scenario="s")
+    feed.add_second(_second(1000, [1.0]))
+    names = _scrape(metrics)
+    assert not any(name.startswith(("swarm_arrivals", "swarm_schedule")) for name in names)
+
+
+def test_open_groups_get_a_generator_behind_rule_with_the_validation_limits():
+    from framework.scenario.budgets import ValidationRules
+
+    rules = alert_rules(
+        "shop",
+        None,
+        open_groups=["writers"],
+        validation=ValidationRules.model_validate({"max_lag_p99_ms": 20, "max_dropped": "1%"}),
+    )["groups"][0]["rules"]
+    assert [r["alert"] for r in rules] == ["SwarmRunStalled", "SwarmGeneratorBehind"]
+    behind = rules[-1]
+    assert "histogram_quantile(0.99, sum by (instance, job, group, le)" in behind["expr"]
+    assert "swarm_schedule_lag_seconds_bucket[1m]" in behind["expr"]
+    assert "> 20," in behind["expr"] and "> 1," in behind["expr"]  # ms, and percent
+    assert 'swarm_run_info{scenario="shop"}' in behind["expr"]
+    assert "lag p99 20 ms, dropped 1%" in behind["annotations"]["description"]
+    closed = alert_rules("shop", None)["groups"][0]["rules"]
+    assert [r["alert"] for r in closed] == ["SwarmRunStalled"]

@@ -164,3 +164,42 @@ def test_a_second_the_timeline_marks_paused_is_left_out_whatever_the_state_heard
     feed.add_second(replace(_second(T0 + 1, n=99), paused=True))
     assert feed.statistics.seconds == 1
     assert feed.statistics.snapshot().count == 10
+
+
+def _open_feed(seconds: int, *, started: int, dropped: int) -> LiveFeed:
+    from framework.timeline.records import ArrivalSecond
+
+    feed = LiveFeed(started_s=START)
+    feed.move("running", float(T0))
+    for t in range(T0, T0 + seconds):
+        arrivals = (ArrivalSecond.from_lags(t, "writers", [2.0] * started, dropped=dropped),)
+        feed.add_second(replace(_second(t), arrivals=arrivals, active={"writers": 4}))
+    return feed
+
+
+def test_an_open_group_shows_achieved_against_planned_arrivals_lag_p99_and_drops():
+    from framework.plan.rates import constant as constant_rate
+
+    feed = _open_feed(12, started=48, dropped=2)
+    view = ProgressView(
+        constant(users=5, duration_s=60, spawn_rate=5),
+        rates={"writers": constant_rate(rate=50, duration_s=60)},
+    )
+    figures = view.figures(feed, now_s=T0 + 12.5)
+    line = progress_line(figures)
+    assert "· writers 48.0/50.0 arr/s, lag p99 2.00 ms, 24 dropped ·" in line
+    rows = {row[0]: row[1:] for row in progress_table(figures).rows}
+    assert rows["writers arrivals/s (achieved/planned)"] == ("48.0/50.0", "48.0")
+    assert rows["writers lag p99 ms"] == ("2.00", "2.00")
+    assert rows["writers dropped"] == ("20 (4.00%)", "24 (4.00%)")
+
+
+def test_a_closed_run_shows_no_arrival_words():
+    feed = LiveFeed(started_s=START)
+    feed.move("running", float(T0))
+    for t in range(T0, T0 + 5):
+        feed.add_second(_second(t))
+    figures = ProgressView(constant(users=5, duration_s=60, spawn_rate=5)).figures(feed, T0 + 6)
+    assert figures.arrivals == ()
+    assert "arr/s" not in progress_line(figures)
+    assert not any("arrivals" in row[0] for row in progress_table(figures).rows)

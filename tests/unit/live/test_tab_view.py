@@ -221,3 +221,36 @@ def test_a_feed_with_nothing_yet_shows_its_state_and_an_empty_overall_row():
     assert data["load"] == {"users": None, "workers": None, "second": None}
     assert _rows(data)[ALL]["count"] == 0
     assert isinstance(LiveStatistics().columns(), type(None))
+
+
+def test_open_groups_get_a_row_of_planned_and_achieved_rate_lag_drops_and_in_flight():
+    from framework.plan.rates import constant as constant_rate
+    from framework.timeline.records import ArrivalSecond
+
+    feed = LiveFeed(started_s=0.0, run_id="r")
+    feed.move("running", 1000.0)
+    for t in range(1000, 1012):
+        arrivals = (ArrivalSecond.from_lags(t, "writers", [2.0] * 40, dropped=10),)
+        feed.add_second(Second(t=t, users=0, workers=1, arrivals=arrivals, active={"writers": 7}))
+    view = TabView(plan=None, limits=[], rates={"writers": constant_rate(rate=50, duration_s=60)})
+    data = view.data(feed, now_s=1012.5)
+    json.dumps(data, allow_nan=False)
+    assert data["arrivals"] == [
+        {
+            "group": "writers",
+            "window_s": 10,
+            "planned_rate": 50.0,
+            "rate": 40.0,
+            "behind": True,
+            "lag_p50_ms": 2.0,
+            "lag_p99_ms": 2.0,
+            "run_lag_p99_ms": 2.0,
+            "due": 600,
+            "started": 480,
+            "dropped": 120,
+            "dropped_fraction": 0.2,
+            "in_flight": 7,
+        }
+    ]
+    closed = TabView(plan=None, limits=[]).data(_running_feed(3), now_s=1.0)
+    assert closed["arrivals"] == []

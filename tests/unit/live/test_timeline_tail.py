@@ -141,3 +141,39 @@ def test_a_file_that_is_not_a_timeline_is_not_followed(tmp_path):
     tail = TimelineTail(path)
     assert tail.read() == []
     assert tail.problem is not None and "not a swarm timeline" in tail.problem
+
+
+def test_tail_carries_arrivals_and_active_and_hands_late_arr_lines_out_apart(tmp_path):
+    from framework.timeline.records import ArrivalSecond
+
+    path = tmp_path / FILE_NAME
+    tail = TimelineTail(path)
+    writer = TimelineWriter(path, created_s=CREATED_S)
+    arrivals = (ArrivalSecond.from_lags(T0, "writers", [1.0, 2.0], dropped=1, in_flight_max=2),)
+    writer.write_second(
+        Second(t=T0, users=2, workers=1, arrivals=arrivals, active={"writers": 2, "readers": 5})
+    )
+    writer.flush()
+    (second,) = tail.read()
+    assert second.active == {"writers": 2, "readers": 5}
+    (found,) = second.arrivals
+    assert (found.group, found.due, found.started, found.dropped) == ("writers", 3, 2, 1)
+    assert tail.late_arrivals() == []
+    writer.write_late_arrival(ArrivalSecond.from_lags(T0, "writers", [700.0]))
+    writer.write_second(Second(t=T0 + 1, users=2, workers=1))
+    writer.flush()
+    assert [s.t for s in tail.read()] == [T0 + 1]
+    (late,) = tail.late_arrivals()
+    assert (late.t, late.started) == (T0, 1)
+    assert tail.late_arrivals() == []  # each once
+    writer.close()
+
+
+def test_tail_skips_a_damaged_arr_line_and_counts_it(tmp_path):
+    lines = _lines(tmp_path, seconds=1)
+    bad = {"type": "arr", "t": T0, "group": "w", "due": 5, "started": 1, "dropped": 1}
+    path = tmp_path / FILE_NAME  # due is not started + dropped: damaged
+    _append(path, b"".join([lines[0], (json.dumps(bad) + "\n").encode(), *lines[1:]]))
+    tail = TimelineTail(path)
+    (second,) = tail.read()
+    assert second.arrivals == () and tail.damaged == 1

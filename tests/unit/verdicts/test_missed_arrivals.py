@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from framework.plan.rates import stages
+from framework.reports.html import render_html
 from framework.reports.markdown import render_markdown
 from framework.reports.open_model import console_lines
 from framework.stats.quality import GroupSchedule, check_schedule, missed_tolerance
@@ -141,6 +142,9 @@ def test_reports_show_planned_and_missed_beside_the_drops_and_say_why(short):
         "- ⚠ scenario: 250 of 5,900 planned arrivals were never due on any load generator, "
         "most between 20 s and 25 s into the run: the generator did not keep the schedule"
     ) in section
+    page = render_html(short)
+    assert '<td class="num">5,900</td><td class="num">250 (4.24%)</td>' in page
+    assert '<ul class="advice" id="missed-arrivals"><li>scenario: 250 of 5,900' in page
     lines = console_lines(short)
     assert any("250 (4.24%) of 5,900 planned missed" in line for line in lines)
     assert any(line.startswith("  ! scenario: 250 of 5,900") for line in lines)

@@ -24,7 +24,16 @@ from framework.reports.formatting import COMPARED_UNITS, VERDICT_ORDER, budget_u
 from framework.reports.headline import headline
 from framework.reports.html_templates import render_page
 from framework.reports.markdown import budgets_for
-from framework.reports.open_model import OPEN_MODEL_NOTE, latency_pairs, name_rows, phase_load
+from framework.reports.open_model import (
+    OPEN_MODEL_NOTE,
+    latency_pairs,
+    missed_notes,
+    missed_text,
+    name_rows,
+    phase_load,
+    planned_text,
+    run_start,
+)
 from framework.run.folder import RunRecord
 from framework.verdicts.results import EndpointResult, Figure, Results, SeriesPoint
 
@@ -218,7 +227,10 @@ def _open_model_view(results: Results) -> dict[str, Any] | None:
             }
             for label, row in name_rows(found)
         ],
-        "groups": found.groups,
+        "groups": [
+            {"g": g, "planned": planned_text(g), "missed": missed_text(g)} for g in found.groups
+        ],
+        "missed_notes": missed_notes(found, run_start(results)),
         "cpu": found.cpu_percent_max,
     }
 

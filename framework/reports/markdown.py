@@ -23,7 +23,16 @@ from framework.reports.formatting import (
     format_value,
 )
 from framework.reports.headline import headline
-from framework.reports.open_model import OPEN_MODEL_NOTE, latency_pairs, name_rows, phase_load
+from framework.reports.open_model import (
+    OPEN_MODEL_NOTE,
+    latency_pairs,
+    missed_notes,
+    missed_text,
+    name_rows,
+    phase_load,
+    planned_text,
+    run_start,
+)
 from framework.timeline.endpoints import OVERALL, selects
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, EndpointResult, Results
 
@@ -217,18 +226,27 @@ def _open_model(results: Results, cap: int) -> list[str]:
                 f"{g.started:,}",
                 f"{g.dropped:,}",
                 format_value(g.dropped_fraction, "%"),
+                planned_text(g),
+                missed_text(g),
                 format_figure(g.lag_p50_ms),
                 format_figure(g.lag_p99_ms),
                 f"{g.in_flight_max:,}",
             ]
             for g in found.groups
         ]
-        out += ["", "**Schedule kept by each load group** (lag = actual start − due):", ""]
+        out += [
+            "",
+            "**Schedule kept by each load group** (lag = actual start − due; missed ="
+            " planned but due on no load generator):",
+            "",
+        ]
         out += markdown_table(
-            ["Load group", "Due", "Started", "Dropped", "Dropped share", "Lag p50", "Lag p99",
-             "Max in flight"],
-            cells, "lrrrrrrr",
+            ["Load group", "Due", "Started", "Dropped", "Dropped share", "Planned", "Missed",
+             "Lag p50", "Lag p99", "Max in flight"],
+            cells, "lrrrrrrrrr",
         )  # fmt: skip
+        notes = missed_notes(found, run_start(results))
+        out += ["", *(f"- ⚠ {escape_markdown(note, 500)}" for note in notes)] if notes else []
     if found.cpu_percent_max is not None:
         out += ["", f"Busiest load generator's CPU: up to {found.cpu_percent_max:.0f} %."]
     return out

@@ -16,18 +16,31 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from framework.reports.formatting import format_figure, format_value
-from framework.verdicts.results import Figure, GroupPhase, OpenModel, OpenModelName, Results
+from framework.verdicts.results import (
+    ArrivalGroup,
+    Figure,
+    GroupPhase,
+    OpenModel,
+    OpenModelName,
+    Results,
+)
 
 __all__ = [
     "OPEN_MODEL_NOTE",
     "LatencyPair",
     "console_lines",
     "latency_pairs",
+    "missed_notes",
+    "missed_text",
     "name_rows",
     "phase_load",
+    "planned_text",
+    "run_start",
 ]
 
 OPEN_MODEL_NOTE = (
@@ -75,6 +88,45 @@ def _dropped(fraction: float | None) -> str:
     return format_value(fraction, "%")
 
 
+def planned_text(group: ArrivalGroup) -> str:
+    """The arrivals the plan asked for, whole (``–`` when its plan could not be rebuilt)."""
+    return "–" if group.planned is None else f"{group.planned:,.0f}"
+
+
+def missed_text(group: ArrivalGroup) -> str:
+    """Arrivals never due, and their share of the planned: ``250 (4.24%)``; ``–`` unknown."""
+    if group.missed is None:
+        return "–"
+    return f"{group.missed:,} ({_dropped(group.missed_fraction)})"
+
+
+def missed_notes(open_model: OpenModel, run_start_s: float | None = None) -> list[str]:
+    """One sentence per load group whose missed arrivals exceed their tolerance: how many,
+    when (seconds from ``run_start_s``, else unix seconds), and the likely cause."""
+    notes = []
+    for g in open_model.groups:
+        if not g.missed_counted:
+            continue
+        when = ""
+        if g.short_from_s is not None and g.short_to_s is not None:
+            origin = run_start_s or 0.0
+            first, last = g.short_from_s - origin, g.short_to_s - origin
+            when = f", most between {first:,.0f} s and {last:,.0f} s"
+            if run_start_s is not None:
+                when += " into the run"
+        cause = (
+            "a load generator was lost, and its share of the schedule was neither sent nor "
+            "counted until the master noticed"
+            if open_model.workers_lost
+            else "the generator did not keep the schedule (a stalled clock or a late start)"
+        )
+        notes.append(
+            f"{g.group}: {g.missed:,} of {g.planned or 0:,.0f} planned arrivals were never due "
+            f"on any load generator{when}: {cause}."
+        )
+    return notes
+
+
 def console_lines(results: Results) -> list[str]:
     """The terminal summary's open-model lines: each name's p99 from the intended start
     and from the send, each group's lag and drops; none for a closed-model run."""
@@ -92,5 +144,21 @@ def console_lines(results: Results) -> list[str]:
             f"  load group {g.group[:20]:<20} lag p50 {format_figure(g.lag_p50_ms)}, "
             f"p99 {format_figure(g.lag_p99_ms)}; {g.started:,} of {g.due:,} arrivals started, "
             f"{g.dropped:,} dropped ({_dropped(g.dropped_fraction)})"
+            + (
+                ""
+                if g.missed is None
+                else f"; {missed_text(g)} of {planned_text(g)} planned missed"
+            )
         )
+    lines += [f"  ! {note}" for note in missed_notes(found, run_start(results))]
     return lines
+
+
+def run_start(results: Results) -> float | None:
+    """When the run's load began (unix seconds): its ``running`` phase in ``run.json``,
+    else its first second; ``None`` when neither is there."""
+    for phase in results.run.get("phases") or ():
+        if isinstance(phase, dict) and phase.get("name") == "running":
+            with contextlib.suppress(TypeError, ValueError):
+                return datetime.fromisoformat(str(phase["at"]).replace("Z", "+00:00")).timestamp()
+    return float(results.series[0].t) if results.series else None

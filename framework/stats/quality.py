@@ -18,7 +18,9 @@ reading must not hide a censored p99.  The checks:
 - **schedule** (open model only): the load generators started arrivals on time (schedule
   lag p99 within ``max_lag_p99_ms``) and dropped at most ``max_dropped`` of them; otherwise
   the load applied was not the load planned, and the message gives the busiest generator's
-  CPU, which usually explains why.
+  CPU, which usually explains why. Arrivals the plan asked for that were never due on any
+  generator (a lost worker's share, a stalled clock) count with the dropped ones once they
+  exceed what rounding and Poisson variation explain (:func:`missed_tolerance`).
 
 Example::
 
@@ -62,6 +64,7 @@ __all__ = [
     "check_stationarity",
     "check_tail_support",
     "grade",
+    "missed_tolerance",
 ]
 
 
@@ -410,12 +413,49 @@ def check_load_generator(
 @dataclass(frozen=True)
 class GroupSchedule:
     """How one open load group kept its schedule over a window: arrivals ``due`` and
-    ``dropped``, and the started ones' schedule lag p99 (ms; ``None``: none started)."""
+    ``dropped``, and the started ones' schedule lag p99 (ms; ``None``: none started).
+
+    ``planned`` is what the plan asked for in the window (``None``: unknown), ``missed``
+    how many of those were never due (``max(0, planned - due)``, rounded) and
+    ``missed_tolerance`` how many may be missing by chance (:func:`missed_tolerance`).
+    """
 
     group: str
     due: int
     dropped: int
     lag_p99_ms: float | None
+    planned: float | None = None
+    missed: int = 0
+    missed_tolerance: float = 0.0
+
+    @property
+    def missed_counted(self) -> int:
+        """The missed arrivals that count against the schedule: all of them beyond the
+        tolerance, none within it."""
+        return self.missed if self.missed > self.missed_tolerance else 0
+
+
+MISSED_SD = 3.0
+"""Poisson variation allowed before arrivals count as missed, in standard deviations."""
+UNIFORM_ROUNDING = 2.0
+"""Arrivals an evenly spaced schedule may lack over a window by rounding alone: its count in
+``[a, b)`` is within one of the rate's integral at each end."""
+
+
+def missed_tolerance(planned: float, arrivals: str) -> float:
+    """How many of ``planned`` arrivals may be missing from the due ones with nothing wrong.
+
+    A uniform schedule lays out whole arrivals, so a window's count is within one of the
+    plan's integral at each of its ends (:data:`UNIFORM_ROUNDING`). A Poisson schedule's
+    count over a window is Poisson with mean ``planned``: its standard deviation is
+    ``sqrt(planned)``, and a shortfall within ``3 sd + 1`` is chance, not a lost generator.
+
+        >>> missed_tolerance(1000, "uniform"), missed_tolerance(900, "poisson")
+        (2.0, 91.0)
+    """
+    if arrivals == "poisson":
+        return MISSED_SD * math.sqrt(max(planned, 0.0)) + 1.0
+    return UNIFORM_ROUNDING
 
 
 def _ms_text(ms: float) -> str:
@@ -432,9 +472,11 @@ def check_schedule(
     max_lag_p99_ms: float,
     max_dropped: float,
     cpu_peak: float | None = None,
+    workers_lost: bool = False,
 ) -> Check:
     """Did the open model's load generators keep the schedule?  Warn when a group's lag
-    p99 exceeds ``max_lag_p99_ms`` or its dropped share exceeds ``max_dropped``.
+    p99 exceeds ``max_lag_p99_ms``, or its dropped arrivals, together with the planned
+    ones never due (beyond their tolerance), exceed ``max_dropped`` of the planned ones.
 
     A generator that falls behind starts arrivals late or not at all: the target then got
     less load than planned, and the response times from the intended start include the
@@ -442,33 +484,54 @@ def check_schedule(
     busiest generator's CPU peak (``cpu_peak``, %), the usual cause::
 
         the generator fell behind: lag p99 84 ms > 50 ms; load generator CPU up to 97 %
+
+    Arrivals missed outright are said to be "a load generator was lost" when
+    ``workers_lost`` (the run lost a worker, or one went silent, in the window), else
+    that "the generator did not keep the schedule" (a stalled clock, a late start).
     """
     named = len(groups) > 1
     problems, facts = [], []
+    short = False
     for g in groups:
         label = f"{g.group}: " if named else ""
         parts = []
         if g.lag_p99_ms is not None and g.lag_p99_ms > max_lag_p99_ms:
             parts.append(f"lag p99 {_ms_text(g.lag_p99_ms)} > {_ms_text(max_lag_p99_ms)}")
-        share = g.dropped / g.due if g.due else 0.0
+        missed = g.missed_counted
+        base = g.planned if g.planned else g.due
+        share = (g.dropped + missed) / base if base else 0.0
         if share > max_dropped:
-            parts.append(
-                f"{_share_text(share)} of arrivals dropped ({g.dropped:,} of {g.due:,}) > "
-                f"{_share_text(max_dropped)}"
-            )
+            if g.dropped:
+                parts.append(
+                    f"{_share_text(g.dropped / g.due if g.due else 0.0)} of arrivals dropped "
+                    f"({g.dropped:,} of {g.due:,})"
+                )
+            if missed:
+                short = True
+                parts.append(
+                    f"{_share_text(missed / base)} of planned arrivals never due "
+                    f"({missed:,} of {base:,.0f})"
+                )
+            parts[-1] += f" > {_share_text(max_dropped)}"
         if parts:
             problems.append(label + ", ".join(parts))
         lag = "no arrival started" if g.lag_p99_ms is None else f"lag p99 {_ms_text(g.lag_p99_ms)}"
-        facts.append(f"{label}{lag}, {g.dropped:,} of {g.due:,} arrivals dropped")
+        missing = f", {g.missed:,} of {g.planned:,.0f} planned never due" if g.missed else ""
+        facts.append(f"{label}{lag}, {g.dropped:,} of {g.due:,} arrivals dropped{missing}")
     cpu = (
         f"load generator CPU up to {cpu_peak:.0f} %"
         if cpu_peak is not None
         else "load generator CPU not sampled"
     )
     if problems:
-        return Check(
-            "schedule", Grade.WARN, f"the generator fell behind: {'; '.join(problems)}; {cpu}"
-        )
+        what = "the generator fell behind"
+        if short:
+            what = (
+                "a load generator was lost"
+                if workers_lost
+                else "the generator did not keep the schedule"
+            )
+        return Check("schedule", Grade.WARN, f"{what}: {'; '.join(problems)}; {cpu}")
     limits = f"within lag p99 {_ms_text(max_lag_p99_ms)} and {_share_text(max_dropped)} dropped"
     return Check("schedule", Grade.PASS, f"{'; '.join(facts)} ({limits}); {cpu}")
 

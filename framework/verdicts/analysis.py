@@ -55,6 +55,8 @@ from framework.verdicts.results import (
 if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
 
+    from framework.verdicts.planned_arrivals import ArrivalPlan
+
 __all__ = [
     "REPORTED_FAILURE_MESSAGES",
     "Analysed",
@@ -273,6 +275,7 @@ def analyse_window(
     names: Collection[str] | None = None,
     groups: Collection[str] | None = None,
     rules: ValidationRules | None = None,
+    plan: ArrivalPlan | None = None,
 ) -> Analysed:
     """Every figure of every request name, and of all together, within ``window``.
 
@@ -284,7 +287,9 @@ def analyse_window(
     ``names`` (endpoint keys) restricts the window to those names, "all requests" then
     being them together (one load group's phase); ``groups`` restricts the open-model
     arrivals read to those load groups. ``rules`` give the schedule limits of the
-    open-model quality check (the defaults without).
+    open-model quality check (the defaults without). ``plan`` is the run's open groups'
+    plans (``framework.verdicts.planned_arrivals``): with it, each group's arrivals are
+    set against what the plan asked for, and those never due count as missed.
     """
     if columns is None:
         columns = TimelineColumns(timeline)
@@ -297,15 +302,19 @@ def analyse_window(
         keys = [k for k in keys if k in names]
         among = tuple(keys)
     schedule, service, arrivals = None, {}, ()
-    if timeline.open_model:
+    workers_lost = health.missing_intervals > 0 or (plan is not None and plan.workers_lost)
+    if timeline.open_model or plan is not None:
         rules = rules or ValidationRules()
-        arrivals = arrival_groups(timeline, window, confidence=settings.confidence, groups=groups)
+        arrivals = arrival_groups(
+            timeline, window, confidence=settings.confidence, groups=groups, plan=plan
+        )
         if arrivals:
             schedule = check_schedule(
                 schedule_of(arrivals),
                 max_lag_p99_ms=rules.max_lag_p99_ms,
                 max_dropped=rules.max_dropped,
                 cpu_peak=max(health.cpu_percent, default=None),
+                workers_lost=workers_lost,
             )
         for key in keys:
             found_svc = service_percentiles(columns, key, window, confidence=settings.confidence)
@@ -331,6 +340,7 @@ def analyse_window(
     open_model = None
     if service or arrivals:
         open_model = _open_model(columns, result_window, service, arrivals, health, settings)
+        open_model = dataclasses.replace(open_model, workers_lost=workers_lost)
     return Analysed(result_window, found, open_model)
 
 

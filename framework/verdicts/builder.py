@@ -32,6 +32,7 @@ from framework.verdicts.analysis import (
     steady_window,
 )
 from framework.verdicts.group_phases import group_phases
+from framework.verdicts.planned_arrivals import arrival_plan
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window
 from framework.verdicts.rules import (
     budget_verdicts,
@@ -229,13 +230,24 @@ def _build_results(
     # the run's records as arrays, each name's histograms decoded once: every window
     # analysed below and the per-second series read them
     columns = TimelineColumns(data.timeline)
-    analysed = analyse_window(data.timeline, steady, analysis, columns=columns, rules=rules)
+    # the open groups' plans, rebuilt from the saved scenario: arrivals never due show
+    # only against them
+    plan = arrival_plan(data.record, data.timeline, data.scenario)
+    analysed = analyse_window(
+        data.timeline, steady, analysis, columns=columns, rules=rules, plan=plan
+    )
     steps = tuple(
-        analyse_window(data.timeline, w, analysis, columns=columns, rules=rules).window
+        analyse_window(data.timeline, w, analysis, columns=columns, rules=rules, plan=plan).window
         for w in planned_windows(data.record, data.timeline)
     )
     groups = group_phases(
-        data.record, data.timeline, data.scenario, analysis, columns=columns, rules=rules
+        data.record,
+        data.timeline,
+        data.scenario,
+        analysis,
+        columns=columns,
+        rules=rules,
+        plan=plan,
     )
     verdicts: tuple[BudgetVerdict, ...] = ()
     if budgets is not None:

@@ -25,6 +25,7 @@ from framework.timeline.columns import TimelineColumns
 from framework.timeline.endpoints import endpoint_key
 from framework.timeline.records import Timeline
 from framework.verdicts.analysis import AnalysisSettings, analyse_window, phase_windows
+from framework.verdicts.planned_arrivals import ArrivalPlan
 from framework.verdicts.results import GroupPhase, GroupPhases
 
 __all__ = ["PHASE_KINDS", "group_phases"]
@@ -42,9 +43,11 @@ def group_phases(
     *,
     columns: TimelineColumns,
     rules: ValidationRules | None = None,
+    plan: ArrivalPlan | None = None,
 ) -> tuple[GroupPhases, ...]:
     """Each load group's phases analysed over that group's request names, when the plan
-    has more than one group (``()`` otherwise, and for a group none of whose names ran)."""
+    has more than one group (``()`` otherwise, and for a group none of whose names ran);
+    ``plan`` (the open groups' plans) sets each phase's arrivals against the planned ones."""
     groups = run.plan.groups
     if len(groups) < 2:
         return ()
@@ -72,6 +75,7 @@ def group_phases(
                 names=keys,
                 groups=(group.name,),
                 rules=rules,
+                plan=plan,
             )
             phases.append(GroupPhase(phase.kind, phase.rate, analysed.window))
         found.append(GroupPhases(group.name, group.model, group.users, keys, tuple(phases)))

@@ -17,22 +17,23 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from framework.stats.estimators import DEFAULT_BATCHES, estimates
 from framework.stats.histogram_sums import HistogramSums
 from framework.stats.interval_data import columns_from_rows
-from framework.stats.quality import GroupSchedule
+from framework.stats.quality import GroupSchedule, missed_tolerance
 from framework.timeline.codec import rows_from_blobs
 from framework.timeline.histograms import BucketRows, percentiles_us
 from framework.verdicts.results import ArrivalGroup, Figure, Percentiles
 
 if TYPE_CHECKING:
     from framework.timeline.columns import TimelineColumns
-    from framework.timeline.records import Timeline
+    from framework.timeline.records import Second, Timeline
     from framework.verdicts.analysis import PlannedWindow
+    from framework.verdicts.planned_arrivals import ArrivalPlan
 
 __all__ = ["arrival_groups", "percentile_figures", "schedule_of", "service_percentiles"]
 
@@ -117,11 +118,16 @@ def arrival_groups(
     *,
     confidence: float,
     groups: Collection[str] | None = None,
+    plan: ArrivalPlan | None = None,
 ) -> tuple[ArrivalGroup, ...]:
     """Each open load group's arrivals due in ``window`` (``groups``: only those): due,
-    started, dropped, and the schedule lag's p50 and p99 with intervals, sorted by group."""
+    started, dropped, and the schedule lag's p50 and p99 with intervals, sorted by group.
+
+    With the run's ``plan``, also what the plan asked for in the window's seconds that
+    were not paused, and the arrivals missed (planned but due on no load generator); a
+    group of the plan with no arrival due at all is listed too (all of it missed)."""
     seconds = [s for s in timeline.seconds if window.start_s <= s.t < window.end_s]
-    names = sorted({a.group for s in seconds for a in s.arrivals})
+    names = sorted({a.group for s in seconds for a in s.arrivals} | set(plan.plans if plan else ()))
     found = []
     for group in names:
         if groups is not None and group not in groups:
@@ -145,6 +151,9 @@ def arrival_groups(
                 blobs += a.lag_hist_blobs
         rows = rows_from_blobs(np.array(blob_rows, dtype=np.int64), blobs, n, narrow=True)
         lag = percentile_figures(started, sums, sumsqs, rows, ("p50", "p99"), confidence=confidence)
+        missing: dict[str, Any] = {}
+        if plan is not None and group in plan.plans:
+            missing = _missed(timeline, window, plan, group, seconds)
         found.append(
             ArrivalGroup(
                 group=group,
@@ -155,11 +164,73 @@ def arrival_groups(
                 lag_p50_ms=lag["p50"],
                 lag_p99_ms=lag["p99"],
                 in_flight_max=peak,
+                **missing,
             )
         )
     return tuple(found)
 
 
+def _missed(
+    timeline: Timeline,
+    window: PlannedWindow,
+    plan: ArrivalPlan,
+    group: str,
+    seconds: Sequence[Second],
+) -> dict[str, Any]:
+    """``group``'s planned and missed arrivals in ``window`` (the ``ArrivalGroup`` fields):
+    every second of it but the paused ones, whether or not the timeline has a line for it
+    (a second no generator reported is all missed)."""
+    paused = {s.t for s in timeline.paused}
+    wall = [t for t in range(window.start_s, window.end_s) if t not in paused]
+    planned = plan.planned(group, wall)
+    due_at = dict.fromkeys(wall, 0)
+    for second in seconds:
+        for a in second.arrivals:
+            if a.group == group and second.t in due_at:
+                due_at[second.t] += a.due
+    due = np.array([due_at[t] for t in wall], dtype=float)
+    total = float(planned.sum())
+    missed = max(0, round(total - float(due.sum())))
+    tolerance = missed_tolerance(total, plan.arrivals.get(group, "uniform"))
+    stretch = _short_stretch(wall, planned - due) if missed > tolerance else None
+    return {
+        "planned": round(total, 1),
+        "missed": missed,
+        "missed_fraction": missed / total if total else None,
+        "missed_tolerance": round(tolerance, 1),
+        "short_from_s": stretch[0] if stretch else None,
+        "short_to_s": stretch[1] if stretch else None,
+    }
+
+
+def _short_stretch(wall: Sequence[int], deficit: np.ndarray) -> tuple[int, int] | None:
+    """The run of consecutive seconds ``[from, to)`` whose arrivals fell furthest short of
+    the plan together (the largest sum of ``deficit``; Kadane's scan), ``None`` if none fell
+    short. A lost worker's share shows as one such run, from its death to its detection."""
+    best, best_at = 0.0, None
+    running, begin = 0.0, 0
+    for i, d in enumerate(deficit.tolist()):
+        if running <= 0:
+            running, begin = 0.0, i
+        running += d
+        if running > best:
+            best, best_at = running, (begin, i)
+    if best_at is None:
+        return None
+    return wall[best_at[0]], wall[best_at[1]] + 1
+
+
 def schedule_of(groups: Sequence[ArrivalGroup]) -> list[GroupSchedule]:
     """The groups as the ``schedule`` quality check reads them."""
-    return [GroupSchedule(g.group, g.due, g.dropped, g.lag_p99_ms.value) for g in groups]
+    return [
+        GroupSchedule(
+            g.group,
+            g.due,
+            g.dropped,
+            g.lag_p99_ms.value,
+            planned=g.planned,
+            missed=g.missed or 0,
+            missed_tolerance=g.missed_tolerance or 0.0,
+        )
+        for g in groups
+    ]

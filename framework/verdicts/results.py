@@ -250,11 +250,20 @@ class OpenModelName:
 class ArrivalGroup:
     """How well one open load group kept its schedule over a window.
 
-    ``due`` arrivals were planned (``started + dropped``); ``dropped`` could not start
-    (``max_in_flight`` reached), ``dropped_fraction`` of the due ones. The schedule lag
-    (actual start - due) of the started ones has its p50 and p99 with intervals where the
-    seconds allow. ``in_flight_max`` is the largest count in flight in one second (summed
-    over load generators: an upper bound).
+    ``due`` arrivals were laid out by the load generators (``started + dropped``);
+    ``dropped`` could not start (``max_in_flight`` reached), ``dropped_fraction`` of the due
+    ones. The schedule lag (actual start - due) of the started ones has its p50 and p99 with
+    intervals where the seconds allow. ``in_flight_max`` is the largest count in flight in
+    one second (summed over load generators: an upper bound).
+
+    ``planned`` is what the plan asked for in the window (the integral of its rate over the
+    seconds not paused; ``None`` when the plan could not be rebuilt from the run folder),
+    and ``missed = max(0, planned - due)`` (rounded) the arrivals no generator ever laid out
+    — a lost worker's share until the master noticed, a stalled clock — ``missed_fraction``
+    of the planned ones. ``missed_tolerance`` is how many may be missing by rounding or
+    Poisson variation alone (``framework.stats.quality.missed_tolerance``); beyond it they
+    count against ``validation.max_dropped`` with the dropped ones, and
+    ``[short_from_s, short_to_s)`` is the stretch of unix seconds that fell furthest short.
     """
 
     group: str
@@ -265,6 +274,19 @@ class ArrivalGroup:
     lag_p50_ms: Figure
     lag_p99_ms: Figure
     in_flight_max: int = 0
+    planned: float | None = None
+    missed: int | None = None
+    missed_fraction: float | None = None
+    missed_tolerance: float | None = None
+    short_from_s: int | None = None
+    short_to_s: int | None = None
+
+    @property
+    def missed_counted(self) -> int:
+        """The missed arrivals that count against the schedule: all beyond the tolerance,
+        none within it."""
+        missed = self.missed or 0
+        return missed if missed > (self.missed_tolerance or 0.0) else 0
 
 
 @dataclass(frozen=True)
@@ -275,13 +297,16 @@ class OpenModel:
     ``overall`` is all requests together, given only when every name in the window has
     open-model requests (in a mixed run the closed ones' latency has no service time
     apart). ``cpu_percent_max`` is the busiest load generator's CPU peak in the window,
-    which explains a generator that fell behind.
+    which explains a generator that fell behind; ``workers_lost`` says a load generator
+    was lost or went silent during the run (``run.json``'s ``worker_events``, or fewer
+    workers reporting in the window), which explains arrivals missed.
     """
 
     names: tuple[OpenModelName, ...] = ()
     overall: OpenModelName | None = None
     groups: tuple[ArrivalGroup, ...] = ()
     cpu_percent_max: float | None = None
+    workers_lost: bool = False
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,8 @@ def validate(
     """The validation rules on the steady-state window; each says what to do if it fails.
 
     With ``open_model`` (an open-model run's window) the schedule rules join them:
-    ``max_lag_p99_ms`` and ``max_dropped``, judged on every load group.
+    ``max_lag_p99_ms`` and ``max_dropped`` (the dropped arrivals and, beyond their
+    tolerance, the planned ones never due), judged on every load group.
     """
     overall = window.overall
     out = []
@@ -204,6 +205,7 @@ def _schedule_rules(open_model: OpenModel, rules: ValidationRules) -> list[Valid
     advice = ": the generator fell behind; add workers or lower the rate"
     lags, drops = [], []
     lag_ok = drop_ok = True
+    short = False
     for g in groups:
         label = f"{g.group} " if named else ""
         lag = g.lag_p99_ms.value
@@ -212,10 +214,32 @@ def _schedule_rules(open_model: OpenModel, rules: ValidationRules) -> list[Valid
         else:
             lag_ok = lag_ok and lag <= rules.max_lag_p99_ms
             lags.append(f"{label}lag p99 {lag:.3g} ms")
-        share = g.dropped_fraction or 0.0
+        dropped = g.dropped_fraction or 0.0
+        text = f"{label}{dropped:.2%} of arrivals dropped ({g.dropped:,} of {g.due:,})"
+        missed = g.missed_counted
+        if g.planned:
+            share = (g.dropped + missed) / g.planned
+            if g.missed:
+                chance = "" if missed else f", within the {g.missed_tolerance or 0:,.0f} allowed"
+                text += (
+                    f", {g.missed_fraction or 0.0:.2%} of planned never due "
+                    f"({g.missed:,} of {g.planned:,.0f}{chance})"
+                )
+        else:
+            share = g.dropped_fraction or 0.0
+        short = short or (bool(missed) and share > rules.max_dropped)
         drop_ok = drop_ok and share <= rules.max_dropped
-        drops.append(f"{label}{share:.2%} of arrivals dropped ({g.dropped:,} of {g.due:,})")
+        drops.append(text)
     limit = f"{rules.max_lag_p99_ms:.3g} ms"
+    drop_advice = advice
+    if short:
+        drop_advice = (
+            ": a load generator was lost; its share of the arrivals was never sent until "
+            "the master noticed (rerun, or judge the seconds after it)"
+            if open_model.workers_lost
+            else ": the generator did not keep the schedule (a stalled clock or a late "
+            "start); check the load generators"
+        )
     return [
         ValidationMessage(
             "max_lag_p99_ms",
@@ -225,7 +249,8 @@ def _schedule_rules(open_model: OpenModel, rules: ValidationRules) -> list[Valid
         ValidationMessage(
             "max_dropped",
             drop_ok,
-            ", ".join(drops) + ("" if drop_ok else f", above {rules.max_dropped:.2%}{advice}{cpu}"),
+            ", ".join(drops)
+            + ("" if drop_ok else f", above {rules.max_dropped:.2%}{drop_advice}{cpu}"),
         ),
     ]
 

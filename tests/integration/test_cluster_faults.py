@@ -8,7 +8,8 @@ start, or that ``swarm run`` starts, is killed at teardown if it is still there.
 
 The two killed-worker runs (exit 3, and exit 0 with ``--allow-worker-loss``) run side by side
 to keep the file under ~90 s, in one reports folder (so the store sees both); the second one,
-which ends normally, also serves the secrets test.
+which ends normally, also serves the secrets test, and runs an open-model group beside its
+users, whose report counts the dead worker's share of the arrivals as missed.
 """
 
 from __future__ import annotations
@@ -52,8 +53,18 @@ POLL_S = 0.1
 WORKER_MODULE = "framework.locust_glue.worker_main"
 
 
-def _scenario(url: str, duration_s: int) -> str:
-    """Four users, two per worker, each a request every ~50 ms: a steady, known rate."""
+def _scenario(url: str, duration_s: int, open_rate: int | None = None) -> str:
+    """Four users, two per worker, each a request every ~50 ms: a steady, known rate; with
+    ``open_rate``, also a users entry with its own open load at that many arrivals/s."""
+    arrivals = (
+        f"""
+          - name: arrivals
+            requests:
+              - {{name: open, method: POST, path: /created, expect: {{status: 201}}}}
+            load: {{model: open, shape: constant, rate: {open_rate}, duration: {duration_s}s}}"""
+        if open_rate
+        else ""
+    )
     return textwrap.dedent(
         f"""\
         name: cluster-faults
@@ -63,7 +74,7 @@ def _scenario(url: str, duration_s: int) -> str:
           - name: client
             think_time: {{fixed_ms: 50}}
             requests:
-              - {{name: ok, path: /ok, expect: {{status: 200}}}}
+              - {{name: ok, path: /ok, expect: {{status: 200}}}}{arrivals}
         load: {{shape: constant, users: 4, spawn_rate: 4, duration: {duration_s}s}}
         """
     )
@@ -194,6 +205,7 @@ def _timeline_counts(timeline: Timeline) -> dict[str, tuple[int, int]]:
 KILL_AFTER_S = 6.0  # into an 18 s plan: seconds of both workers before, of the survivor after
 KILLED_PLAN_S = 18
 TAKEOVER_S = 6  # Locust marks a silent worker missing after ~4 s and re-dispatches its users
+OPEN_RATE = 40  # arrivals/s of the --allow-worker-loss run's open group, 20/s per worker
 
 
 @dataclass
@@ -218,7 +230,11 @@ def killed_worker_runs(
         for label, extra in (("strict", ()), ("allowed", ("--allow-worker-loss",))):
             server = stack.enter_context(RecordingServer())
             scenario = folder / f"{label}.yaml"
-            scenario.write_text(_scenario(server.url, KILLED_PLAN_S), encoding="utf-8")
+            # the run that may lose a worker also runs an open group beside its users, whose
+            # report must count the dead worker's share of the arrivals as missed
+            open_rate = OPEN_RATE if label == "allowed" else None
+            text = _scenario(server.url, KILLED_PLAN_S, open_rate)
+            scenario.write_text(text, encoding="utf-8")
             run = SwarmRun(folder, scenario, label, *extra)
             stack.callback(run.cleanup)
             runs[label] = (run, server)
@@ -342,6 +358,39 @@ def test_a_run_that_lost_a_worker_is_never_passed_in_the_store_nor_a_baseline(
     assert baseline.name == allowed.run_dir.name
     with pytest.raises(NoBaselineError):
         resolve_baseline("latest", "cluster-faults", reports, exclude_run_id="allowed")
+
+
+def test_an_open_group_counts_the_killed_worker_s_share_of_arrivals_as_missed(
+    killed_worker_runs: dict[str, KilledWorkerRun],
+) -> None:
+    """Between the kill and the master marking the worker missing, every other arrival of
+    the uniform schedule was due on the dead worker: in no ``arr`` line, so "missed"."""
+    result = killed_worker_runs["allowed"]
+    results = json.loads((result.run_dir / "results.json").read_text(encoding="utf-8"))
+    (group,) = results["open_model"]["groups"]
+    window = results["settings"]["window"]
+    planned_s = window["end_s"] - window["start_s"]
+    missing = [e for e in result.run_json["worker_events"] if e["event"] == "missing"]
+    assert missing, result.run_json["worker_events"]
+    detection_s = _unix(missing[0]["at"]) - result.killed_at_s
+    expected = OPEN_RATE / 2 * detection_s
+    print(
+        f"\nkilled worker, open group at {OPEN_RATE}/s: planned {group['planned']}, due "
+        f"{group['due']}, missed {group['missed']} (detection after {detection_s:.1f} s: "
+        f"~{expected:.0f} expected)"
+    )
+    # the plan is rebuilt from the run folder: the window's seconds at the planned rate
+    assert group["planned"] == pytest.approx(OPEN_RATE * planned_s, abs=1)
+    assert group["due"] + group["missed"] == pytest.approx(group["planned"], abs=1)
+    # the dead worker's share until it was noticed, plus the up to ~3 s of its own
+    # arrivals it had laid out but not yet reported when it died
+    assert expected * 0.5 <= group["missed"] <= OPEN_RATE / 2 * (detection_s + 4)
+    assert group["missed"] > group["missed_tolerance"]
+    assert results["open_model"]["workers_lost"]
+    kill_s = result.killed_at_s
+    assert group["short_from_s"] <= kill_s + 1 and group["short_to_s"] >= kill_s + 2, group
+    rule = next(v for v in results["validation"] if v["rule"] == "max_dropped")
+    assert not rule["passed"] and "a load generator was lost" in rule["message"], rule
 
 
 # --- (b) SIGTERM to swarm run ---------------------------------------------------------------

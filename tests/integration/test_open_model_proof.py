@@ -226,6 +226,8 @@ def test_the_generator_kept_its_schedule_through_the_stall(proof: ProofRun) -> N
     for group, name in (("open_stalling", "stalling open"), ("open_steady", "steady open")):
         kept = groups[group]
         assert kept["dropped"] == 0 and kept["due"] == kept["started"] > 0, kept
+        # and laid out every arrival the plan asked for (none missed beyond rounding)
+        assert kept["planned"] > 0 and kept["missed"] <= kept["missed_tolerance"], kept
         assert kept["started"] == pytest.approx(proof.endpoint(name)["count"], abs=RATE)
     # arrivals kept starting while the stall held the earlier ones: a stall's worth in flight
     assert groups["open_stalling"]["in_flight_max"] >= 0.9 * RATE * FOR_S

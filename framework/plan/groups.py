@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from framework.plan.load_plan import plan_for, rate_plan_for
 from framework.plan.rates import RatePlan
-from framework.plan.shapes import LoadPlan, Phase, Stage
+from framework.plan.shapes import LoadPlan, Phase, Stage, phase_containing
 from framework.scenario.model import SHARED_GROUP, Scenario
 
 __all__ = ["KIND_PRIORITY", "LoadGroup", "LoadSchedule", "schedule_for"]
@@ -142,10 +142,7 @@ class LoadSchedule:
 
     def phase_at(self, elapsed_s: float) -> Phase | None:
         """The combined phase containing ``elapsed_s``, or ``None`` outside the schedule."""
-        for phase in self.phases:
-            if phase.start_s <= elapsed_s < phase.end_s:
-                return phase
-        return None
+        return phase_containing(self.phases, elapsed_s)
 
     def locust_plan(self) -> LoadPlan:
         """The plan Locust's shape runs: the one group's plan when the engine is not used;

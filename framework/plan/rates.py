@@ -34,7 +34,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from framework.plan.shapes import Phase
+from framework.plan.shapes import Phase, phase_containing
 
 __all__ = [
     "RatePlan",
@@ -82,10 +82,7 @@ class RatePlan:
 
     def phase_at(self, elapsed_s: float) -> Phase | None:
         """The phase containing ``elapsed_s``, or ``None`` outside ``[0, duration_s)``."""
-        for phase in self.phases:
-            if phase.start_s <= elapsed_s < phase.end_s:
-                return phase
-        return None
+        return phase_containing(self.phases, elapsed_s)
 
     def expected_arrivals(self, start_s: float, end_s: float) -> float:
         """Arrivals the schedule lays out in ``[start_s, end_s)``: the integral of the rate.

@@ -38,6 +38,7 @@ __all__ = [
     "Phase",
     "Stage",
     "constant",
+    "phase_containing",
     "spike",
     "stages",
     "stepped",
@@ -121,10 +122,16 @@ class LoadPlan:
 
     def phase_at(self, elapsed_s: float) -> Phase | None:
         """The phase containing ``elapsed_s``, or ``None`` outside ``[0, duration_s)``."""
-        for phase in self.phases:
-            if phase.start_s <= elapsed_s < phase.end_s:
-                return phase
-        return None
+        return phase_containing(self.phases, elapsed_s)
+
+
+def phase_containing(phases: Sequence[Phase], elapsed_s: float) -> Phase | None:
+    """The phase of ``phases`` whose ``[start_s, end_s)`` holds ``elapsed_s``, or ``None``:
+    one rule for every kind of plan (users, arrival rates, a schedule of groups)."""
+    for phase in phases:
+        if phase.start_s <= elapsed_s < phase.end_s:
+            return phase
+    return None
 
 
 # --- the rules behind level_at: small frozen callables, so plans compare and print by value ---

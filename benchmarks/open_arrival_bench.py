@@ -4,7 +4,7 @@ In one process (no master, no report traffic), against a fast local keep-alive s
 a child process (``telemetry_bench``'s asyncio one), with swarm's request listener
 recording every request:
 
-- **closed**: 50 ``FastHttpUser`` users, no think time, for ``--seconds``;
+- **closed**: 50 (``--users``) ``FastHttpUser`` users, no think time, for ``--seconds``;
 - **open**: an :class:`~framework.locust_glue.load_groups.OpenGroup` at ``--rate``
   arrivals/s (a constant plan, uniform arrivals) of the same user, for ``--seconds``.
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import multiprocessing
 import pstats
 import resource
@@ -96,6 +97,34 @@ def _environment(user: type[User], host: str) -> tuple[Environment, list[int]]:
     return environment, count
 
 
+class _Pauses:
+    """How long the cyclic collector held the process, per generation (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.ms[info["generation"]].append((time.perf_counter() - self._started) * 1000)
+
+    def show(self) -> None:
+        for generation, pauses in self.ms.items():
+            if pauses:
+                print(
+                    f"    gc gen {generation}: {len(pauses)} pauses, "
+                    f"max {max(pauses):.1f} ms, total {sum(pauses):.0f} ms"
+                )
+        for pauses in self.ms.values():
+            pauses.clear()
+
+
+PAUSES = _Pauses()
+FREEZE = False
+
+
 def _usage() -> tuple[float, float, int, int]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime, usage.ru_stime, usage.ru_nvcsw, usage.ru_nivcsw
@@ -113,6 +142,9 @@ def run_closed(user: type[User], host: str, seconds: float, users: int = 50) -> 
     """Requests answered and CPU seconds of ``users`` closed users for ``seconds``."""
     user.host = host
     environment, count = _environment(user, host)
+    if FREEZE:
+        gc.collect()
+        gc.freeze()
     pool = Group()
     for _ in range(users):
         user(environment).start(pool)
@@ -121,6 +153,7 @@ def run_closed(user: type[User], host: str, seconds: float, users: int = 50) -> 
     gevent.sleep(seconds)
     done, cpu = count[0], time.process_time() - cpu
     _show(before, _usage(), done)
+    PAUSES.show()
     pool.kill(block=True)
     return done, cpu
 
@@ -129,6 +162,9 @@ def run_open(user: type[User], host: str, seconds: float, rate: float) -> tuple[
     """Requests answered and CPU seconds of an open group at ``rate``/s for ``seconds``."""
     user.host = host
     environment, count = _environment(user, host)
+    if FREEZE:
+        gc.collect()
+        gc.freeze()
     clock = PlanClock()
     pool = Group()
     arrivals = ArrivalTimes(constant_rate(rate=rate, duration_s=seconds + 0.5))
@@ -151,6 +187,7 @@ def run_open(user: type[User], host: str, seconds: float, rate: float) -> tuple[
     gevent.sleep(seconds)
     done, cpu = count[0], time.process_time() - cpu
     _show(before, _usage(), done)
+    PAUSES.show()
     runner.join()
     print(f"    {group.created} user instances made")
     pool.kill(block=True)
@@ -162,10 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--rate", type=float, default=2000.0, help="open arrivals/s")
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--users", type=int, default=50, help="closed users")
     parser.add_argument("--no-http", action="store_true", help="listener only, no request")
     parser.add_argument("--only", choices=("open", "closed"), help="run one kind only")
     parser.add_argument("--profile", choices=("open", "closed"), help="cProfile one run")
+    parser.add_argument("--freeze", action="store_true", help="gc.freeze() before each run")
     args = parser.parse_args(argv)
+    gc.callbacks.append(PAUSES)
+    global FREEZE
+    FREEZE = args.freeze
     user: type[User] = Listener if args.no_http else Hammer
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -181,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile == "open":
                 done, cpu = run_open(user, host, args.seconds, args.rate)
             else:
-                done, cpu = run_closed(user, host, args.seconds)
+                done, cpu = run_closed(user, host, args.seconds, args.users)
             profiler.disable()
             print(f"{args.profile}: {done} requests, {cpu / max(done, 1) * 1e6:.1f} µs CPU each")
             pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
@@ -192,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.only and kind != args.only:
                     continue
                 if kind == "closed":
-                    done, cpu = run_closed(user, host, args.seconds)
+                    done, cpu = run_closed(user, host, args.seconds, args.users)
                 else:
                     done, cpu = run_open(user, host, args.seconds, args.rate)
                 costs[kind].append(cpu / max(done, 1) * 1e6)

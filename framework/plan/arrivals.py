@@ -5,6 +5,9 @@ Pure (no clock, no Locust): the engine (:mod:`framework.locust_glue.engine`) ask
 sleeps until then. Everything here is a function of the plan's cumulative arrivals
 ``Λ(t) = plan.expected_arrivals(0, t)`` (the integral of the rate), so steps, ramps and
 waves are all handled by the one rule, and a rate change lands exactly where the plan puts it.
+Where the plan says its rate holds still (``RatePlan.segment_at``: a constant load, a step,
+a stage), ``Λ`` is linear and its inverse a division, so a busy generator pays one integral
+per steady stretch instead of a search per arrival; ramps and waves are searched.
 
 - **uniform** (the default): the group's arrival ``k`` (0, 1, 2, …) is due when
   ``Λ(t) = k``: spacing ``1 / rate(t)``, the first at 0 s. A generator that is worker ``i``

@@ -169,6 +169,7 @@ class OpenGroup:
         self.in_flight = 0
         self.created = 0
         self._free: dict[type[User], list[User]] = {kind: [] for kind in self.kinds}
+        self._only = self.kinds[0] if len(self.kinds) == 1 else None
 
     def __repr__(self) -> str:
         return f"OpenGroup({self.name!r}, in_flight={self.in_flight}, created={self.created})"
@@ -179,29 +180,41 @@ class OpenGroup:
         return self.in_flight
 
     def run(self, *, from_start: bool) -> None:
-        """The scheduling loop: until the plan has no more arrivals for this generator."""
-        clock, times, perf = self.clock, self.times, time.perf_counter
+        """The scheduling loop: until the plan has no more arrivals for this generator.
+
+        It sleeps only until the next arrival is due, then starts every arrival due by
+        then in one go: nothing else runs meanwhile (starting one does not yield), so the
+        clock and the share cannot change inside the batch.
+        """
+        clock, times, perf, arrive = self.clock, self.times, time.perf_counter, self.arrive
+        running, sleep = clock.running, gevent.sleep
         share = self._wait_for_share()
         after = -1.0 if from_start else clock.now()
         due = times.next_due(after, share)
         while due is not None:
-            if not clock.running.is_set():
-                clock.running.wait()
+            if not running.is_set():
+                running.wait()
                 continue
             current = self.share()
-            if current != share:
+            if current is not share and current != share:
                 if current is None:
-                    gevent.sleep(_CHECK_S)
+                    sleep(_CHECK_S)
                     continue
                 share = current
                 due = times.next_due(clock.now(), share)
                 continue
-            wait_s = clock.perf_at(due) - perf()
-            if wait_s > 0:
-                gevent.sleep(min(wait_s, _CHECK_S))
+            due_perf = clock.perf_at(due)
+            now = perf()
+            if due_perf > now:
+                wait_s = due_perf - now
+                sleep(wait_s if wait_s < _CHECK_S else _CHECK_S)
                 continue
-            self.arrive(clock.perf_at(due))
-            due = times.next_due(due, share)
+            while due_perf <= now:
+                arrive(due_perf)
+                due = times.next_due(due, share)
+                if due is None:
+                    return
+                due_perf = clock.perf_at(due)
 
     def _wait_for_share(self) -> Share:
         while (share := self.share()) is None:
@@ -214,7 +227,7 @@ class OpenGroup:
             late_s = time.perf_counter() - due_perf
             self.recorder.record_dropped(self.name, time.time() - late_s)
             return
-        kind = self.kinds[0] if len(self.kinds) == 1 else self._pick()
+        kind = self._only or self._pick()
         free = self._free[kind]
         user: User | None = free.pop() if free else None
         if user is None and self.created >= self.max_in_flight:
@@ -240,12 +253,15 @@ class OpenGroup:
                 self.created += 1
                 user = kind(self.environment)
                 user.on_start()
-            now = time.perf_counter()
-            lag_s = max(0.0, now - due_perf)
-            due_s = time.time() - lag_s
-            self.recorder.record_arrival(self.name, due_s, lag_s * 1000, self.in_flight)
+            lag_s = time.perf_counter() - due_perf
+            if lag_s < 0.0:
+                lag_s = 0.0
+            self.recorder.record_arrival(
+                self.name, time.time() - lag_s, lag_s * 1000, self.in_flight
+            )
             user.swarm_due = due_perf  # type: ignore[attr-defined]
-            task = self.rng.choice(user.tasks)
+            tasks = user.tasks
+            task = tasks[0] if len(tasks) == 1 else self.rng.choice(tasks)
             task(user)
         except _TASK_EXCEPTIONS_QUIET:
             pass

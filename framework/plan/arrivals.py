@@ -5,6 +5,9 @@ Pure (no clock, no Locust): the engine (:mod:`framework.locust_glue.engine`) ask
 sleeps until then. Everything here is a function of the plan's cumulative arrivals
 ``Λ(t) = plan.expected_arrivals(0, t)`` (the integral of the rate), so steps, ramps and
 waves are all handled by the one rule, and a rate change lands exactly where the plan puts it.
+Where the plan says its rate holds still (``RatePlan.segment_at``: a constant load, a step,
+a stage), ``Λ`` is linear and its inverse a division, so a busy generator pays one integral
+per steady stretch instead of a search per arrival; ramps and waves are searched.
 
 - **uniform** (the default): the group's arrival ``k`` (0, 1, 2, …) is due when
   ``Λ(t) = k``: spacing ``1 / rate(t)``, the first at 0 s. A generator that is worker ``i``
@@ -105,6 +108,11 @@ class ArrivalTimes:
         # Λ at the last point asked: the next call asks it again (from the due time it
         # returned), which halves the integrals per arrival on a busy generator
         self._last: tuple[float, float] = (0.0, 0.0)
+        # the plan's steady stretch last looked at, [start, end) at ``rate`` with Λ(start):
+        # inside it Λ is linear, and its inverse is a division (empty until one is found)
+        self._steady: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+        self._looked: tuple[float, float] = (0.0, 0.0)
+        """The stretch last asked of the plan (steady or not), not to ask again inside it."""
 
     def __repr__(self) -> str:
         return f"ArrivalTimes({self.model}, duration_s={self._end_s:g}, total={self._total:g})"
@@ -115,6 +123,9 @@ class ArrivalTimes:
             return 0.0
         if elapsed_s >= self._end_s:
             return self._total
+        start, end, rate, at_start = self._steady
+        if start <= elapsed_s < end:
+            return at_start + rate * (elapsed_s - start)
         at, value = self._last
         if elapsed_s != at:
             value = self.plan.expected_arrivals(0.0, elapsed_s)
@@ -184,6 +195,13 @@ class ArrivalTimes:
         """
         if target >= self._total:
             return None
+        start, end, rate, at_start = self._steady
+        if not start <= lo_s < end:
+            start, end, rate, at_start = self._look(lo_s)
+        if start <= lo_s < end:
+            t = start + (target - at_start) / rate
+            if t < end:
+                return t if t > lo_s else lo_s
         lo, hi = lo_s, self._end_s
         f_lo = self.cumulative(lo) - target
         if f_lo >= 0:
@@ -209,3 +227,19 @@ class ArrivalTimes:
             if hi - lo < _TOLERANCE_S:
                 return hi
         return hi
+
+    def _look(self, elapsed_s: float) -> tuple[float, float, float, float]:
+        """The steady stretch of the plan around ``elapsed_s`` (cached), or an empty one.
+
+        A plan that can say where its rate holds still (``RatePlan.segment_at``) is asked
+        once per stretch; any other curve (a bare ``RateCurve``) is searched every time.
+        """
+        looked_start, looked_end = self._looked
+        segment_at = getattr(self.plan, "segment_at", None)
+        if looked_start <= elapsed_s < looked_end or segment_at is None:
+            return self._steady
+        start, end, rate = segment_at(elapsed_s)
+        self._looked = (start, end)
+        if rate is not None and rate > 0:
+            self._steady = (start, end, rate, self.plan.expected_arrivals(0.0, start))
+        return self._steady

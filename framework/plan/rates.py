@@ -103,6 +103,24 @@ class RatePlan:
             return float(integral(lo, hi))
         return _simpson(self.rate_fn, lo, hi)
 
+    def segment_at(self, elapsed_s: float) -> tuple[float, float, float | None]:
+        """The stretch ``[start_s, end_s)`` of the plan around ``elapsed_s`` and its rate if
+        the rate holds still all along it (``None`` while it moves: a ramp, a wave).
+
+        Arrival timing (:mod:`framework.plan.arrivals`) inverts a steady stretch's integral in
+        closed form instead of searching for each due time. ``ValueError`` unless
+        ``0 <= elapsed_s < duration_s``.
+        """
+        if not 0 <= elapsed_s < self.duration_s:
+            raise ValueError(
+                f"{self.name}: segment_at needs 0 <= elapsed_s < {self.duration_s:g}, "
+                f"got {elapsed_s!r}"
+            )
+        segment_at = getattr(self.rate_fn, "segment_at", None)
+        if segment_at is None:
+            return 0.0, self.duration_s, None
+        return segment_at(elapsed_s)
+
 
 def _simpson(fn: Callable[[float], float], lo: float, hi: float) -> float:
     """Simpson's rule on an even number of steps: for rate rules without a closed form."""
@@ -136,6 +154,12 @@ class _Linear:
             return self.end[i]
         fraction = min(max((t - self.starts_s[i]) / span, 0.0), 1.0)
         return self.begin[i] + (self.end[i] - self.begin[i]) * fraction
+
+    def segment_at(self, elapsed_s: float) -> tuple[float, float, float | None]:
+        """The segment around ``elapsed_s``: its bounds, and its rate if it is a plateau."""
+        i = max(0, min(bisect_right(self.starts_s, elapsed_s) - 1, len(self.starts_s) - 1))
+        steady = self.begin[i] == self.end[i] or self.ends_s[i] <= self.starts_s[i]
+        return self.starts_s[i], self.ends_s[i], self.end[i] if steady else None
 
     def integral(self, lo: float, hi: float) -> float:
         """Exact: each segment's part of the window is a trapezoid."""

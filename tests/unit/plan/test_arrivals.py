@@ -186,3 +186,63 @@ def test_the_plans_shapes_keep_their_expected_arrivals_across_two_workers(
     for start in range(math.ceil(plan.duration_s)):
         end = min(start + 1.0, plan.duration_s)
         assert abs(_count(whole, start, end) - plan.expected_arrivals(start, end)) <= 1
+
+
+@dataclass(frozen=True)
+class Searched:
+    """A plan's curve without ``segment_at``: its due times come from the search alone."""
+
+    plan: rates.RatePlan
+
+    @property
+    def duration_s(self) -> float:
+        return self.plan.duration_s
+
+    def rate_at(self, elapsed_s: float) -> float | None:
+        return self.plan.rate_at(elapsed_s)
+
+    def expected_arrivals(self, start_s: float, end_s: float) -> float:
+        return self.plan.expected_arrivals(start_s, end_s)
+
+
+@pytest.mark.parametrize("model", ["uniform", "poisson"])
+@pytest.mark.parametrize("workers", [1, 3])
+def test_steady_stretches_in_closed_form_give_the_searched_due_times(
+    model: str, workers: int
+) -> None:
+    plan = rates.stages(stages=[(2.0, 40.0, 1.0), (1.5, 7.0, 0.0), (2.0, 90.0, 0.5)])
+    for index in range(workers):
+        share = Share(index, workers)
+        closed = ArrivalTimes(plan, model, random.Random(7))
+        searched = ArrivalTimes(Searched(plan), model, random.Random(7))
+        closed_due, searched_due = _all_due(closed, share), _all_due(searched, share)
+        assert len(closed_due) == len(searched_due) > 0
+        assert max(abs(a - b) for a, b in zip(closed_due, searched_due, strict=True)) < 1e-9
+
+
+def test_segment_at_names_the_steady_stretches_and_the_ramps() -> None:
+    plan = rates.stepped(start_rate=10, step_rate=10, step_duration_s=60, steps=2, ramp_s=5)
+    assert plan.segment_at(2.0) == (0.0, 5.0, None)
+    assert plan.segment_at(5.0) == (5.0, 60.0, 10.0)
+    assert plan.segment_at(119.5) == (65.0, 120.0, 20.0)
+    wave = rates.wave(min_rate=1, max_rate=5, period_s=10, duration_s=10)
+    assert wave.segment_at(3.0) == (0.0, 10.0, None)
+    with pytest.raises(ValueError, match="segment_at"):
+        plan.segment_at(120.0)
+
+
+def test_a_steady_stretch_is_integrated_once_not_once_per_arrival() -> None:
+    plan = rates.constant(rate=1000, duration_s=5)
+    calls = []
+
+    @dataclass(frozen=True)
+    class Counted(Searched):
+        def expected_arrivals(self, start_s: float, end_s: float) -> float:
+            calls.append((start_s, end_s))
+            return self.plan.expected_arrivals(start_s, end_s)
+
+        def segment_at(self, elapsed_s: float) -> tuple[float, float, float | None]:
+            return self.plan.segment_at(elapsed_s)
+
+    assert len(_all_due(ArrivalTimes(Counted(plan)))) == 5000
+    assert len(calls) <= 3

@@ -135,7 +135,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--web-host", default="127.0.0.1", help="web UI address (default 127.0.0.1)"
     )
-    parser.add_argument("--web-port", type=port, default=8089, help="web UI port (default 8089)")
+    parser.add_argument(
+        "--web-port",
+        type=port,
+        default=8089,
+        help="web UI port (default 8089; a port in use: exit 2, before anything starts)",
+    )
     parser.add_argument(
         "--allow-worker-loss",
         action="store_true",

@@ -72,6 +72,7 @@ __all__ = [
     "RunOptions",
     "RunOutcome",
     "check_metrics_port",
+    "check_port",
     "locust_command",
     "metrics_url",
     "run_scenario",
@@ -207,6 +208,13 @@ def check_metrics_port(host: str, port: int) -> None:
     """``UsageError`` (exit 2, before any load is sent) when ``host:port`` cannot be bound:
     a user who asked for ``/metrics`` there expects it, and a run without it would pass
     unwatched."""
+    check_port(host, port, flag="--metrics-port", serves="/metrics")
+
+
+def check_port(host: str, port: int, *, flag: str, serves: str) -> None:
+    """``UsageError`` naming ``flag`` (exit 2, before anything starts) when ``host:port``
+    cannot be bound: Locust would otherwise fail inside a greenlet with a traceback, after
+    the run folder was made."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
@@ -215,9 +223,9 @@ def check_metrics_port(host: str, port: int) -> None:
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise UsageError(
-                f"--metrics-port {port}: cannot serve /metrics at {host}:{port}: {reason}; "
+                f"{flag} {port}: cannot serve {serves} at {host}:{port}: {reason}; "
                 "choose a free port (or stop what listens there)",
-                flag="--metrics-port",
+                flag=flag,
                 value=str(port),
             ) from None
 
@@ -475,6 +483,8 @@ def run_scenario(
     ``_session_verdict``), with its runs in ``runs``."""
     if options.metrics_port:
         check_metrics_port(options.metrics_host, options.metrics_port)
+    if options.web:
+        check_port(options.web_host, options.web_port, flag="--web-port", serves="the web UI")
     started = _now()
     run_id = options.run_id or new_run_id(loaded.scenario.name, started)
     schedule = schedule_for(loaded.scenario, time_scale=loaded.time_scale)

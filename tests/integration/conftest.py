@@ -7,6 +7,7 @@ Locust process behind.
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,9 +27,28 @@ def recording_server() -> Iterator[RecordingServer]:
 
 
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port below the kernel's ephemeral range that nothing listens on: a port from
+    ``bind(0)`` is ephemeral, and the many client connections of a load test can take it
+    as their local port between this probe and the server's bind ("Address already in use")."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(20_000, low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in 20000..{low - 1}")
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (32768 where it cannot be read)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as ports:
+            return max(int(ports.read().split()[0]), 20_001)
+    except (OSError, ValueError, IndexError):
+        return 32_768
 
 
 @pytest.fixture(scope="session")

@@ -132,8 +132,13 @@ def test_web_mode_serves_live_metrics_on_the_web_ui_port(
     swarm.wait(60)
 
 
-def test_a_metrics_port_in_use_is_refused_before_anything_runs(
-    tmp_path: Path, recording_server: RecordingServer
+@pytest.mark.parametrize(
+    ("flags", "serves"),
+    [(["--metrics-port"], "/metrics"), (["--web", "--web-port"], "the web UI")],
+    ids=["metrics-port", "web-port"],
+)
+def test_a_port_in_use_is_refused_before_anything_runs(
+    tmp_path: Path, recording_server: RecordingServer, flags: list[str], serves: str
 ) -> None:
     scenario = _scenario(tmp_path, recording_server.url)
     with socket.socket() as taken:
@@ -141,22 +146,14 @@ def test_a_metrics_port_in_use_is_refused_before_anything_runs(
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [
-                *SWARM,
-                "run",
-                str(scenario),
-                "--metrics-port",
-                str(port),
-                "--out",
-                str(tmp_path / "reports"),
-            ],
+            [*SWARM, "run", str(scenario), *flags, str(port), "--out", str(tmp_path / "reports")],
             capture_output=True,
             text=True,
             env={**ENV, "PATH": "/usr/bin:/bin"},
             timeout=60,
         )
     assert done.returncode == 2, done.stderr
-    assert f"--metrics-port {port}: cannot serve /metrics at 127.0.0.1:{port}" in done.stderr
+    assert f"{flags[-1]} {port}: cannot serve {serves} at 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
     assert recording_server.requests() == []  # no load was sent

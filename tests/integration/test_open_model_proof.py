@@ -255,13 +255,18 @@ def test_a_closed_model_of_the_same_rate_reports_a_far_smaller_p99(proof: ProofR
 def test_against_a_steady_target_open_and_closed_agree_within_their_intervals(
     proof: ProofRun,
 ) -> None:
+    """The open figures are the closed ones plus how late the generator started each
+    arrival: on a busy 2-core machine the schedule lag reaches milliseconds, so the open
+    interval may sit above the closed one by up to the group's measured lag p99, never more."""
     opened, closed = proof.endpoint("steady open"), proof.endpoint("steady closed")
     assert closed["throughput_rps"]["value"] == pytest.approx(
         opened["throughput_rps"]["value"], rel=0.15
     )
+    groups = {g["group"]: g for g in proof.results["open_model"]["groups"]}
+    lag_ms = groups["open_steady"]["lag_p99_ms"]["value"]
     for figure in ("median_ms", "mean_ms"):
         a, b = opened[figure], closed[figure]
-        assert a["low"] <= b["high"] and b["low"] <= a["high"], (figure, a, b)
+        assert a["low"] - lag_ms <= b["high"] and b["low"] <= a["high"], (figure, a, b, lag_ms)
 
 
 def test_the_report_shows_both_models_side_by_side(proof: ProofRun) -> None:

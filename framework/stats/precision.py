@@ -8,11 +8,14 @@ and "how long must it run for a +/-2% interval?".
 from __future__ import annotations
 
 import math
+import sys
 
 from framework.stats.distributions import t_quantile
 from framework.stats.estimators import Estimate
 
 __all__ = ["minimum_detectable_change", "required_duration_s"]
+
+_LARGEST_EXPONENT = math.log(sys.float_info.max)  # expm1 overflows beyond it
 
 
 def minimum_detectable_change(
@@ -23,13 +26,16 @@ def minimum_detectable_change(
 
     On the log scale the difference of two such runs has standard error sqrt(2) * se/value and
     about 2 * (batches - 1) degrees of freedom; the change must exceed
-    (t_{1-alpha/2} + t_{power}) standard errors.  ``inf`` when the estimate has no interval.
+    (t_{1-alpha/2} + t_{power}) standard errors.  ``inf`` when the estimate has no interval,
+    or one so wide against its value (a p95 of a few µs among seconds-long outliers) that
+    the change would overflow a float.
     """
     if not (est.value > 0 and math.isfinite(est.se)):
         return math.inf
     df = max(2 * (est.batches - 1), 1)
     z = t_quantile(0.5 + confidence / 2, df) + t_quantile(power, df)
-    return math.expm1(z * math.sqrt(2) * est.se / est.value)
+    exponent = z * math.sqrt(2) * est.se / est.value
+    return math.expm1(exponent) if exponent < _LARGEST_EXPONENT else math.inf
 
 
 def required_duration_s(

@@ -161,7 +161,7 @@ def _verdict(
 
 def _log_interval(d: float, se: float, df: float, level: float) -> tuple[float, float]:
     half = t_quantile(0.5 + level / 2, df) * se
-    return math.exp(d - half), math.exp(d + half)
+    return _exp(d - half), _exp(d + half)
 
 
 def compare_estimates(
@@ -190,7 +190,7 @@ def compare_estimates(
     log_se = math.nan
     if usable and a.value > 0 and b.value > 0:
         d, se, df = _log_ratio(a, b)
-        ratio = math.exp(d)
+        ratio = _exp(d)
         log_se = se
         if se > 0:
             low, high = _log_interval(d, se, df, confidence)
@@ -354,13 +354,13 @@ def overhead_estimates(
         d = -d
     bound = math.log1p(max_overhead)
     q = t_quantile(confidence, df) * se
-    low, high = math.exp(d - q), math.exp(d + q)
+    low, high = _exp(d - q), _exp(d + q)
     p_value = float(t_cdf((d - bound) / se, df)) if se > 0 else float(d >= bound)
     verdict: Literal["pass", "fail", "inconclusive"] = (
         "pass" if high < 1 + max_overhead else "fail" if low > 1 + max_overhead else "inconclusive"
     )
     return OverheadTest(
-        a.metric, math.exp(d), low, high, confidence, max_overhead, p_value, verdict, a, b
+        a.metric, _exp(d), low, high, confidence, max_overhead, p_value, verdict, a, b
     )
 
 
@@ -386,3 +386,12 @@ def overhead(
     a = estimate(a_intervals, metric, **kwargs)  # type: ignore[arg-type]
     b = estimate(b_intervals, metric, **kwargs)  # type: ignore[arg-type]
     return overhead_estimates(a, b, max_overhead=max_overhead, confidence=confidence)
+
+
+def _exp(x: float) -> float:
+    """``math.exp`` that reads an interval too wide for a float as infinite, not an error
+    (a ratio's bound from an estimate whose standard error dwarfs its value)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration import background_demo
 from tests.integration.browser import open_browser
 from tests.integration.child_processes import ChildProcesses
 from tests.integration.recording_server import RecordingServer
@@ -87,3 +88,13 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start ``swarm demo`` in the background when its tests are selected (see background_demo)."""
+    if any(item.nodeid.startswith("tests/integration/test_demo.py") for item in session.items):
+        background_demo.start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    background_demo.stop()

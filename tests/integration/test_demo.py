@@ -10,44 +10,26 @@ report says so.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.integration import background_demo
+
 pytestmark = pytest.mark.integration
 
-SWARM = Path(sys.executable).with_name("swarm")
-DEMO_DEADLINE_S = 480
 MOCK_MAX_MS = 500.0  # the `success` detector: uniform 200–500 ms
 
 
-def _free_mock_offset() -> int:
-    """An offset N such that port 8001 + N is free on 127.0.0.1."""
-    for offset in range(700, 1700, 37):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", 8001 + offset))
-            except OSError:
-                continue
-            return offset
-    pytest.skip("no free port for the mock detector")
-
-
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, module_child_processes):
-    out = tmp_path_factory.mktemp("demo") / "reports"
-    marker = str(out)
-    offset = _free_mock_offset()
-    command = [str(SWARM), "demo", "--out", str(out), "--port-offset", str(offset)]
-    child = module_child_processes.start(
-        command, marker=marker, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    stdout, stderr = child.communicate(timeout=DEMO_DEADLINE_S)
-    return child.returncode, stdout, stderr, out, offset
+def demo():
+    """The demo started in the background as collection ended (``background_demo``)."""
+    run = background_demo.start()
+    if run is None:
+        pytest.skip("the swarm console script is not installed, or no port is free for the mock")
+    returncode, stdout, stderr = run.finish()
+    return returncode, stdout, stderr, run.out, run.offset
 
 
 def test_demo_ends_by_printing_the_report_html_path(demo):
@@ -111,9 +93,3 @@ def test_demo_leaves_no_mock_detector_running(demo):
     _returncode, _stdout, _stderr, _out, offset = demo
     with pytest.raises(ConnectionRefusedError), socket.socket() as probe:
         probe.connect(("127.0.0.1", 8001 + offset))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _swarm_installed():
-    if not SWARM.exists() and shutil.which("swarm") is None:
-        pytest.skip("the swarm console script is not installed")

@@ -62,6 +62,10 @@ LINEAR_EFFICIENCY = 0.9
 """An efficiency whose whole interval lies at or above this scales linearly; one whose
 whole interval lies below it does not; one straddling it cannot tell."""
 
+FLAT_LOAD = 0.9
+"""A run whose users grew by less than this share of its workers' growth did not scale its
+load with them (a closed run's users are split among its workers)."""
+
 EFFICIENCY_METHOD = "MOVER log-ratio of two independent intervals"
 
 
@@ -78,7 +82,10 @@ class ScalePoint:
     ``cpu_max_percent`` is the busiest worker's highest CPU sample in the steady window
     (``None`` when never sampled); ``generator_limited`` says it reached
     ``GENERATOR_CPU_LIMIT``. ``note`` says what else the reader must know about the run
-    (it measured nothing, a worker was lost, it was aborted).
+    (it measured nothing, a worker was lost, it was aborted). ``users`` is the closed
+    model's user count in the steady window (``None`` for an open-model run): the verdict
+    checks that the offered load grew with the workers, without which an efficiency below 1
+    says nothing about the target.
     """
 
     workers: int
@@ -90,6 +97,7 @@ class ScalePoint:
     generator_limited: bool
     run_dir: str = ""
     note: str | None = None
+    users: int | None = None
 
     @property
     def generators(self) -> int:
@@ -132,6 +140,7 @@ class Scaling:
                     "cpu_max_percent": p.cpu_max_percent,
                     "generator_limited": p.generator_limited,
                     "note": p.note,
+                    "users": p.users,
                 }
                 for p in self.points
             ],
@@ -275,6 +284,7 @@ def _measure(workers: int, run_dir: Path, confidence: float) -> ScalePoint:
         _limited(cpu),
         run_dir=str(run_dir),
         note="; ".join(notes) or None,
+        users=_users(results),
     )
 
 
@@ -294,6 +304,15 @@ def _results(run_dir: Path, confidence: float) -> Mapping[str, Any]:
     settings = AnalysisSettings(confidence=confidence, warmup_s=warmup_s)
     results, _ = build_results(data, ReportOptions(analysis=settings), created_at="")
     return results.to_dict()
+
+
+def _users(results: Mapping[str, Any]) -> int | None:
+    """The steady window's users of a closed-model run (an open one's load is a rate)."""
+    baseline = results.get("baseline")
+    if results.get("open_model") or not isinstance(baseline, Mapping):
+        return None
+    users = baseline.get("users")
+    return users if isinstance(users, int) and not isinstance(users, bool) else None
 
 
 def _window(results: Mapping[str, Any]) -> tuple[int, int] | None:
@@ -376,6 +395,7 @@ def _cpu(cpu: float) -> str:
 _LEADS = {
     "sublinear": "does not scale linearly: ",
     "unclear": "cannot tell whether it scales linearly: ",
+    "none": "cannot tell: ",
 }
 
 
@@ -400,8 +420,8 @@ def _verdict(points: Sequence[ScalePoint]) -> str:
     base, rest = points[0], points[1:]
     if base.throughput.value is None:
         return (
-            f"no scaling figures: the run at {_workers(base.workers)} ({base.run_id}) "
-            f"{base.note or 'measured nothing'}"
+            f"no scaling figures: the reference run at {_workers(base.workers)} "
+            f"({base.run_id}): {base.note or 'measured nothing'}"
         )
     if not rest:
         said = (
@@ -420,21 +440,39 @@ def _verdict(points: Sequence[ScalePoint]) -> str:
         )
     for i, p in enumerate(rest[linear:]):
         lead = _LEADS.get(_kind(p.efficiency), "") if i == 0 and not linear else ""
-        parts.append(lead + _point_phrase(p))
+        parts.append(lead + _point_phrase(p, base))
     return "; ".join(parts) + _base_caveat(base)
 
 
-def _point_phrase(p: ScalePoint) -> str:
+def _flat_load(base: ScalePoint, p: ScalePoint) -> bool:
+    """Whether ``p``'s users did not grow with its workers against ``base``: then each
+    worker got a smaller share of the same load, and the efficiency cannot reach 1
+    whatever the target does (a closed run's users are split among its workers)."""
+    if base.users is None or base.users <= 0 or p.users is None:
+        return False
+    return p.users / base.users < FLAT_LOAD * p.generators / base.generators
+
+
+def _point_phrase(p: ScalePoint, base: ScalePoint) -> str:
+    """One worker count after the linear ones: its efficiency and what limited it."""
     at = f"at {_workers(p.workers)}"
     if p.efficiency is None:
         return f"{at} no figures ({p.note or 'measured nothing'})"
     said = f"{at} {_eff(p.efficiency)}"
     kind = _kind(p.efficiency)
-    if p.generator_limited and p.cpu_max_percent is not None:
+    if kind != "linear" and _flat_load(base, p):
+        said += (
+            f": the users did not grow with the workers ({base.users} at "
+            f"{_workers(base.workers)}, {p.users} at {_workers(p.workers)}), and the same "
+            "load spread over more workers cannot scale: give each count users in "
+            "proportion to its workers"
+        )
+    elif p.generator_limited and p.cpu_max_percent is not None:
         said += f": the generator was the limit, {_cpu(p.cpu_max_percent)}"
     elif kind == "sublinear":
         said += (
-            f": the generator was not the limit ({_cpu(p.cpu_max_percent)}): the target was"
+            f": the workers had headroom ({_cpu(p.cpu_max_percent)}), so the limit lay "
+            "beyond them (the target, or a host it shares with them)"
             if p.cpu_max_percent is not None
             else ": worker CPU not recorded, so the limit is unknown"
         )

@@ -6,7 +6,8 @@ workers (scaling efficiency ``X(n) / ((n / n0) · X(n0))``, 1 = linear), and whe
 not, was the load generator the limit rather than the target? The first needs each run's
 steady-state throughput *with its interval*, since two runs of a few minutes differ by
 chance too; the second needs the busiest worker's CPU, which the timeline records every
-second (Locust's own sample, ``Second.cpu_percent``).
+second (``Second.cpu_percent``: each worker's process CPU time against the wall clock, in
+percent of one core, sent with its reports to the master).
 
 The efficiency's interval. The runs are independent, so the interval of the ratio
 ``X(n) / X(n0)`` is built on the log scale from the two runs' own intervals by the MOVER
@@ -445,10 +446,13 @@ def _verdict(points: Sequence[ScalePoint]) -> str:
 
 
 def _flat_load(base: ScalePoint, p: ScalePoint) -> bool:
-    """Whether ``p``'s users did not grow with its workers against ``base``: then each
-    worker got a smaller share of the same load, and the efficiency cannot reach 1
-    whatever the target does (a closed run's users are split among its workers)."""
-    if base.users is None or base.users <= 0 or p.users is None:
+    """Whether ``p``'s users did not grow with its workers against ``base`` while the
+    reference run's generator had headroom: then its users, not its generator, set its
+    throughput, each worker got a smaller share of the same load, and the efficiency
+    cannot reach 1 whatever the target does (a closed run's users are split among its
+    workers). With the reference generator at its limit, the same users on more workers
+    can go faster, and a fixed load is a fair test of how many generators it needs."""
+    if base.generator_limited or base.users is None or base.users <= 0 or p.users is None:
         return False
     return p.users / base.users < FLAT_LOAD * p.generators / base.generators
 

@@ -111,6 +111,12 @@ def test_users_that_did_not_grow_with_the_workers_explain_the_efficiency():
         [point(1, 100.0, 97.0, 103.0, users=40), point(2, 120.0, 116.0, 124.0, users=80)]
     )
     assert "did not grow" not in grown.verdict
+    # a reference run held back by its generator can go faster with the same users
+    busy = scaling_of(
+        [point(1, 100.0, 97.0, 103.0, users=40, cpu=95.0), point(2, 120.0, 116.0, 124.0, users=40)]
+    )
+    assert "did not grow" not in busy.verdict
+    assert "the 1 worker run was generator-limited already (worker CPU 95 %)" in busy.verdict
 
 
 def test_one_worker_count_gives_its_throughput_and_no_efficiency():

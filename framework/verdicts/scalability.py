@@ -267,7 +267,8 @@ def _measure(workers: int, run_dir: Path, confidence: float) -> ScalePoint:
     status = run.get("status")
     if status not in (None, "finished"):
         message = run.get("message")
-        notes.append(f"the run {status}" + (f" ({message})" if message else ""))
+        said = _STATUS_WORDS.get(str(status), f"the run ended {status}")
+        notes.append(said + (f" ({message})" if message else ""))
     if lost:
         notes.append("a worker was lost or went silent in the steady window")
     evidence = [str(e) for e in results.get("evidence") or ()]
@@ -305,6 +306,13 @@ def _results(run_dir: Path, confidence: float) -> Mapping[str, Any]:
     settings = AnalysisSettings(confidence=confidence, warmup_s=warmup_s)
     results, _ = build_results(data, ReportOptions(analysis=settings), created_at="")
     return results.to_dict()
+
+
+_STATUS_WORDS = {
+    "aborted": "the run was aborted",
+    "interrupted": "the run was interrupted",
+    "failed": "the run failed",
+}
 
 
 def _users(results: Mapping[str, Any]) -> int | None:
@@ -358,7 +366,12 @@ def _generator_load(run_dir: Path, window: tuple[int, int] | None) -> tuple[floa
     except (SwarmError, OSError, ValueError):
         return None, False
     health = load_generator_health(timeline, PlannedWindow("steady", *window, None))
-    return max(health.cpu_percent, default=None), health.missing_intervals > 0
+    # seconds with no worker at all are the run stopping (every worker quits at once), not
+    # a worker lost: only fewer workers than the window's peak while others go on count
+    start, end = window
+    counts = [s.workers for s in timeline.seconds if start <= s.t < end and s.workers]
+    lost = any(w < max(counts) for w in counts)
+    return max(health.cpu_percent, default=None), lost
 
 
 def _limited(cpu: float | None) -> bool:
@@ -436,9 +449,11 @@ def _verdict(points: Sequence[ScalePoint]) -> str:
     parts = []
     if linear:
         last = rest[linear - 1]
-        parts.append(
+        said = (
             f"scales linearly to {_workers(last.workers)} ({_eff(last.efficiency, 'efficiency ')})"
         )
+        notes = [f"{_workers(p.workers)}: {p.note}" for p in rest[:linear] if p.note]
+        parts.append(said + "".join(f" [{n}]" for n in notes))
     for i, p in enumerate(rest[linear:]):
         lead = _LEADS.get(_kind(p.efficiency), "") if i == 0 and not linear else ""
         parts.append(lead + _point_phrase(p, base))

@@ -158,8 +158,9 @@ def _run(tmp_path, name, *, rps, users, cpu=None, workers=1, error_rate=0.0, see
         timeline = read_timeline(folder / "timeline.jsonl")
         (folder / "timeline.jsonl").unlink()
         with TimelineWriter(folder / "timeline.jsonl", created_s=float(timeline.start_s)) as w:
-            for second in timeline.seconds:
-                w.write_second(dataclasses.replace(second, cpu_percent=cpu, workers=workers))
+            for i, second in enumerate(timeline.seconds):
+                n = workers(i) if callable(workers) else workers
+                w.write_second(dataclasses.replace(second, cpu_percent=cpu, workers=n))
     return folder
 
 
@@ -234,3 +235,29 @@ def test_a_run_that_measured_nothing_gives_a_verdict_not_a_traceback(tmp_path):
 def test_bad_confidence_is_refused():
     with pytest.raises(ValueError, match="confidence"):
         scaling_from_runs([], confidence=1.5)
+
+
+def test_a_worker_lost_in_the_window_is_noted_but_the_run_stopping_is_not(tmp_path):
+    one = _run(tmp_path, "one", rps=50.0, users=10)
+    lost = _run(tmp_path, "lost", rps=100.0, users=20, workers=lambda i: 1 if i > 40 else 2)
+    stopping = _run(tmp_path, "stop", rps=100.0, users=20, workers=lambda i: 0 if i > 57 else 2)
+    found = scaling_from_runs([(1, one), (2, lost)])
+    assert found.points[1].note == "a worker was lost or went silent in the steady window"
+    assert "[2 workers: a worker was lost" in found.verdict
+    assert scaling_from_runs([(1, one), (2, stopping)]).points[1].note is None
+
+
+def test_an_interrupted_run_keeps_its_figures_with_a_note(tmp_path):
+    one = _run(tmp_path, "one", rps=50.0, users=10)
+    two = write_run(
+        tmp_path / "two",
+        seconds=60,
+        latency=Latency(median_ms=20),
+        rps=100.0,
+        plan=shapes.constant(users=20, spawn_rate=20, duration_s=60),
+        status="interrupted",
+        seed=1,
+    )
+    found = scaling_from_runs([(1, one), (2, two)])
+    assert found.points[1].throughput.value == pytest.approx(100.0, rel=0.1)
+    assert found.points[1].note == "the run was interrupted"

@@ -299,7 +299,8 @@ def _results(run_dir: Path, confidence: float) -> Mapping[str, Any]:
         found = None
     if found is not None:
         settings = found.get("settings") if isinstance(found.get("settings"), Mapping) else {}
-        if settings.get("confidence") == confidence:
+        found_level = settings.get("confidence")
+        if isinstance(found_level, int | float) and math.isclose(found_level, confidence):
             return found
         warmup_s = settings.get("warmup_s")
     data = load_run(run_dir)

@@ -11,12 +11,13 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.cli import store_commands as cli_store
 from framework.cli.store_commands import record_run, resolve_baseline, resolve_baseline_for_run
-from framework.errors import ExitCode, NoBaselineError, SwarmError, UsageError
+from framework.errors import ExitCode, NoBaselineError, ScenarioError, SwarmError, UsageError
 from framework.live.influx import ENV_BUCKET, ENV_ORG, ENV_TOKEN, ENV_URL, influx_settings
 from framework.run.demo import DEFAULT_DEMO_SCENARIO, DEMO_MOCK_PORT
 from framework.run.folder import RunFolder, settle_abandoned, validate_run_id
@@ -145,11 +146,19 @@ def _check_reports_folder(out: str) -> None:
 def _load(args: argparse.Namespace, **options: Any) -> LoadedScenario:
     """The scenario as the command line has it: the file with ``--set`` applied and
     ``--time-scale`` recorded; a scale that leaves less than a second of plan is refused."""
+    from framework.plan.faults import fault_problems
     from framework.plan.groups import schedule_for
 
     loaded = load_scenario(
         args.scenario, overrides=args.overrides, time_scale=args.time_scale, **options
     )
+    if loaded.scenario.faults:
+        errors, late = fault_problems(
+            loaded, schedule_for(loaded.scenario, time_scale=loaded.time_scale)
+        )
+        if errors:
+            raise ScenarioError(errors)
+        loaded = replace(loaded, warnings=(*loaded.warnings, *late))
     for warning in loaded.warnings:
         print(f"swarm: warning: {warning}", file=sys.stderr)
     if loaded.time_scale != 1.0:

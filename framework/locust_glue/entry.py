@@ -36,6 +36,7 @@ from framework.live.budget_status import budget_limits
 from framework.locust_glue import control, engine, metrics_server, telemetry, web_tab
 from framework.locust_glue.abort_guards import install_abort_guards
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
+from framework.locust_glue.faults import install_faults
 from framework.locust_glue.influx_sink import install_influx_sink
 from framework.locust_glue.redaction import install_log_redaction
 from framework.locust_glue.web_ui import install_web_ui
@@ -132,6 +133,7 @@ def _expose(
     events.init.add_listener(
         lambda environment, **_kwargs: install_abort_guards(environment, loaded.scenario)
     )
+    events.init.add_listener(lambda environment, **_kwargs: install_faults(environment))
     scenario = loaded.scenario
     events.init_command_line_parser.add_listener(metrics_server.add_options)
     events.init.add_listener(

@@ -163,6 +163,9 @@ class RunRecord:
     # Web mode (swarm run --web): in a run's run.json, the session it was started in
     # ({"id", "folder", "run", "log"}); in session.json, {"id", "runs": [{"run_id", ...}]}.
     session: dict[str, Any] = field(default_factory=dict)
+    # Scheduled faults (issue 16): each fault's plan and what happened to it, rewritten as
+    # they start and end (``framework.plan.faults.fault_record``); [] without faults
+    faults: list[dict[str, Any]] = field(default_factory=list)
     format_version: int = RUN_FORMAT_VERSION
 
     def to_record(self) -> dict[str, Any]:
@@ -214,6 +217,7 @@ class RunRecord:
             control=_text(data.get("control")),
             transitions=_mappings(data.get("transitions")),
             session=dict(_typed(data.get("session"), dict, {})),
+            faults=_mappings(data.get("faults")),
             format_version=_typed(data.get("format_version"), int, RUN_FORMAT_VERSION),
         )
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -42,12 +43,15 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from framework import __version__
-from framework.errors import ExitCode, RunError, UsageError
+from framework.errors import ExitCode, RunError, ScenarioError, UsageError
 from framework.live.announce import announced_at, read_announcement
+from framework.live.faults import FAULTS_ENV
+from framework.plan.faults import FaultPlanError, PlannedFault, planned_faults
 from framework.plan.groups import LoadSchedule, schedule_for
 from framework.plan.record import PlanRecord
 from framework.plan.shapes import LoadPlan
 from framework.run.bundle import write_bundle
+from framework.run.faults import check_admin_apis, fault_records, record_change, settle_faults
 from framework.run.folder import (
     RunFolder,
     RunRecord,
@@ -332,6 +336,7 @@ class _Run:
         self.missing: set[str] = set()
         self.process_deaths: list[str] = []
         self.aborted_at: datetime | None = None
+        self.faults: tuple[PlannedFault, ...] = ()
 
     def on_master_line(self, line: str) -> None:
         with self.lock, self._noting_write_failures():
@@ -378,6 +383,11 @@ class _Run:
             self.folder.save()
         elif event == "state" and isinstance(announced.get("state"), str):
             self._on_state(announced)
+        elif event == "fault":
+            folder = self.current_folder
+            at = _iso(announced_at(announced))
+            if record_change(folder.record.faults, announced, at, self.loaded.redactor):
+                folder.save()
 
     def _on_state(self, announced: dict[str, Any]) -> None:
         """A state of the master's run: a transition in run.json, the progress's state, and
@@ -489,6 +499,8 @@ def run_scenario(
     run_id = options.run_id or new_run_id(loaded.scenario.name, started)
     schedule = schedule_for(loaded.scenario, time_scale=loaded.time_scale)
     plan = schedule.locust_plan()
+    faults = _planned_faults(loaded, schedule)
+    check_admin_apis(faults, loaded.scenario.faults)  # before any folder or load
     redactor = loaded.redactor
     tags = loaded.redacted.get("tags")
     record = RunRecord(
@@ -507,6 +519,7 @@ def run_scenario(
         swarm_process=swarm_process(),
         swarm_version=__version__,
         locust_version=_locust_version(),
+        faults=fault_records(faults, redactor),
     )
     folder = create_run_folder(
         options.reports_dir,
@@ -533,7 +546,10 @@ def run_scenario(
     echo = progress.echo if progress is not None else out
     say = progress.say if progress is not None else out.write
     run = _Run(loaded, options, folder, on_run_end=on_run_end, out=out, progress=progress)
+    run.faults = faults
     env = {**os.environ, **options.env, "PYTHONUNBUFFERED": "1"}
+    if faults:  # the master runs them; resolved values stay in its environment, unwritten
+        env[FAULTS_ENV] = json.dumps([fault.to_dict() for fault in faults])
     processes: list[LoggedProcess] = []
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -609,6 +625,7 @@ def run_scenario(
     folder.record.worker_processes = [
         {"name": w.name, "pid": w.pid, "exit_code": w.poll()} for w in workers
     ]
+    _settle_faults(run)
     if run.web is not None:
         run.web.settle(_now(), locust_code=returncode)
     status, code, message = (
@@ -630,6 +647,29 @@ def run_scenario(
         message=message,
         runs=tuple(run.web.ended) if run.web is not None else (),
     )
+
+
+def _planned_faults(loaded: LoadedScenario, schedule: LoadSchedule) -> tuple[PlannedFault, ...]:
+    """The scenario's faults on the plan's clock; a fault that does not fit the plan is the
+    scenario's problem (the CLI reports it located, before this)."""
+    try:
+        return planned_faults(loaded, schedule, time_scale=loaded.time_scale)
+    except FaultPlanError as exc:
+        raise ScenarioError([loaded.problem_at(p, m) for p, m in exc.problems]) from None
+
+
+def _settle_faults(run: _Run) -> None:
+    """End what the master left in force (it was killed) in every run folder of this
+    ``swarm run``, and mark the faults that never started ``skipped``."""
+    if not run.faults:
+        return
+    folders = list(run.web.runs.values()) if run.web is not None else [run.folder]
+    for folder in folders:
+        try:
+            if settle_faults(folder.record.faults, run.faults, _iso(_now())):
+                folder.save()
+        except RunError as exc:
+            folder.note_write_failure(str(exc))
 
 
 def _progress(

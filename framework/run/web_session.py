@@ -134,6 +134,7 @@ class WebRuns:
             worker_events=[],
             worker_processes=[],
             message=None,
+            faults=[dict(fault, action=dict(fault["action"])) for fault in base.faults],
             session={
                 "id": self.session.path.name,
                 "folder": str(self.session.path),

@@ -98,7 +98,9 @@ class LoadedScenario:
     the ``--set`` texts as given and ``time_scale`` the ``--time-scale`` factor the plan is
     made with (``framework.plan.groups.schedule_for``); the scenario itself is as written.
     ``warnings`` are what is valid but will not run as written (``scenario.capacity``),
-    located as problems are; the commands print them and go on. ``repr()`` masks the
+    located as problems are; the commands print them and go on. ``mock_urls`` maps each
+    mock a fault names to its admin API's base URL (from the ``mocks:`` file; empty for a
+    scenario read from data, whose faults the master gets resolved). ``repr()`` masks the
     secret values (in ``scenario`` too) and only counts ``secrets``.
     """
 
@@ -112,6 +114,14 @@ class LoadedScenario:
     overrides: tuple[str, ...] = ()
     time_scale: float = 1.0
     warnings: tuple[Problem, ...] = ()
+    mock_urls: Mapping[str, str] = field(default_factory=dict)
+    located: Located | None = field(default=None, repr=False, compare=False)
+
+    def problem_at(self, path: tuple[Any, ...], message: str) -> Problem:
+        """A problem at ``path`` of the scenario file (its line, or the ``--set`` that put
+        it there), for checks made after loading (faults against the plan)."""
+        located = self.located if self.located is not None else Located(data=self.source)
+        return problem_at(str(self.path), located, path, message)
 
     def __repr__(self) -> str:
         host = self.host_override
@@ -271,6 +281,7 @@ def load_scenario(
         require_host=require_host,
         render_templates=render_templates,
         problems=applied.problems,
+        resolve_mocks=True,
     )
     return replace(loaded, overrides=tuple(o.text for o in overrides), time_scale=time_scale)
 
@@ -310,6 +321,7 @@ def _checked(
     require_host: bool = False,
     render_templates: bool = False,
     problems: Sequence[Problem] = (),
+    resolve_mocks: bool = False,
 ) -> LoadedScenario:
     """Resolve ``${VAR}``s in ``located.data`` and validate it; every problem in one error
     (with ``problems`` found before: overrides that could not be applied)."""
@@ -346,8 +358,12 @@ def _checked(
     if render_templates and not template_problems and not data_problems:
         problems.extend(_render_problems(label, located, values.resolved, samples))
     problems.extend(_duplicate_user_problems(label, located, values.resolved))
+    mock_urls: dict[str, str] = {}
     if scenario is not None:
         problems.extend(_abort_problems(label, located, scenario))
+        if resolve_mocks:
+            mock_urls, mock_problems = _mock_urls(label, located, scenario, file.parent)
+            problems.extend(mock_problems)
 
     override = (host or env.get(HOST_ENV_VAR) or "").rstrip("/") or None
     if override is not None:
@@ -378,6 +394,8 @@ def _checked(
         warnings=tuple(
             problem_at(label, located, path, message) for path, message in load_warnings(scenario)
         ),
+        mock_urls=mock_urls,
+        located=located,
     )
 
 
@@ -590,3 +608,38 @@ def _data_columns(
             order = spec.get("order", "sequential")
             samples[str(name)] = (order if isinstance(order, str) else "sequential", rows[0])
     return columns, samples, problems
+
+
+def _mock_urls(
+    label: str, located: Located, scenario: Scenario, base: Path
+) -> tuple[dict[str, str], list[Problem]]:
+    """The admin URL of every mock a fault names, from the ``mocks:`` file (relative to the
+    scenario; default the packaged one); a problem for an unknown name (naming the known
+    ones) or a mocks file that cannot be used."""
+    wanted = [(i, f.mock) for i, f in enumerate(scenario.faults) if f.mock is not None]
+    if not wanted:
+        return {}, []
+    from mock_detectors.loader import DEFAULT_CONFIG_PATH, DetectorConfigError, load_config
+
+    file = (base / scenario.mocks).resolve() if scenario.mocks else DEFAULT_CONFIG_PATH
+    try:
+        config = load_config(file)
+    except DetectorConfigError as exc:
+        first = exc.problems[0] if exc.problems else None
+        why = str(first) if first is not None else str(exc)
+        message = f"cannot use the mocks file {file}: {why}"
+        return {}, [problem_at(label, located, ("mocks",), message)]
+    host = "127.0.0.1" if config.host in ("", "0.0.0.0", "::", "*") else config.host
+    host = f"[{host}]" if ":" in host else host
+    urls: dict[str, str] = {}
+    problems = []
+    known = list(config.detectors)
+    for i, name in wanted:
+        if name in config.detectors:
+            urls[name] = f"http://{host}:{config.port_of(name)}"
+            continue
+        close = closest(name, known)
+        hint = f" ({did_you_mean(close)})" if close else ""
+        message = f"no mock detector is named {name!r} in {file}{hint}; known: {', '.join(known)}"
+        problems.append(problem_at(label, located, ("faults", i, "mock"), message))
+    return urls, problems

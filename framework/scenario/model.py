@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from framework.scenario.abort import AbortRule
 from framework.scenario.budgets import Budgets, ValidationRules
+from framework.scenario.faults import FaultSpec
 from framework.scenario.fields import NOT_BOOL, Duration, Flag, OnePassModel, shown
 from framework.scenario.interpolation import mask_secrets
 
@@ -791,6 +792,18 @@ class Scenario(_Model):
     validation: ValidationRules = Field(
         default_factory=ValidationRules, description="When figures are good enough to trust."
     )
+    mocks: str | None = Field(
+        None,
+        min_length=1,
+        description=(
+            "The mock detectors file that faults' mock names come from, relative to the "
+            "scenario; default: the packaged mock_detectors/detectors.yaml."
+        ),
+    )
+    faults: list[FaultSpec] = Field(
+        default_factory=list,
+        description="Faults injected on the plan's clock (docs/faults.md).",
+    )
 
     @field_validator("host")
     @classmethod
@@ -838,6 +851,15 @@ class Scenario(_Model):
     def _printable(cls, value: str) -> str:
         if not value.strip() or any(ch in value for ch in "\n\r\t"):
             raise ValueError(f"name must be one non-blank line, got {shown(value)}")
+        return value
+
+    @field_validator("faults")
+    @classmethod
+    def _unique_fault_names(cls, value: list[FaultSpec]) -> list[FaultSpec]:
+        names = [fault.default_name(i) for i, fault in enumerate(value)]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two faults are named {name!r}; give each a unique name")
         return value
 
     @model_validator(mode="after")

@@ -21,7 +21,7 @@ STATUS_HELP = "use a code (200), a list ([200, 201]), a class ('2xx') or a range
 HELPERS = "choice, data, now, random_id, random_int, random_text, user_id"
 TOP_KEYS = (
     "name, description, host, headers, timeout, data, users, load, tags, secrets, budgets, "
-    "abort, validation"
+    "abort, validation, mocks, faults"
 )
 USER_KEYS = "name, weight, host, headers, timeout, think_time, requests, load"
 MISSING_LOAD = (

@@ -251,7 +251,7 @@ def _build_results(
         plan=plan,
     )
     faults = fault_results(
-        data.run.get("faults") or (),
+        data.record.faults,
         data.timeline,
         columns=columns,
         settings=analysis,

@@ -18,9 +18,9 @@ one second, so it is given as an interval and judged by it:
   the upper side counts: a service faster than before has recovered;
 - the recovery time is from the fault's end to the start of the first window within the
   baseline; its interval runs from one second earlier (that window was still outside:
-  the data cannot place the recovery earlier) to the end of the last second inside the
-  first good window that is outside the limits on its own (the latest the data cannot
-  exclude), clipped at 0;
+  the data cannot place the recovery earlier) to the end of the seconds opening that first
+  good window that are, each on its own, beyond what the baseline's single seconds reached
+  (the pooling could hide them: the latest the data cannot exclude), clipped at 0;
 - no window within the baseline before the data ends (or before the next fault starts)
   is "not recovered", with a lower bound: it took longer than the last window examined.
 
@@ -249,6 +249,23 @@ def _limit(figure: Figure, values: Sequence[float], confidence: float) -> float 
     return max(found) if found else None
 
 
+def _limits(
+    base: _Seconds, before: FaultFigures, width: int, confidence: float
+) -> tuple[float | None, float | None]:
+    """The baseline's upper limits of error rate and p95 for ``width``-second windows."""
+    rates, p95s = [], []
+    for s in range(base.start_s, base.end_s - width + 1):
+        count, rate, p95 = base.pooled(s, s + width)
+        if count and rate is not None:
+            rates.append(rate)
+        if p95 is not None:
+            p95s.append(p95)
+    return (
+        _limit(before.error_rate, rates, confidence),
+        _limit(before.p95_ms, p95s, confidence),
+    )
+
+
 def _window_figures(
     columns: TimelineColumns, settings: AnalysisSettings, name: str, start_s: int, end_s: int
 ) -> FaultFigures:
@@ -354,16 +371,10 @@ def _analyse(
             "its recovery cannot be measured"
         )
     w = RECOVERY_WINDOW_S
-    rates, p95s = [], []
-    for s in range(lo, hi - w + 1):
-        count, rate, p95 = base.pooled(s, s + w)
-        if count and rate is not None:
-            rates.append(rate)
-        if p95 is not None:
-            p95s.append(p95)
-    error_limit = _limit(before.error_rate, rates, settings.confidence)
-    p95_limit = _limit(before.p95_ms, p95s, settings.confidence)
-    if error_limit is None or p95_limit is None:
+    error_limit, p95_limit = _limits(base, before, w, settings.confidence)
+    # what the baseline's single seconds reached: a second "outside on its own" beyond these
+    error_second, p95_second = _limits(base, before, 1, settings.confidence)
+    if error_limit is None or p95_limit is None or error_second is None or p95_second is None:
         return unmeasured("the baseline before the fault has no error rate or p95 to recover to")
     limits = {"error_rate_limit": error_limit, "p95_limit_ms": p95_limit}
 
@@ -407,11 +418,15 @@ def _analyse(
                            not_recovered_after_s=bound, **limits)  # fmt: skip
     value = max(0.0, found_at - end)
     low = max(0.0, found_at - 1 - end) if found_at > first else 0.0
-    high = value
-    for s in range(found_at, found_at + w):
-        single = after.pooled(s, s + 1)
-        if single[0] and not _within(single, error_limit, p95_limit):
-            high = max(high, s + 1 - end)
+    # the pooling may hide a still-bad first second (or two): the recovery cannot be
+    # placed before the end of the seconds opening the window that are outside on their own
+    bad_until = found_at
+    while bad_until < found_at + w:
+        single = after.pooled(bad_until, bad_until + 1)
+        if not single[0] or _within(single, error_second, p95_second):
+            break
+        bad_until += 1
+    high = max(value, bad_until - end)
     recovery = Figure(
         value=value, low=low, high=high, confidence=settings.confidence,
         method=f"first {w} s window back within the pre-fault baseline; 1 s resolution",

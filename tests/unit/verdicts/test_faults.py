@@ -27,10 +27,10 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def second(t: int, *, slow_ms: float | None = None, failed: int = 0) -> Second:
-    """One second of 50 requests: healthy, slow (every latency ``slow_ms``) or with
+def second(t: int, *, slow_ms: float | None = None, failed: int = 0, slow: int = 50) -> Second:
+    """One second of 50 requests: healthy, slow (``slow`` of them take ``slow_ms``) or with
     ``failed`` of them failing."""
-    ok = [slow_ms] * 50 if slow_ms is not None else HEALTHY
+    ok = [slow_ms] * slow + HEALTHY[slow:] if slow_ms is not None else HEALTHY
     ok = ok[failed:]
     record = RequestSecond.from_latencies(
         t, "GET", "/x", ok,
@@ -100,6 +100,20 @@ def test_p95_that_stays_high_five_seconds_recovers_in_five_seconds() -> None:
     assert found.verdict == "fail"  # even its low end is past the 2 s SLA
     assert "recovered in 5.0 s [4.0, 5.0]" in found.message
     assert found.p95_limit_ms < 400
+
+
+def test_a_bad_second_hidden_by_the_pooled_window_widens_the_interval() -> None:
+    """3 of 50 requests still slow in the first second after the fault: its own p95 is
+    slow, the 3 s window's is not. A later second alike, after a good one, is chance."""
+
+    def shape(s: int) -> dict:
+        if 30 <= s < 40:
+            return {"failed": 50}
+        return {"slow_ms": 400.0, "slow": 3} if s in (40, 42) else {}
+
+    (found,) = analyse(timeline(60, shape), fault(30, 40))
+    assert (found.recovery_s.value, found.recovery_s.low, found.recovery_s.high) == (0.0, 0.0, 1.0)
+    assert found.verdict == "pass"
 
 
 def test_errors_lingering_two_seconds_meet_a_two_second_sla() -> None:

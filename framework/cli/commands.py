@@ -70,6 +70,12 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
             )
         names = [user.name for user in loaded.scenario.users]
         print(render_schedule(schedule, width=args.width, height=args.height, user_names=names))
+        if loaded.scenario.faults:
+            from framework.plan.faults import planned_faults, render_faults
+
+            faults = planned_faults(loaded, schedule, time_scale=loaded.time_scale)
+            print()
+            print(render_faults(faults, schedule.duration_s, width=args.width))
         return ExitCode.OK
     if args.command == "ctl":
         from framework.cli.ctl import run_ctl

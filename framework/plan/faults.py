@@ -36,9 +36,11 @@ __all__ = [
     "FAULT_STATUSES",
     "FaultPlanError",
     "PlannedFault",
+    "describe_fault",
     "fault_problems",
     "fault_record",
     "planned_faults",
+    "render_faults",
     "resolve_faults",
 ]
 
@@ -238,3 +240,46 @@ def fault_record(
         "status": status,
         "error": error,
     }
+
+
+def describe_fault(fault: PlannedFault) -> str:
+    """One line: ``outage: 30s–50s, mock http://127.0.0.1:8001 outage=True, recovery SLA 2s``."""
+    from framework.plan.chart import format_duration
+
+    span = f"{format_duration(fault.start_s)}–{format_duration(fault.end_s)}"
+    if fault.kind == "mock":
+        settings = " ".join(f"{k}={v}" for k, v in fault.action.items())
+        what = f"mock {fault.target} {settings}"
+    else:
+        stop = fault.action.get("stop")
+        what = f"command {fault.target!r}" + (f", stop {stop!r}" if stop else "")
+    sla = fault.recovery_sla_s
+    return f"{fault.name}: {span}, {what}" + (
+        f", recovery SLA {format_duration(sla)}" if sla else ""
+    )
+
+
+def render_faults(faults: Sequence[PlannedFault], duration_s: float, *, width: int = 72) -> str:
+    """A strip per fault on the plan's time axis (``█`` while it is in force), then its line:
+    what ``swarm plan`` prints under the chart.
+
+        >>> f = PlannedFault("outage", 3.0, 6.0, "mock", "http://h:1", {"outage": True})
+        >>> print(render_faults([f], 12.0, width=12))
+        faults on the plan's clock:
+          outage ···███······
+            outage: 3s–6s, mock http://h:1 outage=True
+    """
+    if not faults:
+        return ""
+    label = max(len(f.name) for f in faults)
+    lines = ["faults on the plan's clock:"]
+    end_s = max([duration_s, *(f.end_s for f in faults)])
+    for fault in faults:
+        cells = []
+        for column in range(width):
+            t0, t1 = end_s * column / width, end_s * (column + 1) / width
+            on = fault.start_s < t1 and fault.end_s > t0
+            cells.append("█" if on else "·")
+        lines.append(f"  {fault.name:<{label}} {''.join(cells)}")
+        lines.append(f"    {describe_fault(fault)}")
+    return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from framework.plan.chart import format_duration
+from framework.plan.faults import FaultPlanError, describe_fault, planned_faults
 from framework.plan.groups import LoadGroup, schedule_for
 from framework.scenario.interpolation import mask_url_password
 from framework.scenario.loader import LoadedScenario
@@ -114,4 +115,18 @@ def describe_scenario(loaded: LoadedScenario) -> str:
     if loaded.secret_names:
         names = ", ".join(sorted(loaded.secret_names))
         lines.append(f"  secrets (sent, never written): {names}")
+    if s.faults:
+        lines.extend(_fault_lines(loaded))
     return "\n".join(lines)
+
+
+def _fault_lines(loaded: LoadedScenario) -> list[str]:
+    """The scheduled faults on the plan's clock (secret values in a command masked)."""
+    schedule = schedule_for(loaded.scenario, time_scale=loaded.time_scale)
+    try:
+        faults = planned_faults(loaded, schedule, time_scale=loaded.time_scale)
+    except FaultPlanError as exc:
+        return [f"  faults: {len(loaded.scenario.faults)}, not on the plan: {exc}"]
+    lines = [f"  faults: {len(faults)} on the plan's clock"]
+    lines += [f"    {loaded.redactor.text(describe_fault(f))}" for f in faults]
+    return lines

@@ -348,8 +348,10 @@ def _analyse(
         other_end = other.end_s if other.end_s is not None else math.inf
         if result.recovered and result.recovery_s is not None:
             blocked.append((other.start_s, other_end + (result.recovery_s.high or 0.0)))
-        else:  # never back to its baseline (or not known to be): nothing after it is clean
+        elif result.measured:  # seen not back to its baseline: nothing after it is clean
             blocked.append((other.start_s, math.inf))
+        else:  # no evidence either way: its span and one recovery window
+            blocked.append((other.start_s, other_end + RECOVERY_WINDOW_S))
     lo, hi = _baseline_span(start, earliest_s, blocked)
     base = _Seconds(columns, lo, hi)
     seconds_with_data = int(np.count_nonzero(base.count))

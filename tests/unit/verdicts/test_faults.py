@@ -171,6 +171,14 @@ def test_a_second_fault_takes_its_baseline_after_the_first_ones_recovery() -> No
     assert second_.recovery_s.value == 0.0
 
 
+def test_after_an_unmeasured_fault_its_span_and_one_window_are_left_out() -> None:
+    tl = timeline(120, outage(70, 80))
+    a, b = analyse(tl, fault(2, 10, name="a"), fault(70, 80, name="b"))
+    assert not a.measured  # no baseline before a: its recovery is unknown, not "never"
+    assert (b.before.start_s, b.before.end_s) == (T0 + 13, T0 + 70)
+    assert b.recovered
+
+
 def test_overlapping_faults_the_one_ending_last_carries_the_recovery() -> None:
     tl = timeline(90, outage(30, 50, 3))
     a, b = analyse(tl, fault(30, 45, name="a"), fault(40, 50, name="b"))

@@ -30,6 +30,7 @@ from framework.reports.charts import (
     open_svg,
     round_for_data,
     series_path,
+    shorten,
     svg_escape,
     svg_number,
     time_ticks,
@@ -57,7 +58,12 @@ class Line:
 
 @dataclass(frozen=True)
 class Band:
-    """A shaded rectangle from ``x0`` to ``x1``; ``low``/``high`` ``None`` span the plot."""
+    """A shaded rectangle from ``x0`` to ``x1``; ``low``/``high`` ``None`` span the plot.
+
+    ``label`` is its tooltip and legend entry (``legend_label`` instead, when given; none
+    when ``in_legend`` is false: many bands of one kind share one entry). ``caption`` is
+    written inside the plot at the band's top, to name a span (a fault) where it is drawn.
+    """
 
     label: str
     x0: float
@@ -66,6 +72,9 @@ class Band:
     low: float | None = None
     high: float | None = None
     opacity: float = 0.18
+    caption: str = ""
+    in_legend: bool = True
+    legend_label: str | None = None
 
 
 def line_chart(
@@ -89,7 +98,9 @@ def line_chart(
     """
     n, esc = svg_number, svg_escape
     right_axis = y2_label is not None and any(line.axis == "right" for line in lines)
-    legend_items = [(b.label, b.color, "band") for b in bands if b.label]
+    legend_items = [
+        (b.legend_label or b.label, b.color, "band") for b in bands if b.label and b.in_legend
+    ]
     legend_items += [(line.label, line.color, "line") for line in lines]
     rows = 1 + int(sum(28 + 6.6 * min(len(t), 40) for t, _, _ in legend_items) // (width - 90))
     top = 14 + 16 * rows
@@ -128,6 +139,14 @@ def line_chart(
             f'width="{n(max(bx1 - bx0, 0.5))}" height="{n(max(y_bottom - y_top, 0.5))}" '
             f'fill="{esc(band.color)}" fill-opacity="{band.opacity}">'
             f"<title>{esc(band.label)}</title></rect>"
+        )
+    captioned = [b for b in bands if b.caption and b.x1 >= x0 and b.x0 <= x1]
+    for i, band in enumerate(captioned):  # alternate rows, so neighbours' names stay apart
+        bx = frame.x(max(band.x0, x0)) + 3
+        parts.append(
+            f'<text class="band-caption" x="{n(bx)}" y="{n(frame.top + 11 + 12 * (i % 2))}" '
+            f'fill="{esc(band.color)}">{esc(shorten(band.caption, 30))}'
+            f"<title>{esc(band.label)}</title></text>"
         )
     parts.append(y_axis(frame, ticks, y_label, "left", y_format))
     if right_axis:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from framework.reports.faults import console_lines as fault_lines
 from framework.reports.headline import headline
 from framework.reports.open_model import console_lines
 from framework.verdicts.results import EndpointResult, Figure, Results
@@ -57,6 +58,7 @@ def summarise(results: Results) -> str:
     lines += console_lines(results)
     for verdict in results.budgets:
         lines.append(f"  budget {verdict.verdict:<12} {verdict.message}")
+    lines += fault_lines(results)
     for row in results.comparison:
         if row.verdict != "no detectable change":
             lines.append(f"  {row.message}")

@@ -20,6 +20,13 @@ from framework.reports import charts
 from framework.reports.chart_categories import Interval, IntervalSeries, bar_chart, interval_chart
 from framework.reports.chart_comparison import ratio_marker
 from framework.reports.chart_timeseries import Band, Line, line_chart
+from framework.reports.faults import (
+    FAULTS_NOTE,
+    figure_text,
+    in_force_text,
+    recovery_text,
+    sla_text,
+)
 from framework.reports.formatting import COMPARED_UNITS, VERDICT_ORDER, budget_unit, format_percent
 from framework.reports.headline import headline
 from framework.reports.html_templates import render_page
@@ -48,6 +55,7 @@ _COLORS = {
     "failures": "#dc2626",
     "error_rate": "#7c3aed",
     "steady": "#93c5fd",
+    "fault": "#f43f5e",
 }
 
 
@@ -80,6 +88,7 @@ def _time_charts(results: Results) -> dict[str, Markup]:
     origin = _origin(results)
     steady = Band("steady state (analysed)", window.start_s - origin,
                          window.end_s - origin, _COLORS["steady"], opacity=0.16)  # fmt: skip
+    faults = _fault_bands(results, origin)
     x_label = "time since start (m:ss)"
     load = line_chart(
         [
@@ -88,7 +97,7 @@ def _time_charts(results: Results) -> dict[str, Markup]:
             Line("users", _points(series, origin, lambda p: p.users, "max"),
                  _COLORS["users"], axis="right", step=True, dash="5 3"),
         ],
-        bands=[steady], x_label=x_label, y_label="requests per second", y2_label="users",
+        bands=[steady, *faults], x_label=x_label, y_label="requests per second", y2_label="users",
         title="Users and throughput over time",
     )  # fmt: skip
     p95 = window.overall.p95_ms
@@ -103,7 +112,7 @@ def _time_charts(results: Results) -> dict[str, Markup]:
             Line("p95", _points(series, origin, lambda p: p.p95_ms, "max"), _COLORS["p95"]),
             Line("p99", _points(series, origin, lambda p: p.p99_ms, "max"), _COLORS["p99"]),
         ],
-        bands=bands, x_label=x_label, y_label="response time (ms)",
+        bands=[*bands, *faults], x_label=x_label, y_label="response time (ms)",
         title="Response time percentiles over time",
     )  # fmt: skip
     errors = line_chart(
@@ -113,10 +122,55 @@ def _time_charts(results: Results) -> dict[str, Markup]:
             Line("error rate (%)", _points(series, origin, _error_percent, "max"),
                  _COLORS["error_rate"], axis="right", dash="4 3"),
         ],
-        bands=[steady], x_label=x_label, y_label="failures per second",
+        bands=[steady, *faults], x_label=x_label, y_label="failures per second",
         y2_label="error rate (%)", title="Errors over time",
     )  # fmt: skip
     return {"load": Markup(load), "latency": Markup(latency), "errors": Markup(errors)}
+
+
+def _fault_bands(results: Results, origin: float) -> list[Band]:
+    """Each fault that took effect as a shaded span named on the chart (one legend entry
+    for them all, so many faults do not crowd the legend)."""
+    bands = []
+    for fault in results.faults:
+        if fault.start_s is None or fault.end_s is None:
+            continue
+        bands.append(
+            Band(
+                f"fault: {fault.name}",
+                fault.start_s - origin,
+                fault.end_s - origin,
+                _COLORS["fault"],
+                opacity=0.14,
+                caption=fault.name,
+                in_legend=not bands,
+                legend_label=None if bands else "faults (shaded, named)",
+            )
+        )
+    return bands
+
+
+def _faults_view(results: Results) -> list[dict[str, Any]]:
+    """The "Faults" section's rows, worded by ``framework.reports.faults``."""
+    origin = _origin(results) if results.series else None
+    rows = []
+    for fault in results.faults:
+        during, before = fault.during, fault.before
+        rows.append(
+            {
+                "f": fault,
+                "in_force": in_force_text(fault, origin),
+                "during_error": figure_text(during and during.error_rate, "%"),
+                "during_p50": figure_text(during and during.p50_ms),
+                "during_p95": figure_text(during and during.p95_ms),
+                "during_rps": figure_text(during and during.throughput_rps, "req/s"),
+                "before_error": figure_text(before and before.error_rate, "%"),
+                "before_p95": figure_text(before and before.p95_ms),
+                "recovery": recovery_text(fault),
+                "sla": sla_text(fault),
+            }
+        )
+    return rows
 
 
 def _kinds_chart(results: Results) -> Markup | None:
@@ -282,6 +336,8 @@ def _view(results: Results, locust_report: str | None = None) -> dict[str, Any]:
         "percent": format_percent,
         "open_model": _open_model_view(results),
         "group_phases": _group_phases_view(results),
+        "faults": _faults_view(results),
+        "faults_note": FAULTS_NOTE,
     }
 
 

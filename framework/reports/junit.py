@@ -7,9 +7,11 @@ lists exactly what failed and why:
     swarm.budgets       one case per budget; classname ``swarm.budgets.<scope>``
     swarm.validation    one case per validation rule
     swarm.comparison    one case per compared figure; classname ``swarm.comparison.<scope>``
+    swarm.faults        one case per scheduled fault with a recovery SLA
 
 A failing budget or a regression is a ``<failure>`` whose message names the figure and its
-interval; an inconclusive budget is ``<skipped>`` unless the budgets say inconclusive
+interval (a fault's failure, its recovery time and SLA); an inconclusive budget or fault
+is ``<skipped>`` unless the budgets say inconclusive
 fails (``settings["inconclusive_budgets"] == "fail"``). Built with ``xml.etree``, so every
 name and message is escaped; characters XML 1.0 cannot hold are dropped. Dots in a scope
 become ``_`` in the classname, since CI tools read dots as package separators.
@@ -23,8 +25,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from framework.reports.faults import figure_text, recovery_text, sla_text
 from framework.reports.formatting import COMPARED_UNITS, budget_unit, format_figure, format_value
 from framework.reports.headline import headline
+from framework.verdicts.faults import FaultResult
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, Figure, Results
 
 __all__ = ["render_junit"]
@@ -128,6 +132,24 @@ def _comparison_case(suite: _Suite, row: ComparisonRow, against: str) -> None:
         suite.case(classname, row.metric, output=details)
 
 
+def _fault_case(suite: _Suite, fault: FaultResult, inconclusive_fails: bool) -> None:
+    """A fault with a recovery SLA: fails when the recovery is beyond it (or, under
+    ``inconclusive: fail``, cannot be told), skipped when inconclusive, passes otherwise."""
+    during = fault.during
+    details = (
+        f"{fault.message}\nrecovery: {recovery_text(fault)}; SLA {sla_text(fault)}\n"
+        f"during: error rate {figure_text(during and during.error_rate, '%')}, "
+        f"p95 {figure_text(during and during.p95_ms)}"
+    )
+    message = f"fault {fault.name}: {fault.message}"
+    if fault.verdict == "fail" or (fault.verdict == "inconclusive" and inconclusive_fails):
+        suite.case("swarm.faults", fault.name, failure=("recovery", message, details))
+    elif fault.verdict == "inconclusive":
+        suite.case("swarm.faults", fault.name, skipped=message, output=details)
+    else:
+        suite.case("swarm.faults", fault.name, output=details)
+
+
 def _timestamp(results: Results) -> str:
     """ISO 8601 without a zone (what the Ant JUnit format expects), in UTC."""
     text = str(results.run.get("started_at") or results.created_at)
@@ -185,6 +207,14 @@ def render_junit(results: Results) -> str:
             else:
                 failure = ("validation", rule.message, rule.message)
                 suite.case("swarm.validation", rule.rule, failure=failure)
+        suites.append(suite)
+
+    judged = [f for f in results.faults if f.verdict is not None]
+    if judged:
+        suite = _Suite("swarm.faults", stamp)
+        fails = results.settings.get("inconclusive_budgets") == "fail"
+        for fault in judged:
+            _fault_case(suite, fault, fails)
         suites.append(suite)
 
     if results.comparison:

@@ -13,6 +13,13 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from framework.reports.faults import (
+    FAULTS_NOTE,
+    figure_text,
+    in_force_text,
+    recovery_text,
+    sla_text,
+)
 from framework.reports.formatting import (
     COMPARED_UNITS,
     VERDICT_ORDER,
@@ -292,6 +299,45 @@ def _group_phases(results: Results, cap: int) -> list[str]:
     return out
 
 
+def _faults(results: Results, cap: int) -> list[str]:
+    """The "Faults" section: each fault's figures during it, the baseline before it, its
+    recovery and SLA verdict, then what each measurement says (nothing without faults)."""
+    if not results.faults:
+        return []
+    origin = run_start(results)
+    shown, left = _cut(list(results.faults), cap)
+    rows = []
+    for f in shown:
+        during, before = f.during, f.before
+        rows.append(
+            [
+                escape_markdown(f.name, 80),
+                escape_markdown(f.kind, 20),
+                escape_markdown(in_force_text(f, origin)),
+                f"{during.requests:,}" if during else "–",
+                figure_text(during and during.error_rate, "%"),
+                figure_text(during and during.p95_ms),
+                figure_text(during and during.throughput_rps, "req/s"),
+                figure_text(before and before.error_rate, "%"),
+                figure_text(before and before.p95_ms),
+                recovery_text(f),
+                sla_text(f),
+                f"{ICONS[f.verdict]} {f.verdict}" if f.verdict else "–",
+            ]
+        )
+    out = ["", "### Faults", ""]
+    out += markdown_table(
+        ["Fault", "Kind", "In force", "Requests", "Error rate", "p95", "Throughput",
+         "Baseline error rate", "Baseline p95", "Recovery", "SLA", "Verdict"],
+        rows, "lllrrrrrrrrl",
+    )  # fmt: skip
+    out += _more(left, "faults")
+    out += [""] + [f"- **{escape_markdown(f.name, 80)}**: {escape_markdown(f.message, 500)}"
+                   for f in shown]  # fmt: skip
+    out += ["", f"_{escape_markdown(FAULTS_NOTE, 600)}_"]
+    return out
+
+
 def _failure_rows(results: Results, cap: int) -> tuple[list[list[str]], int]:
     """Per failing name: its failures' own latency, then each message with its count."""
     failing = sorted(
@@ -379,6 +425,7 @@ def _render(results: Results, scale: float) -> str:
         "latency is under Failures._",
     ]
     out += _open_model(results, caps["requests"])
+    out += _faults(results, caps["budgets"])
     rows, left = _failure_rows(results, caps["messages"])
     if rows:
         out += ["", "### Failures", ""]

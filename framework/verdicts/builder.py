@@ -31,6 +31,7 @@ from framework.verdicts.analysis import (
     planned_windows,
     steady_window,
 )
+from framework.verdicts.faults import fault_results
 from framework.verdicts.group_phases import group_phases
 from framework.verdicts.planned_arrivals import arrival_plan
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window
@@ -249,6 +250,13 @@ def _build_results(
         rules=rules,
         plan=plan,
     )
+    faults = fault_results(
+        data.record.faults,
+        data.timeline,
+        columns=columns,
+        settings=analysis,
+        earliest_s=steady.start_s,
+    )
     verdicts: tuple[BudgetVerdict, ...] = ()
     if budgets is not None:
         verdicts = tuple(budget_verdicts(analysed.window, budgets))
@@ -278,6 +286,12 @@ def _build_results(
     reasons += [v.message for v in verdicts if v.verdict == "fail"]
     reasons += [v.message for v in verdicts if v.verdict == "inconclusive" and policy == "fail"]
     reasons += [r.message for r in comparison if r.verdict == "regression"]
+    reasons += [f"fault {f.name}: {f.message}" for f in faults if f.verdict == "fail"]
+    reasons += [
+        f"fault {f.name}: {f.message}"
+        for f in faults
+        if f.verdict == "inconclusive" and policy == "fail"
+    ]
     if options.gate_on_validation:
         reasons += [v.message for v in validation if not v.passed]
     if data.record.status == "aborted":
@@ -294,6 +308,7 @@ def _build_results(
             f"the run exited {data.record.exit_code}" + (f": {detail}" if detail else "")
         )
     inconclusive = [v.message for v in verdicts if v.verdict == "inconclusive"]
+    inconclusive += [f"fault {f.name}: {f.message}" for f in faults if f.verdict == "inconclusive"]
     if reasons:
         verdict: Literal["passed", "failed", "inconclusive"] = "failed"
     elif inconclusive:
@@ -339,5 +354,6 @@ def _build_results(
         evidence=tuple(evidence),
         open_model=analysed.open_model,
         group_phases=groups,
+        faults=faults,
     )
     return results, analysed

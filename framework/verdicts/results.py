@@ -20,6 +20,7 @@ from framework.timeline.endpoints import endpoint_key
 
 if TYPE_CHECKING:
     from framework.stats.estimators import Estimate
+    from framework.verdicts.faults import FaultResult
 
 __all__ = [
     "LATENCY_BUCKETS_MS",
@@ -423,6 +424,10 @@ class Results:
     group_phases: tuple[GroupPhases, ...] = ()
     """Per-phase baselines of each load group, when the run had more than one (absent
     from results.json otherwise)."""
+    faults: tuple[FaultResult, ...] = ()
+    """Each scheduled fault of the run: figures during it, the baseline before it, its
+    recovery time against its SLA (``framework.verdicts.faults``; absent from results.json
+    for a run without faults)."""
 
     @property
     def meets_requirements(self) -> bool:
@@ -470,6 +475,8 @@ class Results:
             del data["open_model"]
         if not self.group_phases:
             del data["group_phases"]
+        if not self.faults:
+            del data["faults"]
         data["meets_requirements"] = self.meets_requirements
         data["validation_errors"] = list(self.validation_errors)
         summary = _plain(self.summary())

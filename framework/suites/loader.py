@@ -72,6 +72,14 @@ class PlannedTest:
     def type(self) -> str:
         return self.test.type
 
+    def overrides_at(self, workers: int) -> tuple[str, ...]:
+        """The ``--set`` texts of the run at ``workers``: the test's, then a scale's
+        ``per_worker`` values times ``workers``."""
+        scale = self.test.scale
+        if scale is None:
+            return self.overrides
+        return (*self.overrides, *(_set_text(k, v) for k, v in scale.values_at(workers).items()))
+
     @property
     def worker_counts(self) -> tuple[int, ...]:
         """The ``--workers`` of each run: the scale's counts, else the test's one value."""
@@ -277,23 +285,32 @@ def _plan_test(
         what = "is not a file" if scenario_path.exists() else "not found"
         message = f"scenario {scenario_path} {what} (the path is relative to the suite file)"
         return None, [problem_at(label, located, (*at, "scenario"), message)]
-    try:
-        loaded = load_scenario(
-            scenario_path,
-            env=env,
-            require_host=True,
-            overrides=overrides,
-            time_scale=test.time_scale,
-        )
-    except ScenarioError as exc:
-        return None, [_scenario_problem(label, located, at, test, p) for p in exc.problems]
-    scaled = schedule_for(loaded.scenario, time_scale=test.time_scale).duration_s
-    if scaled < MIN_SCALED_PLAN_S:
-        message = (
-            f"time_scale {test.time_scale:g} leaves {scaled:g} s of the scenario's plan; a run "
-            f"needs at least {MIN_SCALED_PLAN_S:g} s"
-        )
-        return None, [problem_at(label, located, (*at, "time_scale"), message)]
+    for workers in test.scale.workers if test.scale is not None else (test.workers,):
+        scaled_by = test.scale.values_at(workers) if test.scale is not None else {}
+        at_count = []
+        for key, value in scaled_by.items():
+            try:
+                at_count.append(parse_override(_set_text(key, value)))
+            except ValueError as exc:
+                where = (*at, "scale", "per_worker", key)
+                return None, [problem_at(label, located, where, str(exc), key=True)]
+        try:
+            loaded = load_scenario(
+                scenario_path,
+                env=env,
+                require_host=True,
+                overrides=[*overrides, *at_count],
+                time_scale=test.time_scale,
+            )
+        except ScenarioError as exc:
+            return None, [_scenario_problem(label, located, at, test, p) for p in exc.problems]
+        scaled = schedule_for(loaded.scenario, time_scale=test.time_scale).duration_s
+        if scaled < MIN_SCALED_PLAN_S:
+            message = (
+                f"time_scale {test.time_scale:g} leaves {scaled:g} s of the scenario's plan; "
+                f"a run needs at least {MIN_SCALED_PLAN_S:g} s"
+            )
+            return None, [problem_at(label, located, (*at, "time_scale"), message)]
     planned = PlannedTest(test, index, scenario_path, loaded.scenario.name, (*texts, *targets))
     return planned, []
 
@@ -310,6 +327,10 @@ def _scenario_problem(
         if written in test.set:
             message = f"{problem.message} (in scenario {test.scenario})"
             return problem_at(label, located, (*at, "set", written), message)
+        scale = test.scale.per_worker if test.scale is not None else {}
+        if written in scale:
+            message = f"{problem.message} (times the workers, in scenario {test.scenario})"
+            return problem_at(label, located, (*at, "scale", "per_worker", written), message)
         if written.startswith("budgets"):
             own = "targets" in located.data["tests"][at[1]]
             where = (*at, "targets") if own else ("targets",)

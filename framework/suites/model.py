@@ -84,10 +84,20 @@ class Targets(_Model):
 
 
 class Scale(_Model):
-    """``scale: {workers: [1, 2, 4]}``: one run of the test per worker count, in this order."""
+    """``scale: {workers: [1, 2, 4]}``: one run of the test per worker count, in this order.
+
+    ``per_worker`` gives scenario values that grow with the workers (``load.users: 50`` is
+    50 users at 1 worker, 200 at 4): a closed run's users are split among its workers, so
+    the same users over more workers is a smaller load per worker, which cannot scale.
+    """
 
     workers: list[Annotated[int, Field(ge=1, le=MAX_WORKERS), NOT_BOOL]] = Field(
         min_length=2, description="Local worker processes of each run, ascending, no repeats."
+    )
+    per_worker: dict[str, Annotated[int | float, Field(gt=0), NOT_BOOL]] = Field(
+        default_factory=dict,
+        description="Scenario paths set to this value times the run's workers: "
+        "{load.users: 50, load.spawn_rate: 25}.",
     )
 
     @field_validator("workers")
@@ -98,6 +108,17 @@ class Scale(_Model):
                 f"worker counts must rise with no repeats (such as [1, 2, 4]), got {value}"
             )
         return value
+
+    def values_at(self, workers: int) -> dict[str, int | float]:
+        """``per_worker`` at ``workers`` workers (whole numbers stay whole).
+
+        >>> Scale(workers=[1, 2], per_worker={"load.users": 50}).values_at(4)
+        {'load.users': 200}
+        """
+        return {
+            path: (value * workers if isinstance(value, int) else round(value * workers, 9))
+            for path, value in self.per_worker.items()
+        }
 
 
 class SuiteTest(_Model):

@@ -66,10 +66,10 @@ def _scaling_markdown(test: TestResult) -> str:
     return scaling_markdown(test.scaling)
 
 
-def _scaling_html(test: TestResult) -> Markup:
+def _scaling_html(test: TestResult, entry: Mapping[str, Any]) -> Markup:
     from framework.reports.scalability import scaling_html
 
-    return scaling_html(test.scaling)
+    return scaling_html(test.scaling, links={run["run_id"]: run["report"] for run in entry["runs"]})
 
 
 def suite_markdown(result: SuiteResult) -> str:
@@ -143,7 +143,7 @@ def suite_html(result: SuiteResult) -> str:
                     "cells": [
                         figure_text(entry["figures"].get(key), unit) for _, key, unit in _COLUMNS
                     ],
-                    "scaling": _scaling_html(test) if test.scaling is not None else None,
+                    "scaling": _scaling_html(test, entry) if test.scaling is not None else None,
                 }
             )
         groups.append({"type": kind, "rows": rows})

@@ -88,7 +88,7 @@ def suite_command(
     ]  # fmt: skip
     if test.test.time_scale != 1.0:
         command += ["--time-scale", repr(test.test.time_scale)]
-    for text in test.overrides:
+    for text in test.overrides_at(workers):
         command += ["--set", text]
     command += list(options.analysis_args)
     if options.quiet:

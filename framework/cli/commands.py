@@ -269,7 +269,7 @@ def _print_suite(outcome: Any) -> None:
     for test in result.tests:
         entry = test.to_dict(outcome.folder)
         code = "" if entry["exit_code"] is None else f" (exit {entry['exit_code']})"
-        where = f": {outcome.folder / entry['report']}" if entry["report"] else ""
+        where = f": {(outcome.folder / entry['report']).resolve()}" if entry["report"] else ""
         print(f"  {test.status:<8} {test.type:<16} {test.name}{code}{where}")
     summary = result.summary()
     state = " (interrupted)" if result.interrupted else ""

@@ -56,10 +56,17 @@ def rebuild_suite_report(suite_dir: Path, *, confidence: float = 0.95) -> SuiteO
     """Rewrite the suite report in ``suite_dir`` from its runs; ``UsageError`` when the
     folder holds no readable suite.json."""
     path = suite_dir / "suite.json"
+    if not suite_dir.is_dir():
+        raise UsageError(
+            f"{path}: {suite_dir} is not a suite folder (one of <out>/suites/<UTC time>-<name>)",
+            flag="--suite-dir",
+        )
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"{path}: no suite.json; not a suite folder", flag="--suite-dir") from None
+        raise UsageError(
+            f"{path}: no suite.json, so {suite_dir} is not a suite folder", flag="--suite-dir"
+        ) from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: cannot read: {exc}", flag="--suite-dir") from None
     if not isinstance(document, dict) or document.get("format_version") != 1:

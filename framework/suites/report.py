@@ -156,7 +156,6 @@ def suite_html(result: SuiteResult) -> str:
             summary=result.summary(),
             groups=groups,
             columns=[name for name, _, _ in _COLUMNS],
-            marks=_STATUS_MARK,
             started=format_time(result.started_at),
             css=inline_asset("report.css"),
         )

@@ -4,7 +4,8 @@
     ├── ScenarioError                 a scenario file is invalid           .problems .file
     │   └── UnresolvedVariableError   only ``${VAR}``s without a value     .variables
     ├── ConfigError                   another input is invalid             .file .flag
-    │   └── DetectorConfigError       a mock-detector config file          .problems
+    │   ├── DetectorConfigError       a mock-detector config file          .problems
+    │   └── SuiteError                a suite file (``swarm suite``)       .problems
     ├── UsageError                    a command-line value is invalid      .flag .value
     │   ├── UnknownRunError           no run with that id                  .run_id .suggestions
     │   └── NoBaselineError           --baseline latest|pinned found none  .scenario .reference
@@ -53,6 +54,7 @@ __all__ = [
     "RunError",
     "ScenarioError",
     "StoreError",
+    "SuiteError",
     "SwarmError",
     "UnknownRunError",
     "UnresolvedVariableError",
@@ -172,6 +174,17 @@ class DetectorConfigError(ConfigError):
         self.problems = list(problems)
         file = self.problems[0].file if self.problems else None
         super().__init__(_problem_list("mock-detector config", self.problems), file=file)
+
+
+class SuiteError(ConfigError):
+    """A suite file cannot be used; raised by ``framework.suites.load_suite`` with every
+    problem found (``problems``, located like a scenario's: a test's scenario that is
+    missing or invalid is reported at that test's ``scenario`` line). Nothing has run."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        file = self.problems[0].file if self.problems else None
+        super().__init__(_problem_list("suite", self.problems), file=file)
 
 
 class UsageError(SwarmError):

@@ -85,6 +85,8 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         return _run(args, extra)
     if args.command == "alerts":
         return _alerts(args)
+    if args.command == "suite":
+        return _suite(args)
     if args.command == "report":
         from framework.reports.run_report import resolve_run
 
@@ -211,6 +213,88 @@ def _alerts(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return ExitCode.OK
+
+
+def _analysis_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """The analysis flags given to ``swarm suite``, as every ``swarm run`` of it takes them
+    (those left at their defaults are left out; ``--budgets`` goes into the targets)."""
+    given: list[str] = []
+    for flag, value, default in (
+        ("--confidence", args.confidence, 0.95),
+        ("--warmup", args.warmup, None),
+        ("--baseline", args.baseline, None),
+        ("--min-effect", args.min_effect, 0.05),
+        ("--min-effect-ms", args.min_effect_ms, 1.0),
+        ("--correction", args.correction, "holm"),
+        ("--inconclusive", args.inconclusive, None),
+    ):
+        if value is not None and value != default:
+            given += [flag, value if isinstance(value, str) else repr(value)]
+    if args.require_valid:
+        given.append("--require-valid")
+    return tuple(given)
+
+
+def _suite(args: argparse.Namespace) -> int:
+    """``swarm suite FILE``: run the suite's tests, or (``--report-only``) rebuild its report."""
+    from framework.suites import (
+        SuiteOptions,
+        latest_suite_dir,
+        load_suite,
+        read_suite,
+        rebuild_suite_report,
+        run_suite,
+    )
+
+    _check_reports_folder(args.out)
+    reports_dir = Path(args.out)
+    if args.suite_dir and not args.report_only:
+        raise UsageError("--suite-dir goes with --report-only", flag="--suite-dir")
+    if args.report_only:
+        if args.suite_dir:
+            folder = Path(args.suite_dir)
+        else:
+            folder = latest_suite_dir(reports_dir, read_suite(args.suite).name)
+        outcome = rebuild_suite_report(folder, confidence=args.confidence)
+        _print_suite(outcome)
+        return ExitCode.OK if outcome.result.exit_code == ExitCode.OK else ExitCode.CHECK_FAILED
+    budgets_data = None
+    if args.budgets:
+        import yaml
+
+        load_budgets(args.budgets)  # every problem of the file, before anything runs
+        budgets_data = yaml.safe_load(Path(args.budgets).read_text(encoding="utf-8"))
+    loaded = load_suite(args.suite, budgets_data=budgets_data)
+    options = SuiteOptions(
+        reports_dir=reports_dir,
+        test_type=args.test_type,
+        keep_going=args.keep_going,
+        analysis_args=_analysis_args(args),
+        confidence=args.confidence,
+        quiet=args.quiet,
+    )
+    outcome = run_suite(loaded, options)
+    _print_suite(outcome)
+    return outcome.exit_code
+
+
+def _print_suite(outcome: Any) -> None:
+    """One line per test and where the suite report is."""
+    result = outcome.result
+    for test in result.tests:
+        entry = test.to_dict(outcome.folder)
+        code = "" if entry["exit_code"] is None else f" (exit {entry['exit_code']})"
+        where = f": {(outcome.folder / entry['report']).resolve()}" if entry["report"] else ""
+        print(f"  {test.status:<8} {test.type:<16} {test.name}{code}{where}")
+    summary = result.summary()
+    state = " (interrupted)" if result.interrupted else ""
+    print(
+        f"swarm suite: {result.name}{state}: {summary['passed']} passed, {summary['failed']} "
+        f"failed, {summary['skipped']} skipped of {summary['total']}"
+    )
+    print(f"swarm suite: report {outcome.files['suite.html']}")
+    print(f"swarm suite: wrote {outcome.files['suite.json']}")
+    print(f"swarm suite: wrote {outcome.files['suite.md']}")
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:

@@ -34,12 +34,13 @@ from framework.limits import excerpt
 from framework.scenario.metrics import KEY_METRICS
 from framework.scenario.overrides import Override, parse_override
 from framework.suggestions import did_you_mean, nearest
+from framework.suites.model import TEST_TYPES
 
 __all__ = ["build_parser", "main"]
 
 COMMANDS = (
     "run", "master", "worker", "report", "compare", "runs", "history",
-    "validate", "plan", "schema", "mocks", "demo", "alerts", "ctl",
+    "validate", "plan", "schema", "mocks", "demo", "alerts", "ctl", "suite",
 )  # fmt: skip
 OVERHEAD_METRICS = (*KEY_METRICS, "median", "p50_ms", "p95_ms", "p99_ms")
 """What ``swarm compare --metric`` accepts: the key metrics and their usual other names."""
@@ -194,6 +195,41 @@ def _add_alerts_command(commands: argparse._SubParsersAction) -> None:
         default=60.0,
         help="the rate() window of every rule (default 1m; at least 4 scrape intervals)",
     )
+
+
+def _add_suite_command(commands: argparse._SubParsersAction) -> None:
+    suite = commands.add_parser(
+        "suite",
+        help="run a suite of tests (smoke, load, stress, ...) and write one suite report",
+        description="Run the tests of a suite file in order, each as its own 'swarm run' "
+        "(own run folder, report and exit code), and write suite.json, suite.md and "
+        "suite.html into <out>/suites/<UTC time>-<suite name>/. Exit: 0 all passed, 1 a test "
+        "failed, 2 invalid suite (nothing ran), 3 a run could not run, 130 interrupted.",
+    )
+    suite.add_argument("suite", help="suite YAML file (see docs/suites.md)")
+    suite.add_argument(
+        "--type",
+        dest="test_type",
+        choices=(*TEST_TYPES, "all"),
+        default="all",
+        help="run only the tests of this type (default: all)",
+    )
+    suite.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="run the remaining tests after one fails (default: stop; the rest are skipped)",
+    )
+    suite.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: rebuild the suite report from the runs of the newest suite folder",
+    )
+    suite.add_argument(
+        "--suite-dir", metavar="DIR", help="with --report-only: the suite folder to rebuild"
+    )
+    suite.add_argument("--out", default="reports", help="reports folder (default: ./reports)")
+    _add_live_options(suite)
+    _add_report_options(suite)
 
 
 def _add_influx_options(parser: argparse.ArgumentParser) -> None:
@@ -354,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=workers, default=2, help="local workers (default 2; 0: one process)"
     )
     _add_report_options(demo)
+
+    _add_suite_command(commands)
 
     commands.add_parser(
         "mocks",

@@ -29,6 +29,7 @@ STAGES = [
     "verdicts",
     "reports",
     "store",
+    "suites",
     "cli",
 ]
 SHARED = {"errors", "suggestions", "converters", "durations", "limits"}

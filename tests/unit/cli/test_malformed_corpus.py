@@ -768,6 +768,29 @@ FLAG_CASES = [
         "cannot read",
     ),
     _flag("mocks-unknown-flag", ("mocks", "--chek"), "--chek", "did you mean --check"),
+    _flag("suite-type", ("suite", "s.yaml", "--type", "spike"), "--type", "choose from"),
+    _flag("suite-confidence", ("suite", "s.yaml", "--confidence", "0"), "--confidence", "between"),
+    _flag("suite-warmup", ("suite", "s.yaml", "--warmup", "soon"), "--warmup", "90s, 2m"),
+    _flag("suite-min-effect", ("suite", "s.yaml", "--min-effect", "-1"), "--min-effect", "0%"),
+    _flag(
+        "suite-min-effect-ms", ("suite", "s.yaml", "--min-effect-ms", "x"), "--min-effect-ms", "1"
+    ),
+    _flag("suite-correction", ("suite", "s.yaml", "--correction", "no"), "--correction", "choose"),
+    _flag(
+        "suite-inconclusive", ("suite", "s.yaml", "--inconclusive", "x"), "--inconclusive", "choose"
+    ),
+    _flag(
+        "suite-suite-dir",
+        ("suite", "s.yaml", "--report-only", "--suite-dir", "afile"),
+        "afile/suite.json",
+        "not a suite folder",
+    ),
+    _flag(
+        "suite-file-is-a-scenario",
+        ("suite", "s.yaml"),
+        "s.yaml:1:1",
+        "unknown key 'host'",
+    ),
 ]
 
 OVERRIDE_CASES = [

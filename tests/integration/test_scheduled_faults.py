@@ -1,12 +1,13 @@
 """Scheduled faults against a real mock detector, on the plan's clock.
 
-One ~14 s ``swarm run --workers 2`` (shared by several tests) with an outage from 4 s to
-8 s of the plan and a command fault from 2 s to 4 s: the mock saw exactly one PUT and one
+One ~19 s ``swarm run --workers 2`` (shared by several tests) with an outage from 8 s to
+11 s of the plan and a command fault from 15 s to 17 s: the mock saw exactly one PUT and one
 DELETE (the master runs the faults, not each worker), at the planned plan times; run.json
 records both faults with their times and statuses; the timeline has failures during the
-outage and none before it. An unreachable admin API stops ``swarm run`` with exit 3 before
-anything starts; Ctrl-C in the middle of a fault ends it (the mock answers normally again)
-and run.json says so.
+outage and none before it; the report measures the outage's recovery against its SLA from
+the seconds before it (the baseline) and after it. An unreachable admin API stops
+``swarm run`` with exit 3 before anything starts; Ctrl-C in the middle of a fault ends it
+(the mock answers normally again) and run.json says so.
 """
 
 from __future__ import annotations
@@ -134,16 +135,16 @@ def fault_run(tmp_path_factory, module_child_processes, free_port) -> Iterator[d
     _mocks(module_child_processes, folder, port)
     scenario = _scenario(
         folder,
-        seconds=14,
+        seconds=19,
         faults=f"""\
         - name: outage
-          at: 4s
-          duration: 4s
+          at: 8s
+          duration: 3s
           mock: target
           set: {{outage: true}}
           recovery_sla: 2s
         - name: marker
-          at: 2s
+          at: 15s
           duration: 2s
           command:
             start: "date +%s.%N > {folder}/marker.on"
@@ -177,8 +178,8 @@ def test_the_mock_sees_one_put_and_one_delete_at_the_planned_plan_times(fault_ru
     zero = _running_at(run)
     on = watch.first(True)
     off = watch.first(False, after=on)
-    assert zero + 4 - POLL_S <= on <= zero + 4 + SLACK_S
-    assert zero + 8 - POLL_S <= off <= zero + 8 + SLACK_S
+    assert zero + 8 - POLL_S <= on <= zero + 8 + SLACK_S
+    assert zero + 11 - POLL_S <= off <= zero + 11 + SLACK_S
 
 
 def test_run_json_records_each_fault_with_its_times_and_status(fault_run):
@@ -187,11 +188,11 @@ def test_run_json_records_each_fault_with_its_times_and_status(fault_run):
     outage, marker = faults["outage"], faults["marker"]
     assert outage["kind"] == "mock" and outage["action"] == {"outage": True}
     assert outage["target"].startswith("http://127.0.0.1:")
-    assert (outage["planned_start_s"], outage["planned_end_s"]) == (4.0, 8.0)
+    assert (outage["planned_start_s"], outage["planned_end_s"]) == (8.0, 11.0)
     assert outage["recovery_sla_s"] == 2.0
     assert outage["status"] == "ended" and outage["error"] is None
-    assert _unix(outage["started_at"]) - zero == pytest.approx(4, abs=SLACK_S)
-    assert _unix(outage["ended_at"]) - _unix(outage["started_at"]) == pytest.approx(4, abs=SLACK_S)
+    assert _unix(outage["started_at"]) - zero == pytest.approx(8, abs=SLACK_S)
+    assert _unix(outage["ended_at"]) - _unix(outage["started_at"]) == pytest.approx(3, abs=SLACK_S)
     assert marker["kind"] == "command" and marker["status"] == "ended"
     on = float((fault_run["folder"] / "marker.on").read_text())
     off = float((fault_run["folder"] / "marker.off").read_text())
@@ -211,6 +212,20 @@ def test_the_timeline_fails_during_the_outage_and_not_before(fault_run):
             during += failures
     assert before == 0
     assert during > 0
+
+
+def test_the_report_measures_the_outage_and_its_recovery_against_the_sla(fault_run):
+    results = json.loads((fault_run["run_dir"] / "results.json").read_text())
+    outage = next(f for f in results["faults"] if f["name"] == "outage")
+    assert outage["during"]["error_rate"]["value"] > 0.9  # an outage answers 503 to all
+    assert outage["before"]["failures"] == 0
+    assert outage["measured"] and outage["recovered"], outage["message"]
+    # The mock answers normally the moment the DELETE lands: back within a few seconds
+    # at most (1 s timeline resolution, 3 s windows), and judged against the 2 s SLA.
+    assert 0 <= outage["recovery_s"]["low"] <= outage["recovery_s"]["value"] <= 3
+    assert outage["verdict"] in ("pass", "inconclusive"), outage["message"]
+    assert outage["recovery_sla_s"] == 2.0
+    assert "outage" in (fault_run["run_dir"] / "report.html").read_text()
 
 
 def test_an_unreachable_admin_api_exits_3_before_any_load(tmp_path, child_processes, free_port):

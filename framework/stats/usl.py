@@ -186,7 +186,7 @@ def _checked(values: Sequence[float], what: str) -> np.ndarray:
         raise ValueError(f"{what} must be numbers, got {values!r}") from None
     if arr.ndim != 1:
         raise ValueError(f"{what} must be a flat list of numbers, got shape {arr.shape}")
-    bad = [f"{v!r}" for v in arr if not (math.isfinite(v) and v > 0)]
+    bad = [f"{float(v)!r}" for v in arr if not (math.isfinite(v) and v > 0)]
     if bad:
         raise ValueError(
             f"every {what} must be a positive finite number, got {', '.join(bad[:3])}"
@@ -256,6 +256,9 @@ def _fit(n: np.ndarray, x: np.ndarray, weights: np.ndarray, start: np.ndarray) -
         residuals, guess, jac=jacobian, bounds=(lower, upper), method="trf", x_scale="jac"
     )
     lam, sigma, kappa = result.x
+    # the solver stops a hair inside a bound; a parameter at 0 is reported as 0
+    sigma = 0.0 if sigma < 1e-12 else sigma
+    kappa = 0.0 if kappa < 1e-12 else kappa
     return np.array([lam, sigma, kappa / k_scale])
 
 

@@ -52,7 +52,7 @@ def capacity_figure(figure: Figure | None, unit: str) -> str:
 def load_text(figure: Figure, unit: str) -> str:
     """A point's load: whole users, or concurrency with its interval."""
     if unit == "users":
-        return _value(figure.value, "users")
+        return "–" if figure.value is None else f"{figure.value:,.0f}"
     return capacity_figure(figure, "")
 
 
@@ -144,7 +144,15 @@ def capacity_headline(capacity: Capacity) -> list[str]:
 
 
 def console_lines(capacity: Capacity | None) -> list[str]:
-    """The console's capacity line(s), empty for a run without steps."""
+    """The console's capacity lines (none for a run without steps): the capacity found
+    (when budgets or a search judged the steps), then the peak or why there is none."""
     if capacity is None:
         return []
-    return [f"  capacity: {line}" for line in capacity_headline(capacity)[:2]]
+    lines = []
+    if capacity.verdict is not None:
+        lines.append(f"  find_capacity {capacity.verdict}: {capacity.message}")
+    elif capacity.highest_passing_step is not None:
+        lines.append(f"  {capacity.message} (highest step meeting every budget)")
+    rest = capacity_headline(capacity)[1:]
+    lines += [f"  {line[:1].lower()}{line[1:]}" for line in rest if not line.startswith("Search")]
+    return lines

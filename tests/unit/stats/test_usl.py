@@ -79,8 +79,9 @@ def test_a_misfit_wider_than_the_intervals_widens_the_fits_intervals():
     the noise, so the parameters' intervals are wider than the claimed intervals give."""
     measured, _ = noisy(seed=3, relative_se=0.05)
     truth = usl_throughput(LOADS, LAM, SIGMA, KAPPA)
-    claimed = [(x - 1.96 * 0.01 * t, x + 1.96 * 0.01 * t) for x, t in zip(measured, truth)]
-    honest = [(x - 1.96 * 0.05 * t, x + 1.96 * 0.05 * t) for x, t in zip(measured, truth)]
+    pairs = list(zip(measured, truth, strict=True))
+    claimed = [(x - 1.96 * 0.01 * t, x + 1.96 * 0.01 * t) for x, t in pairs]
+    honest = [(x - 1.96 * 0.05 * t, x + 1.96 * 0.05 * t) for x, t in pairs]
     narrow, wide = fit_usl(LOADS, measured, claimed), fit_usl(LOADS, measured, honest)
     width = lambda ci: ci[1] - ci[0]  # noqa: E731
     assert width(narrow.kappa_ci) > 0.5 * width(wide.kappa_ci)

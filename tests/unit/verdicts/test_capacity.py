@@ -136,7 +136,8 @@ def replace_throughput(overall: EndpointResult) -> EndpointResult:
 
 def test_a_curve_that_explains_nothing_predicts_nothing():
     zigzag = [100.0, 300.0, 100.0, 300.0, 100.0, 300.0]
-    steps = [step(f"step {i + 1}", u, x) for i, (u, x) in enumerate(zip(USERS, zigzag))]
+    pairs = zip(USERS, zigzag, strict=True)
+    steps = [step(f"step {i + 1}", u, x) for i, (u, x) in enumerate(pairs)]
     found = capacity(steps, None, closed_run())
     assert found.fit is not None  # kept, to show what was tried
     assert found.no_fit_reason.startswith("the fitted curve explains only")
@@ -201,8 +202,9 @@ def open_run(rates=(10, 20, 30, 40, 50)) -> dict:
          "end_s": 60.0 * (i + 1), "users": 0, "rate": float(r)}
         for i, r in enumerate(rates)
     ]  # fmt: skip
-    return {"plan": {"shape": "stepped", "duration_s": 300.0, "peak_users": 0,
-                     "peak_rate": float(max(rates)), "phases": phases, "model": "open"}}  # fmt: skip
+    plan = {"shape": "stepped", "duration_s": 300.0, "peak_users": 0,
+            "peak_rate": float(max(rates)), "phases": phases, "model": "open"}  # fmt: skip
+    return {"plan": plan}
 
 
 def test_open_steps_are_fitted_against_their_concurrency_by_littles_law():
@@ -213,7 +215,7 @@ def test_open_steps_are_fitted_against_their_concurrency_by_littles_law():
     mean_ms = (50.0, 52.0, 60.0, 250.0, 900.0)
     steps = [
         step(f"step {i + 1}", None, x, mean_ms=r)
-        for i, (x, r) in enumerate(zip(served, mean_ms))
+        for i, (x, r) in enumerate(zip(served, mean_ms, strict=True))
     ]
     found = capacity(steps, P95_BUDGET, open_run(rates))
     assert found.load_unit == "concurrency"
@@ -243,7 +245,8 @@ SEARCH = {"steps_run": 5, "stopped_at_step": "step 5", "reason": "p95 failing in
 
 
 def test_find_capacity_passes_with_the_highest_step_meeting_the_budgets():
-    found = capacity(usl_steps(p95=rising_p95), P95_BUDGET, closed_run("find_capacity", search=SEARCH))
+    run = closed_run("find_capacity", search=SEARCH)
+    found = capacity(usl_steps(p95=rising_p95), P95_BUDGET, run)
     assert found.verdict == "pass"
     assert found.search == SEARCH
     assert found.message.startswith("capacity 20 users, ")
@@ -314,7 +317,7 @@ def test_a_constant_runs_results_have_no_capacity_key(tmp_path):
 
 def test_a_find_capacity_run_passes_though_its_steady_state_fails_the_budgets(tmp_path):
     """The last step fails the budgets by design: the run is judged on its capacity."""
-    record = STEPPED_RECORD("find_capacity")
+    record = stepped_record("find_capacity")
     run = write_run(tmp_path / "run", seconds=151, names=("GET /a",),
                     latency=Latency(median_ms=20, scale=lambda s, u: 1.0 if u <= 30 else 8.0),
                     rps=_usl_rps, plan=record, users=users_of(STEPPED, 151),
@@ -328,7 +331,7 @@ def test_a_find_capacity_run_passes_though_its_steady_state_fails_the_budgets(tm
 
 
 def test_a_find_capacity_run_whose_first_step_fails_fails(tmp_path):
-    record = STEPPED_RECORD("find_capacity")
+    record = stepped_record("find_capacity")
     run = write_run(tmp_path / "run", seconds=151, names=("GET /a",),
                     latency=Latency(median_ms=200), rps=_usl_rps, plan=record,
                     users=users_of(STEPPED, 151), budgets={"overall": {"p95_ms": 80}},
@@ -338,7 +341,7 @@ def test_a_find_capacity_run_whose_first_step_fails_fails(tmp_path):
     assert results.reasons[0].startswith("capacity below the first step: step 1 already fails")
 
 
-def STEPPED_RECORD(shape: str) -> dict:  # noqa: N802
+def stepped_record(shape: str) -> dict:
     from tests.synthetic import plan_record
 
     record = dict(plan_record(STEPPED))

@@ -132,6 +132,11 @@ def capacity_headline(capacity: Capacity) -> list[str]:
         )
     elif capacity.no_fit_reason is not None:
         lines.append(f"No USL fit: {capacity.no_fit_reason}")
+    elif capacity.fit is not None:
+        lines.append(
+            "No limit in sight: throughput still rises in proportion to load (no contention "
+            "or coherency delay measured); step higher to find it"
+        )
     search = capacity.search
     if search:
         stopped = search.get("stopped_at_step")

@@ -119,6 +119,8 @@ class Capacity:
             parts.append(f"no peak: throughput levels off towards {self.ceiling:.4g} req/s")
         elif self.no_fit_reason:
             parts.append(f"no USL fit: {self.no_fit_reason}")
+        elif self.fit is not None:
+            parts.append("no limit in sight: throughput still rises in proportion to load")
         if self.highest_passing_step is None and self.message:
             parts.insert(0, self.message)
         return "; ".join(parts)

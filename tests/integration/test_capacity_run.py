@@ -1,6 +1,6 @@
 """Capacity from a real stepped run: ``swarm run`` against a real mock detector, bounded.
 
-Five 3-second steps of 2 … 26 closed users with no think time against one mock-detector
+Five 4-second steps of 2 … 26 closed users with no think time against one mock-detector
 process answering in 10 ms: throughput rises with the users until the single process (and
 the generator beside it) runs out of CPU. Whatever the machine makes of the last steps, the
 run's results.json, report.html, report.md, junit.xml and console must carry the capacity
@@ -28,7 +28,7 @@ SCENARIO = """
       - name: caller
         requests:
           - {{name: detect, method: POST, path: /detect, json: {{content: hi}}}}
-    load: {{shape: stepped, start_users: 2, step_users: 6, step_duration: 3s, steps: 5,
+    load: {{shape: stepped, start_users: 2, step_users: 6, step_duration: 4s, steps: 5,
            spawn_rate: 100}}
     budgets:
       overall: {{error_rate: 5%}}

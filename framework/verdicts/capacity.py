@@ -225,12 +225,15 @@ def _fitted(found: Capacity, confidence: float) -> Capacity:
     if rise:
         return replace(found, no_fit_reason=rise)
     intervals = [_interval(p.throughput) for p in usable]
+    loads = [_interval(p.load) for p in usable]
     try:
         fit = fit_usl(
             [p.load.value or 0.0 for p in usable],
             [p.throughput.value or 0.0 for p in usable],
             intervals if all(i is not None for i in intervals) else None,  # type: ignore[arg-type]
             confidence=confidence,
+            # an open run's concurrency is measured: its error weighs through the slope
+            load_ci=loads if all(i is not None for i in loads) else None,  # type: ignore[arg-type]
         )
     except ValueError as exc:
         return replace(found, no_fit_reason=str(exc))

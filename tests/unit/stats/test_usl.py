@@ -144,3 +144,25 @@ def test_data_no_fit_can_rest_on_raise_a_clear_value_error(load, throughput, int
 def test_a_confidence_outside_zero_to_one_is_refused():
     with pytest.raises(ValueError, match="confidence must be between 0 and 1"):
         fit_usl(LOADS, usl_throughput(LOADS, LAM, SIGMA, KAPPA), confidence=95)
+
+
+def test_a_step_whose_load_is_barely_known_weighs_little():
+    """An open run's concurrency is measured: one step's load off by 3× with a wide
+    interval, the rest exact. Through the curve's slope its error widens its weight, so
+    the fit still finds the true curve; ignoring the load's error, it does not."""
+    loads = LOADS.copy()
+    truth = usl_throughput(loads, LAM, SIGMA, KAPPA)
+    intervals = [(x * 0.99, x * 1.01) for x in truth]
+    measured_loads = loads.copy()
+    measured_loads[1] = 6.0  # truly 2
+    load_ci = [(n * 0.99, n * 1.01) for n in measured_loads]
+    load_ci[1] = (0.5, 11.5)
+    weighted = fit_usl(measured_loads, truth, intervals, load_ci=load_ci)
+    ignored = fit_usl(measured_loads, truth, intervals)
+    assert weighted.peak_load == pytest.approx(TRUE_PEAK, rel=0.05)
+    assert abs(ignored.peak_load - TRUE_PEAK) > abs(weighted.peak_load - TRUE_PEAK)
+
+
+def test_a_bad_load_interval_is_named_as_a_load_interval():
+    with pytest.raises(ValueError, match="load interval 2 must be finite"):
+        fit_usl([1, 2, 3], [10, 20, 25], [(9, 11)] * 3, load_ci=[(1, 1), (3, 1), (3, 3)])

@@ -21,6 +21,7 @@ from framework.timeline.endpoints import endpoint_key
 if TYPE_CHECKING:
     from framework.stats.estimators import Estimate
     from framework.verdicts.faults import FaultResult
+    from framework.verdicts.capacity import Capacity
 
 __all__ = [
     "LATENCY_BUCKETS_MS",
@@ -428,6 +429,10 @@ class Results:
     """Each scheduled fault of the run: figures during it, the baseline before it, its
     recovery time against its SLA (``framework.verdicts.faults``; absent from results.json
     for a run without faults)."""
+    capacity: Capacity | None = None
+    """Where a stepped, stages or find_capacity run saturates: per-step load and
+    throughput, the USL fit and its predicted peak, the highest step meeting every budget
+    (``framework.verdicts.capacity``); ``None`` for other runs (absent from results.json)."""
 
     @property
     def meets_requirements(self) -> bool:
@@ -477,6 +482,8 @@ class Results:
             del data["group_phases"]
         if not self.faults:
             del data["faults"]
+        if self.capacity is None:
+            del data["capacity"]
         data["meets_requirements"] = self.meets_requirements
         data["validation_errors"] = list(self.validation_errors)
         summary = _plain(self.summary())

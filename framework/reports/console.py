@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from framework.reports.faults import console_lines as fault_lines
 from framework.reports.capacity import console_lines as capacity_lines
+from framework.reports.faults import console_lines as fault_lines
 from framework.reports.headline import headline
 from framework.reports.open_model import console_lines
 from framework.verdicts.results import EndpointResult, Figure, Results

@@ -31,8 +31,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from framework.reports.faults import figure_text, recovery_text, sla_text
 from framework.reports.capacity import capacity_headline, fit_lines
+from framework.reports.faults import figure_text, recovery_text, sla_text
 from framework.reports.formatting import COMPARED_UNITS, budget_unit, format_figure, format_value
 from framework.reports.headline import headline
 from framework.verdicts.faults import FaultResult
@@ -160,6 +160,8 @@ def _fault_case(suite: _Suite, fault: FaultResult, inconclusive_fails: bool) -> 
         suite.case("swarm.faults", fault.name, skipped=message, output=details)
     else:
         suite.case("swarm.faults", fault.name, output=details)
+
+
 def _capacity_suite(results: Results, stamp: str) -> _Suite:
     """The capacity found (a failure when a find_capacity run found none, skipped when
     inconclusive) and the USL fit, with the figures as suite properties."""

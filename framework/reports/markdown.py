@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from framework.reports.capacity import capacity_headline, capacity_rows, fit_lines
 from framework.reports.faults import (
     FAULTS_NOTE,
     figure_text,
@@ -20,7 +21,6 @@ from framework.reports.faults import (
     recovery_text,
     sla_text,
 )
-from framework.reports.capacity import capacity_headline, capacity_rows, fit_lines
 from framework.reports.formatting import (
     COMPARED_UNITS,
     VERDICT_ORDER,

@@ -31,8 +31,8 @@ from framework.verdicts.analysis import (
     planned_windows,
     steady_window,
 )
-from framework.verdicts.faults import fault_results
 from framework.verdicts.capacity import capacity
+from framework.verdicts.faults import fault_results
 from framework.verdicts.group_phases import group_phases
 from framework.verdicts.planned_arrivals import arrival_plan
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window

@@ -20,8 +20,8 @@ from framework.timeline.endpoints import endpoint_key
 
 if TYPE_CHECKING:
     from framework.stats.estimators import Estimate
-    from framework.verdicts.faults import FaultResult
     from framework.verdicts.capacity import Capacity
+    from framework.verdicts.faults import FaultResult
 
 __all__ = [
     "LATENCY_BUCKETS_MS",

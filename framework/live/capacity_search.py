@@ -203,7 +203,9 @@ class CapacitySearch:
         """Steps whose plateau the run reached (the one being judged included)."""
         return 0 if self.reached is None else self.reached.index
 
-    def add_second(self, second: Second, *, plan_s: float, counted: bool = True) -> SearchStop | None:
+    def add_second(
+        self, second: Second, *, plan_s: float, counted: bool = True
+    ) -> SearchStop | None:
         """Take one closed second whose end was ``plan_s`` seconds into the plan; the stop
         if the search ends the run on it."""
         if self.stopped is not None or not counted:
@@ -233,26 +235,36 @@ class CapacitySearch:
                 return self._stop(stop)
         return None
 
-    def outcome(self) -> str:
-        """Why the search ended, for a person: its stop's reason, or that it ran every step."""
+    def outcome(self, ended: str | None = None) -> str:
+        """Why the search ended, for a person: its stop's reason; that it ran every step;
+        while the run goes (``ended`` ``None``), which step it judges; or, for a run that
+        ended before the last step otherwise (Ctrl-C, an abort guard, Stop in the web UI),
+        that it had no answer."""
         if self.stopped is not None:
             return self.stopped.reason
         steps = len(self.steps)
+        where = "before step 1" if self.reached is None else f"in {self.reached.name}"
+        if ended is None:
+            return f"searching: {where} of at most {steps}"
+        if self.steps_run < steps:
+            return f"the run ended {where} of {steps}, before the search had its answer"
         if self.limits:
             return (
-                f"ran {self.steps_run} of {steps} steps: no step failed a budget with "
-                f"confidence and the fitted peak was not passed"
+                f"ran all {steps} steps: no step failed a budget with confidence and the "
+                f"fitted peak was not passed"
             )
-        return f"ran {self.steps_run} of {steps} steps: no budgets, and the fitted peak was not passed"
+        return f"ran all {steps} steps: no budgets, and the fitted peak was not passed"
 
-    def record(self, stopped_at: str | None) -> dict[str, Any]:
+    def record(self, stopped_at: str | None, *, ended: str | None = "finished") -> dict[str, Any]:
         """``run.json``'s ``capacity_search``: ``steps_run``, ``stopped_at_step`` (``None``
-        when it ran every step), ``reason`` and ``stopped_at`` (the ISO UTC time given)."""
+        unless the search stopped the run), ``reason`` (see :meth:`outcome`; ``ended`` is
+        the run's final state, ``None`` while it goes) and
+        ``stopped_at`` (the ISO UTC time given, ``None`` unless it stopped the run)."""
         stop = self.stopped
         return {
             "steps_run": self.steps_run,
             "stopped_at_step": None if stop is None else stop.step.name,
-            "reason": self.outcome(),
+            "reason": self.outcome(ended),
             "stopped_at": None if stop is None else stopped_at,
         }
 

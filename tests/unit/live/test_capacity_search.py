@@ -164,7 +164,7 @@ def test_stops_once_the_fitted_peak_lies_below_the_next_load_with_confidence():
     plan = stepped(start_users=5, step_users=10, step_duration_s=21, steps=8, spawn_rate=100)
     search = _search(plan, None)
     rate = lambda users: max(1, round(float(usl_throughput(users, 100, 0.05, 0.002))))  # noqa: E731
-    index, stop = _run(search, _usl_latency, 200, requests_of=rate)
+    _index, stop = _run(search, _usl_latency, 200, requests_of=rate)
     assert stop is not None and stop.kind == "peak"
     # four steps (5, 15, 25, 35 users) complete, then the move to 45 users is refused
     assert [r.step.load for r in search.completed] == [5.0, 15.0, 25.0, 35.0]
@@ -196,7 +196,7 @@ def test_runs_every_step_when_nothing_fails():
         "steps_run": 3,
         "stopped_at_step": None,
         "reason": (
-            "ran 3 of 3 steps: no step failed a budget with confidence and the fitted peak "
+            "ran all 3 steps: no step failed a budget with confidence and the fitted peak "
             "was not passed"
         ),
         "stopped_at": None,

@@ -844,6 +844,27 @@ _LOAD_SOMEWHERE = {
 """In the JSON Schema: a scenario-level load, or a load on every users entry."""
 
 
+def _search_problems(load: Any, users: Sequence[UserSpec]) -> Iterator[tuple[str, str]]:
+    """A capacity search steps the whole run and stops it: it is the scenario's one load."""
+    searching = [u.name for u in users if u.load is not None and u.load.shape == "find_capacity"]
+    if searching:
+        yield (
+            "users",
+            f"users {', '.join(map(repr, searching))}: shape find_capacity is for the "
+            f"scenario-level load only (the search stops the whole run); move it to the "
+            f"scenario's load, or use shape: stepped here",
+        )
+    if load is not None and load.shape == "find_capacity":
+        own = [u.name for u in users if u.load is not None]
+        if own:
+            yield (
+                "load",
+                f"shape find_capacity steps the whole run, so every users entry runs under "
+                f"it; users {', '.join(map(repr, own))} have a load of their own: drop it, "
+                f"or use shape: stepped",
+            )
+
+
 class Scenario(_Model):
     """A whole load test: who calls what, how often, and how the load changes over time."""
 
@@ -903,6 +924,7 @@ class Scenario(_Model):
                 f"the scenario's load (they have no load of their own); add a load section, "
                 f"or give each users entry its own load",
             )
+        yield from _search_problems(values["load"], users)
         if values["load"] is not None and shared:
             named = [u.name for u in users if u.load is not None and u.name == SHARED_GROUP]
             if named:

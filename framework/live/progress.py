@@ -145,8 +145,17 @@ class ProgressView:
             intervals=dict(self._intervals),
             budgets=self._budgets,
             arrivals=feed.group_arrivals(self.rates, window_s=self.recent_s),
-            search=search_words(self.plan, phase) if feed.state == "running" else None,
+            search=self._search(feed),
         )
+
+    def _search(self, feed: LiveFeed) -> str | None:
+        """The step a capacity search judges: where the plan was at the end of the latest
+        second in (seconds reach the master late with workers, so the plan's clock can be a
+        step ahead of what is judged)."""
+        latest = feed.latest
+        if feed.state != "running" or latest is None:
+            return None
+        return search_words(self.plan, self.plan.phase_at(feed.plan_elapsed_s(latest.t + 1.0)))
 
     def _refresh_estimates(self, feed: LiveFeed) -> None:
         statistics = feed.statistics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from framework.reports.capacity import console_lines as capacity_lines
 from framework.reports.headline import headline
 from framework.reports.open_model import console_lines
 from framework.verdicts.results import EndpointResult, Figure, Results
@@ -66,6 +67,7 @@ def summarise(results: Results) -> str:
         lines.append(f"  no detectable change against {results.compared_to}")
     if results.knee_reason:
         lines.append(f"  knee: {results.knee_reason}")
+    lines += capacity_lines(results.capacity)
     lines += _failure_lines(w.endpoints)
     for message in results.validation_errors:
         lines.append(f"  not yet trustworthy: {message}")

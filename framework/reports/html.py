@@ -17,6 +17,8 @@ from typing import Any
 from markupsafe import Markup
 
 from framework.reports import charts
+from framework.reports.capacity import capacity_headline, capacity_rows, fit_lines
+from framework.reports.chart_capacity import capacity_chart
 from framework.reports.chart_categories import Interval, IntervalSeries, bar_chart, interval_chart
 from framework.reports.chart_comparison import ratio_marker
 from framework.reports.chart_timeseries import Band, Line, line_chart
@@ -156,6 +158,22 @@ def _steps_chart(results: Results) -> Markup | None:
     return Markup(svg)
 
 
+def _capacity_view(results: Results) -> dict[str, Any] | None:
+    """The capacity section: its sentences, the measured-and-fitted chart, the rows."""
+    found = results.capacity
+    if found is None:
+        return None
+    return {
+        "c": found,
+        "headline": capacity_headline(found),
+        "chart": Markup(capacity_chart(found)) if found.points else None,
+        "rows": capacity_rows(found),
+        "fit": fit_lines(found),
+        "load_label": {"users": "Users", "concurrency": "Concurrency (X·R)"}[found.load_unit],
+        "reported_only": found.verdict is not None and bool(results.budgets),
+    }
+
+
 def _endpoint_view(e: EndpointResult, results: Results, label: str) -> dict[str, Any]:
     return {
         "e": e,
@@ -277,6 +295,7 @@ def _view(results: Results, locust_report: str | None = None) -> dict[str, Any]:
         "kinds_chart": _kinds_chart(results),
         "kinds": sorted(results.failures_by_kind.items(), key=lambda kv: -kv[1]),
         "steps_chart": _steps_chart(results),
+        "capacity": _capacity_view(results),
         "duration": _duration(results),
         "started": run.get("started_at"),
         "percent": format_percent,

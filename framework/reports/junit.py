@@ -7,12 +7,18 @@ lists exactly what failed and why:
     swarm.budgets       one case per budget; classname ``swarm.budgets.<scope>``
     swarm.validation    one case per validation rule
     swarm.comparison    one case per compared figure; classname ``swarm.comparison.<scope>``
+    swarm.capacity      a stepped run's capacity: ``capacity`` (a failure when a
+                        find_capacity run found none) and ``usl_fit``
 
 A failing budget or a regression is a ``<failure>`` whose message names the figure and its
 interval; an inconclusive budget is ``<skipped>`` unless the budgets say inconclusive
 fails (``settings["inconclusive_budgets"] == "fail"``). Built with ``xml.etree``, so every
 name and message is escaped; characters XML 1.0 cannot hold are dropped. Dots in a scope
 become ``_`` in the classname, since CI tools read dots as package separators.
+
+A find_capacity run's steady-state budgets fail by design (the search steps the load up
+until one does), so they are listed as reported, never as failures: the run is judged by
+its ``swarm.capacity`` case.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from framework.reports.capacity import capacity_headline, fit_lines
 from framework.reports.formatting import COMPARED_UNITS, budget_unit, format_figure, format_value
 from framework.reports.headline import headline
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, Figure, Results
@@ -97,7 +104,9 @@ def _figure_details(figure: Figure, unit: str) -> str:
     return "\n".join(lines)
 
 
-def _budget_case(suite: _Suite, b: BudgetVerdict, inconclusive_fails: bool) -> None:
+def _budget_case(
+    suite: _Suite, b: BudgetVerdict, inconclusive_fails: bool, *, reported_only: bool = False
+) -> None:
     unit = budget_unit(b.metric)
     details = (
         f"{b.message}\n{_figure_details(b.figure, unit)}\n"
@@ -105,7 +114,10 @@ def _budget_case(suite: _Suite, b: BudgetVerdict, inconclusive_fails: bool) -> N
         f"limit {format_value(b.limit, unit, compact=True)}"
     )
     classname = _classname("swarm.budgets", b.scope)
-    if b.verdict == "fail" or (b.verdict == "inconclusive" and inconclusive_fails):
+    if reported_only:
+        note = "reported only: a find_capacity run is judged on its capacity (swarm.capacity)"
+        suite.case(classname, b.metric, output=f"{details}\n{note}")
+    elif b.verdict == "fail" or (b.verdict == "inconclusive" and inconclusive_fails):
         suite.case(classname, b.metric, failure=("budget", b.message, details))
     elif b.verdict == "inconclusive":
         suite.case(classname, b.metric, skipped=b.message, output=details)
@@ -126,6 +138,37 @@ def _comparison_case(suite: _Suite, row: ComparisonRow, against: str) -> None:
         suite.case(classname, row.metric, failure=("regression", row.message, details))
     else:
         suite.case(classname, row.metric, output=details)
+
+
+def _capacity_suite(results: Results, stamp: str) -> _Suite:
+    """The capacity found (a failure when a find_capacity run found none, skipped when
+    inconclusive) and the USL fit, with the figures as suite properties."""
+    found = results.capacity
+    properties: dict[str, str] = {"load_unit": found.load_unit} if found else {}
+    if found is not None:
+        for key, figure in (
+            ("peak_throughput_rps", found.peak_throughput),
+            ("peak_load", found.peak_load),
+            ("capacity_throughput_rps", found.capacity_throughput),
+        ):
+            if figure is not None and figure.value is not None:
+                properties[key] = f"{figure.value:.6g}"
+        if found.highest_passing_step is not None:
+            properties["highest_passing_step"] = found.highest_passing_step
+    suite = _Suite("swarm.capacity", stamp, properties)
+    if found is None:
+        return suite
+    text = "\n".join(capacity_headline(found))
+    if found.verdict == "fail" or (
+        found.verdict == "inconclusive" and results.settings.get("inconclusive_budgets") == "fail"
+    ):
+        suite.case("swarm.capacity", "capacity", failure=("capacity", found.message, text))
+    elif found.verdict == "inconclusive":
+        suite.case("swarm.capacity", "capacity", skipped=found.message, output=text)
+    else:
+        suite.case("swarm.capacity", "capacity", output=text)
+    suite.case("swarm.capacity", "usl_fit", output="\n".join(fit_lines(found)))
+    return suite
 
 
 def _timestamp(results: Results) -> str:
@@ -173,8 +216,9 @@ def render_junit(results: Results) -> str:
     if results.budgets:
         suite = _Suite("swarm.budgets", stamp)
         fails = results.settings.get("inconclusive_budgets") == "fail"
+        searching = results.capacity is not None and results.capacity.verdict is not None
         for budget in results.budgets:
-            _budget_case(suite, budget, fails)
+            _budget_case(suite, budget, fails, reported_only=searching)
         suites.append(suite)
 
     if results.validation:
@@ -192,6 +236,9 @@ def render_junit(results: Results) -> str:
         for row in results.comparison:
             _comparison_case(suite, row, results.compared_to or "baseline")
         suites.append(suite)
+
+    if results.capacity is not None:
+        suites.append(_capacity_suite(results, stamp))
 
     root = ET.Element("testsuites", name=_text(f"swarm {run.get('scenario') or ''}".strip()))
     totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)

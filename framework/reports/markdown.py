@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from framework.reports.capacity import capacity_headline, capacity_rows, fit_lines
 from framework.reports.formatting import (
     COMPARED_UNITS,
     VERDICT_ORDER,
@@ -177,6 +178,41 @@ def _comparison_rows(rows: Sequence[ComparisonRow], cap: int) -> tuple[list[list
             ]
         )
     return out, left
+
+
+def _capacity(results: Results, cap: int) -> list[str]:
+    """The capacity section: what was found, each step against the fitted curve, the fit."""
+    found = results.capacity
+    if found is None:
+        return []
+    out = ["", "### Capacity", ""]
+    out += [f"- {escape_markdown(line, 500)}" for line in capacity_headline(found)]
+    rows, left = _cut(capacity_rows(found), cap)
+    load = {"users": "Users", "concurrency": "Concurrency (X·R)"}.get(found.load_unit, "Load")
+    header = ["Step", load, "Throughput", "Fitted", "Budgets"]
+    align = "lrrrl"
+    if found.load_unit != "users":
+        header.insert(1, "Arrivals/s")
+        align = "lrrrrl"
+    table = []
+    for r in rows:
+        mark = " ⬅ capacity" if r.passing else ""
+        cells = [escape_markdown(r.step) + mark, r.load, r.throughput, r.fitted]
+        cells.append(f"{ICONS[r.budgets]} {r.budgets}" if r.budgets else "–")
+        if found.load_unit != "users":
+            cells.insert(1, r.offered)
+        table.append(cells)
+    out += ["", *markdown_table(header, table, align)]
+    out += _more(left, "steps")
+    out += [""] + [f"- {escape_markdown(line, 500)}" for line in fit_lines(found)]
+    if found.verdict is not None and results.budgets:
+        out += [
+            "",
+            "<sub>A find_capacity run steps the load up until a budget fails, so its steady "
+            "state fails them by design: the budgets above are reported, the run is judged "
+            "on the capacity found.</sub>",
+        ]
+    return out
 
 
 def _step_rows(results: Results, cap: int) -> tuple[list[list[str]], int]:
@@ -413,6 +449,7 @@ def _render(results: Results, scale: float) -> str:
         out += _more(left, "steps")
         knee = escape_markdown(results.knee_reason or "no knee found")
         out += ["", f"**Knee:** {knee}"]
+    out += _capacity(results, caps["steps"])
     out += _group_phases(results, caps["steps"])
     if results.validation:
         out += ["", "### Validation", ""]

@@ -110,10 +110,14 @@ def fit_usl(
     throughput_ci: Sequence[tuple[float, float]] | None = None,
     *,
     confidence: float = 0.95,
+    load_ci: Sequence[tuple[float, float]] | None = None,
 ) -> UslFit:
     """Fit the USL to measured ``throughput`` (requests/s) at each ``load`` (users, or the
     concurrency of an open run), weighted by ``throughput_ci`` (each step's interval at
-    ``confidence``) when given.
+    ``confidence``) when given. ``load_ci`` (each load's interval, for a load that is
+    itself measured: an open run's concurrency) adds the load's error through the curve's
+    slope (the effective-variance method: ``se² = se_X² + (dX/dN · se_N)²``, the slope from
+    a first fit, then refitted), so a step whose load is barely known weighs little.
 
     Raises ``ValueError`` with the reason on data no fit can rest on: fewer than 3 points
     (4 without intervals: 3 parameters leave no spread to judge the noise by), fewer than 3
@@ -145,6 +149,13 @@ def fit_usl(
         se = _standard_errors(throughput_ci, x_arr, z)
     weights = np.ones(points) if se is None else 1.0 / se
     params = _fit(n_arr, x_arr, weights, _start(n_arr, x_arr, weights))
+    if load_ci is not None:
+        se_load = _standard_errors(load_ci, n_arr, z, "load")
+        base = se if se is not None else np.full(points, _residual_se(n_arr, x_arr, params))
+        for _ in range(2):
+            se = np.hypot(base, _slope(n_arr, *params) * se_load)
+            weights = 1.0 / se
+            params = _fit(n_arr, x_arr, weights, params)
     fitted = usl_throughput(n_arr, *params)
     residuals = x_arr - fitted
     dof = points - 3
@@ -179,6 +190,18 @@ def fit_usl(
     )
 
 
+def _slope(n: np.ndarray, lam: float, sigma: float, kappa: float) -> np.ndarray:
+    """dX/dN of the curve at each load."""
+    denominator = 1.0 + sigma * (n - 1.0) + kappa * n * (n - 1.0)
+    derivative = sigma + kappa * (2.0 * n - 1.0)
+    return lam * (denominator - n * derivative) / denominator**2
+
+
+def _residual_se(n: np.ndarray, x: np.ndarray, params: np.ndarray) -> float:
+    residuals = x - usl_throughput(n, *params)
+    return math.sqrt(float(residuals @ residuals) / max(len(n) - 3, 1))
+
+
 def _checked(values: Sequence[float], what: str) -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=float)
@@ -186,7 +209,7 @@ def _checked(values: Sequence[float], what: str) -> np.ndarray:
         raise ValueError(f"{what} must be numbers, got {values!r}") from None
     if arr.ndim != 1:
         raise ValueError(f"{what} must be a flat list of numbers, got shape {arr.shape}")
-    bad = [f"{v!r}" for v in arr if not (math.isfinite(v) and v > 0)]
+    bad = [f"{float(v)!r}" for v in arr if not (math.isfinite(v) and v > 0)]
     if bad:
         raise ValueError(
             f"every {what} must be a positive finite number, got {', '.join(bad[:3])}"
@@ -196,23 +219,21 @@ def _checked(values: Sequence[float], what: str) -> np.ndarray:
 
 
 def _standard_errors(
-    intervals: Sequence[tuple[float, float]], x: np.ndarray, z: float
+    intervals: Sequence[tuple[float, float]], x: np.ndarray, z: float, what: str = "throughput"
 ) -> np.ndarray:
     """Each step's standard error from its interval; a zero-width interval is floored at a
     millionth of the largest throughput so it weighs heavily but never infinitely."""
     if len(intervals) != len(x):
-        raise ValueError(f"{len(intervals)} throughput intervals for {len(x)} throughputs")
+        raise ValueError(f"{len(intervals)} {what} intervals for {len(x)} {what}s")
     se = []
     for i, pair in enumerate(intervals):
         try:
             low, high = (float(v) for v in pair)
         except (TypeError, ValueError):
-            raise ValueError(
-                f"throughput interval {i + 1} must be (low, high), got {pair!r}"
-            ) from None
+            raise ValueError(f"{what} interval {i + 1} must be (low, high), got {pair!r}") from None
         if not (math.isfinite(low) and math.isfinite(high)) or low > high:
             raise ValueError(
-                f"throughput interval {i + 1} must be finite with low <= high, got {pair!r}"
+                f"{what} interval {i + 1} must be finite with low <= high, got {pair!r}"
             )
         se.append((high - low) / 2 / z)
     return np.maximum(np.asarray(se), 1e-6 * float(x.max()))
@@ -256,6 +277,9 @@ def _fit(n: np.ndarray, x: np.ndarray, weights: np.ndarray, start: np.ndarray) -
         residuals, guess, jac=jacobian, bounds=(lower, upper), method="trf", x_scale="jac"
     )
     lam, sigma, kappa = result.x
+    # the solver stops a hair inside a bound; a parameter at 0 is reported as 0
+    sigma = 0.0 if sigma < 1e-12 else sigma
+    kappa = 0.0 if kappa < 1e-12 else kappa
     return np.array([lam, sigma, kappa / k_scale])
 
 

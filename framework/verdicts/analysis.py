@@ -177,9 +177,10 @@ def steady_window(
 
 
 def planned_windows(run: RunRecord | Mapping[str, Any], timeline: Timeline) -> list[PlannedWindow]:
-    """Each plateau of a stepped or staged plan as its own window (ramps left out)."""
+    """Each plateau of a stepped, staged or find_capacity plan as its own window (ramps
+    left out; a find_capacity run's steps after it stopped are past the timeline's end)."""
     record = _run_record(run)
-    if record.plan.shape not in ("stepped", "stages"):
+    if record.plan.shape not in ("stepped", "stages", "find_capacity"):
         return []
     return [w for _, w in phase_windows(record, timeline, record.plan.phases, ("plateau",))]
 

@@ -31,6 +31,7 @@ from framework.verdicts.analysis import (
     planned_windows,
     steady_window,
 )
+from framework.verdicts.capacity import capacity
 from framework.verdicts.group_phases import group_phases
 from framework.verdicts.planned_arrivals import arrival_plan
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window
@@ -253,6 +254,10 @@ def _build_results(
     if budgets is not None:
         verdicts = tuple(budget_verdicts(analysed.window, budgets))
     knee, knee_reason = find_knee(steps, budgets)
+    found = capacity(steps, budgets, data.run, analysis.confidence)
+    # a find_capacity run steps the load up until a budget fails, so its steady state
+    # fails them by design: it is judged on the capacity found (contracts §4)
+    searching = found is not None and found.verdict is not None
     validation = tuple(validate(analysed.window, rules, analysed.open_model))
 
     comparison: tuple[ComparisonRow, ...] = ()
@@ -275,8 +280,12 @@ def _build_results(
     policy = options.inconclusive or (budgets.inconclusive if budgets else "pass")
     evidence = evidence_problems(analysed.window)
     reasons = list(evidence)
-    reasons += [v.message for v in verdicts if v.verdict == "fail"]
-    reasons += [v.message for v in verdicts if v.verdict == "inconclusive" and policy == "fail"]
+    if searching and found is not None:
+        if found.verdict == "fail" or (found.verdict == "inconclusive" and policy == "fail"):
+            reasons.append(found.message)
+    else:
+        reasons += [v.message for v in verdicts if v.verdict == "fail"]
+        reasons += [v.message for v in verdicts if v.verdict == "inconclusive" and policy == "fail"]
     reasons += [r.message for r in comparison if r.verdict == "regression"]
     if options.gate_on_validation:
         reasons += [v.message for v in validation if not v.passed]
@@ -294,6 +303,8 @@ def _build_results(
             f"the run exited {data.record.exit_code}" + (f": {detail}" if detail else "")
         )
     inconclusive = [v.message for v in verdicts if v.verdict == "inconclusive"]
+    if searching and found is not None:
+        inconclusive = [found.message] if found.verdict == "inconclusive" else []
     if reasons:
         verdict: Literal["passed", "failed", "inconclusive"] = "failed"
     elif inconclusive:
@@ -339,5 +350,6 @@ def _build_results(
         evidence=tuple(evidence),
         open_model=analysed.open_model,
         group_phases=groups,
+        capacity=found,
     )
     return results, analysed

@@ -20,6 +20,7 @@ from framework.timeline.endpoints import endpoint_key
 
 if TYPE_CHECKING:
     from framework.stats.estimators import Estimate
+    from framework.verdicts.capacity import Capacity
 
 __all__ = [
     "LATENCY_BUCKETS_MS",
@@ -423,6 +424,10 @@ class Results:
     group_phases: tuple[GroupPhases, ...] = ()
     """Per-phase baselines of each load group, when the run had more than one (absent
     from results.json otherwise)."""
+    capacity: Capacity | None = None
+    """Where a stepped, stages or find_capacity run saturates: per-step load and
+    throughput, the USL fit and its predicted peak, the highest step meeting every budget
+    (``framework.verdicts.capacity``); ``None`` for other runs (absent from results.json)."""
 
     @property
     def meets_requirements(self) -> bool:
@@ -470,6 +475,8 @@ class Results:
             del data["open_model"]
         if not self.group_phases:
             del data["group_phases"]
+        if self.capacity is None:
+            del data["capacity"]
         data["meets_requirements"] = self.meets_requirements
         data["validation_errors"] = list(self.validation_errors)
         summary = _plain(self.summary())

@@ -4,6 +4,7 @@ and why), its warnings, and its plan (the stepped plan of ``max_steps`` steps)."
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -229,3 +230,11 @@ def test_the_schema_knows_both_sections():
         "shape", "start_users", "step_users", "step_duration", "max_steps", "spawn_rate",
     ]  # fmt: skip
     assert "max_steps" in defs["OpenFindCapacityLoad"]["required"]
+
+
+def test_the_shipped_scenario_takes_its_first_step_from_the_environment(tmp_path):
+    path = Path(__file__).parents[3] / "scenarios" / "find-capacity.yaml"
+    loaded = load_scenario(path, env={"START_USERS": "30"})
+    assert loaded.scenario.load.start_users == 30
+    assert load_scenario(path, env={}).scenario.load.start_users == 10
+    assert load_scenario(path, env={}).warnings == ()

@@ -55,6 +55,7 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "plan":
         from framework.plan.chart import render_schedule
         from framework.plan.groups import schedule_for
+        from framework.plan.summary import search_note
 
         loaded = _load(args)
         schedule = schedule_for(loaded.scenario, time_scale=loaded.time_scale)
@@ -70,6 +71,9 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
             )
         names = [user.name for user in loaded.scenario.users]
         print(render_schedule(schedule, width=args.width, height=args.height, user_names=names))
+        note = search_note(schedule)
+        if note:
+            print(f"\n{note}")
         if loaded.scenario.faults:
             from framework.plan.faults import planned_faults, render_faults
 

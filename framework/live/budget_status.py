@@ -120,12 +120,16 @@ def _status(limit: BudgetLimit, estimate: Estimate | None) -> BudgetStatus:
 
 
 def budget_statuses(
-    limits: Iterable[BudgetLimit], statistics: LiveStatistics, *, confidence: float = 0.95
+    limits: Iterable[BudgetLimit],
+    statistics: LiveStatistics,
+    *,
+    confidence: float = 0.95,
+    min_seconds: int = 20,
 ) -> list[BudgetStatus]:
     """The status of each budget on the run so far (the statistics' counted seconds).
 
     A budget on a request name not seen yet is ``pending``; one whose figure cannot be
-    estimated yet (too few seconds, no successful request) is ``at risk``.
+    estimated yet (fewer than ``min_seconds`` seconds, no successful request) is ``at risk``.
     """
     wanted: dict[str, set[str]] = {}
     limits = list(limits)
@@ -133,7 +137,9 @@ def budget_statuses(
         for key in _keys_of(limit.scope, statistics):
             wanted.setdefault(key, set()).add(limit.estimator_metric)
     found: dict[str, Mapping[str, Estimate]] = {
-        key: statistics.estimates(key, sorted(metrics), confidence=confidence)
+        key: statistics.estimates(
+            key, sorted(metrics), confidence=confidence, min_seconds=min_seconds
+        )
         for key, metrics in wanted.items()
         if statistics.snapshot(key).count
     }

@@ -27,9 +27,11 @@ from dataclasses import dataclass
 
 from framework.live.arrivals import ArrivalFigures, GroupArrivals
 from framework.live.budget_status import BudgetLimit, BudgetStatus, Status, budget_statuses
+from framework.live.capacity_search import search_steps
 from framework.live.feed import LiveFeed
 from framework.live.state import ENDED, State
 from framework.live.statistics import ALL, Snapshot
+from framework.plan.load_plan import FIND_CAPACITY
 from framework.plan.rates import RatePlan
 from framework.plan.shapes import LoadPlan, Phase
 from framework.stats.estimators import Estimate
@@ -42,6 +44,7 @@ __all__ = [
     "clock",
     "progress_line",
     "progress_table",
+    "search_words",
 ]
 
 _INTERVAL_METRICS = ("p50", "p95", "throughput", "error_rate")
@@ -67,6 +70,7 @@ class Progress:
     and ``error_rate`` with their intervals, empty until they are honest (enough seconds).
     ``users`` and ``workers`` are those of the latest second in (``None`` before it).
     ``arrivals`` holds each open load group's arrivals (empty for a closed-model run).
+    ``search`` says which step a capacity search (``shape: find_capacity``) is judging.
     """
 
     state: State
@@ -80,6 +84,7 @@ class Progress:
     intervals: Mapping[str, Interval]
     budgets: tuple[BudgetStatus, ...]
     arrivals: tuple[GroupArrivals, ...] = ()
+    search: str | None = None
 
     @property
     def left_s(self) -> float:
@@ -127,11 +132,12 @@ class ProgressView:
         elapsed = feed.plan_elapsed_s(_plan_clock(feed, now_s))
         self._refresh_estimates(feed)
         latest = feed.latest
+        phase = self.plan.phase_at(elapsed) if feed.state == "running" else None
         return Progress(
             state=feed.state,
             elapsed_s=elapsed,
             planned_s=self.plan.duration_s,
-            phase=self.plan.phase_at(elapsed) if feed.state == "running" else None,
+            phase=phase,
             users=None if latest is None else latest.users,
             workers=None if latest is None else latest.workers,
             recent=statistics.snapshot(ALL, window_s=self.recent_s),
@@ -139,7 +145,17 @@ class ProgressView:
             intervals=dict(self._intervals),
             budgets=self._budgets,
             arrivals=feed.group_arrivals(self.rates, window_s=self.recent_s),
+            search=self._search(feed),
         )
+
+    def _search(self, feed: LiveFeed) -> str | None:
+        """The step a capacity search judges: where the plan was at the end of the latest
+        second in (seconds reach the master late with workers, so the plan's clock can be a
+        step ahead of what is judged)."""
+        latest = feed.latest
+        if feed.state != "running" or latest is None:
+            return None
+        return search_words(self.plan, self.plan.phase_at(feed.plan_elapsed_s(latest.t + 1.0)))
 
     def _refresh_estimates(self, feed: LiveFeed) -> None:
         statistics = feed.statistics
@@ -161,6 +177,26 @@ class ProgressView:
             if (interval := _interval(metric, estimate)) is not None
         }
         self._budgets = tuple(budget_statuses(self.limits, statistics, confidence=self.confidence))
+
+
+def search_words(plan: LoadPlan, phase: Phase | None) -> str | None:
+    """``"capacity search: judging step 3 of at most 20"`` while a find_capacity plan is on
+    a step's plateau (``"…: ramping to step 4"`` between them); ``None`` for other plans.
+
+    >>> from dataclasses import replace
+    >>> from framework.plan.shapes import stepped
+    >>> plan = stepped(start_users=5, step_users=5, step_duration_s=30, steps=4, spawn_rate=5)
+    >>> search_words(replace(plan, name=FIND_CAPACITY), plan.phase_at(40))
+    'capacity search: judging step 2 of at most 4 (10 users)'
+    """
+    if plan.name != FIND_CAPACITY or phase is None:
+        return None
+    steps = search_steps(plan.phases)
+    step = next((s for s in steps if s.name == phase.name), None)
+    if step is None:
+        return f"capacity search: {phase.name.replace('ramp to', 'ramping to')}"
+    load = f"{step.load:g} users" if phase.rate is None else f"{step.load:g} arrivals/s"
+    return f"capacity search: judging {step.name} of at most {len(steps)} ({load})"
 
 
 def _plan_clock(feed: LiveFeed, now_s: float) -> float:
@@ -228,6 +264,8 @@ def progress_line(progress: Progress) -> str:
     ms · p95 30.2 ms (last 10 s) · run p50 12.0 [11.2, 12.9] ms · p95 … · budgets: 2 passing
     · 0:40 left``."""
     parts = [f"swarm progress {_place(progress)}", progress.state]
+    if progress.search is not None:
+        parts.append(progress.search)
     if progress.run.seconds == 0:
         parts.append("waiting for the first second")
     else:
@@ -296,6 +334,8 @@ def progress_table(progress: Progress, *, scenario: str | None = None) -> Progre
     """The live display of ``progress`` (see ``ProgressTable``)."""
     recent, run, intervals = progress.recent, progress.run, progress.intervals
     head = [f"swarm · {scenario}" if scenario else "swarm", _place(progress), progress.state]
+    if progress.search is not None:
+        head.append(progress.search)
     head.append(f"{clock(progress.left_s)} left")
     rows: list[tuple[str, str, str]] = [
         ("users · workers", f"{_count(progress.users)} · {_count(progress.workers)}", ""),

@@ -7,7 +7,8 @@ is a run folder of its own), installs the per-second timeline recorder and the p
 resume control (``control``) on whichever runner Locust creates (local, master or worker),
 and swarm's load engine when the scenario's load needs it (``engine``: open-model groups,
 user kinds with loads of their own),
-attaches the scenario's abort guards to the master's (or local process's) live feed,
+attaches the scenario's abort guards and, for ``shape: find_capacity``, the capacity search
+(``capacity_search``) to the master's (or local process's) live feed,
 starts the InfluxDB sink on the master when ``INFLUXDB_V2_URL`` is set (``influx_sink``),
 adds swarm's pieces to the web UI (``locust_glue.web_ui``) and the Swarm tab (master or
 local, when there is a web UI: ``web_tab``) and, once Locust has set up its logging, masks
@@ -35,6 +36,7 @@ from framework.live.arrivals import open_rates
 from framework.live.budget_status import budget_limits
 from framework.locust_glue import control, engine, metrics_server, telemetry, web_tab
 from framework.locust_glue.abort_guards import install_abort_guards
+from framework.locust_glue.capacity_search import install_capacity_search
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
 from framework.locust_glue.faults import install_faults
 from framework.locust_glue.influx_sink import install_influx_sink
@@ -134,6 +136,11 @@ def _expose(
         lambda environment, **_kwargs: install_abort_guards(environment, loaded.scenario)
     )
     events.init.add_listener(lambda environment, **_kwargs: install_faults(environment))
+    events.init.add_listener(
+        lambda environment, **_kwargs: install_capacity_search(
+            environment, loaded.scenario, compiled.schedule
+        )
+    )
     scenario = loaded.scenario
     events.init_command_line_parser.add_listener(metrics_server.add_options)
     events.init.add_listener(

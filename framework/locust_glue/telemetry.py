@@ -421,7 +421,7 @@ class Telemetry:
         if run.stopped_s is None:
             run.stopped_s = now_s
         state, end_reason = self._end
-        reason = end_reason if state != "finished" and end_reason else self._stop_reason
+        reason = end_reason or self._stop_reason  # an abort's, or the capacity search's
         self._move("stopping", now_s)
         self._move(state, now_s, reason)
         writer, self._writer = self._writer, None

@@ -18,6 +18,7 @@ computed for the scaled plan, not scaled afterwards. A spawn rate left to its de
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from framework.plan import rates, shapes
@@ -26,8 +27,10 @@ from framework.plan.record import PlanRecord
 from framework.plan.shapes import LoadPlan
 from framework.scenario.model import (
     ConstantLoad,
+    FindCapacityLoad,
     LoadSpec,
     OpenConstantLoad,
+    OpenFindCapacityLoad,
     OpenLoadSpec,
     OpenSpikeLoad,
     OpenStagesLoad,
@@ -42,6 +45,7 @@ from framework.scenario.model import (
 )
 
 __all__ = [
+    "FIND_CAPACITY",
     "SCALED_FIELDS",
     "plan_for",
     "plan_record",
@@ -58,15 +62,21 @@ SCALED_FIELDS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     WaveLoad: (("period", "duration"), ("spawn_rate",)),
     StageSpec: (("duration",), ("spawn_rate",)),
+    FindCapacityLoad: (("step_duration",), ("spawn_rate",)),
     OpenConstantLoad: (("duration",), ()),
     OpenSteppedLoad: (("step_duration", "hold", "ramp"), ()),
     OpenSpikeLoad: (("base_duration", "spike_duration", "recovery_duration", "ramp"), ()),
     OpenWaveLoad: (("period", "duration"), ()),
     OpenStageSpec: (("duration", "ramp"), ()),
+    OpenFindCapacityLoad: (("step_duration", "ramp"), ()),
 }
 """Per load model, its ``(durations, spawn rates)``: what ``--time-scale`` multiplies and
 divides. Open models' arrival rates are levels, like users, and are not scaled; their ramps
 are durations. A test checks that every duration field of every load model is listed."""
+FIND_CAPACITY = "find_capacity"
+"""The name of a capacity search's plan (``run.json``'s ``plan.shape``): the stepped plan of
+its ``max_steps`` steps, phases named as stepped's (``"step 1"``, ``"ramp to step 2"``, …),
+which the run leaves early once the search has its answer (``framework.live.capacity_search``)."""
 _DIGITS = 9  # durations to the nanosecond: 0.1 * 30 s is 3 s, not 3.0000000000000004
 
 
@@ -137,6 +147,15 @@ def plan_for(load: LoadSpec, *, time_scale: float = 1.0) -> LoadPlan:
             )
         case StagesLoad():
             return shapes.stages(stages=[(s.duration, s.users, s.spawn_rate) for s in load.stages])
+        case FindCapacityLoad():
+            plan = shapes.stepped(
+                start_users=load.start_users,
+                step_users=load.step_users,
+                step_duration_s=load.step_duration,
+                steps=load.max_steps,
+                spawn_rate=load.spawn_rate,
+            )
+            return replace(plan, name=FIND_CAPACITY)
     raise TypeError(f"not a closed load section: {type(load).__name__}")
 
 
@@ -176,6 +195,15 @@ def rate_plan_for(load: OpenLoadSpec, *, time_scale: float = 1.0) -> RatePlan:
             )
         case OpenStagesLoad():
             return rates.stages(stages=[(s.duration, s.rate, s.ramp) for s in load.stages])
+        case OpenFindCapacityLoad():
+            rate_plan = rates.stepped(
+                start_rate=load.start_rate,
+                step_rate=load.step_rate,
+                step_duration_s=load.step_duration,
+                steps=load.max_steps,
+                ramp_s=load.ramp,
+            )
+            return replace(rate_plan, name=FIND_CAPACITY)
     raise TypeError(f"not an open load section: {type(load).__name__}")
 
 

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from framework.plan.chart import format_duration
 from framework.plan.faults import FaultPlanError, describe_fault, planned_faults
-from framework.plan.groups import LoadGroup, schedule_for
+from framework.plan.groups import LoadGroup, LoadSchedule, schedule_for
+from framework.plan.load_plan import FIND_CAPACITY
 from framework.scenario.interpolation import mask_url_password
 from framework.scenario.loader import LoadedScenario
 from framework.scenario.model import ThinkTime
 
-__all__ = ["describe_scenario"]
+__all__ = ["describe_scenario", "search_note"]
+
+
+def search_note(schedule: LoadSchedule) -> str | None:
+    """What ``swarm plan`` and ``swarm validate`` add under a find_capacity plan: it is the
+    most the run does, and the capacity search may end it early."""
+    if schedule.name != FIND_CAPACITY:
+        return None
+    steps = sum(1 for p in schedule.phases if p.kind == "plateau")
+    return (
+        f"find_capacity: at most {steps} steps ({format_duration(schedule.duration_s)}); the "
+        f"capacity search stops the run early once a step fails a budget with confidence or "
+        f"the fitted USL peak lies below the next step's load"
+    )
 
 
 def _think(think: ThinkTime | None) -> str:
@@ -106,6 +120,9 @@ def describe_scenario(loaded: LoadedScenario) -> str:
         )
         for group in schedule.groups:
             lines.append(f"    {_group_line(group, [s.users[i].name for i in group.users])}")
+    note = search_note(schedule)
+    if note:
+        lines.append(f"  {note}")
     if loaded.overrides:
         lines.append(f"  overrides: {', '.join(f'--set {o}' for o in loaded.shown_overrides)}")
     if s.data:

@@ -151,6 +151,9 @@ class RunRecord:
     # abort guards (F): the guard that stopped the run, its rule and the figures that
     # tripped it (``status`` is then ``aborted``); ``None`` when no guard tripped
     abort: dict[str, Any] | None = None
+    # shape: find_capacity (issue 16): how the capacity search went — {"steps_run",
+    # "stopped_at_step", "reason", "stopped_at"}; ``None`` for any other shape
+    capacity_search: dict[str, Any] | None = None
     # Live Prometheus /metrics (owner: H): where the run could be scraped while it ran.
     metrics_url: str | None = None
     # Live sinks (InfluxDB): each sink's name -> where it wrote, its status ("ok",
@@ -208,6 +211,7 @@ class RunRecord:
             swarm_version=_text(data.get("swarm_version")) or "",
             locust_version=_text(data.get("locust_version")) or "",
             abort=_typed(data.get("abort"), dict, None),
+            capacity_search=_typed(data.get("capacity_search"), dict, None),
             metrics_url=_text(data.get("metrics_url")),
             sinks={
                 str(k): dict(v)

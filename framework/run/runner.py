@@ -103,6 +103,7 @@ _WORKERS_QUIT_GRACE_S = 15.0
 _INTERRUPT_GRACE_S = 15.0  # after Ctrl-C/SIGTERM: time for Locust to stop and write its reports
 _WRITE_FAILURE = "swarm: cannot write "
 _ABORT_FIELDS = ("rule", "kind", "message", "figures", "second", "elapsed_s")
+_SEARCH_FIELDS = ("steps_run", "stopped_at_step", "reason", "stopped_at")
 _FORWARDED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)  # pause, resume (locust_glue.control)
 
 
@@ -376,6 +377,8 @@ class _Run:
             self.web.on_run(announced)
         elif event == "abort":
             self._on_abort(announced)
+        elif event == "capacity_search":
+            self._on_capacity_search(announced)
         elif event == "sink":
             self._note_sink(announced)
         elif event == "control" and isinstance(announced.get("url"), str):
@@ -423,6 +426,13 @@ class _Run:
             "at": _iso(self.aborted_at),
             **{k: announced.get(k) for k in _ABORT_FIELDS},
         }
+        folder.save()
+
+    def _on_capacity_search(self, announced: dict[str, Any]) -> None:
+        """Where the master's capacity search is (a find_capacity run): run.json's
+        ``capacity_search``, rewritten as it goes."""
+        folder = self.current_folder
+        folder.record.capacity_search = {k: announced.get(k) for k in _SEARCH_FIELDS}
         folder.save()
 
     @property
@@ -796,4 +806,7 @@ def _verdict(run: _Run, returncode: int) -> tuple[str, int, str | None]:
             f"lost {lost} worker(s) during the run; see worker_events "
             "(pass --allow-worker-loss to accept this)",
         )
+    search = run.folder.record.capacity_search or {}
+    if search.get("stopped_at_step") is not None:  # the capacity search ended the run
+        return "finished", ExitCode.OK, f"capacity search: {search.get('reason')}"
     return "finished", ExitCode.OK, None

@@ -54,7 +54,55 @@ def load_warnings(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]
     for i, user in enumerate(scenario.users):
         if user.load is not None:
             warnings += _in_flight(scenario, ("users", i, "load"), user.load, [user])
+    if scenario.load is not None and scenario.load.shape == "find_capacity":
+        warnings += _search_warnings(scenario)
     return warnings
+
+
+SEARCH_STEP_S = 12
+"""The shortest ``step_duration`` whose plateau a capacity search can judge on its budgets:
+an interval needs 10 whole seconds of it (``framework.live.capacity_search``), and the
+ramp and the run's start within a second take up to two more."""
+
+
+def _search_warnings(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """What keeps a capacity search from stopping where it should: no budgets to fail, or
+    steps too short to judge them on."""
+    load = scenario.load
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    if scenario.budgets is None or not _has_limits(scenario):
+        found.append(
+            (
+                ("load", "shape"),
+                "find_capacity without budgets stops only once the fitted USL peak lies "
+                "below the next step's load (after at least 4 steps), else runs every step; "
+                "add budgets (p95_ms, error_rate, …) to stop at the first step that fails "
+                "one with confidence",
+            )
+        )
+    step_s = float(load.step_duration)  # type: ignore[union-attr]
+    if step_s < SEARCH_STEP_S:
+        found.append(
+            (
+                ("load", "step_duration"),
+                f"step_duration {step_s:g} s is too short for the capacity search to judge "
+                f"a step's budgets (a confidence interval needs 10 whole seconds of its "
+                f"plateau): make each step at least {SEARCH_STEP_S} s (with --time-scale, "
+                f"after scaling)",
+            )
+        )
+    return found
+
+
+def _has_limits(scenario: Scenario) -> bool:
+    budgets = scenario.budgets
+    if budgets is None:
+        return False
+    scoped = [budgets.overall, *budgets.requests.values()]
+    return any(
+        limits is not None and any(v is not None for k, v in limits if k != "tolerance")
+        for limits in scoped
+    )
 
 
 def _in_flight(

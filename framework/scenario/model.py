@@ -58,9 +58,11 @@ __all__ = [
     "DataFile",
     "Duration",
     "Expect",
+    "FindCapacityLoad",
     "JsonCheck",
     "LoadSpec",
     "OpenConstantLoad",
+    "OpenFindCapacityLoad",
     "OpenLoadSpec",
     "OpenSpikeLoad",
     "OpenStageSpec",
@@ -443,6 +445,19 @@ class _OpenLoad(_OpenSection):
         raise NotImplementedError
 
 
+_SEARCH_KEYS = {
+    "steps": (
+        "find_capacity takes max_steps, not steps: the most steps the search runs (it stops "
+        "earlier once a budget fails with confidence); write max_steps"
+    ),
+    "hold": (
+        "find_capacity has no hold: the search ends after its last step or as soon as it "
+        "has its answer; drop hold (or use shape: stepped)"
+    ),
+}
+"""Keys of ``stepped`` that a capacity search does not take, with what to write instead."""
+
+
 class ConstantLoad(_ClosedLoad):
     shape: Literal["constant"]
     users: UserCount
@@ -511,6 +526,40 @@ class WaveLoad(_ClosedLoad):
                 yield "max_users", f"must be above min_users ({low}), got {high}"
 
 
+class FindCapacityLoad(_ClosedLoad):
+    """The stepped plan of ``max_steps`` steps, which the run leaves as soon as a step fails
+    a budget with confidence or the fitted USL peak lies below the load (a capacity search;
+    see docs/capacity.md). ``max_steps`` bounds the search, not its length: it may stop early.
+    """
+
+    shape: Literal["find_capacity"]
+    start_users: UserCount
+    step_users: UserCount
+    step_duration: Duration = Field(gt=0)
+    max_steps: Annotated[int, Field(ge=1, le=MAX_STAGES), NOT_BOOL] = Field(
+        description="The most steps the search runs; it stops earlier once it has its answer."
+    )
+    spawn_rate: SpawnRate
+
+    relation_fields: ClassVar[tuple[str, ...]] = ("start_users", "step_users", "max_steps")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"start_users", "step_users", "max_steps"} <= values.keys():
+            peak = values["start_users"] + (values["max_steps"] - 1) * values["step_users"]
+            if peak > MAX_USERS:
+                yield (
+                    "max_steps",
+                    f"the last step would run {peak} users (start_users + (max_steps - 1) * "
+                    f"step_users); at most {MAX_USERS} are allowed",
+                )
+
+    @property
+    def peak_users(self) -> int:
+        """The users of the last step the search may reach."""
+        return self.start_users + (self.max_steps - 1) * self.step_users
+
+
 class StageSpec(_ClosedSection):
     duration: Duration = Field(gt=0)
     users: Users
@@ -573,6 +622,40 @@ class OpenSteppedLoad(_OpenLoad):
     @property
     def peak_rate(self) -> float:
         return self.start_rate + (self.steps - 1) * self.step_rate
+
+
+class OpenFindCapacityLoad(_OpenLoad):
+    """The open stepped plan of ``max_steps`` levels, left as soon as a step fails a budget
+    with confidence or the fitted USL peak lies below the rate (a capacity search)."""
+
+    shape: Literal["find_capacity"]
+    start_rate: ArrivalRate
+    step_rate: ArrivalRate
+    step_duration: Duration = Field(gt=0)
+    max_steps: Annotated[int, Field(ge=1, le=MAX_STAGES), NOT_BOOL] = Field(
+        description="The most steps the search runs; it stops earlier once it has its answer."
+    )
+    ramp: Duration = Field(0.0, description="Seconds the rate takes to move to each new level.")
+
+    relation_fields: ClassVar[tuple[str, ...]] = (
+        "start_rate", "step_rate", "max_steps", "ramp", "step_duration"
+    )  # fmt: skip
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if {"start_rate", "step_rate", "max_steps"} <= values.keys():
+            peak = values["start_rate"] + (values["max_steps"] - 1) * values["step_rate"]
+            if peak > MAX_ARRIVAL_RATE:
+                yield (
+                    "max_steps",
+                    f"the last step would ask for {peak:g} arrivals/s (start_rate + "
+                    f"(max_steps - 1) * step_rate); at most {MAX_ARRIVAL_RATE} are allowed",
+                )
+        yield from _ramp_problem(values.get("ramp"), values.get("step_duration"), "step_duration")
+
+    @property
+    def peak_rate(self) -> float:
+        return self.start_rate + (self.max_steps - 1) * self.step_rate
 
 
 class OpenSpikeLoad(_OpenLoad):
@@ -655,12 +738,20 @@ class OpenStagesLoad(_OpenLoad):
         return max(stage.rate for stage in self.stages)
 
 
+for _search in (FindCapacityLoad, OpenFindCapacityLoad):
+    _search.misplaced_keys = {**_search.misplaced_keys, **_SEARCH_KEYS}
+
 ClosedLoadSpec = Annotated[
-    ConstantLoad | SteppedLoad | SpikeLoad | WaveLoad | StagesLoad,
+    ConstantLoad | SteppedLoad | SpikeLoad | WaveLoad | StagesLoad | FindCapacityLoad,
     Field(discriminator="shape"),
 ]
 OpenLoadSpec = Annotated[
-    OpenConstantLoad | OpenSteppedLoad | OpenSpikeLoad | OpenWaveLoad | OpenStagesLoad,
+    OpenConstantLoad
+    | OpenSteppedLoad
+    | OpenSpikeLoad
+    | OpenWaveLoad
+    | OpenStagesLoad
+    | OpenFindCapacityLoad,
     Field(discriminator="shape"),
 ]
 LOAD_TAGS = ("model", "shape")
@@ -679,7 +770,7 @@ LoadSpec = Annotated[
     Field(discriminator="model"),
     BeforeValidator(_model_given),
 ]
-"""A ``load`` section: closed (users) or open (arrivals per second), then one of five shapes."""
+"""A ``load`` section: closed (users) or open (arrivals per second), then one of six shapes."""
 
 
 class UserSpec(_Model):
@@ -754,6 +845,27 @@ _LOAD_SOMEWHERE = {
 """In the JSON Schema: a scenario-level load, or a load on every users entry."""
 
 
+def _search_problems(load: Any, users: Sequence[UserSpec]) -> Iterator[tuple[str, str]]:
+    """A capacity search steps the whole run and stops it: it is the scenario's one load."""
+    searching = [u.name for u in users if u.load is not None and u.load.shape == "find_capacity"]
+    if searching:
+        yield (
+            "users",
+            f"users {', '.join(map(repr, searching))}: shape find_capacity is for the "
+            f"scenario-level load only (the search stops the whole run); move it to the "
+            f"scenario's load, or use shape: stepped here",
+        )
+    if load is not None and load.shape == "find_capacity":
+        own = [u.name for u in users if u.load is not None]
+        if own:
+            yield (
+                "load",
+                f"shape find_capacity steps the whole run, so every users entry runs under "
+                f"it; users {', '.join(map(repr, own))} have a load of their own: drop it, "
+                f"or use shape: stepped",
+            )
+
+
 class Scenario(_Model):
     """A whole load test: who calls what, how often, and how the load changes over time."""
 
@@ -825,6 +937,7 @@ class Scenario(_Model):
                 f"the scenario's load (they have no load of their own); add a load section, "
                 f"or give each users entry its own load",
             )
+        yield from _search_problems(values["load"], users)
         if values["load"] is not None and shared:
             named = [u.name for u in users if u.load is not None and u.name == SHARED_GROUP]
             if named:

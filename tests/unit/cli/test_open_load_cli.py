@@ -56,7 +56,7 @@ BAD = {
         "name: b\nusers: [{name: u, requests: [{path: /x}]}]\n"
         "load: {model: open, shape: ramp, rate: 5, duration: 1m}\n",
         ["unknown-shape.yaml:3:28: load.shape: unknown shape 'ramp' for model: open; "
-         "allowed: 'constant', 'stepped', 'spike', 'wave', 'stages'"],
+         "allowed: 'constant', 'stepped', 'spike', 'wave', 'stages', 'find_capacity'"],
     ),
     "no-load.yaml": (
         "name: b\nusers:\n  - {name: a, requests: [{path: /x}]}\n"

@@ -162,7 +162,7 @@ def test_bad_open_and_mixed_sections_are_each_reported_at_their_line(tmp_path):
         (
             "{model: open, shape: ramp, rate: 5}",
             [(6, "load.shape", "unknown shape 'ramp' for model: open; allowed: 'constant', "
-              "'stepped', 'spike', 'wave', 'stages'")],
+              "'stepped', 'spike', 'wave', 'stages', 'find_capacity'")],
         ),
         (
             "{model: opne, shape: constant, rate: 5, duration: 1m}",
@@ -170,7 +170,8 @@ def test_bad_open_and_mixed_sections_are_each_reported_at_their_line(tmp_path):
         ),
         (
             "{model: open, rate: 5, duration: 1m}",
-            [(6, "load", "missing 'shape'; allowed: constant, stepped, spike, wave, stages")],
+            [(6, "load", "missing 'shape'; allowed: constant, stepped, spike, wave, stages, "
+              "find_capacity")],
         ),
         (
             "{model: open, shape: constant, rate: -2, duration: 1m}",

@@ -492,7 +492,8 @@ CASES = [
                 3,
                 15,
                 "load.shape",
-                "unknown shape 'ramp'; allowed: 'constant', 'stepped', 'spike', 'wave', 'stages'",
+                "unknown shape 'ramp'; allowed: 'constant', 'stepped', 'spike', 'wave', 'stages', "
+                "'find_capacity'",
             )
         ],
         id="unknown-shape-lists-allowed",
@@ -503,7 +504,14 @@ CASES = [
             users: [{name: u, requests: [{path: /x}]}]
             load: {users: 1, duration: 10s}
         """),
-        [(3, 7, "load", "missing 'shape'; allowed: constant, stepped, spike, wave, stages")],
+        [
+            (
+                3,
+                7,
+                "load",
+                "missing 'shape'; allowed: constant, stepped, spike, wave, stages, find_capacity",
+            )
+        ],
         id="missing-shape",
     ),
     pytest.param(

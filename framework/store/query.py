@@ -178,7 +178,11 @@ def query_of(
             row["seconds"] = len(found)
             row |= _figures(seconds, times, found, key, names_among, metrics, confidence)
             out.append(row)
-    return pd.DataFrame(out, columns=_columns(by, metrics))
+    frame = pd.DataFrame(out, columns=_columns(by, metrics))
+    for label in ("phase", "fault"):  # None stays None (no phase, no fault), not NaN
+        if label in by:
+            frame[label] = pd.Series([row[label] for row in out], dtype=object)
+    return frame
 
 
 def _columns(by: Sequence[str], metrics: Sequence[str]) -> list[str]:
@@ -256,8 +260,9 @@ def _in_range(
     if not keep.any():
         span = f"{_clock(start_s or 0.0)}–{_clock(end_s) if end_s is not None else 'end'}"
         raise UsageError(
-            f"the range {span} holds no whole counted second of the run (it lasted "
-            f"{_clock(lasted)}{', paused in that range' if times.size else ''})",
+            f"the range {span} holds no whole counted second of the run: a second counts "
+            f"when it lies wholly inside the range and the run was not paused in it (the run "
+            f"lasted {_clock(lasted)})",
             flag="--from" if start_s is not None else "--to",
             value=span,
         )

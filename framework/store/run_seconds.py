@@ -10,7 +10,8 @@ analyses for it:
 
 - **phase**: a second belongs to a phase of the plan when it lies wholly inside it, after
   the pauses before it pushed it later (the report's rule for a phase's window); a second a
-  phase boundary cuts — the run rarely starts on a whole second — has no phase (``None``);
+  phase boundary cuts — the run rarely starts on a whole second — has no phase (``None``),
+  nor has the last second, which the stop cut short;
 - **fault**: a second carries a fault's name when the fault was in force at any moment of
   it (``started_at`` to ``ended_at`` of run.json's ``faults``, what actually happened; a
   fault that never started marks nothing, one never ended lasts to the end of the run),
@@ -151,11 +152,12 @@ class RunSeconds:
         record, timeline = data.record, data.timeline
         start = run_start_s(record, timeline)
         spans = paused_spans(record)
+        stopped = (timeline.end_s or 0) - 1  # the last second is cut short by the stop
         phases = tuple(
             (
                 p.name,
                 math.ceil(wall_time_s(start, float(p.start_s), spans)),
-                math.floor(wall_time_s(start, float(p.end_s), spans)),
+                min(math.floor(wall_time_s(start, float(p.end_s), spans)), stopped),
             )
             for p in record.plan.phases
         )

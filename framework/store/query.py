@@ -356,11 +356,14 @@ def _figures(
     counters, histograms = _joined(parts)
     count = int(counters.count.sum())
     found: Mapping[str, Estimate] = {}
-    if count:
+    wanted = [KEY_METRICS.index(_ESTIMATED[m]) for m in metrics if m in _ESTIMATED]
+    if count and wanted:
         intervals = estimator_columns(counters, histograms)
         sums = HistogramSums(intervals, batches=DEFAULT_BATCHES)
-        # every key metric, in the report's order: the bootstrap's draws then match its own
-        found = estimates(intervals, KEY_METRICS, confidence=confidence, sums=sums)
+        # the key metrics in the report's order, up to the last one asked for: a short
+        # group's block bootstrap then draws what the report's draws, to the last digit
+        needed = KEY_METRICS[: max(wanted) + 1]
+        found = estimates(intervals, needed, confidence=confidence, sums=sums)
     out: dict[str, float] = {}
     for metric in metrics:
         scale = 1 / 1000 if metric in _LATENCY else 1.0

@@ -76,7 +76,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
     query.add_argument("--confidence", type=confidence, default=0.95, help="default 0.95")
     query.add_argument("--format", choices=FORMATS, default="table", help="default table")
-    query.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    query.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
 
 
 def run_query(args: argparse.Namespace) -> int:

@@ -120,7 +120,9 @@ def render(frame: pd.DataFrame, fmt: str, *, confidence: float = 0.95) -> str:
     if fmt == "csv":
         return frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
     if fmt == "json":
-        return frame.to_json(orient="records", date_format="iso", indent=2) + "\n"
+        return (
+            frame.to_json(orient="records", date_format="iso", double_precision=15, indent=2) + "\n"
+        )
     return _table(frame, confidence)
 
 

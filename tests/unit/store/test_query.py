@@ -378,7 +378,7 @@ def test_csv_and_json_parse_back_to_the_rows(capsys, run_dir) -> None:
     rows = json.loads(out)
     assert [r["phase"] for r in rows] == [None if p is None else p for p in expected.phase]
     assert [r["p95_high"] for r in rows] == pytest.approx(
-        [None if np.isnan(v) else v for v in expected.p95_high]
+        [None if np.isnan(v) else v for v in expected.p95_high], rel=1e-14
     )
     assert rows[0]["time"].endswith("Z")
 

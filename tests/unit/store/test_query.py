@@ -190,7 +190,7 @@ def test_a_second_touched_by_a_fault_carries_its_name(frame) -> None:
 
 
 def test_framework_exposes_both_without_importing_pandas_up_front() -> None:
-    code = "import sys, framework; print('pandas' in sys.modules)"
+    code = "import sys, framework, framework.cli.main; print('pandas' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
     assert framework.run_frame is run_frame

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from framework import __version__
 from framework.cli.commands import DEFAULT_DEMO_SCENARIO, DEMO_MOCK_PORT, dispatch
 from framework.cli.ctl import add_command as add_ctl_command
+from framework.cli.query_command import add_command as add_query_command
 from framework.cli.store_commands import add_commands as add_store_commands
 from framework.converters import (
     confidence,
@@ -40,7 +41,7 @@ __all__ = ["build_parser", "main"]
 
 COMMANDS = (
     "run", "master", "worker", "report", "compare", "runs", "history",
-    "validate", "plan", "schema", "mocks", "demo", "alerts", "ctl", "suite",
+    "validate", "plan", "schema", "mocks", "demo", "alerts", "ctl", "suite", "query",
 )  # fmt: skip
 OVERHEAD_METRICS = (*KEY_METRICS, "median", "p50_ms", "p95_ms", "p99_ms")
 """What ``swarm compare --metric`` accepts: the key metrics and their usual other names."""
@@ -337,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_store_commands(commands)  # runs list|show|pin|unpin|rm|rebuild, history
     add_ctl_command(commands)  # ctl pause|resume|stop|status RUN
+    add_query_command(commands)  # query RUN
 
     master = commands.add_parser(
         "master",

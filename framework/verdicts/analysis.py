@@ -64,6 +64,7 @@ __all__ = [
     "GeneratorHealth",
     "PlannedWindow",
     "analyse_window",
+    "estimator_columns",
     "interval_data",
     "load_generator_health",
     "paused_spans",
@@ -72,6 +73,7 @@ __all__ = [
     "run_start_s",
     "steady_window",
     "wall_time_s",
+    "window_series",
 ]
 
 
@@ -254,6 +256,29 @@ def _columns(counters: SecondCounters, rows: BucketRows) -> IntervalColumns:
         interval_s=1.0,
         latency_counts=counters.latency_count,
     )
+
+
+def window_series(
+    columns: TimelineColumns,
+    key: str | None,
+    start_s: int,
+    end_s: int,
+    *,
+    among: Sequence[str] | None = None,
+) -> tuple[SecondCounters, BucketRows]:
+    """The per-second counters and latency histograms of one name in ``[start_s, end_s)``
+    (``key`` None: all names, or those ``among`` together), exactly as
+    :func:`analyse_window` reads them: ``swarm query`` estimates any part of a run from
+    these, so its figures are the report's."""
+    return _counters(columns, key, among, start_s, end_s), _rows(
+        columns, key, among, start_s, end_s
+    )
+
+
+def estimator_columns(counters: SecondCounters, rows: BucketRows) -> IntervalColumns:
+    """What the estimators take for those seconds (one interval a second), as the report
+    builds it for a window."""
+    return _columns(counters, rows)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ Driven in process through ``framework.cli.main.main`` so the whole corpus runs i
 from __future__ import annotations
 
 import argparse
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -88,6 +90,24 @@ def _mocks(case_id: str, text: str | bytes, where: str, hint: str) -> Case:
 def _flag(case_id: str, argv: tuple[str, ...], where: str, hint: str) -> Case:
     """A bad command-line value; ``s.yaml`` is a valid scenario for commands that need one."""
     return Case(case_id, argv, where, hint, {"s.yaml": SCENARIO, "afile": "x"})
+
+
+def _run_folder_files() -> dict[str, str | bytes]:
+    """``run.json`` and ``timeline.jsonl`` of a small real run folder (the timeline writer's),
+    for ``swarm query .`` in the case's folder."""
+    from tests.synthetic import write_run
+
+    with tempfile.TemporaryDirectory() as folder:
+        run = write_run(Path(folder) / "r", seconds=5, names=("GET /a",), rps=5)
+        return {name: (run / name).read_bytes() for name in ("run.json", "timeline.jsonl")}
+
+
+RUN_FILES = _run_folder_files()
+
+
+def _query(case_id: str, args: tuple[str, ...], where: str, hint: str) -> Case:
+    """``swarm query`` of a real run folder (the case's folder itself) with a bad flag."""
+    return Case(case_id, ("query", ".", *args), where, hint, dict(RUN_FILES))
 
 
 SCENARIO_CASES = [
@@ -791,6 +811,18 @@ FLAG_CASES = [
         "s.yaml:1:1",
         "unknown key 'host'",
     ),
+    _query("query-from-after-to", ("--from", "2m", "--to", "1m"), "--from 2:00", "not before"),
+    _query("query-from", ("--from", "soon"), "--from", "mm:ss"),
+    _query("query-to", ("--to", "1:99"), "--to", "below 60"),
+    _query("query-from-past-end", ("--from", "1h"), "--from 60:00", "end of the run"),
+    _query("query-phase", ("--phase", "warm"), "'warm'", "the phases of this run: 'ramp-up'"),
+    _query("query-name", ("--name", "/zz*"), "--name", "its names: 'GET /a'"),
+    _query("query-by", ("--by", "host"), "'host'", "choose from name, phase, fault"),
+    _query("query-every", ("--every", "0.5s"), "--every", "whole seconds"),
+    _query("query-metric", ("--metric", "p95,p42"), "'p42'", "choose from count, rps"),
+    _query("query-format", ("--format", "xml"), "--format", "choose from"),
+    _query("query-confidence", ("--confidence", "2"), "--confidence", "between 0 and 1"),
+    _flag("query-unknown-run", ("query", "run-x", "--out", "."), "'run-x'", "a run id"),
 ]
 
 OVERRIDE_CASES = [

@@ -114,11 +114,12 @@ def run_query(args: argparse.Namespace) -> int:
 
 
 def render(frame: pd.DataFrame, fmt: str, *, confidence: float = 0.95) -> str:
-    """The rows as ``fmt``: ``csv`` and ``json`` (a list of objects) carry every column as
-    computed (NaN as empty / null, times ISO 8601 UTC); ``table`` puts each interval beside
+    """The rows as ``fmt``: ``csv`` (numbers to 10 significant digits, beyond any figure's
+    precision, without float noise) and ``json`` (a list of objects) carry every column
+    (NaN as empty / null, times ISO 8601 UTC); ``table`` puts each interval beside
     its value, for reading."""
     if fmt == "csv":
-        return frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+        return frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ", float_format="%.10g")
     if fmt == "json":
         return (
             frame.to_json(orient="records", date_format="iso", double_precision=15, indent=2) + "\n"

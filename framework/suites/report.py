@@ -104,6 +104,11 @@ def suite_markdown(result: SuiteResult) -> str:
             )
         lines.append("")
         for test in tests:
+            entry = test.to_dict(result.suite_dir)
+            if entry["findings"]:
+                lines += [f"**{_md(test.name)}** found:", ""]
+                lines += [f"- {_md(finding)}" for finding in entry["findings"]]
+                lines.append("")
             if test.reasons and test.status != "passed":
                 lines += [f"**{_md(test.name)}** ({test.status}):", ""]
                 lines += [f"- {_md(reason)}" for reason in test.reasons]

@@ -89,6 +89,9 @@ class RunEntry:
     reasons: tuple[str, ...] = ()
     figures: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
     duration_s: float | None = None
+    findings: tuple[str, ...] = ()
+    """What the run's report found beyond the figures: each scheduled fault's recovery
+    against its SLA, the capacity of a stepped or find_capacity run."""
 
     def to_dict(self, suite_dir: Path) -> dict[str, Any]:
         return {
@@ -144,7 +147,21 @@ def read_run(
         reasons=tuple(reasons),
         figures=_figures(results),
         duration_s=duration_s,
+        findings=_findings(results),
     )
+
+
+def _findings(results: Mapping[str, Any]) -> tuple[str, ...]:
+    """One sentence per fault (its recovery and SLA verdict) and one for the capacity, as
+    the run's report words them."""
+    found = []
+    for fault in results.get("faults") or ():
+        if isinstance(fault, Mapping) and isinstance(fault.get("message"), str):
+            found.append(f"fault {fault.get('name')}: {fault['message']}")
+    capacity = results.get("capacity")
+    if isinstance(capacity, Mapping) and isinstance(capacity.get("message"), str):
+        found.append(f"capacity: {capacity['message']}")
+    return tuple(found)
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -259,6 +276,7 @@ class TestResult:
             "run_dir": _relative(last.run_dir, suite_dir) if last else None,
             "report": _relative(last.run_dir / "report.html", suite_dir) if last else None,
             "figures": dict(last.figures) if last else {},
+            "findings": list(last.findings) if last else [],
             "reasons": self.reasons,
             "duration_seconds": _sum(run.duration_s for run in self.runs),
             "runs": [run.to_dict(suite_dir) for run in self.runs],

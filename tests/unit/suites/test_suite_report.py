@@ -219,3 +219,23 @@ def test_report_only_without_a_suite_folder_is_invalid_input(tmp_path, capsys):
     suite.write_text("name: nightly\ntests:\n  - {name: a, type: smoke, scenario: gone.yaml}\n")
     assert main(["suite", str(suite), "--report-only", "--out", str(tmp_path / "r")]) == 2
     assert "no suite folder of 'nightly'" in capsys.readouterr().err
+
+
+def test_an_entry_carries_its_faults_recovery_and_capacity_as_the_report_words_them(tmp_path):
+    run_dir = tmp_path / "run-1"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"status": "finished", "exit_code": 0}))
+    results = {
+        "verdict": "passed",
+        "reasons": [],
+        "faults": [{"name": "outage", "message": "recovered in 0.2 s [0.0, 0.2]; SLA 2 s: pass"}],
+        "capacity": {"message": "capacity 30 users, 243 req/s (231–255)"},
+    }
+    (run_dir / "results.json").write_text(json.dumps(results))
+    run = read_run(run_dir, workers=0, exit_code=0)
+    assert run.findings == (
+        "fault outage: recovered in 0.2 s [0.0, 0.2]; SLA 2 s: pass",
+        "capacity: capacity 30 users, 243 req/s (231–255)",
+    )
+    (run_dir / "results.json").write_text(json.dumps({"verdict": "passed"}))
+    assert read_run(run_dir, workers=0, exit_code=0).findings == ()

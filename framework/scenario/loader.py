@@ -37,7 +37,12 @@ from framework.scenario.model import (
     host_url,
 )
 from framework.scenario.overrides import Override, apply_overrides
-from framework.scenario.problems import format_path, problem_at, validation_problems
+from framework.scenario.problems import (
+    duplicate_name_problems,
+    format_path,
+    problem_at,
+    validation_problems,
+)
 from framework.scenario.templates import (
     RenderContext,
     TemplateError,
@@ -539,17 +544,8 @@ def _duplicate_users_error(error: ErrorDetails) -> bool:
 
 
 def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any]) -> list[Problem]:
-    seen: set[str] = set()
-    problems = []
-    for u, user in enumerate(_list(data.get("users"))):
-        name = user.get("name") if isinstance(user, dict) else None
-        if not isinstance(name, str):
-            continue
-        if name in seen:
-            message = f"two users entries are named {name!r}; names must be unique"
-            problems.append(problem_at(label, located, ("users", u, "name"), message))
-        seen.add(name)
-    return problems
+    message = "two users entries are named {name}; names must be unique"
+    return duplicate_name_problems(label, located, data, "users", message)
 
 
 def _abort_problems(label: str, located: Located, scenario: Scenario) -> list[Problem]:

@@ -31,6 +31,7 @@ __all__ = [
     "MESSAGE_LIMIT",
     "Tags",
     "allowed_keys",
+    "duplicate_name_problems",
     "format_path",
     "locate",
     "misplaced_key",
@@ -348,4 +349,23 @@ def validation_problems(
         ):
             message = f"{message} (found {_found(error['input'])})"
         problems.append(problem_at(label, located, path, message))
+    return problems
+
+
+def duplicate_name_problems(
+    label: str, located: Located, data: Any, section: str, message: str
+) -> list[Problem]:
+    """A problem at each ``name`` of ``data[section]`` (a list) that an earlier item already
+    used, where the second one is written; ``message`` is formatted with ``name`` (its repr)."""
+    items = data.get(section) if isinstance(data, dict) else None
+    seen: set[str] = set()
+    problems = []
+    for i, item in enumerate(items if isinstance(items, list) else ()):
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            text = message.format(name=repr(name))
+            problems.append(problem_at(label, located, (section, i, "name"), text))
+        seen.add(name)
     return problems

@@ -30,7 +30,11 @@ from framework.limits import YAML_BYTES, InputRefused, read_text
 from framework.plan.groups import schedule_for
 from framework.scenario.loader import load_scenario
 from framework.scenario.overrides import SET_FLAG, Override, parse_override
-from framework.scenario.problems import problem_at, validation_problems
+from framework.scenario.problems import (
+    duplicate_name_problems,
+    problem_at,
+    validation_problems,
+)
 from framework.scenario.yaml_source import Located, YamlSyntaxError, is_empty, load_located
 from framework.suites.model import SuiteFile, SuiteTest, Targets
 
@@ -229,18 +233,8 @@ def _order(problem: Problem) -> tuple[int, int]:
 
 
 def _duplicate_names(label: str, located: Located) -> list[Problem]:
-    tests = located.data.get("tests")
-    seen: set[str] = set()
-    problems = []
-    for i, test in enumerate(tests if isinstance(tests, list) else ()):
-        name = test.get("name") if isinstance(test, dict) else None
-        if not isinstance(name, str):
-            continue
-        if name in seen:
-            message = f"two tests are named {name!r}; names must be unique (they name run folders)"
-            problems.append(problem_at(label, located, ("tests", i, "name"), message))
-        seen.add(name)
-    return problems
+    message = "two tests are named {name}; names must be unique (they name run folders)"
+    return duplicate_name_problems(label, located, located.data, "tests", message)
 
 
 def _mocks_problems(label: str, located: Located, mocks_path: Path) -> list[Problem]:

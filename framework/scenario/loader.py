@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ __all__ = [
     "load_budgets",
     "load_scenario",
     "load_scenario_data",
+    "read_located",
     "requests_by_user",
     "written_label",
 ]
@@ -89,6 +90,47 @@ def _byte_position(exc: UnicodeDecodeError) -> tuple[int, int]:
     data = exc.object
     line = data.count(b"\n", 0, exc.start) + 1
     return line, exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+
+
+_NOT_A_SCENARIO = "a scenario must be a mapping of fields (name, users, load, ...), found {found}"
+
+
+def read_located(
+    path: Path,
+    label: str,
+    *,
+    expected: str,
+    not_mapping: str,
+    error: Callable[[list[Problem]], Exception],
+) -> Located:
+    """A YAML file of fields (a scenario, a suite) read within the size limit, with each key's
+    place; anything else raises ``error([problem])`` located where it can be: missing,
+    refused, not UTF-8 (the byte's line and column), unreadable, bad YAML, empty, or not a
+    mapping (``not_mapping`` formatted with ``found``, the type it is). ``expected`` says
+    what the file should hold."""
+    try:
+        text = read_text(path, YAML_BYTES)
+    except FileNotFoundError:
+        raise error([Problem(label, None, None, "", "file not found")]) from None
+    except InputRefused as exc:
+        raise error([Problem(label, None, None, "", str(exc))]) from None
+    except UnicodeDecodeError as exc:
+        msg = _not_text(exc, expected)
+        raise error([Problem(label, *_byte_position(exc), "", msg)]) from None
+    except OSError as exc:
+        raise error([Problem(label, None, None, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        located = load_located(text)
+    except YamlSyntaxError as exc:
+        line, col = exc.position or (None, None)
+        raise error([Problem(label, line, col, "", str(exc))]) from None
+    if is_empty(located):
+        msg = f"the file is empty (no YAML, only blanks or comments); {expected}"
+        raise error([Problem(label, 1, None, "", msg)])
+    if not isinstance(located.data, dict):
+        msg = not_mapping.format(found=type(located.data).__name__)
+        raise error([Problem(label, 1, 1, "", msg)])
+    return located
 
 
 @dataclass(frozen=True)
@@ -249,32 +291,13 @@ def load_scenario(
     env = os.environ if env is None else env
     file = Path(path)
     label = str(path)
-    try:
-        text = read_text(file, YAML_BYTES)
-    except FileNotFoundError:
-        raise ScenarioError([Problem(label, None, None, "", "file not found")]) from None
-    except InputRefused as exc:
-        raise ScenarioError([Problem(label, None, None, "", str(exc))]) from None
-    except UnicodeDecodeError as exc:
-        msg = _not_text(exc, _SCENARIO_EXPECTED)
-        raise ScenarioError([Problem(label, *_byte_position(exc), "", msg)]) from None
-    except OSError as exc:
-        raise ScenarioError(
-            [Problem(label, None, None, "", f"cannot read: {exc.strerror}")]
-        ) from None
-
-    try:
-        located = load_located(text)
-    except YamlSyntaxError as exc:
-        line, col = exc.position or (None, None)
-        raise ScenarioError([Problem(label, line, col, "", str(exc))]) from None
-    if is_empty(located):
-        msg = f"the file is empty (no YAML, only blanks or comments); {_SCENARIO_EXPECTED}"
-        raise ScenarioError([Problem(label, 1, None, "", msg)])
-    if not isinstance(located.data, dict):
-        found = type(located.data).__name__
-        msg = f"a scenario must be a mapping of fields (name, users, load, ...), found {found}"
-        raise ScenarioError([Problem(label, 1, 1, "", msg)])
+    located = read_located(
+        file,
+        label,
+        expected=_SCENARIO_EXPECTED,
+        not_mapping=_NOT_A_SCENARIO,
+        error=ScenarioError,
+    )
     applied = apply_overrides(located.data, overrides, label)
     located = Located(applied.data, located.values, located.keys, applied.origins)
     loaded = _checked(

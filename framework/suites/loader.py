@@ -26,16 +26,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from framework.errors import ConfigError, Problem, ScenarioError, SuiteError
-from framework.limits import YAML_BYTES, InputRefused, read_text
 from framework.plan.groups import schedule_for
-from framework.scenario.loader import load_scenario
+from framework.scenario.loader import load_scenario, read_located
 from framework.scenario.overrides import SET_FLAG, Override, parse_override
 from framework.scenario.problems import (
     duplicate_name_problems,
     problem_at,
     validation_problems,
 )
-from framework.scenario.yaml_source import Located, YamlSyntaxError, is_empty, load_located
+from framework.scenario.yaml_source import Located
 from framework.suites.model import SuiteFile, SuiteTest, Targets
 
 __all__ = [
@@ -144,31 +143,13 @@ def _set_text(path: str, value: Any) -> str:
 
 
 def _read(label: str, path: Path) -> Located:
-    try:
-        text = read_text(path, YAML_BYTES)
-    except FileNotFoundError:
-        raise SuiteError([Problem(label, None, None, "", "file not found")]) from None
-    except InputRefused as exc:
-        raise SuiteError([Problem(label, None, None, "", str(exc))]) from None
-    except UnicodeDecodeError as exc:
-        line = exc.object.count(b"\n", 0, exc.start) + 1
-        message = f"not UTF-8 text (byte {exc.start} cannot be decoded); {_EXPECTED}"
-        raise SuiteError([Problem(label, line, None, "", message)]) from None
-    except OSError as exc:
-        message = f"cannot read: {exc.strerror or exc}"
-        raise SuiteError([Problem(label, None, None, "", message)]) from None
-    try:
-        located = load_located(text)
-    except YamlSyntaxError as exc:
-        line, col = exc.position or (None, None)
-        raise SuiteError([Problem(label, line, col, "", str(exc))]) from None
-    if is_empty(located):
-        message = f"the file is empty (no YAML, only blanks or comments); {_EXPECTED}"
-        raise SuiteError([Problem(label, 1, None, "", message)])
-    if not isinstance(located.data, dict):
-        found = type(located.data).__name__
-        raise SuiteError([Problem(label, 1, 1, "", f"found a {found}; {_EXPECTED}")])
-    return located
+    return read_located(
+        path,
+        label,
+        expected=_EXPECTED,
+        not_mapping="found a {found}; " + _EXPECTED,
+        error=SuiteError,
+    )
 
 
 def read_suite(path: str | os.PathLike[str]) -> SuiteFile:

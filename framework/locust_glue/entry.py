@@ -42,6 +42,7 @@ from framework.locust_glue.faults import install_faults
 from framework.locust_glue.influx_sink import install_influx_sink
 from framework.locust_glue.redaction import install_log_redaction
 from framework.locust_glue.web_ui import install_web_ui
+from framework.plan.faults import planned_faults
 from framework.plan.record import PlanRecord
 from framework.scenario.loader import LoadedScenario, load_scenario, load_scenario_data
 
@@ -135,7 +136,12 @@ def _expose(
     events.init.add_listener(
         lambda environment, **_kwargs: install_abort_guards(environment, loaded.scenario)
     )
-    events.init.add_listener(lambda environment, **_kwargs: install_faults(environment))
+    events.init.add_listener(
+        lambda environment, **_kwargs: install_faults(
+            environment,
+            lambda: planned_faults(loaded, compiled.schedule, time_scale=loaded.time_scale),
+        )
+    )
     events.init.add_listener(
         lambda environment, **_kwargs: install_capacity_search(
             environment, loaded.scenario, compiled.schedule

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gevent
@@ -25,7 +26,7 @@ from framework.live.announce import announcement
 from framework.live.faults import FAULTS_ENV, FaultChange, FaultRunner
 from framework.live.feed import LiveFeed
 from framework.locust_glue.telemetry import feed_of
-from framework.plan.faults import PlannedFault
+from framework.plan.faults import FaultPlanError, PlannedFault
 
 __all__ = ["install_faults"]
 
@@ -98,15 +99,27 @@ class _Faults:
         )
 
 
-def install_faults(environment: Environment) -> None:
+def install_faults(
+    environment: Environment, planned: Callable[[], Sequence[PlannedFault]] | None = None
+) -> None:
     """Run the faults of ``$SWARM_FAULTS`` on ``environment``'s feed; nothing on a worker
-    (no feed) or when none are planned."""
+    (no feed) or when none are planned.
+
+    Without ``$SWARM_FAULTS`` (plain ``locust -f locustfiles/scenario.py --scenario F``,
+    where no ``swarm run`` resolved them) the faults come from ``planned()``: the scenario's
+    own, resolved here; one that cannot be is logged and none run."""
     raw = os.environ.get(FAULTS_ENV)
     feed = feed_of(environment)
-    if not raw or feed is None:
+    if feed is None or (not raw and planned is None):
         return
     try:
-        faults = tuple(PlannedFault.from_dict(item) for item in json.loads(raw))
+        if raw:
+            faults = tuple(PlannedFault.from_dict(item) for item in json.loads(raw))
+        else:
+            faults = tuple(planned()) if planned is not None else ()
+    except FaultPlanError as exc:
+        logger.error("swarm: the scenario's faults cannot run: %s", exc)
+        return
     except (ValueError, KeyError, TypeError) as exc:
         logger.error("swarm: cannot read the planned faults in $%s: %s", FAULTS_ENV, exc)
         return

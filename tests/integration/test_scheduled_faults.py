@@ -268,3 +268,26 @@ def test_ctrl_c_in_the_middle_of_a_fault_ends_it(tmp_path, child_processes, free
     fault = json.loads(run_json.read_text())["faults"][0]
     assert fault["status"] == "ended" and fault["ended_at"] is not None
     assert "ended early" in fault["error"]
+
+
+def test_plain_locust_runs_the_scenarios_faults_too(tmp_path, child_processes, free_port):
+    """``locust -f locustfiles/scenario.py --scenario F``, with no ``swarm run`` to resolve the
+    faults, resolves them from the scenario and runs them on its own plan clock."""
+    port = free_port()
+    _mocks(child_processes, tmp_path, port)
+    scenario = _scenario(
+        tmp_path,
+        seconds=5,
+        faults="- {name: blip, at: 1s, duration: 2s, mock: target, set: {outage: true}}\n",
+    )
+    locustfile = Path(__file__).resolve().parents[2] / "locustfiles" / "scenario.py"
+    command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--scenario", str(scenario),
+               "--headless", "--only-summary"]  # fmt: skip
+    child = child_processes.start(
+        command, log=tmp_path / "locust.log", extra_env={"TARGET": f"http://127.0.0.1:{port}"}
+    )
+    child.wait(timeout=60)
+    output = (tmp_path / "locust.log").read_text()
+    assert "swarm: fault blip active" in output and "swarm: fault blip ended" in output, output
+    mocks_log = (tmp_path / "mocks.log").read_text()
+    assert mocks_log.count("fault injected") == 1 and "cleared through the admin API" in mocks_log

@@ -441,7 +441,8 @@ class Second:
     ``users`` is the user count sampled during that second (carried forward from the
     previous sample when none fell in it); ``workers`` the live load generators (1 when
     local). Both are ``None`` for a second whose ``sec`` line was never written (crash).
-    ``cpu_percent`` is the busiest load generator's CPU use (Locust's own sample), for the
+    ``cpu_percent`` is the busiest load generator's CPU use (its process CPU time over wall
+    time, measured by swarm on each generator and sent with its reports), for the
     load-generator health check; ``None`` when not sampled. ``paused`` marks a second in
     which the run was paused (even partly): it is recorded, and left out of every statistic.
 

@@ -6,7 +6,8 @@ keeps the expression's type (``"{{ random_int(1, 9) }}"`` sends a number).
 
 Helpers available in every template:
 ``random_id()`` (32 hex chars), ``random_int(a, b)``, ``random_text(n)``, ``choice(items)``,
-``now()`` (ISO-8601 UTC), ``user_id`` (this simulated user's number), ``data.<file>.<column>``.
+``now()`` (ISO-8601 UTC), ``user_id`` (this simulated user's number), ``data.<file>.<column>``,
+``vars.<name>`` (a value a flow step captured, ``framework.scenario.flows``).
 
 The helpers check their arguments (``random_text`` makes at most ``MAX_RANDOM_TEXT``
 characters, ``random_int`` needs whole numbers with ``a <= b``, ``choice`` a non-empty
@@ -29,12 +30,14 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from framework.scenario.datafiles import DataExhaustedError, DataSource
+from framework.scenario.steps import FLOW_SECTIONS, raw_steps
 from framework.scenario.yaml_source import KeyPath
 
 __all__ = [
     "HELPERS",
     "MAPPING_TEMPLATE_KEYS",
     "MAX_RANDOM_TEXT",
+    "REPEAT_TEMPLATE_KEYS",
     "REQUEST_TEMPLATE_KEYS",
     "RenderContext",
     "TemplateError",
@@ -44,8 +47,10 @@ __all__ = [
     "data_refs",
     "describe_render_error",
     "is_template",
+    "request_template_fields",
     "string_leaves",
     "template_fields",
+    "var_refs",
 ]
 
 _TEXT_ALPHABET = string.ascii_letters + string.digits + "      "
@@ -110,7 +115,7 @@ _USAGE = {
     "choice": "one list: choice(items)",
     "now": "no arguments: now()",
 }
-_CONTEXT_NAMES = frozenset({"user_id", "data"})
+_CONTEXT_NAMES = frozenset({"user_id", "data", "vars"})
 
 
 class TemplateError(ValueError):
@@ -156,11 +161,15 @@ REQUEST_TEMPLATE_KEYS = ("path", "body", "json")
 MAPPING_TEMPLATE_KEYS = ("query", "headers")
 """Request fields whose every value is a template; scenario and users hold ``headers`` too."""
 
+REPEAT_TEMPLATE_KEYS = ("while", "until")
+"""A flow's ``repeat`` fields that are one template each (a condition)."""
+
 
 def template_fields(data: Mapping[str, Any]) -> list[tuple[KeyPath, Any]]:
     """Every field of scenario data (as written, keys as in YAML) that may hold templates,
     with its key path: each header of the scenario, of a users entry and of a request, each
-    query value, and a request's path, body and json.
+    query value, and a request's path, body and json; the same of every request step of
+    ``on_start`` and ``flow`` (a poll's request too), and a repeat's ``while``/``until``.
 
     The loader compiles these to report template errors in place, and the compiler reads
     them to know which data files a user draws from; both take the fields from here, so a
@@ -175,12 +184,26 @@ def template_fields(data: Mapping[str, Any]) -> list[tuple[KeyPath, Any]]:
             continue
         fields += _mapping_fields(user, ("users", u, "headers"))
         for r, req in enumerate(_list(user.get("requests"))):
-            if not isinstance(req, Mapping):
-                continue
-            base: KeyPath = ("users", u, "requests", r)
-            fields += [((*base, key), req[key]) for key in REQUEST_TEMPLATE_KEYS if key in req]
-            for key in MAPPING_TEMPLATE_KEYS:
-                fields += _mapping_fields(req, (*base, key))
+            if isinstance(req, Mapping):
+                fields += request_template_fields(req, ("users", u, "requests", r))
+        for section in FLOW_SECTIONS:
+            for path, kind, step in raw_steps(user.get(section), ("users", u, section)):
+                if kind == "request":
+                    fields += request_template_fields(step, path)
+                elif kind == "repeat" and isinstance(step.get("repeat"), Mapping):
+                    fields += [
+                        ((*path, "repeat", key), value)
+                        for key, value in step["repeat"].items()
+                        if key in REPEAT_TEMPLATE_KEYS
+                    ]
+    return fields
+
+
+def request_template_fields(request: Mapping[str, Any], base: KeyPath) -> list[tuple[KeyPath, Any]]:
+    """The template fields of one request (or request step) as written at ``base``."""
+    fields = [((*base, key), request[key]) for key in REQUEST_TEMPLATE_KEYS if key in request]
+    for key in MAPPING_TEMPLATE_KEYS:
+        fields += _mapping_fields(request, (*base, key))
     return fields
 
 
@@ -241,7 +264,12 @@ class _DataRows:
 
 
 class RenderContext(dict):
-    """The variables of one request's templates (a fresh one per request)."""
+    """The variables of one request's templates (a fresh one per request).
+
+    ``vars`` are the values this simulated user's flow captured so far (``{{ vars.token }}``):
+    the executor passes its live mapping, so a value captured by one step is read by the
+    next; a name not in it fails the render as any undefined name does.
+    """
 
     def __init__(
         self,
@@ -249,8 +277,11 @@ class RenderContext(dict):
         user_id: int,
         sources: Mapping[str, DataSource],
         claimed: Mapping[str, dict[str, str]],
+        vars: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(user_id=user_id, data=_DataRows(sources, claimed))
+        super().__init__(
+            user_id=user_id, data=_DataRows(sources, claimed), vars={} if vars is None else vars
+        )
 
 
 Renderer = Callable[[RenderContext], Any]
@@ -294,6 +325,28 @@ def data_refs(source: str) -> set[tuple[str, str | None]]:
         return _data_refs(_ENV.parse(source))
     except jinja2.TemplateSyntaxError:
         return set()
+
+
+def var_refs(source: str) -> set[str]:
+    """The captured variables a template string reads as ``vars.NAME`` or ``vars['NAME']``
+    (empty for plain strings and for templates that do not parse).
+
+    >>> sorted(var_refs("Bearer {{ vars.token }}/{{ vars['id'] }}"))
+    ['id', 'token']
+    """
+    if not is_template(source):
+        return set()
+    try:
+        parsed = _ENV.parse(source)
+    except jinja2.TemplateSyntaxError:
+        return set()
+    return {
+        name
+        for node in parsed.find_all((nodes.Getattr, nodes.Getitem))
+        if isinstance(node.node, nodes.Name)
+        and node.node.name == "vars"
+        and (name := _key(node)) is not None
+    }
 
 
 def _data_files_used(parsed: nodes.Template) -> set[str]:

@@ -110,7 +110,7 @@ _USAGE = {
     "choice": "one list: choice(items)",
     "now": "no arguments: now()",
 }
-_CONTEXT_NAMES = frozenset({"user_id", "data"})
+_CONTEXT_NAMES = frozenset({"user_id", "data", "vars"})
 
 
 class TemplateError(ValueError):
@@ -241,7 +241,11 @@ class _DataRows:
 
 
 class RenderContext(dict):
-    """The variables of one request's templates (a fresh one per request)."""
+    """The variables of one request's templates (a fresh one per request).
+
+    ``vars`` holds a flow's captured values (``{{ vars.token }}``); outside a flow it is
+    absent, so a template that reads it fails as any unknown name does.
+    """
 
     def __init__(
         self,
@@ -249,8 +253,11 @@ class RenderContext(dict):
         user_id: int,
         sources: Mapping[str, DataSource],
         claimed: Mapping[str, dict[str, str]],
+        vars: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(user_id=user_id, data=_DataRows(sources, claimed))
+        if vars is not None:
+            self["vars"] = vars
 
 
 Renderer = Callable[[RenderContext], Any]

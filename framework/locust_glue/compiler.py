@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from locust import (
 
 from framework.locust_glue.checks import compile_expect
 from framework.locust_glue.control import wait_while_paused
+from framework.locust_glue.flows import FlowRunner, FlowTransaction, compile_steps
 from framework.locust_glue.redaction import RedactingRequestEvent, guard_task
 from framework.locust_glue.sending import (
     RequestTimeout,
@@ -130,21 +132,29 @@ def _user_class(
     read = _data_files_read(scenario.headers, user)
     unique = [n for n, source in sources.items() if source.order == "unique" and n in read]
     base_headers = {**scenario.headers, **user.headers}
-    tasks = {
+    data_names = list(scenario.data)
+    request_tasks = [
         _task(
             request_parts(
                 req,
                 loaded.request_label(index, r),
                 base_headers,
                 sources,
-                list(scenario.data),
+                data_names,
                 redactor,
                 f"users[{index}].requests[{r}]",
             ),
             redactor,
-        ): req.weight
+        )
         for r, req in enumerate(user.requests)
-    }
+    ]
+    weights = [req.weight for req in user.requests]
+    runner = _flow_runner(loaded, index, base_headers, sources)
+    tasks: Any
+    if runner is None:
+        tasks = dict(zip(request_tasks, weights, strict=True))
+    else:
+        tasks = [_flow_task(runner, request_tasks, weights, redactor)]
 
     def __init__(self: FastHttpUser, environment: Any) -> None:
         FastHttpUser.__init__(self, environment)
@@ -161,6 +171,10 @@ def _user_class(
             with contextlib.suppress(DataExhaustedError):
                 rows[name] = sources[name].claim_row()
         self.swarm_rows = rows
+        self.swarm_vars = {}
+        if runner is not None and runner.on_start:
+            wait_while_paused(self.environment)
+            runner.run(self, runner.on_start, self.swarm_vars)
 
     attrs: dict[str, Any] = {
         "__module__": __name__,
@@ -175,8 +189,61 @@ def _user_class(
         "on_start": on_start,
         "swarm_user_id": 0,
         "swarm_rows": {},
+        "swarm_vars": {},
+        "swarm_flow": runner,
     }
     return type(user.name, (FastHttpUser,), attrs)
+
+
+def _flow_runner(
+    loaded: LoadedScenario,
+    index: int,
+    base_headers: Mapping[str, str],
+    sources: Mapping[str, DataSource],
+) -> FlowRunner | None:
+    """The users entry's flow and ``on_start`` compiled, or ``None`` when it has neither."""
+    user = loaded.scenario.users[index]
+    flow = getattr(user, "flow", None) or []
+    on_start = getattr(user, "on_start", None) or []
+    if not flow and not on_start:
+        return None
+    redactor = loaded.redactor
+    data_names = list(loaded.scenario.data)
+
+    def parts_for(req: RequestSpec, where: str) -> RequestParts:
+        label = redactor.text(req.name or req.path)
+        return request_parts(req, label, base_headers, sources, data_names, redactor, where)
+
+    where = f"users[{index}]"
+    steps = compile_steps(flow, f"{where}.flow", parts_for, redactor)
+    if steps:
+        name = getattr(user, "flow_name", None) or user.name
+        steps = (FlowTransaction(f"{where}.flow", name, steps),)
+    return FlowRunner(
+        steps,
+        compile_steps(on_start, f"{where}.on_start", parts_for, redactor),
+        end_on_capture_failure=getattr(user, "on_capture_failure", None) != "continue",
+        redactor=redactor,
+    )
+
+
+def _flow_task(
+    runner: FlowRunner,
+    request_tasks: list[Callable[[FastHttpUser], None]],
+    weights: list[int],
+    redactor: Redactor,
+) -> Callable[[FastHttpUser], None]:
+    """The one task of a users entry with a flow: the flow once (captures start from what
+    ``on_start`` captured), then one weighted request when the entry has ``requests`` too."""
+
+    def flow_task(user: FastHttpUser) -> None:
+        if runner.flow:
+            runner.run(user, runner.flow, dict(user.swarm_vars))
+        if request_tasks:
+            random.choices(request_tasks, weights)[0](user)
+
+    flow_task.__name__ = flow_task.__qualname__ = "flow"
+    return guard_task(flow_task, redactor)
 
 
 def _data_files_read(scenario_headers: Mapping[str, str], user: UserSpec) -> set[str]:

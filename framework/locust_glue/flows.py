@@ -321,6 +321,16 @@ class _Iteration:
     vars: dict[str, Any]
     tracer: FlowTracer | None
     frames: list[_Frame] = field(default_factory=list)
+    due: float | None = None
+    """An open-model arrival's due time (``perf_counter``): the first request and the whole
+    flow are timed from it (their latency includes the arrival's lag); every later record
+    from its own start, or step 3 would count steps 1 and 2 as its latency."""
+    sent: bool = False
+
+    def own_timing(self) -> None:
+        """Time the next record from its own start (open model; nothing otherwise)."""
+        if self.due is not None:
+            self.user.swarm_due = time.perf_counter()
 
     def failed(self, what: str) -> None:
         for frame in self.frames:
@@ -378,7 +388,8 @@ class FlowRunner:
         ``user`` is a ``FastHttpUser`` of the compiled class (``client``, ``environment``,
         ``context()``, ``swarm_user_id``, ``swarm_rows``).
         """
-        state = _Iteration(user, vars, tracer)
+        due = getattr(user, "swarm_due", None)
+        state = _Iteration(user, vars, tracer, due=due or None)
         try:
             self._steps(state, steps)
         except _EndIteration:
@@ -419,6 +430,10 @@ class FlowRunner:
             state.frames.pop()
             elapsed_ms = max(0.0, (self._clock() - frame.started_perf - frame.think_s) * 1000)
             failure = StepFailed(frame.failure) if frame.failure is not None else None
+            if state.frames or state.due is None:
+                state.own_timing()
+            else:  # the whole flow of an arrival: from when it was due, think steps left out
+                state.user.swarm_due = state.due + frame.think_s
             self._record(state, AGGREGATE_TXN, step.name, elapsed_ms, frame.started_at, failure)
 
     def _repeat(self, state: _Iteration, step: FlowRepeat) -> None:
@@ -460,6 +475,7 @@ class FlowRunner:
                 state.tracer.note(f"{step.name}: not yet, again in {step.every_s:g} s")
             self._sleep(step.every_s)
         elapsed_ms = (self._clock() - started) * 1000
+        state.own_timing()
         self._record(state, AGGREGATE_POLL, step.name, elapsed_ms, started_at, failure)
         if state.tracer is not None:
             state.tracer.check(step.name, failure is None, str(failure) if failure else None)
@@ -490,6 +506,9 @@ class FlowRunner:
             return False
         if state.tracer is not None:
             self._trace_request(state.tracer, step, url, kwargs)
+        if state.sent:
+            state.own_timing()
+        state.sent = True
         result = _Result()
         if parts.timeout_s is None:
             self._send(state, step, url, kwargs, poll_until, result)

@@ -110,7 +110,10 @@ _USAGE = {
     "choice": "one list: choice(items)",
     "now": "no arguments: now()",
 }
-_CONTEXT_NAMES = frozenset({"user_id", "data", "vars"})
+_CONTEXT_NAMES = frozenset({"user_id", "data"})
+_FLOW_NAMES = frozenset({"vars"})
+"""A flow's captured values: the loader checks where ``vars`` may be read and which of
+them exist; compiling accepts the name."""
 
 
 class TemplateError(ValueError):
@@ -313,7 +316,7 @@ def _check_names(source: str, data_names: Sequence[str]) -> None:
         parsed = _ENV.parse(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}") from None
-    unknown = meta.find_undeclared_variables(parsed) - set(HELPERS) - _CONTEXT_NAMES
+    unknown = meta.find_undeclared_variables(parsed) - set(HELPERS) - _CONTEXT_NAMES - _FLOW_NAMES
     if unknown:
         allowed = ", ".join(sorted([*HELPERS, *_CONTEXT_NAMES]))
         raise TemplateError(f"unknown template name(s) {sorted(unknown)}; allowed: {allowed}")

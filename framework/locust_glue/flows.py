@@ -298,11 +298,12 @@ class FlowRequest:
     path: str
     parts: RequestParts
     captures: tuple[CompiledCapture, ...] = ()
+    reads_body: bool = field(init=False)
+    """Whether its check or a capture reads the response body (decoding it costs)."""
 
-    @property
-    def reads_body(self) -> bool:
-        """Whether its check or a capture reads the response body (decoding it costs)."""
-        return self.parts.needs_body or any(c.reads_body for c in self.captures)
+    def __post_init__(self) -> None:
+        reads = self.parts.needs_body or any(c.reads_body for c in self.captures)
+        object.__setattr__(self, "reads_body", reads)
 
 
 @dataclass(frozen=True)
@@ -612,14 +613,19 @@ class FlowRunner:
                     self.redactor.value(dict(headers.items())),
                     self.redactor.text(body.text),
                 )
+            # Locust's own outcome (no response, an error status without a check) is
+            # recorded as it is today, with its failure kind; ours only when it has none
             problem: str | None = None
+            locusts = False
             if status == 0:
                 exception = response.request_meta.get("exception")
                 problem = f"no response: {type(exception).__name__}" if exception else "no response"
+                locusts = True
             elif parts.check is not None:
                 problem = parts.check(status, body.text, elapsed_ms)
             elif response.request_meta.get("exception") is not None:
                 problem = f"status {status}"
+                locusts = True
             for capture in step.captures:
                 value = capture.value(status, headers, body)
                 if tracer is not None:
@@ -633,8 +639,8 @@ class FlowRunner:
             if poll_until is not None and status:
                 result.until_held = poll_until(status, body.text, elapsed_ms) is None
             result.failure = problem
-            if status == 0:
-                return  # Locust records the connection's own failure
+            if locusts:
+                return
             if problem is None:
                 response.success()
             else:

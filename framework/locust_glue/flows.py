@@ -477,17 +477,30 @@ class FlowRunner:
     def _transaction(self, state: _Iteration, step: FlowTransaction) -> None:
         frame = _Frame(step.name, self._clock(), time.time())
         state.frames.append(frame)
+        ended = False
         try:
             self._steps(state, step.steps)
-        finally:
+        except _EndIteration:
+            ended = True
+        except BaseException:
+            # the user is stopping (GreenletExit, StopUser): an unfinished transaction is
+            # not recorded, as an unsent request is not
             state.frames.pop()
-            elapsed_ms = max(0.0, (self._clock() - frame.started_perf - frame.think_s) * 1000)
-            failure = StepFailed(frame.failure) if frame.failure is not None else None
-            if state.frames or state.due is None:
-                state.own_timing()
-            else:  # the whole flow of an arrival: from when it was due, think steps left out
-                state.user.swarm_due = state.due + frame.think_s
-            self._record(state, AGGREGATE_TXN, step.name, elapsed_ms, frame.started_at, failure)
+            raise
+        state.frames.pop()
+        self._end_transaction(state, step, frame)
+        if ended:
+            raise _EndIteration
+
+    def _end_transaction(self, state: _Iteration, step: FlowTransaction, frame: _Frame) -> None:
+        """Record a finished (or ended) transaction: its time without think steps."""
+        elapsed_ms = max(0.0, (self._clock() - frame.started_perf - frame.think_s) * 1000)
+        failure = StepFailed(frame.failure) if frame.failure is not None else None
+        if state.frames or state.due is None:
+            state.own_timing()
+        else:  # the whole flow of an arrival: from when it was due, think steps left out
+            state.user.swarm_due = state.due + frame.think_s
+        self._record(state, AGGREGATE_TXN, step.name, elapsed_ms, frame.started_at, failure)
 
     def _repeat(self, state: _Iteration, step: FlowRepeat) -> None:
         limit = step.times if step.times is not None else step.max_passes

@@ -35,12 +35,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
 from jsonpath_ng.ext import parse as parse_jsonpath
+from locust.stats import StatsError
 
 from framework.locust_glue.checks import compile_expect
 from framework.locust_glue.control import wait_while_paused
 from framework.locust_glue.sending import RequestTimeout, fire_timeout, template_failure
 from framework.scenario.interpolation import Redactor
 from framework.scenario.templates import TemplateRenderError, compile_value
+from framework.timeline.endpoints import AGGREGATE_METHODS
 
 if TYPE_CHECKING:
     from framework.locust_glue.compiler import RequestParts
@@ -62,6 +64,7 @@ __all__ = [
     "compile_capture",
     "compile_captures",
     "compile_steps",
+    "keep_aggregates_out_of_locust_total",
     "simple_json_path",
     "truthy",
 ]
@@ -819,3 +822,33 @@ def compile_steps(
             parts = parts_for(step, at)
             compiled.append(FlowRequest(at, parts, compile_captures(step.capture)))
     return tuple(compiled)
+
+
+def keep_aggregates_out_of_locust_total(environment: Any) -> None:
+    """Make Locust's own statistics keep ``TXN`` and ``POLL`` rows out of their
+    ``Aggregated`` row (the web UI's table, the console summary, the CSVs), as swarm's
+    figures do: each keeps its own row. Call it on ``init`` in every process that runs users
+    (a worker's total is what its master adds up)."""
+    stats = environment.stats
+    if getattr(stats, "swarm_aggregates_apart", False):
+        return
+    log_request, log_error = stats.log_request, stats.log_error
+
+    def request_apart(method: str, name: str, response_time: int, content_length: int) -> None:
+        if method in AGGREGATE_METHODS:
+            stats.entries[(name, method)].log(response_time, content_length)
+        else:
+            log_request(method, name, response_time, content_length)
+
+    def error_apart(method: str, name: str, error: Exception | str | None) -> None:
+        if method not in AGGREGATE_METHODS:
+            log_error(method, name, error)
+            return
+        stats.entries[(name, method)].log_error(error)  # as Locust does, but for the total
+        key = StatsError.create_key(method, name, error)
+        if key not in stats.errors:
+            stats.errors[key] = StatsError(method, name, error)
+        stats.errors[key].occurred()
+
+    stats.log_request, stats.log_error = request_apart, error_apart
+    stats.swarm_aggregates_apart = True

@@ -388,3 +388,20 @@ def test_a_flow_stopped_midway_records_no_transaction():
     with pytest.raises(_Stopped):
         runner.run(_User(client), runner.flow, {})
     assert client.records() == [("GET", "a", None)]
+
+
+def test_locusts_own_aggregated_row_leaves_transactions_out():
+    from locust.env import Environment
+
+    from framework.locust_glue.flows import keep_aggregates_out_of_locust_total
+
+    env = Environment()
+    keep_aggregates_out_of_locust_total(env)
+    stats = env.stats
+    stats.log_request("GET", "a", 10, 5)
+    stats.log_request("TXN", "shop", 30, 0)
+    stats.log_error("POLL", "job", "timeout")
+    stats.log_request("POLL", "job", 900, 0)
+    assert (stats.total.num_requests, stats.total.num_failures) == (1, 0)
+    assert stats.get("shop", "TXN").num_requests == 1
+    assert stats.get("job", "POLL").num_failures == 1 and len(stats.errors) == 1

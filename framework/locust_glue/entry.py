@@ -39,6 +39,7 @@ from framework.locust_glue.abort_guards import install_abort_guards
 from framework.locust_glue.capacity_search import install_capacity_search
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
 from framework.locust_glue.faults import install_faults
+from framework.locust_glue.flows import keep_aggregates_out_of_locust_total
 from framework.locust_glue.influx_sink import install_influx_sink
 from framework.locust_glue.redaction import install_log_redaction
 from framework.locust_glue.web_ui import install_web_ui
@@ -128,6 +129,9 @@ def _expose(
     events.init_command_line_parser.add_listener(_add_options)
     events.init.add_listener(lambda **_kwargs: install_log_redaction(redactor))
     events.init.add_listener(_install_telemetry)
+    events.init.add_listener(
+        lambda environment, **_kwargs: keep_aggregates_out_of_locust_total(environment)
+    )
     events.init.add_listener(  # after telemetry: the engine records into its recorder
         lambda environment, **_kwargs: engine.install(
             environment, compiled.schedule, compiled.user_classes

@@ -1,71 +1,57 @@
 """``swarm try``: one pass of each users entry against the target, every exchange traced.
 
 No runner, no shape, no run folder: each users entry's compiled ``FastHttpUser`` class (the
-very class a run uses, so templates, headers, checks and secrets behave as in a run) is made
-once on a bare Locust ``Environment`` and driven by hand in this greenlet: ``on_start``, then
-its flow once (or ``iterations`` times), or, for an entry without a flow, each of its
-requests once in order (or ``iterations`` requests in all, round the list).
+very class a run uses, so its client, headers, timeouts, data rows and redaction are a
+run's) is made once on a bare Locust ``Environment`` and driven by hand in this greenlet:
+its ``on_start`` steps, then its flow once (or ``iterations`` times). An entry's plain
+``requests`` go through the same ``FlowRunner`` as one-request steps — each once, in order
+(or ``iterations`` of them, round the list; after each pass of the flow when it has one) —
+so every request is rendered, sent, checked and recorded as in a run, and traced alike.
 
-Two channels reach the tracer: the flow runner's ``FlowTracer`` calls (for a request that
-is not in a flow, the client's call and response traced here), and every request Locust
-records (``recorded``), read from the ``request`` event after the user's redaction — the
-source of truth for what failed and whether the target answered at all.
+Two channels reach the tracer: the flow runner's ``FlowTracer`` calls (what was sent and
+received, captures, checks — every outcome), and each request Locust records
+(``recorded``, after the user's redaction): whether the request left and whether any
+response came, which tells a target that is down from one that answered with errors, and
+the wall time of transactions and polls.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
-import json
-import time
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from locust import FastHttpUser
 from locust.env import Environment
 
 from framework.errors import UsageError
-from framework.locust_glue.compiler import compile_scenario
+from framework.locust_glue.compiler import compile_scenario, request_parts
+from framework.locust_glue.flows import FlowRequest, FlowRunner, FlowStep, FlowTracer
+from framework.scenario.datafiles import DataSource, read_rows
 from framework.scenario.loader import LoadedScenario
-from framework.scenario.model import Expect
+from framework.scenario.model import Expect, RequestSpec, UserSpec
 from framework.suggestions import did_you_mean, nearest
+from framework.timeline.endpoints import is_aggregate
+from framework.timeline.recorder import failure_message
 
-__all__ = ["AGGREGATE_KINDS", "TryTracer", "describe_expect", "try_scenario"]
-
-AGGREGATE_KINDS = frozenset({"TXN", "POLL"})
-"""Request types Locust records for a transaction's or a poll's total time, not a request."""
+__all__ = ["TryTracer", "try_scenario"]
 
 
-class TryTracer(Protocol):
+class TryTracer(FlowTracer, Protocol):
     """What ``try_scenario`` reports to: the flow runner's ``FlowTracer`` calls, plus the
-    start of each users entry, each request as Locust recorded it, and errors."""
+    start of each users entry (with each request name's ``expect``, to word a check that
+    held) and each request as Locust recorded it."""
 
-    def user(self, name: str, host: str | None) -> None: ...
-
-    def request(self, step_path: Any, method: str, url: str, headers: Any, body: Any) -> None: ...
-
-    def response(
-        self, step_path: Any, status: int, elapsed_ms: float, headers: Any, body: Any
-    ) -> None: ...
-
-    def capture(self, var: str, value: Any, source: str) -> None: ...
-
-    def check(self, what: str, ok: bool, message: str) -> None: ...
-
-    def note(self, text: str) -> None: ...
-
-    def error(self, text: str) -> None: ...
+    def user(self, name: str, host: str | None, expects: Mapping[str, Expect | None]) -> None:
+        """A users entry starts."""
 
     def recorded(
-        self,
-        kind: str,
-        name: str,
-        elapsed_ms: float,
-        failure: str | None,
-        *,
-        reached: bool,
-        sent: bool = True,
-    ) -> None: ...
+        self, kind: str, name: str, elapsed_ms: float, *, sent: bool, reached: bool
+    ) -> None:
+        """Locust recorded a request (``kind`` its method) or an aggregate (``TXN``,
+        ``POLL``): ``sent`` it left, ``reached`` a response came."""
+
+    def error(self, text: str) -> None:
+        """Something raised outside any request; a failure."""
 
 
 def try_scenario(
@@ -75,10 +61,11 @@ def try_scenario(
     user: str | None = None,
     iterations: int | None = None,
 ) -> None:
-    """Run each users entry (only ``user`` if given) once against its target, tracing.
+    """Run each users entry (only ``user`` if given) once against its target, traced.
 
-    ``iterations``: flow iterations of an entry with a flow, requests of one without
-    (default: one iteration; each request once). ``UsageError`` for an unknown ``user``.
+    ``iterations``: passes of an entry's flow (default 1), or, for an entry without a flow,
+    requests in all, in order round the list (default: each once). ``UsageError`` for an
+    unknown ``user``.
     """
     users = loaded.scenario.users
     names = [spec.name for spec in users]
@@ -93,137 +80,112 @@ def try_scenario(
     compiled = compile_scenario(loaded)
     environment = Environment(user_classes=list(compiled.user_classes))
 
-    outcomes: list[str | None] = []  # the failures of the step going on (None: success)
-
     def on_request(**kwargs: Any) -> None:
         kind = str(kwargs.get("request_type", ""))
-        exception = kwargs.get("exception")
-        status = getattr(kwargs.get("response"), "status_code", 0) or 0
-        failure = None if exception is None else _failure_text(exception, status)
-        if kind not in AGGREGATE_KINDS:
-            outcomes.append(failure)
+        unsent = type(kwargs.get("exception")).__name__ == "TemplateRenderError"
         tracer.recorded(
             kind,
             str(kwargs.get("name", "")),
             float(kwargs.get("response_time") or 0.0),
-            failure,
-            reached=status > 0,
-            sent=type(exception).__name__ != "TemplateRenderError",
+            sent=not unsent and not is_aggregate((kind, "")),
+            reached=(getattr(kwargs.get("response"), "status_code", 0) or 0) > 0,
         )
 
     environment.events.request.add_listener(on_request)
+    sources = {
+        name: DataSource(name, read_rows(loaded.base_dir / spec.file), spec.order)
+        for name, spec in loaded.scenario.data.items()
+    }
     for index, (spec, cls) in enumerate(zip(users, compiled.user_classes, strict=True)):
-        if user is not None and spec.name != user:
-            continue
-        tracer.user(spec.name, loaded.host_for(spec))
-        instance = cls(environment)
-        step = ["on_start"]
-        _trace_client(instance, tracer, lambda step=step: step[0])
+        if user is None or spec.name == user:
+            requests = _request_steps(loaded, index, sources)
+            tracer.user(spec.name, loaded.host_for(spec), _expects(loaded, index))
+            _try_user(cls(environment), requests, tracer, iterations, loaded)
+
+
+def _try_user(
+    instance: Any,
+    requests: Sequence[FlowStep],
+    tracer: TryTracer,
+    count: int | None,
+    loaded: LoadedScenario,
+) -> None:
+    """``on_start`` (its steps traced), then ``count`` passes of the flow (default 1), or,
+    without a flow, ``count`` requests in order round the list (default: each once)."""
+    flow: FlowRunner | None = getattr(instance, "swarm_flow", None)
+    on_start: tuple[FlowStep, ...] = flow.on_start if flow is not None else ()
+    if flow is not None:
+        flow.on_start = ()  # the user's own on_start would run them untraced
+    try:
         _guarded(tracer, instance.on_start)
-        tasks = list(cls.tasks)
-        count = len(tasks) if iterations is None else iterations
-        for number, r in zip(range(count), itertools.cycle(range(len(tasks))), strict=False):
-            step[0] = f"users[{index}].requests[{r}] {loaded.request_label(index, r)}"
-            if count > len(tasks):
-                step[0] += f" (#{number + 1})"
-            outcomes.clear()
-            _guarded(tracer, functools.partial(tasks[r], instance))
-            if outcomes and all(failure is None for failure in outcomes):
-                for held in describe_expect(spec.requests[r].expect):
-                    tracer.check(held, True, "")
-        _guarded(tracer, instance.on_stop)
+    finally:
+        if flow is not None:
+            flow.on_start = on_start
+    vars: dict[str, Any] = getattr(instance, "swarm_vars", {})
+    if on_start:
+        _guarded(tracer, lambda: flow.run(instance, on_start, vars, tracer))
+    plain = FlowRunner((), redactor=loaded.redactor)
+    order = itertools.cycle(requests)
+    if flow is None or not flow.flow:  # requests only: ``count`` of them, round the list
+        steps = [next(order) for _ in range(count or len(requests))]
+        _guarded(tracer, lambda: plain.run(instance, steps, dict(vars), tracer))
+    else:  # ``count`` passes of the flow, each followed by one request, as in a run
+        for _ in range(count or 1):
+            _guarded(tracer, lambda: flow.run(instance, flow.flow, dict(vars), tracer))
+            if requests:
+                one = [next(order)]
+                _guarded(tracer, lambda one=one: plain.run(instance, one, dict(vars), tracer))
+    _guarded(tracer, instance.on_stop)
 
 
-def _failure_text(exception: BaseException | str, status: int) -> str:
-    """What a failed request says: ``status 500`` for Locust's own status rule (its
-    exception names the URL, which the request line shows already), else the message the
-    report counts it under."""
-    from framework.timeline.recorder import failure_message
-
-    if type(exception).__name__ == "LocustBadStatusCode" and status:
-        return f"status {status}"
-    return failure_message(exception)
-
-
-def _codes(codes: tuple[int, ...]) -> str:
-    ordered = sorted(codes)
-    if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
-        return f"{ordered[0]}-{ordered[-1]}"
-    return " or ".join(map(str, ordered))
-
-
-def describe_expect(expect: Expect | None) -> list[str]:
-    """Each check of a request's ``expect`` in words, as a held check is shown; without
-    ``expect``, Locust's rule (a status below 400).
-
-    >>> expect = {"status": [200, 201, 202], "json": [{"path": "a", "in": [1]}]}
-    >>> describe_expect(Expect.model_validate(expect))
-    ['status 200-202', 'json a in [1]']
-    >>> describe_expect(None)
-    ['status below 400']
-    """
-    if expect is None:
-        return ["status below 400"]
-    held = [f"status {_codes(expect.status)}" if expect.status else "status below 400"]
-    if expect.max_ms is not None:
-        held.append(f"within {expect.max_ms:g} ms")
-    if expect.body_contains is not None:
-        held.append(f"body contains {expect.body_contains!r}")
-    for check in expect.json_checks:
-        where = f"json {check.path}"
-        if check.exists is not None:
-            held.append(f"{where} {'exists' if check.exists else 'is absent'}")
-        if "equals" in check.model_fields_set:
-            held.append(f"{where} = {json.dumps(check.equals)}")
-        if check.one_of is not None:
-            held.append(f"{where} in {json.dumps(check.one_of)}")
-        if check.matches is not None:
-            held.append(f"{where} matches {check.matches!r}")
-        if check.gte is not None:
-            held.append(f"{where} >= {check.gte:g}")
-        if check.lte is not None:
-            held.append(f"{where} <= {check.lte:g}")
-    return held
+def _request_steps(
+    loaded: LoadedScenario, index: int, sources: Mapping[str, DataSource]
+) -> tuple[FlowStep, ...]:
+    """The entry's plain ``requests`` as one-request flow steps, compiled as a run's."""
+    scenario = loaded.scenario
+    spec: UserSpec = scenario.users[index]
+    base_headers = {**scenario.headers, **spec.headers}
+    steps = []
+    for r, req in enumerate(spec.requests or ()):
+        where = f"users[{index}].requests[{r}]"
+        label = loaded.request_label(index, r)
+        parts = request_parts(
+            req, label, base_headers, sources, list(scenario.data), loaded.redactor, where
+        )
+        steps.append(FlowRequest(where, parts))
+    return tuple(steps)
 
 
-def _guarded(tracer: TryTracer, call: Callable[[], Any]) -> None:
+def _expects(loaded: LoadedScenario, index: int) -> dict[str, Expect | None]:
+    """Each request name of the entry (its plain requests and its flow's request steps)
+    with its ``expect``."""
+    spec = loaded.scenario.users[index]
+    found: dict[str, Expect | None] = {
+        loaded.request_label(index, r): req.expect for r, req in enumerate(spec.requests or ())
+    }
+    for step in _flow_requests([*(getattr(spec, "on_start", None) or ()), *_flow(spec)]):
+        name = loaded.redactor.text(step.name or step.path)
+        found.setdefault(name, step.expect)
+    return found
+
+
+def _flow(spec: UserSpec) -> list[Any]:
+    return list(getattr(spec, "flow", None) or ())
+
+
+def _flow_requests(steps: Sequence[Any]) -> list[RequestSpec]:
+    """Every request step of a flow, however deep (``framework.scenario.flows``)."""
+    if not steps:
+        return []
+    from framework.scenario.flows import walk_steps
+
+    return [step for _path, step in walk_steps(steps) if isinstance(step, RequestSpec)]
+
+
+def _guarded(tracer: TryTracer, call: Any) -> None:
     """``call()``; an exception it raises (not an interrupt) is reported, not raised: a try
     shows what went wrong and goes on with the next step."""
     try:
         call()
     except Exception as exc:
-        from framework.timeline.recorder import failure_message
-
         tracer.error(failure_message(exc))
-
-
-def _trace_client(user: FastHttpUser, tracer: TryTracer, step: Callable[[], Any]) -> None:
-    """Make ``user.client.request`` report each request it sends and the response it got,
-    as sent (the client's own headers included, the JSON body serialised)."""
-    client = user.client
-    send = client.request
-
-    def traced(method: str, url: str, **kwargs: Any) -> Any:
-        path = step()
-        body = kwargs.get("data") if kwargs.get("data") is not None else kwargs.get("json")
-        tracer.request(path, method, client._build_url(url), kwargs.get("headers") or {}, body)
-        started = time.perf_counter()
-        response = send(method, url, **kwargs)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        status = getattr(response, "status_code", 0) or 0
-        # with no response, the failure Locust records says why (printed once, there)
-        headers = list(response.headers.items()) if status and response.headers else []
-        tracer.response(path, status, elapsed_ms, headers, _response_text(response))
-        return response
-
-    client.request = traced
-
-
-def _response_text(response: Any) -> str:
-    if not getattr(response, "status_code", 0):
-        return ""
-    try:
-        return response.text or ""
-    except Exception:
-        content = getattr(response, "content", None) or b""
-        return content.decode("utf-8", "replace") if isinstance(content, bytes) else ""

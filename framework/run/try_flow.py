@@ -1,27 +1,27 @@
 """What ``swarm try`` prints: every request and response of one pass through the flows,
 the captures and each check's outcome, and the exit code that follows from them.
 
-Pure: it takes the exchanges as plain values (the executor in
-``framework.locust_glue.try_session`` calls a ``TryPrinter`` as the ``FlowTracer`` of the
-flow runner, and once per request Locust records) and gives ``rich`` texts to a writer, so
-it is tested on literal exchanges, and the terminal decides the colours (none when the
-output is not a terminal).
+Pure: it takes the exchanges as plain values (``framework.locust_glue.try_session`` calls a
+``TryPrinter`` as the flow runner's ``FlowTracer``, and once per request Locust records) and
+gives ``rich`` texts to a writer, so it is tested on literal exchanges, and the terminal
+decides the colours (none when the output is not a terminal).
 
 Secrets: the flow runner masks the scenario's secrets before it calls a tracer; the printer
 masks every text once more with the scenario's ``Redactor`` (a target can echo a key back in
-a body or a header) plus the values captured into variables the scenario lists under
+a body or a header) and with the values captured into variables the scenario lists under
 ``secrets:``. A response is printed when its step is over (the next request, the end of the
-user), so a token captured from a body is masked in that same body too.
+entry), so a token captured from a body is masked in that very body too.
 
     >>> lines = []
     >>> printer = TryPrinter(lambda text: lines.append(text.plain), Redactor({"k-123"}))
-    >>> printer.request("flow[0]", "GET", "http://h/items", {"X-Key": "k-123"}, None)
-    >>> printer.response("flow[0]", 200, 3.2, {"Content-Type": "text/plain"}, "ok")
-    >>> printer.recorded("GET", "/items", 3.2, None, reached=True)
+    >>> printer.request("users[0].requests[0]", "GET", "http://h/items", {"X-Key": "k-123"}, None)
+    >>> printer.response("users[0].requests[0]", 200, 3.2, {"Content-Type": "text/plain"}, "ok")
+    >>> printer.recorded("GET", "/items", 3.2, sent=True, reached=True)
+    >>> printer.check("/items", True, None)
     >>> printer.finish().exit_code
     <ExitCode.OK: 0>
     >>> lines[:2]
-    ['flow[0]  GET http://h/items', '  X-Key: ***']
+    ['users[0].requests[0]  GET http://h/items', '  X-Key: ***']
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from rich.text import Text
 
 from framework.errors import ExitCode
 from framework.scenario.interpolation import Redactor, mask_url_password
-from framework.scenario.problems import format_path
+from framework.scenario.model import Expect
 
 __all__ = [
     "AGGREGATE_KINDS",
@@ -43,6 +43,7 @@ __all__ = [
     "TryPrinter",
     "TryTally",
     "cut_body",
+    "describe_expect",
     "show_body",
     "try_exit_code",
 ]
@@ -51,10 +52,9 @@ DEFAULT_BODY_LIMIT = 500
 """Characters of a body ``swarm try`` shows unless ``--body-limit`` says otherwise."""
 
 AGGREGATE_KINDS = frozenset({"TXN", "POLL"})
-"""Request types that time a group of requests (a transaction, a poll), not one request:
-printed as their own line and never counted as a request sent."""
+"""What Locust records for a transaction's or a poll's total time: a line of their own."""
 
-_STYLE = {
+_STYLES = {
     "title": "bold",
     "request": "bold cyan",
     "detail": "dim",
@@ -108,22 +108,57 @@ def cut_body(text: str, limit: int) -> str:
     return f"{text[:limit]}… ({len(text) - limit} more chars)"
 
 
-def _step_label(step_path: Any) -> str:
-    if isinstance(step_path, tuple | list):
-        return format_path(step_path)
-    return str(step_path)
+def _codes(codes: Iterable[int]) -> str:
+    ordered = sorted(codes)
+    if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"{ordered[0]}-{ordered[-1]}"
+    return " or ".join(map(str, ordered))
+
+
+def describe_expect(expect: Expect | None) -> list[str]:
+    """Each check of a request's ``expect`` in words, as a check that held is shown;
+    without ``expect``, Locust's rule (a status below 400).
+
+    >>> expect = {"status": "2xx", "json": [{"path": "a", "in": [1]}]}
+    >>> describe_expect(Expect.model_validate(expect)), describe_expect(None)
+    (['status 200-299', 'json a in [1]'], ['status below 400'])
+    """
+    if expect is None:
+        return ["status below 400"]
+    held = [f"status {_codes(expect.status)}" if expect.status else "status below 400"]
+    if expect.max_ms is not None:
+        held.append(f"within {expect.max_ms:g} ms")
+    if expect.body_contains is not None:
+        held.append(f"body contains {expect.body_contains!r}")
+    for check in expect.json_checks:
+        where = f"json {check.path}"
+        if check.exists is not None:
+            held.append(f"{where} {'exists' if check.exists else 'is absent'}")
+        if "equals" in check.model_fields_set:
+            held.append(f"{where} = {json.dumps(check.equals)}")
+        if check.one_of is not None:
+            held.append(f"{where} in {json.dumps(check.one_of)}")
+        if check.matches is not None:
+            held.append(f"{where} matches {check.matches!r}")
+        if check.gte is not None:
+            held.append(f"{where} >= {check.gte:g}")
+        if check.lte is not None:
+            held.append(f"{where} <= {check.lte:g}")
+    return held
 
 
 def _header_items(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> list:
-    if headers is None:
+    """``(name, value)`` pairs of a header mapping or list; a value that is itself a
+    ``(name as sent, value)`` pair (geventhttpclient's ``dict(headers)``) is unpacked."""
+    if not headers:
         return []
-    if isinstance(headers, Mapping):
-        return [(str(k), str(v)) for k, v in headers.items()]
-    return [(str(k), str(v)) for k, v in headers]
-
-
-def _shown_value(value: Any) -> str:
-    return value if isinstance(value, str) else show_body(value)
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    items = []
+    for key, value in pairs:
+        if isinstance(value, tuple) and len(value) == 2:
+            key, value = value
+        items.append((str(key), str(value)))
+    return items
 
 
 @dataclass
@@ -142,11 +177,18 @@ class TryTally:
         return try_exit_code(self.sent, self.reached, len(self.failures))
 
     def summary(self) -> str:
-        """One line: the counts and the outcome."""
+        """One line: the counts and the outcome.
+
+        >>> TryTally(sent=2, reached=2, captures=1, checks_held=2).summary()
+        '2 requests sent, 2 answered, 1 capture, 2 checks held: all held'
+        """
+
+        def count(n: int, word: str) -> str:
+            return f"{n} {word}{'' if n == 1 else 's'}"
+
         counts = (
-            f"{self.sent} request{'s' if self.sent != 1 else ''} sent, "
-            f"{self.reached} answered, {self.captures} capture{'s' if self.captures != 1 else ''}"
-            f", {self.checks_held} check{'s' if self.checks_held != 1 else ''} held"
+            f"{count(self.sent, 'request')} sent, {self.reached} answered, "
+            f"{count(self.captures, 'capture')}, {count(self.checks_held, 'check')} held"
         )
         code = self.exit_code
         if code is ExitCode.RUN_FAILED:
@@ -158,18 +200,18 @@ class TryTally:
 
 @dataclass
 class _Pending:
-    """One response's lines, kept until its step is over."""
+    """One response and what followed it, kept until its step is over."""
 
     status: int | None = None
     elapsed_ms: float = 0.0
-    headers: list = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
     body: str = ""
     lines: list[tuple[str, str]] = field(default_factory=list)
     messages: set[str] = field(default_factory=set)
 
 
 class TryPrinter:
-    """The ``FlowTracer`` of ``swarm try``: prints each exchange and tallies the outcome.
+    """The tracer of ``swarm try``: prints each exchange and tallies the outcome.
 
     ``write`` receives one ``rich.text.Text`` per line; ``redactor`` masks the scenario's
     secrets; ``secret_vars`` are captured variables whose values are masked too (the names
@@ -186,14 +228,16 @@ class TryPrinter:
     ) -> None:
         self._write = write
         self._redactor = redactor
-        self._captured = Redactor()
         self._captured_values: set[str] = set()
+        self._captured = Redactor()
         self._body_limit = body_limit
         self._secret_vars = frozenset(secret_vars)
+        self._expects: dict[str, list[str]] = {}
+        self._host = ""
         self._pending: _Pending | None = None
         self.tally = TryTally()
 
-    # -- masking -------------------------------------------------------------------------
+    # -- lines ---------------------------------------------------------------------------
 
     def _mask(self, text: str) -> str:
         return self._redactor.text(self._captured.text(text))
@@ -201,81 +245,89 @@ class TryPrinter:
     def _emit(self, *parts: tuple[str, str]) -> None:
         text = Text()
         for chunk, style in parts:
-            text.append(chunk, style=_STYLE.get(style, style) if style else None)
+            text.append(chunk, style=_STYLES.get(style, style) or None)
         self._write(text)
 
     def _emit_body(self, body: str) -> None:
-        if not body:
+        if body:
+            for line in cut_body(self._mask(body), self._body_limit).splitlines():
+                self._emit((f"  {line}", ""))
+
+    def _step(self) -> _Pending:
+        if self._pending is None:
+            self._pending = _Pending()
+        return self._pending
+
+    def _fail(self, message: str) -> None:
+        """A failure in the current step, shown and counted once however many reports
+        of it come (a capture that found nothing, then its request's check)."""
+        pending = self._step()
+        if message in pending.messages:
             return
-        for line in cut_body(self._mask(body), self._body_limit).splitlines() or [""]:
-            self._emit((f"  {line}", ""))
+        pending.messages.add(message)
+        pending.lines.append((f"  ✗ {message}", "bad"))
+        self.tally.failures.append(message)
 
-    # -- the FlowTracer protocol -----------------------------------------------------------
+    # -- the tracer ----------------------------------------------------------------------
 
-    def user(self, name: str, host: str | None) -> None:
-        """A users entry starts: a title line naming it and its target."""
+    def user(
+        self, name: str, host: str | None, expects: Mapping[str, Expect | None] | None = None
+    ) -> None:
+        """A users entry starts: a title line naming it and its target. ``expects`` words
+        the checks of each request name that held."""
         self._flush()
+        self._expects = {k: describe_expect(v) for k, v in (expects or {}).items()}
+        self._host = (host or "").rstrip("/")
         target = mask_url_password(self._mask(host)) if host else "(no host)"
         self._emit((f"── users entry {name!r} → {target}", "title"))
 
-    def request(self, step_path: Any, method: str, url: str, headers: Any, body: Any) -> None:
-        """A rendered request, printed at once (secrets masked)."""
+    def request(self, step_path: str, method: str, url: str, headers: Any, body: Any) -> None:
+        """A rendered request, printed at once."""
         self._flush()
+        if url.startswith("/") and self._host:
+            url = self._host + url
         shown_url = mask_url_password(self._mask(url))
-        self._emit((f"{_step_label(step_path)}  ", "detail"), (f"{method} {shown_url}", "request"))
+        self._emit((f"{step_path}  ", "detail"), (f"{method} {shown_url}", "request"))
         for key, value in _header_items(headers):
             self._emit((f"  {key}: {self._mask(value)}", "detail"))
         self._emit_body(show_body(body))
         self._pending = _Pending()
 
     def response(
-        self, step_path: Any, status: int, elapsed_ms: float, headers: Any, body: Any
+        self, step_path: str, status: int, elapsed_ms: float, headers: Any, body: Any
     ) -> None:
-        """The response to the last request (status 0: none came), printed when its step ends."""
-        pending = self._pending if self._pending is not None else _Pending()
+        """The response to the last request (status 0: none came), shown when its step ends."""
+        pending = self._step()
         pending.status = status
         pending.elapsed_ms = elapsed_ms
         pending.headers = _header_items(headers)
         pending.body = show_body(body)
-        self._pending = pending
 
     def capture(self, var: str, value: Any, source: str) -> None:
         """A capture: its value (masked when ``var`` is a secret), or that it found nothing."""
-        pending = self._pending if self._pending is not None else _Pending()
-        self._pending = pending
         if value is None:
-            message = f"capture {var!r}: {source} found nothing"
-            pending.lines.append((f"  ✗ {message}", "bad"))
-            pending.messages.add(message)
-            self.tally.failures.append(message)
+            self._fail(f"capture {var!r}: {source} found nothing")
             return
         self.tally.captures += 1
-        shown = _shown_value(value)
+        shown = value if isinstance(value, str) else show_body(value)
         if var in self._secret_vars and shown:
             self._captured_values.add(shown)
             self._captured = Redactor(self._captured_values)
-        pending.lines.append((f"  capture {var} = {json.dumps(shown)}  ({source})", "capture"))
+        self._step().lines.append((f"  capture {var} = {json.dumps(shown)}  ({source})", "capture"))
 
-    def check(self, what: str, ok: bool, message: str) -> None:
-        """One check's outcome; a failed one counts as a failure."""
-        pending = self._pending if self._pending is not None else _Pending()
-        self._pending = pending
-        if ok:
-            self.tally.checks_held += 1
-            pending.lines.append((f"  ✓ {what}", "ok"))
+    def check(self, what: str, ok: bool, message: str | None) -> None:
+        """One check's outcome (``what``: a request, poll or transaction name)."""
+        if not ok:
+            self._fail(message or f"{what} failed")
             return
-        text = message or what
-        pending.lines.append((f"  ✗ {text}", "bad"))
-        pending.messages.add(text)
-        self.tally.failures.append(text)
+        self.tally.checks_held += 1
+        held = self._expects.get(what)
+        detail = f": {', '.join(held)}" if held else ""
+        self._step().lines.append((f"  ✓ {what}{detail}", "ok"))
 
     def note(self, text: str) -> None:
-        """Something the flow runner says (a think step skipped, the iteration ended)."""
-        pending = self._pending
-        if pending is not None:
-            pending.lines.append((f"  · {text}", "note"))
-        else:
-            self._emit((f"· {text}", "note"))
+        """Something the flow runner says (a think step, a poll's wait, a repeat's end)."""
+        self._step().lines.append((f"  · {text}", "note"))
 
     def error(self, text: str) -> None:
         """An error outside any request (a step that raised): printed and counted."""
@@ -283,46 +335,21 @@ class TryPrinter:
         self._emit((f"✗ {self._mask(text)}", "bad"))
         self.tally.failures.append(text)
 
-    # -- what Locust recorded --------------------------------------------------------------
-
     def recorded(
-        self,
-        kind: str,
-        name: str,
-        elapsed_ms: float,
-        failure: str | None,
-        *,
-        reached: bool,
-        sent: bool = True,
+        self, kind: str, name: str, elapsed_ms: float, *, sent: bool, reached: bool
     ) -> None:
-        """One request as Locust recorded it (``kind`` is its method, or ``TXN``/``POLL``
-        for a transaction's or a poll's total time): the source of truth for failures, so
-        a failure no check reported (a status of 500 without ``expect``) still counts.
-        ``reached``: an HTTP response came; ``sent``: the request left (a template that
-        failed to render sends nothing)."""
+        """Locust recorded a request (``kind``: its method) or an aggregate: counts the
+        requests that left (``sent``) and were answered (``reached``); a transaction's or
+        a poll's total time gets a line of its own."""
         if kind in AGGREGATE_KINDS:
             self._flush()
             what = "transaction" if kind == "TXN" else "poll"
-            verdict = ("  ✓", "ok") if failure is None else (f"  ✗ {failure}", "bad")
-            self._emit((f"{what} {name}: {elapsed_ms:.1f} ms", "title"), verdict)
+            self._emit((f"{what} {name}: {elapsed_ms:.1f} ms", "title"))
             return
-        if sent:
-            self.tally.sent += 1
-        if reached:
-            self.tally.reached += 1
-        if failure is None:
-            return
-        if not sent:  # nothing was traced for it: a line of its own
+        self.tally.sent += sent
+        self.tally.reached += reached
+        if not sent:  # a template that failed to render: nothing was traced before it
             self._flush()
-            self._emit((f"✗ {name}: {self._mask(failure)}", "bad"))
-            self.tally.failures.append(failure)
-            return
-        pending = self._pending if self._pending is not None else _Pending()
-        self._pending = pending
-        if failure not in pending.messages:
-            pending.lines.append((f"  ✗ {failure}", "bad"))
-            pending.messages.add(failure)
-            self.tally.failures.append(failure)
 
     def finish(self) -> TryTally:
         """Print what is pending and the summary line; the tally decides the exit code."""
@@ -332,8 +359,6 @@ class TryPrinter:
         style = "ok" if tally.exit_code is ExitCode.OK else "bad"
         self._emit((f"swarm try: {tally.summary()}", style))
         return tally
-
-    # -- internals -------------------------------------------------------------------------
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, None

@@ -154,6 +154,7 @@ class _Environment:
 
 class _User:
     swarm_user_id = 1
+
     def __init__(self, client: _Client) -> None:
         self.swarm_rows: dict[str, Any] = {}
         self.client = client

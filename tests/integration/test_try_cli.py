@@ -1,0 +1,177 @@
+"""``swarm try`` as a user runs it: a real ``swarm`` process against a real HTTP server.
+
+One recording server (its own process) serves the module; each test runs ``swarm try`` once
+(a second or two each) and reads what it printed, its exit code, and what the server
+received: a value captured from one response reaches the next request, a secret is sent
+as it is but printed masked, a failed check exits 1, a target that is down exits 3, an
+invalid scenario exits 2 with its line, Ctrl-C exits 130 — and no run folder is written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.child_processes import REPO_ROOT
+from tests.integration.recording_server import RecordingServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+SWARM = Path(sys.executable).with_name("swarm")
+if not SWARM.exists():
+    SWARM = Path(shutil.which("swarm") or "swarm")
+DEADLINE_S = 60.0
+API_KEY = "k-try-7c1e9a"
+
+FLOW = """\
+name: try-flow
+headers: {X-API-Key: "${TRY_API_KEY}"}
+users:
+  - name: shopper
+    on_start:
+      - {name: login, method: POST, path: /created, json: {user: bob},
+         capture: [{var: created, json: "$.created"}]}
+    flow:
+      - {name: list, method: GET, path: /ok,
+         capture: [{var: label, json: "$.labels[0]"}, {var: code, status: true}]}
+      - {name: open, method: GET, path: /ok, query: {label: "{{ vars.label }}"},
+         headers: {X-Code: "{{ vars.code }}", X-Created: "{{ vars.created }}"},
+         expect: {status: 200, json: [{path: verdict, equals: clean}]}}
+load: {shape: constant, users: 1, duration: 5s}
+"""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RecordingServer]:
+    with RecordingServer() as recording:
+        yield recording
+
+
+def _swarm(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SWARM), *args],
+        cwd=folder,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
+        check=False,
+    )
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TRY_API_KEY": API_KEY}
+    env.pop("SWARM_HOST", None)
+    return env
+
+
+def _write(folder: Path, text: str, name: str = "try.yaml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _no_traceback(done: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_captured_value_reaches_the_next_request_and_the_secret_is_sent_but_masked(
+    server: RecordingServer, tmp_path: Path
+) -> None:
+    server.reset()
+    _write(tmp_path, FLOW)
+    done = _swarm(tmp_path, "try", "try.yaml", "--host", server.url)
+    _no_traceback(done)
+    assert done.returncode == 0, done.stdout + done.stderr
+    opened = [r for r in server.requests("/ok") if r.query.get("label")]
+    assert len(opened) == 1
+    assert opened[0].query["label"] == ["a"]  # $.labels[0] of the previous response
+    assert opened[0].header("X-Code") == "200"  # its status
+    assert opened[0].header("X-Created") == "True"  # captured by on_start
+    assert {r.header("X-API-Key") for r in server.requests()} == {API_KEY}
+    assert [r.path for r in server.requests()] == ["/created", "/ok", "/ok"]
+    assert API_KEY not in done.stdout + done.stderr
+    assert "X-API-Key: ***" in done.stdout
+    assert f"GET {server.url}/ok?label=a" in done.stdout
+    assert 'capture label = "a"' in done.stdout
+    assert '✓ open: status 200, json verdict = "clean"' in done.stdout
+    assert "transaction shopper:" in done.stdout
+    assert "3 requests sent, 3 answered" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["try.yaml"]  # no run folder
+
+
+def test_a_failed_check_exits_1_and_says_what_was_expected(
+    server: RecordingServer, tmp_path: Path
+) -> None:
+    _write(tmp_path, FLOW.replace("equals: clean", "equals: dirty"))
+    done = _swarm(tmp_path, "try", "try.yaml", "--host", server.url, "--body-limit", "10")
+    _no_traceback(done)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "✗ json verdict = 'clean', expected 'dirty'" in done.stdout
+    assert '  {"verdict"… (41 more chars)' in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["try.yaml"]
+
+
+def test_a_target_that_is_down_exits_3(tmp_path: Path, free_port) -> None:
+    _write(tmp_path, FLOW)
+    done = _swarm(tmp_path, "try", "try.yaml", "--host", f"http://127.0.0.1:{free_port()}")
+    _no_traceback(done)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "could not reach" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["try.yaml"]
+
+
+def test_an_unknown_variable_exits_2_with_its_line_and_sends_nothing(
+    server: RecordingServer, tmp_path: Path
+) -> None:
+    server.reset()
+    _write(tmp_path, FLOW.replace("{{ vars.label }}", "{{ vars.lable }}"))
+    done = _swarm(tmp_path, "try", "try.yaml", "--host", server.url)
+    _no_traceback(done)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "try.yaml:11:" in done.stderr and "lable" in done.stderr
+    assert server.requests() == []
+
+
+def test_ctrl_c_during_a_poll_exits_130(server: RecordingServer, tmp_path: Path) -> None:
+    poll = FLOW.replace(
+        "      - {name: open,",
+        "      - poll: {request: {name: wait, method: GET, path: /ok}, every: 200ms,\n"
+        "               timeout: 60s, until: {json: [{path: verdict, equals: never}]}}\n"
+        "      - {name: open,",
+    )
+    _write(tmp_path, poll)
+    server.reset()
+    child = subprocess.Popen(
+        [str(SWARM), "try", "try.yaml", "--host", server.url],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:  # polling: /ok is asked again and again
+            if len(server.requests("/ok")) >= 3:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the poll never started")
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=DEADLINE_S)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 130, out + err
+    assert "Traceback" not in out + err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["try.yaml"]

@@ -16,10 +16,12 @@ import sys
 from rich.console import Console
 
 from framework.converters import integer
-from framework.errors import ExitCode
+from framework.errors import ExitCode, UsageError
+from framework.limits import excerpt
 from framework.run.try_flow import DEFAULT_BODY_LIMIT, TryPrinter
 from framework.scenario.loader import load_scenario
 from framework.scenario.overrides import Override, parse_override
+from framework.suggestions import did_you_mean, nearest
 
 __all__ = ["MAX_BODY_LIMIT", "MAX_TRY_REQUESTS", "add_command", "run_try"]
 
@@ -83,6 +85,16 @@ def run_try(args: argparse.Namespace) -> int:
     )
     for warning in loaded.warnings:
         print(f"swarm: warning: {warning}", file=sys.stderr)
+    names = [spec.name for spec in loaded.scenario.users]
+    if args.user is not None and args.user not in names:
+        guess = nearest(args.user, names)
+        hint = f"; {did_you_mean([guess])}" if guess else ""
+        raise UsageError(
+            f"--user {excerpt(args.user)!r}: no users entry of that name; entries: "
+            f"{', '.join(names)}{hint}",
+            flag="--user",
+            value=args.user,
+        )
     from framework.locust_glue.try_session import try_scenario  # imports Locust (gevent)
 
     console = Console(highlight=False, emoji=False, markup=False, soft_wrap=True)

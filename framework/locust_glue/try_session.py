@@ -23,13 +23,11 @@ from typing import Any, Protocol
 
 from locust.env import Environment
 
-from framework.errors import UsageError
 from framework.locust_glue.compiler import compile_scenario, request_parts
 from framework.locust_glue.flows import FlowRequest, FlowRunner, FlowStep, FlowTracer
 from framework.scenario.datafiles import DataSource, read_rows
 from framework.scenario.loader import LoadedScenario
 from framework.scenario.model import Expect, RequestSpec, UserSpec
-from framework.suggestions import did_you_mean, nearest
 from framework.timeline.endpoints import is_aggregate
 from framework.timeline.recorder import failure_message
 
@@ -64,19 +62,10 @@ def try_scenario(
     """Run each users entry (only ``user`` if given) once against its target, traced.
 
     ``iterations``: passes of an entry's flow (default 1), or, for an entry without a flow,
-    requests in all, in order round the list (default: each once). ``UsageError`` for an
-    unknown ``user``.
+    requests in all, in order round the list (default: each once). A ``user`` that names
+    no entry runs nothing (the command line refuses it first).
     """
     users = loaded.scenario.users
-    names = [spec.name for spec in users]
-    if user is not None and user not in names:
-        guess = nearest(user, names)
-        hint = f"; {did_you_mean([guess])}" if guess else ""
-        raise UsageError(
-            f"--user {user!r}: no users entry of that name; entries: {', '.join(names)}{hint}",
-            flag="--user",
-            value=user,
-        )
     compiled = compile_scenario(loaded)
     environment = Environment(user_classes=list(compiled.user_classes))
 

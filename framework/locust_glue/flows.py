@@ -555,7 +555,8 @@ class FlowRunner:
             status = response.status_code or 0
             elapsed_ms = response.request_meta["response_time"]
             body = _Body((response.text or "") if needs_body and status else "")
-            headers = dict(response.headers or {}) if status else {}
+            # geventhttpclient's Headers: items() gives (name, value); dict() would not
+            headers = dict(response.headers.items()) if status and response.headers else {}
             if tracer is not None:
                 tracer.response(
                     step.path,

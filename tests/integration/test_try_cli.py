@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.child_processes import REPO_ROOT
-from tests.integration.recording_server import RecordingServer
+from tests.integration.recording_server import JOB_POLLS, RecordingServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -34,17 +34,25 @@ API_KEY = "k-try-7c1e9a"
 FLOW = """\
 name: try-flow
 headers: {X-API-Key: "${TRY_API_KEY}"}
+secrets: [token]
 users:
   - name: shopper
     on_start:
-      - {name: login, method: POST, path: /created, json: {user: bob},
-         capture: [{var: created, json: "$.created"}]}
+      - {name: login, method: POST, path: /login, json: {user: bob},
+         capture: [{var: token, json: "$.token"}]}
     flow:
-      - {name: list, method: GET, path: /ok,
-         capture: [{var: label, json: "$.labels[0]"}, {var: code, status: true}]}
-      - {name: open, method: GET, path: /ok, query: {label: "{{ vars.label }}"},
-         headers: {X-Code: "{{ vars.code }}", X-Created: "{{ vars.created }}"},
-         expect: {status: 200, json: [{path: verdict, equals: clean}]}}
+      - {name: list, method: GET, path: /items, headers: {Authorization: "Bearer {{ vars.token }}"},
+         capture: [{var: item_id, json: "$.items[0].id"}, {var: etag, header: ETag}]}
+      - {name: submit, method: POST, path: /jobs, json: {item: "{{ vars.item_id }}"},
+         headers: {If-Match: "{{ vars.etag }}"}, capture: [{var: job, json: "$.job"}]}
+      - poll:
+          request: {name: job_status, method: GET, path: "/jobs/{{ vars.job }}",
+                    expect: {status: 200}}
+          every: 50ms
+          timeout: 10s
+          until: {json: [{path: state, equals: done}]}
+        name: job_done
+      - {name: check, method: GET, path: /ok, expect: {json: [{path: verdict, equals: clean}]}}
 load: {shape: constant, users: 1, duration: 5s}
 """
 
@@ -83,7 +91,7 @@ def _no_traceback(done: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_a_captured_value_reaches_the_next_request_and_the_secret_is_sent_but_masked(
+def test_a_captured_value_reaches_the_next_request_and_secrets_are_sent_but_masked(
     server: RecordingServer, tmp_path: Path
 ) -> None:
     server.reset()
@@ -91,20 +99,26 @@ def test_a_captured_value_reaches_the_next_request_and_the_secret_is_sent_but_ma
     done = _swarm(tmp_path, "try", "try.yaml", "--host", server.url)
     _no_traceback(done)
     assert done.returncode == 0, done.stdout + done.stderr
-    opened = [r for r in server.requests("/ok") if r.query.get("label")]
-    assert len(opened) == 1
-    assert opened[0].query["label"] == ["a"]  # $.labels[0] of the previous response
-    assert opened[0].header("X-Code") == "200"  # its status
-    assert opened[0].header("X-Created") == "True"  # captured by on_start
+    paths = [r.path for r in server.requests()]
+    job = server.requests("/jobs")[0]
+    polls = [p for p in paths if p.startswith("/jobs/")]
+    assert paths == ["/login", "/items", "/jobs", *polls, "/ok"]
+    assert len(polls) == JOB_POLLS and set(polls) == {"/jobs/j1"}  # $.job of /jobs
+    assert job.json() == {"item": 7}  # $.items[0].id of /items, its type kept
+    assert job.header("If-Match") == '"v1"'  # the ETag header of /items
+    # the token from /login is sent as it is, and printed masked (``secrets: [token]``)
+    assert server.requests("/items")[0].header("Authorization") == "Bearer tok-1"
     assert {r.header("X-API-Key") for r in server.requests()} == {API_KEY}
-    assert [r.path for r in server.requests()] == ["/created", "/ok", "/ok"]
-    assert API_KEY not in done.stdout + done.stderr
-    assert "X-API-Key: ***" in done.stdout
-    assert f"GET {server.url}/ok?label=a" in done.stdout
-    assert 'capture label = "a"' in done.stdout
-    assert '✓ open: status 200, json verdict = "clean"' in done.stdout
-    assert "transaction shopper:" in done.stdout
-    assert "3 requests sent, 3 answered" in done.stdout
+    output = done.stdout + done.stderr
+    assert API_KEY not in output and "tok-1" not in output
+    assert "X-API-Key: ***" in done.stdout and "Authorization: Bearer ***" in done.stdout
+    assert '{"token": "***"}' in done.stdout and 'capture token = "***"' in done.stdout
+    assert f"GET {server.url}/jobs/j1" in done.stdout
+    assert 'capture item_id = "7"' in done.stdout
+    assert 'capture etag = "\\"v1\\""' in done.stdout
+    assert '✓ check: status below 400, json verdict = "clean"' in done.stdout
+    assert "poll job_done:" in done.stdout and "transaction shopper:" in done.stdout
+    assert f"{4 + JOB_POLLS} requests sent, {4 + JOB_POLLS} answered" in done.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["try.yaml"]  # no run folder
 
 
@@ -133,21 +147,16 @@ def test_an_unknown_variable_exits_2_with_its_line_and_sends_nothing(
     server: RecordingServer, tmp_path: Path
 ) -> None:
     server.reset()
-    _write(tmp_path, FLOW.replace("{{ vars.label }}", "{{ vars.lable }}"))
+    _write(tmp_path, FLOW.replace("{{ vars.job }}", "{{ vars.jbo }}"))
     done = _swarm(tmp_path, "try", "try.yaml", "--host", server.url)
     _no_traceback(done)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "try.yaml:11:" in done.stderr and "lable" in done.stderr
+    assert "try.yaml:15:" in done.stderr and "jbo" in done.stderr
     assert server.requests() == []
 
 
 def test_ctrl_c_during_a_poll_exits_130(server: RecordingServer, tmp_path: Path) -> None:
-    poll = FLOW.replace(
-        "      - {name: open,",
-        "      - poll: {request: {name: wait, method: GET, path: /ok}, every: 200ms,\n"
-        "               timeout: 60s, until: {json: [{path: verdict, equals: never}]}}\n"
-        "      - {name: open,",
-    )
+    poll = FLOW.replace("equals: done", "equals: never").replace("timeout: 10s", "timeout: 60s")
     _write(tmp_path, poll)
     server.reset()
     child = subprocess.Popen(
@@ -161,7 +170,7 @@ def test_ctrl_c_during_a_poll_exits_130(server: RecordingServer, tmp_path: Path)
     try:
         deadline = time.monotonic() + DEADLINE_S
         while time.monotonic() < deadline:  # polling: /ok is asked again and again
-            if len(server.requests("/ok")) >= 3:
+            if len(server.requests()) >= 3 + JOB_POLLS + 2:
                 break
             time.sleep(0.05)
         else:

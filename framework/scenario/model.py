@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PrivateAttr,
-    ValidationInfo,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -31,8 +28,21 @@ from pydantic_core import PydanticCustomError
 from framework.scenario.abort import AbortRule
 from framework.scenario.budgets import Budgets, ValidationRules
 from framework.scenario.faults import FaultSpec
-from framework.scenario.fields import NOT_BOOL, Duration, Flag, OnePassModel, shown
-from framework.scenario.interpolation import mask_secrets
+from framework.scenario.fields import NOT_BOOL, Duration, shown
+from framework.scenario.flows import CAPTURE_FAILURE_MODES, Step
+from framework.scenario.request import (
+    MAX_MS,
+    MAX_RATE,
+    MAX_WEIGHT,
+    METHODS,
+    SECRETS_CONTEXT,
+    Expect,
+    JsonCheck,
+    RequestSpec,
+    ThinkTime,
+    Weight,
+    _Model,
+)
 
 __all__ = [
     "CLOSED_FIELDS",
@@ -81,29 +91,18 @@ __all__ = [
     "host_url",
 ]
 
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-
 MAX_USERS = 10_000_000
 """Most simulated users a load shape may ask for: far beyond what a Locust cluster runs
 (a few thousand per worker core), so a larger number is a typo, not a plan."""
 MAX_SPAWN_RATE = 1_000_000
 """Most users started per second (Locust starts a few hundred per second per worker)."""
-MAX_RATE = 1_000_000
-"""Most requests per second one user may be paced at (``think_time.throughput``)."""
-MAX_MS = 3_600_000
-"""Longest think time or response-time limit in ms (an hour): more is a unit mistake."""
-MAX_WEIGHT = 1_000_000
-"""Largest weight of a user kind or a request: weights are ratios, not counts."""
 MAX_STAGES = 10_000
 """Most steps of a stepped shape or entries of a stages list."""
 
 PositiveInt = Annotated[int, Field(ge=1), NOT_BOOL]
-Weight = Annotated[int, Field(ge=1, le=MAX_WEIGHT), NOT_BOOL]
 UserCount = Annotated[int, Field(ge=1, le=MAX_USERS), NOT_BOOL]
 Users = Annotated[int, Field(ge=0, le=MAX_USERS), NOT_BOOL]
 SpawnRate = Annotated[float, Field(gt=0, le=MAX_SPAWN_RATE), NOT_BOOL]
-Milliseconds = Annotated[float, Field(ge=0, le=MAX_MS), NOT_BOOL]
-Number = Annotated[float, NOT_BOOL]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -112,243 +111,6 @@ SHARED_GROUP = "scenario"
 """The name of the load group of the users entries that share the scenario-level load."""
 DUPLICATE_USER_NAMES = "duplicate_user_names"
 """The pydantic error type of two ``users`` entries with one name (the loader places it)."""
-SECRETS_CONTEXT = "secrets"
-"""The validation-context key under which the loader passes the secret values."""
-
-
-class _Secrets:
-    """The secret values a model was validated with, kept for its repr only.
-
-    Any two are equal, so a scenario validated with secrets equals the same data
-    validated without: which values were secret is not part of what the scenario is.
-    """
-
-    __slots__ = ("values",)
-
-    def __init__(self, values: frozenset[str] = frozenset()) -> None:
-        self.values = values
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Secrets)
-
-    def __hash__(self) -> int:
-        return 0
-
-    def __repr__(self) -> str:
-        return f"<{len(self.values)} secret values>"
-
-
-class _Model(OnePassModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
-    )
-    _secrets: _Secrets = PrivateAttr(default_factory=_Secrets)
-
-    @model_validator(mode="after")
-    def _keep_secrets(self, info: ValidationInfo) -> Self:
-        if info.context and info.context.get(SECRETS_CONTEXT):
-            self._secrets = _Secrets(frozenset(info.context[SECRETS_CONTEXT]))
-        return self
-
-    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        """The fields as pydantic shows them, with secret values masked (repr and str)."""
-        secrets = self._secrets.values
-        for name, value in super().__repr_args__():
-            yield name, mask_secrets(value, secrets)
-
-
-class ThinkTime(_Model):
-    """How long a user waits between requests; set exactly one field.
-
-    ``pacing`` and ``throughput`` follow Locust's ``constant_pacing`` and
-    ``constant_throughput``: they count from the start of one task to the next.
-    """
-
-    fixed_ms: Milliseconds | None = Field(None, description="Always wait this many ms.")
-    uniform_ms: tuple[Milliseconds, Milliseconds] | None = Field(
-        None, description="Wait a uniformly random time in [low, high] ms."
-    )
-    pacing: Duration | None = Field(None, description="Start a request every this often.")
-    throughput: Annotated[float, Field(gt=0, le=MAX_RATE), NOT_BOOL] | None = Field(
-        None, description="Requests per second per user."
-    )
-
-    relation_fields: ClassVar[tuple[str, ...]] = ("uniform_ms",)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> ThinkTime:
-        """Which fields were given, once every one is valid (a typo'd key is not "none")."""
-        given = [
-            k
-            for k in ("fixed_ms", "uniform_ms", "pacing", "throughput")
-            if getattr(self, k) is not None
-        ]
-        if len(given) != 1:
-            found = ", ".join(given) if given else "none"
-            raise ValueError(
-                f"set exactly one of fixed_ms, uniform_ms, pacing, throughput (found: {found})"
-            )
-        return self
-
-    @classmethod
-    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        if values.get("uniform_ms") is not None:
-            low, high = values["uniform_ms"]
-            if high < low:
-                yield (
-                    "uniform_ms",
-                    f"is a range [low, high] in ms; high must not be below low, "
-                    f"got [{low:g}, {high:g}] (write [{high:g}, {low:g}])",
-                )
-
-
-class JsonCheck(_Model):
-    """A check on one field of a JSON response, addressed by a dotted path (``labels.0``)."""
-
-    path: str = Field(min_length=1)
-    equals: Any = None
-    one_of: list[Any] | None = Field(None, alias="in")
-    exists: Flag | None = None
-    matches: str | None = None
-    gte: Number | None = None
-    lte: Number | None = None
-
-    relation_fields: ClassVar[tuple[str, ...]] = ("gte", "lte")
-
-    @classmethod
-    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        low, high = values.get("gte"), values.get("lte")
-        if low is not None and high is not None and high < low:
-            yield "lte", f"must not be below gte ({low:g}): nothing would pass, got {high:g}"
-
-    @field_validator("matches")
-    @classmethod
-    def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
-
-    @model_validator(mode="after")
-    def _has_a_condition(self) -> JsonCheck:
-        conditions = {"equals", "one_of", "exists", "matches", "gte", "lte"}
-        if not conditions & self.model_fields_set:
-            raise ValueError(
-                "a JSON check needs a condition: equals, in, exists, matches, gte or lte"
-            )
-        return self
-
-
-StatusList = tuple[int, ...]
-
-
-def _parse_status(value: Any) -> Any:
-    """``200`` | ``[200, 201]`` | ``"2xx"`` | ``"200-299"`` → a tuple of codes."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a status code, list or range, got {value!r}")
-    if isinstance(value, int):
-        return (value,)
-    if isinstance(value, list) and any(isinstance(code, bool) for code in value):
-        raise ValueError(f"expected status codes, got {shown(value)}; true/false are not codes")
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if re.fullmatch(r"[1-5]xx", text):
-            base = int(text[0]) * 100
-            return tuple(range(base, base + 100))
-        match = re.fullmatch(r"(\d{3})\s*-\s*(\d{3})", text)
-        if match:
-            low, high = int(match.group(1)), int(match.group(2))
-            if high < low:
-                raise ValueError(f"status range {shown(value)} ends before it starts")
-            return tuple(range(low, high + 1))
-        if text.isdigit():
-            return (int(text),)
-        raise ValueError(
-            f"invalid status {shown(value)}; use a code (200), a list ([200, 201]), "
-            "a class ('2xx') or a range ('200-299')"
-        )
-    return value
-
-
-class Expect(_Model):
-    """What makes a response a success; without it, Locust's rule applies (status < 400)."""
-
-    status: (
-        Annotated[
-            StatusList,
-            BeforeValidator(_parse_status),
-            WithJsonSchema(
-                {
-                    "anyOf": [
-                        {"type": "integer", "minimum": 100, "maximum": 599},
-                        {"type": "array", "items": {"type": "integer"}, "minItems": 1},
-                        {"type": "string", "pattern": r"^\s*([1-5]xx|\d{3}(\s*-\s*\d{3})?)\s*$"},
-                    ]
-                }
-            ),
-        ]
-        | None
-    ) = Field(None, description="Code, list of codes, class ('2xx') or range ('200-299').")
-    json_checks: list[JsonCheck] = Field(default_factory=list, alias="json")
-    body_contains: str | None = None
-    max_ms: Annotated[float, Field(gt=0, le=MAX_MS), NOT_BOOL] | None = Field(
-        None, description="Slower responses count as failures."
-    )
-
-    @field_validator("status")
-    @classmethod
-    def _codes_valid(cls, value: StatusList | None) -> StatusList | None:
-        if value is not None:
-            bad = [c for c in value if not 100 <= c <= 599]
-            if bad:
-                raise ValueError(f"status codes must be 100..599, got {bad[0]}")
-            if not value:
-                raise ValueError("status list must not be empty")
-        return value
-
-
-class RequestSpec(_Model):
-    """One weighted request a user makes; ``name`` is the label in every statistic."""
-
-    name: str | None = Field(None, min_length=1, description="Stats label; default: the path.")
-    method: Literal[METHODS] = "GET"  # type: ignore[valid-type]
-    path: str = Field(min_length=1)
-    weight: Weight = 1
-    query: dict[str, Any] = Field(default_factory=dict)
-    headers: dict[str, str] = Field(default_factory=dict)
-    json_body: Any = Field(None, alias="json")
-    body: str | None = None
-    expect: Expect | None = None
-    timeout: Duration | None = Field(None, gt=0)
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("path")
-    @classmethod
-    def _path_or_url(cls, value: str) -> str:
-        if not (value.startswith(("/", "http://", "https://", "{{"))):
-            raise ValueError(
-                f"path must start with '/' (or be a full http(s) URL), got {shown(value)}"
-            )
-        return value
-
-    relation_fields: ClassVar[tuple[str, ...]] = ("json_body", "body")
-
-    @classmethod
-    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        if values.get("json_body") is not None and values.get("body") is not None:
-            yield "body", "set either json or body, not both"
-
-    @property
-    def label(self) -> str:
-        return self.name or self.path
-
-
 CLOSED_FIELDS = frozenset(
     {"users", "spawn_rate", "start_users", "step_users", "base_users", "spike_users",
      "spike_spawn_rate", "min_users", "max_users"}
@@ -782,7 +544,30 @@ class UserSpec(_Model):
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: Duration | None = Field(None, gt=0)
     think_time: ThinkTime | None = None
-    requests: list[RequestSpec] = Field(min_length=1)
+    requests: list[RequestSpec] = Field(
+        default_factory=list,
+        description="Weighted requests: each iteration sends one, picked by weight.",
+    )
+    flow: list[Step] | None = Field(
+        None,
+        min_length=1,
+        description=(
+            "Steps run top to bottom on every iteration (docs/flows.md); with requests too, "
+            "each iteration runs the flow, then one weighted request."
+        ),
+    )
+    on_start: list[Step] = Field(
+        default_factory=list,
+        description="Steps run once per simulated user before its first iteration (a login).",
+    )
+    flow_name: str | None = Field(
+        None, min_length=1, description="The whole flow's transaction name; default: name."
+    )
+    on_capture_failure: Literal[CAPTURE_FAILURE_MODES] = Field(  # type: ignore[valid-type]
+        "end_iteration",
+        description="After a capture found nothing (and its request failed): end the "
+        "iteration, or continue with the next step.",
+    )
     load: LoadSpec | None = Field(
         None,
         description=(
@@ -790,6 +575,28 @@ class UserSpec(_Model):
             "kind runs under the scenario's load, shared with the other kinds by weight."
         ),
     )
+
+    relation_fields: ClassVar[tuple[str, ...]] = ("requests", "flow", "flow_name")
+
+    @classmethod
+    def relation_problems(cls, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if values.get("requests") == [] and "flow" in values and values["flow"] is None:
+            yield (
+                "requests",
+                "required field is missing: give requests (weighted requests) or flow "
+                "(steps in order), or both",
+            )
+        if values.get("flow_name") is not None and "flow" in values and values["flow"] is None:
+            yield "flow_name", "names the flow's transaction, but this users entry has no flow"
+
+    @field_validator("requests")
+    @classmethod
+    def _some_requests(cls, value: list[RequestSpec]) -> list[RequestSpec]:
+        if not value:
+            raise ValueError(
+                "requests is empty; list at least one request, or drop requests and use flow"
+            )
+        return value
 
     @field_validator("name")
     @classmethod

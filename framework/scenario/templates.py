@@ -6,7 +6,8 @@ keeps the expression's type (``"{{ random_int(1, 9) }}"`` sends a number).
 
 Helpers available in every template:
 ``random_id()`` (32 hex chars), ``random_int(a, b)``, ``random_text(n)``, ``choice(items)``,
-``now()`` (ISO-8601 UTC), ``user_id`` (this simulated user's number), ``data.<file>.<column>``.
+``now()`` (ISO-8601 UTC), ``user_id`` (this simulated user's number), ``data.<file>.<column>``,
+``vars.<name>`` (a value a flow step captured, ``framework.scenario.flows``).
 
 The helpers check their arguments (``random_text`` makes at most ``MAX_RANDOM_TEXT``
 characters, ``random_int`` needs whole numbers with ``a <= b``, ``choice`` a non-empty
@@ -46,6 +47,7 @@ __all__ = [
     "is_template",
     "string_leaves",
     "template_fields",
+    "var_refs",
 ]
 
 _TEXT_ALPHABET = string.ascii_letters + string.digits + "      "
@@ -110,7 +112,7 @@ _USAGE = {
     "choice": "one list: choice(items)",
     "now": "no arguments: now()",
 }
-_CONTEXT_NAMES = frozenset({"user_id", "data"})
+_CONTEXT_NAMES = frozenset({"user_id", "data", "vars"})
 _FLOW_NAMES = frozenset({"vars"})
 """A flow's captured values: the loader checks where ``vars`` may be read and which of
 them exist; compiling accepts the name."""
@@ -246,8 +248,9 @@ class _DataRows:
 class RenderContext(dict):
     """The variables of one request's templates (a fresh one per request).
 
-    ``vars`` holds a flow's captured values (``{{ vars.token }}``); outside a flow it is
-    absent, so a template that reads it fails as any unknown name does.
+    ``vars`` are the values this simulated user's flow captured so far (``{{ vars.token }}``):
+    the executor passes its live mapping, so a value captured by one step is read by the
+    next; a name not in it fails the render as any undefined name does.
     """
 
     def __init__(
@@ -258,9 +261,9 @@ class RenderContext(dict):
         claimed: Mapping[str, dict[str, str]],
         vars: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(user_id=user_id, data=_DataRows(sources, claimed))
-        if vars is not None:
-            self["vars"] = vars
+        super().__init__(
+            user_id=user_id, data=_DataRows(sources, claimed), vars={} if vars is None else vars
+        )
 
 
 Renderer = Callable[[RenderContext], Any]
@@ -304,6 +307,28 @@ def data_refs(source: str) -> set[tuple[str, str | None]]:
         return _data_refs(_ENV.parse(source))
     except jinja2.TemplateSyntaxError:
         return set()
+
+
+def var_refs(source: str) -> set[str]:
+    """The captured variables a template string reads as ``vars.NAME`` or ``vars['NAME']``
+    (empty for plain strings and for templates that do not parse).
+
+    >>> sorted(var_refs("Bearer {{ vars.token }}/{{ vars['id'] }}"))
+    ['id', 'token']
+    """
+    if not is_template(source):
+        return set()
+    try:
+        parsed = _ENV.parse(source)
+    except jinja2.TemplateSyntaxError:
+        return set()
+    return {
+        name
+        for node in parsed.find_all((nodes.Getattr, nodes.Getitem))
+        if isinstance(node.node, nodes.Name)
+        and node.node.name == "vars"
+        and (name := _key(node)) is not None
+    }
 
 
 def _data_files_used(parsed: nodes.Template) -> set[str]:

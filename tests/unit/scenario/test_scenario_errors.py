@@ -18,12 +18,15 @@ from framework.scenario.model import host_url
 FILE = "scenario.yaml"
 DURATION_HELP = "use a number of seconds (90), or units h/m/s/ms combined (90s, 2m, 1h30m, 250ms)"
 STATUS_HELP = "use a code (200), a list ([200, 201]), a class ('2xx') or a range ('200-299')"
-HELPERS = "choice, data, now, random_id, random_int, random_text, user_id"
+HELPERS = "choice, data, now, random_id, random_int, random_text, user_id, vars"
 TOP_KEYS = (
     "name, description, host, headers, timeout, data, users, load, tags, secrets, budgets, "
     "abort, validation, mocks, faults"
 )
-USER_KEYS = "name, weight, host, headers, timeout, think_time, requests, load"
+USER_KEYS = (
+    "name, weight, host, headers, timeout, think_time, requests, flow, on_start, flow_name, "
+    "on_capture_failure, load"
+)
 MISSING_LOAD = (
     "required field is missing: users 'u' run under the scenario's load (they have no load "
     "of their own); add a load section, or give each users entry its own load"
@@ -319,7 +322,15 @@ CASES = [
               - name: u
             load: {shape: constant, users: 1, duration: 10s}
         """),
-        [(3, 5, "users[0].requests", "required field is missing")],
+        [
+            (
+                3,
+                5,
+                "users[0].requests",
+                "required field is missing: give requests (weighted requests) or flow "
+                "(steps in order), or both",
+            )
+        ],
         id="missing-requests",
     ),
     pytest.param(

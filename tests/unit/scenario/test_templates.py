@@ -171,12 +171,12 @@ def test_data_subscript_reads_the_same_row():
         (
             "{{ userid }}",
             "unknown template name(s) ['userid']; allowed: choice, data, now, random_id, "
-            "random_int, random_text, user_id",
+            "random_int, random_text, user_id, vars",
         ),
         (
             "{{ random_id() }}-{{ foo }}-{{ bar }}",
             "unknown template name(s) ['bar', 'foo']; allowed: choice, data, now, random_id, "
-            "random_int, random_text, user_id",
+            "random_int, random_text, user_id, vars",
         ),
         (
             "{{ data.acc.email",

@@ -11,6 +11,7 @@ outcome to the exit code: 0 every check and capture held, 1 one failed, 2 invali
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from rich.console import Console
@@ -78,6 +79,11 @@ def add_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
 
 
+def _interrupted(_signum: int, _frame: object) -> None:
+    """SIGTERM ends a try as Ctrl-C does (exit 130), not with a bare kill."""
+    raise KeyboardInterrupt
+
+
 def run_try(args: argparse.Namespace) -> int:
     """``swarm try``: load (exit 2 on any problem, nothing sent), run, print, exit code."""
     loaded = load_scenario(
@@ -104,7 +110,14 @@ def run_try(args: argparse.Namespace) -> int:
         body_limit=args.body_limit,
         secret_vars=loaded.scenario.secrets,
     )
-    try_scenario(loaded, printer, user=args.user, iterations=args.requests)
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        try_scenario(loaded, printer, user=args.user, iterations=args.requests)
+    except KeyboardInterrupt:
+        printer.flush()  # what came before the interrupt; the CLI says "interrupted", 130
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     tally = printer.finish()
     if tally.exit_code is ExitCode.RUN_FAILED:
         targets = sorted(

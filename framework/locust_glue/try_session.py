@@ -21,6 +21,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import gevent
 from locust.env import Environment
 
 from framework.locust_glue.compiler import compile_scenario, request_parts
@@ -81,6 +82,10 @@ def try_scenario(
         )
 
     environment.events.request.add_listener(on_request)
+    hub = gevent.get_hub()
+    # Ctrl-C or SIGTERM while a request or a poll waits reaches the hub first; it passes
+    # the interrupt on to this greenlet, and without this would print it as a traceback
+    hub.NOT_ERROR = (*hub.NOT_ERROR, KeyboardInterrupt)
     sources = {
         name: DataSource(name, read_rows(loaded.base_dir / spec.file), spec.order)
         for name, spec in loaded.scenario.data.items()

@@ -309,11 +309,12 @@ class TryPrinter:
             self._fail(f"capture {var!r}: {source} found nothing")
             return
         self.tally.captures += 1
-        shown = value if isinstance(value, str) else show_body(value)
-        if var in self._secret_vars and shown:
-            self._captured_values.add(shown)
+        text = value if isinstance(value, str) else show_body(value)
+        if var in self._secret_vars and text:
+            self._captured_values.add(text)
             self._captured = Redactor(self._captured_values)
-        self._step().lines.append((f"  capture {var} = {json.dumps(shown)}  ({source})", "capture"))
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else text
+        self._step().lines.append((f"  capture {var} = {shown}  ({source})", "capture"))
 
     def check(self, what: str, ok: bool, message: str | None) -> None:
         """One check's outcome (``what``: a request, poll or transaction name)."""
@@ -359,6 +360,10 @@ class TryPrinter:
         style = "ok" if tally.exit_code is ExitCode.OK else "bad"
         self._emit((f"swarm try: {tally.summary()}", style))
         return tally
+
+    def flush(self) -> None:
+        """Print the response and lines held for the step going on (before an interrupt)."""
+        self._flush()
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, None

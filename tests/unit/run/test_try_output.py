@@ -90,7 +90,7 @@ def test_a_capture_that_is_not_secret_shows_its_value_and_counts():
     exchange(p)
     p.capture("item_id", 42, "$.items[0].id")
     tally = p.finish()
-    assert '  capture item_id = "42"  ($.items[0].id)' in lines
+    assert "  capture item_id = 42  ($.items[0].id)" in lines
     assert tally.captures == 1 and tally.exit_code is ExitCode.OK
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "compile_capture",
     "compile_captures",
     "compile_steps",
+    "simple_json_path",
     "truthy",
 ]
 
@@ -189,12 +190,16 @@ def compile_capture(
     ('t-1', None)
     """
     if json_path is not None:
-        expression = parse_jsonpath(json_path)
+        keys = simple_json_path(json_path)
+        expression = parse_jsonpath(json_path) if keys is None else None
 
         def from_json(_status: int, _headers: Mapping[str, str], body: _Body) -> Any:
             document = body.document
             if document is _NOTHING:
                 return _NOTHING
+            if keys is not None:
+                return _follow(document, keys)
+            assert expression is not None
             matches = expression.find(document)
             return matches[0].value if matches else _NOTHING
 
@@ -213,7 +218,10 @@ def compile_capture(
         wanted = header.lower()
 
         def from_header(_status: int, headers: Mapping[str, str], _body: _Body) -> Any:
-            for key, value in headers.items():
+            found = headers.get(header)  # a response's headers: any case
+            if found is not None:
+                return found
+            for key, value in headers.items():  # a plain mapping
                 if key.lower() == wanted:
                     return value
             return _NOTHING
@@ -226,6 +234,43 @@ def compile_capture(
 
         return CompiledCapture(var, "status", from_status, default, has_default)
     raise ValueError(f"capture {var!r}: give one of json, regex, header or status")
+
+
+_SIMPLE_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(-?\d+)\]|\['([^'\\]*)'\]")
+
+
+def simple_json_path(path: str) -> tuple[str | int, ...] | None:
+    """The keys of a JSONPath that only names fields and indexes (``$.items[0].id``), else
+    ``None``: such a path is followed in plain Python (~1 µs) instead of by jsonpath-ng
+    (~30 µs), with the same first match.
+
+    >>> simple_json_path("$.items[0]['the id']"), simple_json_path("$..id")
+    (('items', 0, 'the id'), None)
+    """
+    if not path.startswith("$"):
+        return None
+    keys: list[str | int] = []
+    at = 1
+    while at < len(path):
+        match = _SIMPLE_STEP.match(path, at)
+        if match is None:
+            return None
+        field, index, quoted = match.groups()
+        keys.append(int(index) if index is not None else (field if field is not None else quoted))
+        at = match.end()
+    return tuple(keys)
+
+
+def _follow(document: Any, keys: tuple[str | int, ...]) -> Any:
+    current = document
+    for key in keys:
+        if isinstance(key, int):
+            if not isinstance(current, list) or not -len(current) <= key < len(current):
+                return _NOTHING
+        elif not isinstance(current, dict) or key not in current:
+            return _NOTHING
+        current = current[key]
+    return current
 
 
 _FALSE_WORDS = frozenset({"", "0", "false", "no", "none", "null", "off"})
@@ -253,6 +298,11 @@ class FlowRequest:
     path: str
     parts: RequestParts
     captures: tuple[CompiledCapture, ...] = ()
+
+    @property
+    def reads_body(self) -> bool:
+        """Whether its check or a capture reads the response body (decoding it costs)."""
+        return self.parts.needs_body or any(c.reads_body for c in self.captures)
 
 
 @dataclass(frozen=True)
@@ -300,6 +350,8 @@ FlowStep = FlowRequest | FlowThink | FlowRepeat | FlowPoll | FlowTransaction
 
 
 # ----------------------------------------------------------------------------- running
+
+_NO_HEADERS: Mapping[str, str] = {}
 
 
 @dataclass
@@ -544,25 +596,20 @@ class FlowRunner:
         result: _Result,
     ) -> None:
         parts, tracer = step.parts, state.tracer
-        needs_body = (
-            parts.needs_body
-            or tracer is not None
-            or poll_until is not None
-            or any(c.reads_body for c in step.captures)
-        )
+        needs_body = step.reads_body or tracer is not None or poll_until is not None
         client = state.user.client
         with client.request(parts.method, url, catch_response=True, **kwargs) as response:
             status = response.status_code or 0
             elapsed_ms = response.request_meta["response_time"]
             body = _Body((response.text or "") if needs_body and status else "")
-            # geventhttpclient's Headers: items() gives (name, value); dict() would not
-            headers = dict(response.headers.items()) if status and response.headers else {}
+            headers = (response.headers or _NO_HEADERS) if status else _NO_HEADERS
             if tracer is not None:
                 tracer.response(
                     step.path,
                     status,
                     elapsed_ms,
-                    self.redactor.value(headers),
+                    # geventhttpclient's Headers: items() gives (name, value); dict() would not
+                    self.redactor.value(dict(headers.items())),
                     self.redactor.text(body.text),
                 )
             problem: str | None = None

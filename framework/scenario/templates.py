@@ -113,9 +113,6 @@ _USAGE = {
     "now": "no arguments: now()",
 }
 _CONTEXT_NAMES = frozenset({"user_id", "data", "vars"})
-_FLOW_NAMES = frozenset({"vars"})
-"""A flow's captured values: the loader checks where ``vars`` may be read and which of
-them exist; compiling accepts the name."""
 
 
 class TemplateError(ValueError):
@@ -341,7 +338,7 @@ def _check_names(source: str, data_names: Sequence[str]) -> None:
         parsed = _ENV.parse(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}") from None
-    unknown = meta.find_undeclared_variables(parsed) - set(HELPERS) - _CONTEXT_NAMES - _FLOW_NAMES
+    unknown = meta.find_undeclared_variables(parsed) - set(HELPERS) - _CONTEXT_NAMES
     if unknown:
         allowed = ", ".join(sorted([*HELPERS, *_CONTEXT_NAMES]))
         raise TemplateError(f"unknown template name(s) {sorted(unknown)}; allowed: {allowed}")
@@ -402,6 +399,51 @@ def _direct_call(expression: str) -> Renderer | None:
     return lambda _ctx: helper(*args)
 
 
+_VARS_REF = re.compile(r"\{\{\s*vars\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def _var(ctx: Mapping[str, Any], name: str) -> Any:
+    """``vars.<name>`` as Jinja reads it, with Jinja's own messages when it is not there."""
+    try:
+        found = ctx["vars"]
+    except KeyError:
+        raise jinja2.UndefinedError("'vars' is undefined") from None
+    try:
+        return found[name]
+    except KeyError:
+        raise jinja2.UndefinedError(f"'dict object' has no attribute '{name}'") from None
+
+
+def _direct_vars(text: str, native: bool) -> Renderer | None:
+    """Text whose only templates are ``{{ vars.NAME }}`` (``"Bearer {{ vars.token }}"``) as
+    plain Python, else ``None`` (Jinja renders it).
+
+    The same value without a Jinja render (~20 µs per field): a flow passes captured values
+    along in most of its requests, so this is most of a flow's own cost per request.
+    """
+    pieces = _VARS_REF.split(text)
+    literals, names = pieces[0::2], pieces[1::2]
+    if not names or any("{{" in p or "{%" in p or "{#" in p for p in literals):
+        return None
+    if len(names) == 1 and not literals[0].strip() and not literals[1].strip():
+        name = names[0]
+        if native:
+            return lambda ctx: _var(ctx, name)
+        head, tail = literals
+        return lambda ctx: f"{head}{_var(ctx, name)}{tail}"
+    pairs = list(zip(literals, [*names, None], strict=True))
+
+    def render(ctx: Mapping[str, Any]) -> str:
+        parts = []
+        for literal, name in pairs:
+            parts.append(literal)
+            if name is not None:
+                parts.append(str(_var(ctx, name)))
+        return "".join(parts)
+
+    return render
+
+
 def compile_value(text: str, *, native: bool = False, data_names: Sequence[str] = ()) -> Renderer:
     """Compile one string; ``native`` keeps the type of a lone ``{{ expression }}``."""
     if not is_template(text):
@@ -411,6 +453,9 @@ def compile_value(text: str, *, native: bool = False, data_names: Sequence[str] 
     direct = _direct_call(single.group("expr")) if single else None
     if direct is not None:
         return direct if native else (lambda ctx: str(direct(ctx)))
+    fast = _direct_vars(text, native)
+    if fast is not None:
+        return fast
     if single and native:
         expression = _ENV.compile_expression(single.group("expr"), undefined_to_none=False)
 

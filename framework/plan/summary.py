@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from framework.plan.chart import format_duration
 from framework.plan.faults import FaultPlanError, describe_fault, planned_faults
 from framework.plan.groups import LoadGroup, LoadSchedule, schedule_for
 from framework.plan.load_plan import FIND_CAPACITY
+from framework.scenario.flows import (
+    AGGREGATE_POLL,
+    AGGREGATE_TXN,
+    PollStep,
+    RepeatStep,
+    RequestStep,
+    ThinkStep,
+    TransactionStep,
+    walk_steps,
+)
 from framework.scenario.interpolation import mask_url_password
 from framework.scenario.loader import LoadedScenario
-from framework.scenario.model import ThinkTime
+from framework.scenario.model import RequestSpec, ThinkTime
+from framework.scenario.yaml_source import KeyPath
 
 __all__ = ["describe_scenario", "search_note"]
 
@@ -85,16 +98,13 @@ def describe_scenario(loaded: LoadedScenario) -> str:
         else:
             runs = "its own load"
         lines.append(f"  users {user.name}: {runs}, {_think(user.think_time)}{host}")
+        lines.extend(_flow_lines(loaded, u))
+        if user.requests and (user.flow or user.on_start):
+            after = ", one after each run of the flow" if user.flow else ""
+            lines.append(f"    requests (weighted{after}):")
         total = sum(r.weight for r in user.requests)
         for r, req in enumerate(user.requests):
-            expect = ""
-            if req.expect and req.expect.status:
-                codes = req.expect.status
-                expect = (
-                    f", expect {codes[0]}"
-                    if len(codes) == 1
-                    else f", expect {codes[0]}-{codes[-1]}"
-                )
+            expect = _expect(req)
             lines.append(
                 f"    {req.method:<6} {loaded.request_label(u, r):<24} "
                 f"{loaded.request_path(u, r)}  weight {req.weight} "
@@ -135,6 +145,67 @@ def describe_scenario(loaded: LoadedScenario) -> str:
     if s.faults:
         lines.extend(_fault_lines(loaded))
     return "\n".join(lines)
+
+
+def _expect(req: RequestSpec) -> str:
+    if not (req.expect and req.expect.status):
+        return ""
+    codes = req.expect.status
+    return f", expect {codes[0]}" if len(codes) == 1 else f", expect {codes[0]}-{codes[-1]}"
+
+
+def _step_line(loaded: LoadedScenario, u: int, section: str, path: KeyPath, step: Any) -> str:
+    """One step of a flow, as ``swarm validate`` lists it (secrets as references)."""
+    if isinstance(step, RequestStep):
+        written = loaded.written_step(u, section, path).get("path")
+        shown_path = (
+            written.replace("$${", "${")
+            if isinstance(written, str)
+            else loaded.redactor.text(step.path)
+        )
+        captures = f"  capture {', '.join(c.var for c in step.capture)}" if step.capture else ""
+        label = loaded.step_label(u, section, path)
+        return f"{step.method:<6} {label:<24} {shown_path}{_expect(step)}{captures}"
+    if isinstance(step, ThinkStep):
+        return _think(step.think)
+    if isinstance(step, RepeatStep):
+        spec = step.repeat
+        if spec.times is not None:
+            return f"repeat {spec.times} times:"
+        word = "while" if spec.while_ is not None else "until"
+        return f"repeat {word} {loaded.redactor.text(spec.condition)} (at most {spec.max}):"
+    if isinstance(step, PollStep):
+        poll = step.poll
+        name = step.name or f"{loaded.step_label(u, section, (*path, 'poll', 'request'))} (poll)"
+        return (
+            f"poll {name} ({AGGREGATE_POLL}): every {format_duration(poll.every)}, "
+            f"timeout {format_duration(poll.timeout)}:"
+        )
+    if isinstance(step, TransactionStep):
+        return f"transaction {step.transaction} ({AGGREGATE_TXN}):"
+    return type(step).__name__
+
+
+def _flow_lines(loaded: LoadedScenario, u: int) -> list[str]:
+    """A users entry's on_start and flow steps, indented by nesting."""
+    user = loaded.scenario.users[u]
+    lines = []
+    for section in ("on_start", "flow"):
+        steps = getattr(user, section) or []
+        if not steps:
+            continue
+        if section == "on_start":
+            lines.append("    on_start (once per user):")
+        else:
+            name = user.flow_name or user.name
+            lines.append(
+                f"    flow {name} ({AGGREGATE_TXN}), every iteration, on capture failure: "
+                f"{user.on_capture_failure.replace('_', ' ')}:"
+            )
+        for path, step in walk_steps(steps):
+            depth = sum(1 for part in path if part in ("steps", "poll"))
+            lines.append(f"      {'  ' * depth}{_step_line(loaded, u, section, path, step)}")
+    return lines
 
 
 def _fault_lines(loaded: LoadedScenario) -> list[str]:

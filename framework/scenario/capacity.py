@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from framework.scenario.flows import request_steps
 from framework.scenario.model import Scenario, UserSpec
 
 __all__ = ["effective_timeout_s", "load_warnings"]
@@ -33,7 +34,7 @@ def effective_timeout_s(scenario: Scenario, user: UserSpec) -> float:
     connection = user.timeout or scenario.timeout
     return max(
         min(request.timeout, connection) if request.timeout is not None else connection
-        for request in user.requests
+        for request in request_steps(user)
     )
 
 

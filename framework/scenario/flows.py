@@ -193,6 +193,7 @@ class RequestStep(RequestSpec):
     none is picked by weight), plus ``capture``."""
 
     model_config = ConfigDict(json_schema_extra=_drop_weight)
+    refused_keys: ClassVar[tuple[str, ...]] = ("weight",)
 
     capture: list[Capture] = Field(
         default_factory=list, description="Values taken from the response into vars."

@@ -21,6 +21,8 @@ from framework.limits import YAML_BYTES, InputRefused, read_text
 from framework.scenario.budgets import Budgets
 from framework.scenario.capacity import load_warnings
 from framework.scenario.datafiles import DataSource, read_rows
+from framework.scenario.flow_checks import name_problems, sample_vars, var_problems
+from framework.scenario.flows import AGGREGATE_POLL, AGGREGATE_TXN, flow_names, walk_steps
 from framework.scenario.interpolation import (
     Redactor,
     interpolate,
@@ -32,6 +34,7 @@ from framework.scenario.model import (
     DUPLICATE_USER_NAMES,
     LOAD_TAGS,
     SECRETS_CONTEXT,
+    RequestSpec,
     Scenario,
     UserSpec,
     host_url,
@@ -43,6 +46,7 @@ from framework.scenario.problems import (
     problem_at,
     validation_problems,
 )
+from framework.scenario.steps import FLOW_SECTIONS, raw_steps
 from framework.scenario.templates import (
     RenderContext,
     TemplateError,
@@ -53,8 +57,15 @@ from framework.scenario.templates import (
     is_template,
     string_leaves,
     template_fields,
+    var_refs,
 )
-from framework.scenario.yaml_source import Located, YamlSyntaxError, is_empty, load_located
+from framework.scenario.yaml_source import (
+    KeyPath,
+    Located,
+    YamlSyntaxError,
+    is_empty,
+    load_located,
+)
 from framework.suggestions import closest, did_you_mean
 
 __all__ = [
@@ -65,6 +76,7 @@ __all__ = [
     "load_scenario_data",
     "read_located",
     "requests_by_user",
+    "written_flow_names",
     "written_label",
 ]
 
@@ -229,6 +241,37 @@ class LoadedScenario:
         """The target of one users entry: the override, its own ``host``, the scenario's."""
         return self.host_override or user.host or self.scenario.host
 
+    def written_step(self, user_index: int, section: str, path: KeyPath) -> dict[str, Any]:
+        """A flow step (``section`` ``flow`` or ``on_start``, ``path`` as ``walk_steps``
+        gives it) as the redacted scenario writes it, else ``{}``."""
+        node: Any = self.redacted.get("users")
+        for part in (user_index, section, *path):
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return {}
+        return node if isinstance(node, dict) else {}
+
+    def step_label(self, user_index: int, section: str, path: KeyPath) -> str:
+        """The statistics name of a request step, as ``request_label`` gives a request's:
+        a secret ``${VAR}`` in its path stays a reference."""
+        label = written_label(self.written_step(user_index, section, path))
+        if label is not None:
+            return label
+        user = self.scenario.users[user_index]
+        for found, step in walk_steps(getattr(user, section) or []):
+            if found == tuple(path) and isinstance(step, RequestSpec):
+                return self.redactor.text(step.label)
+        return ""
+
+    def flow_names(self, user_index: int) -> list[tuple[str, str]]:
+        """``flows.flow_names`` of one users entry, request steps named by ``step_label``
+        (secrets as references): what it records beside its weighted requests."""
+        return flow_names(
+            self.scenario.users[user_index],
+            lambda section, path, _request: self.step_label(user_index, section, path),
+        )
+
     def _written_request(self, user_index: int, request_index: int) -> dict[str, Any]:
         try:
             written = self.redacted["users"][user_index]["requests"][request_index]
@@ -265,7 +308,37 @@ def requests_by_user(redacted: Mapping[str, Any]) -> dict[str, list[tuple[str, s
                 continue
             if (method.upper(), label) not in pairs:
                 pairs.append((method.upper(), label))
+        pairs += [key for key in written_flow_names(user) if key not in pairs]
     return found
+
+
+def written_flow_names(user: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``flows.flow_names`` of one users entry as a saved scenario writes it (names of
+    request steps by ``written_label``): the whole flow and each transaction as ``TXN``,
+    each poll as ``POLL``, each request step as its method."""
+    names: list[tuple[str, str]] = []
+    if isinstance(user.get("flow"), list) and user["flow"]:
+        flow_name = user.get("flow_name") or user.get("name")
+        if isinstance(flow_name, str):
+            names.append((AGGREGATE_TXN, flow_name))
+    for section in FLOW_SECTIONS:
+        for _path, kind, step in raw_steps(user.get(section)):
+            key: tuple[str, str] | None = None
+            if kind == "request":
+                label, method = written_label(step), step.get("method", "GET")
+                if label is not None and isinstance(method, str):
+                    key = (method.upper(), label)
+            elif kind == "transaction" and isinstance(step.get("transaction"), str):
+                key = (AGGREGATE_TXN, step["transaction"])
+            elif kind == "poll":
+                poll = step.get("poll")
+                request = poll.get("request") if isinstance(poll, Mapping) else None
+                inner = written_label(request) if isinstance(request, Mapping) else None
+                name = step.get("name") or (f"{inner} (poll)" if inner else None)
+                key = (AGGREGATE_POLL, name) if isinstance(name, str) else None
+            if key is not None and key not in names:
+                names.append(key)
+    return names
 
 
 def load_scenario(
@@ -382,6 +455,9 @@ def _checked(
     columns, samples, data_problems = _data_columns(label, located, values.resolved, file.parent)
     problems.extend(data_problems)
     template_problems = _template_problems(label, located, values.resolved, columns)
+    template_problems += [
+        problem_at(label, located, path, message) for path, message in var_problems(values.resolved)
+    ]
     problems.extend(template_problems)
     if render_templates and not template_problems and not data_problems:
         problems.extend(_render_problems(label, located, values.resolved, samples))
@@ -389,6 +465,9 @@ def _checked(
     mock_urls: dict[str, str] = {}
     if scenario is not None:
         problems.extend(_abort_problems(label, located, scenario))
+        problems.extend(
+            problem_at(label, located, path, message) for path, message in name_problems(scenario)
+        )
         if resolve_mocks:
             mock_urls, mock_problems = _mock_urls(label, located, scenario, file.parent)
             problems.extend(mock_problems)
@@ -522,22 +601,25 @@ def _render_problems(
     samples: dict[str, tuple[str, dict[str, str]]],
 ) -> list[Problem]:
     """Render every template once with sample data: user 1, the first row of each data
-    file, the helpers' own random values. Catches what only fails when rendered
-    (``{{ 1 // 0 }}``, an attribute a value does not have) with the field's place."""
+    file, the helpers' own random values, a sample of each captured var (``sample_vars``).
+    Catches what only fails when rendered (``{{ 1 // 0 }}``, an attribute a value does not
+    have) with the field's place."""
     names = list(samples)
     sources = {name: DataSource(name, [row], order) for name, (order, row) in samples.items()}
     claimed = {name: row for name, (order, row) in samples.items() if order == "unique"}
+    captured = sample_vars(data)
     problems = []
     for path, text in (leaf for found in template_fields(data) for leaf in _leaves(*found)):
         if not is_template(text):
             continue
-        context = RenderContext(user_id=1, sources=sources, claimed=claimed)
+        context = RenderContext(user_id=1, sources=sources, claimed=claimed, vars=captured)
         try:
             compile_value(text, native=True, data_names=names)(context)
         except Exception as exc:  # any error a template raises is the template's problem
+            sample_vars_note = ", a sample of each captured var" if var_refs(text) else ""
             message = (
                 "template fails when rendered with sample data (user_id 1, the first row "
-                f"of each data file): {describe_render_error(exc)}"
+                f"of each data file{sample_vars_note}): {describe_render_error(exc)}"
             )
             problems.append(problem_at(label, located, path, message))
     return problems
@@ -574,8 +656,10 @@ def _duplicate_user_problems(label: str, located: Located, data: dict[str, Any])
 def _abort_problems(label: str, located: Located, scenario: Scenario) -> list[Problem]:
     """Abort rules that could never trip as written: on a request name the scenario does
     not send, or a second ``target_down`` item (which one would hold?)."""
-    names = {r.label for u in scenario.users for r in u.requests}
-    keys = sorted(names | {f"{r.method} {r.label}" for u in scenario.users for r in u.requests})
+    recorded = {(r.method, r.label) for u in scenario.users for r in u.requests}
+    recorded |= {key for u in scenario.users for key in flow_names(u)}
+    names = {name for _method, name in recorded}
+    keys = sorted(names | {f"{method} {name}" for method, name in recorded})
     problems = []
     seen_target_down = False
     for i, rule in enumerate(scenario.abort):

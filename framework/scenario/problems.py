@@ -19,11 +19,12 @@ import typing
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Discriminator, Tag
 from pydantic_core import ErrorDetails
 
 from framework.errors import Problem
 from framework.scenario.fields import RELATION
+from framework.scenario.flows import UNKNOWN_STEP
 from framework.scenario.yaml_source import KeyPath, Located
 from framework.suggestions import did_you_mean, nearest
 
@@ -119,6 +120,10 @@ def locate(
     for part in loc:
         if part == "[key]":
             continue
+        tagged = _callable_tags(tp)
+        if tagged is not None and part in tagged:
+            tp = tagged[part]
+            continue
         at_union = _tagged_union(tp, tag)
         tp = _descend(tp, part, tag)
         if at_union:
@@ -131,6 +136,31 @@ def locate(
             path.append(key)
             current = current[key]
     return tuple(path), exists
+
+
+def _callable_tags(tp: Any) -> dict[str, Any] | None:
+    """The members of a union picked by a function (pydantic ``Discriminator(callable)``),
+    by their ``Tag``; ``None`` for any other type. Pydantic puts the tag in ``loc`` right
+    after such a union (``flow.0.request.path``), as it does a field's value for a tagged
+    one; the tag is not in the file either."""
+    while typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) != 1:
+            return None
+        tp = args[0]
+    if typing.get_origin(tp) is not typing.Annotated:
+        return None
+    base, *metadata = typing.get_args(tp)
+    if not any(isinstance(m, Discriminator) and callable(m.discriminator) for m in metadata):
+        return None
+    members: dict[str, Any] = {}
+    for member in typing.get_args(base):
+        if typing.get_origin(member) is typing.Annotated:
+            inner, *marks = typing.get_args(member)
+            for mark in marks:
+                if isinstance(mark, Tag):
+                    members[mark.tag] = inner
+    return members
 
 
 def _unwrap(tp: Any) -> Any:
@@ -209,6 +239,9 @@ def _tagged_union(tp: Any, tag: Tags) -> bool:
 
 def _descend(tp: Any, part: Any, tag: Tags) -> Any:
     """The type one ``loc`` step below ``tp``; a union's step is its member's tag."""
+    tagged = _callable_tags(tp)
+    if tagged is not None:
+        return tagged.get(part)
     tp = _unwrap(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         for name, info in tp.model_fields.items():
@@ -242,7 +275,8 @@ def allowed_keys(root: type[BaseModel], loc: tuple[Any, ...], tag: Tags) -> list
     """The keys (aliases where set) of the model at pydantic ``loc`` under ``root``, else []."""
     tp = _unwrap(_type_at(root, loc, tag))
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [info.alias or name for name, info in tp.model_fields.items()]
+        refused = getattr(tp, "refused_keys", ())
+        return [info.alias or name for name, info in tp.model_fields.items() if name not in refused]
     return []
 
 
@@ -334,6 +368,9 @@ def validation_problems(
             tags = ctx.get("expected_tags", "")
             message = f"unknown {name} {_found(value)}{context}; allowed: {tags}"
             path = (*path, name) if path and path[-1] != name else path
+        elif kind == UNKNOWN_STEP and isinstance(error.get("input"), dict):
+            keys = ", ".join(str(k) for k in error["input"]) or "none"
+            message = f"{message} (found keys: {keys})"
         elif kind == "union_tag_not_found":
             ctx = error.get("ctx", {})
             name = str(ctx.get("discriminator", "")).strip("'\"") or _tag_names(tag)[0]

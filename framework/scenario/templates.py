@@ -30,12 +30,14 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from framework.scenario.datafiles import DataExhaustedError, DataSource
+from framework.scenario.steps import FLOW_SECTIONS, raw_steps
 from framework.scenario.yaml_source import KeyPath
 
 __all__ = [
     "HELPERS",
     "MAPPING_TEMPLATE_KEYS",
     "MAX_RANDOM_TEXT",
+    "REPEAT_TEMPLATE_KEYS",
     "REQUEST_TEMPLATE_KEYS",
     "RenderContext",
     "TemplateError",
@@ -45,6 +47,7 @@ __all__ = [
     "data_refs",
     "describe_render_error",
     "is_template",
+    "request_template_fields",
     "string_leaves",
     "template_fields",
     "var_refs",
@@ -158,11 +161,15 @@ REQUEST_TEMPLATE_KEYS = ("path", "body", "json")
 MAPPING_TEMPLATE_KEYS = ("query", "headers")
 """Request fields whose every value is a template; scenario and users hold ``headers`` too."""
 
+REPEAT_TEMPLATE_KEYS = ("while", "until")
+"""A flow's ``repeat`` fields that are one template each (a condition)."""
+
 
 def template_fields(data: Mapping[str, Any]) -> list[tuple[KeyPath, Any]]:
     """Every field of scenario data (as written, keys as in YAML) that may hold templates,
     with its key path: each header of the scenario, of a users entry and of a request, each
-    query value, and a request's path, body and json.
+    query value, and a request's path, body and json; the same of every request step of
+    ``on_start`` and ``flow`` (a poll's request too), and a repeat's ``while``/``until``.
 
     The loader compiles these to report template errors in place, and the compiler reads
     them to know which data files a user draws from; both take the fields from here, so a
@@ -177,12 +184,26 @@ def template_fields(data: Mapping[str, Any]) -> list[tuple[KeyPath, Any]]:
             continue
         fields += _mapping_fields(user, ("users", u, "headers"))
         for r, req in enumerate(_list(user.get("requests"))):
-            if not isinstance(req, Mapping):
-                continue
-            base: KeyPath = ("users", u, "requests", r)
-            fields += [((*base, key), req[key]) for key in REQUEST_TEMPLATE_KEYS if key in req]
-            for key in MAPPING_TEMPLATE_KEYS:
-                fields += _mapping_fields(req, (*base, key))
+            if isinstance(req, Mapping):
+                fields += request_template_fields(req, ("users", u, "requests", r))
+        for section in FLOW_SECTIONS:
+            for path, kind, step in raw_steps(user.get(section), ("users", u, section)):
+                if kind == "request":
+                    fields += request_template_fields(step, path)
+                elif kind == "repeat" and isinstance(step.get("repeat"), Mapping):
+                    fields += [
+                        ((*path, "repeat", key), value)
+                        for key, value in step["repeat"].items()
+                        if key in REPEAT_TEMPLATE_KEYS
+                    ]
+    return fields
+
+
+def request_template_fields(request: Mapping[str, Any], base: KeyPath) -> list[tuple[KeyPath, Any]]:
+    """The template fields of one request (or request step) as written at ``base``."""
+    fields = [((*base, key), request[key]) for key in REQUEST_TEMPLATE_KEYS if key in request]
+    for key in MAPPING_TEMPLATE_KEYS:
+        fields += _mapping_fields(request, (*base, key))
     return fields
 
 

@@ -127,9 +127,9 @@ def run_try(args: argparse.Namespace) -> int:
                 if args.user is None or spec.name == args.user
             }
         )
-        first = tally.failures[0] if tally.failures else "no response"
+        reason = tally.no_response or "no request got any response"
         print(
-            f"swarm try: could not reach {', '.join(targets)}: {first}; is the target up, "
+            f"swarm try: could not reach {', '.join(targets)} ({reason}); is the target up, "
             "and is --host (or the scenario's host) right?",
             file=sys.stderr,
         )

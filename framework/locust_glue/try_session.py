@@ -18,7 +18,7 @@ the wall time of transactions and polls.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import gevent
@@ -116,8 +116,12 @@ def _try_user(
         if flow is not None:
             flow.on_start = on_start
     vars: dict[str, Any] = getattr(instance, "swarm_vars", {})
-    if on_start:
-        _guarded(tracer, lambda: flow.run(instance, on_start, vars, tracer))
+    if on_start and not _guarded(tracer, lambda: flow.run(instance, on_start, vars, tracer)):
+        # a run goes on regardless (each step then fails on the missing value); a try stops
+        # at the cause instead of printing every consequence (a poll would wait its timeout)
+        tracer.note("on_start ended early: the flow and requests are not tried")
+        _guarded(tracer, instance.on_stop)
+        return
     plain = FlowRunner((), redactor=loaded.redactor)
     order = itertools.cycle(requests)
     if flow is None or not flow.flow:  # requests only: ``count`` of them, round the list
@@ -176,10 +180,11 @@ def _flow_requests(steps: Sequence[Any]) -> list[RequestSpec]:
     return [step for _path, step in walk_steps(steps) if isinstance(step, RequestSpec)]
 
 
-def _guarded(tracer: TryTracer, call: Any) -> None:
-    """``call()``; an exception it raises (not an interrupt) is reported, not raised: a try
-    shows what went wrong and goes on with the next step."""
+def _guarded(tracer: TryTracer, call: Callable[[], Any]) -> bool:
+    """``call()``'s result (False: it ended early); an exception it raises (not an
+    interrupt) is reported, not raised, and is False: a try shows what went wrong."""
     try:
-        call()
+        return call() is not False
     except Exception as exc:
         tracer.error(failure_message(exc))
+        return False

@@ -164,13 +164,16 @@ def _header_items(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None)
 @dataclass
 class TryTally:
     """What one try did: requests sent and answered, captures made, checks that held, and
-    each failure's message (masked)."""
+    each failure's message (masked).
+
+    ``no_response``: why the first request that got no response got none."""
 
     sent: int = 0
     reached: int = 0
     captures: int = 0
     checks_held: int = 0
     failures: list[str] = field(default_factory=list)
+    no_response: str | None = None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -319,7 +322,11 @@ class TryPrinter:
     def check(self, what: str, ok: bool, message: str | None) -> None:
         """One check's outcome (``what``: a request, poll or transaction name)."""
         if not ok:
-            self._fail(message or f"{what} failed")
+            text = message or f"{what} failed"
+            pending = self._pending
+            if pending is not None and pending.status == 0 and self.tally.no_response is None:
+                self.tally.no_response = text
+            self._fail(text)
             return
         self.tally.checks_held += 1
         held = self._expects.get(what)
@@ -357,6 +364,8 @@ class TryPrinter:
         self._flush()
         tally = self.tally
         tally.failures = [self._mask(f) for f in tally.failures]
+        if tally.no_response is not None:
+            tally.no_response = self._mask(tally.no_response)
         style = "ok" if tally.exit_code is ExitCode.OK else "bad"
         self._emit((f"swarm try: {tally.summary()}", style))
         return tally

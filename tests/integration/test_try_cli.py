@@ -139,7 +139,9 @@ def test_a_target_that_is_down_exits_3(tmp_path: Path, free_port) -> None:
     done = _swarm(tmp_path, "try", "try.yaml", "--host", f"http://127.0.0.1:{free_port()}")
     _no_traceback(done)
     assert done.returncode == 3, done.stdout + done.stderr
-    assert "could not reach" in done.stderr
+    assert "could not reach http://127.0.0.1:" in done.stderr
+    assert "(no response: ConnectionRefusedError)" in done.stderr
+    assert "the flow and requests are not tried" in done.stdout  # on_start's login failed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["try.yaml"]
 
 

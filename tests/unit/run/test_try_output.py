@@ -133,6 +133,7 @@ def test_no_response_is_shown_as_such_and_every_request_unanswered_exits_3():
     assert "← no response  0.5 ms" in lines
     assert tally.exit_code is ExitCode.RUN_FAILED
     assert lines[-1].endswith("the target could not be reached (no request got a response)")
+    assert tally.no_response == "no response: ConnectionRefusedError"
 
 
 def test_a_transaction_gets_a_line_with_its_time_and_is_not_a_request_sent():

@@ -27,8 +27,9 @@ from locust.env import Environment
 from framework.locust_glue.compiler import compile_scenario, request_parts
 from framework.locust_glue.flows import FlowRequest, FlowRunner, FlowStep, FlowTracer
 from framework.scenario.datafiles import DataSource, read_rows
+from framework.scenario.flows import RequestStep, walk_steps
 from framework.scenario.loader import LoadedScenario
-from framework.scenario.model import Expect, RequestSpec, UserSpec
+from framework.scenario.model import Expect, UserSpec
 from framework.timeline.endpoints import is_aggregate
 from framework.timeline.recorder import failure_message
 
@@ -82,19 +83,23 @@ def try_scenario(
         )
 
     environment.events.request.add_listener(on_request)
-    hub = gevent.get_hub()
-    # Ctrl-C or SIGTERM while a request or a poll waits reaches the hub first; it passes
-    # the interrupt on to this greenlet, and without this would print it as a traceback
-    hub.NOT_ERROR = (*hub.NOT_ERROR, KeyboardInterrupt)
     sources = {
         name: DataSource(name, read_rows(loaded.base_dir / spec.file), spec.order)
         for name, spec in loaded.scenario.data.items()
     }
-    for index, (spec, cls) in enumerate(zip(users, compiled.user_classes, strict=True)):
-        if user is None or spec.name == user:
-            requests = _request_steps(loaded, index, sources)
-            tracer.user(spec.name, loaded.host_for(spec), _expects(loaded, index))
-            _try_user(cls(environment), requests, tracer, iterations, loaded)
+    hub = gevent.get_hub()
+    not_errors = hub.NOT_ERROR
+    # Ctrl-C or SIGTERM while a request or a poll waits reaches the hub first; it passes
+    # the interrupt on to this greenlet, and without this would print it as a traceback
+    hub.NOT_ERROR = (*not_errors, KeyboardInterrupt)
+    try:
+        for index, (spec, cls) in enumerate(zip(users, compiled.user_classes, strict=True)):
+            if user is None or spec.name == user:
+                requests = _request_steps(loaded, index, sources)
+                tracer.user(spec.name, loaded.host_for(spec), _expects(loaded, index))
+                _try_user(cls(environment), requests, tracer, iterations, loaded)
+    finally:
+        hub.NOT_ERROR = not_errors
 
 
 def _try_user(
@@ -106,7 +111,7 @@ def _try_user(
 ) -> None:
     """``on_start`` (its steps traced), then ``count`` passes of the flow (default 1), or,
     without a flow, ``count`` requests in order round the list (default: each once)."""
-    flow: FlowRunner | None = getattr(instance, "swarm_flow", None)
+    flow: FlowRunner | None = instance.swarm_flow
     on_start: tuple[FlowStep, ...] = flow.on_start if flow is not None else ()
     if flow is not None:
         flow.on_start = ()  # the user's own on_start would run them untraced
@@ -115,7 +120,7 @@ def _try_user(
     finally:
         if flow is not None:
             flow.on_start = on_start
-    vars: dict[str, Any] = getattr(instance, "swarm_vars", {})
+    vars: dict[str, Any] = instance.swarm_vars
     if on_start and not _guarded(tracer, lambda: flow.run(instance, on_start, vars, tracer)):
         # a run goes on regardless (each step then fails on the missing value); a try stops
         # at the cause instead of printing every consequence (a poll would wait its timeout)
@@ -155,29 +160,17 @@ def _request_steps(
 
 
 def _expects(loaded: LoadedScenario, index: int) -> dict[str, Expect | None]:
-    """Each request name of the entry (its plain requests and its flow's request steps)
-    with its ``expect``."""
+    """Each request name of the entry (its requests, and the request steps of its
+    ``on_start`` and flow, poll requests included) with its ``expect``."""
     spec = loaded.scenario.users[index]
     found: dict[str, Expect | None] = {
         loaded.request_label(index, r): req.expect for r, req in enumerate(spec.requests or ())
     }
-    for step in _flow_requests([*(getattr(spec, "on_start", None) or ()), *_flow(spec)]):
-        name = loaded.redactor.text(step.name or step.path)
-        found.setdefault(name, step.expect)
+    for section in (spec.on_start or [], spec.flow or []):
+        for _path, step in walk_steps(section):
+            if isinstance(step, RequestStep):
+                found.setdefault(loaded.redactor.text(step.label), step.expect)
     return found
-
-
-def _flow(spec: UserSpec) -> list[Any]:
-    return list(getattr(spec, "flow", None) or ())
-
-
-def _flow_requests(steps: Sequence[Any]) -> list[RequestSpec]:
-    """Every request step of a flow, however deep (``framework.scenario.flows``)."""
-    if not steps:
-        return []
-    from framework.scenario.flows import walk_steps
-
-    return [step for _path, step in walk_steps(steps) if isinstance(step, RequestSpec)]
 
 
 def _guarded(tracer: TryTracer, call: Callable[[], Any]) -> bool:

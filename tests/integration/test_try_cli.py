@@ -53,6 +53,9 @@ users:
           until: {json: [{path: state, equals: done}]}
         name: job_done
       - {name: check, method: GET, path: /ok, expect: {json: [{path: verdict, equals: clean}]}}
+  - name: reader
+    requests:
+      - {name: created, method: POST, path: /created, expect: {status: 201}}
 load: {shape: constant, users: 1, duration: 5s}
 """
 
@@ -102,7 +105,7 @@ def test_a_captured_value_reaches_the_next_request_and_secrets_are_sent_but_mask
     paths = [r.path for r in server.requests()]
     job = server.requests("/jobs")[0]
     polls = [p for p in paths if p.startswith("/jobs/")]
-    assert paths == ["/login", "/items", "/jobs", *polls, "/ok"]
+    assert paths == ["/login", "/items", "/jobs", *polls, "/ok", "/created"]
     assert len(polls) == JOB_POLLS and set(polls) == {"/jobs/j1"}  # $.job of /jobs
     assert job.json() == {"item": 7}  # $.items[0].id of /items, its type kept
     assert job.header("If-Match") == '"v1"'  # the ETag header of /items
@@ -118,17 +121,27 @@ def test_a_captured_value_reaches_the_next_request_and_secrets_are_sent_but_mask
     assert 'capture etag = "\\"v1\\""' in done.stdout
     assert '✓ check: status below 400, json verdict = "clean"' in done.stdout
     assert "poll job_done:" in done.stdout and "transaction shopper:" in done.stdout
-    assert f"{4 + JOB_POLLS} requests sent, {4 + JOB_POLLS} answered" in done.stdout
+    assert "── users entry 'reader'" in done.stdout and "✓ created: status 201" in done.stdout
+    assert f"{5 + JOB_POLLS} requests sent, {5 + JOB_POLLS} answered" in done.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["try.yaml"]  # no run folder
 
 
 def test_a_failed_check_exits_1_and_says_what_was_expected(
     server: RecordingServer, tmp_path: Path
 ) -> None:
+    server.reset()
     _write(tmp_path, FLOW.replace("equals: clean", "equals: dirty"))
-    done = _swarm(tmp_path, "try", "try.yaml", "--host", server.url, "--body-limit", "10")
+    args = ("--user", "shopper", "--requests", "2", "--body-limit", "10")
+    done = _swarm(tmp_path, "try", "try.yaml", "--host", server.url, *args)
     _no_traceback(done)
     assert done.returncode == 1, done.stdout + done.stderr
+    # on_start once, the flow twice (--requests 2), the other entry not at all (--user)
+    assert [len(server.requests(p)) for p in ("/login", "/items", "/ok", "/created")] == [
+        1,
+        2,
+        2,
+        0,
+    ]
     assert "✗ json verdict = 'clean', expected 'dirty'" in done.stdout
     assert '  {"verdict"… (41 more chars)' in done.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["try.yaml"]

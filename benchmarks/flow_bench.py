@@ -10,6 +10,8 @@ core 1, run by ``compiled_vs_handwritten.py``'s machinery: rounds alternate the 
 (the order flipping each round), and the figure held against the target (>= 0.95) is the
 median of the per-round ratios of requests per CPU second of the Locust process, compiled
 over hand-written — both measured in the same round, so a busy neighbour weighs on both.
+Beside it, ``fixtures/interleaved_cost.py`` runs both users' iterations alternately in one
+process (one user, no scheduler): the task path's CPU cost, steady on a busy machine.
 
     python benchmarks/flow_bench.py --seconds 10 --rounds 4 --users 20
 
@@ -39,6 +41,7 @@ from compiled_vs_handwritten import (
     Workload,
     _run_pair,
     fast_server,
+    interleaved_cost,
 )
 
 __all__ = ["WORKLOAD", "main"]
@@ -56,6 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds (default 4)")
     parser.add_argument("--users", type=int, default=20, help="users (default 20)")
     parser.add_argument("--server", choices=["auto", "nginx", "asyncio"], default="auto")
+    parser.add_argument(
+        "--interleaved-blocks",
+        type=int,
+        default=10,
+        help="blocks of the in-process interleaved CPU-cost check (0: skip)",
+    )
     args = parser.parse_args(argv)
     if min(args.seconds, args.rounds, args.users) < 1:
         parser.error("--seconds, --rounds and --users must be whole numbers >= 1")
@@ -84,6 +93,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         )
                     per_cpu.append(compiled.per_cpu_s / handwritten.per_cpu_s)
                     print(f"  round {number + 1} ratio req/cpu-s {per_cpu[-1]:.3f}", flush=True)
+                if args.interleaved_blocks > 0:
+                    found = interleaved_cost(WORKLOAD, host, args.interleaved_blocks, tmp)
+                    blocks = ", ".join(f"{1 / r:.3f}" for r in found["cost_ratios"])
+                    print(
+                        "  interleaved in one process, hand-written/compiled CPU per iteration: "
+                        f"median {1 / found['median_cost_ratio']:.3f} (blocks {blocks}; "
+                        f"{found['failures']} failed)",
+                        flush=True,
+                    )
     except KeyboardInterrupt:
         print("interrupted; every process started here has been stopped")
         return 130

@@ -248,8 +248,10 @@ def _flow_task(
 
 def _data_files_read(scenario_headers: Mapping[str, str], user: UserSpec) -> set[str]:
     """Names of the data files this kind of user's templates read."""
-    written = {"headers": dict(scenario_headers), "users": [user.model_dump(by_alias=True)]}
+    dumped = user.model_dump(by_alias=True)
+    written = {"headers": dict(scenario_headers), "users": [dumped]}
     texts = [text for _path, value in template_fields(written) for text in string_leaves(value)]
+    texts += string_leaves([dumped.get("on_start"), dumped.get("flow")])  # every step's fields
     return {name for text in texts for name, _column in data_refs(text)}
 
 

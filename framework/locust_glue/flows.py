@@ -298,11 +298,12 @@ class FlowRequest:
     path: str
     parts: RequestParts
     captures: tuple[CompiledCapture, ...] = ()
+    reads_body: bool = field(init=False)
+    """Whether its check or a capture reads the response body (decoding it costs)."""
 
-    @property
-    def reads_body(self) -> bool:
-        """Whether its check or a capture reads the response body (decoding it costs)."""
-        return self.parts.needs_body or any(c.reads_body for c in self.captures)
+    def __post_init__(self) -> None:
+        reads = self.parts.needs_body or any(c.reads_body for c in self.captures)
+        object.__setattr__(self, "reads_body", reads)
 
 
 @dataclass(frozen=True)
@@ -476,17 +477,30 @@ class FlowRunner:
     def _transaction(self, state: _Iteration, step: FlowTransaction) -> None:
         frame = _Frame(step.name, self._clock(), time.time())
         state.frames.append(frame)
+        ended = False
         try:
             self._steps(state, step.steps)
-        finally:
+        except _EndIteration:
+            ended = True
+        except BaseException:
+            # the user is stopping (GreenletExit, StopUser): an unfinished transaction is
+            # not recorded, as an unsent request is not
             state.frames.pop()
-            elapsed_ms = max(0.0, (self._clock() - frame.started_perf - frame.think_s) * 1000)
-            failure = StepFailed(frame.failure) if frame.failure is not None else None
-            if state.frames or state.due is None:
-                state.own_timing()
-            else:  # the whole flow of an arrival: from when it was due, think steps left out
-                state.user.swarm_due = state.due + frame.think_s
-            self._record(state, AGGREGATE_TXN, step.name, elapsed_ms, frame.started_at, failure)
+            raise
+        state.frames.pop()
+        self._end_transaction(state, step, frame)
+        if ended:
+            raise _EndIteration
+
+    def _end_transaction(self, state: _Iteration, step: FlowTransaction, frame: _Frame) -> None:
+        """Record a finished (or ended) transaction: its time without think steps."""
+        elapsed_ms = max(0.0, (self._clock() - frame.started_perf - frame.think_s) * 1000)
+        failure = StepFailed(frame.failure) if frame.failure is not None else None
+        if state.frames or state.due is None:
+            state.own_timing()
+        else:  # the whole flow of an arrival: from when it was due, think steps left out
+            state.user.swarm_due = state.due + frame.think_s
+        self._record(state, AGGREGATE_TXN, step.name, elapsed_ms, frame.started_at, failure)
 
     def _repeat(self, state: _Iteration, step: FlowRepeat) -> None:
         limit = step.times if step.times is not None else step.max_passes
@@ -612,14 +626,19 @@ class FlowRunner:
                     self.redactor.value(dict(headers.items())),
                     self.redactor.text(body.text),
                 )
+            # Locust's own outcome (no response, an error status without a check) is
+            # recorded as it is today, with its failure kind; ours only when it has none
             problem: str | None = None
+            locusts = False
             if status == 0:
                 exception = response.request_meta.get("exception")
                 problem = f"no response: {type(exception).__name__}" if exception else "no response"
+                locusts = True
             elif parts.check is not None:
                 problem = parts.check(status, body.text, elapsed_ms)
             elif response.request_meta.get("exception") is not None:
                 problem = f"status {status}"
+                locusts = True
             for capture in step.captures:
                 value = capture.value(status, headers, body)
                 if tracer is not None:
@@ -633,8 +652,8 @@ class FlowRunner:
             if poll_until is not None and status:
                 result.until_held = poll_until(status, body.text, elapsed_ms) is None
             result.failure = problem
-            if status == 0:
-                return  # Locust records the connection's own failure
+            if locusts:
+                return
             if problem is None:
                 response.success()
             else:

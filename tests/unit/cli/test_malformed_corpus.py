@@ -822,6 +822,15 @@ FLAG_CASES = [
     _query("query-metric", ("--metric", "p95,p42"), "'p42'", "choose from count, rps"),
     _query("query-format", ("--format", "xml"), "--format", "choose from"),
     _query("query-confidence", ("--confidence", "2"), "--confidence", "between 0 and 1"),
+    _flag("try-requests-zero", ("try", "s.yaml", "--requests", "0"), "--requests", "1..10000"),
+    _flag("try-body-limit", ("try", "s.yaml", "--body-limit", "-1"), "--body-limit", "0..1000"),
+    _flag("try-user", ("try", "s.yaml", "--user", "uu"), "--user 'uu'", "entries: u"),
+    _flag(
+        "try-set-unknown-key",
+        ("try", "s.yaml", "--set", "load.userz=5"),
+        "s.yaml: --set load.userz: unknown key 'userz'",
+        "did you mean 'users'?",
+    ),
     _flag("query-unknown-run", ("query", "run-x", "--out", "."), "'run-x'", "a run id"),
 ]
 

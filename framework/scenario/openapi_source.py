@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,8 @@ def read_openapi(path: str | Path) -> OpenApiDocument:
         data, base_uri=file.resolve().as_uri(), handlers={"file": _local_file}
     )
     problems = list(_validation_problems(VERSIONS[version](root), data, label, located))
+    if not problems:
+        problems = list(_ref_problems(root, data, label, located))
     if problems:
         raise OpenApiError(problems)
     return OpenApiDocument(file, data, root, version, located)
@@ -195,39 +198,110 @@ def _validation_problems(
             if count > MAX_PROBLEMS:
                 yield Problem(label, None, None, "", f"… and more (first {MAX_PROBLEMS} shown)")
                 return
-            where = tuple(error.absolute_path)
+            where = tuple(error.absolute_path) or _path_named(error.message, data)
             yield Problem(
                 label,
-                _line(located, where),
+                _line(located, where) if where else None,
                 None,
                 _dotted(where),
                 f"invalid OpenAPI: {excerpt(error.message, 300)}",
             )
     except (Unresolvable, Unretrievable) as exc:
-        ref = getattr(exc, "ref", None) or str(exc)
-        at = _ref_place(data, str(ref))
-        yield Problem(
-            label,
-            _line(located, at) if at is not None else None,
-            None,
-            _dotted(at or ()),
-            f"$ref {excerpt(repr(str(ref)))} cannot be resolved: {_unresolved(exc)}",
-        )
+        yield _unresolvable(exc, data, label, located)
 
 
-def _unresolved(exc: Exception) -> str:
-    if isinstance(exc, Unretrievable) or "://" in str(getattr(exc, "ref", "")):
+def _ref_problems(
+    root: SchemaPath, data: dict[str, Any], label: str, located: Located
+) -> Iterator[Problem]:
+    """Every ``$ref`` the validator did not follow (3.1 leaves schemas' to JSON Schema),
+    resolved once: the scenario is made from what they point at."""
+    count = 0
+    for at in _refs(data, ()):
+        node = root
+        try:
+            for part in at:
+                node = node / part
+            with node.open():
+                pass
+        except (Unresolvable, Unretrievable) as exc:
+            count += 1
+            if count > MAX_PROBLEMS:
+                return
+            yield _unresolvable(exc, data, label, located, at=(*at, "$ref"))
+
+
+def _refs(data: Any, at: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+    """The place of every mapping holding a ``$ref`` (examples' values left out: they
+    are data, not references)."""
+    if isinstance(data, dict):
+        if isinstance(data.get("$ref"), str):
+            yield at
+            return
+        for key, value in data.items():
+            if key not in ("example", "const", "default", "enum"):
+                yield from _refs(value, (*at, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _refs(value, (*at, index))
+
+
+def _unresolvable(
+    exc: Exception,
+    data: dict[str, Any],
+    label: str,
+    located: Located,
+    at: tuple[Any, ...] | None = None,
+) -> Problem:
+    ref = str(getattr(exc, "ref", "") or exc)
+    if at is None:
+        at = _ref_place(data, ref)
+    written = _value_at(data, at) if at is not None else ref
+    return Problem(
+        label,
+        _line(located, at) if at is not None else None,
+        None,
+        _dotted(at or ()),
+        f"$ref {excerpt(repr(str(written)))} cannot be resolved: "
+        f"{_unresolved(str(written), label)}",
+    )
+
+
+def _path_named(message: str, data: dict[str, Any]) -> tuple[Any, ...]:
+    """The path item a message without a path names (``... in '/a/{id}' was not ...``)."""
+    paths = data.get("paths") or {}
+    for quoted in re.findall(r"'([^']*)'", message):
+        if quoted in paths:
+            return ("paths", quoted)
+    return ()
+
+
+def _value_at(data: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _unresolved(ref: str, label: str) -> str:
+    """Why ``ref`` (as written) cannot be resolved, in the words of what to do."""
+    target = ref.split("#", 1)[0]
+    if "://" in target and not target.startswith("file:"):
         return (
             "swarm init resolves $refs within the document and to local files beside it "
             "(it fetches nothing from the network)"
         )
+    if target:
+        beside = Path(label).resolve().parent / unquote(target.removeprefix("file://"))
+        if not beside.is_file():
+            return f"no file {target} beside the document"
+        return f"{target} cannot be read as YAML or JSON, or nothing is at that place in it"
     return "nothing is at that place in the document"
 
 
 def _ref_place(data: Any, ref: str, at: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
     """Where ``$ref: ref`` is written (the first such place), for the problem's line."""
     if isinstance(data, dict):
-        if str(data.get("$ref", "")).endswith(ref.lstrip("#")) and "$ref" in data:
+        written = data.get("$ref")
+        if isinstance(written, str) and _same_ref(written, ref):
             return (*at, "$ref")
         for key, value in data.items():
             found = _ref_place(value, ref, (*at, key))
@@ -239,6 +313,15 @@ def _ref_place(data: Any, ref: str, at: tuple[Any, ...] = ()) -> tuple[Any, ...]
             if found is not None:
                 return found
     return None
+
+
+def _same_ref(written: str, ref: str) -> bool:
+    """Whether ``$ref: written`` is the reference the resolver names ``ref`` (a pointer,
+    or a file's absolute URI)."""
+    if written.endswith(ref.lstrip("#")):
+        return True
+    target = written.split("#", 1)[0]
+    return bool(target) and ref.split("#", 1)[0].endswith(target.lstrip("./"))
 
 
 def _dotted(path: tuple[Any, ...]) -> str:

@@ -51,6 +51,7 @@ LOCUST_CPU = 0
 SERVER_CPU = 1
 TARGET_RATIO = 0.95
 SAMPLE_S = 0.05
+AGGREGATE_METHODS = ("TXN", "POLL")
 
 NGINX_CONF = """\
 worker_processes 1;
@@ -278,7 +279,12 @@ def run_locust(
     if process.returncode != 0:
         tail = log_path.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"{side} run exited with code {process.returncode}; log:\n{tail}")
-    entries = json.loads(prefix.with_suffix(".json").read_text())
+    # a flow's transactions (TXN) and polls' totals (POLL) time requests already counted
+    entries = [
+        e
+        for e in json.loads(prefix.with_suffix(".json").read_text())
+        if e.get("method") not in AGGREGATE_METHODS
+    ]
     first = min(e["start_time"] for e in entries)
     last = max((e["last_request_timestamp"] or first) for e in entries)
     return RunResult(

@@ -93,6 +93,10 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         from framework.cli.query_command import run_query
 
         return run_query(args)
+    if args.command == "try":
+        from framework.cli.try_command import run_try
+
+        return run_try(args)
     if args.command in ("run", "master"):
         return _run(args, extra)
     if args.command == "alerts":

@@ -20,6 +20,7 @@ from framework.cli.ctl import add_command as add_ctl_command
 from framework.cli.init_command import add_command as add_init_command
 from framework.cli.query_command import add_command as add_query_command
 from framework.cli.store_commands import add_commands as add_store_commands
+from framework.cli.try_command import add_command as add_try_command
 from framework.converters import (
     confidence,
     duration,
@@ -42,7 +43,8 @@ __all__ = ["build_parser", "main"]
 
 COMMANDS = (
     "run", "master", "worker", "report", "compare", "runs", "history",
-    "validate", "plan", "schema", "mocks", "demo", "alerts", "ctl", "suite", "query", "init",
+    "validate", "plan", "schema", "mocks", "demo", "alerts", "ctl", "suite", "query",
+    "try", "init",
 )  # fmt: skip
 OVERHEAD_METRICS = (*KEY_METRICS, "median", "p50_ms", "p95_ms", "p99_ms")
 """What ``swarm compare --metric`` accepts: the key metrics and their usual other names."""
@@ -340,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_commands(commands)  # runs list|show|pin|unpin|rm|rebuild, history
     add_ctl_command(commands)  # ctl pause|resume|stop|status RUN
     add_query_command(commands)  # query RUN
+    add_try_command(commands)  # try FILE
 
     master = commands.add_parser(
         "master",

@@ -51,7 +51,7 @@ from framework.live.statistics import LiveStatistics
 from framework.scenario.abort import AbortRule, guards_in_force
 from framework.scenario.budgets import Budgets
 from framework.timeline.codec import sum_blobs
-from framework.timeline.endpoints import selects
+from framework.timeline.endpoints import is_aggregate, selects
 from framework.timeline.histograms import percentiles_us
 from framework.timeline.records import RequestSecond, Second
 
@@ -287,7 +287,7 @@ class AbortGuard:
 
 def _selected(records: Iterable[RequestSecond], request: str | None) -> list[RequestSecond]:
     if request is None:
-        return list(records)
+        return [r for r in records if not is_aggregate((r.method, r.name))]
     return [r for r in records if selects(request, r.method, r.name)]
 
 

@@ -52,6 +52,7 @@ import numpy as np
 
 from framework.scenario.interpolation import mask_url_password
 from framework.timeline.codec import LAYOUT, decode_buckets, sum_blobs
+from framework.timeline.endpoints import is_aggregate
 from framework.timeline.histograms import SparseHistogram, percentiles_us
 from framework.timeline.recorder import is_timeout
 from framework.timeline.records import ArrivalSecond, RequestSecond, Second
@@ -258,8 +259,9 @@ def second_points(
             if failures[kind]:
                 head = _tags(FAILURES, (*tags, ("kind", kind)))
                 lines.append(f"{head} count={failures[kind]}i {t}")
-        total += count
-        failed += failure_count
+        if not is_aggregate((first.method, first.name)):
+            total += count
+            failed += failure_count
     for arrival in second.arrivals:
         in_flight = second.active.get(arrival.group)
         lines.append(arrival_point(arrival, run_id=run_id, scenario=scenario, in_flight=in_flight))

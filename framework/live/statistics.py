@@ -31,7 +31,7 @@ from framework.live.arrivals import ArrivalStatistics
 from framework.stats.estimators import Estimate, estimates
 from framework.stats.interval_data import IntervalColumns, columns_from_rows
 from framework.timeline.codec import LAYOUT, decode_buckets
-from framework.timeline.endpoints import AGGREGATED
+from framework.timeline.endpoints import AGGREGATED, is_aggregate
 from framework.timeline.histograms import BucketRows, SparseHistogram, percentiles_us
 from framework.timeline.recorder import is_timeout
 from framework.timeline.records import ArrivalSecond, RequestSecond, Second
@@ -191,8 +191,9 @@ class LiveStatistics:
             self._endpoints.setdefault(record.key, (record.method, record.name))
         rows = {key: _row_of(records) for key, records in by_key.items()}
         overall = _empty_row()
-        for row in rows.values():
-            overall = overall.plus(row)
+        for key, row in rows.items():
+            if not is_aggregate(self._endpoints[key]):  # a TXN would count its requests twice
+                overall = overall.plus(row)
         rows[ALL] = overall
         for key, series in self._series.items():
             if key not in rows:

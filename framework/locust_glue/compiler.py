@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -34,7 +35,15 @@ from locust import (
 
 from framework.locust_glue.checks import compile_expect
 from framework.locust_glue.control import wait_while_paused
+from framework.locust_glue.flows import FlowRunner, FlowTransaction, compile_steps
 from framework.locust_glue.redaction import RedactingRequestEvent, guard_task
+from framework.locust_glue.sending import (
+    RequestTimeout,
+    fire_timeout,
+    rendered,
+    send,
+    template_failure,
+)
 from framework.locust_glue.shape import shape_class
 from framework.plan.groups import LoadSchedule, schedule_for
 from framework.plan.shapes import LoadPlan
@@ -53,17 +62,15 @@ from framework.scenario.templates import (
     template_fields,
 )
 
-__all__ = ["CompiledScenario", "RequestTimeout", "compile_scenario"]
+__all__ = [
+    "CompiledScenario",
+    "RequestParts",
+    "RequestTimeout",
+    "compile_scenario",
+    "request_parts",
+]
 
 logger = logging.getLogger(__name__)
-
-
-class RequestTimeout(Exception):
-    """No complete response within the request's ``timeout``; counted as a failure.
-
-    Not a ``SwarmError``: it is the exception ``gevent.Timeout`` raises inside a task,
-    caught there and reported to Locust as the request's failure (kind ``timeout``).
-    """
 
 
 @dataclass(frozen=True)
@@ -125,18 +132,29 @@ def _user_class(
     read = _data_files_read(scenario.headers, user)
     unique = [n for n, source in sources.items() if source.order == "unique" and n in read]
     base_headers = {**scenario.headers, **user.headers}
-    tasks = {
+    data_names = list(scenario.data)
+    request_tasks = [
         _task(
-            req,
-            loaded.request_label(index, r),
-            base_headers,
-            sources,
-            list(scenario.data),
+            request_parts(
+                req,
+                loaded.request_label(index, r),
+                base_headers,
+                sources,
+                data_names,
+                redactor,
+                f"users[{index}].requests[{r}]",
+            ),
             redactor,
-            f"users[{index}].requests[{r}]",
-        ): req.weight
+        )
         for r, req in enumerate(user.requests)
-    }
+    ]
+    weights = [req.weight for req in user.requests]
+    runner = _flow_runner(loaded, index, base_headers, sources)
+    tasks: Any
+    if runner is None:
+        tasks = dict(zip(request_tasks, weights, strict=True))
+    else:
+        tasks = [_flow_task(runner, request_tasks, weights, redactor)]
 
     def __init__(self: FastHttpUser, environment: Any) -> None:
         FastHttpUser.__init__(self, environment)
@@ -153,6 +171,10 @@ def _user_class(
             with contextlib.suppress(DataExhaustedError):
                 rows[name] = sources[name].claim_row()
         self.swarm_rows = rows
+        self.swarm_vars = {}
+        if runner is not None and runner.on_start:
+            wait_while_paused(self.environment)
+            runner.run(self, runner.on_start, self.swarm_vars)
 
     attrs: dict[str, Any] = {
         "__module__": __name__,
@@ -167,8 +189,61 @@ def _user_class(
         "on_start": on_start,
         "swarm_user_id": 0,
         "swarm_rows": {},
+        "swarm_vars": {},
+        "swarm_flow": runner,
     }
     return type(user.name, (FastHttpUser,), attrs)
+
+
+def _flow_runner(
+    loaded: LoadedScenario,
+    index: int,
+    base_headers: Mapping[str, str],
+    sources: Mapping[str, DataSource],
+) -> FlowRunner | None:
+    """The users entry's flow and ``on_start`` compiled, or ``None`` when it has neither."""
+    user = loaded.scenario.users[index]
+    flow = getattr(user, "flow", None) or []
+    on_start = getattr(user, "on_start", None) or []
+    if not flow and not on_start:
+        return None
+    redactor = loaded.redactor
+    data_names = list(loaded.scenario.data)
+
+    def parts_for(req: RequestSpec, where: str) -> RequestParts:
+        label = redactor.text(req.name or req.path)
+        return request_parts(req, label, base_headers, sources, data_names, redactor, where)
+
+    where = f"users[{index}]"
+    steps = compile_steps(flow, f"{where}.flow", parts_for, redactor)
+    if steps:
+        name = getattr(user, "flow_name", None) or user.name
+        steps = (FlowTransaction(f"{where}.flow", name, steps),)
+    return FlowRunner(
+        steps,
+        compile_steps(on_start, f"{where}.on_start", parts_for, redactor),
+        end_on_capture_failure=getattr(user, "on_capture_failure", None) != "continue",
+        redactor=redactor,
+    )
+
+
+def _flow_task(
+    runner: FlowRunner,
+    request_tasks: list[Callable[[FastHttpUser], None]],
+    weights: list[int],
+    redactor: Redactor,
+) -> Callable[[FastHttpUser], None]:
+    """The one task of a users entry with a flow: the flow once (captures start from what
+    ``on_start`` captured), then one weighted request when the entry has ``requests`` too."""
+
+    def flow_task(user: FastHttpUser) -> None:
+        if runner.flow:
+            runner.run(user, runner.flow, dict(user.swarm_vars))
+        if request_tasks:
+            random.choices(request_tasks, weights)[0](user)
+
+    flow_task.__name__ = flow_task.__qualname__ = "flow"
+    return guard_task(flow_task, redactor)
 
 
 def _data_files_read(scenario_headers: Mapping[str, str], user: UserSpec) -> set[str]:
@@ -178,7 +253,27 @@ def _data_files_read(scenario_headers: Mapping[str, str], user: UserSpec) -> set
     return {name for text in texts for name, _column in data_refs(text)}
 
 
-def _task(
+@dataclass(frozen=True)
+class RequestParts:
+    """One request compiled once: what its task or flow step sends, and how it is judged.
+
+    ``render(user, vars)`` gives the URL and the keyword arguments of
+    ``client.request`` (raising ``TemplateRenderError``); ``vars`` are a flow's captured
+    values, ``None`` outside a flow. ``static`` is that pair already made when nothing in
+    the request needs rendering (no template, no query, no timeout): the fast path.
+    """
+
+    method: str
+    name: str
+    where: str
+    render: Callable[[Any, Mapping[str, Any] | None], tuple[str, dict[str, Any]]]
+    check: Callable[[int, str, float], str | None] | None
+    needs_body: bool
+    timeout_s: float | None
+    static: tuple[str, dict[str, Any]] | None
+
+
+def request_parts(
     req: RequestSpec,
     name: str,
     base_headers: Mapping[str, str],
@@ -186,9 +281,8 @@ def _task(
     data_names: list[str],
     redactor: Redactor,
     where: str,
-) -> Callable[[FastHttpUser], None]:
-    """One request as a task function named ``name``; the fast path matches a hand-written
-    task. With secrets, exceptions leave it through ``guard_task``.
+) -> RequestParts:
+    """Compile ``req`` (labelled ``name``) once for its task or its flow step.
 
     ``where`` locates the request in the scenario (``users[0].requests[1]``) for the
     message of a template that fails to render.
@@ -217,12 +311,10 @@ def _task(
     needs_body = req.expect is not None and (
         req.expect.body_contains is not None or bool(req.expect.json_checks)
     )
-    timeout_s = req.timeout
     has_query = bool(req.query)
 
-    if not dynamic and not has_query and timeout_s is None:
-        # Everything is known now: the task is the one call a hand-written task makes.
-        static_url = path(None)
+    static: tuple[str, dict[str, Any]] | None = None
+    if not dynamic and not has_query and req.timeout is None:
         static_kwargs: dict[str, Any] = {"name": name}
         if headers_spec:
             static_kwargs["headers"] = dict(headers_spec)
@@ -230,120 +322,80 @@ def _task(
             static_kwargs["json"] = json_body(None)
         elif body is not None:
             static_kwargs["data"] = body(None)
+        static = (path(None), static_kwargs)
 
-        def static_task(user: FastHttpUser) -> None:
-            wait_while_paused(user.environment)
-            _send(user, method, static_url, static_kwargs, check, needs_body)
-
-        static_task.__name__ = static_task.__qualname__ = f"request_{name}"
-        return guard_task(static_task, redactor)
-
-    def render(user: FastHttpUser) -> tuple[str, dict[str, Any]]:
+    def render(user: FastHttpUser, vars: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
         ctx = (
-            RenderContext(user_id=user.swarm_user_id, sources=sources, claimed=user.swarm_rows)
+            RenderContext(
+                user_id=user.swarm_user_id, sources=sources, claimed=user.swarm_rows, vars=vars
+            )
             if dynamic
             else None
         )
-        url = _rendered(where, "path", path, ctx)
+        url = rendered(where, "path", path, ctx)
         if has_query:
-            rendered_query = _rendered(where, "query", query, ctx)
+            rendered_query = rendered(where, "query", query, ctx)
             url += ("&" if "?" in url else "?") + urlencode(rendered_query, doseq=True)
         headers = (
             static_headers
             if static_headers is not None
-            else {k: _rendered(where, f"headers.{k}", r, ctx) for k, r in header_renderers.items()}
+            else {k: rendered(where, f"headers.{k}", r, ctx) for k, r in header_renderers.items()}
         )
         kwargs: dict[str, Any] = {"name": name, "headers": headers}
         if json_body is not None:
-            kwargs["json"] = _rendered(where, "json", json_body, ctx)
+            kwargs["json"] = rendered(where, "json", json_body, ctx)
         elif body is not None:
-            kwargs["data"] = _rendered(where, "body", body, ctx)
+            kwargs["data"] = rendered(where, "body", body, ctx)
         return url, kwargs
+
+    return RequestParts(
+        method=method,
+        name=name,
+        where=where,
+        render=render,
+        check=check,
+        needs_body=needs_body,
+        timeout_s=req.timeout,
+        static=static,
+    )
+
+
+def _task(parts: RequestParts, redactor: Redactor) -> Callable[[FastHttpUser], None]:
+    """One request as a task function named after it; the fast path matches a hand-written
+    task. With secrets, exceptions leave it through ``guard_task``."""
+    method, name, check, needs_body = parts.method, parts.name, parts.check, parts.needs_body
+    timeout_s = parts.timeout_s
+
+    if parts.static is not None:
+        # Everything is known now: the task is the one call a hand-written task makes.
+        static_url, static_kwargs = parts.static
+
+        def static_task(user: FastHttpUser) -> None:
+            wait_while_paused(user.environment)
+            send(user, method, static_url, static_kwargs, check, needs_body)
+
+        static_task.__name__ = static_task.__qualname__ = f"request_{name}"
+        return guard_task(static_task, redactor)
+
+    render = parts.render
 
     def task(user: FastHttpUser) -> None:
         wait_while_paused(user.environment)
         try:
-            url, kwargs = render(user)
+            url, kwargs = render(user, None)
         except TemplateRenderError as exc:
-            _template_failure(user, method, name, exc)
+            template_failure(user, method, name, exc)
             return
         if timeout_s is None:
-            _send(user, method, url, kwargs, check, needs_body)
+            send(user, method, url, kwargs, check, needs_body)
             return
         started_perf, started_at = time.perf_counter(), time.time()
         try:
             with gevent.Timeout(timeout_s, RequestTimeout):
-                _send(user, method, url, kwargs, check, needs_body)
+                send(user, method, url, kwargs, check, needs_body)
         except RequestTimeout:
-            user.client.request_event.fire(
-                request_type=method,
-                name=name,
-                response_time=(time.perf_counter() - started_perf) * 1000,
-                response_length=0,
-                response=None,
-                context=user.context(),
-                exception=RequestTimeout(f"no response within {timeout_s:g} s"),
-                start_time=started_at,
-                url=url,
-            )
+            fire_timeout(user, method, name, url, timeout_s, started_perf, started_at)
 
     task.__name__ = f"request_{name}"
     task.__qualname__ = task.__name__
     return guard_task(task, redactor)
-
-
-def _rendered(where: str, field: str, renderer: Callable[[Any], Any], ctx: Any) -> Any:
-    """``renderer(ctx)``; any error it raises becomes the request's ``TemplateRenderError``."""
-    try:
-        return renderer(ctx)
-    except Exception as exc:  # whatever a template raises fails this request, not the user
-        raise TemplateRenderError(f"{where}.{field}", exc) from None
-
-
-TEMPLATE_FAILURE_PAUSE_S = 0.1
-"""How long a user waits after a request whose template failed: that request costs no
-network time, so a template that always fails would otherwise spin its worker's CPU."""
-
-
-def _template_failure(
-    user: FastHttpUser, method: str, name: str, error: TemplateRenderError
-) -> None:
-    """Report an unsent request as failed (kind ``template``), then pause the user a little.
-
-    Fired through the client's request event, so a scenario's secrets are masked in it as in
-    every other request."""
-    user.client.request_event.fire(
-        request_type=method,
-        name=name,
-        response_time=0.0,
-        response_length=0,
-        response=None,
-        context=user.context(),
-        exception=error,
-        start_time=time.time(),
-        url="",
-    )
-    gevent.sleep(TEMPLATE_FAILURE_PAUSE_S)
-
-
-def _send(
-    user: FastHttpUser,
-    method: str,
-    url: str,
-    kwargs: dict[str, Any],
-    check: Callable[[int, str, float], str | None] | None,
-    needs_body: bool,
-) -> None:
-    if check is None:
-        user.client.request(method, url, **kwargs)
-        return
-    with user.client.request(method, url, catch_response=True, **kwargs) as response:
-        status = response.status_code or 0
-        if status == 0:
-            return
-        text = (response.text or "") if needs_body else ""
-        problem = check(status, text, response.request_meta["response_time"])
-        if problem is None:
-            response.success()
-        else:
-            response.failure(problem)

@@ -111,6 +111,9 @@ _USAGE = {
     "now": "no arguments: now()",
 }
 _CONTEXT_NAMES = frozenset({"user_id", "data"})
+_FLOW_NAMES = frozenset({"vars"})
+"""A flow's captured values: the loader checks where ``vars`` may be read and which of
+them exist; compiling accepts the name."""
 
 
 class TemplateError(ValueError):
@@ -241,7 +244,11 @@ class _DataRows:
 
 
 class RenderContext(dict):
-    """The variables of one request's templates (a fresh one per request)."""
+    """The variables of one request's templates (a fresh one per request).
+
+    ``vars`` holds a flow's captured values (``{{ vars.token }}``); outside a flow it is
+    absent, so a template that reads it fails as any unknown name does.
+    """
 
     def __init__(
         self,
@@ -249,8 +256,11 @@ class RenderContext(dict):
         user_id: int,
         sources: Mapping[str, DataSource],
         claimed: Mapping[str, dict[str, str]],
+        vars: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(user_id=user_id, data=_DataRows(sources, claimed))
+        if vars is not None:
+            self["vars"] = vars
 
 
 Renderer = Callable[[RenderContext], Any]
@@ -306,7 +316,7 @@ def _check_names(source: str, data_names: Sequence[str]) -> None:
         parsed = _ENV.parse(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}") from None
-    unknown = meta.find_undeclared_variables(parsed) - set(HELPERS) - _CONTEXT_NAMES
+    unknown = meta.find_undeclared_variables(parsed) - set(HELPERS) - _CONTEXT_NAMES - _FLOW_NAMES
     if unknown:
         allowed = ", ".join(sorted([*HELPERS, *_CONTEXT_NAMES]))
         raise TemplateError(f"unknown template name(s) {sorted(unknown)}; allowed: {allowed}")

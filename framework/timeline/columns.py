@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from framework.timeline.codec import merged_rows, rows_from_blobs
-from framework.timeline.endpoints import endpoint_key, selects, split_endpoint_key
+from framework.timeline.endpoints import endpoint_key, is_aggregate, selects, split_endpoint_key
 from framework.timeline.histograms import BucketRows
 from framework.timeline.records import RequestSecond, SecondCounters, Timeline, _matches
 
@@ -131,7 +131,7 @@ class TimelineColumns:
         columns = {c: np.zeros(last - first) for c in _COUNTERS}
         kinds: dict[str, np.ndarray] = {}
         for endpoint, (rows, _) in self._records.items():
-            if name is not None and not selects(name, *endpoint):
+            if not _selected(name, endpoint):
                 continue
             found = self._counters[endpoint]
             lo, hi = np.searchsorted(rows, (first, last))
@@ -191,9 +191,7 @@ class TimelineColumns:
         ``svc_count`` column counts them); empty rows for closed-model requests. An
         endpoint's are decoded once for the run, on first use, and kept."""
         first, last = self._positions(start_s, end_s)
-        found = (
-            list(self._records) if name is None else [e for e in self._records if selects(name, *e)]
-        )
+        found = [e for e in self._records if _selected(name, e)]
         parts = [self._endpoint_service_rows(e) for e in found]
         if len(parts) == 1:
             return parts[0].slice(first, last)
@@ -239,7 +237,7 @@ class TimelineColumns:
         """All requests together over the whole run: every endpoint's rows merged, kept."""
         if self._all is None:
             if self._records:
-                parts = [self._endpoint_rows(e) for e in self._records]
+                parts = [self._endpoint_rows(e) for e in self._records if _selected(None, e)]
                 self._all = merged_rows(parts, len(self._times), narrow=True)
             else:
                 self._all = rows_from_blobs(np.zeros(0, dtype=np.int64), [], len(self._times))
@@ -255,3 +253,11 @@ class TimelineColumns:
                     rows += [row] * len(r.hist_blobs)
                     blobs += r.hist_blobs
         return rows_from_blobs(np.array(rows, dtype=np.int64), blobs, last - first)
+
+
+def _selected(name: str | None, endpoint: Endpoint) -> bool:
+    """Whether ``name`` selects ``endpoint``; ``None``, all requests together, leaves the
+    aggregates (a transaction's, a poll's total) out, as ``Timeline.select`` does."""
+    if name is None:
+        return not is_aggregate(endpoint)
+    return selects(name, *endpoint)

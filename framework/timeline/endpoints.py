@@ -21,8 +21,11 @@ from collections.abc import Iterable
 
 __all__ = [
     "AGGREGATED",
+    "AGGREGATE_METHODS",
     "OVERALL",
+    "counts_in_overall",
     "endpoint_key",
+    "is_aggregate",
     "request_name",
     "selects",
     "split_endpoint_key",
@@ -33,6 +36,29 @@ AGGREGATED = "Aggregated"
 
 OVERALL = "overall"
 """The key of all requests together in results.json, budget scopes and the store."""
+
+
+AGGREGATE_METHODS = frozenset({"TXN", "POLL"})
+"""Methods of records that time other requests as a whole (a flow's transactions, a poll's
+total): the overall figures leave them out, so no request is counted twice; their own
+names keep them (budgets, comparisons, history, per-name figures)."""
+
+
+def is_aggregate(key: str | tuple[str, str]) -> bool:
+    """Whether ``key`` (``"TXN checkout"``, or a ``(method, name)``) is such a record.
+
+    >>> is_aggregate("TXN checkout"), is_aggregate(("POLL", "job done")), is_aggregate("GET /")
+    (True, True, False)
+    """
+    if isinstance(key, tuple):
+        return key[0] in AGGREGATE_METHODS
+    method, space, _name = key.partition(" ")
+    return bool(space) and method in AGGREGATE_METHODS
+
+
+def counts_in_overall(method: str) -> bool:
+    """Whether requests of ``method`` count in the overall ("Aggregated") figures."""
+    return method not in AGGREGATE_METHODS
 
 
 def endpoint_key(method: str, name: str) -> str:

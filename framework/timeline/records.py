@@ -60,7 +60,13 @@ from framework.timeline.codec import (
     new_histogram,
     sum_blobs,
 )
-from framework.timeline.endpoints import AGGREGATED, endpoint_key, selects, split_endpoint_key
+from framework.timeline.endpoints import (
+    AGGREGATE_METHODS,
+    AGGREGATED,
+    endpoint_key,
+    selects,
+    split_endpoint_key,
+)
 from framework.timeline.histograms import BucketRows, SparseHistogram
 
 if TYPE_CHECKING:
@@ -468,11 +474,13 @@ class Second:
 
     @property
     def count(self) -> int:
-        return sum(r.count for r in self.requests)
+        """Requests completed in this second (transactions and polls' totals left out)."""
+        return sum(r.count for r in self.requests if r.method not in AGGREGATE_METHODS)
 
     @property
     def failure_count(self) -> int:
-        return sum(r.failure_count for r in self.requests)
+        """Failed requests in this second (transactions and polls' totals left out)."""
+        return sum(r.failure_count for r in self.requests if r.method not in AGGREGATE_METHODS)
 
     def arrival(self, group: str) -> ArrivalSecond | None:
         """The arrivals of load group ``group`` due in this second, or ``None``."""
@@ -578,7 +586,8 @@ class Timeline:
         self, name: str | None = None, start_s: int | None = None, end_s: int | None = None
     ) -> Iterator[RequestSecond]:
         """Records of ``name`` (a key, or a bare name matching every method) in
-        ``[start_s, end_s)``; ``name=None`` yields every endpoint."""
+        ``[start_s, end_s)``; ``name=None`` yields every endpoint but the aggregates (``TXN``
+        and ``POLL``, see ``endpoints.is_aggregate``): all requests together."""
         for second in self._range(start_s, end_s):
             for r in second.requests:
                 if _matches(r, name):
@@ -703,7 +712,11 @@ class Timeline:
 
 
 def _matches(record: RequestSecond, name: str | None) -> bool:
-    return name is None or selects(name, record.method, record.name)
+    """Whether ``name`` selects ``record``; ``None`` (all requests together) selects every
+    record but a transaction's or a poll's total, which would count their requests twice."""
+    if name is None:
+        return record.method not in AGGREGATE_METHODS
+    return selects(name, record.method, record.name)
 
 
 def _bisect(seconds: Sequence[Second], t: int) -> int:

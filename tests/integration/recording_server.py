@@ -12,6 +12,10 @@ Routes (any method)::
     /created   201  {"created": true}
     /slow      200  {"verdict": "slow", ...} after SLOW_S (300 ms)
     /fail      500  {"error": "boom"}
+    /login     200  {"token": "tok-N"} (N counts logins)
+    /items     200  {"items": [{"id": 7}, {"id": 8}]}, header ETag: "v1"
+    /jobs      201  {"job": "jN"} (a new job; N counts jobs)
+    /jobs/ID   200  {"state": "running"} until its JOB_POLLS-th read, then {"state": "done"}
     other      404  {"error": "not found"}
 
 Control routes (not recorded): ``GET /__records`` returns every recorded request as JSON,
@@ -34,7 +38,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.integration.server_process import ServerProcess, serve
 
-__all__ = ["OK_BODY", "SLOW_BODY", "SLOW_S", "RecordedRequest", "RecordingServer"]
+__all__ = [
+    "JOB_POLLS",
+    "OK_BODY",
+    "SLOW_BODY",
+    "SLOW_S",
+    "RecordedRequest",
+    "RecordingServer",
+]
 
 OK_BODY = {"verdict": "clean", "score": 0.5, "labels": ["a"]}
 SLOW_BODY = {"verdict": "slow", "score": 0.9, "labels": ["s"]}
@@ -46,6 +57,9 @@ _ROUTES: dict[str, tuple[int, dict[str, Any], float]] = {
     "/fail": (500, {"error": "boom"}, 0.0),
 }
 _NOT_FOUND = (404, {"error": "not found"}, 0.0)
+JOB_POLLS = 3
+"""A job reads ``done`` from its third status request on (the flow tests' polls)."""
+_ITEMS = {"items": [{"id": 7}, {"id": 8}]}
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,13 @@ class _Recorder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: list[dict[str, Any]] = []
+        self._counts: dict[str, int] = {}
+
+    def bump(self, key: str) -> int:
+        """Count one more of ``key`` (logins, jobs, a job's reads); the new count."""
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            return self._counts[key]
 
     def add(self, record: dict[str, Any]) -> None:
         with self._lock:
@@ -123,17 +144,32 @@ class _Handler(BaseHTTPRequestHandler):
                 "received_at": time.time(),
             }
         )
+        if url.path == "/login":
+            self._reply(200, {"token": f"tok-{self.recorder.bump('login')}"})
+            return
+        if url.path == "/items":
+            self._reply(200, _ITEMS, {"ETag": '"v1"'})
+            return
+        if url.path == "/jobs":
+            self._reply(201, {"job": f"j{self.recorder.bump('job')}"})
+            return
+        if url.path.startswith("/jobs/"):
+            reads = self.recorder.bump(url.path)
+            self._reply(200, {"state": "done" if reads >= JOB_POLLS else "running"})
+            return
         status, payload, delay_s = _ROUTES.get(url.path, _NOT_FOUND)
         if delay_s:
             time.sleep(delay_s)
         self._reply(status, payload)
 
-    def _reply(self, status: int, payload: Any) -> None:
+    def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)

@@ -1,0 +1,754 @@
+"""Run a users entry's flow in Locust: requests in order, captures, polls, repeats, transactions.
+
+A flow is compiled once per process (``compile_steps``) into a tree of small step objects,
+and one ``FlowRunner`` per users entry runs it: ``on_start`` once per user, the flow once per
+iteration. Every request step goes through the same pieces as a weighted request's task
+(``compiler.request_parts`` renders it, ``sending`` times it out and records it), so a
+flow's requests are named, checked, redacted and recorded exactly like other requests.
+
+What a flow adds is recorded through the same ``request`` event:
+
+- each transaction — the whole flow (``flow_name``, default the users entry's name) and
+  every ``transaction:`` group — with ``request_type="TXN"``: its response time is the wall
+  time of its steps without their think steps, and it fails when any step in it failed;
+- each poll's total time with ``request_type="POLL"`` under its name (failed on timeout),
+  besides each of its requests, recorded as a normal request.
+
+Those two request types are aggregates of other requests: the overall figures leave them
+out (``framework.timeline.endpoints.is_aggregate``), their own names keep them.
+
+A capture that finds nothing (and has no ``default``) fails its request with the message
+``capture 'token': $.token found nothing`` (a failed check, kind ``expectation``) and,
+unless ``on_capture_failure: continue``, ends the iteration: the steps after it would send
+requests built from a value that does not exist. A poll that times out ends it too.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import gevent
+from jsonpath_ng.ext import parse as parse_jsonpath
+
+from framework.locust_glue.checks import compile_expect
+from framework.locust_glue.control import wait_while_paused
+from framework.locust_glue.sending import RequestTimeout, fire_timeout, template_failure
+from framework.scenario.interpolation import Redactor
+from framework.scenario.templates import TemplateRenderError, compile_value
+
+if TYPE_CHECKING:
+    from framework.locust_glue.compiler import RequestParts
+
+__all__ = [
+    "AGGREGATE_POLL",
+    "AGGREGATE_TXN",
+    "CompiledCapture",
+    "FlowPoll",
+    "FlowRepeat",
+    "FlowRequest",
+    "FlowRunner",
+    "FlowStep",
+    "FlowThink",
+    "FlowTracer",
+    "FlowTransaction",
+    "PollTimeout",
+    "StepFailed",
+    "compile_capture",
+    "compile_captures",
+    "compile_steps",
+    "truthy",
+]
+
+AGGREGATE_TXN = "TXN"
+"""The ``request_type`` a transaction is recorded with."""
+AGGREGATE_POLL = "POLL"
+"""The ``request_type`` a poll's total time is recorded with."""
+
+
+class FlowTracer(Protocol):
+    """What ``swarm try`` (or any caller) is shown of a flow as it runs.
+
+    Every value is masked by the scenario's redactor before it gets here. ``step_path``
+    locates the step in the scenario (``users[0].flow[2].steps[1]``).
+    """
+
+    def request(
+        self,
+        step_path: str,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: str | None,
+    ) -> None:
+        """A request is about to be sent, rendered."""
+
+    def response(
+        self,
+        step_path: str,
+        status: int,
+        elapsed_ms: float,
+        headers: Mapping[str, str],
+        body: str,
+    ) -> None:
+        """Its response came (status 0: none, the connection failed or timed out)."""
+
+    def capture(self, var: str, value: Any | None, source: str) -> None:
+        """A capture ran: ``value`` is ``None`` when it found nothing (and had no default)."""
+
+    def check(self, what: str, ok: bool, message: str | None) -> None:
+        """A check ran (``what``: the request, poll or transaction name); ``message`` says
+        why it failed."""
+
+    def note(self, text: str) -> None:
+        """Anything else worth a line: a think step, a repeat's end, a poll's wait."""
+
+
+class StepFailed(Exception):
+    """A transaction's failure: some step in it failed. Its text names the first one."""
+
+
+class PollTimeout(Exception):
+    """A poll's failure: its ``until`` did not hold within its ``timeout`` (kind ``timeout``)."""
+
+
+# ----------------------------------------------------------------------------- captures
+
+
+_NOTHING = object()
+
+
+@dataclass(frozen=True)
+class CompiledCapture:
+    """One capture, compiled: ``extract(status, headers, document)`` gives its value or
+    ``_NOTHING``. ``source`` says where it looks (``$.token``, ``header ETag``)."""
+
+    var: str
+    source: str
+    extract: Callable[[int, Mapping[str, str], _Body], Any]
+    default: Any = None
+    has_default: bool = False
+    reads_body: bool = False
+
+    def value(self, status: int, headers: Mapping[str, str], body: _Body) -> Any:
+        """The captured value, the default, or ``None`` when found nothing."""
+        found = self.extract(status, headers, body)
+        if found is _NOTHING:
+            return self.default if self.has_default else None
+        return found
+
+    def message(self) -> str:
+        """The failure message of a capture that found nothing."""
+        return f"capture {self.var!r}: {self.source} found nothing"
+
+
+class _Body:
+    """A response body read once: its text and, on first use, its JSON."""
+
+    __slots__ = ("_document", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._document: Any = _NOTHING
+
+    @property
+    def document(self) -> Any:
+        """The parsed JSON, or ``_NOTHING`` when the body is not JSON."""
+        if self._document is _NOTHING:
+            try:
+                self._document = json.loads(self.text)
+            except ValueError:
+                self._document = None
+                return _NOTHING
+        return self._document
+
+
+def compile_capture(
+    var: str,
+    *,
+    json_path: str | None = None,
+    regex: str | None = None,
+    header: str | None = None,
+    status: bool = False,
+    default: Any = None,
+    has_default: bool = False,
+) -> CompiledCapture:
+    """Compile one capture (exactly one of ``json_path``, ``regex``, ``header``, ``status``).
+
+    JSONPath (jsonpath-ng's extended syntax) takes the first match; a regex the first
+    group of its first match (the whole match when it has no group); a header is found
+    case-insensitively; the status is the code (nothing when no response came).
+
+    >>> c = compile_capture("token", json_path="$.token")
+    >>> c.value(200, {}, _Body('{"token": "t-1"}')), c.value(200, {}, _Body("{}"))
+    ('t-1', None)
+    """
+    if json_path is not None:
+        expression = parse_jsonpath(json_path)
+
+        def from_json(_status: int, _headers: Mapping[str, str], body: _Body) -> Any:
+            document = body.document
+            if document is _NOTHING:
+                return _NOTHING
+            matches = expression.find(document)
+            return matches[0].value if matches else _NOTHING
+
+        return CompiledCapture(var, json_path, from_json, default, has_default, True)
+    if regex is not None:
+        pattern = re.compile(regex)
+
+        def from_regex(_status: int, _headers: Mapping[str, str], body: _Body) -> Any:
+            match = pattern.search(body.text)
+            if match is None:
+                return _NOTHING
+            return match.group(1) if pattern.groups else match.group(0)
+
+        return CompiledCapture(var, f"regex {regex!r}", from_regex, default, has_default, True)
+    if header is not None:
+        wanted = header.lower()
+
+        def from_header(_status: int, headers: Mapping[str, str], _body: _Body) -> Any:
+            for key, value in headers.items():
+                if key.lower() == wanted:
+                    return value
+            return _NOTHING
+
+        return CompiledCapture(var, f"header {header}", from_header, default, has_default)
+    if status:
+
+        def from_status(code: int, _headers: Mapping[str, str], _body: _Body) -> Any:
+            return code if code else _NOTHING
+
+        return CompiledCapture(var, "status", from_status, default, has_default)
+    raise ValueError(f"capture {var!r}: give one of json, regex, header or status")
+
+
+_FALSE_WORDS = frozenset({"", "0", "false", "no", "none", "null", "off"})
+
+
+def truthy(value: Any) -> bool:
+    """Whether a rendered ``while`` / ``until`` holds: a template renders to text, so the
+    words ``false``, ``0``, ``no``, ``none``, ``null``, ``off`` and the empty text are false.
+
+    >>> truthy(True), truthy("False"), truthy("done"), truthy(0), truthy([])
+    (True, False, True, False, False)
+    """
+    if isinstance(value, str):
+        return value.strip().lower() not in _FALSE_WORDS
+    return bool(value)
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True)
+class FlowRequest:
+    """A request step: its compiled request and captures."""
+
+    path: str
+    parts: RequestParts
+    captures: tuple[CompiledCapture, ...] = ()
+
+
+@dataclass(frozen=True)
+class FlowThink:
+    """A pause; ``seconds()`` draws its length."""
+
+    path: str
+    seconds: Callable[[], float]
+
+
+@dataclass(frozen=True)
+class FlowRepeat:
+    """``times`` passes, or while / until ``condition`` holds, at most ``max_passes``."""
+
+    path: str
+    steps: tuple[FlowStep, ...]
+    times: int | None = None
+    condition: Callable[[Mapping[str, Any]], Any] | None = None
+    until: bool = False
+    max_passes: int = 100
+
+
+@dataclass(frozen=True)
+class FlowPoll:
+    """A request sent every ``every_s`` until ``until`` holds or ``timeout_s`` passes."""
+
+    path: str
+    name: str
+    request: FlowRequest
+    every_s: float
+    timeout_s: float
+    until: Callable[[int, str, float], str | None]
+
+
+@dataclass(frozen=True)
+class FlowTransaction:
+    """Steps also timed as a whole and recorded as ``TXN`` under ``name``."""
+
+    path: str
+    name: str
+    steps: tuple[FlowStep, ...]
+
+
+FlowStep = FlowRequest | FlowThink | FlowRepeat | FlowPoll | FlowTransaction
+
+
+# ----------------------------------------------------------------------------- running
+
+
+@dataclass
+class _Frame:
+    """An open transaction: when it started, the think time inside it, its first failure."""
+
+    name: str
+    started_perf: float
+    started_at: float
+    think_s: float = 0.0
+    failure: str | None = None
+
+
+@dataclass
+class _Iteration:
+    """The state of one run of steps: its variables, tracer and open transactions."""
+
+    user: Any
+    vars: dict[str, Any]
+    tracer: FlowTracer | None
+    frames: list[_Frame] = field(default_factory=list)
+    due: float | None = None
+    """An open-model arrival's due time (``perf_counter``): the first request and the whole
+    flow are timed from it (their latency includes the arrival's lag); every later record
+    from its own start, or step 3 would count steps 1 and 2 as its latency."""
+    sent: bool = False
+
+    def own_timing(self) -> None:
+        """Time the next record from its own start (open model; nothing otherwise)."""
+        if self.due is not None:
+            self.user.swarm_due = time.perf_counter()
+
+    def failed(self, what: str) -> None:
+        for frame in self.frames:
+            if frame.failure is None:
+                frame.failure = what
+
+
+class _EndIteration(Exception):
+    """Raised inside a run to skip the rest of its steps."""
+
+
+class FlowRunner:
+    """Runs compiled flow steps for one users entry.
+
+    ``on_start`` runs once per user (its captures last for the user's life), ``flow`` once
+    per iteration, already wrapped in the whole flow's transaction. ``sleep`` and ``clock``
+    are gevent's and ``time.perf_counter`` unless a test passes its own.
+    """
+
+    def __init__(
+        self,
+        flow: Sequence[FlowStep],
+        on_start: Sequence[FlowStep] = (),
+        *,
+        end_on_capture_failure: bool = True,
+        redactor: Redactor | None = None,
+        sleep: Callable[[float], None] = gevent.sleep,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.flow = tuple(flow)
+        self.on_start = tuple(on_start)
+        self.end_on_capture_failure = end_on_capture_failure
+        self.redactor = redactor or Redactor()
+        self._sleep = sleep
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return (
+            f"FlowRunner({len(self.flow)} steps, {len(self.on_start)} on_start, "
+            f"end_on_capture_failure={self.end_on_capture_failure})"
+        )
+
+    def run(
+        self,
+        user: Any,
+        steps: Sequence[FlowStep],
+        vars: dict[str, Any],
+        tracer: FlowTracer | None = None,
+    ) -> bool:
+        """Run ``steps`` (``self.flow``, ``self.on_start``, or any part) for ``user``, top to
+        bottom; captures are written into ``vars``. False when the iteration ended early
+        (a capture found nothing, a poll timed out); the open transactions are then
+        recorded as failed.
+
+        ``user`` is a ``FastHttpUser`` of the compiled class (``client``, ``environment``,
+        ``context()``, ``swarm_user_id``, ``swarm_rows``).
+        """
+        due = getattr(user, "swarm_due", None)
+        state = _Iteration(user, vars, tracer, due=due or None)
+        try:
+            self._steps(state, steps)
+        except _EndIteration:
+            return False
+        return True
+
+    # -- steps
+
+    def _steps(self, state: _Iteration, steps: Sequence[FlowStep]) -> None:
+        for step in steps:
+            if isinstance(step, FlowRequest):
+                self._request(state, step)
+            elif isinstance(step, FlowThink):
+                self._think(state, step)
+            elif isinstance(step, FlowTransaction):
+                self._transaction(state, step)
+            elif isinstance(step, FlowRepeat):
+                self._repeat(state, step)
+            else:
+                self._poll(state, step)
+
+    def _think(self, state: _Iteration, step: FlowThink) -> None:
+        seconds = max(0.0, step.seconds())
+        if state.tracer is not None:
+            state.tracer.note(f"think {seconds * 1000:.0f} ms")
+        started = self._clock()
+        self._sleep(seconds)
+        waited = self._clock() - started
+        for frame in state.frames:
+            frame.think_s += waited
+
+    def _transaction(self, state: _Iteration, step: FlowTransaction) -> None:
+        frame = _Frame(step.name, self._clock(), time.time())
+        state.frames.append(frame)
+        try:
+            self._steps(state, step.steps)
+        finally:
+            state.frames.pop()
+            elapsed_ms = max(0.0, (self._clock() - frame.started_perf - frame.think_s) * 1000)
+            failure = StepFailed(frame.failure) if frame.failure is not None else None
+            if state.frames or state.due is None:
+                state.own_timing()
+            else:  # the whole flow of an arrival: from when it was due, think steps left out
+                state.user.swarm_due = state.due + frame.think_s
+            self._record(state, AGGREGATE_TXN, step.name, elapsed_ms, frame.started_at, failure)
+
+    def _repeat(self, state: _Iteration, step: FlowRepeat) -> None:
+        limit = step.times if step.times is not None else step.max_passes
+        for done in range(limit):
+            checks_before = step.condition is not None and not step.until
+            if checks_before and not truthy(self._condition(state, step)):
+                return
+            self._steps(state, step.steps)
+            checks_after = step.condition is not None and step.until
+            if checks_after and truthy(self._condition(state, step)):
+                return
+            if step.times is None and done + 1 == limit and state.tracer is not None:
+                state.tracer.note(f"{step.path}: repeat stopped at max {limit} passes")
+
+    def _condition(self, state: _Iteration, step: FlowRepeat) -> Any:
+        assert step.condition is not None
+        try:
+            return step.condition(state.vars)
+        except Exception as exc:  # a condition that cannot render ends the repeat, visibly
+            message = f"{step.path}: condition failed: {exc}"
+            state.failed(message)
+            if state.tracer is not None:
+                state.tracer.check(step.path, False, self.redactor.text(message))
+            return not step.until
+
+    def _poll(self, state: _Iteration, step: FlowPoll) -> None:
+        started, started_at = self._clock(), time.time()
+        deadline = started + step.timeout_s
+        failure: BaseException | None = None
+        while True:
+            outcome = self._request(state, step.request, poll_until=step.until)
+            if outcome:
+                break
+            if self._clock() + step.every_s > deadline:
+                failure = PollTimeout(f"'until' did not hold within {step.timeout_s:g} s")
+                break
+            if state.tracer is not None:
+                state.tracer.note(f"{step.name}: not yet, again in {step.every_s:g} s")
+            self._sleep(step.every_s)
+        elapsed_ms = (self._clock() - started) * 1000
+        state.own_timing()
+        self._record(state, AGGREGATE_POLL, step.name, elapsed_ms, started_at, failure)
+        if state.tracer is not None:
+            state.tracer.check(step.name, failure is None, str(failure) if failure else None)
+        if failure is not None:
+            state.failed(f"poll {step.name!r} timed out")
+            raise _EndIteration
+
+    # -- one request
+
+    def _request(
+        self,
+        state: _Iteration,
+        step: FlowRequest,
+        poll_until: Callable[[int, str, float], str | None] | None = None,
+    ) -> bool:
+        """Send one request step and apply its captures; True when it succeeded (for a
+        poll's request: when its ``until`` held)."""
+        parts = step.parts
+        user = state.user
+        wait_while_paused(user.environment)
+        try:
+            url, kwargs = parts.render(user, state.vars)
+        except TemplateRenderError as exc:
+            template_failure(user, parts.method, parts.name, exc)
+            state.failed(f"step {parts.name!r} failed")
+            if state.tracer is not None:
+                state.tracer.check(parts.name, False, self.redactor.text(str(exc)))
+            return False
+        if state.tracer is not None:
+            self._trace_request(state.tracer, step, url, kwargs)
+        if state.sent:
+            state.own_timing()
+        state.sent = True
+        result = _Result()
+        if parts.timeout_s is None:
+            self._send(state, step, url, kwargs, poll_until, result)
+        else:
+            started_perf, started_at = time.perf_counter(), time.time()
+            try:
+                with gevent.Timeout(parts.timeout_s, RequestTimeout):
+                    self._send(state, step, url, kwargs, poll_until, result)
+            except RequestTimeout:
+                fire_timeout(
+                    user, parts.method, parts.name, url, parts.timeout_s, started_perf, started_at
+                )
+                result.failure = f"no response within {parts.timeout_s:g} s"
+                if state.tracer is not None:
+                    state.tracer.response(step.path, 0, parts.timeout_s * 1000, {}, "")
+        if result.failure is not None:
+            state.failed(f"step {parts.name!r} failed")
+            if state.tracer is not None:
+                state.tracer.check(parts.name, False, self.redactor.text(result.failure))
+        elif state.tracer is not None:
+            state.tracer.check(parts.name, True, None)
+        if result.missing and self.end_on_capture_failure:
+            raise _EndIteration
+        return result.failure is None and (poll_until is None or result.until_held)
+
+    def _send(
+        self,
+        state: _Iteration,
+        step: FlowRequest,
+        url: str,
+        kwargs: dict[str, Any],
+        poll_until: Callable[[int, str, float], str | None] | None,
+        result: _Result,
+    ) -> None:
+        parts, tracer = step.parts, state.tracer
+        needs_body = (
+            parts.needs_body
+            or tracer is not None
+            or poll_until is not None
+            or any(c.reads_body for c in step.captures)
+        )
+        client = state.user.client
+        with client.request(parts.method, url, catch_response=True, **kwargs) as response:
+            status = response.status_code or 0
+            elapsed_ms = response.request_meta["response_time"]
+            body = _Body((response.text or "") if needs_body and status else "")
+            headers = dict(response.headers or {}) if status else {}
+            if tracer is not None:
+                tracer.response(
+                    step.path,
+                    status,
+                    elapsed_ms,
+                    self.redactor.value(headers),
+                    self.redactor.text(body.text),
+                )
+            problem: str | None = None
+            if status == 0:
+                exception = response.request_meta.get("exception")
+                problem = f"no response: {type(exception).__name__}" if exception else "no response"
+            elif parts.check is not None:
+                problem = parts.check(status, body.text, elapsed_ms)
+            elif response.request_meta.get("exception") is not None:
+                problem = f"status {status}"
+            for capture in step.captures:
+                value = capture.value(status, headers, body)
+                if tracer is not None:
+                    shown = self.redactor.value(value) if value is not None else None
+                    tracer.capture(capture.var, shown, capture.source)
+                if value is None:
+                    result.missing = True
+                    problem = problem or capture.message()
+                else:
+                    state.vars[capture.var] = value
+            if poll_until is not None and status:
+                result.until_held = poll_until(status, body.text, elapsed_ms) is None
+            result.failure = problem
+            if status == 0:
+                return  # Locust records the connection's own failure
+            if problem is None:
+                response.success()
+            else:
+                response.failure(self.redactor.text(problem))
+
+    def _record(
+        self,
+        state: _Iteration,
+        request_type: str,
+        name: str,
+        elapsed_ms: float,
+        started_at: float,
+        failure: BaseException | None,
+    ) -> None:
+        user = state.user
+        user.client.request_event.fire(
+            request_type=request_type,
+            name=name,
+            response_time=elapsed_ms,
+            response_length=0,
+            response=None,
+            context=user.context(),
+            exception=failure,
+            start_time=started_at,
+            url="",
+        )
+        if state.tracer is not None and request_type == AGGREGATE_TXN:
+            state.tracer.check(name, failure is None, str(failure) if failure else None)
+
+    def _trace_request(
+        self, tracer: FlowTracer, step: FlowRequest, url: str, kwargs: Mapping[str, Any]
+    ) -> None:
+        if "json" in kwargs:
+            body: str | None = json.dumps(kwargs["json"])
+        elif "data" in kwargs:
+            body = str(kwargs["data"])
+        else:
+            body = None
+        redact = self.redactor
+        tracer.request(
+            step.path,
+            step.parts.method,
+            redact.text(url),
+            redact.value(dict(kwargs.get("headers") or {})),
+            redact.text(body) if body is not None else None,
+        )
+
+
+@dataclass
+class _Result:
+    """What one request step came to."""
+
+    failure: str | None = None
+    missing: bool = False
+    until_held: bool = False
+
+
+# ----------------------------------------------------------------------------- compiling
+
+
+def think_seconds(
+    fixed_ms: float | None, uniform_ms: tuple[float, float] | None
+) -> Callable[[], float]:
+    """A think step's length in seconds, drawn per pass (``uniform_ms``) or fixed."""
+    if uniform_ms is not None:
+        low, high = uniform_ms[0] / 1000, uniform_ms[1] / 1000
+        return lambda: random.uniform(low, high)
+    seconds = (fixed_ms or 0.0) / 1000
+    return lambda: seconds
+
+
+def compile_condition(text: str) -> Callable[[Mapping[str, Any]], Any]:
+    """A ``while`` / ``until`` template, rendered against the flow's variables."""
+    render = compile_value(text, native=True)
+    return lambda vars: render({"vars": vars})
+
+
+def compile_until(expect: Any, redactor: Redactor) -> Callable[[int, str, float], str | None]:
+    """A poll's ``until`` (the ``expect`` format) as a check: ``None`` when it holds."""
+    return compile_expect(expect, redactor)
+
+
+def _field(model: Any, *names: str) -> Any:
+    """The first of ``names`` the model has (a Python keyword is spelt with ``_``)."""
+    for name in names:
+        if hasattr(model, name):
+            return getattr(model, name)
+    return None
+
+
+def compile_captures(captures: Sequence[Any]) -> tuple[CompiledCapture, ...]:
+    """The ``capture:`` list of a request step (``framework.scenario.flows.Capture``)."""
+    compiled = []
+    for capture in captures:
+        has_default = "default" in getattr(capture, "model_fields_set", ())
+        compiled.append(
+            compile_capture(
+                capture.var,
+                json_path=_field(capture, "json_path", "json_", "json"),
+                regex=capture.regex,
+                header=capture.header,
+                status=bool(capture.status),
+                default=capture.default,
+                has_default=has_default or capture.default is not None,
+            )
+        )
+    return tuple(compiled)
+
+
+def compile_steps(
+    steps: Sequence[Any],
+    where: str,
+    parts_for: Callable[[Any, str], RequestParts],
+    redactor: Redactor,
+) -> tuple[FlowStep, ...]:
+    """Compile the scenario's steps (``framework.scenario.flows.Step``) found at ``where``
+    (``users[0].flow``); ``parts_for(request, where)`` compiles one request as the
+    compiler does for a weighted one."""
+    from framework.scenario import flows as model  # P's models; until merged, at call time
+
+    compiled: list[FlowStep] = []
+    for i, step in enumerate(steps):
+        at = f"{where}[{i}]"
+        if isinstance(step, model.ThinkStep):
+            think = step.think
+            compiled.append(FlowThink(at, think_seconds(think.fixed_ms, think.uniform_ms)))
+        elif isinstance(step, model.TransactionStep):
+            inner = compile_steps(step.steps, f"{at}.steps", parts_for, redactor)
+            compiled.append(FlowTransaction(at, step.transaction, inner))
+        elif isinstance(step, model.RepeatStep):
+            spec = step.repeat
+            inner = compile_steps(step.steps, f"{at}.steps", parts_for, redactor)
+            while_text = _field(spec, "while_", "while_condition", "while")
+            until_text = spec.until
+            text = while_text if while_text is not None else until_text
+            compiled.append(
+                FlowRepeat(
+                    at,
+                    inner,
+                    times=spec.times,
+                    condition=compile_condition(text) if text is not None else None,
+                    until=until_text is not None,
+                    max_passes=_field(spec, "max", "max_passes") or 100,
+                )
+            )
+        elif isinstance(step, model.PollStep):
+            spec = step.poll
+            request = spec.request
+            request_at = f"{at}.poll.request"
+            parts = parts_for(request, request_at)
+            name = step.name or f"{parts.name} (poll)"
+            compiled.append(
+                FlowPoll(
+                    at,
+                    name,
+                    FlowRequest(request_at, parts, compile_captures(request.capture)),
+                    every_s=float(spec.every),
+                    timeout_s=float(spec.timeout),
+                    until=compile_until(spec.until, redactor),
+                )
+            )
+        else:
+            parts = parts_for(step, at)
+            compiled.append(FlowRequest(at, parts, compile_captures(step.capture)))
+    return tuple(compiled)

@@ -1,0 +1,373 @@
+"""The flow runner on literals: captures, polls, repeats and transactions with a fake client.
+
+The fake client answers from a table and records what the runner fires, as Locust's
+``request`` event would receive it; the clock is a counter the fake sleep moves, so the
+poll's timing and the transactions' think-time rule are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from framework.locust_glue.compiler import RequestParts
+from framework.locust_glue.flows import (
+    FlowPoll,
+    FlowRepeat,
+    FlowRequest,
+    FlowRunner,
+    FlowThink,
+    FlowTransaction,
+    _Body,
+    compile_capture,
+    compile_condition,
+    compile_until,
+    truthy,
+)
+from framework.scenario.interpolation import Redactor
+from framework.scenario.model import Expect
+
+# ---------------------------------------------------------------- captures on literals
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "headers", "body", "expected"),
+    [
+        ({"json_path": "$.token"}, 200, {}, '{"token": "t-1"}', "t-1"),
+        ({"json_path": "$.items[0].id"}, 200, {}, '{"items": [{"id": 7}, {"id": 8}]}', 7),
+        ({"json_path": "$.items[?(@.id > 7)].id"}, 200, {}, '{"items": [{"id": 7}, {"id": 8}]}', 8),
+        ({"json_path": "$.missing"}, 200, {}, '{"token": 1}', None),
+        ({"json_path": "$.token"}, 200, {}, "not json", None),
+        ({"regex": r"count=(\d+)"}, 200, {}, "a count=42 b", "42"),
+        ({"regex": r"count=\d+"}, 200, {}, "a count=42 b", "count=42"),
+        ({"regex": r"count=(\d+)"}, 200, {}, "nothing", None),
+        ({"header": "etag"}, 200, {"ETag": '"v1"'}, "", '"v1"'),
+        ({"header": "X-Missing"}, 200, {"ETag": "x"}, "", None),
+        ({"status": True}, 204, {}, "", 204),
+        ({"status": True}, 0, {}, "", None),
+    ],
+)
+def test_a_capture_takes_the_first_match_or_finds_nothing(kwargs, status, headers, body, expected):
+    capture = compile_capture("v", **kwargs)
+    assert capture.value(status, headers, _Body(body)) == expected
+
+
+def test_a_capture_with_a_default_uses_it_when_nothing_is_found():
+    capture = compile_capture("n", regex=r"count=(\d+)", default="0", has_default=True)
+    assert capture.value(200, {}, _Body("none here")) == "0"
+
+
+def test_a_capture_that_finds_nothing_says_which_and_where():
+    assert compile_capture("token", json_path="$.token").message() == (
+        "capture 'token': $.token found nothing"
+    )
+
+
+def test_rendered_conditions_read_words_as_booleans():
+    assert [truthy(v) for v in (True, "true", "done", 1, "False", "0", "", None, 0)] == [
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
+    assert compile_condition("{{ vars.code == 200 }}")({"code": 200}) is True
+
+
+# ---------------------------------------------------------------- a fake client
+
+
+class _Response:
+    def __init__(self, client: _Client, method: str, url: str, name: str) -> None:
+        status, body, headers = client.answer(method, url)
+        self.client, self.method, self.url, self.name = client, method, url, name
+        self.status_code, self.text, self.headers = status, body, headers
+        self.request_meta = {
+            "response_time": 1.0,
+            "exception": None if 0 < status < 400 else RuntimeError(f"HTTP {status}"),
+        }
+        self._outcome: Any = "default"
+
+    def __enter__(self) -> _Response:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        exception = self.request_meta["exception"] if self._outcome == "default" else self._outcome
+        self.client.fire(request_type=self.method, name=self.name, exception=exception)
+        return False
+
+    def success(self) -> None:
+        self._outcome = None
+
+    def failure(self, message: str) -> None:
+        self._outcome = message
+
+
+class _Client:
+    """Answers ``routes[url]`` (a status, body, headers triple, or a function of the
+    number of calls to that url giving one); records every fired event."""
+
+    def __init__(self, routes: dict[str, Any], clock: _Clock) -> None:
+        self.routes, self.clock = routes, clock
+        self.sent: list[tuple[str, str]] = []
+        self.fired: list[dict[str, Any]] = []
+        self.calls: dict[str, int] = {}
+        self.request_event = self
+
+    def answer(self, method: str, url: str) -> tuple[int, str, dict[str, str]]:
+        self.sent.append((method, url))
+        self.calls[url] = self.calls.get(url, 0) + 1
+        self.clock.now += 0.010  # every request takes 10 ms
+        route = self.routes.get(url, (404, "{}", {}))
+        return route(self.calls[url]) if callable(route) else route
+
+    def request(self, method: str, url: str, *, name: str, **_kwargs: Any) -> _Response:
+        return _Response(self, method, url, name)
+
+    def fire(self, **kwargs: Any) -> None:
+        self.fired.append(kwargs)
+
+    def records(self) -> list[tuple[str, str, Any]]:
+        return [(f["request_type"], f["name"], f.get("exception")) for f in self.fired]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class _Environment:
+    runner = None
+
+
+class _User:
+    swarm_user_id = 1
+
+    def __init__(self, client: _Client) -> None:
+        self.swarm_rows: dict[str, Any] = {}
+        self.client = client
+        self.environment = _Environment()
+
+    def context(self) -> dict[str, Any]:
+        return {}
+
+
+def _request(name: str, path: str, *, captures=(), method: str = "GET", check=None) -> FlowRequest:
+    """A request step whose path is a template over ``vars`` (``{var}`` format fields)."""
+
+    def render(_user: Any, vars: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        return path.format(**(vars or {})), {"name": name, "headers": {}}
+
+    parts = RequestParts(
+        method=method,
+        name=name,
+        where=f"flow.{name}",
+        render=render,
+        check=check,
+        needs_body=False,
+        timeout_s=None,
+        static=None,
+    )
+    return FlowRequest(f"flow.{name}", parts, tuple(captures))
+
+
+def _run(
+    steps, routes, *, end_on_capture_failure: bool = True, vars=None
+) -> tuple[bool, _Client, _Clock, dict[str, Any]]:
+    clock = _Clock()
+    client = _Client(routes, clock)
+    runner = FlowRunner(
+        steps,
+        end_on_capture_failure=end_on_capture_failure,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    vars = {} if vars is None else vars
+    ok = runner.run(_User(client), runner.flow, vars)
+    return ok, client, clock, vars
+
+
+_LOGIN = ("/login", (200, '{"token": "t-9"}', {}))
+
+
+# ---------------------------------------------------------------- running
+
+
+def test_a_captured_value_reaches_the_next_request_and_the_flow_is_one_transaction():
+    steps = [
+        FlowTransaction(
+            "flow",
+            "shop",
+            (
+                _request(
+                    "login", "/login", captures=[compile_capture("token", json_path="$.token")]
+                ),
+                _request("me", "/me/{token}"),
+            ),
+        )
+    ]
+    ok, client, _clock, vars = _run(steps, dict([_LOGIN, ("/me/t-9", (200, "{}", {}))]))
+    assert ok and vars == {"token": "t-9"}
+    assert client.sent == [("GET", "/login"), ("GET", "/me/t-9")]
+    assert client.records() == [("GET", "login", None), ("GET", "me", None), ("TXN", "shop", None)]
+    assert client.fired[-1]["response_time"] == pytest.approx(20.0)
+
+
+def test_a_capture_that_finds_nothing_fails_its_request_and_ends_the_iteration():
+    steps = [
+        FlowTransaction(
+            "flow",
+            "shop",
+            (
+                _request(
+                    "login", "/login", captures=[compile_capture("token", json_path="$.nope")]
+                ),
+                _request("me", "/me"),
+            ),
+        )
+    ]
+    ok, client, _clock, _vars = _run(steps, dict([_LOGIN]))
+    assert not ok
+    assert client.sent == [("GET", "/login")]  # "me" never sent
+    (login, txn) = client.records()
+    assert login == ("GET", "login", "capture 'token': $.nope found nothing")
+    assert txn[:2] == ("TXN", "shop") and "login" in str(txn[2])
+
+
+def test_on_capture_failure_continue_fails_the_step_but_runs_the_rest():
+    steps = [
+        _request("login", "/login", captures=[compile_capture("token", json_path="$.nope")]),
+        _request("other", "/other"),
+    ]
+    ok, client, _clock, _vars = _run(steps, dict([_LOGIN]), end_on_capture_failure=False)
+    assert ok
+    assert [s[1] for s in client.sent] == ["/login", "/other"]
+    assert client.records()[0][2] == "capture 'token': $.nope found nothing"
+
+
+def test_a_poll_repeats_every_interval_until_its_check_holds_and_records_its_total():
+    def job(n: int) -> tuple[int, str, dict[str, str]]:
+        return 200, '{"state": "%s"}' % ("done" if n >= 3 else "running"), {}
+
+    until = compile_until(
+        Expect.model_validate({"json": [{"path": "state", "equals": "done"}]}), Redactor()
+    )
+    poll = FlowPoll(
+        "flow.poll",
+        "job_done",
+        _request("job_status", "/jobs/1", captures=[compile_capture("state", json_path="$.state")]),
+        every_s=1.0,
+        timeout_s=30.0,
+        until=until,
+    )
+    ok, client, _clock, vars = _run([poll], {"/jobs/1": job})
+    assert ok and vars["state"] == "done"
+    assert client.records() == [
+        ("GET", "job_status", None),
+        ("GET", "job_status", None),
+        ("GET", "job_status", None),
+        ("POLL", "job_done", None),
+    ]
+    # three requests of 10 ms and two waits of 1 s
+    assert client.fired[-1]["response_time"] == pytest.approx(2030.0)
+
+
+def test_a_poll_that_times_out_fails_and_ends_the_iteration():
+    until = compile_until(
+        Expect.model_validate({"json": [{"path": "state", "equals": "done"}]}), Redactor()
+    )
+    poll = FlowPoll(
+        "flow.poll",
+        "job_done",
+        _request("job_status", "/jobs/1"),
+        every_s=1.0,
+        timeout_s=2.5,
+        until=until,
+    )
+    after = _request("after", "/after")
+    ok, client, _clock, _vars = _run([poll, after], {"/jobs/1": (200, '{"state": "running"}', {})})
+    assert not ok
+    assert [s[1] for s in client.sent] == ["/jobs/1"] * 3
+    kind, name, failure = client.records()[-1]
+    assert (kind, name) == ("POLL", "job_done") and "2.5 s" in str(failure)
+    assert type(failure).__name__ == "PollTimeout"
+
+
+def test_repeat_times_runs_its_steps_that_many_times():
+    repeat = FlowRepeat("flow.r", (_request("a", "/a"),), times=3)
+    _ok, client, _clock, _vars = _run([repeat], {"/a": (200, "{}", {})})
+    assert len(client.sent) == 3
+
+
+def test_repeat_until_stops_when_the_condition_holds_and_while_before_a_pass():
+    counting = _request("c", "/c", captures=[compile_capture("n", json_path="$.n")])
+    routes: dict[str, Callable[[int], Any]] = {"/c": lambda n: (200, f'{{"n": {n}}}', {})}
+    until = FlowRepeat(
+        "flow.r", (counting,), condition=compile_condition("{{ vars.n >= 4 }}"), until=True
+    )
+    _ok, client, _clock, _vars = _run([until], routes)
+    assert len(client.sent) == 4
+    never = FlowRepeat("flow.w", (counting,), condition=compile_condition("{{ vars.more }}"))
+    _ok, client, _clock, _vars = _run([never], routes, vars={"more": "false"})
+    assert client.sent == []
+
+
+def test_repeat_stops_at_max_passes():
+    spin = FlowRepeat(
+        "flow.r", (_request("a", "/a"),), condition=compile_condition("{{ true }}"), max_passes=5
+    )
+    _ok, client, _clock, _vars = _run([spin], {"/a": (200, "{}", {})})
+    assert len(client.sent) == 5
+
+
+def test_think_steps_are_left_out_of_a_transactions_time():
+    steps = [
+        FlowTransaction(
+            "flow",
+            "checkout",
+            (_request("a", "/a"), FlowThink("flow.t", lambda: 0.5), _request("b", "/b")),
+        )
+    ]
+    _ok, client, clock, _vars = _run(steps, {"/a": (200, "{}", {}), "/b": (200, "{}", {})})
+    assert clock.now == pytest.approx(100.52)
+    assert client.fired[-1]["request_type"] == "TXN"
+    assert client.fired[-1]["response_time"] == pytest.approx(20.0)
+
+
+def test_a_failed_step_fails_every_transaction_around_it_and_the_flow_goes_on():
+    steps = [
+        FlowTransaction(
+            "flow",
+            "shop",
+            (
+                FlowTransaction("flow.0", "pay", (_request("bad", "/fail"),)),
+                _request("after", "/after"),
+            ),
+        )
+    ]
+    ok, client, _clock, _vars = _run(steps, {"/fail": (500, "{}", {}), "/after": (200, "{}", {})})
+    assert ok
+    records = client.records()
+    assert [r[:2] for r in records] == [
+        ("GET", "bad"),
+        ("TXN", "pay"),
+        ("GET", "after"),
+        ("TXN", "shop"),
+    ]
+    assert records[0][2] == "status 500"
+    assert (
+        type(records[1][2]).__name__ == "StepFailed"
+        and type(records[3][2]).__name__ == "StepFailed"
+    )

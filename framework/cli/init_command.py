@@ -42,8 +42,8 @@ def add_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
     init.add_argument("--from-openapi", dest="spec", metavar="SPEC", help="an OpenAPI 3.0/3.1 file")
     init.add_argument(
-        "-o",
         "--output",
+        "-o",
         metavar="FILE",
         help=f"the scenario to write (default: {STARTER_FILE}, or <API title>.yaml from a spec)",
     )

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from framework.errors import ConfigError, ExitCode, OpenApiError, Problem, ScenarioError, UsageError
-from framework.limits import excerpt
+from framework.limits import YAML_BYTES, YAML_VALUES, excerpt
 from framework.scenario.loader import load_scenario
 from framework.scenario.starter import STARTER_FILE, STARTER_SCENARIO
 
@@ -127,6 +127,13 @@ def write_scenario(
                 temporary, env=dict.fromkeys(secrets, _PLACEHOLDER), render_templates=True
             )
         except ScenarioError as exc:
+            if any(_is_limit(problem.message) for problem in exc.problems):
+                raise ConfigError(
+                    f"the scenario made for {target} is larger than a scenario may be: "
+                    f"{exc.problems[0].message} (for swarm init and every command that reads "
+                    "it), or leave operations out of the document",
+                    file=str(target),
+                ) from None
             raise ConfigError(
                 f"the scenario made for {target} does not validate (a bug in swarm init; "
                 f"please report it with the document): {exc}",
@@ -136,6 +143,11 @@ def write_scenario(
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+
+
+def _is_limit(message: str) -> bool:
+    """Whether a problem is a refusal by one of the YAML limits (the scenario is too big)."""
+    return any(limit.env in message for limit in (YAML_BYTES, YAML_VALUES))
 
 
 def _move(temporary: Path, target: Path, *, force: bool) -> None:

@@ -282,3 +282,15 @@ def test_a_json_document_with_refs_to_a_file_beside_it(cwd):
     data = yaml.safe_load((cwd / "files.yaml").read_text())
     assert data["host"] == "${TARGET_URL:-http://localhost:8080/api}"
     assert data["users"][0]["requests"][0]["json"] == {"n": 1}
+
+
+def test_a_scenario_past_the_scenario_limits_says_which_limit_and_is_not_written(
+    cwd, capsys, monkeypatch
+):
+    (cwd / "pets.yaml").write_text(PETSTORE)
+    monkeypatch.setenv("SWARM_MAX_YAML_BYTES", "1KiB")
+    assert _init("--from-openapi", "pets.yaml", "-o", "s.yaml") == 2
+    err = capsys.readouterr().err
+    assert "the scenario made for s.yaml is larger than a scenario may be" in err
+    assert "SWARM_MAX_YAML_BYTES=" in err and "bug" not in err
+    assert sorted(p.name for p in cwd.iterdir()) == ["pets.yaml"]

@@ -5,7 +5,8 @@
     │   └── UnresolvedVariableError   only ``${VAR}``s without a value     .variables
     ├── ConfigError                   another input is invalid             .file .flag
     │   ├── DetectorConfigError       a mock-detector config file          .problems
-    │   └── SuiteError                a suite file (``swarm suite``)       .problems
+    │   ├── SuiteError                a suite file (``swarm suite``)       .problems
+    │   └── OpenApiError              an API description (``swarm init``)   .problems
     ├── UsageError                    a command-line value is invalid      .flag .value
     │   ├── UnknownRunError           no run with that id                  .run_id .suggestions
     │   └── NoBaselineError           --baseline latest|pinned found none  .scenario .reference
@@ -49,6 +50,7 @@ __all__ = [
     "DetectorConfigError",
     "ExitCode",
     "NoBaselineError",
+    "OpenApiError",
     "Problem",
     "ReportError",
     "RunError",
@@ -185,6 +187,18 @@ class SuiteError(ConfigError):
         self.problems = list(problems)
         file = self.problems[0].file if self.problems else None
         super().__init__(_problem_list("suite", self.problems), file=file)
+
+
+class OpenApiError(ConfigError):
+    """An OpenAPI document cannot be made into a scenario (``swarm init --from-openapi``):
+    missing, not YAML or JSON, not OpenAPI 3.0/3.1 (Swagger 2.0 is named as such), or
+    invalid by the OpenAPI validator. ``problems`` are located at the document's lines where
+    the parser or the validator's path gives one. Nothing has been written."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        file = self.problems[0].file if self.problems else None
+        super().__init__(_problem_list("OpenAPI document", self.problems), file=file)
 
 
 class UsageError(SwarmError):

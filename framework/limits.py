@@ -34,6 +34,8 @@ __all__ = [
     "DATA_BYTES",
     "JSON_BYTES",
     "LIMITS",
+    "OPENAPI_BYTES",
+    "OPENAPI_VALUES",
     "TIMELINE_BYTES",
     "YAML_BYTES",
     "YAML_DEPTH",
@@ -203,5 +205,20 @@ TIMELINE_BYTES = Limit("SWARM_MAX_TIMELINE_BYTES", 2 * GIB, "a timeline")
 """A timeline grows by about 0.3 MiB a minute for ten busy names (measured): 2 GiB holds
 days of such a run."""
 
-LIMITS = (YAML_BYTES, YAML_VALUES, YAML_DEPTH, DATA_BYTES, JSON_BYTES, TIMELINE_BYTES)
+OPENAPI_BYTES = Limit("SWARM_MAX_OPENAPI_BYTES", 16 * MIB, "an OpenAPI document (swarm init)")
+"""Public API descriptions run to several MiB (a large one is 5–10 MiB of YAML); they are
+read once, by ``swarm init``, not by every run."""
+OPENAPI_VALUES = Limit(
+    "SWARM_MAX_OPENAPI_VALUES",
+    1_000_000,
+    "an OpenAPI document (swarm init)",
+    unit="values (aliases expanded)",
+)
+"""Values of an OpenAPI document, aliases expanded: a 10 MiB description holds a few hundred
+thousand; still refuses an alias bomb before it expands."""
+
+LIMITS = (
+    YAML_BYTES, YAML_VALUES, YAML_DEPTH, DATA_BYTES, JSON_BYTES, TIMELINE_BYTES,
+    OPENAPI_BYTES, OPENAPI_VALUES,
+)  # fmt: skip
 """Every limit, in the order the README's table lists them."""

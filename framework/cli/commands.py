@@ -85,6 +85,10 @@ def dispatch(args: argparse.Namespace, extra: list[str]) -> int:
         from framework.cli.ctl import run_ctl
 
         return run_ctl(args)
+    if args.command == "init":
+        from framework.cli.init_command import run_init
+
+        return run_init(args)
     if args.command == "query":
         from framework.cli.query_command import run_query
 

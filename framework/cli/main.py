@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from framework import __version__
 from framework.cli.commands import DEFAULT_DEMO_SCENARIO, DEMO_MOCK_PORT, dispatch
 from framework.cli.ctl import add_command as add_ctl_command
+from framework.cli.init_command import add_command as add_init_command
 from framework.cli.query_command import add_command as add_query_command
 from framework.cli.store_commands import add_commands as add_store_commands
 from framework.cli.try_command import add_command as add_try_command
@@ -43,7 +44,7 @@ __all__ = ["build_parser", "main"]
 COMMANDS = (
     "run", "master", "worker", "report", "compare", "runs", "history",
     "validate", "plan", "schema", "mocks", "demo", "alerts", "ctl", "suite", "query",
-    "try",
+    "try", "init",
 )  # fmt: skip
 OVERHEAD_METRICS = (*KEY_METRICS, "median", "p50_ms", "p95_ms", "p99_ms")
 """What ``swarm compare --metric`` accepts: the key metrics and their usual other names."""
@@ -376,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--height", type=integer(2, 200), default=12, help="chart height, 2..200")
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+    add_init_command(commands)  # init [--from-openapi SPEC]
     _add_alerts_command(commands)
 
     demo = commands.add_parser(

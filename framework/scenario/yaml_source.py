@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from framework.limits import YAML_DEPTH, YAML_VALUES, InputRefused, excerpt
+from framework.limits import YAML_DEPTH, YAML_VALUES, InputRefused, Limit, excerpt
 
 __all__ = ["Located", "Position", "YamlSyntaxError", "is_empty", "load_located"]
 
@@ -122,21 +122,26 @@ def is_empty(located: Located) -> bool:
     return () not in located.values
 
 
-def load_located(text: str) -> Located:
+def load_located(text: str, *, values_limit: Limit = YAML_VALUES) -> Located:
     """Parse one YAML document; an empty document becomes ``{}`` (see ``is_empty``).
 
     ``YamlSyntaxError`` when it is not YAML, or is past the depth or values limit (the
-    message then names the limit and its variable).
+    message then names the limit and its variable). ``values_limit`` is the bound on values
+    (``OPENAPI_VALUES`` for an API description, which is far larger than a scenario).
     """
-    max_depth, max_values = YAML_DEPTH.value(), YAML_VALUES.value()
-    _prescan(text, max_depth=max_depth, max_values=max_values)
+    max_depth, max_values = YAML_DEPTH.value(), values_limit.value()
+    _prescan(text, max_depth=max_depth, max_values=max_values, values_limit=values_limit)
     loader: _BoundedLoader | None = None
     try:
         try:
-            loader = _BoundedLoader(text, max_depth=max_depth, max_values=max_values)
+            loader = _BoundedLoader(
+                text, max_depth=max_depth, max_values=max_values, values_limit=values_limit
+            )
             root = loader.get_single_node()
             if root is not None:
-                _check_expansion(root, max_depth=max_depth, max_values=max_values)
+                _check_expansion(
+                    root, max_depth=max_depth, max_values=max_values, values_limit=values_limit
+                )
         except yaml.reader.ReaderError as exc:
             raise _unreadable(text, exc) from None
         except yaml.MarkedYAMLError as exc:
@@ -165,7 +170,7 @@ def load_located(text: str) -> Located:
             loader.dispose()
 
 
-def _prescan(text: str, *, max_depth: int, max_values: int) -> None:
+def _prescan(text: str, *, max_depth: int, max_values: int, values_limit: Limit) -> None:
     """Refuse a document past the depth or values limit in milliseconds, with libyaml's
     event stream (when PyYAML has it), before the pure-Python parser that places every
     value spends up to a second reaching the same limit (it rescans ahead for simple keys).
@@ -189,7 +194,7 @@ def _prescan(text: str, *, max_depth: int, max_values: int) -> None:
             if isinstance(event, yaml.NodeEvent):
                 values += 1
                 if values > max_values:
-                    raise _too_many(max_values, _event_mark(event))
+                    raise _too_many(max_values, _event_mark(event), values_limit)
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > max_depth:
@@ -205,8 +210,9 @@ class _BoundedLoader(yaml.SafeLoader):
     composed pass ``max_values``: before the composer's recursion reaches Python's limit,
     and before a huge document is held as nodes."""
 
-    def __init__(self, text: str, *, max_depth: int, max_values: int) -> None:
+    def __init__(self, text: str, *, max_depth: int, max_values: int, values_limit: Limit) -> None:
         super().__init__(text)
+        self._values_limit = values_limit
         self._depth = 0
         self._composed = 0
         self._max_depth = max_depth
@@ -221,7 +227,7 @@ class _BoundedLoader(yaml.SafeLoader):
             if self._depth > self._max_depth and isinstance(event, yaml.CollectionStartEvent):
                 raise _too_deep(self._max_depth, at)
             if self._composed > self._max_values:
-                raise _too_many(self._max_values, at)
+                raise _too_many(self._max_values, at, self._values_limit)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -241,14 +247,18 @@ def _too_deep(limit: int, position: Position | None, *, aliases: bool = False) -
     return _refused(YAML_DEPTH.refusal(f"nested more than {limit} levels deep{expanded}"), position)
 
 
-def _too_many(limit: int, position: Position | None, *, aliases: bool = False) -> YamlSyntaxError:
+def _too_many(
+    limit: int, position: Position | None, values_limit: Limit, *, aliases: bool = False
+) -> YamlSyntaxError:
     found = f"holds more than {limit:,} values"
     if aliases:
         found = f"its aliases expand to more than {limit:,} values (an alias bomb?)"
-    return _refused(YAML_VALUES.refusal(found), position)
+    return _refused(values_limit.refusal(found), position)
 
 
-def _check_expansion(root: yaml.Node, *, max_depth: int, max_values: int) -> None:
+def _check_expansion(
+    root: yaml.Node, *, max_depth: int, max_values: int, values_limit: Limit
+) -> None:
     """Refuse a node graph whose tree, aliases expanded, is deeper than ``max_depth`` or
     holds more than ``max_values`` values, or that contains itself (``&a [*a]``).
 
@@ -278,7 +288,7 @@ def _check_expansion(root: yaml.Node, *, max_depth: int, max_values: int) -> Non
                 values += child_values
                 height = max(height, child_height)
                 if values > max_values:
-                    raise _too_many(max_values, _mark(node), aliases=True)
+                    raise _too_many(max_values, _mark(node), values_limit, aliases=True)
             height += isinstance(node, yaml.CollectionNode)
             active.discard(key)
             measured[key] = (values, height)

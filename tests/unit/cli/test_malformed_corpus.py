@@ -468,6 +468,8 @@ MOCK_CASES = [
 
 FLAG_CASES = [
     _flag("unknown-command", ("valdiate", "s.yaml"), "valdiate", "did you mean"),
+    _flag("init-not-openapi", ("init", "--from-openapi", "s.yaml"), "s.yaml:1", "not an OpenAPI"),
+    _flag("init-no-spec", ("init", "--from-openapi", "nope.yaml"), "nope.yaml", "no such file"),
     _flag("run-host", ("run", "s.yaml", "--host", "ftp://x"), "--host", "http://"),
     _flag(
         "run-influx-url",

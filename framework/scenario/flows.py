@@ -42,7 +42,7 @@ from pydantic import (
 
 from framework.durations import parse_duration
 from framework.scenario.fields import NOT_BOOL, Duration, Flag, shown
-from framework.scenario.request import Expect, RequestSpec, ThinkTime, _Model
+from framework.scenario.request import Expect, RequestSpec, ThinkTime, _Model, regex_compiles
 from framework.scenario.steps import STEP_KINDS, step_kind
 from framework.scenario.yaml_source import KeyPath
 
@@ -139,12 +139,7 @@ class Capture(_Model):
     @field_validator("regex")
     @classmethod
     def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
+        return regex_compiles(value)
 
     @field_validator("status")
     @classmethod

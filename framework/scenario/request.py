@@ -39,6 +39,7 @@ __all__ = [
     "RequestSpec",
     "ThinkTime",
     "Weight",
+    "regex_compiles",
 ]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -164,12 +165,7 @@ class JsonCheck(_Model):
     @field_validator("matches")
     @classmethod
     def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
+        return regex_compiles(value)
 
     @model_validator(mode="after")
     def _has_a_condition(self) -> JsonCheck:
@@ -182,6 +178,17 @@ class JsonCheck(_Model):
 
 
 StatusList = tuple[int, ...]
+
+
+def regex_compiles(value: str | None) -> str | None:
+    """``value`` unchanged when it is a regular expression Python compiles (or ``None``); a
+    field validator's ``ValueError`` with the compiler's words otherwise."""
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+    return value
 
 
 def _parse_status(value: Any) -> Any:

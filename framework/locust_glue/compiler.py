@@ -174,7 +174,9 @@ def _user_class(
         self.swarm_vars = {}
         if runner is not None and runner.on_start:
             wait_while_paused(self.environment)
-            runner.run(self, runner.on_start, self.swarm_vars)
+            self.swarm_on_start_ok = runner.run(
+                self, runner.on_start, self.swarm_vars, self.swarm_tracer
+            )
 
     attrs: dict[str, Any] = {
         "__module__": __name__,
@@ -191,6 +193,8 @@ def _user_class(
         "swarm_rows": {},
         "swarm_vars": {},
         "swarm_flow": runner,
+        "swarm_tracer": None,  # swarm try traces on_start through it
+        "swarm_on_start_ok": True,
     }
     return type(user.name, (FastHttpUser,), attrs)
 

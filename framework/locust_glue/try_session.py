@@ -112,16 +112,10 @@ def _try_user(
     """``on_start`` (its steps traced), then ``count`` passes of the flow (default 1), or,
     without a flow, ``count`` requests in order round the list (default: each once)."""
     flow: FlowRunner | None = instance.swarm_flow
-    on_start: tuple[FlowStep, ...] = flow.on_start if flow is not None else ()
-    if flow is not None:
-        flow.on_start = ()  # the user's own on_start would run them untraced
-    try:
-        _guarded(tracer, instance.on_start)
-    finally:
-        if flow is not None:
-            flow.on_start = on_start
+    instance.swarm_tracer = tracer  # the user's own on_start runs its steps traced
+    started = _guarded(tracer, instance.on_start)
     vars: dict[str, Any] = instance.swarm_vars
-    if on_start and not _guarded(tracer, lambda: flow.run(instance, on_start, vars, tracer)):
+    if flow is not None and flow.on_start and not (started and instance.swarm_on_start_ok):
         # a run goes on regardless (each step then fails on the missing value); a try stops
         # at the cause instead of printing every consequence (a poll would wait its timeout)
         tracer.note("on_start ended early: the flow and requests are not tried")

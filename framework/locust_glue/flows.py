@@ -60,6 +60,7 @@ __all__ = [
     "FlowTracer",
     "FlowTransaction",
     "PollTimeout",
+    "PollUnsent",
     "StepFailed",
     "compile_capture",
     "compile_captures",
@@ -119,6 +120,11 @@ class StepFailed(Exception):
 
 class PollTimeout(Exception):
     """A poll's failure: its ``until`` did not hold within its ``timeout`` (kind ``timeout``)."""
+
+
+class PollUnsent(Exception):
+    """A poll's failure: its request's template could not be rendered, so polling again
+    would only fail again until the timeout."""
 
 
 # ----------------------------------------------------------------------------- captures
@@ -534,7 +540,11 @@ class FlowRunner:
         deadline = started + step.timeout_s
         failure: BaseException | None = None
         while True:
-            outcome = self._request(state, step.request, poll_until=step.until)
+            try:
+                outcome = self._request(state, step.request, poll_until=step.until)
+            except PollUnsent as exc:
+                failure = exc
+                break
             if outcome:
                 break
             if self._clock() + step.every_s > deadline:
@@ -549,7 +559,8 @@ class FlowRunner:
         if state.tracer is not None:
             state.tracer.check(step.name, failure is None, str(failure) if failure else None)
         if failure is not None:
-            state.failed(f"poll {step.name!r} timed out")
+            why = "timed out" if isinstance(failure, PollTimeout) else "could not send its request"
+            state.failed(f"poll {step.name!r} {why}")
             raise _EndIteration
 
     # -- one request
@@ -572,6 +583,8 @@ class FlowRunner:
             state.failed(f"step {parts.name!r} failed")
             if state.tracer is not None:
                 state.tracer.check(parts.name, False, self.redactor.text(str(exc)))
+            if poll_until is not None:
+                raise PollUnsent(f"its request could not be rendered: {exc}") from None
             return False
         if state.tracer is not None:
             self._trace_request(state.tracer, step, url, kwargs)

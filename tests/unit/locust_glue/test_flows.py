@@ -20,6 +20,7 @@ from framework.locust_glue.flows import (
     FlowRunner,
     FlowThink,
     FlowTransaction,
+    PollUnsent,
     _Body,
     compile_capture,
     compile_condition,
@@ -28,6 +29,7 @@ from framework.locust_glue.flows import (
 )
 from framework.scenario.interpolation import Redactor
 from framework.scenario.model import Expect
+from framework.scenario.templates import TemplateRenderError
 
 # ---------------------------------------------------------------- captures on literals
 
@@ -303,6 +305,31 @@ def test_a_poll_that_times_out_fails_and_ends_the_iteration():
     kind, name, failure = client.records()[-1]
     assert (kind, name) == ("POLL", "job_done") and "2.5 s" in str(failure)
     assert type(failure).__name__ == "PollTimeout"
+
+
+def test_a_poll_whose_request_cannot_be_rendered_fails_at_once_instead_of_until_its_timeout():
+    def render(_user: Any, _vars: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        raise TemplateRenderError("flow.poll.request.path", KeyError("job"))
+
+    parts = RequestParts(
+        method="GET",
+        name="job_status",
+        where="flow.poll.request",
+        render=render,
+        check=None,
+        needs_body=False,
+        timeout_s=None,
+        static=None,
+    )
+    until = compile_until(Expect.model_validate({"status": 200}), Redactor())
+    poll = FlowPoll(
+        "flow.poll", "job_done", FlowRequest("flow.poll.request", parts, ()), 1.0, 30.0, until
+    )
+    ok, client, clock, _vars = _run([poll, _request("after", "/after")], {})
+    assert not ok and client.sent == []  # nothing sent, the step after it neither
+    assert clock.now == 100.0  # no wait for a next try
+    kind, name, failure = client.records()[-1]
+    assert (kind, name) == ("POLL", "job_done") and isinstance(failure, PollUnsent)
 
 
 def test_repeat_times_runs_its_steps_that_many_times():

@@ -58,6 +58,7 @@ from framework.scenario.templates import (
     compile_value,
     data_refs,
     is_template,
+    reads_only_vars,
     string_leaves,
     template_fields,
 )
@@ -311,6 +312,11 @@ def request_parts(
         or body_dynamic
         or (req.body is not None and is_template(req.body))
     )
+    # a flow step that only passes captured values along needs no user id or data rows
+    vars_only = all(
+        reads_only_vars(text)
+        for text in string_leaves([req.path, req.query, headers_spec, req.json_body, req.body])
+    )
     static_headers = dict(headers_spec) if not headers_dynamic else None
     check = compile_expect(req.expect, redactor) if req.expect is not None else None
     # Only body checks read the text; decoding it costs ~5 µs per response.
@@ -331,13 +337,15 @@ def request_parts(
         static = (path(None), static_kwargs)
 
     def render(user: FastHttpUser, vars: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
-        ctx = (
-            RenderContext(
+        ctx: Mapping[str, Any] | None
+        if not dynamic:
+            ctx = None
+        elif vars_only:
+            ctx = {"vars": {} if vars is None else vars}
+        else:
+            ctx = RenderContext(
                 user_id=user.swarm_user_id, sources=sources, claimed=user.swarm_rows, vars=vars
             )
-            if dynamic
-            else None
-        )
         url = rendered(where, "path", path, ctx)
         if has_query:
             rendered_query = rendered(where, "query", query, ctx)

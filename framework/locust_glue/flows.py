@@ -364,7 +364,7 @@ FlowStep = FlowRequest | FlowThink | FlowRepeat | FlowPoll | FlowTransaction
 _NO_HEADERS: Mapping[str, str] = {}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     """An open transaction: when it started, the think time inside it, its first failure."""
 
@@ -375,7 +375,7 @@ class _Frame:
     failure: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Iteration:
     """The state of one run of steps: its variables, tracer and open transactions."""
 
@@ -461,17 +461,9 @@ class FlowRunner:
     # -- steps
 
     def _steps(self, state: _Iteration, steps: Sequence[FlowStep]) -> None:
+        run = _RUN_STEP
         for step in steps:
-            if isinstance(step, FlowRequest):
-                self._request(state, step)
-            elif isinstance(step, FlowThink):
-                self._think(state, step)
-            elif isinstance(step, FlowTransaction):
-                self._transaction(state, step)
-            elif isinstance(step, FlowRepeat):
-                self._repeat(state, step)
-            else:
-                self._poll(state, step)
+            run[type(step)](self, state, step)
 
     def _think(self, state: _Iteration, step: FlowThink) -> None:
         seconds = max(0.0, step.seconds())
@@ -576,45 +568,71 @@ class FlowRunner:
         parts = step.parts
         user = state.user
         wait_while_paused(user.environment)
-        try:
-            url, kwargs = parts.render(user, state.vars)
-        except TemplateRenderError as exc:
-            template_failure(user, parts.method, parts.name, exc)
-            state.failed(f"step {parts.name!r} failed")
-            if state.tracer is not None:
-                state.tracer.check(parts.name, False, self.redactor.text(str(exc)))
-            if poll_until is not None:
-                raise PollUnsent(f"its request could not be rendered: {exc}") from None
-            return False
-        if state.tracer is not None:
-            self._trace_request(state.tracer, step, url, kwargs)
+        if parts.static is not None:  # nothing to render: the same pair every time
+            url, kwargs = parts.static
+        else:
+            try:
+                url, kwargs = parts.render(user, state.vars)
+            except TemplateRenderError as exc:
+                return self._unrendered(state, parts, exc, poll_until)
+        tracer = state.tracer
+        if tracer is not None:
+            self._trace_request(tracer, step, url, kwargs)
         if state.sent:
             state.own_timing()
         state.sent = True
-        result = _Result()
         if parts.timeout_s is None:
-            self._send(state, step, url, kwargs, poll_until, result)
+            failure, missing, until_held = self._send(state, step, url, kwargs, poll_until)
         else:
-            started_perf, started_at = time.perf_counter(), time.time()
-            try:
-                with gevent.Timeout(parts.timeout_s, RequestTimeout):
-                    self._send(state, step, url, kwargs, poll_until, result)
-            except RequestTimeout:
-                fire_timeout(
-                    user, parts.method, parts.name, url, parts.timeout_s, started_perf, started_at
-                )
-                result.failure = f"no response within {parts.timeout_s:g} s"
-                if state.tracer is not None:
-                    state.tracer.response(step.path, 0, parts.timeout_s * 1000, {}, "")
-        if result.failure is not None:
+            failure, missing, until_held = self._send_within(state, step, url, kwargs, poll_until)
+        if failure is not None:
             state.failed(f"step {parts.name!r} failed")
-            if state.tracer is not None:
-                state.tracer.check(parts.name, False, self.redactor.text(result.failure))
-        elif state.tracer is not None:
-            state.tracer.check(parts.name, True, None)
-        if result.missing and self.end_on_capture_failure:
+            if tracer is not None:
+                tracer.check(parts.name, False, self.redactor.text(failure))
+        elif tracer is not None:
+            tracer.check(parts.name, True, None)
+        if missing and self.end_on_capture_failure:
             raise _EndIteration
-        return result.failure is None and (poll_until is None or result.until_held)
+        return failure is None and (poll_until is None or until_held)
+
+    def _unrendered(
+        self,
+        state: _Iteration,
+        parts: RequestParts,
+        exc: TemplateRenderError,
+        poll_until: Callable[[int, str, float], str | None] | None,
+    ) -> bool:
+        """Record a request whose template failed as failed, unsent."""
+        template_failure(state.user, parts.method, parts.name, exc)
+        state.failed(f"step {parts.name!r} failed")
+        if state.tracer is not None:
+            state.tracer.check(parts.name, False, self.redactor.text(str(exc)))
+        if poll_until is not None:
+            raise PollUnsent(f"its request could not be rendered: {exc}") from None
+        return False
+
+    def _send_within(
+        self,
+        state: _Iteration,
+        step: FlowRequest,
+        url: str,
+        kwargs: dict[str, Any],
+        poll_until: Callable[[int, str, float], str | None] | None,
+    ) -> _Outcome:
+        """``_send`` under the request's ``timeout``: no response in time fails it."""
+        parts = step.parts
+        assert parts.timeout_s is not None
+        started_perf, started_at = time.perf_counter(), time.time()
+        try:
+            with gevent.Timeout(parts.timeout_s, RequestTimeout):
+                return self._send(state, step, url, kwargs, poll_until)
+        except RequestTimeout:
+            fire_timeout(
+                state.user, parts.method, parts.name, url, parts.timeout_s, started_perf, started_at
+            )
+            if state.tracer is not None:
+                state.tracer.response(step.path, 0, parts.timeout_s * 1000, {}, "")
+            return f"no response within {parts.timeout_s:g} s", False, False
 
     def _send(
         self,
@@ -623,57 +641,81 @@ class FlowRunner:
         url: str,
         kwargs: dict[str, Any],
         poll_until: Callable[[int, str, float], str | None] | None,
-        result: _Result,
-    ) -> None:
+    ) -> _Outcome:
+        """Send the request, judge it and apply its captures. A tuple, not an object, is
+        returned: this runs for every request, and the common outcome is ``_SUCCEEDED``."""
         parts, tracer = step.parts, state.tracer
-        needs_body = step.reads_body or tracer is not None or poll_until is not None
         client = state.user.client
         with client.request(parts.method, url, catch_response=True, **kwargs) as response:
             status = response.status_code or 0
-            elapsed_ms = response.request_meta["response_time"]
-            body = _Body((response.text or "") if needs_body and status else "")
-            headers = (response.headers or _NO_HEADERS) if status else _NO_HEADERS
+            meta = response.request_meta
+            watched = tracer is not None or poll_until is not None
+            text = (response.text or "") if status and (step.reads_body or watched) else ""
             if tracer is not None:
+                headers = _headers(response, status)
                 tracer.response(
                     step.path,
                     status,
-                    elapsed_ms,
+                    meta["response_time"],
                     # geventhttpclient's Headers: items() gives (name, value); dict() would not
                     self.redactor.value(dict(headers.items())),
-                    self.redactor.text(body.text),
+                    self.redactor.text(text),
                 )
             # Locust's own outcome (no response, an error status without a check) is
             # recorded as it is today, with its failure kind; ours only when it has none
             problem: str | None = None
             locusts = False
+            check = parts.check
             if status == 0:
-                exception = response.request_meta.get("exception")
+                exception = meta.get("exception")
                 problem = f"no response: {type(exception).__name__}" if exception else "no response"
                 locusts = True
-            elif parts.check is not None:
-                problem = parts.check(status, body.text, elapsed_ms)
-            elif response.request_meta.get("exception") is not None:
+            elif check is not None:
+                problem = check(status, text, meta["response_time"])
+            elif meta.get("exception") is not None:
                 problem = f"status {status}"
                 locusts = True
-            for capture in step.captures:
-                value = capture.value(status, headers, body)
-                if tracer is not None:
-                    shown = self.redactor.value(value) if value is not None else None
-                    tracer.capture(capture.var, shown, capture.source)
-                if value is None:
-                    result.missing = True
-                    problem = problem or capture.message()
-                else:
-                    state.vars[capture.var] = value
+            missing = False
+            if step.captures:
+                missing, problem = self._capture(state, step, status, response, text, problem)
+            until_held = False
             if poll_until is not None and status:
-                result.until_held = poll_until(status, body.text, elapsed_ms) is None
-            result.failure = problem
+                until_held = poll_until(status, text, meta["response_time"]) is None
             if locusts:
-                return
+                return problem, missing, until_held
             if problem is None:
-                response.success()
+                if check is not None:  # it may pass a status Locust counts as an error
+                    response.success()
+                return None, False, until_held
+            response.failure(self.redactor.text(problem))
+            return problem, missing, until_held
+
+    def _capture(
+        self,
+        state: _Iteration,
+        step: FlowRequest,
+        status: int,
+        response: Any,
+        text: str,
+        problem: str | None,
+    ) -> tuple[bool, str | None]:
+        """Apply a step's captures to its response: whether one found nothing, and the
+        request's problem (the first capture's message when it had none)."""
+        tracer = state.tracer
+        headers = _headers(response, status)
+        body = _Body(text)
+        missing = False
+        for capture in step.captures:
+            value = capture.value(status, headers, body)
+            if tracer is not None:
+                shown = self.redactor.value(value) if value is not None else None
+                tracer.capture(capture.var, shown, capture.source)
+            if value is None:
+                missing = True
+                problem = problem or capture.message()
             else:
-                response.failure(self.redactor.text(problem))
+                state.vars[capture.var] = value
+        return missing, problem
 
     def _record(
         self,
@@ -718,13 +760,25 @@ class FlowRunner:
         )
 
 
-@dataclass
-class _Result:
-    """What one request step came to."""
+def _headers(response: Any, status: int) -> Mapping[str, str]:
+    """A response's headers, empty when none came. Not ``response.headers or ...``: the
+    truth of geventhttpclient's ``Headers`` counts every value (~2 µs a request)."""
+    headers = response.headers if status else None
+    return headers if headers is not None else _NO_HEADERS
 
-    failure: str | None = None
-    missing: bool = False
-    until_held: bool = False
+
+_Outcome = tuple[str | None, bool, bool]
+"""What one request step came to: its failure, whether a capture found nothing, whether a
+poll's ``until`` held."""
+
+_RUN_STEP: dict[type, Callable[[FlowRunner, _Iteration, Any], Any]] = {
+    FlowRequest: FlowRunner._request,
+    FlowThink: FlowRunner._think,
+    FlowTransaction: FlowRunner._transaction,
+    FlowRepeat: FlowRunner._repeat,
+    FlowPoll: FlowRunner._poll,
+}
+"""How each kind of step runs: one lookup by type instead of a chain of isinstance tests."""
 
 
 # ----------------------------------------------------------------------------- compiling

@@ -47,6 +47,7 @@ __all__ = [
     "data_refs",
     "describe_render_error",
     "is_template",
+    "reads_only_vars",
     "request_template_fields",
     "string_leaves",
     "template_fields",
@@ -463,6 +464,22 @@ def _direct_vars(text: str, native: bool) -> Renderer | None:
         return "".join(parts)
 
     return render
+
+
+def reads_only_vars(text: str) -> bool:
+    """Whether ``text``'s renderer reads nothing but ``vars`` (a plain string reads nothing):
+    a request whose fields all do can render from ``{"vars": ...}`` instead of building a
+    whole ``RenderContext`` per request.
+
+    >>> reads_only_vars("/items/{{ vars.id }}"), reads_only_vars("{{ data.users.name }}")
+    (True, False)
+    """
+    if not is_template(text):
+        return True
+    single = _SINGLE_EXPRESSION.match(text)
+    if single and _direct_call(single.group("expr")) is not None:
+        return False
+    return _direct_vars(text, native=False) is not None
 
 
 def compile_value(text: str, *, native: bool = False, data_names: Sequence[str] = ()) -> Renderer:

@@ -40,7 +40,6 @@ from framework.locust_glue.redaction import RedactingRequestEvent, guard_task
 from framework.locust_glue.sending import (
     RequestTimeout,
     fire_timeout,
-    rendered,
     send,
     template_failure,
 )
@@ -346,20 +345,34 @@ def request_parts(
             ctx = RenderContext(
                 user_id=user.swarm_user_id, sources=sources, claimed=user.swarm_rows, vars=vars
             )
-        url = rendered(where, "path", path, ctx)
+        # a try per part, not per field (``field`` says which failed, as ``rendered`` does)
+        field = "path"
+        try:
+            url = path(ctx)
+            if has_query:
+                field = "query"
+                rendered_query = query(ctx)
+        except Exception as exc:  # whatever a template raises fails this request, not the user
+            raise TemplateRenderError(f"{where}.{field}", exc) from None
         if has_query:
-            rendered_query = rendered(where, "query", query, ctx)
             url += ("&" if "?" in url else "?") + urlencode(rendered_query, doseq=True)
-        headers = (
-            static_headers
-            if static_headers is not None
-            else {k: rendered(where, f"headers.{k}", r, ctx) for k, r in header_renderers.items()}
-        )
-        kwargs: dict[str, Any] = {"name": name, "headers": headers}
-        if json_body is not None:
-            kwargs["json"] = rendered(where, "json", json_body, ctx)
-        elif body is not None:
-            kwargs["data"] = rendered(where, "body", body, ctx)
+        try:
+            if static_headers is not None:
+                headers = static_headers
+            else:
+                headers = {}
+                for key, renderer in header_renderers.items():
+                    field = f"headers.{key}"
+                    headers[key] = renderer(ctx)
+            kwargs: dict[str, Any] = {"name": name, "headers": headers}
+            if json_body is not None:
+                field = "json"
+                kwargs["json"] = json_body(ctx)
+            elif body is not None:
+                field = "body"
+                kwargs["data"] = body(ctx)
+        except Exception as exc:  # whatever a template raises fails this request, not the user
+            raise TemplateRenderError(f"{where}.{field}", exc) from None
         return url, kwargs
 
     return RequestParts(

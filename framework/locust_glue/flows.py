@@ -497,7 +497,9 @@ class FlowRunner:
         """Record a finished (or ended) transaction: its time without think steps."""
         elapsed_ms = max(0.0, (self._clock() - frame.started_perf - frame.think_s) * 1000)
         failure = StepFailed(frame.failure) if frame.failure is not None else None
-        if state.frames or state.due is None:
+        if state.due is None:  # closed model: every record is timed from its own start
+            pass
+        elif state.frames:
             state.own_timing()
         else:  # the whole flow of an arrival: from when it was due, think steps left out
             state.user.swarm_due = state.due + frame.think_s
@@ -578,7 +580,7 @@ class FlowRunner:
         tracer = state.tracer
         if tracer is not None:
             self._trace_request(tracer, step, url, kwargs)
-        if state.sent:
+        if state.sent and state.due is not None:
             state.own_timing()
         state.sent = True
         if parts.timeout_s is None:
@@ -643,7 +645,8 @@ class FlowRunner:
         poll_until: Callable[[int, str, float], str | None] | None,
     ) -> _Outcome:
         """Send the request, judge it and apply its captures. A tuple, not an object, is
-        returned: this runs for every request, and the common outcome is ``_SUCCEEDED``."""
+        returned: this runs for every request, and the common outcome, ``_SUCCEEDED``, is
+        made once."""
         parts, tracer = step.parts, state.tracer
         client = state.user.client
         with client.request(parts.method, url, catch_response=True, **kwargs) as response:
@@ -676,8 +679,21 @@ class FlowRunner:
                 problem = f"status {status}"
                 locusts = True
             missing = False
-            if step.captures:
-                missing, problem = self._capture(state, step, status, response, text, problem)
+            if step.captures:  # inline: a method call per request costs as much as the loop
+                headers = _headers(response, status)
+                body = _Body(text)
+                for capture in step.captures:
+                    value = capture.extract(status, headers, body)  # capture.value, inline
+                    if value is _NOTHING:
+                        value = capture.default if capture.has_default else None
+                    if tracer is not None:
+                        shown = self.redactor.value(value) if value is not None else None
+                        tracer.capture(capture.var, shown, capture.source)
+                    if value is None:
+                        missing = True
+                        problem = problem or capture.message()
+                    else:
+                        state.vars[capture.var] = value
             until_held = False
             if poll_until is not None and status:
                 until_held = poll_until(status, text, meta["response_time"]) is None
@@ -686,36 +702,9 @@ class FlowRunner:
             if problem is None:
                 if check is not None:  # it may pass a status Locust counts as an error
                     response.success()
-                return None, False, until_held
+                return _SUCCEEDED if not until_held else (None, False, True)
             response.failure(self.redactor.text(problem))
             return problem, missing, until_held
-
-    def _capture(
-        self,
-        state: _Iteration,
-        step: FlowRequest,
-        status: int,
-        response: Any,
-        text: str,
-        problem: str | None,
-    ) -> tuple[bool, str | None]:
-        """Apply a step's captures to its response: whether one found nothing, and the
-        request's problem (the first capture's message when it had none)."""
-        tracer = state.tracer
-        headers = _headers(response, status)
-        body = _Body(text)
-        missing = False
-        for capture in step.captures:
-            value = capture.value(status, headers, body)
-            if tracer is not None:
-                shown = self.redactor.value(value) if value is not None else None
-                tracer.capture(capture.var, shown, capture.source)
-            if value is None:
-                missing = True
-                problem = problem or capture.message()
-            else:
-                state.vars[capture.var] = value
-        return missing, problem
 
     def _record(
         self,
@@ -770,6 +759,7 @@ def _headers(response: Any, status: int) -> Mapping[str, str]:
 _Outcome = tuple[str | None, bool, bool]
 """What one request step came to: its failure, whether a capture found nothing, whether a
 poll's ``until`` held."""
+_SUCCEEDED: _Outcome = (None, False, False)
 
 _RUN_STEP: dict[type, Callable[[FlowRunner, _Iteration, Any], Any]] = {
     FlowRequest: FlowRunner._request,

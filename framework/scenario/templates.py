@@ -447,11 +447,11 @@ def _direct_vars(text: str, native: bool) -> Renderer | None:
     literals, names = pieces[0::2], pieces[1::2]
     if not names or any("{{" in p or "{%" in p or "{#" in p for p in literals):
         return None
-    if len(names) == 1 and not literals[0].strip() and not literals[1].strip():
+    if len(names) == 1:  # the common "/items/{{ vars.id }}": one f-string, no join
         name = names[0]
-        if native:
-            return lambda ctx: _var(ctx, name)
         head, tail = literals
+        if native and not head.strip() and not tail.strip():
+            return lambda ctx: _var(ctx, name)
         return lambda ctx: f"{head}{_var(ctx, name)}{tail}"
     pairs = list(zip(literals, [*names, None], strict=True))
 
@@ -516,7 +516,8 @@ def compile_tree(value: Any, *, data_names: Sequence[str] = ()) -> tuple[Rendere
         parts = {k: compile_tree(v, data_names=data_names) for k, v in value.items()}
         if not any(dynamic for _, dynamic in parts.values()):
             return (lambda _ctx: value), False
-        return (lambda ctx: {k: render(ctx) for k, (render, _) in parts.items()}), True
+        renderers = [(k, render) for k, (render, _) in parts.items()]
+        return (lambda ctx: {k: render(ctx) for k, render in renderers}), True
     if isinstance(value, list):
         items = [compile_tree(v, data_names=data_names) for v in value]
         if not any(dynamic for _, dynamic in items):

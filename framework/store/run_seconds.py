@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from framework.run.folder import RUN_FILE, RunRecord, read_run_record
 from framework.suggestions import closest, did_you_mean
 from framework.timeline.columns import TimelineColumns
 from framework.timeline.records import Timeline
-from framework.verdicts.analysis import paused_spans, run_start_s, wall_time_s
+from framework.verdicts.analysis import iso_seconds, paused_spans, run_start_s, wall_time_s
 from framework.verdicts.builder import load_run
 
 __all__ = ["RunSeconds", "parse_offset", "resolve_run_dir"]
@@ -198,15 +197,6 @@ class RunSeconds:
         return "+".join(dict.fromkeys(found)) if found else None
 
 
-def _parse_time(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def _fault_spans(faults: Any) -> tuple[tuple[str, float, float], ...]:
     """``(name, started, ended)`` of each fault in run.json that started (unix seconds;
     ``inf``: never ended). A malformed entry is skipped: it marks no second."""
@@ -216,10 +206,10 @@ def _fault_spans(faults: Any) -> tuple[tuple[str, float, float], ...]:
     for i, fault in enumerate(faults):
         if not isinstance(fault, Mapping):
             continue
-        started = _parse_time(fault.get("started_at"))
+        started = iso_seconds(fault.get("started_at"))
         if started is None:
             continue
-        ended = _parse_time(fault.get("ended_at"))
+        ended = iso_seconds(fault.get("ended_at"))
         name = fault.get("name") if isinstance(fault.get("name"), str) else f"fault-{i + 1}"
         spans.append((name, started, math.inf if ended is None else ended))
     return tuple(spans)

@@ -66,6 +66,7 @@ __all__ = [
     "analyse_window",
     "estimator_columns",
     "interval_data",
+    "iso_seconds",
     "load_generator_health",
     "paused_spans",
     "phase_windows",
@@ -103,6 +104,18 @@ class PlannedWindow:
 
 def _parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def iso_seconds(text: Any) -> float | None:
+    """Unix seconds of an ISO 8601 time as run.json writes them (``…Z``), or ``None`` for
+    anything else: a fault's ``started_at`` is null until it happened, and a hand-edited
+    run.json must not stop a report."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return _parse_time(text)
+    except ValueError:
+        return None
 
 
 def _run_record(run: RunRecord | Mapping[str, Any]) -> RunRecord:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -48,7 +47,12 @@ import numpy as np
 from framework.timeline.columns import TimelineColumns
 from framework.timeline.histograms import percentiles_us
 from framework.timeline.records import Timeline
-from framework.verdicts.analysis import AnalysisSettings, PlannedWindow, analyse_window
+from framework.verdicts.analysis import (
+    AnalysisSettings,
+    PlannedWindow,
+    analyse_window,
+    iso_seconds,
+)
 from framework.verdicts.results import EndpointResult, Figure
 
 __all__ = [
@@ -164,15 +168,6 @@ def fault_verdict(
     return "inconclusive"
 
 
-def _parse_time(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -201,8 +196,8 @@ class _Fault:
             status=str(entry.get("status") or ""),
             error=str(entry.get("error") or ""),
             sla_s=_number(entry.get("recovery_sla_s")),
-            start_s=_parse_time(entry.get("started_at")),
-            end_s=_parse_time(entry.get("ended_at")),
+            start_s=iso_seconds(entry.get("started_at")),
+            end_s=iso_seconds(entry.get("ended_at")),
         )
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "ConfigError",
     "DetectorConfigError",
     "ExitCode",
+    "MetricError",
     "NoBaselineError",
     "OpenApiError",
     "Problem",
@@ -199,6 +200,16 @@ class OpenApiError(ConfigError):
         self.problems = list(problems)
         file = self.problems[0].file if self.problems else None
         super().__init__(_problem_list("OpenAPI document", self.problems), file=file)
+
+
+class MetricError(ConfigError, ValueError):
+    """A custom metric is used wrongly: a name or dimension that is not an identifier path,
+    a kind or unit that differs from the metric's first use, a value a histogram cannot
+    hold, or more distinct dimension sets than the bound. ``metric`` names the metric."""
+
+    def __init__(self, message: str, *, metric: str | None = None) -> None:
+        self.metric = metric
+        super().__init__(message)
 
 
 class UsageError(SwarmError):

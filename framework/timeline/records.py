@@ -68,6 +68,7 @@ from framework.timeline.endpoints import (
     split_endpoint_key,
 )
 from framework.timeline.histograms import BucketRows, SparseHistogram
+from framework.timeline.metric_records import MetricSecond
 
 if TYPE_CHECKING:
     from framework.timeline.columns import TimelineColumns
@@ -456,6 +457,9 @@ class Second:
     per load group (sorted by group); ``active`` the load per group sampled like ``users``
     (closed groups: users running; open groups: arrivals in flight), empty when the run
     has a single closed load. ``users`` stays the total.
+
+    Version 4: ``metrics`` holds the custom metrics recorded in this second, one record per
+    metric name and dimension set (sorted by ``key``), see ``timeline.metric_records``.
     """
 
     t: int
@@ -466,6 +470,7 @@ class Second:
     paused: bool = False
     arrivals: tuple[ArrivalSecond, ...] = ()
     active: Mapping[str, int] = field(default_factory=dict)
+    metrics: tuple[MetricSecond, ...] = ()
 
     def get(self, name: str) -> RequestSecond | None:
         """The record for ``"METHOD name"`` (or a bare name, if only one method uses it)."""

@@ -35,6 +35,7 @@ __all__ = [
     "Figure",
     "GroupPhase",
     "GroupPhases",
+    "MetricResult",
     "OpenModel",
     "OpenModelName",
     "Percentiles",
@@ -381,6 +382,30 @@ class ComparisonRow:
 
 
 @dataclass(frozen=True)
+class MetricResult:
+    """One custom metric over the analysed window (``framework.verdicts.custom_metrics``).
+
+    ``dims`` is the dimension set (``{}``: every dimension set of the metric together);
+    ``key`` is ``metric_key(name, dims)`` (``detector.score{model=fast}``), the name budgets,
+    comparisons and history use. ``count`` is the values (histograms, timers), adds
+    (counters, meters) or sets (gauges) in the window; ``missing`` the values a scenario's
+    extraction looked for and did not find. ``figures`` by kind, each in ``unit``:
+    histogram and timer ``mean``, ``p50``, ``p95``, ``p99`` (with intervals) and ``max``;
+    counter and meter ``rate`` (per second, with an interval) and ``total``; gauge ``mean``
+    (time-weighted, with an interval), ``min``, ``max`` and ``last``.
+    """
+
+    name: str
+    kind: str
+    unit: str
+    dims: dict[str, str]
+    key: str
+    count: int
+    missing: int = 0
+    figures: dict[str, Figure] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SeriesPoint:
     """One second of the run for charts: load, throughput, errors and latency percentiles."""
 
@@ -433,6 +458,9 @@ class Results:
     """Where a stepped, stages or find_capacity run saturates: per-step load and
     throughput, the USL fit and its predicted peak, the highest step meeting every budget
     (``framework.verdicts.capacity``); ``None`` for other runs (absent from results.json)."""
+    metrics: tuple[MetricResult, ...] = ()
+    """The custom metrics over the steady state, each dimension set and each metric as a
+    whole (absent from results.json for a run without custom metrics)."""
 
     @property
     def meets_requirements(self) -> bool:
@@ -484,6 +512,8 @@ class Results:
             del data["faults"]
         if self.capacity is None:
             del data["capacity"]
+        if not self.metrics:
+            del data["metrics"]
         data["meets_requirements"] = self.meets_requirements
         data["validation_errors"] = list(self.validation_errors)
         summary = _plain(self.summary())

@@ -135,8 +135,7 @@ def parse_metric_key(key: str) -> tuple[str, dict[str, str]]:
     name = name.strip()
     if not _METRIC_NAME.fullmatch(name):
         raise ValueError(
-            f"{shown(key)} is not {_METRIC_KEY_FORMS}: the name must be identifiers "
-            "joined by dots"
+            f"{shown(key)} is not {_METRIC_KEY_FORMS}: the name must be identifiers joined by dots"
         )
     dims: dict[str, str] = {}
     if not brace:

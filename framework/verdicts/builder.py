@@ -32,8 +32,10 @@ from framework.verdicts.analysis import (
     steady_window,
 )
 from framework.verdicts.capacity import capacity
+from framework.verdicts.custom_metrics import metric_results
 from framework.verdicts.faults import fault_results
 from framework.verdicts.group_phases import group_phases
+from framework.verdicts.metric_budgets import metric_budget_verdicts
 from framework.verdicts.planned_arrivals import arrival_plan
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window
 from framework.verdicts.rules import (
@@ -258,9 +260,14 @@ def _build_results(
         settings=analysis,
         earliest_s=steady.start_s,
     )
+    # the custom metrics over the same steady state as the requests (paused seconds out)
+    metrics = metric_results(
+        data.timeline, steady.start_s, steady.end_s, confidence=analysis.confidence
+    )
     verdicts: tuple[BudgetVerdict, ...] = ()
     if budgets is not None:
         verdicts = tuple(budget_verdicts(analysed.window, budgets))
+        verdicts += tuple(metric_budget_verdicts(metrics, budgets))
     knee, knee_reason = find_knee(steps, budgets)
     found = capacity(steps, budgets, data.run, analysis.confidence)
     # a find_capacity run steps the load up until a budget fails, so its steady state
@@ -367,5 +374,6 @@ def _build_results(
         group_phases=groups,
         faults=faults,
         capacity=found,
+        metrics=metrics,
     )
     return results, analysed

@@ -38,6 +38,7 @@ from framework.stats.interval_data import IntervalColumns, columns_from_rows
 from framework.timeline.codec import rows_from_blobs
 from framework.timeline.metric_records import METRIC_SCALE, MetricSecond, metric_key
 from framework.timeline.records import Second, Timeline
+from framework.verdicts.budgets import OBSERVED
 from framework.verdicts.results import Figure, MetricResult
 
 __all__ = ["MIN_INTERVAL_SECONDS", "OBSERVED", "metric_results"]
@@ -47,9 +48,6 @@ MIN_INTERVAL_SECONDS = 3
 make the batches or bootstrap blocks repeat one or two seconds, and the interval they
 give (``[2, 2]`` from a single value) would claim a precision nothing measured."""
 
-OBSERVED = "observed"
-"""The ``method`` of a figure that is a fact of the window (a max, a total), not an
-estimate: it has no interval and needs none."""
 
 Dims = tuple[tuple[str, str], ...]
 _HISTOGRAM_FIGURES = ("mean", "p50", "p95", "p99")

@@ -75,7 +75,9 @@ def by_key(results):
 
 def test_histogram_mean_is_exact_and_percentiles_come_from_the_merged_histograms():
     values = {s: [float(s % 10 + 1), float(s % 10 + 1) + 0.5] for s in range(40)}
-    tl = timeline({s: [histogram_second(T0 + s, "detector.server_ms", v)] for s, v in values.items()}, 40)
+    tl = timeline(
+        {s: [histogram_second(T0 + s, "detector.server_ms", v)] for s, v in values.items()}, 40
+    )
     result = by_key(metric_results(tl, T0, T0 + 40))["detector.server_ms"]
     flat = [x for v in values.values() for x in v]
     assert result.kind == "histogram" and result.unit == "ms" and result.count == 80
@@ -101,7 +103,9 @@ def test_window_excludes_seconds_outside_it():
 
 
 def test_counter_rate_counts_seconds_without_adds_as_zero():
-    tl = timeline({s: [counter_second(T0 + s, "batch.items", 6, adds=2)] for s in range(0, 30, 2)}, 30)
+    tl = timeline(
+        {s: [counter_second(T0 + s, "batch.items", 6, adds=2)] for s in range(0, 30, 2)}, 30
+    )
     result = by_key(metric_results(tl, T0, T0 + 30))["batch.items"]
     assert result.figures["rate"].value == pytest.approx(3.0)
     assert result.figures["total"].value == 90 and result.figures["total"].method == OBSERVED

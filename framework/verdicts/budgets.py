@@ -13,7 +13,7 @@ from typing import Literal
 from framework.scenario.budgets import BUDGET_METRICS
 from framework.verdicts.results import BudgetVerdict, Figure
 
-__all__ = ["OBSERVED", "judge", "judge_limit"]
+__all__ = ["OBSERVED", "judge", "judge_limit", "limit_of"]
 
 OBSERVED = "observed"
 """A figure's ``method`` when it is a fact of the window, not an estimate (a custom
@@ -47,6 +47,13 @@ def judge(
     return judge_limit(scope, metric, budget, tolerance, figure, kind, unit, missing=missing)
 
 
+def limit_of(budget: float, tolerance: float, kind: Literal["upper", "lower"]) -> float:
+    """The budget widened by the tolerance, away from the figure's good side: above an
+    upper budget, below a lower one (a negative gauge budget too)."""
+    wider = 1 + tolerance if (kind == "upper") == (budget >= 0) else 1 - tolerance
+    return budget * wider
+
+
 def judge_limit(
     scope: str,
     metric: str,
@@ -65,8 +72,7 @@ def judge_limit(
     tolerance widens the limit by ``|budget| × tolerance``; a figure of method
     ``OBSERVED`` is judged by its value alone.
     """
-    slack = abs(budget) * tolerance
-    limit = budget + slack if kind == "upper" else budget - slack
+    limit = limit_of(budget, tolerance, kind)
     low, high, value = figure.low, figure.high, figure.value
     if value is None:
         verdict, why = "fail", missing

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from framework.scenario.budgets import METRIC_LIMITS, Budgets, parse_metric_key
 from framework.suggestions import nearest
 from framework.timeline.metric_records import metric_key
-from framework.verdicts.budgets import judge_limit
+from framework.verdicts.budgets import judge_limit, limit_of
 from framework.verdicts.results import BudgetVerdict, Figure, MetricResult
 
 __all__ = ["is_metric_budget", "limit_unit", "metric_budget_verdicts"]
@@ -94,9 +94,7 @@ def _never_recorded(name: str, dims: dict[str, str], metrics: Sequence[MetricRes
 
 
 def _failed(key: str, limit: str, budget: float, tolerance: float, message: str) -> BudgetVerdict:
-    bound = METRIC_LIMITS[limit][1]
-    slack = abs(budget) * tolerance
-    limit_value = budget + slack if bound == "upper" else budget - slack
+    limit_value = limit_of(budget, tolerance, METRIC_LIMITS[limit][1])
     return BudgetVerdict(
         key, limit, budget, tolerance, limit_value, Figure(value=None), "fail", message
     )

@@ -141,3 +141,13 @@ def test_budget_key_name_rule_is_the_timelines():
         assert not METRIC_NAME.fullmatch(name)
         with pytest.raises(ValueError):
             parse_metric_key(name)
+
+
+def test_tolerance_widens_a_negative_gauge_limit_away_from_the_good_side():
+    gauge = MetricResult(
+        "temp", "gauge", "C", {}, "temp", 10, 0,
+        {"min": Figure(value=-10.5, n=10, method=OBSERVED), "mean": Figure(-3.0, -3.5, -2.5)},
+    )  # fmt: skip
+    found = judged({"metrics": {"temp": {"min": -10, "mean": -3.3}}}, [gauge])
+    assert found[0].limit == pytest.approx(-3.3 * 0.9) and found[0].verdict == "inconclusive"
+    assert found[1].limit == pytest.approx(-11.0) and found[1].verdict == "pass"

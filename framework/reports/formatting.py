@@ -34,7 +34,7 @@ __all__ = [
 COMPARED_UNITS = {**dict.fromkeys(LATENCY_METRICS, "ms"), "throughput": "req/s", "error_rate": "%"}
 """The unit ``format_value`` takes for each metric a comparison row can have."""
 
-VERDICT_ORDER = {"regression": 0, "improvement": 1, "no detectable change": 2}
+VERDICT_ORDER = {"regression": 0, "changed": 1, "improvement": 2, "no detectable change": 3}
 """Comparison verdicts in the order they are listed: what needs attention first."""
 
 _BUDGET_UNITS = {"error_rate": "%", "min_throughput": "req/s"}

@@ -64,6 +64,7 @@ ICONS = {
     "warn": "⚠️",
     "regression": "🔺",
     "improvement": "🟢",
+    "changed": "🔸",
     "no detectable change": "➖",
 }
 """The emoji shown before a run verdict, a check grade, a budget or a comparison verdict."""

@@ -34,6 +34,7 @@ from framework.verdicts.analysis import (
 from framework.verdicts.capacity import capacity
 from framework.verdicts.faults import fault_results
 from framework.verdicts.group_phases import group_phases
+from framework.verdicts.metric_series import metric_series
 from framework.verdicts.planned_arrivals import arrival_plan
 from framework.verdicts.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window
 from framework.verdicts.rules import (
@@ -355,6 +356,7 @@ def _build_results(
         comparison=comparison,
         compared_to=compared_to,
         series=_series(data.timeline, columns),
+        metric_series=metric_series(data.timeline.seconds),
         failures_by_kind=dict(analysed.window.overall.failures_by_kind),
         recommendations=tuple(
             _damage_warnings(data.timeline)

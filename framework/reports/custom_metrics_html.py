@@ -17,10 +17,10 @@ from markupsafe import Markup
 from framework.reports import charts
 from framework.reports.chart_comparison import ratio_marker
 from framework.reports.chart_timeseries import Band, Line, line_chart
-from framework.reports.formatting import VERDICT_ORDER
+from framework.reports.formatting import VERDICT_ORDER, metric_unit
 from framework.verdicts.results import MetricResult, MetricSeries, Results
 
-__all__ = ["FIGURE_ORDER", "metric_comparison_view", "metric_unit", "metrics_view"]
+__all__ = ["FIGURE_ORDER", "metric_comparison_view", "metrics_view"]
 
 FIGURE_ORDER = ("mean", "p50", "p95", "p99", "max", "min", "last", "rate", "total")
 """The order a metric's figures are shown in."""
@@ -29,14 +29,6 @@ _EXACT = frozenset({"max", "min", "last", "total"})
 """Figures that are counted, not estimated: shown without an interval."""
 _SERIES_LABELS = {"p95": "p95 per second", "rate": "per second", "last": "last value"}
 _COLORS = ("#2563eb", "#f59e0b", "#10b981", "#ef4444", "#7c3aed", "#0891b2")
-
-
-def metric_unit(unit: str, figure: str = "") -> str:
-    """The unit a figure is shown in: a rate is per second, a dimensionless ``1`` none."""
-    shown = "" if unit in ("1", "") else unit
-    if figure == "rate":
-        return f"{shown}/s" if shown else "/s"
-    return shown
 
 
 def _figures(metric: MetricResult) -> list[dict[str, Any]]:
@@ -90,9 +82,7 @@ def metrics_view(results: Results, origin: float) -> list[dict[str, Any]]:
                 "name": name,
                 "kind": rows[0].kind,
                 "unit": rows[0].unit,
-                "rows": [
-                    {"m": m, "whole": not m.dims, "figures": _figures(m)} for m in rows
-                ],
+                "rows": [{"m": m, "whole": not m.dims, "figures": _figures(m)} for m in rows],
                 "chart": chart,
             }
         )

@@ -29,6 +29,7 @@ from framework.reports.formatting import (
     format_ratio,
     format_time,
     format_value,
+    metric_unit,
 )
 from framework.reports.headline import headline
 from framework.reports.open_model import (
@@ -42,7 +43,13 @@ from framework.reports.open_model import (
     run_start,
 )
 from framework.timeline.endpoints import OVERALL, selects
-from framework.verdicts.results import BudgetVerdict, ComparisonRow, EndpointResult, Results
+from framework.verdicts.results import (
+    BudgetVerdict,
+    ComparisonRow,
+    EndpointResult,
+    MetricComparisonRow,
+    Results,
+)
 
 __all__ = [
     "ICONS",
@@ -172,7 +179,11 @@ def _comparison_rows(rows: Sequence[ComparisonRow], cap: int) -> tuple[list[list
     shown, left = _cut(sorted(rows, key=lambda r: VERDICT_ORDER[r.verdict]), cap)
     out = []
     for r in shown:
-        unit = COMPARED_UNITS.get(r.metric, "")
+        unit = (
+            metric_unit(r.unit, r.metric)
+            if isinstance(r, MetricComparisonRow)
+            else COMPARED_UNITS.get(r.metric, "")
+        )
         p = "–" if r.adjusted_p_value is None else f"{r.adjusted_p_value:.3g}"
         out.append(
             [
@@ -487,6 +498,19 @@ def _render(results: Results, scale: float) -> str:
             rows, "llrrrrl",
         )  # fmt: skip
         out += _more(left, "comparisons")
+    if results.metric_comparison:
+        rows, left = _comparison_rows(results.metric_comparison, caps["comparison"])
+        out += ["", "#### Custom metrics compared", ""]
+        out += markdown_table(
+            ["Metric", "Figure", "Baseline", "Candidate", "Ratio [CI]", "Adjusted p", "Verdict"],
+            rows, "llrrrrl",
+        )  # fmt: skip
+        out += [
+            "",
+            "_Higher is worse for histograms, timers and gauges; a counter's or "
+            'meter\'s rate is only "changed" unless a budget says which way is worse._',
+        ]
+        out += _more(left, "metric comparisons")
     if results.steps:
         rows, left = _step_rows(results, caps["steps"])
         out += ["", "### Steps", ""]

@@ -35,7 +35,7 @@ def metric_series(seconds: Iterable[Second]) -> tuple[MetricSeries, ...]:
         counting = first.kind in ("counter", "meter")
         points: list[tuple[int, float | None]] = []
         for second in seconds:
-            merged = _merged((r for r in second.metrics if r.name == name))
+            merged = _merged(r for r in second.metrics if r.name == name)
             if merged is None:
                 points.append((second.t, 0.0 if counting and points else None))
             else:

@@ -260,7 +260,7 @@ def _metric_trend(store: ResultsStore, args: argparse.Namespace, figure: str | N
     """The trend of a custom metric's figure (``--metric KEY [--figure F]``)."""
     if not METRIC_KEY.fullmatch(args.metric):
         raise UsageError(
-            f"unknown metric {args.metric!r}; choose from {', '.join(HISTORY_METRICS)}, or "
+            f"unknown --metric {args.metric!r}; choose from {', '.join(HISTORY_METRICS)}, or "
             "give a custom metric's key (detector.server_ms, detector.score{model=fast})",
             flag="--metric",
             value=args.metric,

@@ -146,7 +146,7 @@ def build_comparison(
             min_effect=options.min_effect,
             confidence=options.analysis.confidence,
             correction=options.correction,
-            directions=budget_directions(getattr(options.budgets, "metrics", None)),
+            directions=budget_directions(options.budgets.metrics if options.budgets else None),
         )
         candidates.append(
             ComparedRun(f"candidate {i + 1}", run_id(data), results, tuple(rows), data.path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from framework.reports.capacity import console_lines as capacity_lines
 from framework.reports.faults import console_lines as fault_lines
 from framework.reports.headline import headline
+from framework.reports.metric_figures import console_lines as metric_lines
 from framework.reports.open_model import console_lines
 from framework.verdicts.results import EndpointResult, Figure, Results
 
@@ -57,6 +58,7 @@ def summarise(results: Results) -> str:
     lines += [_row(e) for e in w.endpoints]
     lines.append(_row(w.overall))
     lines += console_lines(results)
+    lines += metric_lines(results.metrics)
     for verdict in results.budgets:
         lines.append(f"  budget {verdict.verdict:<12} {verdict.message}")
     lines += fault_lines(results)

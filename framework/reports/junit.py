@@ -4,7 +4,8 @@ One test suite per kind of verdict and one test case per verdict, so a CI's test
 lists exactly what failed and why:
 
     swarm.run           the run itself (did it finish?)
-    swarm.budgets       one case per budget; classname ``swarm.budgets.<scope>``
+    swarm.budgets       one case per budget; classname ``swarm.budgets.<scope>``, and
+                        ``swarm.budgets.metrics.<metric key>`` for a custom metric's
     swarm.validation    one case per validation rule
     swarm.comparison    one case per compared figure; classname ``swarm.comparison.<scope>``
     swarm.faults        one case per scheduled fault with a recovery SLA
@@ -27,16 +28,18 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from framework.reports.capacity import capacity_headline, fit_lines
 from framework.reports.faults import figure_text, recovery_text, sla_text
-from framework.reports.formatting import COMPARED_UNITS, budget_unit, format_figure, format_value
+from framework.reports.formatting import COMPARED_UNITS, format_figure, format_value
 from framework.reports.headline import headline
+from framework.reports.metric_figures import budget_verdict_unit
 from framework.verdicts.faults import FaultResult
-from framework.verdicts.results import BudgetVerdict, ComparisonRow, Figure, Results
+from framework.verdicts.metric_budgets import is_metric_budget
+from framework.verdicts.results import BudgetVerdict, ComparisonRow, Figure, MetricResult, Results
 
 __all__ = ["render_junit"]
 
@@ -109,15 +112,21 @@ def _figure_details(figure: Figure, unit: str) -> str:
 
 
 def _budget_case(
-    suite: _Suite, b: BudgetVerdict, inconclusive_fails: bool, *, reported_only: bool = False
+    suite: _Suite,
+    b: BudgetVerdict,
+    inconclusive_fails: bool,
+    *,
+    reported_only: bool = False,
+    metrics: Sequence[MetricResult] = (),
 ) -> None:
-    unit = budget_unit(b.metric)
+    unit = budget_verdict_unit(b, metrics)
     details = (
         f"{b.message}\n{_figure_details(b.figure, unit)}\n"
         f"budget: {format_value(b.budget, unit, compact=True)}, tolerance {b.tolerance:.0%}, "
         f"limit {format_value(b.limit, unit, compact=True)}"
     )
-    classname = _classname("swarm.budgets", b.scope)
+    prefix = "swarm.budgets.metrics" if is_metric_budget(b) else "swarm.budgets"
+    classname = _classname(prefix, b.scope)
     if reported_only:
         note = "reported only: a find_capacity run is judged on its capacity (swarm.capacity)"
         suite.case(classname, b.metric, output=f"{details}\n{note}")
@@ -240,7 +249,7 @@ def render_junit(results: Results) -> str:
         fails = results.settings.get("inconclusive_budgets") == "fail"
         searching = results.capacity is not None and results.capacity.verdict is not None
         for budget in results.budgets:
-            _budget_case(suite, budget, fails, reported_only=searching)
+            _budget_case(suite, budget, fails, reported_only=searching, metrics=results.metrics)
         suites.append(suite)
 
     if results.validation:

@@ -24,7 +24,6 @@ from framework.reports.faults import (
 from framework.reports.formatting import (
     COMPARED_UNITS,
     VERDICT_ORDER,
-    budget_unit,
     format_figure,
     format_ratio,
     format_time,
@@ -32,6 +31,11 @@ from framework.reports.formatting import (
     metric_unit,
 )
 from framework.reports.headline import headline
+from framework.reports.metric_figures import (
+    budget_verdict_unit,
+    figures_text,
+    is_lower_limit,
+)
 from framework.reports.open_model import (
     OPEN_MODEL_NOTE,
     latency_pairs,
@@ -43,11 +47,13 @@ from framework.reports.open_model import (
     run_start,
 )
 from framework.timeline.endpoints import OVERALL, selects
+from framework.verdicts.metric_budgets import is_metric_budget
 from framework.verdicts.results import (
     BudgetVerdict,
     ComparisonRow,
     EndpointResult,
     MetricComparisonRow,
+    MetricResult,
     Results,
 )
 
@@ -82,10 +88,12 @@ _CAPS = {
 
 
 def budgets_for(endpoint: EndpointResult, results: Results) -> list[BudgetVerdict]:
-    """The budget verdicts judged on this endpoint (``overall`` ones for ``Aggregated``)."""
+    """The budget verdicts judged on this endpoint (``overall`` ones for ``Aggregated``);
+    budgets on custom metrics are never an endpoint's, whatever their names."""
+    requests = [b for b in results.budgets if not is_metric_budget(b)]
     if endpoint is results.baseline.overall:
-        return [b for b in results.budgets if b.scope == OVERALL]
-    return [b for b in results.budgets if selects(b.scope, endpoint.method, endpoint.name)]
+        return [b for b in requests if b.scope == OVERALL]
+    return [b for b in requests if selects(b.scope, endpoint.method, endpoint.name)]
 
 
 def escape_markdown(text: object, limit: int = 300) -> str:
@@ -155,16 +163,19 @@ def _request_rows(results: Results, cap: int) -> tuple[list[list[str]], int]:
     return rows, left
 
 
-def _budget_rows(budgets: Sequence[BudgetVerdict], cap: int) -> tuple[list[list[str]], int]:
+def _budget_rows(
+    budgets: Sequence[BudgetVerdict], cap: int, metrics: Sequence[MetricResult] = ()
+) -> tuple[list[list[str]], int]:
     order = {"fail": 0, "inconclusive": 1, "pass": 2}
     shown, left = _cut(sorted(budgets, key=lambda b: order[b.verdict]), cap)
     rows = []
     for b in shown:
-        unit = budget_unit(b.metric)
-        relation = "≥" if b.metric == "min_throughput" else "≤"
+        unit = budget_verdict_unit(b, metrics)
+        relation = "≥" if is_lower_limit(b) else "≤"
+        scope = f"metric {b.scope}" if is_metric_budget(b) else b.scope
         rows.append(
             [
-                escape_markdown(b.scope),
+                escape_markdown(scope),
                 escape_markdown(b.metric),
                 format_figure(b.figure, unit),
                 format_value(b.budget, unit, compact=True),
@@ -173,6 +184,37 @@ def _budget_rows(budgets: Sequence[BudgetVerdict], cap: int) -> tuple[list[list[
             ]
         )
     return rows, left
+
+
+def _custom_metrics(results: Results, cap: int) -> list[str]:
+    """The custom metrics over the steady state: each metric as a whole, then its
+    dimension sets, every figure with its interval (observed ones without)."""
+    if not results.metrics:
+        return []
+    shown, left = _cut(list(results.metrics), cap)
+    rows = [
+        [
+            escape_markdown(m.key) if m.dims else f"**{escape_markdown(m.key)}**",
+            escape_markdown(m.kind),
+            escape_markdown(m.unit, 40),
+            f"{m.count:,}",
+            figures_text(m, "<br>"),
+            f"{m.missing:,}" if m.missing else "–",
+        ]
+        for m in shown
+    ]
+    out = ["", "### Custom metrics", ""]
+    out += markdown_table(
+        ["Metric", "Kind", "Unit", "Count", "Figures [CI]", "Missing"], rows, "lllrll"
+    )
+    out += _more(left, "custom metrics")
+    out += [
+        "",
+        "_Over the steady state. A rate is per second; a gauge's mean is time-weighted (each "
+        "value held until the next); max, min, last and total are observed, without interval; "
+        "Missing counts values looked for and not found._",
+    ]
+    return out
 
 
 def _comparison_rows(rows: Sequence[ComparisonRow], cap: int) -> tuple[list[list[str]], int]:
@@ -473,6 +515,7 @@ def _render(results: Results, scale: float) -> str:
         "latency is under Failures._",
     ]
     out += _open_model(results, caps["requests"])
+    out += _custom_metrics(results, caps["requests"])
     out += _faults(results, caps["budgets"])
     rows, left = _failure_rows(results, caps["messages"])
     if rows:
@@ -483,7 +526,7 @@ def _render(results: Results, scale: float) -> str:
         )  # fmt: skip
         out += _more(left, "failure messages")
     if results.budgets:
-        rows, left = _budget_rows(results.budgets, caps["budgets"])
+        rows, left = _budget_rows(results.budgets, caps["budgets"], results.metrics)
         out += ["", "### Budgets", ""]
         out += markdown_table(
             ["Scope", "Metric", "Figure [CI]", "Budget", "Limit", "Verdict"], rows, "llrrrl"

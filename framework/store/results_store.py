@@ -345,6 +345,13 @@ class ResultsStore:
         """
         self.sync()
         with self._db.transaction(write=False) as conn:
+            recorded = [r[0] for r in conn.execute("SELECT DISTINCT key FROM metric_figures")]
+            if key not in recorded:
+                raise UsageError(
+                    unknown_text("--metric", key, [*METRICS, *recorded]),
+                    flag="--metric",
+                    value=key,
+                )
             scenarios = [r[0] for r in conn.execute("SELECT DISTINCT scenario FROM runs")]
             if scenario not in scenarios:
                 raise UsageError(
@@ -359,7 +366,7 @@ class ResultsStore:
             keys = list(dict.fromkeys(row["key"] for row in kinds))
             if key not in keys:
                 raise UsageError(
-                    unknown_text(f"custom metric in scenario {scenario!r}:", key, keys),
+                    unknown_text(f"--metric of scenario {scenario!r}:", key, keys),
                     flag="--metric",
                     value=key,
                 )
@@ -368,7 +375,7 @@ class ResultsStore:
             chosen = figure or DEFAULT_METRIC_FIGURES.get(newest["kind"], figures[0])
             if chosen not in figures:
                 raise UsageError(
-                    unknown_text(f"figure of {key!r}:", chosen, figures),
+                    unknown_text(f"--figure of {key!r}:", chosen, figures),
                     flag="--figure",
                     value=chosen,
                 )

@@ -58,10 +58,10 @@ def test_each_runs_metric_figures_are_indexed_by_key_and_figure(reports):
 
 def test_an_unknown_key_or_figure_names_those_recorded(reports):
     store = ResultsStore(reports)
-    with pytest.raises(UsageError, match=r"detector\.server_m'.*did you mean.*detector\.server_ms"):
+    with pytest.raises(UsageError, match=r"--metric 'detector\.server_m'.*did you mean.*server_ms"):
         store.metric_history("checkout", "detector.server_m")
     with pytest.raises(
-        UsageError, match=r"unknown figure of 'detector\.batch\.items': 'p95'.*rate"
+        UsageError, match=r"unknown --figure of 'detector\.batch\.items': 'p95'.*rate"
     ):
         store.metric_history("checkout", "detector.batch.items", "p95")
 
@@ -101,7 +101,7 @@ def test_swarm_history_follows_a_custom_metric(reports, capsys):
     assert "--figure is for a custom metric" in capsys.readouterr().err
     odd = argparse.Namespace(**{**vars(args), "metric": "p 95", "figure": None})
     assert dispatch(odd) == 2
-    assert "unknown metric 'p 95'" in capsys.readouterr().err
+    assert "unknown --metric 'p 95'" in capsys.readouterr().err
 
 
 def test_an_index_from_before_custom_metrics_is_brought_up_to_date(reports):

@@ -568,7 +568,7 @@ def _compare(args: argparse.Namespace) -> int:
     from framework.reports.run_report import resolve_run
     from framework.verdicts.analysis import AnalysisSettings
     from framework.verdicts.builder import load_run
-    from framework.verdicts.comparison import compare_runs, overhead_test
+    from framework.verdicts.comparison import compare_run_metrics, compare_runs, overhead_test
 
     reports_dir = Path(args.out)
     base = load_run(resolve_run(args.baseline, reports_dir))
@@ -593,6 +593,17 @@ def _compare(args: argparse.Namespace) -> int:
     )
     for row in rows:
         print(f"  {row.message}")
+    metric_rows = compare_run_metrics(
+        base, cand, settings, min_effect=args.min_effect, correction=args.correction
+    )
+    if metric_rows:
+        print(
+            "swarm compare: custom metrics (higher is worse for histograms, timers and gauges; "
+            "a counter's or meter's rate is only 'changed')"
+        )
+        for row in metric_rows:
+            print(f"  {row.message}")
+    rows = [*rows, *metric_rows]
     regressions = [r for r in rows if r.verdict == "regression"]
     print(f"swarm compare: {len(regressions)} regression(s) in {len(rows)} comparisons")
     return ExitCode.CHECK_FAILED if regressions else ExitCode.OK

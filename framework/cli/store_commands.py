@@ -10,6 +10,7 @@ id, scenario, request name, metric), 3 the index or a run folder cannot be read.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -17,7 +18,7 @@ from typing import TextIO
 from framework.converters import rows
 from framework.errors import ExitCode, NoBaselineError, ReportError, SwarmError, UsageError
 from framework.run.folder import read_run_record
-from framework.store.history import format_value, render_trend, trend
+from framework.store.history import Trend, format_value, render_trend, trend
 from framework.store.records import KeyFigures, RunDetails, RunSummary
 from framework.store.results_store import METRICS, ResultsStore
 from framework.timeline.endpoints import OVERALL
@@ -34,6 +35,11 @@ __all__ = [
 COMMANDS = ("runs", "history")
 RUNS_COMMANDS = ("list", "show", "pin", "unpin", "rm", "rebuild")
 HISTORY_METRICS = ("p95", "p50", "p99", "mean", "throughput", "error_rate")
+METRIC_KEY = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(\{[A-Za-z_][A-Za-z0-9_]*=[^,{}=]+"
+    r"(,[A-Za-z_][A-Za-z0-9_]*=[^,{}=]+)*\})?"
+)
+"""A custom metric's key as ``--metric`` takes it: a name, maybe with dimensions."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -82,7 +88,18 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     history.add_argument(
         "--name", default=OVERALL, help=f"request name or key like 'GET /item' (default {OVERALL})"
     )
-    history.add_argument("--metric", choices=HISTORY_METRICS, default="p95", help="default p95")
+    history.add_argument(
+        "--metric",
+        default="p95",
+        help=f"one of {', '.join(HISTORY_METRICS)} (default p95), or a custom metric's key: "
+        "its name (detector.server_ms) or one dimension set (detector.score{model=fast})",
+    )
+    history.add_argument(
+        "--figure",
+        help="with a custom metric: the figure to follow (mean, p50, p95, p99, max, rate, "
+        "total, min, last; default p95 for histograms and timers, rate for counters and "
+        "meters, mean for gauges)",
+    )
     history.add_argument("--rows", type=rows, default=30, help="table rows (default 30)")
     history.add_argument(
         "--html",
@@ -218,14 +235,18 @@ def _runs(store: ResultsStore, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _history(store: ResultsStore, args: argparse.Namespace, out: TextIO) -> int:
-    if args.metric not in METRICS:
-        raise UsageError(
-            f"unknown metric {args.metric!r}; choose from {HISTORY_METRICS}",
-            flag="--metric",
-            value=args.metric,
-        )
-    points = store.history(args.scenario, args.name, args.metric)
-    shown = trend(points, metric=args.metric, scenario=args.scenario, name=args.name)
+    figure = getattr(args, "figure", None)
+    if args.metric in METRICS:
+        if figure is not None:
+            raise UsageError(
+                f"--figure is for a custom metric; {args.metric!r} is a request figure",
+                flag="--figure",
+                value=figure,
+            )
+        points = store.history(args.scenario, args.name, args.metric)
+        shown = trend(points, metric=args.metric, scenario=args.scenario, name=args.name)
+    else:
+        shown = _metric_trend(store, args, figure)
     print(render_trend(shown, max_rows=args.rows), file=out)
     if getattr(args, "html", None) is not None:
         from framework.store.history_page import default_path, write_history_page
@@ -233,6 +254,30 @@ def _history(store: ResultsStore, args: argparse.Namespace, out: TextIO) -> int:
         target = Path(args.html) if args.html else default_path(Path(args.out), args.scenario)
         print(f"swarm: history page {write_history_page(store, shown, target)}", file=out)
     return ExitCode.OK
+
+
+def _metric_trend(store: ResultsStore, args: argparse.Namespace, figure: str | None) -> Trend:
+    """The trend of a custom metric's figure (``--metric KEY [--figure F]``)."""
+    if not METRIC_KEY.fullmatch(args.metric):
+        raise UsageError(
+            f"unknown --metric {args.metric!r}; choose from {', '.join(HISTORY_METRICS)}, or "
+            "give a custom metric's key (detector.server_ms, detector.score{model=fast})",
+            flag="--metric",
+            value=args.metric,
+        )
+    if args.name != OVERALL:
+        raise UsageError(
+            f"--name selects a request; a custom metric {args.metric!r} is selected by its "
+            "key alone (its dimensions in braces)",
+            flag="--name",
+            value=args.name,
+        )
+    found = store.metric_history(args.scenario, args.metric, figure)
+    direction = "higher"
+    if found.kind in ("counter", "meter"):
+        direction = ""  # a rate has no worse direction of its own (see docs/metrics.md)
+    return trend(found.points, metric=found.figure, scenario=args.scenario, name=found.key,
+                 unit=found.unit, worse=direction)  # fmt: skip
 
 
 def _run_table(runs: tuple[RunSummary, ...], store: ResultsStore) -> str:

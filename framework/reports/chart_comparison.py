@@ -26,6 +26,7 @@ __all__ = ["VERDICT_COLORS", "ComparedLine", "forest_plot", "ratio_marker"]
 VERDICT_COLORS = {
     "regression": "#dc2626",
     "improvement": "#16a34a",
+    "changed": "#d97706",
     "no detectable change": "#64748b",
 }
 _RATIO_TICKS = (0.05, 0.1, 0.2, 0.25, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0,

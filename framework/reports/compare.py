@@ -35,13 +35,15 @@ from framework.reports.formatting import (
     format_percent,
     format_ratio,
     format_value,
+    metric_unit,
 )
 from framework.reports.html_templates import render_page
 from framework.reports.markdown import ICONS, MAX_BYTES, escape_markdown, markdown_table
 from framework.run.folder import RunRecord
 from framework.timeline.endpoints import OVERALL
 from framework.verdicts.builder import ReportOptions, RunData, build_results
-from framework.verdicts.results import ComparisonRow, Results
+from framework.verdicts.metric_comparison import budget_directions, compare_metrics
+from framework.verdicts.results import ComparisonRow, MetricComparisonRow, Results
 from framework.verdicts.rules import compare_windows
 
 __all__ = [
@@ -114,7 +116,8 @@ def build_comparison(
 
     The rows are ``compare_windows`` on each run's steady-state estimates, which is what
     ``comparison.compare_runs`` computes, without analysing the baseline again for every
-    candidate (the bootstrap takes seconds per run).
+    candidate (the bootstrap takes seconds per run), then the custom metrics both runs
+    recorded (``metric_comparison.compare_metrics``, keyed by metric and figure).
     """
     if len(runs) < 2:
         raise UsageError(
@@ -136,6 +139,14 @@ def build_comparison(
             min_effect_ms=options.min_effect_ms,
             confidence=options.analysis.confidence,
             correction=options.correction,
+        )
+        rows += compare_metrics(
+            base_results.metrics,
+            results.metrics,
+            min_effect=options.min_effect,
+            confidence=options.analysis.confidence,
+            correction=options.correction,
+            directions=budget_directions(options.budgets.metrics if options.budgets else None),
         )
         candidates.append(
             ComparedRun(f"candidate {i + 1}", run_id(data), results, tuple(rows), data.path)
@@ -170,6 +181,14 @@ def _lines(comparison: Comparison) -> list[ComparedLine]:
 
 _FOREST_ROWS = 60
 _REASONS = 8
+
+
+def _unit(line: ComparedLine) -> str:
+    """The unit of a line's values: a custom metric's own, else the key metric's."""
+    row = next((c for c in line.cells if c is not None), None)
+    if isinstance(row, MetricComparisonRow):
+        return metric_unit(row.unit, row.metric)
+    return COMPARED_UNITS.get(line.metric, "")
 
 
 def _forest_lines(lines: list[ComparedLine]) -> tuple[list[ComparedLine], int]:
@@ -210,7 +229,7 @@ def _view(comparison: Comparison) -> dict[str, Any]:
     shown, left = _forest_lines(lines)
     table = []
     for line in lines:
-        unit = COMPARED_UNITS.get(line.metric, "")
+        unit = _unit(line)
         cells = []
         for cell in line.cells:
             marker = ""
@@ -266,7 +285,8 @@ def _md(comparison: Comparison, cap: int) -> str:
         o = run.results.baseline.overall
         changes = "–" if run is c.baseline else (
             f"{run.count('regression')} 🔺 · {run.count('improvement')} 🟢 · "
-            f"{run.count('no detectable change')} ➖"
+            + (f"{run.count('changed')} 🔸 · " if run.count("changed") else "")
+            + f"{run.count('no detectable change')} ➖"
         )  # fmt: skip
         cells = [
             run.role, escape_markdown(run.run_id, 80),
@@ -284,12 +304,12 @@ def _md(comparison: Comparison, cap: int) -> str:
     lines = sorted(_lines(c), key=lambda ln: VERDICT_ORDER[ln.worst])
     shown = lines[:cap]
     out += ["", "### Changes (candidate ÷ baseline)", ""]
-    header = ["Request", "Metric", "Baseline"] + [
+    header = ["Request or custom metric", "Metric", "Baseline"] + [
         f"{r.role} ({escape_markdown(r.run_id, 40)})" for r in c.candidates
     ]
     rows = []
     for line in shown:
-        unit = COMPARED_UNITS.get(line.metric, "")
+        unit = _unit(line)
         cells = [escape_markdown(line.scope), escape_markdown(line.metric),
                  format_value(line.baseline, unit)]  # fmt: skip
         for cell in line.cells:

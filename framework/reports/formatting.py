@@ -29,12 +29,13 @@ __all__ = [
     "format_ratio",
     "format_time",
     "format_value",
+    "metric_unit",
 ]
 
 COMPARED_UNITS = {**dict.fromkeys(LATENCY_METRICS, "ms"), "throughput": "req/s", "error_rate": "%"}
 """The unit ``format_value`` takes for each metric a comparison row can have."""
 
-VERDICT_ORDER = {"regression": 0, "improvement": 1, "no detectable change": 2}
+VERDICT_ORDER = {"regression": 0, "changed": 1, "improvement": 2, "no detectable change": 3}
 """Comparison verdicts in the order they are listed: what needs attention first."""
 
 _BUDGET_UNITS = {"error_rate": "%", "min_throughput": "req/s"}
@@ -110,3 +111,12 @@ def format_time(text: str | None) -> str:
 def budget_unit(metric: str) -> str:
     """The unit ``format_value`` takes for a budget's metric (``ms`` unless it says)."""
     return _BUDGET_UNITS.get(metric, "ms")
+
+
+def metric_unit(unit: str, figure: str = "") -> str:
+    """The unit a custom metric's figure is shown in: a rate per second, a dimensionless
+    ``1`` as none, and a ``%`` spelled out (``format_value`` reads ``%`` as a fraction)."""
+    shown = {"1": "", "%": "percent"}.get(unit, unit)
+    if figure == "rate":
+        return f"{shown}/s" if shown else "/s"
+    return shown

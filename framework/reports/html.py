@@ -22,6 +22,7 @@ from framework.reports.chart_capacity import capacity_chart
 from framework.reports.chart_categories import Interval, IntervalSeries, bar_chart, interval_chart
 from framework.reports.chart_comparison import ratio_marker
 from framework.reports.chart_timeseries import Band, Line, line_chart
+from framework.reports.custom_metrics_html import metric_comparison_view, metrics_view
 from framework.reports.faults import (
     FAULTS_NOTE,
     figure_text,
@@ -325,8 +326,8 @@ def _view(results: Results, locust_report: str | None = None) -> dict[str, Any]:
     counts = {"pass": 0, "fail": 0, "inconclusive": 0}
     for b in results.budgets:
         counts[b.verdict] += 1
-    changes = {"regression": 0, "improvement": 0, "no detectable change": 0}
-    for c in results.comparison:
+    changes = {"regression": 0, "changed": 0, "improvement": 0, "no detectable change": 0}
+    for c in (*results.comparison, *results.metric_comparison):
         changes[c.verdict] += 1
     run: Mapping[str, Any] = results.run
     plan = RunRecord.from_record(run).plan
@@ -345,6 +346,10 @@ def _view(results: Results, locust_report: str | None = None) -> dict[str, Any]:
         "budget_unit": budget_unit,
         "changes": changes,
         "comparison": _comparison_view(results),
+        "metric_comparison": metric_comparison_view(results),
+        "custom_metrics": metrics_view(
+            results, _origin(results) if results.series else results.baseline.start_s
+        ),
         "charts": _time_charts(results),
         "kinds_chart": _kinds_chart(results),
         "kinds": sorted(results.failures_by_kind.items(), key=lambda kv: -kv[1]),

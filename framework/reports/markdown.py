@@ -28,6 +28,7 @@ from framework.reports.formatting import (
     format_ratio,
     format_time,
     format_value,
+    metric_unit,
 )
 from framework.reports.headline import headline
 from framework.reports.metric_figures import (
@@ -51,6 +52,7 @@ from framework.verdicts.results import (
     BudgetVerdict,
     ComparisonRow,
     EndpointResult,
+    MetricComparisonRow,
     MetricResult,
     Results,
 )
@@ -75,6 +77,7 @@ ICONS = {
     "warn": "⚠️",
     "regression": "🔺",
     "improvement": "🟢",
+    "changed": "🔸",
     "no detectable change": "➖",
 }
 """The emoji shown before a run verdict, a check grade, a budget or a comparison verdict."""
@@ -218,7 +221,11 @@ def _comparison_rows(rows: Sequence[ComparisonRow], cap: int) -> tuple[list[list
     shown, left = _cut(sorted(rows, key=lambda r: VERDICT_ORDER[r.verdict]), cap)
     out = []
     for r in shown:
-        unit = COMPARED_UNITS.get(r.metric, "")
+        unit = (
+            metric_unit(r.unit, r.metric)
+            if isinstance(r, MetricComparisonRow)
+            else COMPARED_UNITS.get(r.metric, "")
+        )
         p = "–" if r.adjusted_p_value is None else f"{r.adjusted_p_value:.3g}"
         out.append(
             [
@@ -534,6 +541,19 @@ def _render(results: Results, scale: float) -> str:
             rows, "llrrrrl",
         )  # fmt: skip
         out += _more(left, "comparisons")
+    if results.metric_comparison:
+        rows, left = _comparison_rows(results.metric_comparison, caps["comparison"])
+        out += ["", "#### Custom metrics compared", ""]
+        out += markdown_table(
+            ["Metric", "Figure", "Baseline", "Candidate", "Ratio [CI]", "Adjusted p", "Verdict"],
+            rows, "llrrrrl",
+        )  # fmt: skip
+        out += [
+            "",
+            "_Higher is worse for histograms, timers and gauges; a counter's or "
+            'meter\'s rate is only "changed" unless a budget says which way is worse._',
+        ]
+        out += _more(left, "metric comparisons")
     if results.steps:
         rows, left = _step_rows(results, caps["steps"])
         out += ["", "### Steps", ""]

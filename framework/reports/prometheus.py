@@ -33,7 +33,7 @@ __all__ = ["render_prometheus"]
 
 _BUDGETS = {"pass": 1, "fail": 0, "inconclusive": -1}
 _VERDICTS = {"passed": 1, "failed": 0, "inconclusive": -1}
-_CHANGES = {"improvement": 1, "no detectable change": 0, "regression": -1}
+_CHANGES = {"improvement": 1, "no detectable change": 0, "changed": 0, "regression": -1}
 
 Labels = Mapping[str, object]
 

@@ -5,8 +5,9 @@ usable by many swarm processes at once lives here, apart from what the store ask
 WAL mode and short ``BEGIN IMMEDIATE`` transactions (runs ending at the same moment index
 concurrently), one kept-open connection per thread and process (closing checkpoints the
 WAL, which is slow), a schema that is dropped and re-created rather than migrated when its
-version changes, and sqlite's errors turned into a ``StoreError`` that says whether the
-file is damaged (``rebuild`` cures that) or only locked.
+version changes (the next sync reads every folder again: an index of a swarm before custom
+metrics, version 1, gets its ``metric_figures`` that way), and sqlite's errors turned
+into a ``StoreError`` that says whether the file is damaged (``rebuild`` cures that) or only locked.
 
 Example::
 
@@ -37,6 +38,7 @@ __all__ = [
     "BUSY_TIMEOUT_S",
     "FIGURE_COLUMNS",
     "INDEX_FILE",
+    "METRIC_COLUMNS",
     "SCHEMA_VERSION",
     "SUMMARY_QUERY",
     "IndexDatabase",
@@ -45,7 +47,10 @@ __all__ = [
     "upsert_run",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: runs and figures; 2: and ``metric_figures``, each run's custom metrics by key and figure."""
+METRIC_COLUMNS = ("key", "name", "kind", "unit", "figure", "value", "low", "high")
+"""The ``metric_figures`` columns besides ``run_id``, as ``run_reader.metric_rows`` fills them."""
 INDEX_FILE = "index.sqlite"
 BUSY_TIMEOUT_S = 30.0
 FIGURE_COLUMNS = [f"{f}{part}" for f in FIGURES for part in ("", "_low", "_high")]
@@ -77,6 +82,12 @@ _SCHEMA = (
         name TEXT NOT NULL, count INTEGER NOT NULL, failures INTEGER NOT NULL, grade TEXT,
         {", ".join(f"{c} REAL" for c in FIGURE_COLUMNS)},
         PRIMARY KEY (run_id, name))""",
+    """CREATE TABLE metric_figures (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        key TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL,
+        figure TEXT NOT NULL, value REAL, low REAL, high REAL,
+        PRIMARY KEY (run_id, key, figure))""",
+    "CREATE INDEX metric_figures_by_key ON metric_figures (key, figure)",
 )
 
 
@@ -211,8 +222,8 @@ class IndexDatabase:
 
 
 def upsert_run(conn: sqlite3.Connection, run: Mapping[str, Any], figures: list[dict]) -> None:
-    """Insert or update one run and replace its figures (rows as ``read_folder`` makes them,
-    with ``path`` set).
+    """Insert or update one run and replace its figures and its custom metrics' figures
+    (rows as ``read_folder`` makes them, with ``path`` set; ``run["metrics"]`` optional).
 
     A known git revision is never overwritten by "unknown": a sync that read the folder
     before ``index`` captured the revision may commit after it.
@@ -233,6 +244,12 @@ def upsert_run(conn: sqlite3.Connection, run: Mapping[str, Any], figures: list[d
         f"INSERT OR REPLACE INTO figures ({', '.join(columns)}) "
         f"VALUES ({', '.join('?' for _ in columns)})",
         [(run["run_id"], *(f[c] for c in columns[1:])) for f in figures],
+    )
+    conn.execute("DELETE FROM metric_figures WHERE run_id = ?", (run["run_id"],))
+    conn.executemany(
+        f"INSERT OR REPLACE INTO metric_figures (run_id, {', '.join(METRIC_COLUMNS)}) "
+        f"VALUES ({', '.join('?' for _ in range(len(METRIC_COLUMNS) + 1))})",
+        [(run["run_id"], *(m[c] for c in METRIC_COLUMNS)) for m in run.get("metrics") or ()],
     )
 
 

@@ -39,7 +39,8 @@ class Shift:
 
     ``before`` and ``after`` are the mean values between the neighbouring change points;
     ``relative_change`` is after / before - 1 (infinite when ``before`` is 0); ``worse``
-    reads the direction for the metric (a rise in latency is worse, in throughput better).
+    reads the direction for the metric (a rise in latency is worse, in throughput better);
+    ``None`` for a custom counter's or meter's rate, which has no worse direction.
     """
 
     index: int
@@ -49,7 +50,12 @@ class Shift:
     after: float
     relative_change: float
     p_value: float
-    worse: bool
+    worse: bool | None
+
+    @property
+    def judged(self) -> str:
+        """``worse``, ``better``, or ``changed`` when the metric has no worse direction."""
+        return "changed" if self.worse is None else ("worse" if self.worse else "better")
 
     @property
     def direction(self) -> str:
@@ -64,13 +70,17 @@ class Shift:
 
 @dataclass(frozen=True)
 class Trend:
-    """One metric of one request name across the runs of a scenario, oldest first."""
+    """One metric of one request name across the runs of a scenario, oldest first; or, with
+    ``unit`` set, one figure (``metric``) of the custom metric whose key is ``name``."""
 
     scenario: str
     name: str
     metric: str
     points: tuple[HistoryPoint, ...]
     shifts: tuple[Shift, ...]
+    unit: str | None = None
+    worse: str = "higher"
+    """A custom metric's worse direction: ``higher``, ``lower`` or ``""`` (none)."""
 
     @property
     def values(self) -> tuple[float, ...]:
@@ -85,13 +95,17 @@ def trend(
     name: str = OVERALL,
     max_pvalue: float | None = None,
     min_magnitude: float = 0.0,
+    unit: str | None = None,
+    worse: str = "higher",
 ) -> Trend:
     """The trend of ``points`` — ``(run_id, started_at, value, low, high)``, oldest first.
 
     Points without a value are left out.  ``max_pvalue`` and ``min_magnitude`` (0.05 = 5%)
     go to ``framework.stats.changepoint.detect``: how sure and how large a change must be.
+    A custom metric's figure gives its ``unit`` and which way is ``worse`` (``higher``,
+    ``lower``, or ``""``: a shift is only "changed"); ``metric`` is then its figure's name.
     """
-    if metric not in METRICS:
+    if unit is None and metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     kept = tuple(HistoryPoint(*p) for p in points if p[2] is not None)  # type: ignore[misc]
     from framework.stats.changepoint import detect  # SciPy: loaded only when a trend is asked for
@@ -106,11 +120,19 @@ def trend(
             after=cp.after,
             relative_change=cp.relative_change,
             p_value=cp.p_value,
-            worse=(cp.after > cp.before) != (metric in HIGHER_IS_BETTER),
+            worse=_worse(cp.after > cp.before, metric, unit, worse),
         )
         for cp in found
     )
-    return Trend(scenario, name, metric, kept, shifts)
+    return Trend(scenario, name, metric, kept, shifts, unit, worse)
+
+
+def _worse(rose: bool, metric: str, unit: str | None, worse: str) -> bool | None:
+    if unit is None:
+        return rose != (metric in HIGHER_IS_BETTER)
+    if not worse:
+        return None
+    return rose == (worse == "higher")
 
 
 def sparkline(values: Sequence[float], width: int | None = None) -> str:
@@ -143,7 +165,7 @@ def render_trend(history: Trend, *, width: int = 60, max_rows: int = 30) -> str:
     The table shows the newest ``max_rows`` runs and every change point with the run before
     it; other runs are elided as ``… N runs``.
     """
-    unit = UNITS.get(history.metric, "ms")
+    unit = UNITS.get(history.metric, "ms") if history.unit is None else history.unit
     count = len(history.points)
     label = f"{history.scenario} · {history.name} · {history.metric} ({unit})".lstrip(" ·")
     plural = "s" if len(history.shifts) != 1 else ""
@@ -169,7 +191,7 @@ def render_trend(history: Trend, *, width: int = 60, max_rows: int = 30) -> str:
                 f"  {shift.describe()} ({shift.started_at[:16].replace('T', ' ')}): "
                 f"{format_value(history.metric, shift.before)} → "
                 f"{format_value(history.metric, shift.after)}, "
-                f"p = {shift.p_value:.1g}, {'worse' if shift.worse else 'better'}"
+                f"p = {shift.p_value:.1g}, {shift.judged}"
             )
     lines.append("")
     lines.extend(_table(history, max_rows))

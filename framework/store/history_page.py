@@ -31,7 +31,7 @@ from framework.reports.html_templates import render_page
 from framework.store.history import HIGHER_IS_BETTER, Trend, trend
 from framework.store.records import RunSummary
 from framework.store.results_store import ResultsStore
-from framework.store.trend_chart import trend_chart, unit_of
+from framework.store.trend_chart import trend_chart, trend_unit
 from framework.timeline.endpoints import OVERALL
 
 __all__ = [
@@ -63,7 +63,7 @@ def render_history_html(
 ) -> str:
     """The history page of ``history``; ``runs`` (by run id) adds each run's git revision and
     verdict to the table, ``multiples`` are drawn small under the main chart."""
-    unit = unit_of(history.metric)
+    unit = trend_unit(history)
     view = {
         "h": history,
         "unit": unit,
@@ -76,10 +76,21 @@ def render_history_html(
         ],
         "created_at": created_at,
         "higher_is_better": history.metric in HIGHER_IS_BETTER,
-        "fmt": lambda value, metric=history.metric: format_value(value, unit_of(metric)),
+        "direction": _direction(history),
+        "tone": {"worse": "regression", "better": "improvement", "changed": "changed"},
+        "fmt": lambda value: format_value(value, unit),
         "bare": lambda value: format_value(value, unit, with_unit=False),
     }
     return render_page("history.html.j2", view)
+
+
+def _direction(history: Trend) -> str:
+    """Which way is better, in words (a custom counter's rate has no such way)."""
+    if history.unit is None:
+        return f"{'higher' if history.metric in HIGHER_IS_BETTER else 'lower'} is better"
+    if not history.worse:
+        return "no worse direction: a level shift is marked changed"
+    return f"{'lower' if history.worse == 'higher' else 'higher'} is better"
 
 
 def default_path(reports_dir: Path, scenario: str) -> Path:

@@ -25,6 +25,7 @@ __all__ = [
     "FIGURES",
     "HistoryPoint",
     "KeyFigures",
+    "MetricHistory",
     "RebuildResult",
     "RunDetails",
     "RunSummary",
@@ -42,6 +43,19 @@ class HistoryPoint(NamedTuple):
     value: float
     low: float | None
     high: float | None
+
+
+@dataclass(frozen=True)
+class MetricHistory:
+    """One figure of one custom metric key across a scenario's runs, oldest first: what
+    ``ResultsStore.metric_history`` returns (``swarm history --metric detector.server_ms``)."""
+
+    key: str
+    name: str
+    kind: str
+    unit: str
+    figure: str
+    points: tuple[HistoryPoint, ...]
 
 
 @dataclass(frozen=True)

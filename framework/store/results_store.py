@@ -45,14 +45,20 @@ from framework.store.database import (
     run_summary,
     upsert_run,
 )
-from framework.store.records import HistoryPoint, RebuildResult, RunDetails, RunSummary
+from framework.store.records import (
+    HistoryPoint,
+    MetricHistory,
+    RebuildResult,
+    RunDetails,
+    RunSummary,
+)
 from framework.store.run_reader import iso_time, now_iso, read_folder
 from framework.store.state import STATE_FILE, read_state, write_state
 from framework.store.sync import sync_index
 from framework.suggestions import closest, unknown_text
 from framework.timeline.endpoints import OVERALL, request_name
 
-__all__ = ["METRICS", "ResultsStore"]
+__all__ = ["DEFAULT_METRIC_FIGURES", "METRICS", "ResultsStore"]
 
 
 # Metric names of ``history`` (and ``swarm history --metric``) to results.json figure names:
@@ -61,6 +67,11 @@ METRICS = {
     metric: FIGURE_FIELDS["p50" if metric == "median" else metric]
     for metric in ("p50", "median", "p95", "p99", "mean", "throughput", "error_rate")
 }
+
+
+DEFAULT_METRIC_FIGURES = {"histogram": "p95", "timer": "p95", "counter": "rate",
+                          "meter": "rate", "gauge": "mean"}  # fmt: skip
+"""The figure ``metric_history`` follows for each kind of custom metric unless told."""
 
 
 class ResultsStore:
@@ -316,6 +327,67 @@ class ResultsStore:
                 (key, *params),
             )
             return tuple(HistoryPoint(*row) for row in rows)
+
+    def metric_history(
+        self,
+        scenario: str,
+        key: str,
+        figure: str | None = None,
+        *,
+        status: str | None = "finished",
+    ) -> MetricHistory:
+        """``figure`` of custom metric ``key`` in each run of ``scenario``, oldest first.
+
+        ``key`` is a metric's name (all its dimension sets together) or one dimension set
+        (``detector.score{model=fast}``); ``figure`` defaults to the kind's
+        (``DEFAULT_METRIC_FIGURES``). An unknown key or figure is a ``UsageError`` naming
+        those that were recorded.
+        """
+        self.sync()
+        with self._db.transaction(write=False) as conn:
+            recorded = [r[0] for r in conn.execute("SELECT DISTINCT key FROM metric_figures")]
+            if key not in recorded:
+                raise UsageError(
+                    unknown_text("--metric", key, [*METRICS, *recorded]),
+                    flag="--metric",
+                    value=key,
+                )
+            scenarios = [r[0] for r in conn.execute("SELECT DISTINCT scenario FROM runs")]
+            if scenario not in scenarios:
+                raise UsageError(
+                    unknown_text("scenario", scenario, scenarios, self.reports_dir), value=scenario
+                )
+            where, params = _filters(scenario=scenario, status=status)
+            kinds = conn.execute(
+                "SELECT m.key, m.name, m.kind, m.unit, m.figure FROM metric_figures m "
+                f"JOIN runs r USING (run_id){where} ORDER BY r.started_at DESC, r.run_id DESC",
+                params,
+            ).fetchall()
+            keys = list(dict.fromkeys(row["key"] for row in kinds))
+            if key not in keys:
+                raise UsageError(
+                    unknown_text(f"--metric of scenario {scenario!r}:", key, keys),
+                    flag="--metric",
+                    value=key,
+                )
+            newest = next(row for row in kinds if row["key"] == key)
+            figures = sorted({row["figure"] for row in kinds if row["key"] == key})
+            chosen = figure or DEFAULT_METRIC_FIGURES.get(newest["kind"], figures[0])
+            if chosen not in figures:
+                raise UsageError(
+                    unknown_text(f"--figure of {key!r}:", chosen, figures),
+                    flag="--figure",
+                    value=chosen,
+                )
+            rows = conn.execute(
+                "SELECT r.run_id, r.started_at, m.value, m.low, m.high FROM runs r "
+                "JOIN metric_figures m ON m.run_id = r.run_id AND m.key = ? AND m.figure = ?"
+                f"{where.replace(' WHERE ', ' AND ', 1)} AND m.value IS NOT NULL "
+                "ORDER BY r.started_at, r.run_id",
+                (key, chosen, *params),
+            )
+            points = tuple(HistoryPoint(*row) for row in rows)
+        return MetricHistory(key, newest["name"], newest["kind"], newest["unit"], chosen, points)
 
     # -- internals -------------------------------------------------------------------------
 

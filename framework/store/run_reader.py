@@ -29,6 +29,7 @@ from framework.timeline.endpoints import OVERALL, endpoint_key
 __all__ = [
     "folder_signature",
     "iso_time",
+    "metric_rows",
     "now_iso",
     "read_folder",
 ]
@@ -37,8 +38,10 @@ __all__ = [
 def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The ``runs`` row and the ``figures`` rows of one run folder.
 
-    The ``runs`` row has every column but ``path``, which depends on where the index is;
-    ``ReportError`` when run.json is missing or either file is unreadable.
+    The ``runs`` row has every column but ``path``, which depends on where the index is,
+    and under ``metrics`` the ``metric_figures`` rows: one per custom metric key and figure
+    of results.json's ``metrics`` (``metric_rows``). ``ReportError`` when run.json is
+    missing or either file is unreadable.
     """
     # Signed before reading: a rewrite meanwhile shows at the next sync.
     signature = folder_signature(run_dir)
@@ -59,6 +62,7 @@ def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "host": run.host,
         "tags": json.dumps(run.tags, sort_keys=True),
         "indexed_at": now_iso(),
+        "metrics": metric_rows((results or {}).get("metrics")),
     }
     window = (results or {}).get("baseline") or {}
     figures = []
@@ -71,6 +75,32 @@ def read_folder(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             )
             figures.append(_figure_row(key.strip(), endpoint))
     return row, figures
+
+
+def metric_rows(metrics: Any) -> list[dict[str, Any]]:
+    """results.json's ``metrics`` as ``metric_figures`` rows: key, name, kind, unit, figure,
+    value, low, high; entries or figures of the wrong shape are left out (an older or
+    damaged results.json still indexes)."""
+    rows: list[dict[str, Any]] = []
+    for metric in metrics if isinstance(metrics, list) else ():
+        if not isinstance(metric, dict) or not isinstance(metric.get("key"), str):
+            continue
+        figures = metric.get("figures")
+        for figure, data in figures.items() if isinstance(figures, dict) else ():
+            if not isinstance(data, dict) or not isinstance(data.get("value"), int | float):
+                continue
+            row = {
+                "key": metric["key"],
+                "name": str(metric.get("name") or metric["key"]),
+                "kind": str(metric.get("kind") or ""),
+                "unit": str(metric.get("unit") or ""),
+                "figure": str(figure),
+            }
+            for part in ("value", "low", "high"):
+                value = data.get(part)
+                row[part] = float(value) if isinstance(value, int | float) else None
+            rows.append(row)
+    return rows
 
 
 def _verdict(exit_code: int | None, results: Mapping[str, Any] | None) -> str | None:

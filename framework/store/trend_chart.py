@@ -32,22 +32,30 @@ from framework.reports.charts import (
     x_axis,
     y_axis,
 )
-from framework.reports.formatting import format_value
+from framework.reports.formatting import format_value, metric_unit
 from framework.store.history import UNITS, Trend
 
-__all__ = ["BETTER", "COLORS", "WORSE", "trend_chart", "unit_of"]
+__all__ = ["BETTER", "CHANGED", "COLORS", "WORSE", "trend_chart", "trend_unit", "unit_of"]
 
 COLORS = {"p95": "#f59e0b", "p50": "#10b981", "p99": "#ef4444", "mean": "#0ea5e9",
           "median": "#10b981", "throughput": "#2563eb", "error_rate": "#7c3aed"}  # fmt: skip
 """The line colour of each history metric (the run report's colours for the same figures)."""
 
-WORSE, BETTER = "#dc2626", "#16a34a"
-"""The colours of a change point where the metric got worse, and better."""
+WORSE, BETTER, CHANGED = "#dc2626", "#16a34a", "#d97706"
+"""The colours of a change point where the metric got worse, better, or (a custom counter's
+rate, which has no worse direction) changed."""
 
 
 def unit_of(metric: str) -> str:
     """The unit ``format_value`` takes for a history metric (``%`` for fractions)."""
     return UNITS.get(metric, "ms")
+
+
+def trend_unit(history: Trend) -> str:
+    """The unit ``format_value`` takes for a trend: a custom metric's own, else ``unit_of``."""
+    if history.unit is None:
+        return unit_of(history.metric)
+    return metric_unit(history.unit, history.metric)
 
 
 def trend_chart(
@@ -64,7 +72,7 @@ def trend_chart(
     n, esc = svg_number, svg_escape
     points = history.points
     count = len(points)
-    unit = unit_of(history.metric)
+    unit = trend_unit(history)
     color = COLORS.get(history.metric, "#f59e0b")
 
     def fmt(value: float) -> str:
@@ -106,11 +114,11 @@ def trend_chart(
         )
     for k, shift in enumerate(history.shifts):
         x = frame.x(shift.index - 0.5)
-        stroke = WORSE if shift.worse else BETTER
+        stroke = {"worse": WORSE, "better": BETTER}.get(shift.judged, CHANGED)
         parts.append(
             f'<line class="change-point" x1="{n(x)}" x2="{n(x)}" y1="{n(top - 4)}" '
             f'y2="{n(base_y)}" stroke="{stroke}" stroke-width="2" stroke-dasharray="4 3">'
-            f"<title>{esc(shift.describe())} ({'worse' if shift.worse else 'better'}, "
+            f"<title>{esc(shift.describe())} ({shift.judged}, "
             f"p = {shift.p_value:.2g})</title></line>"
         )
         if labels:

@@ -36,8 +36,17 @@ from framework.verdicts.custom_metrics import metric_results
 from framework.verdicts.faults import fault_results
 from framework.verdicts.group_phases import group_phases
 from framework.verdicts.metric_budgets import metric_budget_verdicts
+from framework.verdicts.metric_comparison import budget_directions, compare_metrics
+from framework.verdicts.metric_series import metric_series
 from framework.verdicts.planned_arrivals import arrival_plan
-from framework.verdicts.results import BudgetVerdict, ComparisonRow, Results, SeriesPoint, Window
+from framework.verdicts.results import (
+    BudgetVerdict,
+    ComparisonRow,
+    MetricComparisonRow,
+    Results,
+    SeriesPoint,
+    Window,
+)
 from framework.verdicts.rules import (
     budget_verdicts,
     compare_windows,
@@ -276,6 +285,7 @@ def _build_results(
     validation = tuple(validate(analysed.window, rules, analysed.open_model))
 
     comparison: tuple[ComparisonRow, ...] = ()
+    metric_comparison: tuple[MetricComparisonRow, ...] = ()
     compared_to = None
     if baseline is not None:
         base_window = steady_window(baseline.record, baseline.timeline, analysis.warmup_s)
@@ -291,6 +301,23 @@ def _build_results(
             )
         )
         compared_to = baseline.record.run_id or baseline.path.name
+        if metrics:
+            base_metrics = metric_results(
+                baseline.timeline,
+                base_window.start_s,
+                base_window.end_s,
+                confidence=analysis.confidence,
+            )
+            metric_comparison = tuple(
+                compare_metrics(
+                    base_metrics,
+                    metrics,
+                    min_effect=options.min_effect,
+                    confidence=analysis.confidence,
+                    correction=options.correction,
+                    directions=budget_directions(budgets.metrics if budgets else None),
+                )
+            )
 
     policy = options.inconclusive or (budgets.inconclusive if budgets else "pass")
     evidence = evidence_problems(analysed.window)
@@ -302,6 +329,7 @@ def _build_results(
         reasons += [v.message for v in verdicts if v.verdict == "fail"]
         reasons += [v.message for v in verdicts if v.verdict == "inconclusive" and policy == "fail"]
     reasons += [r.message for r in comparison if r.verdict == "regression"]
+    reasons += [r.message for r in metric_comparison if r.verdict == "regression"]
     reasons += [f"fault {f.name}: {f.message}" for f in faults if f.verdict == "fail"]
     reasons += [
         f"fault {f.name}: {f.message}"
@@ -360,8 +388,10 @@ def _build_results(
         budgets=verdicts,
         validation=validation,
         comparison=comparison,
+        metric_comparison=metric_comparison,
         compared_to=compared_to,
         series=_series(data.timeline, columns),
+        metric_series=metric_series(data.timeline.seconds),
         failures_by_kind=dict(analysed.window.overall.failures_by_kind),
         recommendations=tuple(
             _damage_warnings(data.timeline)

@@ -9,10 +9,12 @@ from framework.stats.estimators import Estimate
 from framework.stats.significance import overhead_estimates
 from framework.verdicts.analysis import AnalysisSettings, analyse_window, steady_window
 from framework.verdicts.builder import RunData
-from framework.verdicts.results import ComparisonRow
+from framework.verdicts.custom_metrics import metric_results
+from framework.verdicts.metric_comparison import compare_metrics
+from framework.verdicts.results import ComparisonRow, MetricComparisonRow, MetricResult
 from framework.verdicts.rules import compare_windows
 
-__all__ = ["compare_runs", "overhead_test"]
+__all__ = ["compare_run_metrics", "compare_runs", "overhead_test"]
 
 _METRIC_ALIASES = {"median": "p50", "p50_ms": "p50", "p95_ms": "p95", "p99_ms": "p99"}
 
@@ -40,6 +42,34 @@ def compare_runs(
         min_effect_ms=min_effect_ms,
         confidence=settings.confidence,
         correction=correction,
+    )
+
+
+def _metrics(data: RunData, settings: AnalysisSettings) -> tuple[MetricResult, ...]:
+    window = steady_window(data.record, data.timeline, settings.warmup_s)
+    return metric_results(
+        data.timeline, window.start_s, window.end_s, confidence=settings.confidence
+    )
+
+
+def compare_run_metrics(
+    baseline: RunData,
+    candidate: RunData,
+    settings: AnalysisSettings,
+    *,
+    min_effect: float = 0.05,
+    correction: Literal["holm", "bh"] = "holm",
+    directions: Mapping[str, str] | None = None,
+) -> list[MetricComparisonRow]:
+    """Every custom metric key both runs recorded, figure by figure, over each run's steady
+    state (``metric_comparison.compare_metrics``); ``directions`` from the budgets."""
+    return compare_metrics(
+        _metrics(baseline, settings),
+        _metrics(candidate, settings),
+        min_effect=min_effect,
+        confidence=settings.confidence,
+        correction=correction,
+        directions=directions,
     )
 
 

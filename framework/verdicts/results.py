@@ -35,7 +35,9 @@ __all__ = [
     "Figure",
     "GroupPhase",
     "GroupPhases",
+    "MetricComparisonRow",
     "MetricResult",
+    "MetricSeries",
     "OpenModel",
     "OpenModelName",
     "Percentiles",
@@ -50,7 +52,9 @@ __all__ = [
 RESULTS_VERSION = 1
 LATENCY_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 BudgetOutcome = Literal["pass", "fail", "inconclusive"]
-Change = Literal["regression", "improvement", "no detectable change"]
+Change = Literal["regression", "improvement", "changed", "no detectable change"]
+"""A comparison's verdict; ``changed`` only for a custom counter or meter whose rate moved
+and for which no budget says which way is worse (``framework.verdicts.metric_comparison``)."""
 
 
 @dataclass(frozen=True)
@@ -406,6 +410,32 @@ class MetricResult:
 
 
 @dataclass(frozen=True)
+class MetricComparisonRow(ComparisonRow):
+    """A ``ComparisonRow`` on one figure of one custom metric: ``scope`` is the metric's key
+    (``detector.score{model=fast}``), ``metric`` the figure (``p95``, ``rate``, ``mean``),
+    ``baseline``/``candidate`` in ``unit``; ``worse`` says which way is worse: ``higher``,
+    ``lower``, or ``""`` (a counter's rate with no budget: a change is only ``changed``)."""
+
+    kind: str = ""
+    unit: str = ""
+    worse: str = ""
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """One custom metric (all its dimension sets together) second by second, for charts:
+    ``figure`` is what each point is — ``p95`` of a histogram or timer, ``rate`` (per s) of
+    a counter or meter, ``last`` of a gauge — in ``unit``; ``points`` are ``(t, value)``
+    with ``None`` for a second that recorded nothing."""
+
+    name: str
+    kind: str
+    unit: str
+    figure: str
+    points: tuple[tuple[int, float | None], ...] = ()
+
+
+@dataclass(frozen=True)
 class SeriesPoint:
     """One second of the run for charts: load, throughput, errors and latency percentiles."""
 
@@ -461,6 +491,11 @@ class Results:
     metrics: tuple[MetricResult, ...] = ()
     """The custom metrics over the steady state, each dimension set and each metric as a
     whole (absent from results.json for a run without custom metrics)."""
+    metric_comparison: tuple[MetricComparisonRow, ...] = ()
+    """The custom metrics against the baseline's, by key and figure (absent from
+    results.json when empty); a regression here fails the run as an endpoint's does."""
+    metric_series: tuple[MetricSeries, ...] = ()
+    """Each custom metric second by second, for the report's charts (absent when empty)."""
 
     @property
     def meets_requirements(self) -> bool:
@@ -469,6 +504,10 @@ class Results:
     @property
     def validation_errors(self) -> tuple[str, ...]:
         return tuple(v.message for v in self.validation if not v.passed)
+
+    @property
+    def _compared(self) -> tuple[ComparisonRow, ...]:
+        return self.comparison + self.metric_comparison
 
     def summary(self) -> dict[str, Any]:
         """The headline figures of the steady state, flat, for dashboards and CI tools."""
@@ -497,8 +536,8 @@ class Results:
             "censored": o.p95_ms.censored or o.p99_ms.censored,
             "quality": o.quality.grade,
             "budgets": counts,
-            "regressions": sum(1 for r in self.comparison if r.verdict == "regression"),
-            "improvements": sum(1 for r in self.comparison if r.verdict == "improvement"),
+            "regressions": sum(1 for r in self._compared if r.verdict == "regression"),
+            "improvements": sum(1 for r in self._compared if r.verdict == "improvement"),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -514,6 +553,10 @@ class Results:
             del data["capacity"]
         if not self.metrics:
             del data["metrics"]
+        if not self.metric_comparison:
+            del data["metric_comparison"]
+        if not self.metric_series:
+            del data["metric_series"]
         data["meets_requirements"] = self.meets_requirements
         data["validation_errors"] = list(self.validation_errors)
         summary = _plain(self.summary())

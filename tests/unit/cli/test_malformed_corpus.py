@@ -679,7 +679,19 @@ FLAG_CASES = [
     ),
     _flag("runs-no-action", ("runs", "frobnicate"), "frobnicate", "choose from"),
     _flag("history-rows", ("history", "smoke", "--rows=-1"), "--rows", "1..1000000"),
-    _flag("history-metric", ("history", "smoke", "--metric", "p42"), "--metric", "choose from"),
+    _flag("history-metric", ("history", "smoke", "--metric", "p42"), "--metric", "'p95'"),
+    _flag(
+        "history-metric-not-a-key",
+        ("history", "smoke", "--metric", "p 42"),
+        "--metric",
+        "choose from",
+    ),
+    _flag(
+        "history-figure-of-a-request-figure",
+        ("history", "smoke", "--metric", "p95", "--figure", "rate"),
+        "--figure",
+        "custom metric",
+    ),
     _flag(
         "master-confidence",
         ("master", "s.yaml", "--confidence", "0"),

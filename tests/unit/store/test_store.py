@@ -355,7 +355,7 @@ def test_an_index_of_another_schema_version_is_re_created(reports, store):
     with sqlite3.connect(reports / "index.sqlite") as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"runs", "figures"}
+    assert tables == {"runs", "figures", "metric_figures"}
 
 
 def test_reading_a_reports_folder_that_does_not_exist_creates_nothing(tmp_path):

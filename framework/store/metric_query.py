@@ -65,6 +65,8 @@ METRIC_FIGURES: Mapping[str, tuple[str, ...]] = {
 }
 """The columns of figures by kind, in order."""
 
+_REQUEST_FIGURES = ("count", "rps", "error_rate", "mean", "p50", "p95", "p99", "max")
+"""``framework.store.query.QUERY_METRICS`` (that module imports this one), for hints."""
 _TIME_COLUMNS = ("time", "elapsed_s", "phase", "fault", "seconds")
 
 
@@ -260,16 +262,18 @@ def _series_of(seconds: RunSeconds, name: str) -> list[MetricSecond]:
         prefix = f"unknown metric {name!r}"
     if not names:
         raise UsageError(
-            f"{prefix}: run {run} recorded no custom metric (the request figures are "
-            "count, rps, error_rate, mean, p50, p95, p99, max)",
+            f"{prefix}: run {run} recorded no custom metric (the request figures: "
+            f"{', '.join(_REQUEST_FIGURES)})",
             flag="--metric",
             value=name,
         )
     known = sorted(names)
-    hint = did_you_mean(closest(name, known)) if closest(name, known) else ""
+    close = closest(name, [*known, *_REQUEST_FIGURES])
+    hint = did_you_mean(close) if close else ""
     shown = ", ".join(known[:30]) + (f" and {len(known) - 30} more" if len(known) > 30 else "")
     raise UsageError(
-        f"{prefix}; {hint + '; ' if hint else ''}the custom metrics of run {run}: {shown}",
+        f"{prefix}; {hint + ' T' if hint else 't'}he custom metrics of run {run}: {shown} "
+        f"(the request figures: {', '.join(_REQUEST_FIGURES)})",
         flag="--metric",
         value=name,
     )

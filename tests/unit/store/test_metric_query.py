@@ -174,7 +174,8 @@ def test_cli_metric_name_gives_the_metrics_rows_and_figures_stay_figures(capsys,
         (["--metric", "detector.nothing"], ["unknown metric", "detector.server_ms"]),
         (["--metric", "detector.server_ms", "--where", "model:fast"], ["DIMENSION=VALUE"]),
         (["--metric", "detector.server_ms", "--group-by", "zone"], ["no dimension 'zone'"]),
-        (["--metric", "p95,detector.server_ms"], ["one custom metric"]),
+        (["--metric", "p95,detector.server_ms"], ["unknown metric 'detector.server_ms'"]),
+        (["--metric", "meen"], ["did you mean 'mean'? The custom metrics", "request figures"]),
     ],
 )
 def test_cli_errors_exit_2_with_the_message_and_no_traceback(capsys, run_dir, args, words) -> None:

@@ -16,6 +16,7 @@ from framework.timeline.metric_recorder import (
 )
 from framework.timeline.metric_records import MetricSecond
 from framework.timeline.metrics_api import Timer, counter, gauge, histogram, meter, timer
+from framework.timeline.recorder import PAYLOAD_VERSION, TimelineMerger
 
 T = 1_700_000_000
 
@@ -205,3 +206,62 @@ def test_timer_unit_must_be_a_time():
     with pytest.raises(MetricError, match=r"'detector.items': a timer's unit must be one of ms"):
         timer("detector.items", unit="items")
     assert isinstance(timer("detector.default_unit"), Timer)
+
+
+def _payload(mark: int, metrics: list) -> dict:
+    return {"v": PAYLOAD_VERSION, "complete_before_s": mark, "records": [], "metrics": metrics}
+
+
+def _worker_metrics(values: list[float], depth: float, at: float, items: int) -> list:
+    rec = MetricRecorder()
+    h = rec.register("detector.server_ms", "histogram", "ms", {"model": "fast"})
+    g = rec.register("detector.queue.depth", "gauge", "jobs", {})
+    c = rec.register("detector.batch.items", "counter", "items", {})
+    for value in values:
+        rec.record_value(h, T + 0.5, value)
+    rec.set(g, at, depth)
+    rec.add(c, T + 0.2, items)
+    return rec.drain(T + 1)
+
+
+def test_merger_combines_workers_metrics_per_second_name_and_dimensions():
+    merger = TimelineMerger(grace_s=5.0)
+    merger.add("w1", _payload(T + 1, _worker_metrics([10.0] * 90, 4, T + 0.9, 3)), T + 1.1)
+    merger.add("w2", _payload(T + 1, _worker_metrics([100.0] * 10, 7, T + 0.4, 5)), T + 1.1)
+    (second,) = merger.close(T + 1.2).seconds
+    items, depth, server = second.metrics  # sorted by key
+    assert (items.key, items.count, items.sum) == ("detector.batch.items", 2, 8)
+    assert (depth.last, depth.min, depth.max) == (4, 4, 7)  # w1 set it last
+    assert server.key == "detector.server_ms{model=fast}" and server.count == 100
+    assert server.histogram().get_value_at_percentile(90) == pytest.approx(10_000, rel=1e-3)
+    assert server.histogram().get_value_at_percentile(95) == pytest.approx(100_000, rel=1e-3)
+
+
+def test_metrics_of_a_released_second_are_late_metrics():
+    merger = TimelineMerger(grace_s=5.0)
+    merger.observe(T + 0.5, users=1, workers=1)
+    merger.add("w1", _payload(T + 2, []), T + 2.1)
+    assert [s.t for s in merger.close(T + 2.2).seconds] == [T, T + 1]
+    late = merger.add("w1", _payload(T + 3, _worker_metrics([1.0], 1, T + 0.1, 2)), T + 3.1)
+    assert late == 3 and merger.late_metric_records == 3
+    result = merger.close(T + 3.2)
+    assert sorted(m.key for m in result.late_metrics) == [
+        "detector.batch.items",
+        "detector.queue.depth",
+        "detector.server_ms{model=fast}",
+    ]
+
+
+def test_the_masters_own_metrics_neither_hold_nor_release_seconds():
+    merger = TimelineMerger(grace_s=5.0)
+    merger.add("w1", _payload(T + 1, []), T + 1.1)
+    rec = MetricRecorder()
+    g = rec.register("detector.queue.depth", "gauge", "jobs", {})
+    rec.set(g, T + 1.5, 12)
+    rec.set(g, T + 0.5, 10)
+    merger.add_metrics(rec.drain(T + 1.6))
+    released = merger.close(T + 1.7).seconds  # w1 promised T only
+    assert [(s.t, [m.last for m in s.metrics]) for s in released] == [(T, [10])]
+    merger.add("w1", _payload(T + 2, []), T + 2.1)
+    released = merger.close(T + 2.2).seconds
+    assert [(s.t, [m.last for m in s.metrics]) for s in released] == [(T + 1, [12])]

@@ -5,6 +5,10 @@ The figures are ``framework.query_run``'s (pandas, imported only when the comman
 bad value — ``--from`` after ``--to``, a range outside the run, an unknown phase or metric,
 a glob matching no name, no such run — is a ``UsageError`` (exit 2) raised before anything
 is written.
+
+``--metric`` takes either request figures (``p95,error_rate``: a comma-separated list, or
+one of ``QUERY_METRICS``) or the name of one custom metric (``detector.server_ms``), whose
+rows ``--where`` filters and ``--group-by`` groups by its dimensions.
 """
 
 from __future__ import annotations
@@ -72,7 +76,24 @@ def add_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         dest="metrics",
         default="count,rps,error_rate,mean,p50,p95,p99",
         metavar="M,M",
-        help="count, rps, error_rate, mean, p50, p95, p99, max (default: all but max)",
+        help="request figures: count, rps, error_rate, mean, p50, p95, p99, max (default: all "
+        "but max); or the name of a custom metric (detector.server_ms): its figures by kind",
+    )
+    query.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="DIM=VALUE",
+        help="with --metric NAME: only its dimension sets with this value (repeatable; the "
+        "same dimension twice keeps either value)",
+    )
+    query.add_argument(
+        "--group-by",
+        action="append",
+        default=[],
+        metavar="DIM",
+        help="with --metric NAME: one row per value of this dimension (repeatable or "
+        "comma-separated)",
     )
     query.add_argument("--confidence", type=confidence, default=0.95, help="default 0.95")
     query.add_argument("--format", choices=FORMATS, default="table", help="default table")
@@ -81,9 +102,12 @@ def add_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 def run_query(args: argparse.Namespace) -> int:
     """``swarm query``: compute the rows, then print or write them."""
-    from framework.store.query import query_run
+    from framework.store.query import QUERY_METRICS, query_run
 
     by = [part for given in args.by for part in given.split(",") if part.strip()]
+    group_by = [part for given in args.group_by for part in given.split(",") if part.strip()]
+    given = args.metrics.strip()
+    metric = given if "," not in given and given not in QUERY_METRICS and given else None
     frame = query_run(
         args.run,
         start=args.start,
@@ -95,6 +119,9 @@ def run_query(args: argparse.Namespace) -> int:
         metrics=args.metrics,
         confidence=args.confidence,
         reports_dir=args.out,
+        metric=metric,
+        where=args.where,
+        group_by=group_by,
     )
     text = render(frame, args.format, confidence=args.confidence)
     if args.output is None:
@@ -124,6 +151,8 @@ def render(frame: pd.DataFrame, fmt: str, *, confidence: float = 0.95) -> str:
         return (
             frame.to_json(orient="records", date_format="iso", double_precision=15, indent=2) + "\n"
         )
+    if "metric" in frame.attrs:
+        return _metric_table(frame)
     return _table(frame, confidence)
 
 
@@ -155,6 +184,34 @@ def _table(frame: pd.DataFrame, confidence: float) -> str:
         shown[head] = cells
     table = pd.DataFrame(shown).to_string(index=False)
     note = f"intervals: {confidence:.0%} confidence, batch means over time (as the report)"
+    return f"{table}\n{note}\n"
+
+
+def _metric_table(frame: pd.DataFrame) -> str:
+    """A custom metric's rows: each figure in the metric's unit (a rate per second)."""
+    import pandas as pd
+
+    unit = frame.attrs.get("unit", "")
+    plain = {"count", "missing", "seconds"}
+    shown: dict[str, list[str]] = {"from": [_clock(v) for v in frame["elapsed_s"]]}
+    for column in frame.columns:
+        if column in ("time", "elapsed_s"):
+            continue
+        values = frame[column]
+        if column in plain:
+            shown[column] = [str(int(v)) for v in values]
+        elif values.dtype == object:
+            shown[column] = ["-" if _missing(v) else str(v) for v in values]
+        else:
+            head = f"{column} {unit}/s" if column == "rate" else f"{column} {unit}"
+            shown[head] = ["-" if _missing(v) else f"{v:.4g}" for v in values]
+    table = pd.DataFrame(shown).to_string(index=False)
+    kind = frame.attrs.get("kind")
+    note = f"{frame.attrs['metric']}: {kind} in {unit}; observed figures (no intervals)"
+    if kind in ("histogram", "timer"):
+        note += ", percentiles of the merged histograms"
+    elif kind == "gauge":
+        note += ", mean time-weighted"
     return f"{table}\n{note}\n"
 
 

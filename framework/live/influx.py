@@ -14,6 +14,13 @@ One closed second of the merged timeline gives, at that second's timestamp (prec
 - ``swarm_run``: tags ``run_id``, ``scenario``; fields ``users``, ``workers``,
   ``requests``, ``failures`` (integers), ``rps`` (float), ``paused`` (1 when the second is
   left out of every statistic, else 0), ``state`` (the run's state, a string).
+- ``swarm_metric`` per custom metric and dimension set recorded in that second: tags
+  ``run_id``, ``scenario``, ``name``, ``kind``, ``unit`` and one per dimension (a dimension
+  named like one of those five is tagged ``dim_<name>``); fields by kind
+  (``framework.live.custom_metrics.second_figures``): counter and meter ``count``, ``sum``,
+  ``rate``; histogram and timer ``count``, ``sum``, ``mean``, ``min``, ``max``, ``p50``,
+  ``p95``, ``p99`` (in the metric's unit); gauge ``count``, ``last``, ``min``, ``max``;
+  ``missing`` (values looked for and not found) when not 0. Counts are integers.
 - ``swarm_arrivals`` per open-model load group with arrivals due in that second: tags
   ``run_id``, ``scenario``, ``group``; fields ``due``, ``started``, ``dropped``,
   ``in_flight_max`` (integers), ``in_flight`` (integer, the arrivals in flight sampled in
@@ -50,16 +57,19 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from framework.live.custom_metrics import dimension_labels, second_figures
 from framework.scenario.interpolation import mask_url_password
 from framework.timeline.codec import LAYOUT, decode_buckets, sum_blobs
 from framework.timeline.endpoints import is_aggregate
 from framework.timeline.histograms import SparseHistogram, percentiles_us
+from framework.timeline.metric_records import MetricSecond
 from framework.timeline.recorder import is_timeout
 from framework.timeline.records import ArrivalSecond, RequestSecond, Second
 
 __all__ = [
     "ARRIVALS",
     "BUFFER_POINTS",
+    "CUSTOM_METRIC",
     "ENV_BUCKET",
     "ENV_ORG",
     "ENV_TOKEN",
@@ -72,6 +82,7 @@ __all__ = [
     "PointBuffer",
     "arrival_point",
     "influx_settings",
+    "metric_point",
     "run_point",
     "second_points",
     "state_point",
@@ -81,6 +92,8 @@ REQUESTS = "swarm_requests"
 FAILURES = "swarm_failures"
 RUN = "swarm_run"
 ARRIVALS = "swarm_arrivals"
+CUSTOM_METRIC = "swarm_metric"
+_METRIC_TAGS = ("run_id", "scenario", "name", "kind", "unit")
 
 ENV_URL = "INFLUXDB_V2_URL"
 ENV_ORG = "INFLUXDB_V2_ORG"
@@ -265,6 +278,8 @@ def second_points(
     for arrival in second.arrivals:
         in_flight = second.active.get(arrival.group)
         lines.append(arrival_point(arrival, run_id=run_id, scenario=scenario, in_flight=in_flight))
+    for metric in second.metrics:
+        lines.append(metric_point(metric, run_id=run_id, scenario=scenario))
     lines.append(
         run_point(
             t,
@@ -315,6 +330,40 @@ def arrival_point(
             if value is not None:
                 fields += f",{label}={_float(value / 1000)}"
     return f"{head} {fields} {int(record.t)}"
+
+
+def metric_point(record: MetricSecond, *, run_id: str, scenario: str) -> str:
+    """The ``swarm_metric`` point of one custom metric and dimension set in second
+    ``record.t``: its figures by kind (see the module doc).
+
+        >>> m = MetricSecond(t=1700000000, name="detector.queue.depth", kind="gauge",
+        ...     unit="jobs", dims=(("queue", "a b"),), count=2, sum=7, min=3.0, max=4.0,
+        ...     last=4.0, last_at=1700000000.5)
+        >>> print(metric_point(m, run_id="r1", scenario="s").replace(",", "\\n  "))
+        swarm_metric
+          run_id=r1
+          scenario=s
+          name=detector.queue.depth
+          kind=gauge
+          unit=jobs
+          queue=a\\ b count=2i
+          last=4.0
+          min=3.0
+          max=4.0 1700000000
+    """
+    tags = (
+        ("run_id", run_id),
+        ("scenario", scenario),
+        ("name", record.name),
+        ("kind", record.kind),
+        ("unit", record.unit),
+        *dimension_labels(record.dims, _METRIC_TAGS),
+    )
+    fields = ",".join(
+        f"{key}={value}i" if isinstance(value, int) else f"{key}={_float(value)}"
+        for key, value in second_figures(record).items()
+    )
+    return f"{_tags(CUSTOM_METRIC, tags)} {fields} {int(record.t)}"
 
 
 class ArrivalSeconds:

@@ -23,6 +23,8 @@ The exposition (every family, labels in braces)::
     swarm_schedule_lag_seconds{group}                      histogram, le 0.001 … 5 s
     swarm_in_flight{group}                                 gauge, arrivals in flight (last second)
     swarm_planned_arrival_rate{group}                      gauge, arrivals/s the plan asks for now
+    swarm_custom_<name>{<dims>}                            a custom metric, by kind (below)
+    swarm_custom_values_missing_total{metric}              counter of values not found
 
 The names follow ``metrics.prom`` (``framework.reports.prometheus``), with two deliberate
 differences: there is no ``name="Aggregated"`` series (``sum()`` over the names gives it,
@@ -45,6 +47,27 @@ bucketed at :data:`LAG_BUCKETS_S`; the arrivals in flight in the last closed sec
 (``sec.active``); and the rate the plan asks for at scrape time (0 unless the run is
 running). ``rate(swarm_arrivals_total{outcome="started"}[1m])`` against
 ``swarm_planned_arrival_rate`` says whether the generator keeps its schedule.
+
+Custom metrics (``Second.metrics``: ``counter()``, ``gauge()``, ``histogram()``, ``timer()``,
+``meter()`` and a scenario's ``metrics:`` and ``gauges:``) are one family each, named
+``swarm_custom_`` and the metric's name with ``.`` as ``_`` (``detector.queue.depth`` →
+``swarm_custom_detector_queue_depth``), their dimensions as labels (the union of the
+dimension names the metric was recorded with; a dimension named ``quantile``, ``le`` or
+starting with ``__`` is the label ``dim_<name>``), the unit in the HELP text. The API bounds
+a metric to 100 dimension sets, so the series are bounded too. By kind:
+
+* ``counter`` and ``meter``: a counter, ``swarm_custom_<name>_total``, of what they added;
+* ``gauge``: a gauge of the value set last;
+* ``histogram`` and ``timer``: a summary — ``_count`` and ``_sum`` of every value recorded
+  (``rate(_sum[1m]) / rate(_count[1m])`` is the mean over any range), and the 0.5, 0.95 and
+  0.99 quantiles of the values of the last :data:`QUANTILE_WINDOW_S` closed seconds (read
+  off the merged histograms; left out while the window holds none). A summary rather than
+  a Prometheus histogram because a metric's unit is the user's (a score, items, ms): no one
+  set of bucket bounds fits them all, and the timeline's histograms give exact quantiles.
+
+``swarm_custom_values_missing_total{metric}`` counts the values a scenario's extraction
+looked for and did not find, per metric. Two metric names that differ only by ``.`` against
+``_`` would make one family name: the second is left out (the first in name order stays).
 """
 
 from __future__ import annotations
@@ -54,19 +77,41 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from framework.live.budget_status import BudgetLimit, BudgetStatus, budget_statuses
+from framework.live.custom_metrics import (
+    COUNTER_KINDS,
+    LEVELS,
+    MetricTotals,
+    SeriesTotals,
+    dimension_labels,
+)
 from framework.live.feed import LiveFeed
 from framework.live.state import STATES
 from framework.plan.rates import RatePlan
 from framework.timeline.codec import sum_blobs
 from framework.timeline.histograms import cumulative_counts
+from framework.timeline.metric_records import HISTOGRAM_KINDS
 from framework.timeline.recorder import is_timeout
 from framework.timeline.records import ArrivalSecond, RequestSecond, Second
 
-__all__ = ["BUDGET_STATUSES", "LAG_BUCKETS_S", "LATENCY_BUCKETS_MS", "LiveMetrics"]
+__all__ = [
+    "BUDGET_STATUSES",
+    "CUSTOM_PREFIX",
+    "LAG_BUCKETS_S",
+    "LATENCY_BUCKETS_MS",
+    "QUANTILE_WINDOW_S",
+    "LiveMetrics",
+    "custom_families",
+    "custom_family_name",
+]
 
 LATENCY_BUCKETS_MS: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 """Bucket bounds of ``swarm_request_duration_milliseconds``: the same as ``metrics.prom``'s
@@ -80,6 +125,12 @@ LAG_BUCKETS_S: tuple[float, ...] = (
 starts arrivals within a millisecond or two; seconds of lag mean it fell far behind."""
 
 BUDGET_STATUSES = ("pending", "passing", "at risk", "failing")
+
+CUSTOM_PREFIX = "swarm_custom_"
+QUANTILE_WINDOW_S = 60
+"""Closed seconds whose values a custom histogram's or timer's quantiles are of: recent
+enough to follow the run, long enough to hold a p99 of a few values a second."""
+_RESERVED_LABELS = ("quantile", "le")
 
 _BOUNDS_US = [b * 1000 for b in LATENCY_BUCKETS_MS]
 _LE = [str(b) for b in LATENCY_BUCKETS_MS]
@@ -166,6 +217,7 @@ class LiveMetrics(Collector):
         self.budget_every_s = max(1, budget_every_s)
         self.totals: dict[tuple[str, str], _Totals] = {}
         self.seconds = 0
+        self.custom = MetricTotals(window_s=QUANTILE_WINDOW_S)
         self.users: int | None = None
         self.workers: int | None = None
         self.statuses: list[BudgetStatus] = [BudgetStatus(limit, "pending") for limit in limits]
@@ -195,6 +247,7 @@ class LiveMetrics(Collector):
             totals.add(record)
         for arrival in second.arrivals:
             self._arrivals(arrival.group).add(arrival)
+        self.custom.add_second(second)
         for group, n in second.active.items():
             if group in self.arrivals:  # open groups only: closed ones run users
                 self.in_flight[group] = n
@@ -272,6 +325,8 @@ class LiveMetrics(Collector):
         yield from self._budgets()
         if self.arrivals:
             yield from self._open_model()
+        if self.custom.series:
+            yield from custom_families(self.custom)
 
     def _open_model(self) -> Iterator[Any]:
         arrivals = CounterMetricFamily(
@@ -366,3 +421,66 @@ class LiveMetrics(Collector):
                 if figure is not None:
                     value.add_metric([*scope, bound], figure)
         yield from (status, limit, value)
+
+
+def custom_family_name(name: str) -> str:
+    """``detector.queue.depth`` → ``swarm_custom_detector_queue_depth``."""
+    return CUSTOM_PREFIX + name.replace(".", "_")
+
+
+def custom_families(totals: MetricTotals) -> list[Metric]:
+    """One family per custom metric (see the module doc), and the missing values' counter."""
+    by_name: dict[str, list[SeriesTotals]] = {}
+    for series in totals.sorted():
+        by_name.setdefault(series.name, []).append(series)
+    families: list[Metric] = []
+    taken: set[str] = set()
+    missing = CounterMetricFamily(
+        "swarm_custom_values_missing",
+        "Values of a custom metric that a scenario's extraction looked for and did not find.",
+        labels=["metric"],
+    )
+    for name, found in by_name.items():
+        family_name = custom_family_name(name)
+        if family_name in taken or family_name == "swarm_custom_values_missing":
+            continue
+        taken.add(family_name)
+        families.append(_custom_family(family_name, found, totals.last_t))
+        lost = sum(s.missing for s in found)
+        if lost:
+            missing.add_metric([name], lost)
+    if missing.samples:
+        families.append(missing)
+    return families
+
+
+def _custom_family(family_name: str, found: list[SeriesTotals], now_t: int | None) -> Metric:
+    first = found[0]
+    labelled = [dict(dimension_labels(s.dims, _RESERVED_LABELS)) for s in found]
+    names = sorted({k for labels in labelled for k in labels})
+    values = [[labels.get(k, "") for k in names] for labels in labelled]
+    doc = f"Custom {first.kind} {first.name!r}, in {first.unit}."
+    if first.kind in COUNTER_KINDS:
+        counter = CounterMetricFamily(family_name, doc, labels=names)
+        for series, label_values in zip(found, values, strict=True):
+            counter.add_metric(label_values, series.sum)
+        return counter
+    if first.kind in HISTOGRAM_KINDS:
+        summary = Metric(
+            family_name, f"{doc} Quantiles of the last {QUANTILE_WINDOW_S} s.", "summary"
+        )
+        for series, label_values in zip(found, values, strict=True):
+            labels = dict(zip(names, label_values, strict=True))
+            quantiles = series.recent_percentiles(LEVELS, now_t=now_t)
+            for level, value in zip(LEVELS, quantiles, strict=True):
+                if value is not None:
+                    quantile = {**labels, "quantile": f"{level / 100:g}"}
+                    summary.add_sample(family_name, quantile, value)
+            summary.add_sample(f"{family_name}_count", labels, series.count)
+            summary.add_sample(f"{family_name}_sum", labels, series.sum)
+        return summary
+    gauge = GaugeMetricFamily(family_name, f"{doc} The value set last.", labels=names)
+    for series, label_values in zip(found, values, strict=True):
+        if series.last is not None:
+            gauge.add_metric(label_values, series.last)
+    return gauge

@@ -9,7 +9,10 @@ and transitions, the plan's phase and position (elapsed of planned time, with pa
 left out), users and workers, each budget's status, and the most frequent failure messages;
 for an open-model run, each open load group's arrivals (``arrivals``: the plan's rate and the
 rate achieved over the last ``ARRIVALS_WINDOW_S`` seconds, the schedule lag p50 / p99, the
-arrivals dropped and in flight; an empty list for a closed-model run).
+arrivals dropped and in flight; an empty list for a closed-model run); and each custom metric
+and dimension set (``metrics``, at most ``MAX_METRIC_ROWS``: key, kind, unit, its value in the
+last second that recorded it and its figure of the run so far, counted seconds only; an
+empty list when the run records none).
 
 Intervals are not free (about 8 ms per name for the five metrics, and 6 ms more for the
 quality checks, at any run length), so however often the tab asks, the figures are
@@ -34,6 +37,7 @@ from typing import Any
 
 from framework.live.arrivals import GroupArrivals
 from framework.live.budget_status import BudgetLimit, BudgetStatus, budget_statuses
+from framework.live.custom_metrics import COUNTER_KINDS, MetricTotals, SeriesTotals
 from framework.live.feed import LiveFeed
 from framework.live.state import ENDED
 from framework.live.statistics import ALL, LiveStatistics, Snapshot
@@ -43,15 +47,26 @@ from framework.stats.estimators import DEFAULT_BATCHES, Estimate, estimates
 from framework.stats.histogram_sums import HistogramSums
 from framework.stats.quality import assess
 from framework.timeline.endpoints import OVERALL, selects
+from framework.timeline.metric_records import HISTOGRAM_KINDS
 from framework.timeline.records import Second
 
-__all__ = ["ARRIVALS_WINDOW_S", "MAX_FAILURE_MESSAGES", "FailureMessages", "TabView"]
+__all__ = [
+    "ARRIVALS_WINDOW_S",
+    "MAX_FAILURE_MESSAGES",
+    "MAX_METRIC_ROWS",
+    "FailureMessages",
+    "TabView",
+    "metric_row",
+]
 
 MAX_FAILURE_MESSAGES = 20
 """Failure messages the tab lists (the most frequent, of the run so far)."""
 
 ARRIVALS_WINDOW_S = 10
 """Counted seconds over which the tab holds an open group's achieved rate against its plan."""
+
+MAX_METRIC_ROWS = 200
+"""Custom metric rows the tab lists (by key); the timeline and the report have them all."""
 
 _TRACKED_MESSAGES = 200
 """Distinct (name, message) pairs kept while counting; past it the rarest are dropped."""
@@ -129,6 +144,7 @@ class TabView:
         self.refresh_s = refresh_s
         self.quality_every_s = quality_every_s
         self.failures = FailureMessages()
+        self.metrics = MetricTotals()
         self.computations = 0
         self.quality_computations = 0
         self._figures: _Figures | None = None
@@ -143,9 +159,11 @@ class TabView:
     def _on_second(self, *, second: Second, counted: bool, **_kwargs: Any) -> None:
         if counted:
             self.failures.add_second(second)
+            self.metrics.add_second(second)
 
     def _on_run_started(self, **_kwargs: Any) -> None:
         self.failures = FailureMessages()
+        self.metrics = MetricTotals()
 
     def data(self, feed: LiveFeed, now_s: float) -> dict[str, Any]:
         """Everything the tab shows, as plain JSON values (no NaN: unknown is ``None``)."""
@@ -175,6 +193,10 @@ class TabView:
             "arrivals": [
                 _arrivals(group)
                 for group in feed.group_arrivals(self.rates, window_s=ARRIVALS_WINDOW_S)
+            ],
+            "metrics": [
+                metric_row(series, self.metrics.seconds)
+                for series in self.metrics.sorted()[:MAX_METRIC_ROWS]
             ],
         }
 
@@ -348,4 +370,42 @@ def _budget(status: BudgetStatus) -> dict[str, Any]:
         "value": _number(status.value),
         "low": _number(status.low),
         "high": _number(status.high),
+    }
+
+
+def metric_row(series: SeriesTotals, seconds: int) -> dict[str, Any]:
+    """One custom metric and dimension set: ``last`` is its value in the last second that
+    recorded it (a histogram's mean, a counter's count per second, a gauge's last value;
+    ``last_t`` that second), ``run`` its figures of the run so far over ``seconds`` counted
+    seconds (histogram: ``mean``, ``p50``, ``p95``, ``p99``, ``max``; counter and meter:
+    ``total``, ``rate`` per second; gauge: ``last``, ``min``, ``max``, ``mean`` of the sets).
+    """
+    latest = series.latest
+    last: float | None = None
+    if latest is not None:
+        if series.kind in COUNTER_KINDS:
+            last = float(latest.sum)
+        elif series.kind in HISTOGRAM_KINDS:
+            last = latest.mean
+        else:
+            last = latest.last
+    run: dict[str, float | None]
+    if series.kind in COUNTER_KINDS:
+        run = {"total": series.sum, "rate": series.sum / seconds if seconds else None}
+    elif series.kind in HISTOGRAM_KINDS:
+        p50, p95, p99 = series.percentiles()
+        run = {"mean": series.mean, "p50": p50, "p95": p95, "p99": p99, "max": series.max}
+    else:
+        run = {"last": series.last, "min": series.min, "max": series.max, "mean": series.mean}
+    return {
+        "key": series.key,
+        "name": series.name,
+        "dims": dict(series.dims),
+        "kind": series.kind,
+        "unit": series.unit,
+        "last": _number(last),
+        "last_t": None if latest is None else latest.t,
+        "count": series.count,
+        "missing": series.missing,
+        "run": {k: _number(v) for k, v in run.items()},
     }

@@ -91,6 +91,16 @@
     els.arrivalRows = arrivals.appendChild(el("tbody", { id: "swarm-arrival-rows" }));
     els.arrivals = panel.appendChild(arrivals);
 
+    els.metricsTitle = panel.appendChild(el("h3", { hidden: "" }, "Custom metrics"));
+    var metrics = el("table", { id: "swarm-metrics", hidden: "" });
+    var metricsHead = el("tr");
+    ["Metric", "Kind", "Unit", "Last second", "Run so far"].forEach(function (title) {
+      metricsHead.appendChild(el("th", {}, title));
+    });
+    metrics.appendChild(el("thead")).appendChild(metricsHead);
+    els.metricRows = metrics.appendChild(el("tbody", { id: "swarm-metric-rows" }));
+    els.metrics = panel.appendChild(metrics);
+
     panel.appendChild(el("h3", {}, "Budgets"));
     els.budgets = panel.appendChild(el("ul", { id: "swarm-budgets" }));
     panel.appendChild(el("h3", {}, "Failure messages"));
@@ -187,6 +197,26 @@
       tr.appendChild(el("td", { class: "num", "data-metric": "in_flight" },
         g.in_flight === null || g.in_flight === undefined ? "–" : g.in_flight));
       els.arrivalRows.appendChild(tr);
+    });
+
+    var metricRows = data.metrics || [];
+    els.metricsTitle.hidden = metricRows.length === 0;
+    els.metrics.hidden = metricRows.length === 0;
+    clear(els.metricRows);
+    metricRows.forEach(function (m) {
+      var tr = el("tr", { "data-key": m.key, "data-kind": m.kind });
+      tr.appendChild(el("td", { class: "name" }, m.key));
+      tr.appendChild(el("td", {}, m.kind));
+      tr.appendChild(el("td", {}, m.unit));
+      var lastLabel = m.kind === "counter" || m.kind === "meter" ? " /s" :
+        (m.kind === "gauge" ? "" : " mean");
+      tr.appendChild(el("td", { class: "num", "data-metric": "last" },
+        m.last === null ? "–" : fmt(m.last) + lastLabel));
+      var run = m.run || {};
+      var text = Object.keys(run).map(function (k) { return k + " " + fmt(run[k]); }).join(" · ");
+      if (m.missing) text += " · " + m.missing + " missing";
+      tr.appendChild(el("td", { "data-metric": "run" }, text));
+      els.metricRows.appendChild(tr);
     });
 
     clear(els.budgets);

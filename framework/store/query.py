@@ -17,6 +17,11 @@ Example::
 
     query_run("latest", phase="step 3", by="name", metrics=("p95", "error_rate"))
     query_run(run_dir, start="5m", end="20m", names="POST /detect*", every="30s")
+    query_run("latest", metric="detector.server_ms", where="model=fast", group_by="region")
+
+With ``metric``, the rows are a custom metric's instead (``framework.store.metric_query``):
+filtered by its dimensions (``where``) and grouped by them (``group_by``), with the figures
+of its kind.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from framework.scenario.metrics import KEY_METRICS
 from framework.stats.estimators import DEFAULT_BATCHES, Estimate, estimates
 from framework.stats.histogram_sums import HistogramSums
 from framework.store.frame import run_frame
+from framework.store.metric_query import metric_query_of, parse_where
 from framework.store.run_seconds import RunSeconds, parse_offset, resolve_run_dir
 from framework.timeline.endpoints import endpoint_key
 from framework.timeline.histograms import BucketRows
@@ -80,6 +86,9 @@ def query_run(
     metrics: Sequence[str] | str = DEFAULT_METRICS,
     confidence: float = 0.95,
     reports_dir: str | Path = "reports",
+    metric: str | None = None,
+    where: Mapping[str, Any] | Sequence[str] | str | None = None,
+    group_by: Sequence[str] | str = (),
 ) -> pd.DataFrame:
     """Figures of a part of ``run``, one row per group, each with its interval.
 
@@ -102,13 +111,44 @@ def query_run(
     ms of successful requests; ``rps`` in requests per second; ``error_rate`` a fraction.
     NaN where there is nothing to estimate (no request; an interval needs 2 seconds).
 
+    ``metric`` names a custom metric instead (``metrics`` and ``names`` are then not used):
+    its records in the same selection of seconds, those whose dimensions ``where`` matches
+    (``"model=fast"``, a list of such, or a mapping; the same dimension twice keeps either
+    value), one row per time bucket (``every``, ``by`` phase or fault) and value of the
+    ``group_by`` dimensions (a column each), with the figures of the metric's kind
+    (``framework.store.metric_query.METRIC_FIGURES``; no intervals) in its unit.
+
     Raises ``UsageError`` (exit 2) for a bad argument — ``start`` after ``end``, a range
     outside the run, an unknown phase or metric (listing the allowed ones), globs matching
-    no name (listing the names), no such run — and ``ReportError`` when the run's files
+    no name (listing the names), an unknown custom metric or dimension (listing the known
+    ones), a malformed ``where``, no such run — and ``ReportError`` when the run's files
     cannot be read.
     """
-    chosen = _metrics(metrics)
+    wanted = parse_where(where)
+    dims = _dimensions(group_by)
+    if metric is None and (wanted or dims):
+        flag = "--where" if wanted else "--group-by"
+        raise UsageError(
+            f"{flag} filters and groups a custom metric's dimensions: give --metric NAME too",
+            flag=flag,
+        )
+    chosen = _metrics(metrics) if metric is None else ()
     groups = _groupings(by)
+    if metric is not None:
+        if "name" in groups:
+            raise UsageError(
+                "--by name groups requests; a custom metric is grouped by its dimensions "
+                "(--group-by DIMENSION)",
+                flag="--by",
+                value="name",
+            )
+        if names:
+            raise UsageError(
+                "--name selects requests; a custom metric's dimension sets are selected with "
+                "--where DIMENSION=VALUE",
+                flag="--name",
+                value=names if isinstance(names, str) else ",".join(names),
+            )
     every_s = None if every is None else _every(every)
     if not 0 < confidence < 1:
         raise UsageError(
@@ -125,6 +165,24 @@ def query_run(
             value=str(start),
         )
     seconds = RunSeconds.load(resolve_run_dir(run, reports_dir))
+    if metric is not None:
+        times = np.array([s.t for s in seconds.timeline.seconds], dtype=np.int64)
+        if not times.size:
+            raise UsageError(
+                f"run {seconds.record.run_id or seconds.path} has no counted second", flag="RUN"
+            )
+        keep = _in_range(seconds, times, start_s, end_s)
+        if phase is not None:
+            keep &= _in_phase(seconds, times, phase)
+        rows = np.flatnonzero(keep)
+        return metric_query_of(
+            seconds,
+            name=metric,
+            where=wanted,
+            group_by=dims,
+            groups=_second_groups(seconds, times, rows, groups, every_s),
+            by=groups,
+        )
     return query_of(
         seconds,
         start_s=start_s,
@@ -218,6 +276,19 @@ def _groupings(by: Sequence[str] | str) -> tuple[str, ...]:
             value=unknown[0],
         )
     return tuple(dict.fromkeys(given))
+
+
+def _dimensions(group_by: Sequence[str] | str) -> tuple[str, ...]:
+    given = group_by.split(",") if isinstance(group_by, str) else list(group_by)
+    found = [g.strip() for g in given if g.strip()]
+    for dimension in found:
+        if not dimension.isidentifier():
+            raise UsageError(
+                f"--group-by {dimension!r}: not a dimension name (a Python identifier)",
+                flag="--group-by",
+                value=dimension,
+            )
+    return tuple(dict.fromkeys(found))
 
 
 def _every(every: float | str) -> int:

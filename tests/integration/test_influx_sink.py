@@ -424,3 +424,101 @@ def test_a_server_that_never_answers_does_not_stall_the_event_loop(tmp_path):
     assert found["max_gap_s"] < 1.0, found
     assert found["status"] == "failed" and found["dropped"] > 0 and found["written"] == 0
     assert found["finish_s"] < 6.0, found  # the end of the run waits one more try at most
+
+
+CUSTOM_METRICS = textwrap.dedent(
+    """
+    from gevent import monkey
+
+    monkey.patch_all()  # as Locust does
+
+    import json
+    import sys
+    import time
+
+    from framework.live.feed import LiveFeed
+    from framework.live.influx import InfluxSettings
+    from framework.locust_glue.influx_sink import InfluxSink
+    from framework.timeline.codec import encode_histogram, new_histogram
+    from framework.timeline.metric_records import METRIC_SCALE, MetricSecond
+    from framework.timeline.records import Second
+
+    url, run_id = sys.argv[1], sys.argv[2]
+    feed = LiveFeed(started_s=time.time(), run_id=run_id)
+    sink = InfluxSink(InfluxSettings(url=url, org="o", bucket="b"), scenario="s", run_id=run_id)
+    sink.attach(feed)
+    sink.start(time.time())
+    feed.move("running", time.time())
+    t0 = int(time.time()) - 10
+    for i in range(5):
+        t = t0 + i
+        hist = new_histogram()
+        values = [10.0 + k + i for k in range(10)]
+        for v in values:
+            hist.record_value(round(v * METRIC_SCALE))
+        metrics = (
+            MetricSecond(t=t, name="detector.batch.items", kind="counter", unit="items",
+                         dims=(("model", "fast"),), count=2, sum=5 + i),
+            MetricSecond(t=t, name="detector.queue.depth", kind="gauge", unit="jobs",
+                         count=1, sum=float(i), min=float(i), max=float(i), last=float(i),
+                         last_at=t + 0.5),
+            MetricSecond(t=t, name="detector.server_ms", kind="timer", unit="ms",
+                         dims=(("kind", "x"), ("model", "fast")), count=10, sum=sum(values),
+                         min=min(values), max=max(values), hist_blobs=(encode_histogram(hist),)),
+        )
+        feed.add_second(Second(t=t, users=1, workers=1, metrics=metrics))
+    feed.move("stopping", time.time())
+    feed.move("finished", time.time())
+    sink.close()
+    json.dump({"t0": t0, **sink.summary("finished")}, sys.stdout)
+    """
+)
+
+
+@needs_vm
+def test_custom_metrics_are_stored_one_point_per_second_metric_and_dimension_set(
+    tmp_path, victoria
+):
+    """What VictoriaMetrics (an InfluxDB-protocol server) stores of ``swarm_metric``: each
+    kind's fields under its tags, the dimensions as tags (one named like a tag prefixed)."""
+    script = tmp_path / "custom_metrics.py"
+    script.write_text(CUSTOM_METRICS)
+    run_id = f"influx-metrics-{uuid.uuid4().hex[:10]}"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(script), victoria.url, run_id],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "ok" and summary["dropped"] == 0, summary
+    t0 = summary["t0"]
+    urllib.request.urlopen(f"{victoria.url}/internal/force_flush", timeout=10).close()
+    query = urllib.parse.urlencode(
+        {"match[]": f'{{__name__=~"swarm_metric_.+",run_id="{run_id}"}}', "start": "0"}
+    ).encode()
+    with urllib.request.urlopen(f"{victoria.url}/api/v1/export", data=query, timeout=30) as answer:
+        lines = answer.read().decode().splitlines()
+    stored: dict[tuple[str, str], dict[int, float]] = {}
+    labels_of: dict[str, dict[str, str]] = {}
+    for line in lines:
+        series = json.loads(line)
+        labels = series["metric"]
+        labels_of[labels["name"]] = labels
+        samples = stored.setdefault((labels["__name__"], labels["name"]), {})
+        for t_ms, value in zip(series["timestamps"], series["values"], strict=True):
+            samples[t_ms // 1000 - t0] = value
+    seconds = list(range(5))
+    assert stored[("swarm_metric_sum", "detector.batch.items")] == {i: 5.0 + i for i in seconds}
+    assert stored[("swarm_metric_rate", "detector.batch.items")] == {i: 5.0 + i for i in seconds}
+    assert stored[("swarm_metric_count", "detector.batch.items")] == dict.fromkeys(seconds, 2.0)
+    assert stored[("swarm_metric_last", "detector.queue.depth")] == {i: float(i) for i in seconds}
+    assert stored[("swarm_metric_mean", "detector.server_ms")] == {i: 14.5 + i for i in seconds}
+    p95 = stored[("swarm_metric_p95", "detector.server_ms")]
+    assert all(abs(p95[i] - (19.0 + i)) <= 0.02 for i in seconds), p95
+    assert stored[("swarm_metric_max", "detector.server_ms")] == {i: 19.0 + i for i in seconds}
+    timer = labels_of["detector.server_ms"]
+    assert (timer["kind"], timer["unit"], timer["model"], timer["dim_kind"]) == (
+        "timer", "ms", "fast", "x",
+    )  # fmt: skip
+    assert labels_of["detector.batch.items"]["scenario"] == "s"

@@ -60,6 +60,20 @@ SCENARIO = f"""
 """
 
 
+PLUGIN = """
+from locust import events
+
+from framework import counter
+
+
+@events.request.add_listener
+def _count(name, **_kw):
+    endpoint = "<b>hostile</b>" if "=" in name else name  # '=' is no dimension value
+    counter("tab.requests", unit="requests", endpoint=endpoint).add()
+"""
+"""A custom metric by request, one dimension value HTML: the Custom metrics table."""
+
+
 @dataclass(frozen=True)
 class WebRun:
     """A ``swarm run --web`` in progress: its web UI's address and its process."""
@@ -84,7 +98,13 @@ def _post(url: str, form: dict[str, str] | None = None) -> Any:
 
 
 def _start(
-    children, folder: Path, target: RecordingServer, port: int, *, workers: int = 0
+    children,
+    folder: Path,
+    target: RecordingServer,
+    port: int,
+    *,
+    workers: int = 0,
+    plugin: str | None = None,
 ) -> WebRun:
     """``swarm run SCENARIO --web`` until its web UI answers (bounded)."""
     scenario = folder / "scenario.yaml"
@@ -92,6 +112,9 @@ def _start(
     run_id = f"tab-{uuid.uuid4().hex[:12]}"
     command = [str(SWARM), "run", str(scenario), "--host", target.url, "--web"]
     command += ["--web-port", str(port), "--out", str(folder / "reports"), "--run-id", run_id]
+    if plugin is not None:
+        (folder / "plugin.py").write_text(plugin, encoding="utf-8")
+        command += ["--plugin", str(folder / "plugin.py")]
     if workers:
         command += ["--workers", str(workers)]
     log = folder / "swarm.log"
@@ -241,7 +264,7 @@ def test_the_swarm_tab_fills_in_a_browser_and_follows_the_run_to_its_stop(
 ):
     from selenium.webdriver.common.by import By
 
-    run = _start(child_processes, tmp_path, recording_server, free_port())
+    run = _start(child_processes, tmp_path, recording_server, free_port(), plugin=PLUGIN)
     _start_from_the_ui(browser, run)
     panel = lambda: _panel(browser)  # noqa: E731
 
@@ -276,6 +299,21 @@ def test_the_swarm_tab_fills_in_a_browser_and_follows_the_run_to_its_stop(
     assert _cell(browser, "Aggregated", "quality") in ("pass", "warn", "fail")
     assert "failing" in _text(browser, "#swarm-budgets")  # submit: all fail, against 1%
     assert "submit" in _text(browser, "#swarm-failures")
+
+    # the plugin's counter: one Custom metrics row per name, the hostile one as text
+    metric_rows = lambda: browser.find_elements(By.CSS_SELECTOR, "#swarm-metric-rows tr")  # noqa: E731
+    wait_for(lambda: len(metric_rows()) == 2, 10, "custom metric rows", shown=panel)
+    shown = {r.get_attribute("data-key"): r.text for r in metric_rows()}
+    assert set(shown) == {
+        "tab.requests{endpoint=submit}",
+        "tab.requests{endpoint=<b>hostile</b>}",
+    }
+    assert "counter" in shown["tab.requests{endpoint=submit}"]
+    assert (
+        "total" in shown["tab.requests{endpoint=submit}"]
+        and " /s" in shown["tab.requests{endpoint=submit}"]
+    )
+    assert browser.find_elements(By.CSS_SELECTOR, "#swarm-tab img, #swarm-tab b") == []
 
     _locust_stop(browser)
     wait_for(

@@ -77,6 +77,42 @@ def test_the_tab_is_registered_and_its_data_comes_from_the_feed(environment):
     assert "textContent" in body
 
 
+def test_custom_metrics_reach_the_tab_and_the_web_uis_metrics_route(environment):
+    """One second with a counter and a gauge: the tab's JSON lists both, the script draws a
+    Custom metrics table, and ``GET /metrics`` on the same app has their families."""
+    import shutil
+    import subprocess
+
+    from framework.locust_glue import metrics_server
+    from framework.timeline.metric_records import MetricSecond
+
+    web_tab.install(environment, plan=PLAN, limits=LIMITS)
+    metrics_server.install(environment, scenario="s", budgets=None)
+    feed = telemetry.feed_of(environment)
+    feed.move("running", 1.0)
+    metrics = (
+        MetricSecond(t=1, name="detector.batch.items", kind="counter", unit="items",
+                     dims=(("model", "<b>fast</b>"),), count=2, sum=6),
+        MetricSecond(t=1, name="detector.queue.depth", kind="gauge", unit="jobs", count=1,
+                     sum=4.0, min=4.0, max=4.0, last=4.0, last_at=1.5),
+    )  # fmt: skip
+    feed.add_second(Second(t=1, users=2, workers=1, metrics=metrics))
+    client = environment.web_ui.app.test_client()
+    rows = {row["key"]: row for row in client.get("/swarm/live").get_json()["metrics"]}
+    assert rows["detector.batch.items{model=<b>fast</b>}"]["run"] == {"total": 6.0, "rate": 6.0}
+    assert rows["detector.queue.depth"]["last"] == 4.0
+    assert "Custom metrics" in client.get("/swarm/tab.js").get_data(as_text=True)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'swarm_custom_detector_batch_items_total{model="<b>fast</b>"} 6.0' in text
+    assert "swarm_custom_detector_queue_depth 4.0" in text
+    promtool = shutil.which("promtool")
+    if promtool is not None:
+        checked = subprocess.run(
+            [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+        )
+        assert checked.returncode == 0, checked.stderr
+
+
 def test_nothing_is_installed_without_a_web_ui():
     env = Environment(user_classes=[_Visitor])
     env.create_local_runner()

@@ -13,7 +13,8 @@ corrections of seconds already handed out: they are counted, not added, exactly 
 master's own feed never sees them. Arrivals are different: an arrival belongs to the second
 it was *due* in, so one that started after that second was written comes as a late ``arr``
 line, and the master's feed takes it (``LiveFeed.add_late_arrivals``); so does the tail's
-reader, from ``late_arrivals()`` after each ``read``.
+reader, from ``late_arrivals()`` after each ``read``. Custom metrics (``met`` lines,
+version 4) go into their second's ``metrics``; a late one is counted like a ``late`` line.
 
     >>> import pathlib, tempfile
     >>> from framework.timeline.records import RequestSecond, Second
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.limits import excerpt
+from framework.timeline.metric_records import MetricSecond
 from framework.timeline.reader import parse_record
 from framework.timeline.records import (
     FORMAT,
@@ -51,6 +53,7 @@ from framework.timeline.validation import (
     TimeBounds,
     arrival_line_problem,
     gauges_problem,
+    metric_line_problem,
     request_line_problem,
 )
 
@@ -83,6 +86,7 @@ class TimelineTail:
         self._pending: dict[int, dict[str, RequestSecond]] = {}
         self._arrivals: dict[int, dict[str, ArrivalSecond]] = {}
         self._late_arrivals: list[ArrivalSecond] = []
+        self._metrics: dict[int, dict[str, MetricSecond]] = {}
 
     def __repr__(self) -> str:
         return f"TimelineTail({str(self.path)!r}, line={self._line}, last_t={self.last_t})"
@@ -146,6 +150,8 @@ class TimelineTail:
             return self._close(obj)
         elif kind == "arr":
             self._arrival(obj)
+        elif kind == "met":
+            self._metric(obj)
         elif kind == "late":
             self.late += 1
         elif kind == "end":
@@ -166,6 +172,23 @@ class TimelineTail:
         held = cells.get(record.group)
         cells[record.group] = held.combine(record) if held is not None else record
 
+    def _metric(self, obj: dict[str, Any]) -> None:
+        assert self._bounds is not None
+        if metric_line_problem(obj, self._bounds) is not None:
+            self.damaged += 1
+            return
+        try:
+            record = MetricSecond.from_record(obj)
+        except (KeyError, ValueError, TypeError):
+            self.damaged += 1
+            return
+        if obj.get("late") is True or (self.last_t is not None and record.t <= self.last_t):
+            self.late += 1  # its second was handed out already, as a ``late`` line's
+            return
+        cells = self._metrics.setdefault(record.t, {})
+        held = cells.get(record.key)
+        cells[record.key] = held.combine(record) if held is not None else record
+
     def _header(self, header: dict[str, Any]) -> None:
         if header.get("format") != FORMAT:
             found = excerpt(repr(header.get("format")))
@@ -185,10 +208,12 @@ class TimelineTail:
             self._pending.pop(t, None)
             return []
         closed = []
-        for earlier in sorted(k for k in {*self._pending, *self._arrivals} if k < t):
+        held = {*self._pending, *self._arrivals, *self._metrics}
+        for earlier in sorted(k for k in held if k < t):
             cells, arrivals = self._pending.pop(earlier, {}), self._arrivals.pop(earlier, {})
-            closed.append(_second(earlier, cells, arrivals, None))
-        closed.append(_second(t, self._pending.pop(t, {}), self._arrivals.pop(t, {}), gauges))
+            closed.append(_second(earlier, cells, arrivals, None, self._metrics.pop(earlier, {})))
+        cells, arrivals = self._pending.pop(t, {}), self._arrivals.pop(t, {})
+        closed.append(_second(t, cells, arrivals, gauges, self._metrics.pop(t, {})))
         self.last_t = t
         return closed
 
@@ -198,6 +223,7 @@ def _second(
     cells: dict[str, RequestSecond],
     arrivals: dict[str, ArrivalSecond],
     gauges: dict[str, Any] | None,
+    metrics: dict[str, MetricSecond],
 ) -> Second:
     gauges = gauges or {}
     return Second(
@@ -209,4 +235,5 @@ def _second(
         paused=gauges.get("paused") is True,
         arrivals=tuple(arrivals[group] for group in sorted(arrivals)),
         active=dict(gauges.get("active") or {}),
+        metrics=tuple(metrics[key] for key in sorted(metrics)),
     )

@@ -23,6 +23,7 @@ from framework.limits import TIMELINE_BYTES, InputRefused, excerpt, read_bytes
 from framework.timeline.codec import rows_from_blobs
 from framework.timeline.gc_pause import collector_paused
 from framework.timeline.histograms import BucketRows
+from framework.timeline.metric_records import HISTOGRAM_KINDS, MetricSecond
 from framework.timeline.records import (
     FORMAT,
     READABLE_VERSIONS,
@@ -39,6 +40,7 @@ from framework.timeline.validation import (
     gauges_problem,
     histogram_totals,
     latency_count,
+    metric_problem,
     request_problem,
     service_count,
 )
@@ -97,6 +99,7 @@ def _read_timeline(path: Path) -> Timeline:
     paused: set[int] = set()
     requests: list[tuple[int, str, dict[str, Any]]] = []  # (line number, type, object)
     arrivals: list[tuple[int, str, dict[str, Any]]] = []  # version 3: "arr" lines
+    metrics: list[tuple[int, MetricSecond, bool]] = []  # version 4: "met" lines
     truncated = complete = False
     end: dict[str, Any] | None = None
     for number, line in enumerate(lines[1:], start=2):
@@ -134,6 +137,12 @@ def _read_timeline(path: Path) -> Timeline:
                 damage.add(number, f"arr: {problem}")
             else:
                 arrivals.append((number, "arr", obj))
+        elif kind == "met":
+            found = _metric(obj, bounds)
+            if isinstance(found, str):
+                damage.add(number, f"met: {found}")
+            else:
+                metrics.append((number, found, obj.get("late") is True))
         elif kind == "end":
             complete, end = True, obj
         # unknown types are skipped: version 1 readers accept additive extensions
@@ -153,12 +162,22 @@ def _read_timeline(path: Path) -> Timeline:
         groups[(a.t, a.group)] = held.combine(a) if held is not None else a
         late += obj.get("late") is True
 
+    measured: dict[tuple[int, str, tuple[tuple[str, str], ...]], MetricSecond] = {}
+    for m, is_late in _with_sound_metric_histograms(metrics, damage):
+        k = (m.t, m.name, m.dims)
+        measured[k] = measured[k].combine(m) if k in measured else m
+        late += is_late
+
     by_second: dict[int, list[RequestSecond]] = {t: [] for t in gauges}
     for (t, _m, _n), r in cells.items():
         by_second.setdefault(t, []).append(r)
     due: dict[int, list[ArrivalSecond]] = {}
     for (t, _g), a in sorted(groups.items()):
         due.setdefault(t, []).append(a)
+        by_second.setdefault(t, [])
+    by_metric: dict[int, list[MetricSecond]] = {}
+    for (t, _name, _dims), m in measured.items():
+        by_metric.setdefault(t, []).append(m)
         by_second.setdefault(t, [])
     every = [
         Second(
@@ -170,6 +189,7 @@ def _read_timeline(path: Path) -> Timeline:
             paused=t in paused,
             arrivals=tuple(due.get(t, ())),
             active=gauges.get(t, _NO_GAUGES)[3],
+            metrics=tuple(sorted(by_metric.get(t, ()), key=lambda m: m.key)),
         )
         for t in sorted(by_second)
     ]
@@ -251,6 +271,41 @@ def _with_sound_lags(
     blobs = [obj["lag_hist"] for _n, _k, obj in items]
     _check_blobs(items, blobs, _started, _LAGS, damage, refused)
     return [obj for number, _k, obj in arrivals if number not in refused]
+
+
+def _metric(obj: dict[str, Any], bounds: TimeBounds) -> MetricSecond | str:
+    """A ``met`` line's record, or why it is damaged."""
+    problem = metric_problem(obj, bounds)
+    if problem:
+        return problem
+    try:
+        return MetricSecond.from_record(obj)
+    except (KeyError, ValueError, TypeError) as exc:
+        if isinstance(exc, KeyError):
+            return f"field {exc} is missing"
+        return str(exc)
+
+
+def _with_sound_metric_histograms(
+    metrics: list[tuple[int, MetricSecond, bool]], damage: _Damage
+) -> list[tuple[MetricSecond, bool]]:
+    """The ``met`` records whose histogram (histogram and timer kinds) decodes and holds
+    exactly ``count`` values, in one decoding batch; the others are counted as damaged."""
+    refused: set[int] = set()
+    items = [item for item in metrics if item[1].kind in HISTOGRAM_KINDS and item[1].hist_blobs]
+    totals, _batch = histogram_totals([m.hist_blobs[0] for _n, m, _l in items])
+    for (number, m, _late), total in zip(items, totals, strict=True):
+        if isinstance(total, str):
+            damage.add(number, f"met: {total}")
+            refused.add(number)
+        elif total != m.count:
+            damage.add(number, f"met: count {m.count} but {total} in its histogram")
+            refused.add(number)
+    for number, m, _late in metrics:
+        if m.kind in HISTOGRAM_KINDS and not m.hist_blobs and m.count:
+            damage.add(number, f"met: count {m.count} but no histogram")
+            refused.add(number)
+    return [(m, is_late) for number, m, is_late in metrics if number not in refused]
 
 
 def _started(obj: Mapping[str, Any]) -> int:

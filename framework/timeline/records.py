@@ -10,6 +10,7 @@ specified in ``docs/timeline.md``; in short, one JSON object per line::
     {"type": "header", "format": "swarm-timeline", "version": 1, ...}
     {"type": "req", "t": 1700000000, "method": "POST", "name": "/detect", "count": 98, ...}
     {"type": "arr", "t": 1700000000, "group": "writers", "due": 50, "started": 50, ...}
+    {"type": "met", "t": 1700000000, "name": "detector.score", "kind": "histogram", ...}
     {"type": "sec", "t": 1700000000, "users": 10, "workers": 2}
     {"type": "late", "t": 1699999999, ...}          # correction: data that came after its second
     {"type": "end", "t_s": 1700000060.2, "reason": "quit", ...}
@@ -68,7 +69,7 @@ from framework.timeline.endpoints import (
     split_endpoint_key,
 )
 from framework.timeline.histograms import BucketRows, SparseHistogram
-from framework.timeline.metric_records import MetricSecond
+from framework.timeline.metric_records import Dims, MetricSecond
 
 if TYPE_CHECKING:
     from framework.timeline.columns import TimelineColumns
@@ -711,6 +712,45 @@ class Timeline:
         ]
         return sum_blobs(blobs).to_hdrhistogram() if blobs else new_histogram()
 
+    def metric_series(self) -> list[tuple[str, Dims]]:
+        """Every custom metric's (name, dimension set) recorded in a counted second, sorted."""
+        return sorted({m.series for second in self.seconds for m in second.metrics})
+
+    def metric_seconds(
+        self,
+        name: str,
+        dims: Mapping[str, str] | Dims | None = None,
+        start_s: int | None = None,
+        end_s: int | None = None,
+    ) -> list[MetricSecond]:
+        """The records of metric ``name`` in ``[start_s, end_s)``, one per second that has
+        one (seconds without a record are left out: a metric need not be recorded every
+        second), in time order.
+
+        ``dims`` selects one dimension set (``{}`` the one without dimensions); ``None``
+        takes every dimension set of the name, each second's records combined into one
+        labelled without dimensions.
+        """
+        wanted: Dims | None = None
+        if dims is not None:
+            items = dims.items() if isinstance(dims, Mapping) else dims
+            wanted = tuple(sorted((str(k), str(v)) for k, v in items))
+        found: list[MetricSecond] = []
+        for second in self._range(start_s, end_s):
+            records = [
+                m for m in second.metrics if m.name == name and (wanted is None or m.dims == wanted)
+            ]
+            if not records:
+                continue
+            if wanted is not None or (len(records) == 1 and not records[0].dims):
+                found.extend(records)
+                continue
+            combined = replace(records[0], dims=())
+            for record in records[1:]:
+                combined = combined.combine(record)
+            found.append(combined)
+        return found
+
     def _columns(self) -> TimelineColumns:
         from framework.timeline.columns import TimelineColumns  # it builds on this module
 
@@ -821,12 +861,13 @@ def latency_us(latency_ms: float) -> int:
 
 
 FORMAT = "swarm-timeline"
-VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 """Versions ``read_timeline`` reads: version 1 kept failed requests' latencies together
 with the successful ones'; version 2 keeps them apart (``fail_*`` fields); version 3 adds
 open-model load (``arr`` lines, ``svc_*`` fields, ``sec.active``), and an open-model
-request's latency fields hold its response time from the intended start."""
+request's latency fields hold its response time from the intended start; version 4 adds
+custom metrics (``met`` lines, ``framework.timeline.metric_records``)."""
 FILE_NAME = "timeline.jsonl"
 MAX_FAILURE_MESSAGES = 20
 """Distinct failure messages a record keeps (per second and endpoint, and when records are

@@ -32,6 +32,8 @@ __all__ = [
     "gauges_problem",
     "histogram_totals",
     "latency_count",
+    "metric_line_problem",
+    "metric_problem",
     "request_line_problem",
     "request_problem",
     "service_count",
@@ -310,6 +312,49 @@ def gauges_problem(obj: Mapping[str, Any], bounds: TimeBounds) -> str | None:
         and all(isinstance(k, str) and _is_count(n) for k, n in active.items())
     ):
         return f"active must be an object of counts >= 0 keyed by group, got {_shown(active)}"
+    return None
+
+
+def metric_problem(obj: Mapping[str, Any], bounds: TimeBounds) -> str | None:
+    """Why a ``met`` line is refused, or ``None``; its histogram is checked apart
+    (``histogram_totals``), in one batch, against ``count``."""
+    problem = _time_problem(obj.get("t"), bounds)
+    if problem:
+        return problem
+    for key in ("count", "missing"):
+        value = obj.get(key, 0)
+        if not _is_count(value):
+            return f"{key} must be an integer >= 0, got {_shown(value)}"
+    if not isinstance(obj.get("unit"), str):
+        return f"unit must be text, got {_shown(obj.get('unit'))}"
+    dims = obj.get("dims", {})
+    if not (
+        isinstance(dims, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in dims.items())
+    ):
+        return f"dims must be an object of text values, got {_shown(dims)}"
+    for key in ("sum", "sumsq", "min", "max", "last", "last_at"):
+        value = obj.get(key)
+        if value is not None and not (_is_number(value) and math.isfinite(value)):
+            return f"{key} must be a finite number, got {_shown(value)}"
+    if not isinstance(obj.get("hist", ""), str):
+        return f"hist must be text, got {_shown(obj.get('hist'))}"
+    if obj.get("sumsq", 0) < 0:
+        return f"sumsq must be >= 0, got {_shown(obj.get('sumsq'))}"
+    return None
+
+
+def metric_line_problem(obj: Mapping[str, Any], bounds: TimeBounds) -> str | None:
+    """Why a ``met`` line read on its own (a live tail) is refused, histogram included:
+    a histogram kind's ``hist`` decodes and holds exactly ``count`` values."""
+    problem = metric_problem(obj, bounds)
+    if problem is not None or not obj.get("hist"):
+        return problem
+    total = _one_total(obj["hist"])
+    if isinstance(total, str):
+        return total
+    if total != obj["count"]:
+        return f"count {obj['count']} but {total} in its histogram"
     return None
 
 

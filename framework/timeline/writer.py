@@ -21,6 +21,7 @@ from framework.timeline.codec import (
     HISTOGRAM_LOWEST_US,
     HISTOGRAM_SIGNIFICANT_DIGITS,
 )
+from framework.timeline.metric_records import MetricSecond
 from framework.timeline.records import FORMAT, VERSION, ArrivalSecond, RequestSecond, Second
 
 __all__ = ["WRITE_FAILURE_END", "TimelineWriter"]
@@ -89,12 +90,15 @@ class TimelineWriter:
 
     def write_second(self, second: Second) -> None:
         """Append a closed second: its ``req`` lines, its ``arr`` lines (open-model
-        arrivals due in it), then the ``sec`` line that closes it."""
+        arrivals due in it), its ``met`` lines (custom metrics), then the ``sec`` line
+        that closes it."""
         lines: list[Mapping[str, Any]] = []
         for r in second.requests:
             lines.append({"type": "req", **r.to_record()})
         for a in second.arrivals:
             lines.append({"type": "arr", **a.to_record()})
+        for m in second.metrics:
+            lines.append({"type": "met", **m.to_record()})
         lines.append(
             {"type": "sec", "t": second.t, "users": second.users, "workers": second.workers}
             | ({"cpu": second.cpu_percent} if second.cpu_percent is not None else {})
@@ -114,6 +118,12 @@ class TimelineWriter:
         them into that second's arrivals of the same group."""
         self.late_records += 1
         self._write([{"type": "arr", **record.to_record(), "late": True}])
+
+    def write_late_metric(self, record: MetricSecond) -> None:
+        """Append custom-metric data of a second already written (``"late": true``);
+        readers add it into that second's record of the same metric and dimensions."""
+        self.late_records += 1
+        self._write([{"type": "met", **record.to_record(), "late": True}])
 
     def flush(self, now_s: float | None = None) -> None:
         """Hand buffered lines to the OS; fsync too if due (or always when ``now_s`` is None).

@@ -40,7 +40,7 @@ def test_written_seconds_read_back_exactly(tmp_path):
     _write_run(path)
     tl = read_timeline(path)
     assert (tl.complete, tl.truncated, tl.late_records) == (True, False, 0)
-    assert tl.header["version"] == 3 and tl.header["meta"] == {"scenario": "smoke"}
+    assert tl.header["version"] == 4 and tl.header["meta"] == {"scenario": "smoke"}
     assert [(s.t, s.users, s.workers, s.count) for s in tl.seconds] == [
         (100, 10, 2, 8),
         (101, 10, 2, 8),
@@ -166,7 +166,7 @@ def test_unknown_version_is_a_report_error_naming_the_version(tmp_path):
         json.dumps({"type": "header", "format": "swarm-timeline", "version": 99}) + "\n"
     )
     with pytest.raises(
-        ReportError, match=r"version 99 is not supported \(this swarm reads versions 1, 2, 3\)"
+        ReportError, match=r"version 99 is not supported \(this swarm reads versions 1, 2, 3, 4\)"
     ):
         read_timeline(path)
 

@@ -25,6 +25,7 @@ OPERATIONS = {
     "get_fault": 200,
     "put_fault": 200,
     "clear_fault": 200,
+    "get_queue": 200,
 }
 
 

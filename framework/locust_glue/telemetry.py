@@ -13,6 +13,13 @@
 - **local**: the recorder and the merger live in one process; the same greenlet drains one
   into the other.
 
+Custom metrics (``framework.timeline.metrics_api``) are recorded into the process's
+``default_recorder()``: a worker ships its drain with each report (``metrics`` in the
+payload), a local run drains it with the request recorder, and the master drains its own
+every tick (the scenario's ``gauges:`` poll from the master in a distributed run) and
+merges it without counting itself as a reporting worker. It is cleared when each run
+starts (a web-UI session's every start), so nothing recorded between runs lands in one.
+
 Every second the master (or local process) closes also goes to the process's one
 ``LiveFeed`` (``feed_of(environment)``), with the run's state changes (``starting →
 running`` on ``test_start``, ``stopping`` on ``test_stop``, ``finished`` on ``quit``): the
@@ -59,9 +66,11 @@ from framework.live.announce import announcement
 from framework.live.feed import LiveFeed
 from framework.live.state import State
 from framework.locust_glue.session import WebSession
+from framework.timeline.metric_recorder import default_recorder
 from framework.timeline.recorder import (
     PAYLOAD_VERSION,
     MergeResult,
+    RecorderPayload,
     SecondRecorder,
     TimelineMerger,
     failure_kind,
@@ -131,6 +140,9 @@ class Telemetry:
         self.path = path
         self.tick_s = tick_s
         self.recorder = SecondRecorder() if role in ("worker", "local") else None
+        self.metrics = default_recorder()
+        """The custom metrics' recorder this process's recording API writes into."""
+        self._started = False
         self.merger = TimelineMerger(grace_s=grace_s) if role in ("master", "local") else None
         self.feed = LiveFeed(started_s=time.time()) if self.merger is not None else None
         if self.feed is not None:
@@ -227,7 +239,7 @@ class Telemetry:
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
         if self.recorder is None:
             return
-        data[PAYLOAD_KEY] = self.recorder.drain(time.time())
+        data[PAYLOAD_KEY] = self._drain(time.time())
         cpu = self._cpu.percent()
         if cpu is not None:
             data[CPU_KEY] = cpu
@@ -267,6 +279,9 @@ class Telemetry:
 
     def on_test_start(self, **_kwargs: Any) -> None:
         # Start-up (imports, connecting) is not load generation: measure from here.
+        if not self._started:  # a later start is a resume or a web-UI run: see _begin_run
+            self._started = True
+            self.metrics.clear()
         self._cpu = _CpuMeter()
         self._worker_cpu.clear()
         self._worker_active.clear()
@@ -309,11 +324,14 @@ class Telemetry:
         if self.session is not None and not self._run_open:
             if self.recorder is not None:
                 self.recorder.drain(now_s)  # between runs nothing belongs to any run
+            self.metrics.clear()
             return
         if self.recorder is not None:
             whole = math.floor(now_s)
-            self.merger.add("local", self.recorder.drain(now_s, before_s=whole), now_s)
+            self.merger.add("local", self._drain(now_s, before_s=whole), now_s)
             self._flush_raw()
+        else:  # the master's own metrics (a polled gauge): merged, promising nothing
+            self.merger.add_metrics(self.metrics.drain(now_s))
         self._sample(now_s)
         self._emit(self.merger.close(now_s), now_s)
         for listener in self.ticked:
@@ -343,8 +361,7 @@ class Telemetry:
                     self._stop_reason = reason
                 self._end_run(now)
         elif self.merger is not None:
-            if self.recorder is not None:
-                self.merger.add("local", self.recorder.drain(now), now)
+            self._drain_into_merger(now)
             self._emit(self.merger.finish(), now)
             state, end_reason = self._end
             self._move("stopping", now)
@@ -386,6 +403,7 @@ class Telemetry:
             return
         if self.recorder is not None:
             self.recorder.drain(now_s)
+        self.metrics.clear()
         self.merger = self.merger.fresh()
         self._write_failed = False
         self._stop_reason = "stopped"
@@ -414,8 +432,7 @@ class Telemetry:
         assert self.session is not None and self.merger is not None
         run = self.session.current
         assert run is not None
-        if self.recorder is not None:
-            self.merger.add("local", self.recorder.drain(now_s), now_s)
+        self._drain_into_merger(now_s)
         self._emit(self.merger.finish(), now_s)
         run.ended_s = now_s
         if run.stopped_s is None:
@@ -443,16 +460,33 @@ class Telemetry:
             )
         )
 
+    def _drain(self, now_s: float, before_s: int | None = None) -> RecorderPayload:
+        """The request recorder's drain with the custom metrics' of the same seconds."""
+        assert self.recorder is not None
+        payload = self.recorder.drain(now_s, before_s=before_s)
+        payload["metrics"] = self.metrics.drain(now_s, before_s=before_s)
+        return payload
+
+    def _drain_into_merger(self, now_s: float) -> None:
+        """Everything this process still holds, into the merger (the run ends)."""
+        assert self.merger is not None
+        if self.recorder is not None:
+            self.merger.add("local", self._drain(now_s), now_s)
+        else:
+            self.merger.add_metrics(self.metrics.drain(now_s))
+
     def _of_current_run(self, payload: dict[str, Any]) -> dict[str, Any] | None:
-        """A worker's payload with only the open run's records (none between runs: a late
-        report of a run already ended, or of idle workers)."""
+        """A worker's payload with only the open run's records and metrics (none between
+        runs: a late report of a run already ended, or of idle workers)."""
         run = self.session.current if self.session is not None else None
         if run is None or not run.open:
             return None
         first = math.floor(run.started_s)
-        records = payload.get("records") or []
-        kept = [r for r in records if isinstance(r, Mapping) and r.get("t", first) >= first]
-        return payload if len(kept) == len(records) else {**payload, "records": kept}
+        kept = dict(payload)
+        for key in ("records", "metrics"):
+            found = payload.get(key) or []
+            kept[key] = [r for r in found if isinstance(r, Mapping) and r.get("t", first) >= first]
+        return kept
 
     def _stop_ticking(self) -> None:
         """End the tick greenlet before the writer closes, and wait until it has ended.
@@ -523,6 +557,8 @@ class Telemetry:
                 self._writer.write_late(record)
             for arrivals in result.late_arrivals:
                 self._writer.write_late_arrival(arrivals)
+            for metric in result.late_metrics:
+                self._writer.write_late_metric(metric)
             self._writer.flush(now_s)
         except RunError as exc:
             self._write_failed_with(exc)

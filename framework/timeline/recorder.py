@@ -43,12 +43,13 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import NotRequired, TypedDict
 
 import numpy as np
 
+from framework.timeline.metric_records import Dims, MetricRecord, MetricSecond
 from framework.timeline.records import (
     HISTOGRAM_HIGHEST_US,
     MAX_FAILURE_MESSAGES,
@@ -83,13 +84,16 @@ class RecorderPayload(TypedDict):
     seconds: requests are keyed by their completion second, so everything recorded later
     belongs to that second or after. Arrivals (version 3) are keyed by the second they were
     due: one that starts after that second was drained arrives late, and is merged as a
-    correction like a late request.
+    correction like a late request. ``metrics`` (version 4) are the custom metrics the
+    process's ``MetricRecorder`` held (the glue adds them), keyed by the second they were
+    recorded in.
     """
 
     v: int
     complete_before_s: int
     records: list[RequestRecord]
     arrivals: NotRequired[list[ArrivalRecord]]
+    metrics: NotRequired[list[MetricRecord]]
 
 
 # A cell is a list, not an object, because ``record`` runs once per request on the worker
@@ -481,12 +485,14 @@ class MergeResult:
     ``late`` holds request data for seconds already released (``TimelineWriter.write_late``),
     ``late_arrivals`` arrivals due in seconds already released
     (``TimelineWriter.write_late_arrival``): an arrival that started after its second was
-    released, or a worker's report that came after the grace.
+    released, or a worker's report that came after the grace. ``late_metrics`` holds
+    custom metrics of seconds already released (``TimelineWriter.write_late_metric``).
     """
 
     seconds: tuple[Second, ...] = ()
     late: tuple[RequestSecond, ...] = ()
     late_arrivals: tuple[ArrivalSecond, ...] = ()
+    late_metrics: tuple[MetricSecond, ...] = ()
 
 
 class TimelineMerger:
@@ -504,6 +510,12 @@ class TimelineMerger:
     split across two of its reports counts its larger maximum once, not both. Arrivals for a second
     already released are returned in ``late_arrivals``, as late requests are.
 
+    Custom metrics (version 4) are added per (second, name, dimension set) with
+    ``MetricSecond.combine``: counts and sums exactly, histograms merged, a gauge's last
+    value the one set most recently; those of a second already released go to
+    ``late_metrics``. ``add_metrics`` merges the master's own (a gauge it polls) without
+    counting the master as a reporting worker.
+
     Memory is bounded by the open seconds (about ``grace_s`` + the report interval), each
     holding undecoded histogram blobs, whatever the request rate or run length.
     """
@@ -517,6 +529,8 @@ class TimelineMerger:
         self._pending_arrivals: dict[int, dict[str, ArrivalSecond]] = {}
         self._arrival_peaks: dict[tuple[int, str], dict[str, int]] = {}
         self._late_arrivals: dict[tuple[int, str], ArrivalSecond] = {}
+        self._pending_metrics: dict[int, dict[tuple[str, Dims], MetricSecond]] = {}
+        self._late_metrics: dict[tuple[int, str, Dims], MetricSecond] = {}
         self._watermark: dict[str, int] = {}
         self._last_seen_s: dict[str, float] = {}
         self._gauges: dict[int, _Gauges] = {}
@@ -526,6 +540,7 @@ class TimelineMerger:
         self.late_requests = 0
         self.merged_requests = 0
         self.late_arrival_records = 0
+        self.late_metric_records = 0
 
     @property
     def next_s(self) -> int | None:
@@ -572,6 +587,24 @@ class TimelineMerger:
             groups[a.group] = held.combine(a) if held is not None else a
             peaks = self._arrival_peaks.setdefault((a.t, a.group), {})
             peaks[worker_id] = max(peaks.get(worker_id, 0), a.in_flight_max)
+        return late + self.add_metrics(payload.get("metrics") or ())
+
+    def add_metrics(self, records: Iterable[MetricRecord]) -> int:
+        """Merge custom-metric records (a payload's, or the master's own recorder's,
+        which promise nothing about any second); returns those of released seconds."""
+        late = 0
+        for record in records:
+            m = MetricSecond.from_record(record)
+            if self._next_s is not None and m.t < self._next_s:
+                key = (m.t, m.name, m.dims)
+                held = self._late_metrics.get(key)
+                self._late_metrics[key] = held.combine(m) if held is not None else m
+                self.late_metric_records += 1
+                late += 1
+                continue
+            cells = self._pending_metrics.setdefault(m.t, {})
+            held = cells.get(m.series)
+            cells[m.series] = held.combine(m) if held is not None else m
         return late
 
     def forget(self, worker_id: str) -> None:
@@ -627,13 +660,14 @@ class TimelineMerger:
 
     def finish(self) -> MergeResult:
         """Release everything held, the partial last second included (the run is over)."""
-        known = [*self._pending, *self._gauges, *self._pending_arrivals]
+        known = [*self._pending, *self._gauges, *self._pending_arrivals, *self._pending_metrics]
         limit = max(known) + 1 if known else (self._next_s or 0)
         return self._release(limit)
 
     def _release(self, limit: int) -> MergeResult:
         if self._next_s is None:
             known = [*self._pending, *self._gauges, *self._pending_arrivals]
+            known += self._pending_metrics
             if not known:
                 return self._with_late(())
             self._next_s = min(known)
@@ -645,6 +679,7 @@ class TimelineMerger:
             cells = self._pending.pop(t, {})
             requests = tuple(sorted(cells.values(), key=lambda r: r.key))
             groups = self._pending_arrivals.pop(t, {})
+            measured = self._pending_metrics.pop(t, {})
             seconds.append(
                 Second(
                     t=t,
@@ -654,6 +689,7 @@ class TimelineMerger:
                     cpu_percent=cpu,
                     arrivals=tuple(self._peaked(t, groups[g]) for g in sorted(groups)),
                     active=active,
+                    metrics=tuple(sorted(measured.values(), key=lambda m: m.key)),
                 )
             )
         self._next_s = max(self._next_s, limit)
@@ -669,10 +705,12 @@ class TimelineMerger:
     def _with_late(self, seconds: tuple[Second, ...]) -> MergeResult:
         late, self._late = self._late, {}
         arrivals, self._late_arrivals = self._late_arrivals, {}
+        measured, self._late_metrics = self._late_metrics, {}
         return MergeResult(
             seconds=seconds,
             late=tuple(late[k] for k in sorted(late)),
             late_arrivals=tuple(arrivals[k] for k in sorted(arrivals)),
+            late_metrics=tuple(measured[k] for k in sorted(measured)),
         )
 
 
@@ -685,8 +723,9 @@ def _index_constants() -> tuple[int, int, int, int]:
     return h.sub_bucket_mask, shift, h.sub_bucket_half_count_magnitude, h.sub_bucket_half_count
 
 
-PAYLOAD_VERSION = 3  # 2: failures' latencies apart from the successes' (timeline version 2)
+PAYLOAD_VERSION = 4  # 2: failures' latencies apart from the successes' (timeline version 2)
 # 3: open-model requests' service times and arrivals (timeline version 3)
+# 4: custom metrics (``metrics``, timeline version 4)
 TIMEOUT = "timeout"
 TEMPLATE = "template"
 _TIMEOUT_WORDS = (TIMEOUT, "timed out")

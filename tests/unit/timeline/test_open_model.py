@@ -66,7 +66,7 @@ def test_arrivals_are_keyed_by_their_due_second_with_lag_drops_and_peak_in_fligh
     rec.record_dropped("writers", due_s=T0 + 0.95, count=2)
     rec.record_arrival("readers", due_s=T0 + 1.2, lag_ms=2.0, in_flight=1)
     payload = rec.drain(now_s=T0 + 1.5)
-    assert payload["v"] == PAYLOAD_VERSION == 3
+    assert payload["v"] == PAYLOAD_VERSION == 4  # version 4 adds custom metrics
     assert msgpack.unpackb(msgpack.packb(payload)) == payload
     found = {(a["t"], a["group"]): a for a in payload["arrivals"]}
     writers = found[(T0, "writers")]

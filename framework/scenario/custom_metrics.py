@@ -33,12 +33,15 @@ from framework.scenario.yaml_source import KeyPath
 __all__ = [
     "DEFAULT_GAUGE_EVERY_S",
     "GAUGE_SOURCES",
+    "MAX_DIMENSION_VALUE_CHARS",
     "MAX_GAUGE_TIMEOUT_S",
     "MAX_METRIC_DIMS",
     "METRIC_NAME_PATTERN",
     "MIN_GAUGE_EVERY_S",
+    "RESERVED_DIMENSIONS",
     "RESPONSE_SOURCES",
     "SCENARIO_METRIC_KINDS",
+    "UNIT_PATTERN",
     "GaugeSpec",
     "ResponseMetric",
     "metric_problems",
@@ -63,7 +66,13 @@ MAX_METRIC_DIMS = 10
 
 _NAME = re.compile(METRIC_NAME_PATTERN)
 _DIM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_UNIT = re.compile(r"[A-Za-z0-9_%/.]{1,32}")
+UNIT_PATTERN = r"[A-Za-z0-9_%/.\-]{1,32}"
+"""A unit; the same as ``timeline.metric_recorder.METRIC_UNIT`` (kept equal by a test)."""
+RESERVED_DIMENSIONS = frozenset({"name", "kind", "unit"})
+"""Dimension names that label the metric itself (``timeline.metric_recorder``'s)."""
+MAX_DIMENSION_VALUE_CHARS = 100
+_UNIT = re.compile(UNIT_PATTERN)
+_BAD_VALUE_CHARS = re.compile(r"[{}=,\x00-\x1f\x7f]")
 
 
 _SECRETS_CONTEXT = "secrets"
@@ -111,8 +120,8 @@ class _MetricFields(OnePassModel):
     def _unit(cls, value: str) -> str:
         if not _UNIT.fullmatch(value):
             raise ValueError(
-                f"a unit is one short word of letters, digits, _ % / and . (ms, s, bytes, "
-                f"items, jobs, 1); got {shown(value)}"
+                f"a unit is 1 to 32 letters, digits or _ % / . - (ms, s, bytes, items, jobs, "
+                f"1); got {shown(value)}"
             )
         return value
 
@@ -130,6 +139,11 @@ class _MetricFields(OnePassModel):
                     f"a dimension name is an identifier (letters, digits and _, not starting "
                     f"with a digit), like model; got {shown(key)}"
                 )
+            if key in RESERVED_DIMENSIONS:
+                raise ValueError(
+                    f"dimension name {key!r} is reserved ({', '.join(sorted(RESERVED_DIMENSIONS))}"
+                    f" label the metric itself); pick another, like {key}_"
+                )
             if isinstance(item, bool):
                 item = str(item).lower()
             elif isinstance(item, int | float):
@@ -138,6 +152,11 @@ class _MetricFields(OnePassModel):
                 raise ValueError(
                     f"dimension {key!r}: a value is a non-empty string (or number), got "
                     f"{shown(item)}; dimensions are static: one value per entry"
+                )
+            if len(item) > MAX_DIMENSION_VALUE_CHARS or _BAD_VALUE_CHARS.search(item):
+                raise ValueError(
+                    f"dimension {key!r}: a value is at most {MAX_DIMENSION_VALUE_CHARS} "
+                    f"characters without {{ }} = , or control characters, got {shown(item)}"
                 )
             dims[key] = item
         return dims

@@ -8,7 +8,10 @@
     them. Figure: CPU seconds per wall second, i.e. the fraction of one core (target < 25%).
 (b) record: microseconds per ``SecondRecorder.record`` and per full request listener, and
     per open-model request (``record_open``, ``record_arrival``, both: the open path, and
-    the listener given an open-model request's context with ``swarm_due``); and,
+    the listener given an open-model request's context with ``swarm_due``); per custom
+    histogram value through the public API (``framework.histogram``: a handle made once,
+    and a fresh ``histogram(name, **dims)`` call each time), as a ratio to the request
+    listener's cost (target <= 1); and,
     unless --quick, requests/s of a real single-process Locust run against a fast local
     server, telemetry on vs off, alternating runs (target ratio >= 0.97). Locust's CPU
     seconds per request are reported too: on a shared machine they are the steadier
@@ -288,6 +291,7 @@ def bench_record(n: int) -> dict[str, float]:
             url=name,
         )
     open_listener_us = (time.perf_counter() - t0) / n * 1e6
+    custom = _custom_metric_costs(samples, on_request)
     return {
         "requests": n,
         "record_us": record_us,
@@ -298,6 +302,58 @@ def bench_record(n: int) -> dict[str, float]:
         "listener_us": listener_us,
         "open_listener_us": open_listener_us,
         "drain_ms": drain_ms,
+        **custom,
+    }
+
+
+def _custom_metric_costs(
+    samples: list[tuple[str, float, float]], on_request: Callable[..., None]
+) -> dict[str, float]:
+    """Microseconds per custom histogram value (issue #18: no more than a request costs),
+    through the public API with a handle made once and with ``histogram(...)`` called each
+    time, beside the request listener's per-request cost, all best of three, interleaved."""
+    from framework.timeline.metric_recorder import default_recorder
+    from framework.timeline.metrics_api import histogram
+
+    n = len(samples)
+    handle = histogram("bench.server_ms", unit="ms", model="fast")
+
+    def listener() -> None:
+        for name, _t_s, ms in samples:
+            on_request(
+                request_type="GET",
+                name=name,
+                response_time=ms,
+                response_length=512,
+                exception=None,
+                response=None,
+                context={},
+                start_time=0.0,
+                url=name,
+            )
+
+    def with_handle() -> None:
+        for _name, _t_s, ms in samples:
+            handle.record(ms)
+
+    def fresh_call() -> None:
+        for _name, _t_s, ms in samples:
+            histogram("bench.server_ms", unit="ms", model="fast").record(ms)
+
+    listener_us = _per_call_us(listener, n)
+    handle_us = _per_call_us(with_handle, n)
+    fresh_us = _per_call_us(fresh_call, n)
+    t0 = time.perf_counter()
+    drained = default_recorder().drain(time.time())
+    drain_ms = (time.perf_counter() - t0) * 1e3
+    return {
+        "request_listener_best_us": listener_us,
+        "custom_histogram_handle_us": handle_us,
+        "custom_histogram_fresh_call_us": fresh_us,
+        "custom_handle_over_request": handle_us / listener_us,
+        "custom_fresh_call_over_request": fresh_us / listener_us,
+        "custom_drain_ms": drain_ms,
+        "custom_drain_cells": len(drained),
     }
 
 

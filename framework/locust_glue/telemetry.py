@@ -65,6 +65,7 @@ from framework.errors import ExitCode, RunError
 from framework.live.announce import announcement
 from framework.live.feed import LiveFeed
 from framework.live.state import State
+from framework.locust_glue.metric_errors import install_metric_error_filter
 from framework.locust_glue.session import WebSession
 from framework.timeline.metric_recorder import default_recorder
 from framework.timeline.recorder import (
@@ -656,6 +657,7 @@ def install(
         session=session,
     )
     setattr(environment, _ATTRIBUTE, telemetry)
+    install_metric_error_filter()
     events = environment.events
     if telemetry.on_request is not None:
         events.request.add_listener(telemetry.on_request)

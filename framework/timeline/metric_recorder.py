@@ -78,6 +78,7 @@ _BAD_VALUE_CHARS = re.compile(r"[{}=,\x00-\x1f\x7f]")
 # [count, sum, sumsq, min, max, buckets {hdr counts index: n}, missing, last, last_at]
 _Cell = list
 _INF = math.inf
+_floor = math.floor
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ class MetricRecorder:
                 raise self._bad_value(series, value, "a finite number >= 0")
         except TypeError:
             raise self._bad_value(series, value, "a finite number >= 0") from None
-        key = (math.floor(t_s), series)
+        key = (_floor(t_s), series)
         cell = self._cells.get(key)
         if cell is None:
             cell = self._cells[key] = [0, 0, 0, _INF, -_INF, {}, 0, None, None]
@@ -203,7 +204,7 @@ class MetricRecorder:
                 raise self._bad_value(series, n, "a finite number >= 0")
         except TypeError:
             raise self._bad_value(series, n, "a finite number >= 0") from None
-        key = (math.floor(t_s), series)
+        key = (_floor(t_s), series)
         cell = self._cells.get(key)
         if cell is None:
             cell = self._cells[key] = [0, 0, 0, _INF, -_INF, None, 0, None, None]
@@ -218,7 +219,7 @@ class MetricRecorder:
                 raise self._bad_value(series, value, "a finite number")
         except TypeError:
             raise self._bad_value(series, value, "a finite number") from None
-        key = (math.floor(t_s), series)
+        key = (_floor(t_s), series)
         cell = self._cells.get(key)
         if cell is None:
             cell = self._cells[key] = [0, 0, 0, _INF, -_INF, None, 0, None, None]
@@ -235,7 +236,7 @@ class MetricRecorder:
     def record_missing(self, series: int, t_s: float) -> None:
         """Count one value that was looked for and not found (a JSON path that matched
         nothing): counted, never fatal."""
-        key = (math.floor(t_s), series)
+        key = (_floor(t_s), series)
         cell = self._cells.get(key)
         if cell is None:
             buckets = {} if self._series[series].kind in HISTOGRAM_KINDS else None

@@ -61,7 +61,7 @@ _time = time.time
 class _Handle:
     """One metric and dimension set, registered in a recorder."""
 
-    __slots__ = ("_number", "_recorder", "dims", "name", "unit")
+    __slots__ = ("_add", "_number", "_recorder", "_set", "_value", "dims", "name", "unit")
     kind = ""  # each handle class's metric kind
 
     def __init__(
@@ -70,6 +70,10 @@ class _Handle:
         self._recorder = recorder
         self._number = recorder.register(name, self.kind, unit, dims)
         series = recorder.series(self._number)
+        # bound once: a value costs one call into the recorder, no attribute chain
+        self._value = recorder.record_value
+        self._add = recorder.add
+        self._set = recorder.set
         self.name: str = series.name
         self.unit: str = series.unit
         self.dims: Dims = series.dims
@@ -95,7 +99,7 @@ class Counter(_Handle):
 
     def add(self, n: float = 1) -> None:
         """Add ``n`` (a number >= 0)."""
-        self._recorder.add(self._number, _time(), n)
+        self._add(self._number, _time(), n)
 
 
 class Meter(_Handle):
@@ -106,7 +110,7 @@ class Meter(_Handle):
 
     def mark(self, n: float = 1) -> None:
         """Mark ``n`` events (a number >= 0)."""
-        self._recorder.add(self._number, _time(), n)
+        self._add(self._number, _time(), n)
 
 
 class Gauge(_Handle):
@@ -117,7 +121,7 @@ class Gauge(_Handle):
 
     def set(self, value: float) -> None:
         """Set the gauge to ``value`` (any finite number)."""
-        self._recorder.set(self._number, _time(), value)
+        self._set(self._number, _time(), value)
 
 
 class Histogram(_Handle):
@@ -128,7 +132,7 @@ class Histogram(_Handle):
 
     def record(self, value: float) -> None:
         """Record one value (a number >= 0, in the metric's unit)."""
-        self._recorder.record_value(self._number, _time(), value)
+        self._value(self._number, _time(), value)
 
 
 class Timer(_Handle):
@@ -157,7 +161,7 @@ class Timer(_Handle):
 
     def record(self, value: float) -> None:
         """Record one duration (a number >= 0, in the timer's unit)."""
-        self._recorder.record_value(self._number, _time(), value)
+        self._value(self._number, _time(), value)
 
     def __enter__(self) -> Timer:
         # per greenlet (Locust patches threading, so get_ident names the greenlet): users
@@ -205,45 +209,72 @@ class Timer(_Handle):
 
 
 _H = TypeVar("_H", bound=_Handle)
-_handles: dict[tuple[Any, ...], _Handle] = {}
+_handles: dict[tuple[Any, ...], Any] = {}
 _MAX_CACHED = 10_000  # (keyword orders of) series; past it the cache starts over
 
 
-def _handle(cls: type[_H], name: str, unit: str, dims: dict[str, object]) -> _H:
-    """The cached handle of this call's arguments (the same ones in the same order)."""
-    key = (cls, name, unit, *dims.items()) if dims else (cls, name, unit)
+def _made(cls: type[_H], key: tuple[Any, ...], name: str, unit: str, dims: dict[str, Any]) -> _H:
+    """A new handle for a call whose arguments were not seen before, cached by them."""
+    handle = cls(default_recorder(), name, unit, dims)
     try:
-        found = _handles.get(key)
-    except TypeError:  # an unhashable dimension value: register says what is wrong
-        return cls(default_recorder(), name, unit, dims)
-    if found is None:
-        found = cls(default_recorder(), name, unit, dims)
         if len(_handles) >= _MAX_CACHED:
             _handles.clear()
-        _handles[key] = found
-    return found  # type: ignore[return-value]
+        _handles[key] = handle
+    except TypeError:  # an unhashable dimension value that register accepted: not cached
+        pass
+    return handle
+
+
+# Each function looks its handle up by its own arguments, in the order given, without a
+# helper call: a value recorded through ``histogram(name, **dims).record(x)`` each time
+# should cost about what a request costs.
 
 
 def counter(name: str, *, unit: str, **dims: str | int | bool) -> Counter:
     """A counter: ``counter("detector.batch.items", unit="items", model="fast").add(3)``."""
-    return _handle(Counter, name, unit, dims)
+    key = (Counter, name, unit, *dims.items())
+    try:
+        return _handles[key]
+    except (KeyError, TypeError):  # made outside the handler: an error has no KeyError context
+        pass
+    return _made(Counter, key, name, unit, dims)
 
 
 def meter(name: str, *, unit: str, **dims: str | int | bool) -> Meter:
     """A meter (events as a rate): ``meter("detector.alerts", unit="alerts").mark()``."""
-    return _handle(Meter, name, unit, dims)
+    key = (Meter, name, unit, *dims.items())
+    try:
+        return _handles[key]
+    except (KeyError, TypeError):  # made outside the handler: an error has no KeyError context
+        pass
+    return _made(Meter, key, name, unit, dims)
 
 
 def gauge(name: str, *, unit: str, **dims: str | int | bool) -> Gauge:
     """A gauge: ``gauge("detector.queue.depth", unit="jobs").set(12)``."""
-    return _handle(Gauge, name, unit, dims)
+    key = (Gauge, name, unit, *dims.items())
+    try:
+        return _handles[key]
+    except (KeyError, TypeError):  # made outside the handler: an error has no KeyError context
+        pass
+    return _made(Gauge, key, name, unit, dims)
 
 
 def histogram(name: str, *, unit: str, **dims: str | int | bool) -> Histogram:
     """A histogram: ``histogram("detector.score", unit="1", model="fast").record(0.93)``."""
-    return _handle(Histogram, name, unit, dims)
+    key = (Histogram, name, unit, *dims.items())
+    try:
+        return _handles[key]
+    except (KeyError, TypeError):  # made outside the handler: an error has no KeyError context
+        pass
+    return _made(Histogram, key, name, unit, dims)
 
 
 def timer(name: str, *, unit: str = "ms", **dims: str | int | bool) -> Timer:
     """A timer: ``with timer("detector.parse"): ...``, ``@timer("x")`` or ``.record(12.5)``."""
-    return _handle(Timer, name, unit, dims)
+    key = (Timer, name, unit, *dims.items())
+    try:
+        return _handles[key]
+    except (KeyError, TypeError):  # made outside the handler: an error has no KeyError context
+        pass
+    return _made(Timer, key, name, unit, dims)

@@ -225,3 +225,21 @@ def test_numbers_and_flags_in_dimensions_become_text():
         {"name": "a", "unit": "1", "header": "X", "dims": {"n": 3, "hot": True, "r": 0.5}}
     )
     assert metric.dims == {"n": "3", "hot": "true", "r": "0.5"}
+
+
+def test_swarm_validate_lists_every_metric_and_gauge(tmp_path, monkeypatch):
+    from framework.plan.summary import describe_scenario
+
+    monkeypatch.chdir(tmp_path)
+    text = _scenario(
+        "- {name: detector.score, unit: '1', json_path: $.score, dims: {model: fast}}\n",
+        "- {name: detector.queue.depth, unit: jobs, path: /admin/queue, json_path: $.depth}\n",
+    )
+    (tmp_path / FILE).write_text(text, encoding="utf-8")
+    lines = describe_scenario(load_scenario(FILE, env={})).splitlines()
+    start = lines.index("  custom metrics: 2 from responses, 1 polled")
+    assert lines[start + 1 :] == [
+        "    detector.score{model=fast} (histogram, 1): json_path $.score of /detect",
+        "    step.ms (histogram, ms): header X-Step-Ms of /step",
+        "    detector.queue.depth (gauge, jobs): json_path $.depth of GET /admin/queue every 1s",
+    ]

@@ -11,6 +11,11 @@ Routes (anything else is a 404 JSON; a known path with the wrong method is a 405
     GET  /health          200, or 503 while an outage is injected
     GET  /metrics         Prometheus text
     GET|PUT|DELETE /admin/faults   see ``admin.py``
+    GET  /admin/queue     {"detector": name, "depth": N}: requests in flight, this one not counted
+
+Every answer of ``/detect`` and ``/detect/batch`` says how long the detector "processed"
+it — the latency it drew, stall included — in ``Server-Timing: app;dur=<ms>`` and
+``X-Processing-Ms: <ms>``, as a real service would, for a scenario's ``metrics:``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ _ROUTES: dict[str, tuple[int, tuple[str, ...]]] = {
     "/health": (_HEALTH, ("GET",)),
     "/metrics": (_METRICS, ("GET",)),
     "/admin/faults": (_ADMIN, ("GET", "PUT", "DELETE")),
+    "/admin/queue": (_ADMIN, ("GET",)),
 }
 _ERROR_NAMES = {
     429: ("rate_limited", "too many requests"),
@@ -82,8 +88,10 @@ class DetectorApp:
         admin_token: str | None,
         call_at: Callable[[float, Callable[[], None]], object] | None = None,
         stall: StallClock | None = None,
+        in_flight: Callable[[], int] | None = None,
     ) -> None:
         self.name = name
+        self._in_flight = in_flight
         self._stall = stall
         self.max_body_bytes = max_body_bytes
         self._config = config
@@ -141,6 +149,8 @@ class DetectorApp:
                 "text/plain; version=0.0.4; charset=utf-8",
                 endpoint=_METRICS,
             )
+        if request.path == "/admin/queue":
+            return self._queue()
         return self._admin.handle(request, _ADMIN)
 
     def reject(self, status: int, message: str, path: str) -> Response:
@@ -241,6 +251,12 @@ class DetectorApp:
             body["stall"] = self._stall.state(now)
         return json_response(200, body, _HEALTH)
 
+    def _queue(self) -> Response:
+        """The queue's depth: requests read and not answered yet, over every process of the
+        service, without this one. Read-only, so it needs no admin token (as ``/metrics``)."""
+        depth = 0 if self._in_flight is None else max(0, self._in_flight() - 1)
+        return json_response(200, {"detector": self.name, "depth": depth}, _ADMIN)
+
     # -- outcomes ----------------------------------------------------------
 
     def _answer(
@@ -283,7 +299,9 @@ class DetectorApp:
             if status < 400:
                 payload = success_body()
             _stamp(payload, latency_ms, held_ms)
-            return json_response(status, payload, endpoint, delay_s=latency_ms / 1000)
+            return json_response(
+                status, payload, endpoint, delay_s=latency_ms / 1000, headers=_timing(latency_ms)
+            )
         latency_ms = self._adjust(self._latency() + extra_ms, fault) + held_ms
         if draw < error_rate:
             status, why = self._error_status(fault, error_rate)
@@ -292,7 +310,13 @@ class DetectorApp:
         else:
             status, payload, headers = 200, success_body(), ()
         _stamp(payload, latency_ms, held_ms)
-        return json_response(status, payload, endpoint, delay_s=latency_ms / 1000, headers=headers)
+        return json_response(
+            status,
+            payload,
+            endpoint,
+            delay_s=latency_ms / 1000,
+            headers=(*headers, *_timing(latency_ms)),
+        )
 
     def _adjust(self, latency_ms: float, fault: ActiveFault | None) -> float:
         if fault is None:
@@ -340,6 +364,12 @@ class DetectorApp:
         if given:
             return given[:128]
         return f"{self._id_prefix}{next(self._ids):06x}"
+
+
+def _timing(latency_ms: float) -> tuple[tuple[str, str], ...]:
+    """The processing-time headers of an answer that waited ``latency_ms``."""
+    ms = f"{latency_ms:.3f}"
+    return (("Server-Timing", f"app;dur={ms}"), ("X-Processing-Ms", ms))
 
 
 def _stamp(payload: dict[str, Any], latency_ms: float, held_ms: float) -> None:

@@ -100,6 +100,11 @@ class MetricsBoard:
         whole = memoryview(self._map).cast("q")
         return MetricsWriter(whole[index * _SLOT : (index + 1) * _SLOT])
 
+    def in_flight(self) -> int:
+        """Requests read and not yet answered, over every process (``GET /admin/queue``)."""
+        values = np.frombuffer(self._map, dtype=np.int64).reshape(self._processes, _SLOT)
+        return int(values[:, _IN_FLIGHT].sum())
+
     def totals(self) -> np.ndarray:
         """Every value summed over the processes (a copy; safe to read at leisure)."""
         values = np.frombuffer(self._map, dtype=np.int64).reshape(self._processes, _SLOT)

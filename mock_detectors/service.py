@@ -361,6 +361,7 @@ def _make_app(
         admin_token=admin_token,
         call_at=lambda when, callback: loop.call_at(when, callback),
         stall=None if stall is None else StallClock.of(stall, started_at),
+        in_flight=shared.metrics.in_flight,
     )
 
 

@@ -37,6 +37,11 @@ from framework.locust_glue.checks import compile_expect
 from framework.locust_glue.control import wait_while_paused
 from framework.locust_glue.flows import FlowRunner, FlowTransaction, compile_steps
 from framework.locust_glue.redaction import RedactingRequestEvent, guard_task
+from framework.locust_glue.response_metrics import (
+    ResponseMetrics,
+    compile_response_metrics,
+    metered_task,
+)
 from framework.locust_glue.sending import (
     RequestTimeout,
     fire_timeout,
@@ -277,6 +282,8 @@ class RequestParts:
     needs_body: bool
     timeout_s: float | None
     static: tuple[str, dict[str, Any]] | None
+    metrics: ResponseMetrics | None = None
+    """The request's ``metrics:`` (``response_metrics``), ``None`` without any."""
 
 
 def request_parts(
@@ -384,12 +391,15 @@ def request_parts(
         needs_body=needs_body,
         timeout_s=req.timeout,
         static=static,
+        metrics=compile_response_metrics(req.metrics),
     )
 
 
 def _task(parts: RequestParts, redactor: Redactor) -> Callable[[FastHttpUser], None]:
     """One request as a task function named after it; the fast path matches a hand-written
     task. With secrets, exceptions leave it through ``guard_task``."""
+    if parts.metrics is not None:  # recorded from its response: a task of its own
+        return metered_task(parts, redactor)
     method, name, check, needs_body = parts.method, parts.name, parts.check, parts.needs_body
     timeout_s = parts.timeout_s
 

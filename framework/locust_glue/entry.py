@@ -8,7 +8,8 @@ resume control (``control``) on whichever runner Locust creates (local, master o
 and swarm's load engine when the scenario's load needs it (``engine``: open-model groups,
 user kinds with loads of their own),
 attaches the scenario's abort guards and, for ``shape: find_capacity``, the capacity search
-(``capacity_search``) to the master's (or local process's) live feed,
+(``capacity_search``) and the scenario's ``gauges:`` poller (``gauge_poller``) to the
+master's (or local process's) live feed,
 starts the InfluxDB sink on the master when ``INFLUXDB_V2_URL`` is set (``influx_sink``),
 adds swarm's pieces to the web UI (``locust_glue.web_ui``) and the Swarm tab (master or
 local, when there is a web UI: ``web_tab``) and, once Locust has set up its logging, masks
@@ -40,6 +41,7 @@ from framework.locust_glue.capacity_search import install_capacity_search
 from framework.locust_glue.compiler import CompiledScenario, compile_scenario
 from framework.locust_glue.faults import install_faults
 from framework.locust_glue.flows import keep_aggregates_out_of_locust_total
+from framework.locust_glue.gauge_poller import install_gauge_poller
 from framework.locust_glue.influx_sink import install_influx_sink
 from framework.locust_glue.redaction import install_log_redaction
 from framework.locust_glue.web_ui import install_web_ui
@@ -152,6 +154,12 @@ def _expose(
             environment, loaded.scenario, compiled.schedule
         )
     )
+    if loaded.scenario.gauges:  # the master (or local process) polls the scenario's gauges
+        events.init.add_listener(
+            lambda environment, **_kw: install_gauge_poller(
+                environment, loaded.scenario.gauges, loaded.host
+            )
+        )
     scenario = loaded.scenario
     events.init_command_line_parser.add_listener(metrics_server.add_options)
     events.init.add_listener(

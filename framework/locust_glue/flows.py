@@ -694,6 +694,8 @@ class FlowRunner:
                         problem = problem or capture.message()
                     else:
                         state.vars[capture.var] = value
+            if parts.metrics is not None and status:  # the request's metrics: only if any
+                parts.metrics.record_parts(_headers(response, status), response.content or b"")
             until_held = False
             if poll_until is not None and status:
                 until_held = poll_until(status, text, meta["response_time"]) is None

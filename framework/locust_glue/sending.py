@@ -100,18 +100,19 @@ def send(
     kwargs: dict[str, Any],
     check: Callable[[int, str, float], str | None] | None,
     needs_body: bool,
-) -> None:
-    """Send one request and record it; ``check`` (status, body, ms) decides its outcome."""
+) -> Any:
+    """Send one request and record it; ``check`` (status, body, ms) decides its outcome.
+    The response is returned for a request's ``metrics:`` (``response_metrics``)."""
     if check is None:
-        user.client.request(method, url, **kwargs)
-        return
+        return user.client.request(method, url, **kwargs)
     with user.client.request(method, url, catch_response=True, **kwargs) as response:
         status = response.status_code or 0
         if status == 0:
-            return
+            return response
         text = (response.text or "") if needs_body else ""
         problem = check(status, text, response.request_meta["response_time"])
         if problem is None:
             response.success()
         else:
             response.failure(problem)
+    return response

@@ -144,7 +144,44 @@ def describe_scenario(loaded: LoadedScenario) -> str:
         lines.append(f"  secrets (sent, never written): {names}")
     if s.faults:
         lines.extend(_fault_lines(loaded))
+    lines.extend(_metric_lines(loaded))
     return "\n".join(lines)
+
+
+def _metric_lines(loaded: LoadedScenario) -> list[str]:
+    """The scenario's custom metrics (``metrics:`` of requests and steps, ``gauges:``)."""
+    found: list[str] = []
+    for u, user in enumerate(loaded.scenario.users):
+        for r, req in enumerate(user.requests):
+            found += [_metric(m, loaded.request_label(u, r)) for m in req.metrics]
+        for section in ("on_start", "flow"):
+            for path, step in walk_steps(getattr(user, section) or []):
+                if isinstance(step, RequestStep):
+                    label = loaded.step_label(u, section, path)
+                    found += [_metric(m, label) for m in step.metrics]
+    gauges = loaded.scenario.gauges
+    if not found and not gauges:
+        return []
+    lines = [f"  custom metrics: {len(found)} from responses, {len(gauges)} polled"]
+    lines += [f"    {line}" for line in found]
+    for gauge in gauges:
+        target = gauge.url or gauge.path
+        lines.append(
+            f"    {_metric_name(gauge.name, gauge.dims)} (gauge, {gauge.unit}): {gauge.source} "
+            f"of GET {target} every {format_duration(gauge.every)}"
+        )
+    return lines
+
+
+def _metric(metric: Any, label: str) -> str:
+    name = _metric_name(metric.name, metric.dims)
+    return f"{name} ({metric.kind}, {metric.unit}): {metric.source} of {label}"
+
+
+def _metric_name(name: str, dims: dict[str, str]) -> str:
+    if not dims:
+        return name
+    return name + "{" + ",".join(f"{k}={v}" for k, v in sorted(dims.items())) + "}"
 
 
 def _expect(req: RequestSpec) -> str:

@@ -20,6 +20,7 @@ from framework.errors import ConfigError, Problem, ScenarioError, UnresolvedVari
 from framework.limits import YAML_BYTES, InputRefused, read_text
 from framework.scenario.budgets import Budgets
 from framework.scenario.capacity import load_warnings
+from framework.scenario.custom_metrics import metric_problems
 from framework.scenario.datafiles import DataSource, read_rows
 from framework.scenario.flow_checks import name_problems, sample_vars, var_problems
 from framework.scenario.flows import AGGREGATE_POLL, AGGREGATE_TXN, flow_names, walk_steps
@@ -478,6 +479,12 @@ def _checked(
             override = host_url(override, given_as="--host" if host else HOST_ENV_VAR)
         except ValueError as exc:
             problems.append(Problem(label, None, None, "host", str(exc)))
+    if scenario is not None:  # a gauge's path needs a host where the run needs one
+        has_host = bool(override or scenario.host) or not require_host
+        problems.extend(
+            problem_at(label, located, path, message)
+            for path, message in metric_problems(scenario, has_host=has_host)
+        )
     needs_host = scenario is not None and any(u.host is None for u in scenario.users)
     if needs_host and require_host and not (override or scenario.host):
         message = (

@@ -27,6 +27,7 @@ from pydantic_core import PydanticCustomError
 
 from framework.scenario.abort import AbortRule
 from framework.scenario.budgets import Budgets, ValidationRules
+from framework.scenario.custom_metrics import GaugeSpec
 from framework.scenario.faults import FaultSpec
 from framework.scenario.fields import NOT_BOOL, Duration, shown
 from framework.scenario.flows import CAPTURE_FAILURE_MODES, Step
@@ -722,6 +723,11 @@ class Scenario(_Model):
     faults: list[FaultSpec] = Field(
         default_factory=list,
         description="Faults injected on the plan's clock (docs/faults.md).",
+    )
+    gauges: list[GaugeSpec] = Field(
+        default_factory=list,
+        description="Custom gauges polled from an endpoint during the run "
+        "(docs/scenario_metrics.md).",
     )
 
     @field_validator("host")

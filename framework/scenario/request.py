@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from framework.scenario.custom_metrics import ResponseMetric
 from framework.scenario.fields import NOT_BOOL, Duration, Flag, OnePassModel, shown
 from framework.scenario.interpolation import mask_secrets
 
@@ -269,6 +270,10 @@ class RequestSpec(_Model):
     body: str | None = None
     expect: Expect | None = None
     timeout: Duration | None = Field(None, gt=0)
+    metrics: list[ResponseMetric] = Field(
+        default_factory=list,
+        description="Values taken from each response into custom metrics.",
+    )
 
     @field_validator("method", mode="before")
     @classmethod

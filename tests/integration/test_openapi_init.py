@@ -25,6 +25,7 @@ OPERATIONS = {
     "get_fault": 200,
     "put_fault": 200,
     "clear_fault": 200,
+    "get_queue": 200,
 }
 
 
@@ -74,13 +75,13 @@ def test_every_generated_request_gets_its_documented_status_from_a_real_mock(tmp
     made = _swarm("init", "--from-openapi", str(SPEC), "-o", "mocks.yaml", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     assert made.stderr == ""
-    assert "wrote mocks.yaml: 7 requests" in made.stdout
+    assert "wrote mocks.yaml: 8 requests" in made.stdout
 
     tried = _swarm("try", "mocks.yaml", cwd=tmp_path, env={"TARGET_URL": mocks["full"]})
     assert tried.returncode == 0, tried.stdout + tried.stderr
     held = dict(re.findall(r"✓ (\w+): status (\d+)", tried.stdout))
     assert {name: int(code) for name, code in held.items()} == OPERATIONS
-    assert "7 requests sent, 7 answered" in tried.stdout
+    assert "8 requests sent, 8 answered" in tried.stdout
     assert not list(tmp_path.glob("reports"))  # swarm try writes no run folder
 
     # The documented 404 of a detector without `batch:` fails the batch request's check.
@@ -88,4 +89,4 @@ def test_every_generated_request_gets_its_documented_status_from_a_real_mock(tmp
     assert plain.returncode == 1, plain.stdout + plain.stderr
     batch = plain.stdout.split("/detect/batch", 1)[1].split("users[0].requests[2]", 1)[0]
     assert "← 404" in batch and "✗ status 404, expected 200" in batch, plain.stdout
-    assert "6 checks held, 1 failed" in plain.stdout
+    assert "7 checks held, 1 failed" in plain.stdout

@@ -186,7 +186,8 @@ def test_the_mock_detectors_description_makes_a_valid_scenario(cwd, capsys):
     assert _init("--from-openapi", str(spec), "-o", "mocks.yaml") == 0
     requests = _requests(cwd / "mocks.yaml")
     assert list(requests) == [
-        "detect", "detect_batch", "health", "metrics", "get_fault", "put_fault", "clear_fault"
+        "detect", "detect_batch", "health", "metrics", "get_fault", "put_fault", "clear_fault",
+        "get_queue",
     ]  # fmt: skip
     assert requests["put_fault"]["json"] == {"duration_s": 1, "added_latency_ms": 5}
     assert all("headers" not in r for r in requests.values())  # the admin token is optional

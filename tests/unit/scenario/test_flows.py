@@ -261,7 +261,7 @@ ERRORS = [
                 20,
                 "users[0].flow[0].nmae",
                 "unknown key 'nmae'; did you mean 'name'? Allowed: name, method, path, query, "
-                "headers, json, body, expect, timeout, capture.",
+                "headers, json, body, expect, timeout, metrics, capture.",
             )
         ],
         id="unknown-key-in-a-step-lists-the-step-keys",

@@ -21,7 +21,7 @@ STATUS_HELP = "use a code (200), a list ([200, 201]), a class ('2xx') or a range
 HELPERS = "choice, data, now, random_id, random_int, random_text, user_id, vars"
 TOP_KEYS = (
     "name, description, host, headers, timeout, data, users, load, tags, secrets, budgets, "
-    "abort, validation, mocks, faults"
+    "abort, validation, mocks, faults, gauges"
 )
 USER_KEYS = (
     "name, weight, host, headers, timeout, think_time, requests, flow, on_start, flow_name, "
@@ -31,7 +31,7 @@ MISSING_LOAD = (
     "required field is missing: users 'u' run under the scenario's load (they have no load "
     "of their own); add a load section, or give each users entry its own load"
 )
-REQUEST_KEYS = "name, method, path, weight, query, headers, json, body, expect, timeout"
+REQUEST_KEYS = "name, method, path, weight, query, headers, json, body, expect, timeout, metrics"
 
 
 def _y(text: str) -> str:

@@ -1,10 +1,11 @@
 """Run a users entry's flow in Locust: requests in order, captures, polls, repeats, transactions.
 
 A flow is compiled once per process (``compile_steps``) into a tree of small step objects,
-and one ``FlowRunner`` per users entry runs it: ``on_start`` once per user, the flow once per
-iteration. Every request step goes through the same pieces as a weighted request's task
-(``compiler.request_parts`` renders it, ``sending`` times it out and records it), so a
-flow's requests are named, checked, redacted and recorded exactly like other requests.
+and one ``FlowRunner`` per users entry turns them into closures, once, and runs them:
+``on_start`` once per user, the flow once per iteration. Every request step goes through
+the same pieces as a weighted request's task (``compiler.request_parts`` renders it,
+``sending`` times it out and records it), so a flow's requests are named, checked,
+redacted and recorded exactly like other requests.
 
 What a flow adds is recorded through the same ``request`` event:
 

@@ -786,6 +786,7 @@ class FlowRunner:
                             response.success()
                     else:
                         response.failure(redactor.text(failure))
+            # custom metrics (``metrics:``): here, as in ``request`` after its exchange
             if failure is None:
                 return True
             state.failed(step_failed)

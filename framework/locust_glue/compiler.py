@@ -342,6 +342,24 @@ def request_parts(
             static_kwargs["data"] = body(None)
         static = (path(None), static_kwargs)
 
+    # What does not change between requests is made here, once: the path when it is not a
+    # template, and the keyword arguments that are not templates (``fixed_kwargs``, shared
+    # by every request: ``client.request`` only reads them). Only templates render per call.
+    path_dynamic = is_template(req.path)
+    fixed_path = path(None) if not path_dynamic else None
+    body_field = "json" if json_body is not None else "data" if body is not None else None
+    body_renderer = json_body if json_body is not None else body
+    body_template = body_field is not None and (
+        body_dynamic if json_body is not None else is_template(req.body or "")
+    )
+    fixed_kwargs: dict[str, Any] = {"name": name}
+    if static_headers:
+        fixed_kwargs["headers"] = static_headers
+    if body_field is not None and not body_template:
+        assert body_renderer is not None
+        fixed_kwargs[body_field] = body_renderer(None)
+    per_call = headers_dynamic or body_template
+
     def render(user: FastHttpUser, vars: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
         ctx: Mapping[str, Any] | None
         if not dynamic:
@@ -355,7 +373,7 @@ def request_parts(
         # a try per part, not per field (``field`` says which failed, as ``rendered`` does)
         field = "path"
         try:
-            url = path(ctx)
+            url = fixed_path if fixed_path is not None else path(ctx)
             if has_query:
                 field = "query"
                 rendered_query = query(ctx)
@@ -363,21 +381,20 @@ def request_parts(
             raise TemplateRenderError(f"{where}.{field}", exc) from None
         if has_query:
             url += ("&" if "?" in url else "?") + urlencode(rendered_query, doseq=True)
+        if not per_call:
+            return url, fixed_kwargs
+        kwargs = dict(fixed_kwargs)
         try:
-            if static_headers is not None:
-                headers = static_headers
-            else:
+            if headers_dynamic:
                 headers = {}
                 for key, renderer in header_renderers.items():
                     field = f"headers.{key}"
                     headers[key] = renderer(ctx)
-            kwargs: dict[str, Any] = {"name": name, "headers": headers}
-            if json_body is not None:
-                field = "json"
-                kwargs["json"] = json_body(ctx)
-            elif body is not None:
-                field = "body"
-                kwargs["data"] = body(ctx)
+                kwargs["headers"] = headers
+            if body_template:
+                assert body_field is not None and body_renderer is not None
+                field = body_field if body_field == "json" else "body"
+                kwargs[body_field] = body_renderer(ctx)
         except Exception as exc:  # whatever a template raises fails this request, not the user
             raise TemplateRenderError(f"{where}.{field}", exc) from None
         return url, kwargs

@@ -1,10 +1,11 @@
 """Run a users entry's flow in Locust: requests in order, captures, polls, repeats, transactions.
 
 A flow is compiled once per process (``compile_steps``) into a tree of small step objects,
-and one ``FlowRunner`` per users entry runs it: ``on_start`` once per user, the flow once per
-iteration. Every request step goes through the same pieces as a weighted request's task
-(``compiler.request_parts`` renders it, ``sending`` times it out and records it), so a
-flow's requests are named, checked, redacted and recorded exactly like other requests.
+and one ``FlowRunner`` per users entry turns them into closures, once, and runs them:
+``on_start`` once per user, the flow once per iteration. Every request step goes through
+the same pieces as a weighted request's task (``compiler.request_parts`` renders it,
+``sending`` times it out and records it), so a flow's requests are named, checked,
+redacted and recorded exactly like other requests.
 
 What a flow adds is recorded through the same ``request`` event:
 
@@ -31,6 +32,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
@@ -404,12 +406,22 @@ class _EndIteration(Exception):
     """Raised inside a run to skip the rest of its steps."""
 
 
+_Run = Callable[["_Iteration"], None]
+"""A step, or a sequence of steps, compiled for one ``FlowRunner``: run it on an iteration."""
+_RunRequest = Callable[["_Iteration"], bool]
+"""A request step compiled: True when it succeeded (for a poll's request: ``until`` held)."""
+
+
 class FlowRunner:
     """Runs compiled flow steps for one users entry.
 
     ``on_start`` runs once per user (its captures last for the user's life), ``flow`` once
     per iteration, already wrapped in the whole flow's transaction. ``sleep`` and ``clock``
     are gevent's and ``time.perf_counter`` unless a test passes its own.
+
+    Each step becomes a closure here, once (``_compile``): its kind, request, captures,
+    names and messages are bound when the runner is made, so an iteration runs a chain of
+    plain calls, with no dispatch on the kind of step and no lookups of what was compiled.
     """
 
     def __init__(
@@ -428,6 +440,8 @@ class FlowRunner:
         self.redactor = redactor or Redactor()
         self._sleep = sleep
         self._clock = clock
+        self._run_flow = self._compile(self.flow)
+        self._run_on_start = self._compile(self.on_start)
 
     def __repr__(self) -> str:
         return (
@@ -448,22 +462,51 @@ class FlowRunner:
         recorded as failed.
 
         ``user`` is a ``FastHttpUser`` of the compiled class (``client``, ``environment``,
-        ``context()``, ``swarm_user_id``, ``swarm_rows``).
+        ``context()``, ``swarm_user_id``, ``swarm_rows``). ``self.flow`` and
+        ``self.on_start`` were compiled with the runner; any other steps are compiled here.
         """
-        due = getattr(user, "swarm_due", None)
-        state = _Iteration(user, vars, tracer, due=due or None)
+        if steps is self.flow:
+            body = self._run_flow
+        elif steps is self.on_start:
+            body = self._run_on_start
+        else:
+            body = self._compile(tuple(steps))
+        state = _Iteration(user, vars, tracer, due=getattr(user, "swarm_due", None) or None)
         try:
-            self._steps(state, steps)
+            body(state)
         except _EndIteration:
             return False
         return True
 
-    # -- steps
+    # -- compiling steps into closures
 
-    def _steps(self, state: _Iteration, steps: Sequence[FlowStep]) -> None:
-        run = _RUN_STEP
-        for step in steps:
-            run[type(step)](self, state, step)
+    def _compile(self, steps: Sequence[FlowStep]) -> _Run:
+        """Steps run top to bottom, as one closure."""
+        runs = tuple(self._compile_step(step) for step in steps)
+        if len(runs) == 1:
+            return runs[0]
+
+        def run_steps(state: _Iteration) -> None:
+            for run in runs:
+                run(state)
+
+        return run_steps
+
+    def _compile_step(self, step: FlowStep) -> _Run:
+        if isinstance(step, FlowRequest):
+            return self._compile_request(step)  # its bool is for polls; a step ignores it
+        if isinstance(step, FlowTransaction):
+            return self._compile_transaction(step)
+        if isinstance(step, FlowThink):
+            return partial(self._think, step=step)
+        if isinstance(step, FlowRepeat):
+            return partial(self._repeat, step=step, body=self._compile(step.steps))
+        if isinstance(step, FlowPoll):
+            send = self._compile_request(step.request, poll_until=step.until)
+            return partial(self._poll, step=step, send=send)
+        raise TypeError(f"not a flow step: {step!r}")
+
+    # -- steps
 
     def _think(self, state: _Iteration, step: FlowThink) -> None:
         seconds = max(0.0, step.seconds())
@@ -475,25 +518,30 @@ class FlowRunner:
         for frame in state.frames:
             frame.think_s += waited
 
-    def _transaction(self, state: _Iteration, step: FlowTransaction) -> None:
-        frame = _Frame(step.name, self._clock(), time.time())
-        state.frames.append(frame)
-        ended = False
-        try:
-            self._steps(state, step.steps)
-        except _EndIteration:
-            ended = True
-        except BaseException:
-            # the user is stopping (GreenletExit, StopUser): an unfinished transaction is
-            # not recorded, as an unsent request is not
-            state.frames.pop()
-            raise
-        state.frames.pop()
-        self._end_transaction(state, step, frame)
-        if ended:
-            raise _EndIteration
+    def _compile_transaction(self, step: FlowTransaction) -> _Run:
+        body, name, clock, wall = self._compile(step.steps), step.name, self._clock, time.time
 
-    def _end_transaction(self, state: _Iteration, step: FlowTransaction, frame: _Frame) -> None:
+        def transaction(state: _Iteration) -> None:
+            frame = _Frame(name, clock(), wall())
+            frames = state.frames
+            frames.append(frame)
+            try:
+                body(state)
+            except _EndIteration:
+                frames.pop()
+                self._end_transaction(state, frame)
+                raise
+            except BaseException:
+                # the user is stopping (GreenletExit, StopUser): an unfinished transaction
+                # is not recorded, as an unsent request is not
+                frames.pop()
+                raise
+            frames.pop()
+            self._end_transaction(state, frame)
+
+        return transaction
+
+    def _end_transaction(self, state: _Iteration, frame: _Frame) -> None:
         """Record a finished (or ended) transaction: its time without think steps."""
         elapsed_ms = max(0.0, (self._clock() - frame.started_perf - frame.think_s) * 1000)
         failure = StepFailed(frame.failure) if frame.failure is not None else None
@@ -503,15 +551,15 @@ class FlowRunner:
             state.own_timing()
         else:  # the whole flow of an arrival: from when it was due, think steps left out
             state.user.swarm_due = state.due + frame.think_s
-        self._record(state, AGGREGATE_TXN, step.name, elapsed_ms, frame.started_at, failure)
+        self._record(state, AGGREGATE_TXN, frame.name, elapsed_ms, frame.started_at, failure)
 
-    def _repeat(self, state: _Iteration, step: FlowRepeat) -> None:
+    def _repeat(self, state: _Iteration, step: FlowRepeat, body: _Run) -> None:
         limit = step.times if step.times is not None else step.max_passes
         for done in range(limit):
             checks_before = step.condition is not None and not step.until
             if checks_before and not truthy(self._condition(state, step)):
                 return
-            self._steps(state, step.steps)
+            body(state)
             checks_after = step.condition is not None and step.until
             if checks_after and truthy(self._condition(state, step)):
                 return
@@ -529,13 +577,13 @@ class FlowRunner:
                 state.tracer.check(step.path, False, self.redactor.text(message))
             return not step.until
 
-    def _poll(self, state: _Iteration, step: FlowPoll) -> None:
+    def _poll(self, state: _Iteration, step: FlowPoll, send: _RunRequest) -> None:
         started, started_at = self._clock(), time.time()
         deadline = started + step.timeout_s
         failure: BaseException | None = None
         while True:
             try:
-                outcome = self._request(state, step.request, poll_until=step.until)
+                outcome = send(state)
             except PollUnsent as exc:
                 failure = exc
                 break
@@ -559,43 +607,194 @@ class FlowRunner:
 
     # -- one request
 
-    def _request(
+    def _compile_request(
         self,
-        state: _Iteration,
         step: FlowRequest,
         poll_until: Callable[[int, str, float], str | None] | None = None,
-    ) -> bool:
-        """Send one request step and apply its captures; True when it succeeded (for a
-        poll's request: when its ``until`` held)."""
+    ) -> _RunRequest:
+        """One request step as a closure: render (or take the ready request), send, judge,
+        capture; True when it succeeded (for a poll's request: when its ``until`` held).
+
+        What the step is made of is bound here, once: the request's method, name, check,
+        captures and its failure message; whether anything reads the body. The exchange
+        (``exchange``) is the part a request ``timeout`` wraps.
+        """
         parts = step.parts
-        user = state.user
-        wait_while_paused(user.environment)
-        if parts.static is not None:  # nothing to render: the same pair every time
-            url, kwargs = parts.static
-        else:
-            try:
-                url, kwargs = parts.render(user, state.vars)
-            except TemplateRenderError as exc:
-                return self._unrendered(state, parts, exc, poll_until)
-        tracer = state.tracer
-        if tracer is not None:
-            self._trace_request(tracer, step, url, kwargs)
-        if state.sent and state.due is not None:
-            state.own_timing()
-        state.sent = True
-        if parts.timeout_s is None:
-            failure, missing, until_held = self._send(state, step, url, kwargs, poll_until)
-        else:
-            failure, missing, until_held = self._send_within(state, step, url, kwargs, poll_until)
-        if failure is not None:
-            state.failed(f"step {parts.name!r} failed")
+        method, name, check, render, static = (
+            parts.method,
+            parts.name,
+            parts.check,
+            parts.render,
+            parts.static,
+        )
+        captures = step.captures
+        body_captures = any(capture.reads_body for capture in captures)
+        reads_body, watched = step.reads_body, poll_until is not None
+        redactor, end_on_missing = self.redactor, self.end_on_capture_failure
+        step_failed = f"step {name!r} failed"
+        metrics = parts.metrics  # the request's ``metrics:``; ``None`` for most requests
+
+        def judge(state: _Iteration, response: Any) -> _Outcome:
+            """Judge a response and apply the captures, every case (traced, polled, no
+            response, Locust's own failure). A tuple, not an object, is returned: the common
+            outcome, ``_SUCCEEDED``, is made once."""
+            tracer = state.tracer
+            status = response.status_code or 0
+            meta = response.request_meta
+            if status and (reads_body or watched or tracer is not None):
+                text = response.text or ""
+            else:
+                text = ""
+            # not ``response.headers or ...``: the truth of geventhttpclient's Headers
+            # counts every value (~2 µs a request)
+            headers = response.headers if status else None
+            if headers is None:
+                headers = _NO_HEADERS
             if tracer is not None:
-                tracer.check(parts.name, False, self.redactor.text(failure))
-        elif tracer is not None:
-            tracer.check(parts.name, True, None)
-        if missing and self.end_on_capture_failure:
-            raise _EndIteration
-        return failure is None and (poll_until is None or until_held)
+                tracer.response(
+                    step.path,
+                    status,
+                    meta["response_time"],
+                    # geventhttpclient's Headers: items() gives (name, value) pairs
+                    redactor.value(dict(headers.items())),
+                    redactor.text(text),
+                )
+            # Locust's own outcome (no response, an error status without a check) is
+            # recorded as it is today, with its failure kind; ours only when it has none
+            problem: str | None = None
+            locusts = False
+            if status == 0:
+                exception = meta.get("exception")
+                problem = f"no response: {type(exception).__name__}" if exception else "no response"
+                locusts = True
+            elif check is not None:
+                problem = check(status, text, meta["response_time"])
+            elif meta.get("exception") is not None:
+                problem = f"status {status}"
+                locusts = True
+            missing = False
+            if captures:
+                body = _Body(text) if body_captures else _NO_BODY
+                for capture in captures:
+                    value = capture.extract(status, headers, body)  # capture.value, inline
+                    if value is _NOTHING:
+                        value = capture.default if capture.has_default else None
+                    if tracer is not None:
+                        shown = redactor.value(value) if value is not None else None
+                        tracer.capture(capture.var, shown, capture.source)
+                    if value is None:
+                        missing = True
+                        problem = problem or capture.message()
+                    else:
+                        state.vars[capture.var] = value
+            if metrics is not None and status:
+                metrics.record_parts(headers, response.content or b"")
+            until_held = False
+            if poll_until is not None and status:
+                until_held = poll_until(status, text, meta["response_time"]) is None
+            if locusts:
+                return problem, missing, until_held
+            if problem is None:
+                if check is not None:  # it may pass a status Locust counts as an error
+                    response.success()
+                return _SUCCEEDED if not until_held else _UNTIL_HELD
+            response.failure(redactor.text(problem))
+            return problem, missing, until_held
+
+        def exchange(state: _Iteration, user: Any, url: str, kwargs: dict[str, Any]) -> _Outcome:
+            """Send the request and judge its response."""
+            with user.client.request(method, url, catch_response=True, **kwargs) as response:
+                return judge(state, response)
+
+        if parts.timeout_s is not None:
+            exchange = partial(self._exchange_within, step=step, exchange=exchange)
+
+        def request(state: _Iteration) -> bool:
+            """Every case: traced (``swarm try``), a poll's request, a request timeout."""
+            user = state.user
+            wait_while_paused(user.environment)
+            if static is not None:  # nothing to render: the same pair every time
+                url, kwargs = static
+            else:
+                try:
+                    url, kwargs = render(user, state.vars)
+                except TemplateRenderError as exc:
+                    return self._unrendered(state, parts, exc, poll_until)
+            tracer = state.tracer
+            if tracer is not None:
+                self._trace_request(tracer, step, url, kwargs)
+            if state.sent and state.due is not None:
+                state.own_timing()
+            state.sent = True
+            failure, missing, until_held = exchange(state, user, url, kwargs)
+            if failure is not None:
+                state.failed(step_failed)
+                if tracer is not None:
+                    tracer.check(name, False, redactor.text(failure))
+            elif tracer is not None:
+                tracer.check(name, True, None)
+            if missing and end_on_missing:
+                raise _EndIteration
+            return failure is None and (poll_until is None or until_held)
+
+        if poll_until is not None or parts.timeout_s is not None or metrics is not None:
+            return request  # a request with ``metrics:`` is measured in ``judge``
+
+        def load_request(state: _Iteration) -> bool:
+            """The path of a load: not traced, not a poll, no request timeout. A response
+            that came, without Locust's own failure, is judged and captured here in few
+            steps; anything else goes to ``judge``, which decides every case alike."""
+            if state.tracer is not None:
+                return request(state)
+            user = state.user
+            wait_while_paused(user.environment)
+            if static is not None:
+                url, kwargs = static
+            else:
+                try:
+                    url, kwargs = render(user, state.vars)
+                except TemplateRenderError as exc:
+                    return self._unrendered(state, parts, exc, None)
+            if state.sent and state.due is not None:
+                state.own_timing()
+            state.sent = True
+            with user.client.request(method, url, catch_response=True, **kwargs) as response:
+                status = response.status_code
+                meta = response.request_meta
+                if not status or (check is None and meta["exception"] is not None):
+                    failure, missing, _held = judge(state, response)
+                else:
+                    text = (response.text or "") if reads_body else ""
+                    failure = None if check is None else check(status, text, meta["response_time"])
+                    missing = False
+                    if captures:
+                        headers = response.headers
+                        if headers is None:
+                            headers = _NO_HEADERS
+                        body = _Body(text) if body_captures else _NO_BODY
+                        vars = state.vars
+                        for capture in captures:
+                            value = capture.extract(status, headers, body)
+                            if value is _NOTHING:
+                                value = capture.default if capture.has_default else None
+                            if value is None:
+                                missing = True
+                                failure = failure or capture.message()
+                            else:
+                                vars[capture.var] = value
+                    if failure is None:
+                        if check is not None:
+                            response.success()
+                    else:
+                        response.failure(redactor.text(failure))
+            if failure is None:
+                return True
+            state.failed(step_failed)
+            if missing and end_on_missing:
+                raise _EndIteration
+            return False
+
+        return load_request
 
     def _unrendered(
         self,
@@ -613,100 +812,30 @@ class FlowRunner:
             raise PollUnsent(f"its request could not be rendered: {exc}") from None
         return False
 
-    def _send_within(
+    def _exchange_within(
         self,
         state: _Iteration,
-        step: FlowRequest,
+        user: Any,
         url: str,
         kwargs: dict[str, Any],
-        poll_until: Callable[[int, str, float], str | None] | None,
+        *,
+        step: FlowRequest,
+        exchange: Callable[[_Iteration, Any, str, dict[str, Any]], _Outcome],
     ) -> _Outcome:
-        """``_send`` under the request's ``timeout``: no response in time fails it."""
+        """``exchange`` under the request's ``timeout``: no response in time fails it."""
         parts = step.parts
         assert parts.timeout_s is not None
         started_perf, started_at = time.perf_counter(), time.time()
         try:
             with gevent.Timeout(parts.timeout_s, RequestTimeout):
-                return self._send(state, step, url, kwargs, poll_until)
+                return exchange(state, user, url, kwargs)
         except RequestTimeout:
             fire_timeout(
-                state.user, parts.method, parts.name, url, parts.timeout_s, started_perf, started_at
+                user, parts.method, parts.name, url, parts.timeout_s, started_perf, started_at
             )
             if state.tracer is not None:
                 state.tracer.response(step.path, 0, parts.timeout_s * 1000, {}, "")
             return f"no response within {parts.timeout_s:g} s", False, False
-
-    def _send(
-        self,
-        state: _Iteration,
-        step: FlowRequest,
-        url: str,
-        kwargs: dict[str, Any],
-        poll_until: Callable[[int, str, float], str | None] | None,
-    ) -> _Outcome:
-        """Send the request, judge it and apply its captures. A tuple, not an object, is
-        returned: this runs for every request, and the common outcome, ``_SUCCEEDED``, is
-        made once."""
-        parts, tracer = step.parts, state.tracer
-        client = state.user.client
-        with client.request(parts.method, url, catch_response=True, **kwargs) as response:
-            status = response.status_code or 0
-            meta = response.request_meta
-            watched = tracer is not None or poll_until is not None
-            text = (response.text or "") if status and (step.reads_body or watched) else ""
-            if tracer is not None:
-                headers = _headers(response, status)
-                tracer.response(
-                    step.path,
-                    status,
-                    meta["response_time"],
-                    # geventhttpclient's Headers: items() gives (name, value); dict() would not
-                    self.redactor.value(dict(headers.items())),
-                    self.redactor.text(text),
-                )
-            # Locust's own outcome (no response, an error status without a check) is
-            # recorded as it is today, with its failure kind; ours only when it has none
-            problem: str | None = None
-            locusts = False
-            check = parts.check
-            if status == 0:
-                exception = meta.get("exception")
-                problem = f"no response: {type(exception).__name__}" if exception else "no response"
-                locusts = True
-            elif check is not None:
-                problem = check(status, text, meta["response_time"])
-            elif meta.get("exception") is not None:
-                problem = f"status {status}"
-                locusts = True
-            missing = False
-            if step.captures:  # inline: a method call per request costs as much as the loop
-                headers = _headers(response, status)
-                body = _Body(text)
-                for capture in step.captures:
-                    value = capture.extract(status, headers, body)  # capture.value, inline
-                    if value is _NOTHING:
-                        value = capture.default if capture.has_default else None
-                    if tracer is not None:
-                        shown = self.redactor.value(value) if value is not None else None
-                        tracer.capture(capture.var, shown, capture.source)
-                    if value is None:
-                        missing = True
-                        problem = problem or capture.message()
-                    else:
-                        state.vars[capture.var] = value
-            if parts.metrics is not None and status:  # the request's metrics: only if any
-                parts.metrics.record_parts(_headers(response, status), response.content or b"")
-            until_held = False
-            if poll_until is not None and status:
-                until_held = poll_until(status, text, meta["response_time"]) is None
-            if locusts:
-                return problem, missing, until_held
-            if problem is None:
-                if check is not None:  # it may pass a status Locust counts as an error
-                    response.success()
-                return _SUCCEEDED if not until_held else (None, False, True)
-            response.failure(self.redactor.text(problem))
-            return problem, missing, until_held
 
     def _record(
         self,
@@ -751,26 +880,13 @@ class FlowRunner:
         )
 
 
-def _headers(response: Any, status: int) -> Mapping[str, str]:
-    """A response's headers, empty when none came. Not ``response.headers or ...``: the
-    truth of geventhttpclient's ``Headers`` counts every value (~2 µs a request)."""
-    headers = response.headers if status else None
-    return headers if headers is not None else _NO_HEADERS
-
-
 _Outcome = tuple[str | None, bool, bool]
 """What one request step came to: its failure, whether a capture found nothing, whether a
 poll's ``until`` held."""
 _SUCCEEDED: _Outcome = (None, False, False)
-
-_RUN_STEP: dict[type, Callable[[FlowRunner, _Iteration, Any], Any]] = {
-    FlowRequest: FlowRunner._request,
-    FlowThink: FlowRunner._think,
-    FlowTransaction: FlowRunner._transaction,
-    FlowRepeat: FlowRunner._repeat,
-    FlowPoll: FlowRunner._poll,
-}
-"""How each kind of step runs: one lookup by type instead of a chain of isinstance tests."""
+_UNTIL_HELD: _Outcome = (None, False, True)
+_NO_BODY = _Body("")
+"""What captures that do not read the body are given for it."""
 
 
 # ----------------------------------------------------------------------------- compiling

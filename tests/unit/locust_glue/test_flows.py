@@ -432,3 +432,94 @@ def test_locusts_own_aggregated_row_leaves_transactions_out():
     assert (stats.total.num_requests, stats.total.num_failures) == (1, 0)
     assert stats.get("shop", "TXN").num_requests == 1
     assert stats.get("job", "POLL").num_failures == 1 and len(stats.errors) == 1
+
+
+# ---------------------------------------------------------------- the load path and the traced one
+
+
+class _Tracer:
+    def __init__(self) -> None:
+        self.lines: list[tuple[Any, ...]] = []
+
+    def request(self, *args: Any) -> None:
+        self.lines.append(("request", *args))
+
+    def response(self, *args: Any) -> None:
+        self.lines.append(("response", *args))
+
+    def capture(self, *args: Any) -> None:
+        self.lines.append(("capture", *args))
+
+    def check(self, *args: Any) -> None:
+        self.lines.append(("check", *args))
+
+    def note(self, text: str) -> None:
+        self.lines.append(("note", text))
+
+
+def _not_201(status: int, _text: str, _ms: float) -> str | None:
+    return None if status == 201 else f"status {status}, expected 201"
+
+
+@pytest.mark.parametrize("end_on_capture_failure", [True, False])
+def test_a_load_run_and_a_traced_run_record_the_same_outcomes(end_on_capture_failure):
+    """An untraced run (a load) judges a response in fewer steps than a traced one (``swarm
+    try``): both must come to the same records, failures, captures and end."""
+    steps = [
+        FlowTransaction(
+            "flow",
+            "shop",
+            (
+                _request(
+                    "login",
+                    "/login",
+                    captures=[
+                        compile_capture("token", json_path="$.token"),
+                        compile_capture("etag", header="etag"),
+                        compile_capture("code", status=True),
+                    ],
+                ),
+                _request("created", "/made", check=_not_201),  # a check passes a 201
+                _request("checked", "/checked", check=_not_201),  # a check fails a 200
+                _request("error", "/error"),  # Locust's own failure, no check
+                _request("missing", "/login", captures=[compile_capture("x", regex=r"x=(\d)")]),
+                _request("after", "/me/{token}"),
+            ),
+        )
+    ]
+    routes = {
+        "/login": (200, '{"token": "t-9"}', {"ETag": "v1"}),
+        "/made": (201, "{}", {}),
+        "/checked": (200, "{}", {}),
+        "/error": (503, "{}", {}),
+        "/me/t-9": (200, "{}", {}),
+    }
+
+    def outcome(tracer: _Tracer | None) -> tuple[Any, ...]:
+        clock = _Clock()
+        client = _Client(routes, clock)
+        runner = FlowRunner(
+            steps, end_on_capture_failure=end_on_capture_failure, sleep=clock.sleep, clock=clock
+        )
+        vars: dict[str, Any] = {}
+        ok = runner.run(_User(client), runner.flow, vars, tracer)
+        records = [(k, n, None if e is None else str(e)) for k, n, e in client.records()]
+        return ok, client.sent, records, vars
+
+    tracer = _Tracer()
+    load, traced = outcome(None), outcome(tracer)
+    assert load == traced
+    ok, sent, records, vars = load
+    assert vars == {"token": "t-9", "etag": "v1", "code": 200}
+    assert records[:5] == [
+        ("GET", "login", None),
+        ("GET", "created", None),
+        ("GET", "checked", "status 200, expected 201"),
+        ("GET", "error", "HTTP 503"),
+        ("GET", "missing", r"capture 'x': regex 'x=(\\d)' found nothing"),
+    ]
+    assert ok is not end_on_capture_failure
+    assert (sent[-1] == ("GET", "/me/t-9")) is not end_on_capture_failure
+    assert records[-1][:2] == ("TXN", "shop") and "checked" in str(records[-1][2])
+    checks = [line[1:3] for line in tracer.lines if line[0] == "check"]
+    assert checks[:3] == [("login", True), ("created", True), ("checked", False)]

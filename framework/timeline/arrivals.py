@@ -27,6 +27,7 @@ from framework.timeline.codec import (
     HISTOGRAM_HIGHEST_US,
     encode_histogram,
     new_histogram,
+    one_blob,
     sum_blobs,
 )
 
@@ -123,7 +124,7 @@ class ArrivalSecond:
             dropped=self.dropped,
             lag_sum_us=self.lag_sum_us,
             lag_sumsq_us=self.lag_sumsq_us,
-            lag_hist=_one_blob(self.lag_hist_blobs),
+            lag_hist=one_blob(self.lag_hist_blobs),
             in_flight_max=self.in_flight_max,
         )
 
@@ -198,12 +199,3 @@ def added_arrivals(t: int, group: str, seconds: Iterable[Iterable[ArrivalSecond]
         t=t, group=group, due=due, started=started, dropped=dropped, lag_sum_us=lag_sum,
         lag_sumsq_us=lag_sumsq, lag_hist_blobs=tuple(blobs), in_flight_max=peak,
     )  # fmt: skip
-
-
-def _one_blob(blobs: tuple[str, ...]) -> str:
-    """Several encoded histograms as one blob ("" for none)."""
-    if len(blobs) == 1:
-        return blobs[0]
-    if blobs:
-        return encode_histogram(sum_blobs(blobs).to_hdrhistogram(), release=True)
-    return ""

@@ -31,6 +31,7 @@ __all__ = [
     "encode_histogram",
     "merged_rows",
     "new_histogram",
+    "one_blob",
     "rows_from_blobs",
     "sum_blobs",
 ]
@@ -251,6 +252,16 @@ def sum_blobs(blobs: Sequence[str]) -> SparseHistogram:
         index = np.flatnonzero(summed)
         counts = summed[index]
     return SparseHistogram(index, counts, LAYOUT)
+
+
+def one_blob(blobs: Sequence[str]) -> str:
+    """Several encoded histograms as one blob ("" for none): what a record writes when it
+    holds the histograms of several merged records."""
+    if len(blobs) == 1:
+        return blobs[0]
+    if blobs:
+        return encode_histogram(sum_blobs(blobs).to_hdrhistogram(), release=True)
+    return ""
 
 
 def _narrow(index: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -35,7 +35,7 @@ from typing import Any, NotRequired, TypedDict
 
 from hdrh.histogram import HdrHistogram
 
-from framework.timeline.codec import encode_histogram, new_histogram, sum_blobs
+from framework.timeline.codec import new_histogram, one_blob, sum_blobs
 
 __all__ = [
     "HISTOGRAM_KINDS",
@@ -172,7 +172,7 @@ class MetricSecond:
         )
         if self.kind in HISTOGRAM_KINDS:
             record["sumsq"] = self.sumsq
-            record["hist"] = _one_blob(self.hist_blobs)
+            record["hist"] = one_blob(self.hist_blobs)
         if self.min is not None:
             record["min"] = self.min
         if self.max is not None:
@@ -230,12 +230,3 @@ def _number(value: Any) -> int | float:
 
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(_number(value))
-
-
-def _one_blob(blobs: tuple[str, ...]) -> str:
-    """Several encoded histograms as one blob ("" for none)."""
-    if len(blobs) == 1:
-        return blobs[0]
-    if blobs:
-        return encode_histogram(sum_blobs(blobs).to_hdrhistogram(), release=True)
-    return ""

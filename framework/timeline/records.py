@@ -59,6 +59,7 @@ from framework.timeline.codec import (
     decode_histogram,
     encode_histogram,
     new_histogram,
+    one_blob,
     sum_blobs,
 )
 from framework.timeline.endpoints import (
@@ -287,19 +288,19 @@ class RequestSecond:
             bytes=self.bytes,
             sum_us=self.sum_us,
             sumsq_us=self.sumsq_us,
-            hist=_one_blob(self.hist_blobs),
+            hist=one_blob(self.hist_blobs),
         )
         if self.failure_count and not self.failures_in_latency:
             record["fail_sum_us"] = self.fail_sum_us
             record["fail_sumsq_us"] = self.fail_sumsq_us
-            record["fail_hist"] = _one_blob(self.fail_hist_blobs)
+            record["fail_hist"] = one_blob(self.fail_hist_blobs)
         if self.failure_messages:
             record["failure_messages"] = dict(self.failure_messages)
         if self.svc_count:
             record["svc_count"] = self.svc_count
             record["svc_sum_us"] = self.svc_sum_us
             record["svc_sumsq_us"] = self.svc_sumsq_us
-            record["svc_hist"] = _one_blob(self.svc_hist_blobs)
+            record["svc_hist"] = one_blob(self.svc_hist_blobs)
         return record
 
     @classmethod
@@ -406,15 +407,6 @@ def _latency_sums(latencies_ms: Iterable[float]) -> tuple[int, int, int, tuple[s
         sum_us += us
         sumsq_us += us * us
     return count, sum_us, sumsq_us, (encode_histogram(hist, release=True),) if count else ()
-
-
-def _one_blob(blobs: tuple[str, ...]) -> str:
-    """Several encoded histograms as one blob ("" for none)."""
-    if len(blobs) == 1:
-        return blobs[0]
-    if blobs:
-        return encode_histogram(sum_blobs(blobs).to_hdrhistogram(), release=True)
-    return ""
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
-__all__ = ["WORKLOADS", "Ratios", "RunResult", "Settings", "Workload", "main"]
+__all__ = [
+    "WORKLOADS",
+    "Ratios",
+    "RunResult",
+    "Settings",
+    "Workload",
+    "locust_command",
+    "main",
+]
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -225,6 +233,24 @@ def cpu_at(samples: Sequence[tuple[float, float]], at: float) -> float:
     return samples[-1][1]
 
 
+def locust_command(
+    workload: Workload, side: str, host: str, seconds: int, users: int, prefix: Path
+) -> tuple[list[str], dict[str, str]]:
+    """The headless Locust command of one side (not yet pinned) and its environment; its
+    results go to ``prefix.json``."""
+    command = [sys.executable, "-m", "locust"]
+    env = dict(os.environ)
+    if side == "compiled":
+        command += ["-f", str(SCENARIO_LOCUSTFILE), "--scenario", str(workload.scenario)]
+        env |= {"BENCH_USERS": str(users), "BENCH_SECONDS": str(seconds)}
+    else:
+        command += ["-f", str(workload.locustfile), "-u", str(users), "-r", str(users)]
+        command += ["-t", f"{seconds}s"]
+    command += ["--headless", "--host", host, "--reset-stats", "--exit-code-on-error", "0"]
+    command += ["--json-file", str(prefix), "--loglevel", "WARNING"]
+    return command, env
+
+
 def run_locust(
     workload: Workload,
     side: str,
@@ -242,16 +268,7 @@ def run_locust(
     the measured window (stats reset to last request) can be told apart from start-up.
     """
     prefix = tmp / f"{workload.name}-{index:02d}-{side}"
-    command = [sys.executable, "-m", "locust"]
-    env = dict(os.environ)
-    if side == "compiled":
-        command += ["-f", str(SCENARIO_LOCUSTFILE), "--scenario", str(workload.scenario)]
-        env |= {"BENCH_USERS": str(users), "BENCH_SECONDS": str(seconds)}
-    else:
-        command += ["-f", str(workload.locustfile), "-u", str(users), "-r", str(users)]
-        command += ["-t", f"{seconds}s"]
-    command += ["--headless", "--host", host, "--reset-stats", "--exit-code-on-error", "0"]
-    command += ["--json-file", str(prefix), "--loglevel", "WARNING"]
+    command, env = locust_command(workload, side, host, seconds, users, prefix)
     log_path = prefix.with_suffix(".log")
     samples: list[tuple[float, float]] = []
     deadline = time.monotonic() + seconds + 60
@@ -296,10 +313,16 @@ def run_locust(
     )
 
 
-def interleaved_cost(workload: Workload, host: str, blocks: int, tmp: Path) -> InterleavedResult:
-    """Run ``fixtures/interleaved_cost.py`` on core ``LOCUST_CPU``; return its JSON result."""
+def interleaved_cost(
+    workload: Workload, host: str, blocks: int, tmp: Path, *, listeners: bool = False
+) -> InterleavedResult:
+    """Run ``fixtures/interleaved_cost.py`` on core ``LOCUST_CPU``; return its JSON result.
+
+    ``listeners``: each side with its runner's request listeners (the compiled side with
+    swarm's), not the task path alone."""
     command = [sys.executable, str(FIXTURES / "interleaved_cost.py")]
     command += [str(workload.scenario), str(workload.locustfile), host, "--blocks", str(blocks)]
+    command += ["--listeners"] if listeners else []
     log_path = tmp / f"{workload.name}-interleaved.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

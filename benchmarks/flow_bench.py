@@ -6,14 +6,19 @@ status; ``fixtures/flow_handwritten.py`` is what a Locust user writes for it by 
 compiled side also records one ``TXN`` per iteration, which is not counted as a request.
 
 Each run is one headless Locust process pinned to core 0 against a fast local server on
-core 1, run by ``compiled_vs_handwritten.py``'s machinery: rounds alternate the two sides
-(the order flipping each round), and the figure held against the target (>= 0.95) is the
-median of the per-round ratios of requests per CPU second of the Locust process, compiled
-over hand-written — both measured in the same round, so a busy neighbour weighs on both.
-Beside it, ``fixtures/interleaved_cost.py`` runs both users' iterations alternately in one
-process (one user, no scheduler): the task path's CPU cost, steady on a busy machine.
+core 1, and the figure held against the target (>= 0.95) is the median of the per-round
+ratios of requests per CPU second of the Locust process, compiled over hand-written. By
+default (``--mode shared``, ``shared_core.py``) both sides of a round run at the same time on
+core 0, each against a target of its own, counted over the window they share: they see the
+same neighbours and the same core speed, which alternating runs on this VM do not (an A/A
+pair scatters ±10 % per round alternating, a few per cent shared; ``--aa`` shows it).
+``--mode alternating`` runs them one after the other (``compiled_vs_handwritten.py``'s
+machinery, the order flipping each round). Beside it, ``fixtures/interleaved_cost.py`` runs
+both users' iterations alternately in one process (one user, no scheduler), once for the task
+path alone and once with each side's request listeners (the compiled side with swarm's).
 
-    python benchmarks/flow_bench.py --seconds 10 --rounds 4 --users 20
+    python benchmarks/flow_bench.py --seconds 12 --rounds 6 --users 20
+    python benchmarks/flow_bench.py --seconds 12 --rounds 6 --users 20 --aa
 
 Every process started here is stopped in a ``finally`` block; everything binds 127.0.0.1.
 """
@@ -43,6 +48,7 @@ from compiled_vs_handwritten import (
     fast_server,
     interleaved_cost,
 )
+from shared_core import run_shared
 
 __all__ = ["WORKLOAD", "main"]
 
@@ -53,65 +59,127 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _shared_rounds(args: argparse.Namespace, tmp: Path) -> list[float]:
+    """Both sides at once on core 0 each round (``shared_core.py``); the per-round ratios."""
+    ratios: list[float] = []
+    for number in range(args.rounds):
+        if args.aa:
+            sides = ("handwritten", "handwritten")
+        else:  # which side starts first flips each round
+            sides = ("compiled", "handwritten") if number % 2 == 0 else ("handwritten", "compiled")
+        runs = run_shared(WORKLOAD, sides, args.seconds, args.users, tmp, number)
+        for i, run in enumerate(runs):
+            label = f"{run.side} {'AB'[i]}" if args.aa else run.side
+            print(
+                f"  round {number + 1} {label:<13} {run.per_cpu_s:7.0f} req/cpu-s "
+                f"{run.rps:7.0f} rps ({run.requests} req in the common {run.window_s:.1f} s, "
+                f"{run.cpu_s:.2f} cpu-s, {run.failures} failed in the run)",
+                flush=True,
+            )
+        by_side = {run.side: run for run in runs}
+        if args.aa:
+            first, second = runs
+        else:
+            first, second = by_side["compiled"], by_side["handwritten"]
+        ratios.append(first.per_cpu_s / second.per_cpu_s)
+        print(f"  round {number + 1} ratio req/cpu-s {ratios[-1]:.3f}", flush=True)
+    return ratios
+
+
+def _alternating_rounds(args: argparse.Namespace, tmp: Path, host: str) -> list[float]:
+    """One side after the other each round, each pinned alone to core 0."""
+    settings = Settings(args.seconds, args.rounds, args.users, 0, concurrent=False)
+    ratios: list[float] = []
+    for number in range(args.rounds):
+        runs = {r.side: r for r in _run_pair(WORKLOAD, settings, host, tmp, number)}
+        compiled, handwritten = runs["compiled"], runs["handwritten"]
+        for result in (compiled, handwritten):
+            print(
+                f"  round {number + 1} {result.side:<11} "
+                f"{result.per_cpu_s:7.0f} req/cpu-s {result.rps:7.0f} rps "
+                f"({result.requests} req, {result.failures} failed)",
+                flush=True,
+            )
+        ratios.append(compiled.per_cpu_s / handwritten.per_cpu_s)
+        print(f"  round {number + 1} ratio req/cpu-s {ratios[-1]:.3f}", flush=True)
+    return ratios
+
+
+def _interleaved(blocks: int, host: str, tmp: Path) -> None:
+    for listeners, what in ((False, "task path"), (True, "with each side's request listeners")):
+        found = interleaved_cost(WORKLOAD, host, blocks, tmp, listeners=listeners)
+        figures = ", ".join(f"{1 / r:.3f}" for r in found["cost_ratios"])
+        print(
+            f"  interleaved in one process ({what}), hand-written/compiled CPU per iteration: "
+            f"median {1 / found['median_cost_ratio']:.3f} (blocks {figures}; "
+            f"{found['failures']} failed)",
+            flush=True,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10, help="per run (default 10)")
-    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds (default 4)")
-    parser.add_argument("--users", type=int, default=20, help="users (default 20)")
-    parser.add_argument("--server", choices=["auto", "nginx", "asyncio"], default="auto")
+    parser.add_argument("--seconds", type=int, default=12, help="per run (default 12)")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds (default 6)")
+    parser.add_argument("--users", type=int, default=20, help="users per side (default 20)")
+    parser.add_argument(
+        "--mode",
+        choices=["shared", "alternating"],
+        default="shared",
+        help="shared: both sides at once on core 0, counted over their common window "
+        "(default); alternating: one after the other, each alone on core 0",
+    )
+    parser.add_argument(
+        "--aa",
+        action="store_true",
+        help="shared mode: the hand-written side against itself (the measurement's scatter)",
+    )
+    parser.add_argument(
+        "--server", choices=["auto", "nginx", "asyncio"], default="auto", help="alternating mode"
+    )
     parser.add_argument(
         "--interleaved-blocks",
         type=int,
         default=10,
-        help="blocks of the in-process interleaved CPU-cost check (0: skip)",
+        help="blocks of the in-process interleaved CPU-cost checks (0: skip)",
     )
     args = parser.parse_args(argv)
     if min(args.seconds, args.rounds, args.users) < 1:
         parser.error("--seconds, --rounds and --users must be whole numbers >= 1")
+    if args.aa and args.mode != "shared":
+        parser.error("--aa needs --mode shared")
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     if not {LOCUST_CPU, SERVER_CPU} <= os.sched_getaffinity(0) or not shutil.which("taskset"):
         print(f"needs cores {LOCUST_CPU} and {SERVER_CPU} and taskset (util-linux)")
         return 2
-    settings = Settings(args.seconds, args.rounds, args.users, 0, concurrent=False)
-    per_cpu: list[float] = []
+    what = "hand-written A/B" if args.aa else "compiled/hand-written"
     try:
         with tempfile.TemporaryDirectory(prefix="flow-bench-") as folder:
             tmp = Path(folder)
-            with fast_server(tmp, args.server) as (host, server):
-                print(f"flow: {args.rounds} rounds x {args.seconds} s, {args.users} users, "
-                      f"target {server}", flush=True)  # fmt: skip
-                for number in range(args.rounds):
-                    runs = {r.side: r for r in _run_pair(WORKLOAD, settings, host, tmp, number)}
-                    compiled, handwritten = runs["compiled"], runs["handwritten"]
-                    for result in (compiled, handwritten):
-                        print(
-                            f"  round {number + 1} {result.side:<11} "
-                            f"{result.per_cpu_s:7.0f} req/cpu-s {result.rps:7.0f} rps "
-                            f"({result.requests} req, {result.failures} failed)",
-                            flush=True,
-                        )
-                    per_cpu.append(compiled.per_cpu_s / handwritten.per_cpu_s)
-                    print(f"  round {number + 1} ratio req/cpu-s {per_cpu[-1]:.3f}", flush=True)
-                if args.interleaved_blocks > 0:
-                    found = interleaved_cost(WORKLOAD, host, args.interleaved_blocks, tmp)
-                    blocks = ", ".join(f"{1 / r:.3f}" for r in found["cost_ratios"])
-                    print(
-                        "  interleaved in one process, hand-written/compiled CPU per iteration: "
-                        f"median {1 / found['median_cost_ratio']:.3f} (blocks {blocks}; "
-                        f"{found['failures']} failed)",
-                        flush=True,
-                    )
+            server = "asyncio" if args.mode == "shared" else args.server
+            with fast_server(tmp, server) as (host, description):
+                print(
+                    f"flow ({args.mode}): {args.rounds} rounds x {args.seconds} s, "
+                    f"{args.users} users per side, target {description}",
+                    flush=True,
+                )
+                if args.mode == "shared":
+                    ratios = _shared_rounds(args, tmp)
+                else:
+                    ratios = _alternating_rounds(args, tmp, host)
+                if args.interleaved_blocks > 0 and not args.aa:
+                    _interleaved(args.interleaved_blocks, host, tmp)
     except KeyboardInterrupt:
         print("interrupted; every process started here has been stopped")
         return 130
-    median = statistics.median(per_cpu)
+    median = statistics.median(ratios)
     verdict = "ok" if median >= TARGET_RATIO else f"BELOW target {TARGET_RATIO}"
     print(
-        f"flow: median req/cpu-s ratio compiled/hand-written {median:.3f} "
-        f"(rounds {', '.join(f'{r:.3f}' for r in per_cpu)}); {verdict}"
+        f"flow ({args.mode}): median req/cpu-s ratio {what} {median:.3f} "
+        f"(rounds {', '.join(f'{r:.3f}' for r in ratios)})" + ("" if args.aa else f"; {verdict}")
     )
-    return 0 if median >= TARGET_RATIO else 1
+    return 0 if args.aa or median >= TARGET_RATIO else 1
 
 
 if __name__ == "__main__":

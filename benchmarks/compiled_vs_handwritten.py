@@ -330,7 +330,7 @@ def interleaved_cost(
             stdout=subprocess.PIPE,
             stderr=log,
             cwd=REPO,
-            env={**os.environ, "BENCH_USERS": "1", "BENCH_SECONDS": "1"},
+            env={**os.environ, "BENCH_USERS": "1", "BENCH_SECONDS": "1", "PYTHONPATH": str(REPO)},
             start_new_session=True,
         )
         try:

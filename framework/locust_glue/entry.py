@@ -131,10 +131,9 @@ def _expose(
     events.init_command_line_parser.add_listener(_add_options)
     events.init.add_listener(lambda **_kwargs: install_log_redaction(redactor))
     events.init.add_listener(_install_telemetry)
-    if any(user.flow for user in loaded.scenario.users):  # only flows record TXN and POLL
-        events.init.add_listener(
-            lambda environment, **_kwargs: keep_aggregates_out_of_locust_total(environment)
-        )
+    events.init.add_listener(  # a flow's TXN and POLL rows, or a plugin's
+        lambda environment, **_kwargs: keep_aggregates_out_of_locust_total(environment)
+    )
     events.init.add_listener(  # after telemetry: the engine records into its recorder
         lambda environment, **_kwargs: engine.install(
             environment, compiled.schedule, compiled.user_classes

@@ -71,6 +71,7 @@ from framework.live.feed import LiveFeed
 from framework.live.state import State
 from framework.locust_glue.metric_errors import install_metric_error_filter
 from framework.locust_glue.session import WebSession
+from framework.timeline.endpoints import AGGREGATE_METHODS
 from framework.timeline.metric_recorder import default_recorder
 from framework.timeline.recorder import (
     PAYLOAD_VERSION,
@@ -199,8 +200,9 @@ class Telemetry:
         listener does (``install`` puts it in that listener's place): one dispatch per
         request instead of two, about a point of a load generator's CPU.
         """
-        record, record_open, clock, perf = (
+        record, succeeded, record_open, clock, perf = (
             recorder.record,
+            recorder.successes.append,
             recorder.record_open,
             time.time,
             time.perf_counter,
@@ -219,8 +221,10 @@ class Telemetry:
             url: str | None = None,
             **_kwargs: Any,
         ) -> None:
-            if locust_stats is not None:  # what Locust's own listener did, in its order
-                locust_stats.log_request(request_type, name, response_time, response_length)
+            if locust_stats is not None:  # what Locust's own listener does, in its order
+                if request_type not in AGGREGATE_METHODS:  # RequestStats.log_request, but
+                    locust_stats.total.log(response_time, response_length)  # a TXN or POLL
+                locust_stats.entries[(name, request_type)].log(response_time, response_length)
                 if exception:
                     locust_stats.log_error(request_type, name, exception)
             kind = message = None
@@ -230,7 +234,12 @@ class Telemetry:
             latency_ms = response_time or 0.0
             due = context.get(DUE_KEY) if context else None  # type: ignore[attr-defined]
             if due is None:
-                record(name, request_type, clock(), latency_ms, response_length or 0, kind, message)
+                if kind is None:  # counted in bulk when the recorder is drained
+                    succeeded((clock(), request_type, name, latency_ms, response_length or 0))
+                else:
+                    record(
+                        name, request_type, clock(), latency_ms, response_length or 0, kind, message
+                    )
             else:  # open model: the latency runs from when the arrival was due
                 service_ms = latency_ms
                 latency_ms = max((perf() - due) * 1000.0, service_ms)

@@ -96,8 +96,9 @@ class RecorderPayload(TypedDict):
     metrics: NotRequired[list[MetricRecord]]
 
 
-# A cell is a list, not an object, because ``record`` runs once per request on the worker
-# and list indexing is the cheapest mutable access CPython offers:
+# A cell is a list, not an object, because it is updated for every failure (and every
+# batch of successes) on the worker, and list indexing is the cheapest mutable access
+# CPython offers:
 # [count, bytes, sum_us, sumsq_us, failures {kind: n}, buckets {hdr counts index: n},
 #  fail_sum_us, fail_sumsq_us, fail_buckets {hdr counts index: n}, messages {text: n},
 #  service times [ms, ...] of the successful open-model requests]
@@ -115,16 +116,30 @@ _ArrivalCell = list
 class SecondRecorder:
     """Exact per-second, per-endpoint counters and latency histograms on one load generator.
 
-    ``record`` costs about a microsecond: instead of HdrHistogram's ``record_value`` it
-    computes the same counts-array index with ``int.bit_length`` and counts it in a dict,
-    so an idle endpoint costs a few hundred bytes rather than a 185 KB counts array. The
-    histogram is built once per cell, in ``drain``.
+    A successful request costs one list append on the load generator's hot path
+    (``successes``, or ``record``): they are counted in batches (``_fold``, on every
+    ``drain``), each second and endpoint's latencies in one vectorised pass, which costs far
+    less than counting each as it comes. A failure is counted at once (``record``): its
+    kind and message need it. Instead of HdrHistogram's ``record_value`` the counts-array
+    index is computed (``int.bit_length``, or numpy's ``frexp`` in a batch) and counted in
+    a dict, so an idle endpoint costs a few hundred bytes rather than a 185 KB counts
+    array. The histogram is built once per cell, in ``drain``.
     """
 
     def __init__(self) -> None:
         self._cells: dict[tuple[int, str, str], _Cell] = {}
         self._arrivals: dict[tuple[int, str], _ArrivalCell] = {}
-        self.recorded = 0
+        self._tallied = 0
+        self.successes: list[tuple[float, str, str, float, int]] = []
+        """Successful requests not counted yet: ``(t_s, method, name, latency_ms,
+        size_bytes)``, appended by the request listener (``record`` does the same). The list
+        is emptied in place, never replaced, so a bound ``successes.append`` stays valid.
+        They wait for the next ``drain``: ~130 bytes each."""
+
+    @property
+    def recorded(self) -> int:
+        """Requests recorded so far, counted or not (drains do not reset it)."""
+        return self._tallied + len(self.successes)
 
     def record(
         self,
@@ -142,6 +157,9 @@ class SecondRecorder:
         ``MAX_FAILURE_MESSAGES`` distinct ones per second and endpoint; later new ones are
         left out (the record's "other messages"), their failures still counted by kind.
         """
+        if failure_kind is None:
+            self.successes.append((t_s, method, name, latency_ms, size_bytes or 0))
+            return
         key = (math.floor(t_s), method, name)
         cell = self._cells.get(key)
         if cell is None:
@@ -151,28 +169,55 @@ class SecondRecorder:
             us = 0
         cell[0] += 1
         cell[1] += size_bytes or 0
-        if failure_kind is None:
-            cell[2] += us
-            cell[3] += us * us
-            buckets = cell[5]
-        else:
-            failures = cell[4]
-            failures[failure_kind] = failures.get(failure_kind, 0) + 1
-            cell[6] += us
-            cell[7] += us * us
-            buckets = cell[8]
-            if failure_message is not None:
-                messages = cell[9]
-                text = failure_message[:MAX_MESSAGE_CHARS]
-                if text in messages:
-                    messages[text] += 1
-                elif len(messages) < MAX_FAILURE_MESSAGES:
-                    messages[text] = 1
+        failures = cell[4]
+        failures[failure_kind] = failures.get(failure_kind, 0) + 1
+        cell[6] += us
+        cell[7] += us * us
+        if failure_message is not None:
+            messages = cell[9]
+            text = failure_message[:MAX_MESSAGE_CHARS]
+            if text in messages:
+                messages[text] += 1
+            elif len(messages) < MAX_FAILURE_MESSAGES:
+                messages[text] = 1
         v = us if us <= HISTOGRAM_HIGHEST_US else HISTOGRAM_HIGHEST_US
         bucket = (v | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
         index = ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (v >> bucket) - _HALF_COUNT
+        buckets = cell[8]
         buckets[index] = buckets.get(index, 0) + 1
-        self.recorded += 1
+        self._tallied += 1
+
+    def _fold(self) -> None:
+        """Count the waiting ``successes`` into their cells: grouped by second and endpoint,
+        each group's latencies counted in one pass (``_counted``, exactly as ``record``
+        would count them one by one)."""
+        if not self.successes:
+            return
+        batch = self.successes.copy()
+        self.successes.clear()  # in place: the listener holds the list's append
+        groups: dict[tuple[int, str, str], list] = {}
+        floor = math.floor
+        for t_s, method, name, latency_ms, size_bytes in batch:
+            key = (floor(t_s), method, name)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = [[], 0]
+            group[0].append(latency_ms)
+            group[1] += size_bytes
+        cells = self._cells
+        for key, (latencies, size_bytes) in groups.items():
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = [0, 0, 0, 0, {}, {}, 0, 0, {}, {}, []]
+            count, total, squares, found = _counted(latencies)
+            cell[0] += count
+            cell[1] += size_bytes
+            cell[2] += total
+            cell[3] += squares
+            buckets = cell[5]
+            for index, n in found.items():
+                buckets[index] = buckets.get(index, 0) + n
+        self._tallied += len(batch)
 
     def record_open(
         self,
@@ -193,8 +238,8 @@ class SecondRecorder:
         the time from the actual send to the response (Locust's ``response_time``); it is
         kept apart (``svc_*``) for successful requests only.
 
-        It costs about what ``record`` costs: it spells out ``record``'s body rather than
-        calling it (a second call and cell lookup would cost a third more), and keeps the
+        It costs about what ``record`` costs for a failure: it spells out that body rather
+        than calling it (a second call and cell lookup would cost a third more), and keeps the
         service times as they come, a list per cell, counted in ``drain`` in one vectorised
         pass (counting them here, like the latency, would cost two thirds more). The lists
         live until the next drain (a report interval): 8 bytes a request.
@@ -230,7 +275,7 @@ class SecondRecorder:
         bucket = (v | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
         index = ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (v >> bucket) - _HALF_COUNT
         buckets[index] = buckets.get(index, 0) + 1
-        self.recorded += 1
+        self._tallied += 1
 
     def record_arrival(self, group: str, due_s: float, lag_ms: float, in_flight: int) -> None:
         """Count one arrival of load group ``group`` that started ``lag_ms`` after it was
@@ -277,6 +322,7 @@ class SecondRecorder:
         A local run drains only whole seconds (``before_s=floor(now)``), so each second
         is encoded once and never has to be decoded and merged again.
         """
+        self._fold()
         mark = math.floor(now_s)
         if before_s is None:
             cells, self._cells = self._cells, {}
@@ -300,6 +346,7 @@ class SecondRecorder:
     @property
     def pending_cells(self) -> int:
         """Cells held: one per second and endpoint, plus one per second and load group."""
+        self._fold()
         return len(self._cells) + len(self._arrivals)
 
 

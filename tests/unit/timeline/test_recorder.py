@@ -95,6 +95,39 @@ def test_drained_histogram_equals_hdrhistogram_record_value():
     _same_histogram(RequestSecond.from_record(record).histogram, reference)
 
 
+@pytest.mark.parametrize("per_cell", [1, 127, 128, 3_000])  # both sides of the numpy cut
+def test_successes_counted_in_bulk_equal_each_counted_alone(per_cell):
+    """What the listener appends is counted when drained, exactly as one by one: count,
+    bytes, exact sums, histogram; a bound ``successes.append`` outlives every drain."""
+    rng = random.Random(per_cell)
+    rec = SecondRecorder()
+    append = rec.successes.append  # as the request listener holds it
+    expected: dict[tuple[int, str, str], list] = {}
+    payloads = []
+    for t in (100, 101, 102):
+        for method, name in (("GET", "/a"), ("POST", "/b")):
+            for _ in range(per_cell):
+                ms = rng.choice([0.0004, 1e7, -1.0, rng.lognormvariate(1, 2)])
+                size = rng.randint(0, 500)
+                append((t + rng.random() * 0.999, method, name, ms, size))
+                us = max(round(ms * 1000.0), 0)
+                cell = expected.setdefault((t, method, name), [0, 0, 0, 0, new_histogram()])
+                cell[0], cell[1] = cell[0] + 1, cell[1] + size
+                cell[2], cell[3] = cell[2] + us, cell[3] + us * us
+                cell[4].record_value(min(us, HISTOGRAM_HIGHEST_US))
+        assert rec.recorded == sum(c[0] for c in expected.values())
+        payloads.append(rec.drain(now_s=t + 1.5, before_s=t + 1))
+    assert rec.successes == []
+    got = {(r["t"], r["method"], r["name"]): r for p in payloads for r in p["records"]}
+    assert set(got) == set(expected)
+    for key, (count, size, total, squares, histogram) in expected.items():
+        record = got[key]
+        assert (record["count"], record["bytes"], record["failures"]) == (count, size, {})
+        wire_squares = squares if squares < 2**63 else float(squares)  # as msgpack carries it
+        assert (record["sum_us"], record["sumsq_us"]) == (total, wire_squares)
+        _same_histogram(RequestSecond.from_record(record).histogram, histogram)
+
+
 def test_latency_beyond_an_hour_is_clamped_in_histogram_but_exact_in_sum():
     rec = SecondRecorder()
     rec.record("/slow", "GET", t_s=1.0, latency_ms=7_200_000.0, size_bytes=0, failure_kind=None)

@@ -243,9 +243,12 @@ def locust_command(
     if side == "compiled":
         command += ["-f", str(SCENARIO_LOCUSTFILE), "--scenario", str(workload.scenario)]
         env |= {"BENCH_USERS": str(users), "BENCH_SECONDS": str(seconds)}
-    else:
-        command += ["-f", str(workload.locustfile), "-u", str(users), "-r", str(users)]
+    else:  # "handwritten", or "bare": the compiled user class alone (fixtures/flow_bare.py)
+        locustfile = workload.locustfile if side == "handwritten" else FIXTURES / "flow_bare.py"
+        command += ["-f", str(locustfile), "-u", str(users), "-r", str(users)]
         command += ["-t", f"{seconds}s"]
+        env |= {"BENCH_SCENARIO": str(workload.scenario), "PYTHONPATH": str(REPO)}
+        env |= {"BENCH_USERS": str(users), "BENCH_SECONDS": str(seconds)}
     command += ["--headless", "--host", host, "--reset-stats", "--exit-code-on-error", "0"]
     command += ["--json-file", str(prefix), "--loglevel", "WARNING"]
     return command, env

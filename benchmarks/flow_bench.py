@@ -12,6 +12,9 @@ default (``--mode shared``, ``shared_core.py``) both sides of a round run at the
 core 0, each against a target of its own, counted over the window they share: they see the
 same neighbours and the same core speed, which alternating runs on this VM do not (an A/A
 pair scatters ±10 % per round alternating, a few per cent shared; ``--aa`` shows it).
+``--sides`` picks another pair, e.g. ``bare:handwritten``: the compiled user class alone in
+a plain locustfile (``fixtures/flow_bare.py``), the flow engine's cost without the rest of
+a swarm run.
 ``--mode alternating`` runs them one after the other (``compiled_vs_handwritten.py``'s
 machinery, the order flipping each round). Beside it, ``fixtures/interleaved_cost.py`` runs
 both users' iterations alternately in one process (one user, no scheduler), once for the task
@@ -19,6 +22,7 @@ path alone and once with each side's request listeners (the compiled side with s
 
     python benchmarks/flow_bench.py --seconds 12 --rounds 6 --users 20
     python benchmarks/flow_bench.py --seconds 12 --rounds 6 --users 20 --aa
+    python benchmarks/flow_bench.py --seconds 12 --rounds 6 --sides bare:handwritten
 
 Every process started here is stopped in a ``finally`` block; everything binds 127.0.0.1.
 """
@@ -59,29 +63,35 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+SIDES = ("compiled", "handwritten", "bare")
+
+
+def _sides(text: str) -> tuple[str, str]:
+    parts = tuple(text.split(":"))
+    if len(parts) != 2 or not set(parts) <= set(SIDES):
+        raise argparse.ArgumentTypeError(f"expected A:B, each one of {', '.join(SIDES)}")
+    return parts[0], parts[1]
+
+
 def _shared_rounds(args: argparse.Namespace, tmp: Path) -> list[float]:
     """Both sides at once on core 0 each round (``shared_core.py``); the per-round ratios."""
     ratios: list[float] = []
     for number in range(args.rounds):
-        if args.aa:
-            sides = ("handwritten", "handwritten")
-        else:  # which side starts first flips each round
-            sides = ("compiled", "handwritten") if number % 2 == 0 else ("handwritten", "compiled")
+        first_side, second_side = args.sides
+        # which side starts first flips each round
+        sides = (first_side, second_side) if number % 2 == 0 else (second_side, first_side)
         runs = run_shared(WORKLOAD, sides, args.seconds, args.users, tmp, number)
+        if number % 2 == 1:
+            runs = (runs[1], runs[0])
         for i, run in enumerate(runs):
-            label = f"{run.side} {'AB'[i]}" if args.aa else run.side
+            label = f"{run.side} {'AB'[i]}" if first_side == second_side else run.side
             print(
                 f"  round {number + 1} {label:<13} {run.per_cpu_s:7.0f} req/cpu-s "
                 f"{run.rps:7.0f} rps ({run.requests} req in the common {run.window_s:.1f} s, "
                 f"{run.cpu_s:.2f} cpu-s, {run.failures} failed in the run)",
                 flush=True,
             )
-        by_side = {run.side: run for run in runs}
-        if args.aa:
-            first, second = runs
-        else:
-            first, second = by_side["compiled"], by_side["handwritten"]
-        ratios.append(first.per_cpu_s / second.per_cpu_s)
+        ratios.append(runs[0].per_cpu_s / runs[1].per_cpu_s)
         print(f"  round {number + 1} ratio req/cpu-s {ratios[-1]:.3f}", flush=True)
     return ratios
 
@@ -130,6 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(default); alternating: one after the other, each alone on core 0",
     )
     parser.add_argument(
+        "--sides",
+        type=_sides,
+        default=("compiled", "handwritten"),
+        metavar="A:B",
+        help="shared mode: the pair, each of compiled, handwritten, bare (the compiled user "
+        "class alone, fixtures/flow_bare.py); default compiled:handwritten",
+    )
+    parser.add_argument(
         "--aa",
         action="store_true",
         help="shared mode: the hand-written side against itself (the measurement's scatter)",
@@ -146,14 +164,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.seconds, args.rounds, args.users) < 1:
         parser.error("--seconds, --rounds and --users must be whole numbers >= 1")
-    if args.aa and args.mode != "shared":
-        parser.error("--aa needs --mode shared")
+    if args.aa:
+        args.sides = ("handwritten", "handwritten")
+    if args.mode != "shared" and (args.aa or args.sides != ("compiled", "handwritten")):
+        parser.error("--aa and --sides need --mode shared")
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     if not {LOCUST_CPU, SERVER_CPU} <= os.sched_getaffinity(0) or not shutil.which("taskset"):
         print(f"needs cores {LOCUST_CPU} and {SERVER_CPU} and taskset (util-linux)")
         return 2
-    what = "hand-written A/B" if args.aa else "compiled/hand-written"
+    what = "/".join(args.sides)
+    judged = args.sides == ("compiled", "handwritten")  # the pair the target is about
     try:
         with tempfile.TemporaryDirectory(prefix="flow-bench-") as folder:
             tmp = Path(folder)
@@ -168,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     ratios = _shared_rounds(args, tmp)
                 else:
                     ratios = _alternating_rounds(args, tmp, host)
-                if args.interleaved_blocks > 0 and not args.aa:
+                if args.interleaved_blocks > 0 and judged:
                     _interleaved(args.interleaved_blocks, host, tmp)
     except KeyboardInterrupt:
         print("interrupted; every process started here has been stopped")
@@ -177,9 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdict = "ok" if median >= TARGET_RATIO else f"BELOW target {TARGET_RATIO}"
     print(
         f"flow ({args.mode}): median req/cpu-s ratio {what} {median:.3f} "
-        f"(rounds {', '.join(f'{r:.3f}' for r in ratios)})" + ("" if args.aa else f"; {verdict}")
+        f"(rounds {', '.join(f'{r:.3f}' for r in ratios)})" + (f"; {verdict}" if judged else "")
     )
-    return 0 if args.aa or median >= TARGET_RATIO else 1
+    return 0 if not judged or median >= TARGET_RATIO else 1
 
 
 if __name__ == "__main__":

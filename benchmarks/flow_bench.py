@@ -87,7 +87,7 @@ def _shared_rounds(args: argparse.Namespace, tmp: Path) -> list[float]:
             label = f"{run.side} {'AB'[i]}" if first_side == second_side else run.side
             print(
                 f"  round {number + 1} {label:<13} {run.per_cpu_s:7.0f} req/cpu-s "
-                f"{run.rps:7.0f} rps ({run.requests} req in the common {run.window_s:.1f} s, "
+                f"{run.rps:7.0f} rps ({run.requests} req in the common {run.measured_s:.1f} s, "
                 f"{run.cpu_s:.2f} cpu-s, {run.failures} failed in the run)",
                 flush=True,
             )

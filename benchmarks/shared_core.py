@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -29,63 +28,30 @@ from pathlib import Path
 
 from compiled_vs_handwritten import (
     AGGREGATE_METHODS,
-    FIXTURES,
     LOCUST_CPU,
     REPO,
-    SERVER_CPU,
+    RunResult,
     Workload,
     _cpu_s,
-    _free_port,
     _stop,
-    _wait_for_port,
+    fast_server,
     locust_command,
 )
 
-__all__ = ["SAMPLE_S", "WARMUP_S", "SharedRun", "counting_server", "run_shared"]
+__all__ = ["SAMPLE_S", "WARMUP_S", "counting_server", "run_shared"]
 
 SAMPLE_S = 0.2
 WARMUP_S = 2.0
 MIN_WINDOW_S = 3.0
 
 
-@dataclass(frozen=True)
-class SharedRun:
-    """One side of a shared-core pair: what it did inside the common window."""
-
-    side: str
-    requests: int
-    cpu_s: float
-    window_s: float
-    failures: int
-
-    @property
-    def per_cpu_s(self) -> float:
-        """Requests per CPU second of the Locust process."""
-        return self.requests / self.cpu_s if self.cpu_s > 0 else 0.0
-
-    @property
-    def rps(self) -> float:
-        """Requests per wall-clock second (about half of the core each)."""
-        return self.requests / self.window_s if self.window_s > 0 else 0.0
-
-
 @contextmanager
 def counting_server(tmp: Path, label: str) -> Iterator[tuple[str, int]]:
     """An asyncio target on core ``SERVER_CPU`` for one side; yield (base URL, port)."""
-    port = _free_port()
-    command = [sys.executable, str(FIXTURES / "asyncio_server.py"), str(port)]
-    with (tmp / f"server-{label}.log").open("wb") as log:
-        process = subprocess.Popen(
-            ["taskset", "-c", str(SERVER_CPU), *command],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            _wait_for_port(port, process, timeout_s=10)
-            yield f"http://127.0.0.1:{port}", port
-        finally:
-            _stop(process)
+    folder = tmp / f"target-{label}"
+    folder.mkdir(exist_ok=True)
+    with fast_server(folder, "asyncio") as (url, _description):
+        yield url, int(url.rsplit(":", 1)[1])
 
 
 def _answered(port: int) -> int:
@@ -134,7 +100,7 @@ def run_shared(
     users: int,
     tmp: Path,
     index: int,
-) -> tuple[SharedRun, SharedRun]:
+) -> tuple[RunResult, RunResult]:
     """Start both sides together on core ``LOCUST_CPU``; measure them over the common window.
 
     ``sides`` are ``"compiled"`` or ``"handwritten"`` (the same twice for an A/A pair).
@@ -176,12 +142,12 @@ def run_shared(
     first, last = _window(samples)
     begin, end = samples[first], samples[last]
     runs = [
-        SharedRun(
+        RunResult(
             side=side,
             requests=end.answered[i] - begin.answered[i],
-            cpu_s=end.cpu_s[i] - begin.cpu_s[i],
-            window_s=end.at - begin.at,
             failures=_failures(prefixes[i].with_suffix(".json")),
+            measured_s=end.at - begin.at,  # the common window
+            cpu_s=end.cpu_s[i] - begin.cpu_s[i],
         )
         for i, side in enumerate(sides)
     ]

@@ -164,27 +164,7 @@ class SecondRecorder:
         cell = self._cells.get(key)
         if cell is None:
             cell = self._cells[key] = [0, 0, 0, 0, {}, {}, 0, 0, {}, {}, []]
-        us = round(latency_ms * 1000.0)
-        if us < 0:
-            us = 0
-        cell[0] += 1
-        cell[1] += size_bytes or 0
-        failures = cell[4]
-        failures[failure_kind] = failures.get(failure_kind, 0) + 1
-        cell[6] += us
-        cell[7] += us * us
-        if failure_message is not None:
-            messages = cell[9]
-            text = failure_message[:MAX_MESSAGE_CHARS]
-            if text in messages:
-                messages[text] += 1
-            elif len(messages) < MAX_FAILURE_MESSAGES:
-                messages[text] = 1
-        v = us if us <= HISTOGRAM_HIGHEST_US else HISTOGRAM_HIGHEST_US
-        bucket = (v | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
-        index = ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (v >> bucket) - _HALF_COUNT
-        buckets = cell[8]
-        buckets[index] = buckets.get(index, 0) + 1
+        _count_failure(cell, latency_ms, size_bytes, failure_kind, failure_message)
         self._tallied += 1
 
     def _fold(self) -> None:
@@ -238,44 +218,34 @@ class SecondRecorder:
         the time from the actual send to the response (Locust's ``response_time``); it is
         kept apart (``svc_*``) for successful requests only.
 
-        It costs about what ``record`` costs for a failure: it spells out that body rather
-        than calling it (a second call and cell lookup would cost a third more), and keeps the
-        service times as they come, a list per cell, counted in ``drain`` in one vectorised
-        pass (counting them here, like the latency, would cost two thirds more). The lists
-        live until the next drain (a report interval): 8 bytes a request.
+        A success costs about what counting one costs (a failure is counted as ``record``
+        counts it): the body is spelled out rather than shared (a second call and cell
+        lookup would cost a third more), and the service times are kept as they come, a list
+        per cell, counted in ``drain`` in one vectorised pass (counting them here, like the
+        latency, would cost two thirds more). The lists live until the next drain (a report
+        interval): 8 bytes a request.
         """
         key = (math.floor(t_s), method, name)
         cell = self._cells.get(key)
         if cell is None:
             cell = self._cells[key] = [0, 0, 0, 0, {}, {}, 0, 0, {}, {}, []]
+        self._tallied += 1
+        if failure_kind is not None:
+            _count_failure(cell, latency_ms, size_bytes, failure_kind, failure_message)
+            return
         us = round(latency_ms * 1000.0)
         if us < 0:
             us = 0
         cell[0] += 1
         cell[1] += size_bytes or 0
-        if failure_kind is None:
-            cell[2] += us
-            cell[3] += us * us
-            buckets = cell[5]
-            cell[10].append(service_ms)  # counted in drain, vectorised
-        else:
-            failures = cell[4]
-            failures[failure_kind] = failures.get(failure_kind, 0) + 1
-            cell[6] += us
-            cell[7] += us * us
-            buckets = cell[8]
-            if failure_message is not None:
-                messages = cell[9]
-                text = failure_message[:MAX_MESSAGE_CHARS]
-                if text in messages:
-                    messages[text] += 1
-                elif len(messages) < MAX_FAILURE_MESSAGES:
-                    messages[text] = 1
+        cell[2] += us
+        cell[3] += us * us
+        cell[10].append(service_ms)  # counted in drain, vectorised
         v = us if us <= HISTOGRAM_HIGHEST_US else HISTOGRAM_HIGHEST_US
         bucket = (v | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
         index = ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (v >> bucket) - _HALF_COUNT
+        buckets = cell[5]
         buckets[index] = buckets.get(index, 0) + 1
-        self._tallied += 1
 
     def record_arrival(self, group: str, due_s: float, lag_ms: float, in_flight: int) -> None:
         """Count one arrival of load group ``group`` that started ``lag_ms`` after it was
@@ -348,6 +318,38 @@ class SecondRecorder:
         """Cells held: one per second and endpoint, plus one per second and load group."""
         self._fold()
         return len(self._cells) + len(self._arrivals)
+
+
+def _count_failure(
+    cell: _Cell,
+    latency_ms: float,
+    size_bytes: int,
+    failure_kind: str,
+    failure_message: str | None,
+) -> None:
+    """Count one failed request into its cell: its kind, message, latency apart from the
+    successes' (design contract 6)."""
+    us = round(latency_ms * 1000.0)
+    if us < 0:
+        us = 0
+    cell[0] += 1
+    cell[1] += size_bytes or 0
+    failures = cell[4]
+    failures[failure_kind] = failures.get(failure_kind, 0) + 1
+    cell[6] += us
+    cell[7] += us * us
+    if failure_message is not None:
+        messages = cell[9]
+        text = failure_message[:MAX_MESSAGE_CHARS]
+        if text in messages:
+            messages[text] += 1
+        elif len(messages) < MAX_FAILURE_MESSAGES:
+            messages[text] = 1
+    v = us if us <= HISTOGRAM_HIGHEST_US else HISTOGRAM_HIGHEST_US
+    bucket = (v | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
+    index = ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (v >> bucket) - _HALF_COUNT
+    buckets = cell[8]
+    buckets[index] = buckets.get(index, 0) + 1
 
 
 def _cell_record(t: int, method: str, name: str, cell: _Cell) -> RequestRecord:

@@ -60,6 +60,9 @@ SERVER_CPU = 1
 TARGET_RATIO = 0.95
 SAMPLE_S = 0.05
 AGGREGATE_METHODS = ("TXN", "POLL")
+SIDE_FILES = {"bare": "flow_bare.py", "generated": "flow_generated.py"}
+"""The flow benchmark's other sides: the compiled user class alone, and a sketch of
+generated straight-line code (``fixtures/``)."""
 
 NGINX_CONF = """\
 worker_processes 1;
@@ -243,8 +246,8 @@ def locust_command(
     if side == "compiled":
         command += ["-f", str(SCENARIO_LOCUSTFILE), "--scenario", str(workload.scenario)]
         env |= {"BENCH_USERS": str(users), "BENCH_SECONDS": str(seconds)}
-    else:  # "handwritten", or "bare": the compiled user class alone (fixtures/flow_bare.py)
-        locustfile = workload.locustfile if side == "handwritten" else FIXTURES / "flow_bare.py"
+    else:  # "handwritten", or one of the flow benchmark's other locustfiles (SIDE_FILES)
+        locustfile = workload.locustfile if side == "handwritten" else FIXTURES / SIDE_FILES[side]
         command += ["-f", str(locustfile), "-u", str(users), "-r", str(users)]
         command += ["-t", f"{seconds}s"]
         env |= {"BENCH_SCENARIO": str(workload.scenario), "PYTHONPATH": str(REPO)}

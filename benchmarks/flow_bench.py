@@ -63,7 +63,7 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-SIDES = ("compiled", "handwritten", "bare")
+SIDES = ("compiled", "handwritten", "bare", "generated")
 
 
 def _sides(text: str) -> tuple[str, str]:
@@ -145,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=("compiled", "handwritten"),
         metavar="A:B",
         help="shared mode: the pair, each of compiled, handwritten, bare (the compiled user "
-        "class alone, fixtures/flow_bare.py); default compiled:handwritten",
+        "class alone, fixtures/flow_bare.py), generated (a sketch of straight-line code, "
+        "fixtures/flow_generated.py); default compiled:handwritten",
     )
     parser.add_argument(
         "--aa",

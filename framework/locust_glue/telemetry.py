@@ -3,7 +3,7 @@
 ``install(environment, run_dir)`` adapts itself to the runner it finds:
 
 - **worker**: every ``request`` goes into a ``SecondRecorder``, from the listener that also
-  feeds Locust's own statistics (it takes the place of Locust's, see ``_listen_to_requests``:
+  feeds Locust's own statistics (it takes the place of Locust's, see ``listen_to_requests``:
   one dispatch per request instead of two); each ``report_to_master``
   (every 3 s, plus the final one Locust sends on quit) carries ``recorder.drain()`` under
   ``PAYLOAD_KEY``. Riding in the same message as Locust's own stats is what makes the
@@ -71,7 +71,6 @@ from framework.live.feed import LiveFeed
 from framework.live.state import State
 from framework.locust_glue.metric_errors import install_metric_error_filter
 from framework.locust_glue.session import WebSession
-from framework.timeline.endpoints import AGGREGATE_METHODS
 from framework.timeline.metric_recorder import default_recorder
 from framework.timeline.recorder import (
     PAYLOAD_VERSION,
@@ -222,9 +221,7 @@ class Telemetry:
             **_kwargs: Any,
         ) -> None:
             if locust_stats is not None:  # what Locust's own listener does, in its order
-                if request_type not in AGGREGATE_METHODS:  # RequestStats.log_request, but
-                    locust_stats.total.log(response_time, response_length)  # a TXN or POLL
-                locust_stats.entries[(name, request_type)].log(response_time, response_length)
+                locust_stats.log_request(request_type, name, response_time, response_length)
                 if exception:
                     locust_stats.log_error(request_type, name, exception)
             kind = message = None
@@ -259,6 +256,28 @@ class Telemetry:
                 )
 
         return on_request
+
+    def listen_to_requests(self, request: EventHook, stats: RequestStats) -> None:
+        """Record every request (a process that runs users), in Locust's statistics
+        listener's place when it can be found.
+
+        Firing an event costs a call per listener, paid by every request on the load
+        generator's core; feeding both from one listener keeps Locust's statistics the same
+        (the same calls, in the same order) at one dispatch. A Locust whose listener is not
+        where 2.x puts it keeps its own, and swarm's is added beside it.
+        """
+        if self.recorder is None:
+            return
+        handlers = request._handlers
+        for index, handler in enumerate(handlers):
+            if (
+                getattr(handler, "__module__", None) == "locust.runners"
+                and getattr(handler, "__qualname__", None) == LOCUST_STATS_LISTENER
+            ):
+                self.on_request = self._request_listener(self.recorder, stats)
+                handlers[index] = self.on_request
+                return
+        request.add_listener(self.on_request)
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
         if self.recorder is None:
@@ -682,8 +701,7 @@ def install(
     setattr(environment, _ATTRIBUTE, telemetry)
     install_metric_error_filter()
     events = environment.events
-    if telemetry.recorder is not None:
-        _listen_to_requests(telemetry, telemetry.recorder, events.request, environment.stats)
+    telemetry.listen_to_requests(events.request, environment.stats)
     if role == "worker":
         events.report_to_master.add_listener(telemetry.on_report_to_master)
     if role == "master":
@@ -692,28 +710,6 @@ def install(
     events.test_stop.add_listener(telemetry.on_test_stop)
     events.quit.add_listener(telemetry.on_quit)
     return telemetry
-
-
-def _listen_to_requests(
-    telemetry: Telemetry, recorder: SecondRecorder, request: EventHook, stats: RequestStats
-) -> None:
-    """Record every request, in Locust's statistics listener's place when it can be found.
-
-    Firing an event costs a call per listener, paid by every request on the load
-    generator's core; feeding both from one listener keeps Locust's statistics the same (the
-    same calls, in the same order) at one dispatch. A Locust whose listener is not where
-    2.x puts it keeps its own, and swarm's is added beside it.
-    """
-    handlers = request._handlers
-    for index, handler in enumerate(handlers):
-        if (
-            getattr(handler, "__module__", None) == "locust.runners"
-            and getattr(handler, "__qualname__", None) == LOCUST_STATS_LISTENER
-        ):
-            telemetry.on_request = telemetry._request_listener(recorder, stats)
-            handlers[index] = telemetry.on_request
-            return
-    request.add_listener(telemetry.on_request)
 
 
 LOCUST_STATS_LISTENER = "Runner.__init__.<locals>.on_request"

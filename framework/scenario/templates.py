@@ -451,23 +451,8 @@ def _direct_vars(text: str, native: bool) -> Renderer | None:
         name = names[0]
         head, tail = literals
         if native and not head.strip() and not tail.strip():
-
-            def value(ctx: Mapping[str, Any]) -> Any:
-                try:  # one call per render: ``_var`` only to raise Jinja's message
-                    return ctx["vars"][name]
-                except (KeyError, TypeError):
-                    return _var(ctx, name)
-
-            return value
-
-        def text_of(ctx: Mapping[str, Any]) -> str:
-            try:
-                found = ctx["vars"][name]
-            except (KeyError, TypeError):
-                found = _var(ctx, name)
-            return f"{head}{found}{tail}"
-
-        return text_of
+            return lambda ctx: _var(ctx, name)
+        return lambda ctx: f"{head}{_var(ctx, name)}{tail}"
     pairs = list(zip(literals, [*names, None], strict=True))
 
     def render(ctx: Mapping[str, Any]) -> str:

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 __all__ = [
     "WORKLOADS",
@@ -48,6 +48,7 @@ __all__ = [
     "Workload",
     "locust_command",
     "main",
+    "start_pinned",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -148,6 +149,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_pinned(
+    core: int,
+    command: list[str],
+    *,
+    stdout: Any,
+    stderr: Any = subprocess.STDOUT,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` pinned to ``core`` (``taskset``), from the repository, in a session
+    of its own so that ``_stop`` ends it with everything it started."""
+    return subprocess.Popen(
+        ["taskset", "-c", str(core), *command],
+        stdout=stdout,
+        stderr=stderr,
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+    )
+
+
 def _stop(process: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
     """Stop ``process`` and its process group (started with ``start_new_session``)."""
     if process.poll() is not None:
@@ -200,12 +221,7 @@ def fast_server(tmp: Path, kind: str) -> Iterator[tuple[str, str]]:
         command = [sys.executable, str(FIXTURES / "asyncio_server.py"), str(port)]
         description = "asyncio fallback"
     with (tmp / "server.log").open("wb") as log:
-        process = subprocess.Popen(
-            ["taskset", "-c", str(SERVER_CPU), *command],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = start_pinned(SERVER_CPU, command, stdout=log)
         try:
             _wait_for_port(port, process, timeout_s=10)
             yield f"http://127.0.0.1:{port}", description
@@ -279,14 +295,7 @@ def run_locust(
     samples: list[tuple[float, float]] = []
     deadline = time.monotonic() + seconds + 60
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            ["taskset", "-c", str(LOCUST_CPU), *command],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            env=env,
-            start_new_session=True,
-        )
+        process = start_pinned(LOCUST_CPU, command, stdout=log, env=env)
         try:
             while process.poll() is None:
                 if time.monotonic() > deadline:
@@ -331,14 +340,8 @@ def interleaved_cost(
     command += ["--listeners"] if listeners else []
     log_path = tmp / f"{workload.name}-interleaved.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            ["taskset", "-c", str(LOCUST_CPU), *command],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            cwd=REPO,
-            env={**os.environ, "BENCH_USERS": "1", "BENCH_SECONDS": "1", "PYTHONPATH": str(REPO)},
-            start_new_session=True,
-        )
+        env = {**os.environ, "BENCH_USERS": "1", "BENCH_SECONDS": "1", "PYTHONPATH": str(REPO)}
+        process = start_pinned(LOCUST_CPU, command, stdout=subprocess.PIPE, stderr=log, env=env)
         try:
             out, _ = process.communicate(timeout=30 + 30 * blocks)
         finally:
@@ -553,6 +556,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; every process started here has been stopped")
         return 130
+    except RuntimeError as exc:  # a run that failed or could not be measured: say which
+        print(f"compiled_vs_handwritten: cannot measure: {exc}")
+        return 2
     print(
         "summary (median compiled/hand-written): "
         + "; ".join(

@@ -25,6 +25,9 @@ path alone and once with each side's request listeners (the compiled side with s
     python benchmarks/flow_bench.py --seconds 12 --rounds 6 --sides bare:handwritten
 
 Every process started here is stopped in a ``finally`` block; everything binds 127.0.0.1.
+Exit codes: 0 the target met (or a pair it is not about), 1 below it, 2 nothing could be
+measured (the message says why: a failed run, runs that overlapped too little, no cores
+0 and 1), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -195,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; every process started here has been stopped")
         return 130
+    except RuntimeError as exc:  # a run that failed or could not be measured: say which
+        print(f"flow: cannot measure: {exc}")
+        return 2
     median = statistics.median(ratios)
     verdict = "ok" if median >= TARGET_RATIO else f"BELOW target {TARGET_RATIO}"
     print(

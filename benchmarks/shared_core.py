@@ -18,7 +18,6 @@ not be read mid-run. CPU seconds come from ``/proc/PID/stat``.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -29,13 +28,13 @@ from pathlib import Path
 from compiled_vs_handwritten import (
     AGGREGATE_METHODS,
     LOCUST_CPU,
-    REPO,
     RunResult,
     Workload,
     _cpu_s,
     _stop,
     fast_server,
     locust_command,
+    start_pinned,
 )
 
 __all__ = ["SAMPLE_S", "WARMUP_S", "counting_server", "run_shared"]
@@ -114,14 +113,7 @@ def run_shared(
             prefix = tmp / f"shared-{workload.name}-{index:02d}-{i}-{side}"
             command, env = locust_command(workload, side, targets[i][0], seconds, users, prefix)
             log = stack.enter_context(prefix.with_suffix(".log").open("wb"))
-            process = subprocess.Popen(
-                ["taskset", "-c", str(LOCUST_CPU), *command],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-                env=env,
-                start_new_session=True,
-            )
+            process = start_pinned(LOCUST_CPU, command, stdout=log, env=env)
             stack.callback(_stop, process)
             processes.append(process)
             prefixes.append(prefix)

@@ -200,6 +200,7 @@ def _user_class(
         "swarm_flow": runner,
         "swarm_tracer": None,  # swarm try traces on_start through it
         "swarm_on_start_ok": True,
+        "swarm_due": 0.0,  # an open-model arrival's due time (``load_groups``); 0 when closed
     }
     return type(user.name, (FastHttpUser,), attrs)
 
@@ -245,8 +246,12 @@ def _flow_task(
     """The one task of a users entry with a flow: the flow once (captures start from what
     ``on_start`` captured), then one weighted request when the entry has ``requests`` too."""
 
+    plain = runner.plain
+
     def flow_task(user: FastHttpUser) -> None:
-        if runner.flow:
+        if plain is not None and not user.swarm_due:  # closed model: the common case
+            plain(user, dict(user.swarm_vars))
+        elif runner.flow:
             runner.run(user, runner.flow, dict(user.swarm_vars))
         if request_tasks:
             random.choices(request_tasks, weights)[0](user)
@@ -284,6 +289,9 @@ class RequestParts:
     static: tuple[str, dict[str, Any]] | None
     metrics: ResponseMetrics | None = None
     """The request's ``metrics:`` (``response_metrics``), ``None`` without any."""
+    keywords: tuple[str, ...] = ("name",)
+    """The keyword arguments ``render`` always gives (``name``, and ``headers``, ``json`` or
+    ``data`` when the request has them): a flow written out as source passes them by name."""
 
 
 def request_parts(
@@ -409,6 +417,9 @@ def request_parts(
         timeout_s=req.timeout,
         static=static,
         metrics=compile_response_metrics(req.metrics),
+        keywords=("name",)
+        + (("headers",) if headers_spec else ())
+        + ((body_field,) if body_field is not None else ()),
     )
 
 

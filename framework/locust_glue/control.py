@@ -49,6 +49,7 @@ from framework.locust_glue.telemetry import feed_of
 
 __all__ = [
     "GATE_MESSAGE",
+    "PAUSE_GATE",
     "PAUSE_SIGNAL",
     "RESUME_SIGNAL",
     "ControlServer",
@@ -65,18 +66,19 @@ GATE_MESSAGE = "swarm_gate"
 """The master → worker message that opens (``{"open": true}``) or closes the gate."""
 PAUSE_SIGNAL = signal.SIGUSR1
 RESUME_SIGNAL = signal.SIGUSR2
-_GATE = "swarm_pause_gate"
+PAUSE_GATE = "swarm_pause_gate"
+"""The environment attribute holding the process's gate (a gevent ``Event``; set = open)."""
 _CONTROLLER = "swarm_controller"
 _REASON_CHARS = 200
 
 
 def _gate(environment: Environment) -> Event:
     """The process's gate (set = open), made on first use."""
-    gate = getattr(environment, _GATE, None)
+    gate = getattr(environment, PAUSE_GATE, None)
     if gate is None:
         gate = Event()
         gate.set()
-        setattr(environment, _GATE, gate)
+        setattr(environment, PAUSE_GATE, gate)
     return gate
 
 
@@ -93,7 +95,7 @@ def wait_while_paused(environment: Environment) -> None:
     Called by every swarm task before it sends its request: an attribute read and a flag
     test when open, so it costs nothing measurable on the hot path.
     """
-    gate = getattr(environment, _GATE, None)
+    gate = getattr(environment, PAUSE_GATE, None)
     if gate is not None and not gate.is_set():
         gate.wait()
 

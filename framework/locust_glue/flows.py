@@ -41,6 +41,7 @@ from locust.stats import StatsError
 
 from framework.locust_glue.checks import compile_expect
 from framework.locust_glue.control import wait_while_paused
+from framework.locust_glue.flow_source import PlainFlow, PlainRequest, compile_plain_flow
 from framework.locust_glue.sending import RequestTimeout, fire_timeout, template_failure
 from framework.scenario.interpolation import Redactor
 from framework.scenario.templates import TemplateRenderError, compile_value
@@ -442,6 +443,9 @@ class FlowRunner:
         self._clock = clock
         self._run_flow = self._compile(self.flow)
         self._run_on_start = self._compile(self.on_start)
+        self.plain: PlainFlow | None = self._compile_plain(self.flow)
+        """``self.flow`` as one function when it is plain (``_compile_plain``), else ``None``;
+        ``run`` uses it, and a load's task may call it directly."""
 
     def __repr__(self) -> str:
         return (
@@ -466,6 +470,9 @@ class FlowRunner:
         ``self.on_start`` were compiled with the runner; any other steps are compiled here.
         """
         if steps is self.flow:
+            plain = self.plain
+            if plain is not None and tracer is None and not getattr(user, "swarm_due", None):
+                return plain(user, vars)
             body = self._run_flow
         elif steps is self.on_start:
             body = self._run_on_start
@@ -491,6 +498,51 @@ class FlowRunner:
                 run(state)
 
         return run_steps
+
+    def _compile_plain(self, flow: tuple[FlowStep, ...]) -> PlainFlow | None:
+        """A plain flow written out as one function (``flow_source``), or ``None`` when
+        ``flow`` is not plain.
+
+        Plain is the common case: the whole flow's transaction around requests only (no
+        think, repeat, poll or group; no request ``timeout`` or ``metrics``), run untraced
+        in the closed model. Every other case, and ``swarm try``, runs the chain of
+        closures; both record the same events (``tests/unit/locust_glue/test_flows.py``).
+        """
+        if len(flow) != 1 or not isinstance(flow[0], FlowTransaction):
+            return None
+        whole = flow[0]
+        requests = [step for step in whole.steps if isinstance(step, FlowRequest)]
+        plain = all(
+            step.parts.timeout_s is None and step.parts.metrics is None for step in requests
+        )
+        if not requests or len(requests) != len(whole.steps) or not plain:
+            return None
+        return compile_plain_flow(
+            whole.path,
+            whole.name,
+            [
+                PlainRequest(
+                    step.parts,
+                    step.captures,
+                    step.reads_body,
+                    f"step {step.parts.name!r} failed",
+                    self._compile_judges(step, None)[0],
+                )
+                for step in requests
+            ],
+            end_on_missing=self.end_on_capture_failure,
+            runtime={
+                "clock": self._clock,
+                "wall": time.time,
+                "redact": self.redactor.text,
+                "StepFailed": StepFailed,
+                "TXN": AGGREGATE_TXN,
+                "NOTHING": _NOTHING,
+                "Body": _Body,
+                "NO_BODY": _NO_BODY,
+                "NO_HEADERS": _NO_HEADERS,
+            },
+        )
 
     def _compile_step(self, step: FlowStep) -> _Run:
         if isinstance(step, FlowRequest):
@@ -620,25 +672,97 @@ class FlowRunner:
         (``exchange``) is the part a request ``timeout`` wraps.
         """
         parts = step.parts
-        method, name, check, render, static = (
-            parts.method,
-            parts.name,
-            parts.check,
-            parts.render,
-            parts.static,
-        )
+        method, name, render, static = parts.method, parts.name, parts.render, parts.static
+        redactor, end_on_missing = self.redactor, self.end_on_capture_failure
+        step_failed = f"step {name!r} failed"
+        judge, settle = self._compile_judges(step, poll_until)
+
+        def exchange(state: _Iteration, user: Any, url: str, kwargs: dict[str, Any]) -> _Outcome:
+            """Send the request and judge its response."""
+            with user.client.request(method, url, catch_response=True, **kwargs) as response:
+                return judge(state.vars, state.tracer, response)
+
+        if parts.timeout_s is not None:
+            exchange = partial(self._exchange_within, step=step, exchange=exchange)
+
+        def request(state: _Iteration) -> bool:
+            """Every case: traced (``swarm try``), a poll's request, a request timeout."""
+            user = state.user
+            wait_while_paused(user.environment)
+            if static is not None:  # nothing to render: the same pair every time
+                url, kwargs = static
+            else:
+                try:
+                    url, kwargs = render(user, state.vars)
+                except TemplateRenderError as exc:
+                    return self._unrendered(state, parts, exc, poll_until)
+            tracer = state.tracer
+            if tracer is not None:
+                self._trace_request(tracer, step, url, kwargs)
+            if state.sent and state.due is not None:
+                state.own_timing()
+            state.sent = True
+            failure, missing, until_held = exchange(state, user, url, kwargs)
+            if failure is not None:
+                state.failed(step_failed)
+                if tracer is not None:
+                    tracer.check(name, False, redactor.text(failure))
+            elif tracer is not None:
+                tracer.check(name, True, None)
+            if missing and end_on_missing:
+                raise _EndIteration
+            return failure is None and (poll_until is None or until_held)
+
+        if poll_until is not None or parts.timeout_s is not None or parts.metrics is not None:
+            return request  # a request with ``metrics:`` is measured in ``judge``
+
+        def load_request(state: _Iteration) -> bool:
+            """The path of a load: not traced, not a poll, no request timeout."""
+            if state.tracer is not None:
+                return request(state)
+            user = state.user
+            wait_while_paused(user.environment)
+            if static is not None:
+                url, kwargs = static
+            else:
+                try:
+                    url, kwargs = render(user, state.vars)
+                except TemplateRenderError as exc:
+                    return self._unrendered(state, parts, exc, None)
+            if state.sent and state.due is not None:
+                state.own_timing()
+            state.sent = True
+            with user.client.request(method, url, catch_response=True, **kwargs) as response:
+                failure, missing, _held = settle(response, state.vars)
+            if failure is None:
+                return True
+            state.failed(step_failed)
+            if missing and end_on_missing:
+                raise _EndIteration
+            return False
+
+        return load_request
+
+    def _compile_judges(
+        self,
+        step: FlowRequest,
+        poll_until: Callable[[int, str, float], str | None] | None,
+    ) -> tuple[_Judge, _Settle]:
+        """How a response to ``step`` is judged and captured: ``judge`` decides every case
+        (traced, polled, no response, Locust's own failure); ``settle`` is a load's path,
+        which takes a response that came without Locust's own failure in few steps and
+        hands anything else to ``judge``. Both return the step's ``_Outcome`` and write the
+        captured values into ``vars``."""
+        parts = step.parts
+        check, metrics = parts.check, parts.metrics  # ``metrics:`` is ``None`` for most
         captures = step.captures
         body_captures = any(capture.reads_body for capture in captures)
         reads_body, watched = step.reads_body, poll_until is not None
-        redactor, end_on_missing = self.redactor, self.end_on_capture_failure
-        step_failed = f"step {name!r} failed"
-        metrics = parts.metrics  # the request's ``metrics:``; ``None`` for most requests
+        redactor = self.redactor
 
-        def judge(state: _Iteration, response: Any) -> _Outcome:
-            """Judge a response and apply the captures, every case (traced, polled, no
-            response, Locust's own failure). A tuple, not an object, is returned: the common
-            outcome, ``_SUCCEEDED``, is made once."""
-            tracer = state.tracer
+        def judge(vars: dict[str, Any], tracer: FlowTracer | None, response: Any) -> _Outcome:
+            """A tuple, not an object, is returned: the common outcome, ``_SUCCEEDED``, is
+            made once."""
             status = response.status_code or 0
             meta = response.request_meta
             if status and (reads_body or watched or tracer is not None):
@@ -686,7 +810,7 @@ class FlowRunner:
                         missing = True
                         problem = problem or capture.message()
                     else:
-                        state.vars[capture.var] = value
+                        vars[capture.var] = value
             if metrics is not None and status:
                 metrics.record_parts(headers, response.content or b"")
             until_held = False
@@ -701,100 +825,36 @@ class FlowRunner:
             response.failure(redactor.text(problem))
             return problem, missing, until_held
 
-        def exchange(state: _Iteration, user: Any, url: str, kwargs: dict[str, Any]) -> _Outcome:
-            """Send the request and judge its response."""
-            with user.client.request(method, url, catch_response=True, **kwargs) as response:
-                return judge(state, response)
-
-        if parts.timeout_s is not None:
-            exchange = partial(self._exchange_within, step=step, exchange=exchange)
-
-        def request(state: _Iteration) -> bool:
-            """Every case: traced (``swarm try``), a poll's request, a request timeout."""
-            user = state.user
-            wait_while_paused(user.environment)
-            if static is not None:  # nothing to render: the same pair every time
-                url, kwargs = static
-            else:
-                try:
-                    url, kwargs = render(user, state.vars)
-                except TemplateRenderError as exc:
-                    return self._unrendered(state, parts, exc, poll_until)
-            tracer = state.tracer
-            if tracer is not None:
-                self._trace_request(tracer, step, url, kwargs)
-            if state.sent and state.due is not None:
-                state.own_timing()
-            state.sent = True
-            failure, missing, until_held = exchange(state, user, url, kwargs)
-            if failure is not None:
-                state.failed(step_failed)
-                if tracer is not None:
-                    tracer.check(name, False, redactor.text(failure))
-            elif tracer is not None:
-                tracer.check(name, True, None)
-            if missing and end_on_missing:
-                raise _EndIteration
-            return failure is None and (poll_until is None or until_held)
-
-        if poll_until is not None or parts.timeout_s is not None or metrics is not None:
-            return request  # a request with ``metrics:`` is measured in ``judge``
-
-        def load_request(state: _Iteration) -> bool:
-            """The path of a load: not traced, not a poll, no request timeout. A response
-            that came, without Locust's own failure, is judged and captured here in few
-            steps; anything else goes to ``judge``, which decides every case alike."""
-            if state.tracer is not None:
-                return request(state)
-            user = state.user
-            wait_while_paused(user.environment)
-            if static is not None:
-                url, kwargs = static
-            else:
-                try:
-                    url, kwargs = render(user, state.vars)
-                except TemplateRenderError as exc:
-                    return self._unrendered(state, parts, exc, None)
-            if state.sent and state.due is not None:
-                state.own_timing()
-            state.sent = True
-            with user.client.request(method, url, catch_response=True, **kwargs) as response:
-                status = response.status_code
-                meta = response.request_meta
-                if not status or (check is None and meta["exception"] is not None):
-                    failure, missing, _held = judge(state, response)
-                else:
-                    text = (response.text or "") if reads_body else ""
-                    failure = None if check is None else check(status, text, meta["response_time"])
-                    missing = False
-                    if captures:
-                        headers = response.headers
-                        if headers is None:
-                            headers = _NO_HEADERS
-                        body = _Body(text) if body_captures else _NO_BODY
-                        vars = state.vars
-                        for capture in captures:
-                            value = capture.extract(status, headers, body)
-                            if value is _NOTHING:
-                                value = capture.default if capture.has_default else None
-                            if value is None:
-                                missing = True
-                                failure = failure or capture.message()
-                            else:
-                                vars[capture.var] = value
-                    if failure is None:
-                        if check is not None:
-                            response.success()
+        def settle(response: Any, vars: dict[str, Any]) -> _Outcome:
+            status = response.status_code
+            meta = response.request_meta
+            if not status or (check is None and meta["exception"] is not None):
+                return judge(vars, None, response)
+            text = (response.text or "") if reads_body else ""
+            failure = None if check is None else check(status, text, meta["response_time"])
+            missing = False
+            if captures:
+                headers = response.headers
+                if headers is None:
+                    headers = _NO_HEADERS
+                body = _Body(text) if body_captures else _NO_BODY
+                for capture in captures:
+                    value = capture.extract(status, headers, body)
+                    if value is _NOTHING:
+                        value = capture.default if capture.has_default else None
+                    if value is None:
+                        missing = True
+                        failure = failure or capture.message()
                     else:
-                        response.failure(redactor.text(failure))
+                        vars[capture.var] = value
             if failure is None:
-                return True
-            state.failed(step_failed)
-            if missing and end_on_missing:
-                raise _EndIteration
-            return False
+                if check is not None:
+                    response.success()
+                return _SUCCEEDED
+            response.failure(redactor.text(failure))
+            return failure, missing, False
 
-        return load_request
+        return judge, settle
 
     def _unrendered(
         self,
@@ -883,6 +943,10 @@ class FlowRunner:
 _Outcome = tuple[str | None, bool, bool]
 """What one request step came to: its failure, whether a capture found nothing, whether a
 poll's ``until`` held."""
+_Judge = Callable[[dict[str, Any], "FlowTracer | None", Any], _Outcome]
+"""Judges a response every way (``vars``, the tracer, the response)."""
+_Settle = Callable[[Any, dict[str, Any]], _Outcome]
+"""Judges a load's response (the response, ``vars``)."""
 _SUCCEEDED: _Outcome = (None, False, False)
 _UNTIL_HELD: _Outcome = (None, False, True)
 _NO_BODY = _Body("")

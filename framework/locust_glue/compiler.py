@@ -292,6 +292,10 @@ class RequestParts:
     keywords: tuple[str, ...] = ("name",)
     """The keyword arguments ``render`` always gives (``name``, and ``headers``, ``json`` or
     ``data`` when the request has them): a flow written out as source passes them by name."""
+    written: Mapping[str, Any] | None = None
+    """The request's ``path`` and its ``headers``, ``json`` or ``data`` (those of
+    ``keywords``) as written, when every template in them reads only ``vars`` and it has no
+    query: a flow written out as source renders them inline, as ``render`` would."""
 
 
 def request_parts(
@@ -420,7 +424,20 @@ def request_parts(
         keywords=("name",)
         + (("headers",) if headers_spec else ())
         + ((body_field,) if body_field is not None else ()),
+        written=_written(req, headers_spec) if vars_only and dynamic and not has_query else None,
     )
+
+
+def _written(req: RequestSpec, headers: Mapping[str, str]) -> dict[str, Any]:
+    """The fields of ``RequestParts.written``: the path, and the headers and body it has."""
+    written: dict[str, Any] = {"path": req.path}
+    if headers:
+        written["headers"] = dict(headers)
+    if req.json_body is not None:
+        written["json"] = req.json_body
+    elif req.body is not None:
+        written["data"] = req.body
+    return written
 
 
 def _task(parts: RequestParts, redactor: Redactor) -> Callable[[FastHttpUser], None]:

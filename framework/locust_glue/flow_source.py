@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from framework.locust_glue.control import PAUSE_GATE
 from framework.locust_glue.sending import template_failure
-from framework.scenario.templates import TemplateRenderError
+from framework.scenario.templates import (
+    TemplateRenderError,
+    is_template,
+    string_leaves,
+    vars_pieces,
+)
 
 if TYPE_CHECKING:
     from framework.locust_glue.compiler import RequestParts
@@ -52,9 +57,12 @@ class PlainRequest:
     judge: Callable[[dict[str, Any], None, Any], tuple[str | None, bool, bool]]
 
 
-def plain_flow_source(requests: Sequence[PlainRequest], *, end_on_missing: bool) -> str:
-    """The source of ``run_plain(user, vars)`` for ``requests``, as ``compile_plain_flow``
-    runs it (the names it reads are bound there)."""
+def plain_flow_source(
+    requests: Sequence[PlainRequest], *, end_on_missing: bool
+) -> tuple[str, dict[str, Any]]:
+    """The source of ``run_plain(user, vars)`` for ``requests``, and the values its steps
+    read by name (``compile_plain_flow`` binds them, and the fixed names, around it)."""
+    values: dict[str, Any] = {}
     lines = [
         "def run_plain(user, vars):",
         "    client = user.client",
@@ -66,7 +74,8 @@ def plain_flow_source(requests: Sequence[PlainRequest], *, end_on_missing: bool)
         "    while True:  # once: a capture that found nothing breaks out",
     ]
     for index, request in enumerate(requests):
-        lines += _step_lines(index, request, end_on_missing)
+        step = _Step(f"s{index}_", values)
+        lines += step.lines(index, request, end_on_missing)
     lines += [
         "        break",
         "    client.request_event.fire(",
@@ -82,7 +91,7 @@ def plain_flow_source(requests: Sequence[PlainRequest], *, end_on_missing: bool)
         "    )",
         "    return completed",
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", values
 
 
 def compile_plain_flow(
@@ -99,7 +108,7 @@ def compile_plain_flow(
     ``StepFailed``, ``TXN``, ``NOTHING``, ``Body``, ``NO_BODY``, ``NO_HEADERS``. ``where``
     (``users[0].flow``) names the source in tracebacks.
     """
-    source = plain_flow_source(requests, end_on_missing=end_on_missing)
+    source, values = plain_flow_source(requests, end_on_missing=end_on_missing)
     filename = f"<swarm plain flow {where}>"
     namespace: dict[str, Any] = {
         "__name__": __name__,
@@ -108,90 +117,136 @@ def compile_plain_flow(
         "PAUSE_GATE": PAUSE_GATE,
         "TemplateRenderError": TemplateRenderError,
         "template_failure": template_failure,
+        **values,
     }
-    for index, request in enumerate(requests):
-        namespace.update(_step_names(index, request))
     exec(compile(source, filename, "exec"), namespace)  # our own source: no input in it
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     run_plain: PlainFlow = namespace["run_plain"]
     return run_plain
 
 
-def _step_names(index: int, request: PlainRequest) -> dict[str, Any]:
-    """The values step ``index`` reads, by their names in the source."""
-    parts = request.parts
-    prefix = f"s{index}_"
-    names: dict[str, Any] = {
-        "method": parts.method,
-        "name": parts.name,
-        "failed": request.failed,
-        "judge": request.judge,
-        "check": parts.check,
-    }
-    if parts.static is not None:
-        url, kwargs = parts.static
-        names["url"] = url
-        names |= {f"kw_{key}": value for key, value in kwargs.items()}
-    else:
-        names["render"] = parts.render
-    for number, capture in enumerate(request.captures):
-        names |= {
-            f"c{number}_extract": capture.extract,
-            f"c{number}_default": capture.default if capture.has_default else None,
-            f"c{number}_var": capture.var,
-            f"c{number}_message": capture.message(),
-        }
-    return {prefix + key: value for key, value in names.items()}
+class _Step:
+    """Writes one step, binding each value it reads under a name made of ``prefix``."""
 
+    def __init__(self, prefix: str, values: dict[str, Any]) -> None:
+        self.prefix, self.values = prefix, values
+        self.constants = 0
 
-def _step_lines(index: int, request: PlainRequest, end_on_missing: bool) -> list[str]:
-    """Step ``index``: wait while paused, render, send, judge and capture."""
-    parts, s = request.parts, f"s{index}_"
-    lines = [
-        f"        # step {index}",
-        "        gate = getattr(environment, PAUSE_GATE, None)",
-        "        if gate is not None and not gate.is_set():",
-        "            gate.wait()",
-    ]
-    if parts.static is not None:
-        url, keywords = f"{s}url", [f"{key}={s}kw_{key}" for key in parts.static[1]]
-        depth = 8
-    else:
-        url, keywords = "url", [f'{key}=kwargs["{key}"]' for key in parts.keywords]
-        depth = 12
-        lines += [
-            "        try:",
-            f"            url, kwargs = {s}render(user, vars)",
-            "        except TemplateRenderError as exc:",
-            f"            template_failure(user, {s}method, {s}name, exc)",
-            "            if failure is None:",
-            f"                failure = {s}failed",
-            "        else:",
+    def bind(self, key: str, value: Any) -> str:
+        """``value``'s name in the source."""
+        name = self.prefix + key
+        self.values[name] = value
+        return name
+
+    def constant(self, value: Any) -> str:
+        """A value of the request as written, under a numbered name."""
+        self.constants += 1
+        return self.bind(f"v{self.constants - 1}", value)
+
+    def lines(self, index: int, request: PlainRequest, end_on_missing: bool) -> list[str]:
+        """Step ``index``: wait while paused, render, send, judge and capture."""
+        parts = request.parts
+        method, name = self.bind("method", parts.method), self.bind("name", parts.name)
+        failed = self.bind("failed", request.failed)
+        lines = [
+            f"        # step {index}",
+            "        gate = getattr(environment, PAUSE_GATE, None)",
+            "        if gate is not None and not gate.is_set():",
+            "            gate.wait()",
         ]
-    call = f"client.request({s}method, {url}, {', '.join(keywords)}, catch_response=True)"
-    step = [f"with {call} as response:", *_judge_lines(s, request)]
-    return lines + _indent(step + _after_lines(s, request, end_on_missing), depth)
+        if parts.static is not None:
+            url, kwargs = parts.static
+            url = self.bind("url", url)
+            keywords = [f"{key}={self.bind('kw_' + key, value)}" for key, value in kwargs.items()]
+            depth = 8
+        else:
+            url, keywords, depth = "url", [f"name={name}"], 12
+            render = self.bind("render", parts.render)
+            lines += ["        try:"]
+            if parts.written is None:
+                lines += [f"            url, kwargs = {render}(user, vars)"]
+                keywords += [f'{key}=kwargs["{key}"]' for key in parts.keywords if key != "name"]
+            else:
+                lines += _indent(self._inline(render, parts.written), 12)
+                keywords += [f"{key}=kw_{key}" for key in parts.written if key != "path"]
+            lines += [
+                "        except TemplateRenderError as exc:",
+                f"            template_failure(user, {method}, {name}, exc)",
+                "            if failure is None:",
+                f"                failure = {failed}",
+                "        else:",
+            ]
+        call = f"client.request({method}, {url}, {', '.join(keywords)}, catch_response=True)"
+        step = [f"with {call} as response:", *_judge_lines(self, request)]
+        return lines + _indent(step + _after_lines(failed, request, end_on_missing), depth)
+
+    def _inline(self, render: str, written: Mapping[str, Any]) -> list[str]:
+        """The request's fields rendered in place; a variable that is not there falls back
+        to ``render``, which fails the request with the message it always gives."""
+        fields = [key for key in written if key != "path"]
+        lines = ["try:", f"    url = {self._text(written['path'], native=False)}"]
+        for key in fields:
+            native = key == "json"
+            lines.append(f"    kw_{key} = {self._tree(written[key], native=native)}")
+        lines += ["except KeyError:", f"    url, kwargs = {render}(user, vars)"]
+        lines += [f'    kw_{key} = kwargs["{key}"]' for key in fields]
+        return lines
+
+    def _text(self, text: str, *, native: bool) -> str:
+        """A string field: a constant, or its ``{{ vars.NAME }}`` references in place."""
+        found = vars_pieces(text) if is_template(text) else None
+        if found is None:
+            return self.constant(text)
+        literals, names = found
+        values = [f"vars[{self.constant(name)}]" for name in names]
+        if len(names) == 1:
+            head, tail = literals
+            if native and not head.strip() and not tail.strip():
+                return values[0]  # a lone reference keeps the value's type
+            return f'f"{{{self.constant(head)}}}{{{values[0]}}}{{{self.constant(tail)}}}"'
+        pieces = [f"{{{self.constant(literals[0])}}}"]
+        for value, literal in zip(values, literals[1:], strict=True):
+            pieces += [f"{{{value}!s}}", f"{{{self.constant(literal)}}}"]
+        return 'f"' + "".join(pieces) + '"'
+
+    def _tree(self, value: Any, *, native: bool) -> str:
+        """A header map or body: the parts without templates as they are (one object, as
+        ``compile_tree`` keeps them), the rest built anew each time."""
+        if not any(is_template(text) for text in string_leaves(value)):
+            return self.constant(value)
+        if isinstance(value, str):
+            return self._text(value, native=native)
+        if isinstance(value, dict):
+            items = [
+                f"{self.constant(k)}: {self._tree(v, native=native)}" for k, v in value.items()
+            ]
+            return "{" + ", ".join(items) + "}"
+        assert isinstance(value, list)
+        return "[" + ", ".join(self._tree(item, native=native) for item in value) + "]"
 
 
-def _judge_lines(s: str, request: PlainRequest) -> list[str]:
+def _judge_lines(step: _Step, request: PlainRequest) -> list[str]:
     """Inside the ``with``: the response judged and captured (``flows``' ``settle``)."""
     check = request.parts.check is not None
     captures = request.captures
+    judge = step.bind("judge", request.judge)
     locusts = "not status" if check else 'not status or meta["exception"] is not None'
     lines = [
         "status = response.status_code",
         "meta = response.request_meta",
         f"if {locusts}:",
-        f"    problem, missing, _held = {s}judge(vars, None, response)",
+        f"    problem, missing, _held = {judge}(vars, None, response)",
         "else:",
     ]
     body: list[str] = []
     reads_text = check or any(capture.reads_body for capture in captures)
     if reads_text:
         body.append('text = (response.text or "")' if request.reads_body else 'text = ""')
-    body.append(
-        f'problem = {s}check(status, text, meta["response_time"])' if check else "problem = None"
-    )
+    if check:
+        checked = step.bind("check", request.parts.check)
+        body.append(f'problem = {checked}(status, text, meta["response_time"])')
+    else:
+        body.append("problem = None")
     if captures:
         body += [
             "missing = False",
@@ -200,18 +255,19 @@ def _judge_lines(s: str, request: PlainRequest) -> list[str]:
             "    headers = NO_HEADERS",
             "body = Body(text)" if any(c.reads_body for c in captures) else "body = NO_BODY",
         ]
-        for number, _capture in enumerate(captures):
-            c = f"{s}c{number}_"
+        for number, capture in enumerate(captures):
+            c = f"c{number}_"
+            default = capture.default if capture.has_default else None
             body += [
-                f"value = {c}extract(status, headers, body)",
+                f"value = {step.bind(c + 'extract', capture.extract)}(status, headers, body)",
                 "if value is NOTHING:",
-                f"    value = {c}default",
+                f"    value = {step.bind(c + 'default', default)}",
                 "if value is None:",
                 "    missing = True",
                 "    if problem is None:",
-                f"        problem = {c}message",
+                f"        problem = {step.bind(c + 'message', capture.message())}",
                 "else:",
-                f"    vars[{c}var] = value",
+                f"    vars[{step.bind(c + 'var', capture.var)}] = value",
             ]
     if check or captures:  # else nothing can have failed it
         body += ["if problem is not None:", "    response.failure(redact(problem))"]
@@ -220,9 +276,9 @@ def _judge_lines(s: str, request: PlainRequest) -> list[str]:
     return _indent(lines, 4) + _indent(body, 8)
 
 
-def _after_lines(s: str, request: PlainRequest, end_on_missing: bool) -> list[str]:
+def _after_lines(failed: str, request: PlainRequest, end_on_missing: bool) -> list[str]:
     """After the ``with``: a failure is the transaction's; a missing capture may end it."""
-    lines = ["if problem is not None:", "    if failure is None:", f"        failure = {s}failed"]
+    lines = ["if problem is not None:", "    if failure is None:", f"        failure = {failed}"]
     if request.captures and end_on_missing:
         lines += ["    if missing:", "        completed = False", "        break"]
     return lines

@@ -52,6 +52,7 @@ __all__ = [
     "string_leaves",
     "template_fields",
     "var_refs",
+    "vars_pieces",
 ]
 
 _TEXT_ALPHABET = string.ascii_letters + string.digits + "      "
@@ -436,6 +437,23 @@ def _var(ctx: Mapping[str, Any], name: str) -> Any:
         raise jinja2.UndefinedError(f"'dict object' has no attribute '{name}'") from None
 
 
+def vars_pieces(text: str) -> tuple[list[str], list[str]] | None:
+    """The literal pieces and variable names of text whose only templates are
+    ``{{ vars.NAME }}``, else ``None``: ``literals[0] names[0] literals[1] …``, one more
+    literal than names. How such text renders: each name's value, formatted as by an
+    f-string (``str`` when there are several), between its literals; a lone reference with
+    blank literals keeps the value's type where the field is native (a JSON leaf).
+
+    >>> vars_pieces("Bearer {{ vars.token }}"), vars_pieces("{{ vars.a | upper }}")
+    ((['Bearer ', ''], ['token']), None)
+    """
+    pieces = _VARS_REF.split(text)
+    literals, names = pieces[0::2], pieces[1::2]
+    if not names or any("{{" in p or "{%" in p or "{#" in p for p in literals):
+        return None
+    return literals, names
+
+
 def _direct_vars(text: str, native: bool) -> Renderer | None:
     """Text whose only templates are ``{{ vars.NAME }}`` (``"Bearer {{ vars.token }}"``) as
     plain Python, else ``None`` (Jinja renders it).
@@ -443,10 +461,10 @@ def _direct_vars(text: str, native: bool) -> Renderer | None:
     The same value without a Jinja render (~20 µs per field): a flow passes captured values
     along in most of its requests, so this is most of a flow's own cost per request.
     """
-    pieces = _VARS_REF.split(text)
-    literals, names = pieces[0::2], pieces[1::2]
-    if not names or any("{{" in p or "{%" in p or "{#" in p for p in literals):
+    found = vars_pieces(text)
+    if found is None:
         return None
+    literals, names = found
     if len(names) == 1:  # the common "/items/{{ vars.id }}": one f-string, no join
         name = names[0]
         head, tail = literals

@@ -181,6 +181,7 @@ def _request(name: str, path: str, *, captures=(), method: str = "GET", check=No
         needs_body=False,
         timeout_s=None,
         static=None,
+        keywords=("name", "headers"),
     )
     return FlowRequest(f"flow.{name}", parts, tuple(captures))
 
@@ -464,7 +465,9 @@ def _not_201(status: int, _text: str, _ms: float) -> str | None:
 @pytest.mark.parametrize("end_on_capture_failure", [True, False])
 def test_a_load_run_and_a_traced_run_record_the_same_outcomes(end_on_capture_failure):
     """An untraced run (a load) judges a response in fewer steps than a traced one (``swarm
-    try``): both must come to the same records, failures, captures and end."""
+    try``), and a plain flow's load runs as generated source (``flow_source``) rather than
+    the chain of closures: all three must come to the same records, failures, captures,
+    sent requests and end."""
     steps = [
         FlowTransaction(
             "flow",
@@ -482,6 +485,7 @@ def test_a_load_run_and_a_traced_run_record_the_same_outcomes(end_on_capture_fai
                 _request("created", "/made", check=_not_201),  # a check passes a 201
                 _request("checked", "/checked", check=_not_201),  # a check fails a 200
                 _request("error", "/error"),  # Locust's own failure, no check
+                _request("down", "/down"),  # no response at all
                 _request("missing", "/login", captures=[compile_capture("x", regex=r"x=(\d)")]),
                 _request("after", "/me/{token}"),
             ),
@@ -492,32 +496,39 @@ def test_a_load_run_and_a_traced_run_record_the_same_outcomes(end_on_capture_fai
         "/made": (201, "{}", {}),
         "/checked": (200, "{}", {}),
         "/error": (503, "{}", {}),
+        "/down": (0, "", {}),
         "/me/t-9": (200, "{}", {}),
     }
 
-    def outcome(tracer: _Tracer | None) -> tuple[Any, ...]:
+    def outcome(tracer: _Tracer | None, *, chain: bool = False) -> tuple[Any, ...]:
         clock = _Clock()
         client = _Client(routes, clock)
         runner = FlowRunner(
             steps, end_on_capture_failure=end_on_capture_failure, sleep=clock.sleep, clock=clock
         )
+        assert runner.plain is not None
         vars: dict[str, Any] = {}
-        ok = runner.run(_User(client), runner.flow, vars, tracer)
+        # the same steps, not ``runner.flow`` itself: ``run`` compiles them as a chain
+        flow = tuple(runner.flow) if chain else runner.flow
+        ok = runner.run(_User(client), flow, vars, tracer)
         records = [(k, n, None if e is None else str(e)) for k, n, e in client.records()]
-        return ok, client.sent, records, vars
+        txn_ms = client.fired[-1]["response_time"]
+        return ok, client.sent, records, vars, txn_ms
 
     tracer = _Tracer()
-    load, traced = outcome(None), outcome(tracer)
-    assert load == traced
-    ok, sent, records, vars = load
+    load, chain, traced = outcome(None), outcome(None, chain=True), outcome(tracer)
+    assert load == chain == traced
+    ok, sent, records, vars, txn_ms = load
     assert vars == {"token": "t-9", "etag": "v1", "code": 200}
-    assert records[:5] == [
+    assert records[:6] == [
         ("GET", "login", None),
         ("GET", "created", None),
         ("GET", "checked", "status 200, expected 201"),
         ("GET", "error", "HTTP 503"),
+        ("GET", "down", "HTTP 0"),
         ("GET", "missing", r"capture 'x': regex 'x=(\\d)' found nothing"),
     ]
+    assert txn_ms == pytest.approx(10.0 * len(sent))
     assert ok is not end_on_capture_failure
     assert (sent[-1] == ("GET", "/me/t-9")) is not end_on_capture_failure
     assert records[-1][:2] == ("TXN", "shop") and "checked" in str(records[-1][2])

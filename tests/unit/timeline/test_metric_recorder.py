@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 
 import pytest
@@ -17,6 +18,7 @@ from framework.timeline.metric_recorder import (
 from framework.timeline.metric_records import MetricSecond
 from framework.timeline.metrics_api import Timer, counter, gauge, histogram, meter, timer
 from framework.timeline.recorder import PAYLOAD_VERSION, TimelineMerger
+from framework.timeline.records import HISTOGRAM_HIGHEST_US, new_histogram
 
 T = 1_700_000_000
 
@@ -42,6 +44,51 @@ def test_histogram_record_holds_exact_sums_and_a_histogram_in_thousandths():
     assert m.histogram().get_total_count() == 4
     assert m.histogram().get_value_at_percentile(75) == pytest.approx(20_000, rel=1e-3)
     assert rec.drain(T + 2.0) == []
+
+
+@pytest.mark.parametrize("per_cell", [5, 400])
+def test_values_counted_in_bulk_equal_each_counted_alone(per_cell):
+    """``record_value`` keeps values and ``drain`` counts them per second and series; the
+    records hold what counting each alone holds: the count, the sums in arrival order, min,
+    max, and HdrHistogram's own histogram of the thousandths (few values and many: both
+    sides of the numpy cut-over; halves, zero and values past the histogram's range)."""
+    rng = random.Random(per_cell)
+    rec = MetricRecorder()
+    series = [rec.register("job.ms", "timer", "ms", {"q": q}) for q in ("a", "b")]
+    expected: dict[tuple[int, int], list] = {}
+    records = []
+    for t in (T, T + 1):
+        for _ in range(per_cell):
+            number = rng.choice(series)
+            value = rng.choice([0.0, 0.0005, 0.0015, 1e300, rng.lognormvariate(2, 2)])
+            rec.record_value(number, t + rng.random() * 0.999, value)
+            cell = expected.setdefault((t, number), [0, 0, 0, value, value, new_histogram()])
+            cell[0], cell[1], cell[2] = cell[0] + 1, cell[1] + value, cell[2] + value * value
+            cell[3], cell[4] = min(cell[3], value), max(cell[4], value)
+            cell[5].record_value(min(round(value * 1000), HISTOGRAM_HIGHEST_US))
+        assert rec.recorded == sum(c[0] for c in expected.values())
+        assert rec.pending_cells == sum(1 for key in expected if key[0] == t)
+        records += rec.drain(t + 1.5, before_s=t + 1)
+    got = {
+        (r["t"], series.index(rec.register("job.ms", "timer", "ms", r["dims"]))): r for r in records
+    }
+    assert set(got) == set(expected)
+    for key, (count, total, squares, low, high, reference) in expected.items():
+        record = got[key]
+        assert (record["count"], record["sum"], record["sumsq"]) == (count, total, squares)
+        assert (record["min"], record["max"]) == (low, high)
+        held = MetricSecond.from_record(record).histogram()
+        assert held.get_total_count() == reference.get_total_count() == count
+        for p in (0, 25, 50, 90, 99, 99.9, 100):
+            assert held.get_value_at_percentile(p) == reference.get_value_at_percentile(p)
+
+
+def test_clear_forgets_values_not_yet_counted():
+    rec = MetricRecorder()
+    n = rec.register("job.ms", "timer", "ms", {})
+    rec.record_value(n, T, 5.0)
+    rec.clear()
+    assert rec.drain(T + 2.0) == [] and rec.recorded == 0
 
 
 def test_counter_gauge_and_meter_records():

@@ -5,9 +5,10 @@ A series is one metric name with one dimension set. The recording API
 ``meter``) registers a series once, when its handle is made, and then records into it by
 its number: a histogram value is checked and kept, and ``drain`` counts the values in bulk
 as ``SecondRecorder`` counts a request's success (the same HdrHistogram counts index, the
-histogram built once per cell), so a value costs about what a request's recording costs. The Locust glue drains the process's ``default_recorder()`` with every
-worker report (or local drain) into ``met`` records (``MetricRecord``) that the master
-merges like request records. Nothing here reads a clock: times are passed in.
+histogram built once per cell), so a value costs less than a request's recording. The
+Locust glue drains the process's ``default_recorder()`` with every worker report (or local
+drain) into ``met`` records (``MetricRecord``) that the master merges like request
+records. Nothing here reads a clock: times are passed in.
 
     >>> rec = MetricRecorder()
     >>> score = rec.register("detector.score", "histogram", "1", {"model": "fast"})
@@ -192,7 +193,8 @@ class MetricRecorder:
         the values came, the bucket of ``round(value * 1000)`` (``_counted``)."""
         if not self._values:
             return
-        batch, self._values = self._values, []
+        batch = self._values[:]
+        del self._values[: len(batch)]  # in place: a value a thread appends meanwhile stays
         groups: dict[tuple[int, int], list[float]] = {}
         for t_s, series, value in batch:
             key = (_floor(t_s), series)
@@ -282,7 +284,7 @@ class MetricRecorder:
     def clear(self) -> None:
         """Forget recorded data (a new run starts); registered series stay valid."""
         self._cells = {}
-        self._values = []
+        self._values.clear()
 
     @property
     def pending_cells(self) -> int:

@@ -33,8 +33,8 @@ from framework.scenario.templates import (
     vars_pieces,
 )
 
-if TYPE_CHECKING:
-    from framework.locust_glue.compiler import RequestParts
+if TYPE_CHECKING:  # ``flows`` imports this module
+    from framework.locust_glue.flows import FlowRequest
 
 __all__ = ["PlainRequest", "compile_plain_flow", "plain_flow_source"]
 
@@ -44,16 +44,10 @@ PlainFlow = Callable[[Any, dict[str, Any]], bool]
 
 @dataclass(frozen=True)
 class PlainRequest:
-    """One request of a plain flow: its compiled parts and captures, the message its
-    transaction fails with, and ``judge`` (``flows``' judge of every case) for a response
-    that did not come or that Locust failed itself."""
+    """One request of a plain flow: its step, and ``judge`` (``flows``' judge of every
+    case) for a response that did not come or that Locust failed itself."""
 
-    parts: RequestParts
-    captures: tuple[Any, ...]
-    """``flows.CompiledCapture``: ``var``, ``extract``, ``default``, ``has_default``,
-    ``reads_body``, ``message()``."""
-    reads_body: bool
-    failed: str
+    step: FlowRequest
     judge: Callable[[dict[str, Any], None, Any], tuple[str | None, bool, bool]]
 
 
@@ -145,9 +139,9 @@ class _Step:
 
     def lines(self, index: int, request: PlainRequest, end_on_missing: bool) -> list[str]:
         """Step ``index``: wait while paused, render, send, judge and capture."""
-        parts = request.parts
+        parts = request.step.parts
         method, name = self.bind("method", parts.method), self.bind("name", parts.name)
-        failed = self.bind("failed", request.failed)
+        failed = self.bind("failed", request.step.failed)
         lines = [
             f"        # step {index}",
             "        gate = getattr(environment, PAUSE_GATE, None)",
@@ -227,8 +221,8 @@ class _Step:
 
 def _judge_lines(step: _Step, request: PlainRequest) -> list[str]:
     """Inside the ``with``: the response judged and captured (``flows``' ``settle``)."""
-    check = request.parts.check is not None
-    captures = request.captures
+    check = request.step.parts.check is not None
+    captures = request.step.captures
     judge = step.bind("judge", request.judge)
     locusts = "not status" if check else 'not status or meta["exception"] is not None'
     lines = [
@@ -241,9 +235,9 @@ def _judge_lines(step: _Step, request: PlainRequest) -> list[str]:
     body: list[str] = []
     reads_text = check or any(capture.reads_body for capture in captures)
     if reads_text:
-        body.append('text = (response.text or "")' if request.reads_body else 'text = ""')
+        body.append('text = (response.text or "")' if request.step.reads_body else 'text = ""')
     if check:
-        checked = step.bind("check", request.parts.check)
+        checked = step.bind("check", request.step.parts.check)
         body.append(f'problem = {checked}(status, text, meta["response_time"])')
     else:
         body.append("problem = None")
@@ -279,7 +273,7 @@ def _judge_lines(step: _Step, request: PlainRequest) -> list[str]:
 def _after_lines(failed: str, request: PlainRequest, end_on_missing: bool) -> list[str]:
     """After the ``with``: a failure is the transaction's; a missing capture may end it."""
     lines = ["if problem is not None:", "    if failure is None:", f"        failure = {failed}"]
-    if request.captures and end_on_missing:
+    if request.step.captures and end_on_missing:
         lines += ["    if missing:", "        completed = False", "        break"]
     return lines
 

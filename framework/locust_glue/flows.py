@@ -312,10 +312,13 @@ class FlowRequest:
     captures: tuple[CompiledCapture, ...] = ()
     reads_body: bool = field(init=False)
     """Whether its check or a capture reads the response body (decoding it costs)."""
+    failed: str = field(init=False)
+    """What a transaction around it fails with when it fails: ``step 'login' failed``."""
 
     def __post_init__(self) -> None:
         reads = self.parts.needs_body or any(c.reads_body for c in self.captures)
         object.__setattr__(self, "reads_body", reads)
+        object.__setattr__(self, "failed", f"step {self.parts.name!r} failed")
 
 
 @dataclass(frozen=True)
@@ -520,16 +523,7 @@ class FlowRunner:
         return compile_plain_flow(
             whole.path,
             whole.name,
-            [
-                PlainRequest(
-                    step.parts,
-                    step.captures,
-                    step.reads_body,
-                    f"step {step.parts.name!r} failed",
-                    self._compile_judges(step, None)[0],
-                )
-                for step in requests
-            ],
+            [PlainRequest(step, self._compile_judges(step, None)[0]) for step in requests],
             end_on_missing=self.end_on_capture_failure,
             runtime={
                 "clock": self._clock,
@@ -674,19 +668,21 @@ class FlowRunner:
         parts = step.parts
         method, name, render, static = parts.method, parts.name, parts.render, parts.static
         redactor, end_on_missing = self.redactor, self.end_on_capture_failure
-        step_failed = f"step {name!r} failed"
         judge, settle = self._compile_judges(step, poll_until)
+        settles = poll_until is None and parts.metrics is None  # else only ``judge`` can
 
         def exchange(state: _Iteration, user: Any, url: str, kwargs: dict[str, Any]) -> _Outcome:
-            """Send the request and judge its response."""
+            """Send the request and judge its response: a load's in few steps (``settle``),
+            a traced, polled or measured one every way (``judge``)."""
             with user.client.request(method, url, catch_response=True, **kwargs) as response:
+                if settles and state.tracer is None:
+                    return settle(response, state.vars)
                 return judge(state.vars, state.tracer, response)
 
         if parts.timeout_s is not None:
             exchange = partial(self._exchange_within, step=step, exchange=exchange)
 
         def request(state: _Iteration) -> bool:
-            """Every case: traced (``swarm try``), a poll's request, a request timeout."""
             user = state.user
             wait_while_paused(user.environment)
             if static is not None:  # nothing to render: the same pair every time
@@ -695,7 +691,7 @@ class FlowRunner:
                 try:
                     url, kwargs = render(user, state.vars)
                 except TemplateRenderError as exc:
-                    return self._unrendered(state, parts, exc, poll_until)
+                    return self._unrendered(state, step, exc, poll_until)
             tracer = state.tracer
             if tracer is not None:
                 self._trace_request(tracer, step, url, kwargs)
@@ -704,7 +700,7 @@ class FlowRunner:
             state.sent = True
             failure, missing, until_held = exchange(state, user, url, kwargs)
             if failure is not None:
-                state.failed(step_failed)
+                state.failed(step.failed)
                 if tracer is not None:
                     tracer.check(name, False, redactor.text(failure))
             elif tracer is not None:
@@ -713,35 +709,7 @@ class FlowRunner:
                 raise _EndIteration
             return failure is None and (poll_until is None or until_held)
 
-        if poll_until is not None or parts.timeout_s is not None or parts.metrics is not None:
-            return request  # a request with ``metrics:`` is measured in ``judge``
-
-        def load_request(state: _Iteration) -> bool:
-            """The path of a load: not traced, not a poll, no request timeout."""
-            if state.tracer is not None:
-                return request(state)
-            user = state.user
-            wait_while_paused(user.environment)
-            if static is not None:
-                url, kwargs = static
-            else:
-                try:
-                    url, kwargs = render(user, state.vars)
-                except TemplateRenderError as exc:
-                    return self._unrendered(state, parts, exc, None)
-            if state.sent and state.due is not None:
-                state.own_timing()
-            state.sent = True
-            with user.client.request(method, url, catch_response=True, **kwargs) as response:
-                failure, missing, _held = settle(response, state.vars)
-            if failure is None:
-                return True
-            state.failed(step_failed)
-            if missing and end_on_missing:
-                raise _EndIteration
-            return False
-
-        return load_request
+        return request
 
     def _compile_judges(
         self,
@@ -859,13 +827,14 @@ class FlowRunner:
     def _unrendered(
         self,
         state: _Iteration,
-        parts: RequestParts,
+        step: FlowRequest,
         exc: TemplateRenderError,
         poll_until: Callable[[int, str, float], str | None] | None,
     ) -> bool:
         """Record a request whose template failed as failed, unsent."""
+        parts = step.parts
         template_failure(state.user, parts.method, parts.name, exc)
-        state.failed(f"step {parts.name!r} failed")
+        state.failed(step.failed)
         if state.tracer is not None:
             state.tracer.check(parts.name, False, self.redactor.text(str(exc)))
         if poll_until is not None:

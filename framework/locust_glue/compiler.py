@@ -200,7 +200,6 @@ def _user_class(
         "swarm_flow": runner,
         "swarm_tracer": None,  # swarm try traces on_start through it
         "swarm_on_start_ok": True,
-        "swarm_due": 0.0,  # an open-model arrival's due time (``load_groups``); 0 when closed
     }
     return type(user.name, (FastHttpUser,), attrs)
 
@@ -246,12 +245,8 @@ def _flow_task(
     """The one task of a users entry with a flow: the flow once (captures start from what
     ``on_start`` captured), then one weighted request when the entry has ``requests`` too."""
 
-    plain = runner.plain
-
     def flow_task(user: FastHttpUser) -> None:
-        if plain is not None and not user.swarm_due:  # closed model: the common case
-            plain(user, dict(user.swarm_vars))
-        elif runner.flow:
+        if runner.flow:
             runner.run(user, runner.flow, dict(user.swarm_vars))
         if request_tasks:
             random.choices(request_tasks, weights)[0](user)

@@ -447,8 +447,8 @@ class FlowRunner:
         self._run_flow = self._compile(self.flow)
         self._run_on_start = self._compile(self.on_start)
         self.plain: PlainFlow | None = self._compile_plain(self.flow)
-        """``self.flow`` as one function when it is plain (``_compile_plain``), else ``None``;
-        ``run`` uses it, and a load's task may call it directly."""
+        """``self.flow`` as one function when it is plain (``_compile_plain``), else
+        ``None``; ``run`` runs it for an untraced closed-model iteration."""
 
     def __repr__(self) -> str:
         return (

@@ -173,8 +173,10 @@ class SecondRecorder:
         would count them one by one)."""
         if not self.successes:
             return
-        batch = self.successes.copy()
-        self.successes.clear()  # in place: the listener holds the list's append
+        batch = self.successes[:]
+        # in place (the listener holds the list's append), and only what was taken: a
+        # request a thread records meanwhile stays for the next fold
+        del self.successes[: len(batch)]
         groups: dict[tuple[int, str, str], list] = {}
         floor = math.floor
         for t_s, method, name, latency_ms, size_bytes in batch:
